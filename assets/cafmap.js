@@ -1,0 +1,378 @@
+/*
+ * cafmap: the choropleth map engine (MapLibre GL JS), driven from Dash.
+ *
+ * Geometry: each level's GeoJSON is added once as a MapLibre source (the worker fetches and
+ * tiles it) and kept; switching level only toggles layer visibility.
+ * Colours: the values API sends one class index per feature, in feature order; each feature's
+ * class goes into its feature state `c` and the `fill-color` expression reads it. A new
+ * indicator therefore never resends, reparses nor retiles geometry.
+ *
+ * Dash calls `dash_clientside.cafmap.apply(spec)` (spec built by callbacks/map.py) and
+ * `dash_clientside.cafmap.zone(...)` for the overseas quick selector. `window.cafmap` exposes
+ * the same functions, returning promises, for tests and benchmarks.
+ */
+(function () {
+  "use strict";
+
+  const PENDING_COLOUR = "#ebe9e3";
+  const BACKGROUND = "#f7f7f4";
+  const HOME = [[-5.3, 41.3], [9.7, 51.2]];
+
+  const state = {
+    lib: null, // the maplibre-gl module
+    map: null,
+    mapReady: null, // promise of a loaded map
+    root: null,
+    ui: {},
+    levels: {}, // level -> {source, classes: Int16Array|null, payload}
+    current: null, // {niveau, indicateur}
+    values: new Map(), // values URL -> payload (JSON of /api/carte)
+    seq: 0,
+    zones: {},
+    lastTiming: null,
+    firstIdle: null,
+  };
+
+  function el(tag, cls, parent) {
+    const node = document.createElement(tag);
+    if (cls) node.className = cls;
+    if (parent) parent.appendChild(node);
+    return node;
+  }
+
+  function fmt(value, decimals) {
+    if (value === null || value === undefined || Number.isNaN(value)) return "pas de données";
+    return new Intl.NumberFormat("fr-FR", {
+      minimumFractionDigits: decimals,
+      maximumFractionDigits: decimals,
+    }).format(value);
+  }
+
+  function buildUi(root) {
+    root.innerHTML = "";
+    const ui = {};
+    ui.map = el("div", "cafmap-canvas", root);
+    ui.map.id = "cafmap-canvas";
+    ui.title = el("div", "cafmap-title", root);
+    ui.legend = el("div", "cafmap-legend", root);
+    ui.legend.id = "cafmap-legend";
+    ui.tooltip = el("div", "cafmap-tooltip", root);
+    ui.tooltip.id = "cafmap-tooltip";
+    ui.tooltip.setAttribute("role", "status");
+    ui.status = el("div", "cafmap-status", root);
+    ui.status.textContent = "Chargement de la carte…";
+    return ui;
+  }
+
+  function ensureMap(spec) {
+    const root = document.getElementById(spec.conteneur || "cafmap");
+    if (state.mapReady && state.root === root && root && root.isConnected) return state.mapReady;
+    if (!root) return Promise.reject(new Error("cafmap: no #cafmap container"));
+    state.root = root;
+    state.levels = {};
+    state.current = null;
+    state.ui = buildUi(root);
+    state.mapReady = import(spec.lib).then(function (lib) {
+      state.lib = lib;
+      const map = new lib.Map({
+        container: state.ui.map,
+        style: {
+          version: 8,
+          sources: {},
+          layers: [{ id: "fond", type: "background", paint: { "background-color": BACKGROUND } }],
+        },
+        bounds: spec.accueil || HOME,
+        fitBoundsOptions: { padding: 10 },
+        renderWorldCopies: false,
+        attributionControl: false,
+        dragRotate: false,
+        pitchWithRotate: false,
+        maxZoom: 15,
+        fadeDuration: 0,
+      });
+      map.touchZoomRotate.disableRotation();
+      map.addControl(new lib.NavigationControl({ showCompass: false }), "top-right");
+      map.addControl(new lib.ScaleControl({ unit: "metric" }), "bottom-right");
+      map.addControl(
+        new lib.AttributionControl({ compact: true, customAttribution: spec.attribution || "" }),
+        "bottom-right",
+      );
+      state.map = map;
+      window.cafmap.map = map;
+      return new Promise(function (resolve) {
+        if (map.loaded()) resolve(map);
+        else map.once("load", function () { resolve(map); });
+      });
+    });
+    return state.mapReady;
+  }
+
+  let NODATA = "#d0d0d0"; // "pas de données"; the spec may override it
+
+  // fill-color: the class index in feature state `c` picks the colour; -1 = no data,
+  // no state yet = pending (values not arrived).
+  function fillColour(colours) {
+    const cls = ["to-number", ["coalesce", ["feature-state", "c"], -2]];
+    const expr = ["match", cls, -1, NODATA];
+    colours.forEach(function (colour, i) { expr.push(i, colour); });
+    expr.push(PENDING_COLOUR);
+    return expr;
+  }
+
+  function sourceId(level) { return "src-" + level; }
+
+  function ensureSource(map, level, url) {
+    const id = sourceId(level);
+    if (!map.getSource(id)) {
+      map.addSource(id, { type: "geojson", data: url, tolerance: window.CAFMAP_TOL || 0.375, buffer: window.CAFMAP_BUF || 32 });
+    }
+    return id;
+  }
+
+  function ensureLevel(map, spec) {
+    const level = spec.niveau;
+    if (state.levels[level]) return state.levels[level];
+    const src = ensureSource(map, level, spec.geometrie);
+    const before = map.getLayer("bordures-dep") ? "bordures-dep" : undefined;
+    map.addLayer({
+      id: "fill-" + level, type: "fill", source: src,
+      layout: { visibility: "none" },
+      paint: { "fill-color": PENDING_COLOUR, "fill-antialias": false },
+    }, before);
+    map.addLayer({
+      id: "line-" + level, type: "line", source: src,
+      layout: { visibility: "none" },
+      paint: {
+        "line-color": "rgba(60, 60, 60, 0.35)",
+        "line-width": ["interpolate", ["linear"], ["zoom"], 4, 0.15, 8, 0.5, 12, 1],
+      },
+    }, before);
+    map.addLayer({
+      id: "hover-" + level, type: "line", source: src,
+      layout: { visibility: "none" },
+      paint: {
+        "line-color": "#111",
+        "line-width": ["case", ["boolean", ["feature-state", "h"], false], 2, 0],
+      },
+    });
+    const entry = { level: level, source: src, classes: null, payload: null, hovered: null };
+    map.on("mousemove", "fill-" + level, function (e) { onHover(entry, e); });
+    map.on("mouseleave", "fill-" + level, function () { clearHover(entry); });
+    state.levels[level] = entry;
+    return entry;
+  }
+
+  function ensureDepBorders(map, spec) {
+    if (!spec.bordures || map.getLayer("bordures-dep")) return;
+    const src = ensureSource(map, "departement", spec.bordures);
+    map.addLayer({
+      id: "bordures-dep", type: "line", source: src,
+      layout: { visibility: "none" },
+      paint: {
+        "line-color": "#3a3a3a",
+        "line-width": ["interpolate", ["linear"], ["zoom"], 4, 0.6, 10, 1.6],
+      },
+    });
+  }
+
+  function showLevel(map, level, withDepBorders) {
+    Object.keys(state.levels).forEach(function (name) {
+      const vis = name === level ? "visible" : "none";
+      ["fill-", "line-", "hover-"].forEach(function (p) {
+        map.setLayoutProperty(p + name, "visibility", vis);
+      });
+    });
+    if (map.getLayer("bordures-dep")) {
+      map.setLayoutProperty("bordures-dep", "visibility", withDepBorders ? "visible" : "none");
+    }
+  }
+
+  function maybeFit(map, spec) {
+    const b = spec.emprise;
+    if (!b) return;
+    const view = map.getBounds();
+    const c = map.getCenter();
+    const inside = c.lng >= b[0] && c.lng <= b[2] && c.lat >= b[1] && c.lat <= b[3];
+    const viewArea = (view.getEast() - view.getWest()) * (view.getNorth() - view.getSouth());
+    const area = (b[2] - b[0]) * (b[3] - b[1]);
+    if (!inside || area * 16 < viewArea) {
+      map.fitBounds([[b[0], b[1]], [b[2], b[3]]], { padding: 30, duration: 0, maxZoom: 12 });
+    }
+  }
+
+  function fetchValues(url, force) {
+    if (!force && state.values.has(url)) return Promise.resolve(state.values.get(url));
+    return fetch(url, { headers: { Accept: "application/json" } }).then(function (r) {
+      return r.json().then(function (body) {
+        if (!r.ok) throw new Error(body.erreur || "Erreur " + r.status);
+        state.values.set(url, body);
+        return body;
+      });
+    });
+  }
+
+  function applyClasses(map, entry, payload) {
+    const classes = payload.classes;
+    const n = classes.length;
+    const prev = entry.classes;
+    const next = new Int16Array(n);
+    const target = { source: entry.source, id: 0 };
+    for (let i = 0; i < n; i++) {
+      const c = classes[i];
+      next[i] = c;
+      if (prev === null || prev[i] !== c) {
+        target.id = i;
+        map.setFeatureState(target, { c: c });
+      }
+    }
+    entry.classes = next;
+    entry.payload = payload;
+    map.setPaintProperty("fill-" + entry.level, "fill-color", fillColour(payload.couleurs));
+  }
+
+  function renderLegend(payload, spec) {
+    const legend = state.ui.legend;
+    legend.innerHTML = "";
+    const head = el("div", "cafmap-legend-title", legend);
+    head.textContent = payload.libelle;
+    const unit = el("div", "cafmap-legend-unit", legend);
+    unit.textContent = payload.unite + " · " + (spec.libelle_niveau || "");
+    payload.legende.forEach(function (row) {
+      const line = el("div", "cafmap-legend-row", legend);
+      const sw = el("span", "cafmap-swatch", line);
+      sw.style.background = row.couleur;
+      if (row.min === null) sw.classList.add("cafmap-swatch-nodata");
+      const label = el("span", "cafmap-legend-label", line);
+      label.textContent = row.min === null ? row.libelle : row.libelle.replace(" " + payload.unite, "");
+      const count = el("span", "cafmap-legend-count", line);
+      count.textContent = fmt(row.effectif, 0);
+      line.title = row.effectif + " territoires";
+    });
+    state.ui.title.textContent = spec.titre || payload.libelle;
+  }
+
+  function onHover(entry, e) {
+    const map = state.map;
+    const f = e.features && e.features[0];
+    if (!f) return;
+    if (entry.hovered !== null && entry.hovered !== f.id) {
+      map.setFeatureState({ source: entry.source, id: entry.hovered }, { h: false });
+    }
+    entry.hovered = f.id;
+    map.setFeatureState({ source: entry.source, id: f.id }, { h: true });
+    map.getCanvas().style.cursor = "pointer";
+    const p = entry.payload;
+    const tip = state.ui.tooltip;
+    tip.innerHTML = "";
+    el("div", "cafmap-tip-name", tip).textContent = f.properties.nom;
+    el("div", "cafmap-tip-code", tip).textContent = f.properties.code;
+    if (p) {
+      const v = p.valeurs[f.id];
+      const line = el("div", "cafmap-tip-value", tip);
+      line.textContent = p.libelle + " : " + fmt(v, p.decimales) + (v === null ? "" : " " + p.unite);
+    }
+    const x = e.point.x, y = e.point.y;
+    const w = state.ui.map.clientWidth;
+    tip.style.left = (x > w - 260 ? x - 250 : x + 14) + "px";
+    tip.style.top = (y + 14) + "px";
+    tip.style.display = "block";
+  }
+
+  function clearHover(entry) {
+    if (entry.hovered !== null && state.map) {
+      state.map.setFeatureState({ source: entry.source, id: entry.hovered }, { h: false });
+    }
+    entry.hovered = null;
+    state.ui.tooltip.style.display = "none";
+    if (state.map) state.map.getCanvas().style.cursor = "";
+  }
+
+  function idle(map) {
+    return new Promise(function (resolve) {
+      map.once("idle", function () { resolve(performance.now()); });
+      map.triggerRepaint();
+    });
+  }
+
+  function setStatus(text, isError) {
+    const s = state.ui.status;
+    if (!s) return;
+    s.textContent = text || "";
+    s.style.display = text ? "block" : "none";
+    s.classList.toggle("cafmap-status-error", !!isError);
+  }
+
+  /** Show `spec` (level + indicator); resolves with timings once the map is idle. */
+  async function render(spec, opts) {
+    opts = opts || {};
+    const seq = ++state.seq;
+    const t0 = performance.now();
+    if (spec.nodata) NODATA = spec.nodata;
+    const map = await ensureMap(spec);
+    const levelChanged = !state.current || state.current.niveau !== spec.niveau;
+    const valuesPromise = fetchValues(spec.valeurs, opts.force);
+    if (spec.niveau === "commune") ensureDepBorders(map, spec);
+    const entry = ensureLevel(map, spec);
+    if (levelChanged) {
+      showLevel(map, spec.niveau, spec.niveau === "commune");
+      maybeFit(map, spec);
+    }
+    let payload;
+    try {
+      payload = await valuesPromise;
+    } catch (err) {
+      setStatus(err.message, true);
+      throw err;
+    }
+    if (seq !== state.seq) return null; // a newer request took over
+    const t1 = performance.now();
+    applyClasses(map, entry, payload);
+    renderLegend(payload, spec);
+    state.current = { niveau: spec.niveau, indicateur: spec.indicateur };
+    state.root.dataset.niveau = spec.niveau;
+    state.root.dataset.indicateur = spec.indicateur;
+    const t2 = performance.now();
+    const t3 = await idle(map);
+    if (seq === state.seq) setStatus("");
+    const timing = {
+      niveau: spec.niveau, indicateur: spec.indicateur, start: t0,
+      fetch_ms: t1 - t0, apply_ms: t2 - t1, total_ms: t3 - t0, idle_at: t3,
+    };
+    state.lastTiming = timing;
+    if (state.firstIdle === null) state.firstIdle = t3;
+    state.root.dataset.rendered = String(seq);
+    return timing;
+  }
+
+  function fitZone(code) {
+    const b = state.zones[code];
+    if (!b || !state.map) return false;
+    state.map.fitBounds([[b[0], b[1]], [b[2], b[3]]], { padding: 20, duration: 600 });
+    return true;
+  }
+
+  window.cafmap = {
+    state: state,
+    render: render,
+    fitZone: fitZone,
+    idle: function () { return state.map ? idle(state.map) : Promise.resolve(null); },
+  };
+
+  window.dash_clientside = Object.assign({}, window.dash_clientside, {
+    cafmap: {
+      apply: function (spec) {
+        if (!spec || !spec.niveau) return window.dash_clientside.no_update;
+        state.zones = spec.zones || state.zones;
+        render(spec).catch(function (err) { console.error("cafmap:", err); });
+        return spec.niveau + "/" + spec.indicateur;
+      },
+      zone: function () {
+        const ctx = window.dash_clientside.callback_context;
+        const trig = ctx && ctx.triggered_id;
+        if (!trig || !trig.code) return window.dash_clientside.no_update;
+        fitZone(trig.code);
+        return trig.code;
+      },
+    },
+  });
+})();

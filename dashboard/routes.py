@@ -1,0 +1,150 @@
+"""HTTP routes on the Flask server: vendored front-end files, web geometry, map values API.
+
+Every path parameter is checked against a whitelist before any file is touched.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+from functools import lru_cache
+from pathlib import Path
+
+from flask import Flask, Response, request, send_file
+
+from dashboard import strings_fr as fr
+from dashboard.config import Settings
+from dashboard.geocache import geometry_file, level_table, web_levels
+from dashboard.vendor import MIME_TYPES, vendor_path
+from layers.indicators_basic import INDICATORS, LEVELS, compute
+from layers.map_payload import carte_payload
+
+LONG_CACHE = "public, max-age=31536000, immutable"
+REVALIDATE = "no-cache"
+GZIP_MIN_BYTES = 1024
+
+
+def accepts_gzip(header: str | None) -> bool:
+    """True if an Accept-Encoding header accepts gzip (q > 0)."""
+    for part in (header or "").split(","):
+        name, _, params = part.strip().partition(";")
+        if name.strip().lower() in ("gzip", "*"):
+            q = params.strip().removeprefix("q=").strip() if "q=" in params else "1"
+            try:
+                return float(q) > 0
+            except ValueError:
+                return False
+    return False
+
+
+def json_error(message: str, status: int) -> Response:
+    body = json.dumps({"erreur": message, "statut": status}, ensure_ascii=False)
+    return Response(body, status=status, mimetype="application/json")
+
+
+def _not_modified(etag: str, headers: dict[str, str]) -> Response | None:
+    inm = request.headers.get("If-None-Match", "")
+    tags = {t.strip() for t in inm.split(",")}
+    if etag in tags or "*" in tags:
+        resp = Response(status=304)
+        resp.headers.update(headers)
+        resp.headers["ETag"] = etag
+        return resp
+    return None
+
+
+@lru_cache(maxsize=64)
+def _payload_bytes(
+    cache: str, level: str, indicator: str, stamp: str, features: int
+) -> tuple[bytes, bytes, str]:
+    table = level_table(Path(cache), level)
+    if len(table) != features:
+        raise ValueError(f"{level}: {len(table)} rows in geo/ but {features} web features")
+    values = compute(table, indicator)
+    payload = carte_payload(level, indicator, values)
+    payload["version"] = stamp.split("-")[0]
+    raw = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    etag = '"' + hashlib.sha256(raw).hexdigest()[:20] + '"'
+    return raw, gzip.compress(raw, 5), etag
+
+
+def register_routes(server: Flask, settings: Settings) -> None:
+    """Attach /vendor/, /geo/ and /api/carte/ to the Flask server."""
+
+    @server.route("/vendor/<name>")
+    def vendor_file(name: str) -> Response:
+        path = vendor_path(settings.vendor, name)
+        if path is None:
+            return json_error(fr.ERR_NOT_FOUND, 404)
+        resp = send_file(path, mimetype=MIME_TYPES.get(path.suffix, "application/octet-stream"))
+        resp.headers["Cache-Control"] = "public, max-age=86400"
+        return resp
+
+    @server.route("/geo/<level>.geojson")
+    def geometry(level: str) -> Response:
+        if level not in LEVELS:
+            allowed = ", ".join(LEVELS)
+            return json_error(fr.ERR_UNKNOWN_LEVEL.format(value=level, allowed=allowed), 404)
+        entry = web_levels(settings.cache).get(level)
+        if entry is None:
+            return json_error(fr.ERR_LEVEL_NOT_BUILT.format(value=level), 404)
+        use_gz = accepts_gzip(request.headers.get("Accept-Encoding"))
+        path = geometry_file(settings.cache, level, gz=use_gz)
+        if path is None and use_gz:
+            use_gz, path = False, geometry_file(settings.cache, level, gz=False)
+        if path is None:
+            return json_error(fr.ERR_LEVEL_NOT_BUILT.format(value=level), 404)
+        etag = f'"{entry.sha256[:32]}{"-gz" if use_gz else ""}"'
+        versioned = request.args.get("v") == entry.version
+        headers = {
+            "Cache-Control": LONG_CACHE if versioned else REVALIDATE,
+            "Vary": "Accept-Encoding",
+        }
+        cached = _not_modified(etag, headers)
+        if cached is not None:
+            return cached
+        resp = send_file(path, mimetype="application/geo+json", etag=False, conditional=False)
+        resp.headers.update(headers)
+        resp.headers.pop("Content-Disposition", None)
+        resp.headers["ETag"] = etag
+        if use_gz:
+            resp.headers["Content-Encoding"] = "gzip"
+        return resp
+
+    @server.route("/api/carte/<level>")
+    def carte(level: str) -> Response:
+        if level not in LEVELS:
+            allowed = ", ".join(LEVELS)
+            return json_error(fr.ERR_UNKNOWN_LEVEL.format(value=level, allowed=allowed), 404)
+        indicator = request.args.get("indicateur", "population")
+        if indicator not in INDICATORS:
+            allowed = ", ".join(INDICATORS)
+            message = fr.ERR_UNKNOWN_INDICATOR.format(value=indicator, allowed=allowed)
+            return json_error(message, 400)
+        entry = web_levels(settings.cache).get(level)
+        if entry is None:
+            return json_error(fr.ERR_LEVEL_NOT_BUILT.format(value=level), 404)
+        parquet = settings.cache / "geo" / f"{level}.parquet"
+        if not parquet.is_file():
+            return json_error(fr.ERR_LEVEL_NOT_BUILT.format(value=level), 404)
+        stamp = f"{entry.version}-{parquet.stat().st_mtime_ns}"
+        try:
+            raw, raw_gz, etag = _payload_bytes(
+                str(settings.cache), level, indicator, stamp, entry.features
+            )
+        except ValueError:
+            return json_error(fr.ERR_CACHE_MISMATCH.format(value=level), 500)
+        use_gz = len(raw) >= GZIP_MIN_BYTES and accepts_gzip(request.headers.get("Accept-Encoding"))
+        if use_gz:
+            etag = etag[:-1] + '-gz"'
+        headers = {"Cache-Control": REVALIDATE, "Vary": "Accept-Encoding"}
+        cached = _not_modified(etag, headers)
+        if cached is not None:
+            return cached
+        resp = Response(raw_gz if use_gz else raw, mimetype="application/json")
+        resp.headers.update(headers)
+        resp.headers["ETag"] = etag
+        if use_gz:
+            resp.headers["Content-Encoding"] = "gzip"
+        return resp

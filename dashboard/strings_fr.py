@@ -1,0 +1,67 @@
+"""French texts of the interface, in one place."""
+
+from __future__ import annotations
+
+APP_TITLE = "Cafdata Carto"
+APP_SUBTITLE = "Cartographie des données ouvertes de la branche Famille"
+
+LEVEL_LABELS: dict[str, str] = {
+    "region": "Régions",
+    "departement": "Départements",
+    "caf": "Territoires des Caf",
+    "epci": "EPCI",
+    "commune": "Communes",
+    "qpv": "QPV (échantillon Occitanie)",
+    "iris": "IRIS (échantillon Lyon)",
+}
+LEVEL_SINGULAR: dict[str, str] = {
+    "region": "région",
+    "departement": "département",
+    "caf": "territoire de Caf",
+    "epci": "EPCI",
+    "commune": "commune",
+    "qpv": "QPV",
+    "iris": "IRIS",
+}
+
+# Quick view selector: label and [west, south, east, north] bounds.
+ZONES: dict[str, tuple[str, tuple[float, float, float, float]]] = {
+    "metropole": ("France métropolitaine", (-5.3, 41.3, 9.7, 51.2)),
+    "971": ("Guadeloupe", (-61.9, 15.8, -60.9, 16.6)),
+    "972": ("Martinique", (-61.3, 14.35, -60.75, 14.9)),
+    "973": ("Guyane", (-54.7, 2.1, -51.5, 5.8)),
+    "974": ("La Réunion", (55.2, -21.4, 55.85, -20.85)),
+    "976": ("Mayotte", (44.95, -13.05, 45.35, -12.6)),
+}
+
+LABEL_LEVEL = "Niveau géographique"
+LABEL_INDICATOR = "Indicateur"
+LABEL_ZONE = "Aller à"
+LEGEND_NO_DATA = "Pas de données"
+LOADING = "Chargement de la carte…"
+MAP_ARIA = "Carte choroplèthe des territoires"
+SOURCE_NOTE = (
+    "Géométries : IGN Admin Express (COG 2018), simplifiées. "
+    "Population : Insee, populations légales."
+)
+
+# Setup messages shown instead of the map when something is missing.
+SETUP_TITLE = "Installation incomplète"
+MISSING_VENDOR = (
+    "Les bibliothèques front-end (MapLibre GL, Bootstrap) ne sont pas installées. "
+    "Lancez « make run » (ou « python -m dashboard.vendor ») puis rechargez la page."
+)
+MISSING_CACHE = (
+    "Le cache de données n'est pas construit ({path}). "
+    "Lancez « cafcarto build » (ou « make run ») puis rechargez la page."
+)
+
+# API errors
+ERR_UNKNOWN_LEVEL = "Niveau géographique inconnu : « {value} ». Niveaux possibles : {allowed}."
+ERR_UNKNOWN_INDICATOR = "Indicateur inconnu : « {value} ». Indicateurs possibles : {allowed}."
+ERR_LEVEL_NOT_BUILT = "Le niveau « {value} » n'est pas dans le cache. Lancez « cafcarto build »."
+ERR_CACHE_MISMATCH = (
+    "Le cache du niveau « {value} » est incohérent (géométries et attributs diffèrent). "
+    "Relancez « cafcarto build »."
+)
+ERR_NOT_FOUND = "Ressource introuvable."

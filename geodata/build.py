@@ -1,0 +1,201 @@
+"""`cafcarto build`: raw sources -> build cache (GeoParquet, neighbours, web geometry, manifest)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+
+from geodata import cache
+from geodata.cog import load_cog
+from geodata.infra import load_iris, load_qpv
+from geodata.levels import build_admin_levels, build_communes, read_commune_polygons
+from geodata.neighbours import shared_borders
+from geodata.simplify import TOLERANCES
+from geodata.sources import fingerprint as source_fingerprint
+from geodata.webgeo import write_web_layer
+
+BUILD_FORMAT = 1
+LEVEL_ORDER = ("france", "region", "departement", "caf", "epci", "commune", "qpv", "iris")
+NEIGHBOUR_LEVELS = ("commune", "epci", "departement", "region", "caf")
+
+
+@dataclass
+class BuildResult:
+    build_dir: Path
+    skipped: bool
+    counts: dict[str, int] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+    report: dict = field(default_factory=dict)
+
+
+def code_version() -> str:
+    """Hash of the build code itself: a change to geodata/ makes the cache stale."""
+    digest = hashlib.sha256()
+    for path in sorted(Path(__file__).parent.glob("*.py")):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def inputs_fingerprint(sources: Path, root: Path, departements: Iterable[str] | None) -> str:
+    """Content of the sources (sha256, cached by size and mtime), build code and options."""
+    digest = hashlib.sha256(f"{BUILD_FORMAT}:{code_version()}".encode())
+    digest.update(repr(sorted(departements) if departements else None).encode())
+    digest.update(source_fingerprint(sources, cache_dir=root).encode())
+    return digest.hexdigest()
+
+
+def build(
+    sources: Path,
+    root: Path,
+    *,
+    departements: Iterable[str] | None = None,
+    force: bool = False,
+    log: Callable[[str], None] = print,
+) -> BuildResult:
+    """Build the cache under `root` unless the current build already matches the inputs."""
+    departements = sorted(departements) if departements else None
+    root.mkdir(parents=True, exist_ok=True)
+    fingerprint = inputs_fingerprint(sources, root, departements)
+    current = cache.active_dir(root)
+    if current is not None and not force:
+        manifest = cache.read_manifest(current)
+        if manifest.get("fingerprint") == fingerprint:
+            log(f"Cache à jour ({current}) : rien à reconstruire.")
+            return BuildResult(current, True, manifest.get("counts", {}), {}, manifest)
+
+    cache.drop_dead_partials(root)
+    build_id = f"{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}"
+    partial = root / "builds" / f"{build_id}.partial"
+    (partial / "geo").mkdir(parents=True)
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+
+    def step(name: str, t0: float) -> None:
+        timings[name] = round(time.perf_counter() - t0, 2)
+        log(f"  {name} : {timings[name]:.1f} s")
+
+    log(f"Construction du cache depuis {sources}")
+    t0 = time.perf_counter()
+    cog = load_cog(sources / "territoires")
+    polygons = read_commune_polygons(sources / "geo" / "communes-2018", departements)
+    if departements:
+        cog.communes = cog.communes[cog.communes["departement"].isin(departements)]
+        cog.departements = cog.departements[cog.departements["code"].isin(departements)]
+        cog.regions = cog.regions[cog.regions["code"].isin(set(cog.departements["region"]))]
+    step("lecture des sources", t0)
+
+    t0 = time.perf_counter()
+    communes, harm = build_communes(polygons, cog)
+    levels = build_admin_levels(communes, cog)
+    step("communes et niveaux supérieurs", t0)
+
+    t0 = time.perf_counter()
+    infra = _infra_levels(sources, cog, departements, log)
+    levels.update(infra)
+    step("QPV et IRIS", t0)
+
+    t0 = time.perf_counter()
+    for name, gdf in levels.items():
+        gdf.to_parquet(partial / "geo" / f"{name}.parquet", compression="zstd", index=False)
+    neighbours = pd.concat(
+        [shared_borders(levels[name]).assign(niveau=name) for name in NEIGHBOUR_LEVELS],
+        ignore_index=True,
+    )
+    neighbours.to_parquet(partial / "geo" / "voisins.parquet", index=False)
+    step("GeoParquet et voisinages", t0)
+
+    t0 = time.perf_counter()
+    web = {}
+    for name in LEVEL_ORDER:
+        if name not in levels:
+            continue
+        for zoom, tolerance in TOLERANCES[name].items():
+            key = name if zoom == "national" else f"{name}-{zoom}"
+            layer = write_web_layer(levels[name], partial / "web", key, tolerance, zoom)
+            web[key] = layer.__dict__
+    (partial / "web" / "index.json").write_text(json.dumps({"levels": web}, indent=1))
+    step("géométrie web simplifiée", t0)
+
+    counts = {name: len(levels[name]) for name in LEVEL_ORDER if name in levels}
+    counts["caf_organismes_caf"] = int((levels["caf"]["organisme"] == "Caf").sum())
+    in_scope = len(cog.communes)
+    report = {
+        "communes_cog": in_scope,
+        "communes_avec_polygone": len(communes),
+        "communes_sans_polygone": harm.without_polygon.to_dict("records"),
+        "codes_2018_non_places": harm.unplaced,
+        "epci_sans_polygone": sorted(set(cog.epci["code"]) - set(levels["epci"]["code"]))
+        if not departements
+        else [],
+        "communes_hors_epci": int(cog.communes["epci"].isna().sum()),
+    }
+    timings["total"] = round(time.perf_counter() - started, 2)
+    manifest = {
+        "format": BUILD_FORMAT,
+        "fingerprint": fingerprint,
+        "sources": str(sources),
+        "departements": departements,
+        "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "counts": counts,
+        "timings": timings,
+        "report": report,
+        "web": web,
+    }
+    (partial / cache.MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=1))
+    final = root / "builds" / build_id
+    partial.rename(final)
+    cache.publish(root, final)
+    _log_counts(manifest, log)
+    return BuildResult(final, False, counts, timings, manifest)
+
+
+def _infra_levels(
+    sources: Path, cog, departements: list[str] | None, log: Callable[[str], None]
+) -> dict[str, gpd.GeoDataFrame]:
+    out: dict[str, gpd.GeoDataFrame] = {}
+    qpv = sources / "qpv" / "qp-2015-occitanie.geojson"
+    iris = sources / "iris" / "iris-lyon-metropole.geojson"
+    if qpv.exists():
+        zones = load_qpv(qpv, cog, sources / "qpv" / "qp-2015-occitanie-indicateurs-insee.csv")
+        out["qpv"] = zones[zones["commune"].isin(cog.communes["code"])].reset_index(drop=True)
+    else:
+        log(f"  QPV absents ({qpv}) : niveau QPV non construit.")
+    if iris.exists():
+        zones = load_iris(iris, cog)
+        out["iris"] = zones[zones["commune"].isin(cog.communes["code"])].reset_index(drop=True)
+    else:
+        log(f"  IRIS absents ({iris}) : niveau IRIS non construit.")
+    return {k: v for k, v in out.items() if len(v)}
+
+
+def _log_counts(manifest: dict, log: Callable[[str], None]) -> None:
+    counts, report = manifest["counts"], manifest["report"]
+    log("Territoires construits :")
+    log(
+        f"  communes avec polygone : {report['communes_avec_polygone']} sur "
+        f"{report['communes_cog']} communes du COG 2026 (hors collectivités d'outre-mer)"
+    )
+    bare = report["communes_sans_polygone"]
+    if bare:
+        names = ", ".join(f"{r['nom']} ({r['code']})" for r in bare)
+        log(f"  communes recréées après 2018, sans polygone propre : {len(bare)} : {names}")
+    if report["codes_2018_non_places"]:
+        log(f"  codes 2018 non rattachés : {', '.join(report['codes_2018_non_places'])}")
+    labels = {"epci": "EPCI", "departement": "départements", "region": "régions",
+              "qpv": "QPV", "iris": "IRIS", "france": "France"}
+    for key, label in labels.items():
+        if key in counts:
+            log(f"  {label} : {counts[key]}")
+    if report["epci_sans_polygone"]:
+        log(f"  EPCI sans polygone : {', '.join(report['epci_sans_polygone'])}")
+    log(f"  Caf : {counts['caf_organismes_caf']} (+ CSSM de Mayotte)" if "caf" in counts else "")
+    log(f"  communes hors EPCI : {report['communes_hors_epci']}")
+    log(f"Durée totale : {manifest['timings']['total']:.1f} s")

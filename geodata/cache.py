@@ -1,0 +1,102 @@
+"""The build cache: where a build lives, which build is current, and reading it back.
+
+Layout: `<root>/builds/<id>/` holds one complete build (geo/, web/, manifest.json) and
+`<root>/current` is a symlink to the build in service. A build is written beside the current one
+and the link is swapped atomically at the end, so an interrupted build never disturbs the cache
+being served.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+
+MANIFEST = "manifest.json"
+
+
+class CacheError(RuntimeError):
+    """The build cache is missing or damaged; the message (French) says what to run."""
+
+
+def active_dir(root: Path) -> Path | None:
+    """The folder of the build in service, or None when nothing was built yet."""
+    link = root / "current"
+    if link.is_symlink() or link.is_dir():
+        target = link.resolve()
+        if (target / MANIFEST).is_file():
+            return target
+    return None
+
+
+def require_active(root: Path) -> Path:
+    found = active_dir(root)
+    if found is None:
+        raise CacheError(
+            f"Le cache de construction est absent ({root}). Lancez « make run » ou "
+            "« cafcarto build » pour le construire à partir des sources."
+        )
+    return found
+
+
+def read_manifest(build: Path) -> dict:
+    try:
+        return json.loads((build / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise CacheError(
+            f"Le manifeste du cache est illisible ({build / MANIFEST}) : relancez « cafcarto build »."
+        ) from exc
+
+
+def load_level(build: Path, level: str) -> gpd.GeoDataFrame:
+    path = build / "geo" / f"{level}.parquet"
+    try:
+        return gpd.read_parquet(path)
+    except (OSError, ValueError) as exc:
+        raise CacheError(
+            f"Fichier du cache illisible : {path}. Relancez « cafcarto build --force »."
+        ) from exc
+
+
+def load_neighbours(build: Path, level: str = "commune") -> pd.DataFrame:
+    table = pd.read_parquet(build / "geo" / "voisins.parquet")
+    return table[table["niveau"] == level].drop(columns="niveau").reset_index(drop=True)
+
+
+def publish(root: Path, build: Path) -> None:
+    """Point `current` at a finished build (atomic rename of a fresh symlink), drop older ones."""
+    tmp_link = root / f".current-{os.getpid()}"
+    if tmp_link.is_symlink():
+        tmp_link.unlink()
+    tmp_link.symlink_to(build.relative_to(root))
+    os.replace(tmp_link, root / "current")
+    for other in (root / "builds").iterdir():
+        if other != build and not other.name.endswith(".partial"):
+            shutil.rmtree(other, ignore_errors=True)
+
+
+def drop_dead_partials(root: Path) -> None:
+    """Remove half-written builds left by a killed `cafcarto build` (its pid ends the name)."""
+    builds = root / "builds"
+    if not builds.is_dir():
+        return
+    for partial in builds.glob("*.partial"):
+        pid = int(partial.name.removesuffix(".partial").rsplit("-", 1)[-1] or 0)
+        if not _alive(pid):
+            shutil.rmtree(partial, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -1,0 +1,41 @@
+"""Topology-preserving simplification: shared borders are simplified once, for both sides.
+
+`shapely.coverage_simplify` treats the polygons of a level as one coverage, so neighbours keep
+the same border after simplification: no gaps, no slivers (per-polygon `simplify` opens both).
+"""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import shapely
+
+# Tolerance in degrees (~ 111 km per degree of latitude), per level and zoom.
+# "national": the whole country on screen; "detail": a département or an EPCI on screen.
+TOLERANCES: dict[str, dict[str, float]] = {
+    "france": {"national": 0.02},
+    "region": {"national": 0.01},
+    "departement": {"national": 0.006},
+    "caf": {"national": 0.006},
+    "epci": {"national": 0.004},
+    "commune": {"national": 0.005, "detail": 0.0015},
+    "qpv": {"national": 0.0001},
+    "iris": {"national": 0.0001},
+}
+# Decimals kept in the web geometry: 4 decimals is ~10 m, well under the tolerances above.
+DECIMALS = {"national": 4, "detail": 5}
+
+
+def simplify_coverage(geoms: gpd.GeoSeries | np.ndarray, tolerance: float) -> np.ndarray:
+    """Simplify polygons that form a coverage, keeping shared edges shared."""
+    values = np.asarray(geoms.values if hasattr(geoms, "values") else geoms)
+    return shapely.coverage_simplify(values, tolerance, simplify_boundary=True)
+
+
+def round_coordinates(geoms: np.ndarray, decimals: int) -> np.ndarray:
+    """Round every vertex; shared vertices round the same way, so shared edges stay shared."""
+    return shapely.transform(geoms, lambda xy: np.round(xy, decimals))
+
+
+def vertex_count(geoms: np.ndarray) -> int:
+    return int(shapely.get_num_coordinates(np.asarray(geoms)).sum())
