@@ -50,8 +50,11 @@ def parser() -> argparse.ArgumentParser:
 
     b = sub.add_parser("build", help="construit le cache (géométries, voisinages, géométrie web)")
     b.add_argument("--force", action="store_true", help="reconstruit même si le cache est à jour")
-    b.add_argument("--download", action="store_true",
-                   help="télécharge les sources officielles manquantes dans CAFCARTO_SOURCES")
+    b.add_argument(
+        "--download",
+        action="store_true",
+        help="télécharge les sources officielles manquantes dans CAFCARTO_SOURCES",
+    )
     b.add_argument("--verify", action="store_true", help="vérifie les sommes de contrôle")
     b.add_argument("--departements", help="ne construit que ces départements (ex. 40,64)")
     b.set_defaults(func=_build)
@@ -74,4 +77,3 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
-

@@ -189,8 +189,14 @@ def _log_counts(manifest: dict, log: Callable[[str], None]) -> None:
         log(f"  communes recréées après 2018, sans polygone propre : {len(bare)} : {names}")
     if report["codes_2018_non_places"]:
         log(f"  codes 2018 non rattachés : {', '.join(report['codes_2018_non_places'])}")
-    labels = {"epci": "EPCI", "departement": "départements", "region": "régions",
-              "qpv": "QPV", "iris": "IRIS", "france": "France"}
+    labels = {
+        "epci": "EPCI",
+        "departement": "départements",
+        "region": "régions",
+        "qpv": "QPV",
+        "iris": "IRIS",
+        "france": "France",
+    }
     for key, label in labels.items():
         if key in counts:
             log(f"  {label} : {counts[key]}")

@@ -48,7 +48,8 @@ def read_manifest(build: Path) -> dict:
         return json.loads((build / MANIFEST).read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise CacheError(
-            f"Le manifeste du cache est illisible ({build / MANIFEST}) : relancez « cafcarto build »."
+            f"Le manifeste du cache est illisible ({build / MANIFEST}) : "
+            "relancez « cafcarto build »."
         ) from exc
 
 

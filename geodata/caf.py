@@ -54,8 +54,17 @@ def caf_of_communes(communes: pd.DataFrame) -> pd.Series:
 
 
 # COG "type de nom en clair" (typeLiaison) -> the form of "de" before the name.
-_CHARNIERE = {0: "de ", 1: "d'", 2: "du ", 3: "de la ", 4: "des ", 5: "de l'", 6: "des ",
-              7: "de las ", 8: "de los "}
+_CHARNIERE = {
+    0: "de ",
+    1: "d'",
+    2: "du ",
+    3: "de la ",
+    4: "des ",
+    5: "de l'",
+    6: "des ",
+    7: "de las ",
+    8: "de los ",
+}
 
 
 def caf_names(departements: pd.DataFrame) -> dict[str, str]:
@@ -66,7 +75,7 @@ def caf_names(departements: pd.DataFrame) -> dict[str, str]:
     names = {
         code: f"Caf {_CHARNIERE.get(int(liaison), 'de ')}{nom}"
         for code, nom, liaison in zip(
-            departements["code"], departements["nom"], departements["typeLiaison"]
+            departements["code"], departements["nom"], departements["typeLiaison"], strict=True
         )
         if code != "64"
     }

@@ -55,7 +55,9 @@ def normalise_commune_code(code: object) -> str:
 def load_cog(territoires: Path) -> Cog:
     """Read the @etalab/decoupage-administratif tables (COG 2026) from a `territoires/` folder."""
     raw = _read_json(territoires / "communes.json")
-    current = [r for r in raw if r["type"] == CURRENT and not r["code"].startswith(OUT_OF_SCOPE_PREFIXES)]
+    current = [
+        r for r in raw if r["type"] == CURRENT and not r["code"].startswith(OUT_OF_SCOPE_PREFIXES)
+    ]
     epci_raw = _read_json(territoires / "epci.json")
     commune_epci = {m["code"]: e["code"] for e in epci_raw for m in e["membres"]}
 
@@ -88,8 +90,11 @@ def load_cog(territoires: Path) -> Cog:
         to_current[r["code"]] = r["code"]
 
     epci = pd.DataFrame(
-        {"code": [e["code"] for e in epci_raw], "nom": [e["nom"] for e in epci_raw],
-         "type": [e["type"] for e in epci_raw]}
+        {
+            "code": [e["code"] for e in epci_raw],
+            "nom": [e["nom"] for e in epci_raw],
+            "type": [e["type"] for e in epci_raw],
+        }
     )
     in_scope = set(communes["departement"])
     deps = pd.DataFrame(_read_json(territoires / "departements.json"))

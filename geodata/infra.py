@@ -72,5 +72,7 @@ def load_iris(path: Path, cog: Cog) -> gpd.GeoDataFrame:
     cols = _pick(gdf, IRIS_COLUMNS, path.name)
     cols["code"] = cols["code"].astype(str).str.zfill(9)
     zones = _to_zones(gdf, cols, cog)
-    zones["population"] = pd.to_numeric(zones["population"], errors="coerce").round().astype("Int64")
+    zones["population"] = (
+        pd.to_numeric(zones["population"], errors="coerce").round().astype("Int64")
+    )
     return zones

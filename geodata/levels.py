@@ -23,7 +23,9 @@ EQUAL_AREA = "EPSG:6933"  # world cylindrical equal-area: right areas for métro
 ADMIN_LEVELS = ("commune", "epci", "departement", "region", "caf")
 
 
-def read_commune_polygons(folder: Path, departements: Iterable[str] | None = None) -> gpd.GeoDataFrame:
+def read_commune_polygons(
+    folder: Path, departements: Iterable[str] | None = None
+) -> gpd.GeoDataFrame:
     """Read the 2018 commune polygons (one GeoJSON per département); optionally only some."""
     files = sorted(folder.glob("communes-*.geojson"))
     if departements is not None:
@@ -43,7 +45,7 @@ def _union_by(keys: pd.Series, geoms: np.ndarray) -> pd.Series:
     sorted_geoms = geoms[order]
     bounds = np.flatnonzero(np.r_[True, sorted_keys[1:] != sorted_keys[:-1], True])
     out = {}
-    for start, end in zip(bounds[:-1], bounds[1:]):
+    for start, end in zip(bounds[:-1], bounds[1:], strict=True):
         part = sorted_geoms[start:end]
         out[sorted_keys[start]] = part[0] if len(part) == 1 else shapely.coverage_union_all(part)
     return pd.Series(out)
@@ -120,15 +122,25 @@ def build_admin_levels(communes: gpd.GeoDataFrame, cog: Cog) -> dict[str, gpd.Ge
     def level(key: str, names: dict[str, str]) -> gpd.GeoDataFrame:
         return dissolve_level(communes, key, names, every.groupby(key)["population"].sum())
 
-    epci = level("epci", dict(zip(cog.epci["code"], cog.epci["nom"])))
+    epci = level("epci", dict(zip(cog.epci["code"], cog.epci["nom"], strict=True)))
     epci = epci.merge(cog.epci[["code", "type"]], on="code", how="left")
-    deps = level("departement", dict(zip(cog.departements["code"], cog.departements["nom"])))
-    regs = level("region", dict(zip(cog.regions["code"], cog.regions["nom"])))
+    deps = level(
+        "departement", dict(zip(cog.departements["code"], cog.departements["nom"], strict=True))
+    )
+    regs = level("region", dict(zip(cog.regions["code"], cog.regions["nom"], strict=True)))
     cafs = level("caf", caf_names(cog.departements))
     cafs["organisme"] = np.where(cafs["code"] == MAYOTTE, "CSSM", "Caf")
     france = dissolve_level(
-        communes.assign(pays="FR"), "pays", {"FR": "France"},
+        communes.assign(pays="FR"),
+        "pays",
+        {"FR": "France"},
         pd.Series({"FR": every["population"].sum()}),
     )
-    return {"commune": communes, "epci": epci, "departement": deps, "region": regs, "caf": cafs,
-            "france": france}
+    return {
+        "commune": communes,
+        "epci": epci,
+        "departement": deps,
+        "region": regs,
+        "caf": cafs,
+        "france": france,
+    }

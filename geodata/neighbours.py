@@ -22,7 +22,9 @@ def shared_borders(gdf: gpd.GeoDataFrame) -> pd.DataFrame:
     km = gpd.GeoSeries(borders, crs=gdf.crs).to_crs(EQUAL_AREA).length.to_numpy() / 1000
     line = km > 0.0
     codes = gdf["code"].to_numpy()
-    one = pd.DataFrame({"code": codes[left[line]], "voisin": codes[right[line]], "frontiere_km": km[line]})
+    one = pd.DataFrame(
+        {"code": codes[left[line]], "voisin": codes[right[line]], "frontiere_km": km[line]}
+    )
     other = one.rename(columns={"code": "voisin", "voisin": "code"})
     both = pd.concat([one, other[["code", "voisin", "frontiere_km"]]], ignore_index=True)
     both["frontiere_km"] = both["frontiere_km"].round(3)

@@ -34,7 +34,7 @@ def feature_collection(gdf: gpd.GeoDataFrame, geoms) -> bytes:
     """GeoJSON text with `id` = row index and properties {code, nom}."""
     shapes = shapely.to_geojson(geoms)
     parts = []
-    for i, (code, nom, shape) in enumerate(zip(gdf["code"], gdf["nom"], shapes)):
+    for i, (code, nom, shape) in enumerate(zip(gdf["code"], gdf["nom"], shapes, strict=True)):
         props = json.dumps({"code": code, "nom": nom}, ensure_ascii=False, separators=(",", ":"))
         parts.append(f'{{"type":"Feature","id":{i},"properties":{props},"geometry":{shape}}}')
     return ('{"type":"FeatureCollection","features":[' + ",".join(parts) + "]}").encode("utf-8")
