@@ -17,6 +17,11 @@
   const PENDING_COLOUR = "#ebe9e3";
   const BACKGROUND = "#f7f7f4";
   const HOME = [[-5.3, 41.3], [9.7, 51.2]];
+  // geojson-vt simplification per tile, in tile pixels (MapLibre default 0.375): geometry is
+  // already simplified at build time, a coarser tile simplification cuts tiling time.
+  const SIMPLIFY = 1;
+  // Levels with many small polygons: borders hidden at national zoom (they would grey the map).
+  const DENSE_FEATURES = 5000;
 
   const state = {
     lib: null, // the maplibre-gl module
@@ -72,6 +77,9 @@
     state.levels = {};
     state.current = null;
     state.ui = buildUi(root);
+    // Warm the HTTP cache with the first geometry while MapLibre loads; the worker's own
+    // request for the same (immutable, versioned) URL is then served from the cache.
+    if (spec.geometrie) fetch(spec.geometrie).catch(function () {});
     state.mapReady = import(spec.lib).then(function (lib) {
       state.lib = lib;
       const map = new lib.Map({
@@ -124,7 +132,7 @@
   function ensureSource(map, level, url) {
     const id = sourceId(level);
     if (!map.getSource(id)) {
-      map.addSource(id, { type: "geojson", data: url, tolerance: window.CAFMAP_TOL || 0.375, buffer: window.CAFMAP_BUF || 32 });
+      map.addSource(id, { type: "geojson", data: url, tolerance: SIMPLIFY, buffer: 32 });
     }
     return id;
   }
@@ -145,6 +153,8 @@
       paint: {
         "line-color": "rgba(60, 60, 60, 0.35)",
         "line-width": ["interpolate", ["linear"], ["zoom"], 4, 0.15, 8, 0.5, 12, 1],
+        "line-opacity": (spec.effectif || 0) > DENSE_FEATURES
+          ? ["interpolate", ["linear"], ["zoom"], 5.5, 0, 7, 1] : 1,
       },
     }, before);
     map.addLayer({

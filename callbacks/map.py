@@ -6,6 +6,7 @@ No geometry and no values go through Dash: the spec only carries URLs and labels
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from urllib.parse import parse_qs
 
 from dash import ALL, ClientsideFunction, Dash, Input, Output, get_relative_path, no_update
 
@@ -45,6 +46,7 @@ def map_spec(
         "valeurs": rel(f"/api/carte/{niveau}?indicateur={indicateur}&v={entry.version}"),
         "bordures": rel(dep.url) if (niveau == "commune" and dep) else None,
         "emprise": bbox,
+        "effectif": entry.features,
         "accueil": [list(fr.ZONES["metropole"][1][:2]), list(fr.ZONES["metropole"][1][2:])],
         "titre": f"{INDICATORS[indicateur].libelle} par {fr.LEVEL_SINGULAR[niveau]}",
         "libelle_niveau": fr.LEVEL_LABELS[niveau],
@@ -55,8 +57,33 @@ def map_spec(
     }
 
 
+def choice_from_query(search: str | None) -> tuple[str | None, str | None]:
+    """(niveau, indicateur) from a query string such as "?niveau=commune&indicateur=densite".
+
+    Unknown values give None (keep the current choice).
+    """
+    query = parse_qs((search or "").lstrip("?"))
+    niveau = (query.get("niveau") or [None])[0]
+    indicateur = (query.get("indicateur") or [None])[0]
+    return (
+        niveau if niveau in fr.LEVEL_LABELS else None,
+        indicateur if indicateur in INDICATORS else None,
+    )
+
+
 def register(app: Dash, settings: Settings) -> None:
     """Register the map callbacks on `app`."""
+
+    @app.callback(
+        Output("niveau", "value"),
+        Output("indicateur", "value"),
+        Input("url", "search"),
+    )
+    def choice_from_url(search: str | None) -> tuple:
+        niveau, indicateur = choice_from_query(search)
+        if niveau is not None and niveau not in web_levels(settings.cache):
+            niveau = None
+        return (niveau or no_update, indicateur or no_update)
 
     @app.callback(
         Output("map-spec", "data"),

@@ -12,6 +12,8 @@ from dashboard.routes import register_routes
 
 # Served by dashboard/routes.py from the vendor directory: nothing comes from a CDN.
 EXTERNAL_STYLESHEETS = ["/vendor/bootstrap.min.css", "/vendor/maplibre-gl.css"]
+# MapLibre is an ES module imported by assets/cafmap.js; start downloading it with the page.
+MODULE_PRELOAD = '<link rel="modulepreload" href="/vendor/maplibre-gl.mjs">'
 
 
 def create_app(settings: Settings | None = None) -> dash.Dash:
@@ -26,7 +28,9 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
         update_title=None,
     )
     app.config.suppress_callback_exceptions = True
-    app.index_string = app.index_string.replace("<html>", '<html lang="fr">', 1)
+    app.index_string = app.index_string.replace("<html>", '<html lang="fr">', 1).replace(
+        "{%css%}", "{%css%}\n" + MODULE_PRELOAD, 1
+    )
     app.layout = lambda: serve_layout(settings)
     register_routes(app.server, settings)
     map_callbacks.register(app, settings)

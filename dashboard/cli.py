@@ -11,11 +11,16 @@ from dashboard.config import Settings
 def _build(args: argparse.Namespace, settings: Settings) -> int:
     from geodata.build import build
     from geodata.download import download_sources
-    from geodata.sources import SourceError, locate_sources, require_sources
+    from geodata.sources import SourceError, locate_sources, require_sources, verify_sources
 
     try:
-        sources = locate_sources(settings.sources, allow_missing=args.download)
-        if args.download:
+        sources = locate_sources(settings.sources, allow_missing=True)
+        missing = [p for p in verify_sources(sources) if p.file.required]
+        if args.download or (missing and not args.no_download):
+            if missing:
+                print(
+                    f"{len(missing)} fichier(s) source manquant(s) : téléchargement dans {sources}"
+                )
             report = download_sources(sources, cache_dir=settings.cache)
             for notice in report.notices():
                 print(notice)
@@ -53,7 +58,12 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument(
         "--download",
         action="store_true",
-        help="télécharge les sources officielles manquantes dans CAFCARTO_SOURCES",
+        help="vérifie et complète les sources officielles dans CAFCARTO_SOURCES",
+    )
+    b.add_argument(
+        "--no-download",
+        action="store_true",
+        help="échoue au lieu de télécharger les sources manquantes",
     )
     b.add_argument("--verify", action="store_true", help="vérifie les sommes de contrôle")
     b.add_argument("--departements", help="ne construit que ces départements (ex. 40,64)")

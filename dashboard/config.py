@@ -6,15 +6,9 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from geodata.sources import default_sources_dir
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
-
-
-def _default_sources() -> Path:
-    # The shared read-only data sits beside the checkout (../shared/data) on our machines and CI.
-    for candidate in (REPO_ROOT.parent / "shared" / "data", REPO_ROOT / "sources"):
-        if candidate.is_dir():
-            return candidate
-    return REPO_ROOT / ".cache" / "sources"
 
 
 @dataclass(frozen=True)
@@ -40,7 +34,7 @@ class Settings:
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
         env = dict(os.environ if env is None else env)
         return cls(
-            sources=Path(env.get("CAFCARTO_SOURCES") or _default_sources()).resolve(),
+            sources=Path(env.get("CAFCARTO_SOURCES") or default_sources_dir()).resolve(),
             cache=Path(env.get("CAFCARTO_CACHE") or REPO_ROOT / ".cache" / "cafcarto").resolve(),
             vendor=Path(env.get("CAFCARTO_VENDOR") or REPO_ROOT / ".cache" / "vendor").resolve(),
             host=env.get("HOST", "127.0.0.1"),

@@ -109,6 +109,7 @@ def serve_layout(settings: Settings) -> html.Div:
     available = sorted(web_levels(settings.cache), key=LEVELS.index)
     return html.Div(
         [
+            dcc.Location(id="url", refresh=False),
             header(),
             html.Div([side_panel(available), map_area(problems)], className="cc-body"),
             dcc.Store(id="map-spec"),

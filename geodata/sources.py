@@ -432,6 +432,15 @@ class ShaCache:
 # --------------------------------------------------------------------------- public API
 
 
+def default_sources_dir() -> Path:
+    """../shared/data beside the checkout when present, else .cache/sources (download target)."""
+    repo = Path(__file__).resolve().parent.parent
+    for candidate in (repo.parent / "shared" / "data", repo / "sources"):
+        if candidate.is_dir():
+            return candidate
+    return repo / ".cache" / "sources"
+
+
 def locate_sources(configured: Path | None = None, *, allow_missing: bool = False) -> Path:
     """The sources directory to use: `configured`, else the Settings default (CAFCARTO_SOURCES).
 
@@ -439,9 +448,7 @@ def locate_sources(configured: Path | None = None, *, allow_missing: bool = Fals
     does not exist, unless `allow_missing` (the caller is about to download into it).
     """
     if configured is None:
-        from dashboard.config import Settings
-
-        configured = Settings.from_env().sources
+        configured = Path(os.environ.get("CAFCARTO_SOURCES") or default_sources_dir())
     root = Path(configured).expanduser().resolve()
     if root.exists() and not root.is_dir():
         raise SourceError(

@@ -1,0 +1,51 @@
+# The README's two commands: `make run` (set up and serve) and `make test` (the whole suite).
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+HOST ?= 127.0.0.1
+PORT ?= 8050
+export HOST PORT
+
+.PHONY: run serve build vendor test test-fast browser-deps bench lint clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+vendor: $(STAMP)
+	$(VENV)/bin/cafcarto vendor
+
+build: $(STAMP)
+	$(VENV)/bin/cafcarto build
+
+run: vendor build
+	@echo "Cafdata Carto : http://$(HOST):$(PORT)"
+	$(VENV)/bin/cafcarto serve
+
+# Debian's Chromium and its driver, for the browser tests (installed when missing and root).
+browser-deps:
+	@if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; \
+	  else echo "chromium et chromium-driver manquent : installez-les (apt-get install chromium chromium-driver)"; exit 1; fi; \
+	fi
+
+test: $(STAMP) browser-deps vendor
+	$(VENV)/bin/ruff check .
+	$(PY) -m pytest -q
+
+test-fast: $(STAMP)
+	$(PY) -m pytest -q -m "not browser and not slow"
+
+bench: $(STAMP) browser-deps vendor
+	$(PY) -m bench
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+clean:
+	rm -rf .cache/cafcarto
