@@ -1,0 +1,231 @@
+"""Demonstration dataset: plausible Caf counts for every real commune, deterministic from a seed.
+
+Values are drawn at the commune level for every quarter, so that every aggregate (EPCI,
+département, région, Caf, France) is an exact sum of its communes before secrecy; a total and
+its breakdown (family types, quotient familial bands, housing aids) add up exactly too. Levels
+vary with density (urban / rural), a latent precarity index, overseas départements, and time
+(2020 crisis, 2019 prime d'activité reform). Nothing here is real Caf data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from layers.periods import decembers, quarters, year_fraction
+
+DEFAULT_SEED = 20261123
+DEMO_NOTICE = "Données de démonstration générées : ce ne sont pas des données réelles de la Caf."
+
+
+@dataclass
+class DemoData:
+    """Raw (unmasked) demonstration values. Never published as such: secrecy comes first."""
+
+    periods: list[str]  # quarterly periods, "YYYY-MM"
+    communes: pd.DataFrame  # code, population, departement, region, epci, caf (row order)
+    counts: dict[str, np.ndarray]  # indicator -> int64 (communes x periods)
+    amounts: dict[str, np.ndarray]  # indicator -> float64 euros (communes x periods)
+    denominators: dict[str, np.ndarray]  # population, enfants_moins_3_ans, places_total
+    not_applicable: dict[str, np.ndarray] = field(default_factory=dict)  # period mask
+    infra: dict[str, tuple[pd.DataFrame, dict[str, np.ndarray]]] = field(default_factory=dict)
+    seed: int = DEFAULT_SEED
+
+    @property
+    def annual_index(self) -> np.ndarray:
+        """Column indices of the December periods published for local levels."""
+        wanted = set(decembers())
+        return np.array([i for i, p in enumerate(self.periods) if p in wanted])
+
+
+def _profile(communes: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
+    """Latent traits per commune: urban share (from density), precarity, overseas."""
+    density = communes["population"].to_numpy(float) / communes["area_km2"].to_numpy(float)
+    urban = np.clip(np.log10(density + 1) / 3.5, 0, 1)
+    overseas = communes["departement"].str.startswith("97").to_numpy()
+    precarity = rng.normal(0, 0.35, len(communes)) + 0.5 * urban + 1.2 * overseas
+    return pd.DataFrame({"urban": urban, "overseas": overseas, "precarity": precarity})
+
+
+def _trend(periods: list[str]) -> dict[str, np.ndarray]:
+    t = np.array([year_fraction(p) for p in periods]) - 2015
+    crisis = np.where((t >= 5.2) & (t < 6.5), 1.0, 0.0)  # 2020-03 to 2021-06
+    return {
+        "allocataires": 1 + 0.004 * t + 0.01 * crisis,
+        "rsa": 1 - 0.006 * t + 0.09 * crisis,
+        "ppa": np.where(t >= 4.0, 1.35, 1.0) * (t >= 1.0),  # created 2016, reformed 2019
+        "paje": 1 - 0.015 * t,  # fewer births every year
+        "aah": 1 + 0.02 * t,
+    }
+
+
+def _binomial(rng: np.random.Generator, n: np.ndarray, p: np.ndarray) -> np.ndarray:
+    return rng.binomial(n, np.clip(p, 0, 1))
+
+
+def _multinomial(rng: np.random.Generator, n: np.ndarray, shares: np.ndarray) -> np.ndarray:
+    """Split each count into parts; `shares` (communes x parts) rows sum to 1."""
+    pvals = np.broadcast_to(shares[:, None, :], (*n.shape, shares.shape[1]))
+    return rng.multinomial(n, pvals)
+
+
+def generate(
+    communes: pd.DataFrame,
+    *,
+    seed: int = DEFAULT_SEED,
+    infra: dict[str, pd.DataFrame] | None = None,
+) -> DemoData:
+    """Draw every count for every commune and quarter from its real population.
+
+    `communes` needs code, population, area_km2, departement, region, epci, caf. `infra` maps
+    "qpv" / "iris" to zones with code, commune (current code) and population.
+    """
+    communes = communes.sort_values("code").reset_index(drop=True)
+    rng = np.random.default_rng(seed)
+    periods = quarters()
+    prof = _profile(communes, rng)
+    trend = _trend(periods)
+    pop = communes["population"].fillna(0).to_numpy(np.int64)
+    u, o, pr = (prof[c].to_numpy()[:, None] for c in ("urban", "overseas", "precarity"))
+
+    rate_alloc = 0.17 * np.exp(0.18 * pr) * (1 + 0.15 * o)
+    households = rng.poisson(pop[:, None] * rate_alloc * trend["allocataires"][None, :])
+    households = np.minimum(households, pop[:, None])
+
+    fam_shares = np.column_stack(
+        [
+            0.36 + 0.12 * u[:, 0],  # isolés
+            np.clip(0.14 + 0.05 * pr[:, 0] + 0.08 * o[:, 0], 0.05, 0.4),  # monoparentales
+            np.full(len(pop), 0.07),  # couples sans enfant
+        ]
+    )
+    fam_shares = np.column_stack([fam_shares, np.clip(1 - fam_shares.sum(1), 0.05, 1)])
+    fam_shares /= fam_shares.sum(1, keepdims=True)
+    fam = _multinomial(rng, households, fam_shares)
+    isoles, mono, csans, cavec = (fam[..., k] for k in range(4))
+    allocataires = fam.sum(-1)
+
+    q400 = np.clip(0.22 + 0.1 * pr[:, 0], 0.05, 0.7)
+    qf_shares = np.column_stack([q400, 0.38 * (1 - q400), 0.5 * (1 - q400), 0.12 * (1 - q400)])
+    qf = _multinomial(rng, allocataires, qf_shares / qf_shares.sum(1, keepdims=True))
+
+    apl = 0.2 + 0.08 * u[:, 0] + 0.03 * pr[:, 0]
+    als = 0.12 + 0.08 * u[:, 0]
+    al_shares = np.clip(np.column_stack([apl, np.full(len(pop), 0.07), als]), 0.01, 0.5)
+    al_shares = np.column_stack([al_shares, 1 - al_shares.sum(1)])
+    al = _multinomial(rng, allocataires, al_shares)
+
+    families = mono + cavec
+    persons = (
+        allocataires + csans + cavec
+        + rng.poisson(mono * 1.7) + rng.poisson(cavec * (1.9 + 0.4 * o))
+    )  # fmt: skip
+    af = _binomial(rng, families, 0.62 + 0 * u)
+    paje = _binomial(rng, families, 0.2 * trend["paje"][None, :] * (1 + 0.2 * o))
+    counts = {
+        "allocataires": allocataires,
+        "personnes_couvertes": persons,
+        "isoles": isoles,
+        "monoparentales": mono,
+        "couples_sans_enfant": csans,
+        "couples_avec_enfants": cavec,
+        "qf_moins_400": qf[..., 0],
+        "qf_400_800": qf[..., 1],
+        "qf_800_plus": qf[..., 2],
+        "qf_non_calcule": qf[..., 3],
+        "apl": al[..., 0],
+        "alf": al[..., 1],
+        "als": al[..., 2],
+        "aides_logement": al[..., :3].sum(-1),
+        "af": af,
+        "cf": _binomial(rng, af, 0.14 + 0.04 * o),
+        "asf": _binomial(rng, mono, 0.33 + 0.05 * pr),
+        "ars": _binomial(rng, families, 0.42 + 0.1 * pr),
+        "paje": paje,
+        "paje_ab": _binomial(rng, paje, 0.72 + 0 * u),
+        "paje_cmg": _binomial(rng, paje, (0.38 - 0.15 * u) * (1 - 0.6 * o)),
+        "paje_prepare": _binomial(rng, paje, 0.08 + 0 * u),
+        "rsa": _binomial(rng, isoles + mono, (0.17 + 0.08 * pr) * trend["rsa"][None, :]),
+        "ppa": _binomial(rng, allocataires, 0.24 * trend["ppa"][None, :] * (1 + 0 * u)),
+        "aah": _binomial(rng, isoles + csans, 0.13 * trend["aah"][None, :] + 0 * u),
+        "aeeh": _binomial(rng, families, 0.035 + 0 * u),
+    }
+    counts = {k: v.astype(np.int32) for k, v in counts.items()}
+    amounts = {
+        "rsa_montant": counts["rsa"] * rng.normal(590, 25, (len(pop), 1)),
+        "ppa_montant": counts["ppa"] * rng.normal(185, 10, (len(pop), 1)),
+    }
+    not_applicable = {
+        "ppa": np.array([p < "2016-01" for p in periods]),
+        "ppa_montant": np.array([p < "2016-01" for p in periods]),
+    }
+
+    children = rng.poisson(np.outer(pop * (0.03 + 0.02 * o[:, 0]), np.ones(len(periods))))
+    places_eaje = _eaje_places(rng, pop, u[:, 0], o[:, 0], periods)
+    other_places = _binomial(rng, children, (0.45 - 0.2 * u) * (1 - 0.7 * o))
+    counts["places_eaje"] = places_eaje
+    denominators = {
+        "population": np.repeat(pop[:, None], len(periods), axis=1),
+        "enfants_moins_3_ans": children,
+        "places_total": places_eaje + other_places,
+    }
+    data = DemoData(periods, communes, counts, amounts, denominators, not_applicable, seed=seed)
+    if infra:
+        data.infra = {name: _infra(rng, data, zones, name) for name, zones in infra.items()}
+    return data
+
+
+def _eaje_places(rng, pop, urban, overseas, periods) -> np.ndarray:
+    """Places in crèches: more in towns, growing slowly, none in most small villages."""
+    years = np.array([year_fraction(p) for p in periods]) - 2015
+    base = rng.poisson(pop * (0.006 + 0.012 * urban) * (1 - 0.4 * overseas))
+    base[pop < 400] = 0
+    growth = 1 + 0.02 * years
+    return np.floor(base[:, None] * growth[None, :]).astype(np.int64)
+
+
+INFRA_INDICATORS = {
+    "iris": ("allocataires", "personnes_couvertes", "rsa"),
+    "qpv": ("allocataires", "personnes_couvertes", "rsa", "qf_moins_400"),
+}
+
+
+def _infra(rng, data: DemoData, zones: pd.DataFrame, name: str):
+    """IRIS split their commune's households by population; QPV are poorer parts of it."""
+    zones = zones.sort_values("code").reset_index(drop=True)
+    row = pd.Series(range(len(data.communes)), index=data.communes["code"])
+    idx = zones["commune"].map(row)
+    zones = zones[idx.notna()].reset_index(drop=True)
+    idx = idx.dropna().astype(int).to_numpy()
+    zpop = zones["population"].fillna(0).to_numpy(float)
+    cpop = data.communes["population"].to_numpy(float)[idx]
+    annual = data.annual_index
+    out: dict[str, np.ndarray] = {}
+    for ind in INFRA_INDICATORS[name]:
+        parent = data.counts[ind][idx][:, annual]
+        if name == "iris":
+            share = zpop / np.maximum(pd.Series(zpop).groupby(idx).transform("sum").to_numpy(), 1)
+            covered = pd.Series(zpop).groupby(idx).transform("sum").to_numpy() >= 0.95 * cpop
+            share = np.where(covered, share, zpop / np.maximum(cpop, 1))
+            values = _split_within(rng, data.counts[ind][:, annual], idx, share)
+        else:
+            uplift = {"rsa": 2.2, "qf_moins_400": 2.0}.get(ind, 1.3)
+            share = np.clip(zpop / np.maximum(cpop, 1) * uplift, 0, 0.95)
+            values = _binomial(rng, parent, share[:, None])
+        out[ind] = values.astype(np.int64)
+    return zones, out
+
+
+def _split_within(rng, commune_values, idx, share) -> np.ndarray:
+    """Multinomial split of each commune's value among its zones (and a remainder)."""
+    out = np.zeros((len(idx), commune_values.shape[1]), dtype=np.int64)
+    for commune in np.unique(idx):
+        members = np.flatnonzero(idx == commune)
+        p = share[members]
+        rest = max(0.0, 1 - p.sum())
+        pvals = np.append(p, rest) / (p.sum() + rest)
+        draws = rng.multinomial(commune_values[commune], pvals)
+        out[members] = draws[:, :-1].T
+    return out
