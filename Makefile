@@ -35,12 +35,12 @@ browser-deps:
 
 test: $(STAMP) browser-deps vendor
 	$(VENV)/bin/ruff check .
-	$(PY) -m pytest -q
+	CAFCARTO_REQUIRE_BROWSER=1 $(PY) -m pytest -q
 
 test-fast: $(STAMP)
 	$(PY) -m pytest -q -m "not browser and not slow"
 
-bench: $(STAMP) browser-deps vendor
+bench: $(STAMP) browser-deps vendor build
 	$(PY) -m bench
 
 lint: $(STAMP)

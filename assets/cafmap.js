@@ -17,9 +17,12 @@
   const PENDING_COLOUR = "#ebe9e3";
   const BACKGROUND = "#f7f7f4";
   const HOME = [[-5.3, 41.3], [9.7, 51.2]];
-  // geojson-vt simplification per tile, in tile pixels (MapLibre default 0.375): geometry is
-  // already simplified at build time, a coarser tile simplification cuts tiling time.
-  const SIMPLIFY = 1;
+  // geojson-vt simplification per tile, in tile pixels. It simplifies each polygon on its own,
+  // so a coarse value opens hairline cracks between neighbours when zoomed in: keep MapLibre's
+  // default (0.375) for geometry seen up close, 1 px for a national-only geometry (less
+  // tiling work, cracks under a pixel).
+  const SIMPLIFY_CLOSE = 0.375;
+  const SIMPLIFY_NATIONAL = 1;
   // Levels with many small polygons: borders hidden at national zoom (they would grey the map).
   const DENSE_FEATURES = 5000;
 
@@ -35,6 +38,7 @@
     seq: 0,
     zones: {},
     lastTiming: null,
+    sourceMarks: {}, // source id -> {added, metadata, firstTile, loaded} (performance.now())
     firstIdle: null,
   };
 
@@ -107,6 +111,7 @@
       );
       state.map = map;
       window.cafmap.map = map;
+      map.on("zoomend", maybeAddDetail);
       return new Promise(function (resolve) {
         if (map.loaded()) resolve(map);
         else map.once("load", function () { resolve(map); });
@@ -129,47 +134,93 @@
 
   function sourceId(level) { return "src-" + level; }
 
-  function ensureSource(map, level, url) {
+  function ensureSource(map, level, url, simplify) {
     const id = sourceId(level);
     if (!map.getSource(id)) {
-      map.addSource(id, { type: "geojson", data: url, tolerance: SIMPLIFY, buffer: 32 });
+      const marks = (state.sourceMarks[id] = { added: performance.now() });
+      const onData = function (e) {
+        if (e.sourceId !== id) return;
+        if (e.sourceDataType === "metadata" && !marks.metadata) marks.metadata = performance.now();
+        if (e.tile && !marks.firstTile) marks.firstTile = performance.now();
+        if (e.isSourceLoaded && marks.metadata) {
+          marks.loaded = performance.now();
+          map.off("sourcedata", onData);
+        }
+      };
+      map.on("sourcedata", onData);
+      map.addSource(id, {
+        type: "geojson", data: url, tolerance: simplify || SIMPLIFY_CLOSE, buffer: 32,
+      });
     }
     return id;
+  }
+
+  // One "part" = one geometry source of a level with its fill, line and hover layers.
+  // A level has its national geometry and, optionally, a finer one used from `zoom_detail`.
+  function addPart(map, entry, srcId, suffix, zoomRange) {
+    const before = map.getLayer("bordures-dep") ? "bordures-dep" : undefined;
+    const vis = state.current && state.current.niveau === entry.level ? "visible" : "none";
+    const ids = ["fill-", "line-", "hover-"].map(function (p) { return p + entry.level + suffix; });
+    const range = {};
+    if (zoomRange[0] !== null) range.minzoom = zoomRange[0];
+    if (zoomRange[1] !== null) range.maxzoom = zoomRange[1];
+    map.addLayer(Object.assign({
+      id: ids[0], type: "fill", source: srcId,
+      layout: { visibility: vis },
+      paint: {
+        "fill-color": entry.payload ? fillColour(entry.payload.couleurs) : PENDING_COLOUR,
+        "fill-antialias": false,
+      },
+    }, range), before);
+    map.addLayer(Object.assign({
+      id: ids[1], type: "line", source: srcId,
+      layout: { visibility: vis },
+      paint: {
+        "line-color": "rgba(60, 60, 60, 0.35)",
+        "line-width": ["interpolate", ["linear"], ["zoom"], 4, 0.15, 8, 0.5, 12, 1],
+        "line-opacity": entry.dense ? ["interpolate", ["linear"], ["zoom"], 5.5, 0, 7, 1] : 1,
+      },
+    }, range), before);
+    map.addLayer(Object.assign({
+      id: ids[2], type: "line", source: srcId,
+      layout: { visibility: vis },
+      paint: {
+        "line-color": "#111",
+        "line-width": ["case", ["boolean", ["feature-state", "h"], false], 2, 0],
+      },
+    }, range));
+    const part = { source: srcId, layers: ids };
+    map.on("mousemove", ids[0], function (e) { onHover(entry, part, e); });
+    map.on("mouseleave", ids[0], function () { clearHover(entry); });
+    entry.parts.push(part);
+    if (entry.classes) setStates(map, part, entry.classes, null);
+    return part;
   }
 
   function ensureLevel(map, spec) {
     const level = spec.niveau;
     if (state.levels[level]) return state.levels[level];
-    const src = ensureSource(map, level, spec.geometrie);
-    const before = map.getLayer("bordures-dep") ? "bordures-dep" : undefined;
-    map.addLayer({
-      id: "fill-" + level, type: "fill", source: src,
-      layout: { visibility: "none" },
-      paint: { "fill-color": PENDING_COLOUR, "fill-antialias": false },
-    }, before);
-    map.addLayer({
-      id: "line-" + level, type: "line", source: src,
-      layout: { visibility: "none" },
-      paint: {
-        "line-color": "rgba(60, 60, 60, 0.35)",
-        "line-width": ["interpolate", ["linear"], ["zoom"], 4, 0.15, 8, 0.5, 12, 1],
-        "line-opacity": (spec.effectif || 0) > DENSE_FEATURES
-          ? ["interpolate", ["linear"], ["zoom"], 5.5, 0, 7, 1] : 1,
-      },
-    }, before);
-    map.addLayer({
-      id: "hover-" + level, type: "line", source: src,
-      layout: { visibility: "none" },
-      paint: {
-        "line-color": "#111",
-        "line-width": ["case", ["boolean", ["feature-state", "h"], false], 2, 0],
-      },
-    });
-    const entry = { level: level, source: src, classes: null, payload: null, hovered: null };
-    map.on("mousemove", "fill-" + level, function (e) { onHover(entry, e); });
-    map.on("mouseleave", "fill-" + level, function () { clearHover(entry); });
+    const entry = {
+      level: level, parts: [], classes: null, payload: null, hovered: null,
+      dense: (spec.effectif || 0) > DENSE_FEATURES, detail: spec.detail || null,
+      zoomDetail: spec.zoom_detail || 7, detailAdded: false,
+    };
+    const src = ensureSource(map, level, spec.geometrie,
+      entry.detail ? SIMPLIFY_NATIONAL : SIMPLIFY_CLOSE);
+    addPart(map, entry, src, "", [null, entry.detail ? entry.zoomDetail : null]);
     state.levels[level] = entry;
     return entry;
+  }
+
+  // Load the finer geometry of the current level when the user zooms in far enough.
+  function maybeAddDetail() {
+    const map = state.map;
+    const entry = state.current && state.levels[state.current.niveau];
+    if (!map || !entry || !entry.detail || entry.detailAdded) return;
+    if (map.getZoom() < entry.zoomDetail - 0.5) return;
+    entry.detailAdded = true;
+    const src = ensureSource(map, entry.level + "-detail", entry.detail);
+    addPart(map, entry, src, "-detail", [entry.zoomDetail, null]);
   }
 
   function ensureDepBorders(map, spec) {
@@ -188,8 +239,8 @@
   function showLevel(map, level, withDepBorders) {
     Object.keys(state.levels).forEach(function (name) {
       const vis = name === level ? "visible" : "none";
-      ["fill-", "line-", "hover-"].forEach(function (p) {
-        map.setLayoutProperty(p + name, "visibility", vis);
+      state.levels[name].parts.forEach(function (part) {
+        part.layers.forEach(function (id) { map.setLayoutProperty(id, "visibility", vis); });
       });
     });
     if (map.getLayer("bordures-dep")) {
@@ -221,23 +272,28 @@
     });
   }
 
-  function applyClasses(map, entry, payload) {
-    const classes = payload.classes;
-    const n = classes.length;
-    const prev = entry.classes;
-    const next = new Int16Array(n);
-    const target = { source: entry.source, id: 0 };
-    for (let i = 0; i < n; i++) {
-      const c = classes[i];
-      next[i] = c;
-      if (prev === null || prev[i] !== c) {
+  // Feature state `c` = class index, only for features whose class changed.
+  function setStates(map, part, next, prev) {
+    const target = { source: part.source, id: 0 };
+    const state1 = { c: 0 };
+    for (let i = 0, n = next.length; i < n; i++) {
+      if (prev === null || prev[i] !== next[i]) {
         target.id = i;
-        map.setFeatureState(target, { c: c });
+        state1.c = next[i];
+        map.setFeatureState(target, state1);
       }
     }
+  }
+
+  function applyClasses(map, entry, payload) {
+    const next = Int16Array.from(payload.classes);
+    const prev = entry.classes && entry.classes.length === next.length ? entry.classes : null;
+    entry.parts.forEach(function (part) {
+      setStates(map, part, next, prev);
+      map.setPaintProperty(part.layers[0], "fill-color", fillColour(payload.couleurs));
+    });
     entry.classes = next;
     entry.payload = payload;
-    map.setPaintProperty("fill-" + entry.level, "fill-color", fillColour(payload.couleurs));
   }
 
   function renderLegend(payload, spec) {
@@ -261,15 +317,16 @@
     state.ui.title.textContent = spec.titre || payload.libelle;
   }
 
-  function onHover(entry, e) {
+  function onHover(entry, part, e) {
     const map = state.map;
     const f = e.features && e.features[0];
     if (!f) return;
-    if (entry.hovered !== null && entry.hovered !== f.id) {
-      map.setFeatureState({ source: entry.source, id: entry.hovered }, { h: false });
+    const h = entry.hovered;
+    if (h !== null && (h.id !== f.id || h.source !== part.source)) {
+      map.setFeatureState(h, { h: false });
     }
-    entry.hovered = f.id;
-    map.setFeatureState({ source: entry.source, id: f.id }, { h: true });
+    entry.hovered = { source: part.source, id: f.id };
+    map.setFeatureState(entry.hovered, { h: true });
     map.getCanvas().style.cursor = "pointer";
     const p = entry.payload;
     const tip = state.ui.tooltip;
@@ -289,9 +346,7 @@
   }
 
   function clearHover(entry) {
-    if (entry.hovered !== null && state.map) {
-      state.map.setFeatureState({ source: entry.source, id: entry.hovered }, { h: false });
-    }
+    if (entry.hovered !== null && state.map) state.map.setFeatureState(entry.hovered, { h: false });
     entry.hovered = null;
     state.ui.tooltip.style.display = "none";
     if (state.map) state.map.getCanvas().style.cursor = "";
@@ -319,9 +374,9 @@
     const t0 = performance.now();
     if (spec.nodata) NODATA = spec.nodata;
     const map = await ensureMap(spec);
+    const tMap = performance.now();
     const levelChanged = !state.current || state.current.niveau !== spec.niveau;
     const valuesPromise = fetchValues(spec.valeurs, opts.force);
-    if (spec.niveau === "commune") ensureDepBorders(map, spec);
     const entry = ensureLevel(map, spec);
     if (levelChanged) {
       showLevel(map, spec.niveau, spec.niveau === "commune");
@@ -339,14 +394,22 @@
     applyClasses(map, entry, payload);
     renderLegend(payload, spec);
     state.current = { niveau: spec.niveau, indicateur: spec.indicateur };
+    state.lastSpec = spec;
+    maybeAddDetail();
     state.root.dataset.niveau = spec.niveau;
     state.root.dataset.indicateur = spec.indicateur;
     const t2 = performance.now();
     const t3 = await idle(map);
     if (seq === state.seq) setStatus("");
+    // Département borders over communes: added once the communes are drawn, so that their
+    // tiling does not delay the first draw (one MapLibre worker handles all GeoJSON sources).
+    if (spec.bordures && seq === state.seq && state.current.niveau === "commune") {
+      ensureDepBorders(map, spec);
+      map.setLayoutProperty("bordures-dep", "visibility", "visible");
+    }
     const timing = {
       niveau: spec.niveau, indicateur: spec.indicateur, start: t0,
-      fetch_ms: t1 - t0, apply_ms: t2 - t1, total_ms: t3 - t0, idle_at: t3,
+      fetch_ms: t1 - t0, apply_ms: t2 - t1, total_ms: t3 - t0, idle_at: t3, map_at: tMap,
     };
     state.lastTiming = timing;
     if (state.firstIdle === null) state.firstIdle = t3;

@@ -5,20 +5,30 @@ No geometry and no values go through Dash: the spec only carries URLs and labels
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from urllib.parse import parse_qs
 
-from dash import ALL, ClientsideFunction, Dash, Input, Output, get_relative_path, no_update
+from dash import ALL, ClientsideFunction, Dash, Input, Output, no_update
 
 from dashboard import strings_fr as fr
 from dashboard.config import Settings
-from dashboard.geocache import WebLevel, web_levels
+from dashboard.geocache import DETAIL_SUFFIX, WebLevel, web_geometries, web_levels
 from layers.classify import NO_DATA_COLOUR
-from layers.indicators_basic import INDICATORS
+from layers.indicators_basic import INDICATORS, LEVELS
 
 # A level whose bbox is wider than this (degrees of longitude) includes overseas territories:
 # the map then frames métropole rather than the whole bbox.
 NATIONAL_SPAN = 30.0
+# Default zoom from which the finer `<level>-detail` geometry replaces the national one.
+DETAIL_ZOOM = 7.0
+
+
+def detail_zoom(tolerance: float | None) -> float:
+    """Zoom at which the national geometry's tolerance becomes about one screen pixel."""
+    if not tolerance or tolerance <= 0:
+        return DETAIL_ZOOM
+    return round(min(max(math.log2(360.0 / (512.0 * tolerance)), 5.0), 10.0), 1)
 
 
 def _identity(path: str) -> str:
@@ -30,6 +40,7 @@ def map_spec(
     niveau: str | None,
     indicateur: str | None,
     rel: Callable[[str], str] = _identity,
+    details: Mapping[str, WebLevel] | None = None,
 ) -> dict | None:
     """Spec handed to `dash_clientside.cafmap.apply`, or None for an unknown/unbuilt choice."""
     if niveau not in levels or indicateur not in INDICATORS:
@@ -39,12 +50,15 @@ def map_spec(
     if bbox[2] - bbox[0] > NATIONAL_SPAN:
         bbox = list(fr.ZONES["metropole"][1])
     dep = levels.get("departement")
+    detail = details.get(niveau + DETAIL_SUFFIX) if details else None
     return {
         "niveau": niveau,
         "indicateur": indicateur,
         "geometrie": rel(entry.url),
         "valeurs": rel(f"/api/carte/{niveau}?indicateur={indicateur}&v={entry.version}"),
         "bordures": rel(dep.url) if (niveau == "commune" and dep) else None,
+        "detail": rel(detail.url) if detail else None,
+        "zoom_detail": detail_zoom(entry.tolerance),
         "emprise": bbox,
         "effectif": entry.features,
         "accueil": [list(fr.ZONES["metropole"][1][:2]), list(fr.ZONES["metropole"][1][2:])],
@@ -91,7 +105,9 @@ def register(app: Dash, settings: Settings) -> None:
         Input("indicateur", "value"),
     )
     def update_spec(niveau: str | None, indicateur: str | None) -> dict:
-        spec = map_spec(web_levels(settings.cache), niveau, indicateur, get_relative_path)
+        geometries = web_geometries(settings.cache)
+        levels = {k: v for k, v in geometries.items() if k in LEVELS}
+        spec = map_spec(levels, niveau, indicateur, app.get_relative_path, geometries)
         return no_update if spec is None else spec
 
     app.clientside_callback(

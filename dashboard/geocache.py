@@ -9,7 +9,13 @@ from pathlib import Path
 
 import pandas as pd
 
+from geodata.cache import active_dir
 from layers.indicators_basic import LEVELS, read_level_table
+
+DETAIL_SUFFIX = "-detail"
+# Web geometry files the routes may serve: one per level, plus an optional finer variant
+# (`commune-detail`) that the map loads only when zoomed in.
+GEOMETRY_NAMES: tuple[str, ...] = (*LEVELS, *(lvl + DETAIL_SUFFIX for lvl in LEVELS))
 
 
 @dataclass(frozen=True)
@@ -21,6 +27,7 @@ class WebLevel:
     sha256: str
     features: int
     bbox: tuple[float, float, float, float]
+    tolerance: float | None = None  # simplification tolerance (degrees), when the build says
 
     @property
     def version(self) -> str:
@@ -32,8 +39,19 @@ class WebLevel:
         return f"/geo/{self.level}.geojson?v={self.version}"
 
 
+def build_dir(cache: Path) -> Path:
+    """The build in service (`<cache>/current`); the cache root itself when nothing is built,
+    so that every lookup below finds nothing and the page says what to run."""
+    return active_dir(Path(cache)) or Path(cache)
+
+
 def index_path(cache: Path) -> Path:
-    return Path(cache) / "web" / "index.json"
+    return build_dir(cache) / "web" / "index.json"
+
+
+def level_parquet(cache: Path, level: str) -> Path:
+    """geo/<level>.parquet of the build in service (may not exist)."""
+    return build_dir(cache) / "geo" / f"{level}.parquet"
 
 
 def _mtime(path: Path) -> float:
@@ -48,7 +66,7 @@ def _read_index(path: str, mtime: float) -> dict[str, WebLevel]:
     data = json.loads(Path(path).read_text(encoding="utf-8"))
     out = {}
     for level, entry in data.get("levels", {}).items():
-        if level not in LEVELS:
+        if level not in GEOMETRY_NAMES:
             continue
         out[level] = WebLevel(
             level=level,
@@ -56,12 +74,18 @@ def _read_index(path: str, mtime: float) -> dict[str, WebLevel]:
             sha256=str(entry["sha256"]),
             features=int(entry["features"]),
             bbox=tuple(float(v) for v in entry["bbox"]),
+            tolerance=float(entry["tolerance"]) if entry.get("tolerance") else None,
         )
     return out
 
 
 def web_levels(cache: Path) -> dict[str, WebLevel]:
     """Levels listed in web/index.json (empty when the cache is not built)."""
+    return {k: v for k, v in web_geometries(cache).items() if k in LEVELS}
+
+
+def web_geometries(cache: Path) -> dict[str, WebLevel]:
+    """Every servable geometry file of web/index.json: levels and their detail variants."""
     path = index_path(cache)
     mtime = _mtime(path)
     if mtime < 0:
@@ -74,10 +98,10 @@ def web_levels(cache: Path) -> dict[str, WebLevel]:
 
 def geometry_file(cache: Path, level: str, gz: bool) -> Path | None:
     """Path of the web geometry of `level` (precompressed when gz), or None if absent."""
-    entry = web_levels(cache).get(level)
+    entry = web_geometries(cache).get(level)
     if entry is None or "/" in entry.file or "\\" in entry.file:
         return None
-    path = Path(cache) / "web" / (entry.file + (".gz" if gz else ""))
+    path = build_dir(cache) / "web" / (entry.file + (".gz" if gz else ""))
     return path if path.is_file() else None
 
 
@@ -88,7 +112,7 @@ def _table(path: str, mtime: float, level: str) -> pd.DataFrame:
 
 def level_table(cache: Path, level: str) -> pd.DataFrame:
     """Attribute table of a level (cached in memory until the parquet file changes)."""
-    path = Path(cache) / "geo" / f"{level}.parquet"
+    path = level_parquet(cache, level)
     mtime = _mtime(path)
     if mtime < 0:
         raise FileNotFoundError(path)

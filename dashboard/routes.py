@@ -15,7 +15,14 @@ from flask import Flask, Response, request, send_file
 
 from dashboard import strings_fr as fr
 from dashboard.config import Settings
-from dashboard.geocache import geometry_file, level_table, web_levels
+from dashboard.geocache import (
+    GEOMETRY_NAMES,
+    geometry_file,
+    level_parquet,
+    level_table,
+    web_geometries,
+    web_levels,
+)
 from dashboard.vendor import MIME_TYPES, vendor_path
 from layers.indicators_basic import INDICATORS, LEVELS, compute
 from layers.map_payload import carte_payload
@@ -83,10 +90,10 @@ def register_routes(server: Flask, settings: Settings) -> None:
 
     @server.route("/geo/<level>.geojson")
     def geometry(level: str) -> Response:
-        if level not in LEVELS:
+        if level not in GEOMETRY_NAMES:
             allowed = ", ".join(LEVELS)
             return json_error(fr.ERR_UNKNOWN_LEVEL.format(value=level, allowed=allowed), 404)
-        entry = web_levels(settings.cache).get(level)
+        entry = web_geometries(settings.cache).get(level)
         if entry is None:
             return json_error(fr.ERR_LEVEL_NOT_BUILT.format(value=level), 404)
         use_gz = accepts_gzip(request.headers.get("Accept-Encoding"))
@@ -125,7 +132,7 @@ def register_routes(server: Flask, settings: Settings) -> None:
         entry = web_levels(settings.cache).get(level)
         if entry is None:
             return json_error(fr.ERR_LEVEL_NOT_BUILT.format(value=level), 404)
-        parquet = settings.cache / "geo" / f"{level}.parquet"
+        parquet = level_parquet(settings.cache, level)
         if not parquet.is_file():
             return json_error(fr.ERR_LEVEL_NOT_BUILT.format(value=level), 404)
         stamp = f"{entry.version}-{parquet.stat().st_mtime_ns}"

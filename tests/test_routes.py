@@ -13,7 +13,7 @@ import pytest
 from callbacks.map import map_spec
 from dashboard.app import create_app
 from dashboard.config import Settings
-from dashboard.geocache import web_levels
+from dashboard.geocache import build_dir, web_levels
 from dashboard.vendor import VENDOR_FILES, missing_files
 
 
@@ -27,7 +27,7 @@ def _index(cache: Path) -> dict:
 
 
 def test_geometry_is_served_precompressed_with_strong_etag(client, small_cache: Path) -> None:
-    entry = _index(small_cache)["commune"]
+    entry = _index(build_dir(small_cache))["commune"]
     version = entry["sha256"][:12]
     resp = client.get(f"/geo/commune.geojson?v={version}", headers={"Accept-Encoding": "gzip"})
     assert resp.status_code == 200
@@ -59,8 +59,8 @@ def test_geometry_plain_when_gzip_not_accepted(client, small_cache: Path) -> Non
 
 
 def test_geometry_order_matches_parquet(small_cache: Path) -> None:
-    geo = pd.read_parquet(small_cache / "geo" / "commune.parquet", columns=["code"])
-    web = json.loads((small_cache / "web" / "commune.geojson").read_text())
+    geo = pd.read_parquet(build_dir(small_cache) / "geo" / "commune.parquet", columns=["code"])
+    web = json.loads((build_dir(small_cache) / "web" / "commune.geojson").read_text())
     assert [f["properties"]["code"] for f in web["features"]] == geo["code"].tolist()
 
 
@@ -82,7 +82,7 @@ def test_api_population_is_aligned_to_geometry(client, small_cache: Path) -> Non
     resp = client.get("/api/carte/commune?indicateur=population")
     assert resp.status_code == 200
     body = resp.get_json()
-    n = _index(small_cache)["commune"]["features"]
+    n = _index(build_dir(small_cache))["commune"]["features"]
     assert body["niveau"] == "commune" and body["indicateur"] == "population"
     assert body["libelle"] == "Population municipale" and body["unite"] == "habitants"
     assert len(body["valeurs"]) == len(body["classes"]) == n
@@ -99,7 +99,7 @@ def test_api_population_is_aligned_to_geometry(client, small_cache: Path) -> Non
 def test_api_density_of_qpv_and_missing_values(client) -> None:
     body = client.get("/api/carte/qpv?indicateur=densite").get_json()
     assert body["unite"] == "hab./km²"
-    assert len(body["valeurs"]) == 105
+    assert len(body["valeurs"]) == 10  # the QPV of Pyrénées-Orientales in the Occitanie sample
     assert "\u2013" in body["legende"][0]["libelle"]
 
 
@@ -175,11 +175,14 @@ def test_map_spec_is_small_and_validated(settings: Settings) -> None:
 
 
 def test_missing_level_in_cache_is_a_404(settings: Settings, tmp_path: Path) -> None:
-    index = json.loads((settings.cache / "web" / "index.json").read_text())
+    index = json.loads((build_dir(settings.cache) / "web" / "index.json").read_text())
     del index["levels"]["iris"]
     cache = tmp_path / "partial"
-    (cache / "web").mkdir(parents=True)
-    (cache / "web" / "index.json").write_text(json.dumps(index))
+    build = cache / "builds" / "b1"
+    (build / "web").mkdir(parents=True)
+    (build / "web" / "index.json").write_text(json.dumps(index))
+    (build / "manifest.json").write_text("{}")
+    (cache / "current").symlink_to(build)
     client = create_app(replace(settings, cache=cache)).server.test_client()
     resp = client.get("/api/carte/iris?indicateur=population")
     assert resp.status_code == 404

@@ -1,0 +1,302 @@
+"""Map benchmark: our MapLibre feature-state engine against the naive Plotly choropleth.
+
+On the full commune layer of the build cache (all of France), in headless Chromium:
+
+- first draw: from navigation start to the first `idle` of the map with the layer coloured
+  (fresh browser each run, so nothing comes from the HTTP cache);
+- recolour: median of N switches population <-> densité, from the moment the new values are
+  requested to the `idle` event after repaint. Ours: `cafmap.render(spec, {force: true})`
+  (values fetched from the API, feature states set), and the same through the Dash UI (radio
+  click -> callback -> clientside -> idle). Naive: `dcc.Graph(go.Choroplethmap(geojson=URL,
+  locations, z, featureidkey="properties.code"))`, map style "white-bg", recoloured with
+  `Plotly.restyle(gd, {z: [newZ]})` after fetching the same values.
+
+Run: `python -m bench.map_bench [--runs 5] [--cache DIR] [--no-naive]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import statistics
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "tests"))  # browser_support: live server and Chromium helpers
+
+LEVEL = "commune"
+INDICATORS = ("population", "densite")
+
+OURS_FIRST_JS = """
+return (window.cafmap && window.cafmap.state.firstIdle) || null;
+"""
+
+OURS_SWITCH_JS = """
+const done = arguments[arguments.length - 1];
+const spec = Object.assign({}, window.cafmap.state.benchSpec, {
+  indicateur: arguments[0],
+  valeurs: '/api/carte/commune?indicateur=' + arguments[0],
+});
+window.cafmap.render(spec, {force: arguments[1]}).then(t => done(t.total_ms), e => done(String(e)));
+"""
+
+OURS_UI_SWITCH_JS = """
+const done = arguments[arguments.length - 1];
+const want = arguments[0];
+const t0 = performance.now();
+document.querySelector("#indicateur input[value='" + want + "']").click();
+(function poll() {
+  const t = window.cafmap.state.lastTiming;
+  if (t && t.indicateur === want && t.start > t0) done(t.idle_at - t0);
+  else setTimeout(poll, 5);
+})();
+"""
+
+NAIVE_FIRST_JS = """
+const gd = document.querySelector('#naive .js-plotly-plot');
+const sub = gd && gd._fullLayout && gd._fullLayout.map && gd._fullLayout.map._subplot;
+const map = sub && sub.map;
+if (!map) return null;
+if (!window.__naiveFirst) {
+  const ready = map.loaded() && map.getStyle().layers.some(l => l.type === 'fill');
+  if (ready) window.__naiveFirst = performance.now();
+}
+return window.__naiveFirst || null;
+"""
+
+NAIVE_SWITCH_JS = """
+const done = arguments[arguments.length - 1];
+const gd = document.querySelector('#naive .js-plotly-plot');
+const t0 = performance.now();
+fetch('/api/carte/commune?indicateur=' + arguments[0], {cache: 'no-store'})
+  .then(r => r.json())
+  .then(body => Plotly.restyle(gd, {z: [body.valeurs]}))
+  .then(() => {
+    const map = gd._fullLayout.map._subplot.map;
+    map.once('idle', () => done(performance.now() - t0));
+    map.triggerRepaint();
+  })
+  .catch(e => done(String(e)));
+"""
+
+
+def _median(values: list[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+def naive_app(server, settings, geometry_url: str):
+    """The naive baseline as a second Dash app on the same Flask server, under /naive/."""
+    import dash
+    import plotly.graph_objects as go
+    from dash import dcc, html
+
+    from dashboard.geocache import level_table
+    from layers.indicators_basic import compute
+
+    table = level_table(settings.cache, LEVEL)
+    z = compute(table, "population").round(0)
+    fig = go.Figure(
+        go.Choroplethmap(
+            geojson=geometry_url,
+            locations=table["code"],
+            z=z,
+            featureidkey="properties.code",
+            colorscale="YlGnBu",
+            marker_line_width=0,
+            zmin=float(z.quantile(0.05)),
+            zmax=float(z.quantile(0.95)),
+        )
+    )
+    fig.update_layout(
+        map_style="white-bg",
+        map_center={"lon": 2.4, "lat": 46.5},
+        map_zoom=4.6,
+        margin={"l": 0, "r": 0, "t": 0, "b": 0},
+    )
+    app = dash.Dash(
+        "naive",
+        server=server,
+        url_base_pathname="/naive/",
+        assets_ignore=".*",
+        serve_locally=True,
+    )
+    app.layout = html.Div(
+        dcc.Graph(id="naive", figure=fig, style={"height": "100vh"}, config={"responsive": True})
+    )
+    return app
+
+
+def _wait(driver, script: str, timeout: float = 120.0):
+    from browser_support import wait_for
+
+    return wait_for(lambda: driver.execute_script(script), timeout=timeout, step=0.02)
+
+
+def bench_first_draw(url: str, script: str, runs: int) -> list[float]:
+    from browser_support import make_driver
+
+    times = []
+    for _ in range(runs):
+        driver = make_driver()
+        try:
+            driver.get(url)
+            times.append(float(_wait(driver, script)))
+        finally:
+            driver.quit()
+    return times
+
+
+def bench_ours(base: str, runs: int, first_runs: int) -> dict[str, list[float]]:
+    from browser_support import make_driver
+
+    url = f"{base}/?niveau={LEVEL}&indicateur=population"
+    out = {"first": bench_first_draw(url, OURS_FIRST_JS, first_runs)}
+    driver = make_driver()
+    try:
+        driver.get(url)
+        _wait(driver, OURS_FIRST_JS)
+        spec = driver.execute_script(
+            "const s = window.cafmap.state; s.benchSpec = s.lastSpec; return s.lastSpec;"
+        )
+        if not spec or spec.get("niveau") != LEVEL:
+            raise RuntimeError(f"cafmap did not show the {LEVEL} level: {spec!r}")
+        for key, force in (("recolour", True), ("recolour_cached", False)):
+            times = []
+            for i in range(runs + 1):
+                t = driver.execute_async_script(OURS_SWITCH_JS, INDICATORS[(i + 1) % 2], force)
+                if isinstance(t, str):
+                    raise RuntimeError(t)
+                if i:  # the first switch warms the server-side cache of the values
+                    times.append(float(t))
+            out[key] = times
+        ui = []
+        for i in range(runs):
+            t = driver.execute_async_script(OURS_UI_SWITCH_JS, INDICATORS[(i + 1) % 2])
+            ui.append(float(t))
+        out["recolour_ui"] = ui
+    finally:
+        driver.quit()
+    return out
+
+
+def bench_naive(base: str, runs: int, first_runs: int) -> dict[str, list[float]]:
+    from browser_support import make_driver
+
+    url = f"{base}/naive/"
+    out = {"first": bench_first_draw(url, NAIVE_FIRST_JS, first_runs)}
+    driver = make_driver()
+    try:
+        driver.get(url)
+        _wait(driver, NAIVE_FIRST_JS)
+        times = []
+        for i in range(runs):
+            t = driver.execute_async_script(NAIVE_SWITCH_JS, INDICATORS[(i + 1) % 2])
+            if isinstance(t, str):
+                raise RuntimeError(t)
+            times.append(float(t))
+        out["recolour"] = times
+    finally:
+        driver.quit()
+    return out
+
+
+def geometry_sizes(cache: Path) -> list[dict]:
+    """Per level: features, vertices (when the index has them), raw and gzip bytes."""
+    from dashboard.geocache import build_dir
+
+    cache = build_dir(cache)
+    index = json.loads((cache / "web" / "index.json").read_text(encoding="utf-8"))["levels"]
+    rows = []
+    for level, entry in index.items():
+        raw = cache / "web" / entry["file"]
+        packed = raw.with_name(raw.name + ".gz")
+        if packed.exists():
+            gz_bytes = packed.stat().st_size
+        else:
+            gz_bytes = len(gzip.compress(raw.read_bytes()))
+        rows.append(
+            {
+                "niveau": level,
+                "features": entry.get("features"),
+                "vertices": entry.get("vertices"),
+                "raw_mb": raw.stat().st_size / 1e6,
+                "gzip_mb": gz_bytes / 1e6,
+            }
+        )
+    return rows
+
+
+def _print_table(ours: dict, naive: dict | None, runs: int) -> None:
+    print(f"\nMap benchmark, level '{LEVEL}', median of {runs} (ms)")
+    print(f"{'':38} {'first draw':>11} {'recolour':>10}")
+    print(f"{'ours (MapLibre feature-state, API)':38} {_median(ours['first']):11.0f} "
+          f"{_median(ours['recolour']):10.0f}")  # fmt: skip
+    print(f"{'ours, values already in the browser':38} {'':>11} "
+          f"{_median(ours['recolour_cached']):10.0f}")  # fmt: skip
+    print(f"{'ours through the Dash UI (click)':38} {'':>11} {_median(ours['recolour_ui']):10.0f}")
+    if naive:
+        print(f"{'naive (Choroplethmap + restyle z)':38} {_median(naive['first']):11.0f} "
+              f"{_median(naive['recolour']):10.0f}")  # fmt: skip
+        ratio = _median(naive["recolour"]) / _median(ours["recolour"])
+        ratio_ui = _median(naive["recolour"]) / _median(ours["recolour_ui"])
+        print(f"recolour speed-up: x{ratio:.1f} (engine), x{ratio_ui:.1f} (through the UI)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of `python -m bench.map_bench`."""
+    from browser_support import LiveServer, chromium_available
+
+    from dashboard.app import create_app
+    from dashboard.config import Settings
+    from dashboard.geocache import web_levels
+    from dashboard.vendor import missing_files
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cache", type=Path, help="build cache (default: CAFCARTO_CACHE)")
+    parser.add_argument("--runs", type=int, default=5, help="switches per measure (default 5)")
+    parser.add_argument("--first-runs", type=int, default=3, help="fresh page loads (default 3)")
+    parser.add_argument("--no-naive", action="store_true", help="skip the Plotly baseline")
+    parser.add_argument("--json", type=Path, help="also write the raw timings to this file")
+    args = parser.parse_args(argv)
+
+    settings = Settings.from_env()
+    if args.cache:
+        settings = replace(settings, cache=args.cache.resolve())
+    levels = web_levels(settings.cache)
+    if LEVEL not in levels:
+        print(f"No '{LEVEL}' level in {settings.cache}: run `cafcarto build` first.")
+        return 2
+    if missing_files(settings.vendor):
+        print("Front-end libraries missing: run `python -m dashboard.vendor` first.")
+        return 2
+    if not chromium_available():
+        print("chromium / chromedriver not found.")
+        return 2
+
+    print(f"Cache: {settings.cache}")
+    print(f"\n{'level':12} {'features':>9} {'vertices':>10} {'raw MB':>8} {'gzip MB':>8}")
+    for row in geometry_sizes(settings.cache):
+        vertices = f"{row['vertices']:,}" if row["vertices"] else "-"
+        print(f"{row['niveau']:12} {row['features']:>9,} {vertices:>10} "
+              f"{row['raw_mb']:8.2f} {row['gzip_mb']:8.2f}")  # fmt: skip
+
+    app = create_app(settings)
+    if not args.no_naive:
+        naive_app(app.server, settings, levels[LEVEL].url)
+    started = time.perf_counter()
+    with LiveServer(app.server) as server:
+        ours = bench_ours(server.url, args.runs, args.first_runs)
+        naive = None if args.no_naive else bench_naive(server.url, args.runs, args.first_runs)
+    _print_table(ours, naive, args.runs)
+    print(f"(bench took {time.perf_counter() - started:.0f} s; raw timings with --json)")
+    if args.json:
+        args.json.write_text(json.dumps({"ours": ours, "naive": naive}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,395 @@
+"""Secrecy audit: what an attacker can infer about each hidden cell from what is published.
+
+The table is generic: cells with values, linear relations between them (`Relations`), a hidden
+mask. For every hidden cell the audit bounds the value by linear programming (x >= 0, relations,
+published cells fixed or, when rounded, within their rounding interval) and fails when a hidden
+cell is pinned or its range is narrower than the protection setting (SECRECY.md).
+
+It only reads published information: published values, the hidden mask and the relations.
+
+Speed: hidden cells are grouped into connected components (hidden cells sharing a relation), and
+each component gets one warm-started LP. Feasible points found along the way ("witnesses") prove
+most cells safe at once: a cell whose witnessed values already span `protection` needs no LP of
+its own, the others get their exact minimum and maximum.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.sparse.csgraph import connected_components
+
+try:  # warm-started HiGHS; scipy's linprog (same solver, cold starts) otherwise
+    import highspy
+except ImportError:  # pragma: no cover - exercised only without highspy
+    highspy = None
+
+TOL = 1e-6
+
+
+@dataclass(frozen=True)
+class Relations:
+    """Linear relations between cells: `eq @ x == 0` and `le @ x <= 0`.
+
+    Each row is one relation: +1 for the parts, -1 for the total. `le` rows say that the parts
+    lie within the total (IRIS that do not cover their commune).
+    """
+
+    eq: sp.csr_matrix
+    le: sp.csr_matrix
+
+    @property
+    def n_cells(self) -> int:
+        return int(self.eq.shape[1])
+
+    @property
+    def n_relations(self) -> int:
+        return int(self.eq.shape[0] + self.le.shape[0])
+
+
+def as_relations(relations: Relations | sp.spmatrix | sp.sparray) -> Relations:
+    """Accept a bare sparse matrix (equalities only) wherever `Relations` is expected."""
+    if isinstance(relations, Relations):
+        return relations
+    eq = sp.csr_matrix(relations, dtype=float)
+    return Relations(eq, sp.csr_matrix((0, eq.shape[1])))
+
+
+def hidden_components(relations: Relations, hidden: np.ndarray) -> tuple[np.ndarray, int]:
+    """Component label of each hidden cell (-1 for published cells) and the number of components.
+
+    Two hidden cells are linked when they appear in the same relation; published cells are
+    constants, so components can be solved independently.
+    """
+    hidden = np.asarray(hidden, dtype=bool)
+    idx = np.flatnonzero(hidden)
+    labels = np.full(hidden.size, -1)
+    if idx.size == 0:
+        return labels, 0
+    m = sp.vstack([relations.eq, relations.le]).tocsc()[:, idx].tocsr()
+    m = m[np.flatnonzero(np.diff(m.indptr))]
+    graph = sp.bmat([[None, m.T], [m, None]], format="csr")
+    n, lab = connected_components(graph, directed=False)
+    # Relabel by first cell so the numbering does not depend on relation order.
+    first = {}
+    for lab_i in lab[: idx.size]:
+        first.setdefault(int(lab_i), len(first))
+    labels[idx] = [first[int(x)] for x in lab[: idx.size]]
+    return labels, len(first)
+
+
+def iter_components(labels: np.ndarray, n: int) -> Iterator[np.ndarray]:
+    """Cell indices of each component, in label order."""
+    order = np.argsort(labels, kind="stable")
+    bounds = np.searchsorted(labels[order], np.arange(-1, n) + 0.5)
+    for k in range(n):
+        yield order[bounds[k] : bounds[k + 1]]
+
+
+class ComponentLP:
+    """min cost @ x subject to a_eq x = b_eq, a_ub x <= b_ub, lower <= x <= upper, re-solvable.
+
+    With highspy the model is built once and each new objective starts from the last basis.
+    """
+
+    def __init__(self, a_eq, b_eq, a_ub, b_ub, lower, upper) -> None:
+        self.n = int(a_eq.shape[1])
+        self.args = (sp.csr_matrix(a_eq), b_eq, sp.csr_matrix(a_ub), b_ub, lower, upper)
+        self.solves = 0
+        self.h = None
+        if highspy is not None:
+            self._build_highs()
+
+    def _build_highs(self) -> None:
+        a_eq, b_eq, a_ub, b_ub, lower, upper = self.args
+        h = highspy.Highs()
+        h.setOptionValue("output_flag", False)
+        h.setOptionValue("presolve", "off")  # keeps warm starts simple; models are small
+        inf = highspy.kHighsInf
+        lp = highspy.HighsLp()
+        lp.num_col_ = self.n
+        lp.num_row_ = a_eq.shape[0] + a_ub.shape[0]
+        lp.col_cost_ = np.zeros(self.n)
+        lp.col_lower_ = np.asarray(lower, dtype=float)
+        lp.col_upper_ = np.where(np.isfinite(upper), upper, inf).astype(float)
+        lp.row_lower_ = np.r_[b_eq, np.full(a_ub.shape[0], -inf)].astype(float)
+        lp.row_upper_ = np.r_[b_eq, b_ub].astype(float)
+        a = sp.vstack([a_eq, a_ub]).tocsc()
+        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+        lp.a_matrix_.start_ = a.indptr.astype(np.int32)
+        lp.a_matrix_.index_ = a.indices.astype(np.int32)
+        lp.a_matrix_.value_ = a.data.astype(float)
+        h.passModel(lp)
+        self.h = h
+        self._idx = np.arange(self.n, dtype=np.int32)
+
+    def minimize(self, cost: np.ndarray) -> tuple[str, np.ndarray | None]:
+        """('optimal', x), ('unbounded', None) or ('infeasible', None)."""
+        self.solves += 1
+        if self.h is None:
+            return self._linprog(cost)
+        h = self.h
+        h.changeColsCost(self.n, self._idx, np.asarray(cost, dtype=float))
+        h.run()
+        status = h.getModelStatus()
+        ms = highspy.HighsModelStatus
+        if status == ms.kOptimal:
+            return "optimal", np.asarray(h.getSolution().col_value)
+        if status == ms.kUnbounded:
+            return "unbounded", None
+        if status == ms.kInfeasible:
+            return "infeasible", None
+        # Numerical trouble after a warm start: retry once from scratch.
+        h.clearSolver()
+        h.run()
+        if h.getModelStatus() == ms.kOptimal:
+            return "optimal", np.asarray(h.getSolution().col_value)
+        return ("unbounded" if h.getModelStatus() == ms.kUnbounded else "infeasible"), None
+
+    def _linprog(self, cost: np.ndarray) -> tuple[str, np.ndarray | None]:
+        from scipy.optimize import linprog
+
+        a_eq, b_eq, a_ub, b_ub, lower, upper = self.args
+        upper = np.where(np.isfinite(upper), upper, None)
+        res = linprog(
+            cost,
+            A_ub=a_ub if a_ub.shape[0] else None,
+            b_ub=b_ub if a_ub.shape[0] else None,
+            A_eq=a_eq if a_eq.shape[0] else None,
+            b_eq=b_eq if a_eq.shape[0] else None,
+            bounds=list(zip(lower, upper, strict=True)),
+            method="highs",
+        )
+        if res.status == 0:
+            return "optimal", res.x
+        return ("unbounded" if res.status == 3 else "infeasible"), None
+
+
+@dataclass
+class Ranges:
+    """Bounds of the hidden cells of one component; `exact` marks LP-proven min and max."""
+
+    lo: np.ndarray
+    hi: np.ndarray
+    exact: np.ndarray
+    infeasible: bool = False
+
+
+def component_ranges(
+    lp: ComponentLP,
+    protection: float,
+    *,
+    lo: np.ndarray | None = None,
+    hi: np.ndarray | None = None,
+    n_check: int | None = None,
+    exact: bool = False,
+    seed: int = 0,
+    max_rounds: int = 12,
+) -> Ranges:
+    """Range of the first `n_check` variables of `lp` (all by default).
+
+    `lo` and `hi` may carry the span of feasible points already known. A variable whose
+    witnessed values span `protection` is safe whatever its exact range, so it costs no LP of
+    its own (unless `exact`). Objectives pushing the unproven variables all down, then all up
+    (with random weights and signs) prove most of them in a few solves; the rest get their own
+    min and max, which are exact.
+    """
+    n = lp.n
+    k = n if n_check is None else n_check
+    lo = np.full(n, np.inf) if lo is None else np.r_[lo, np.full(n - lo.size, np.inf)]
+    hi = np.full(n, -np.inf) if hi is None else np.r_[hi, np.full(n - hi.size, -np.inf)]
+    done = np.zeros(n, dtype=bool)
+
+    def see(x: np.ndarray) -> None:
+        np.minimum(lo, x, out=lo)
+        np.maximum(hi, x, out=hi)
+
+    def open_cells() -> np.ndarray:
+        out = np.zeros(n, dtype=bool)
+        out[:k] = ~(hi[:k] - lo[:k] >= protection - TOL)
+        return out
+
+    rng = np.random.default_rng(seed)
+    for rnd in range(0 if exact else max_rounds):
+        todo = open_cells()
+        before = int(todo.sum())
+        if before <= 2:
+            break
+        c = todo * rng.uniform(0.5, 1.5, n)
+        if rnd % 2:
+            c = c * rng.choice([-1.0, 1.0], n)
+        for sign in (1.0, -1.0):
+            status, x = lp.minimize(sign * c)
+            if status == "infeasible":
+                return Ranges(lo[:k], hi[:k], done[:k], infeasible=True)
+            if x is not None:
+                see(x)
+        if before - int(open_cells().sum()) < 0.1 * before:
+            break
+    e = np.zeros(n)
+    for j in range(k):
+        if not exact and hi[j] - lo[j] >= protection - TOL:
+            continue
+        e[j] = 1.0
+        status, x = lp.minimize(e)
+        if status == "infeasible":
+            return Ranges(lo[:k], hi[:k], done[:k], infeasible=True)
+        see(x)
+        lo[j] = x[j]
+        if exact or hi[j] - lo[j] < protection - TOL:
+            status, x = lp.minimize(-e)
+            if x is None:
+                hi[j] = np.inf
+            else:
+                see(x)
+                hi[j] = x[j]
+            done[j] = True
+        e[j] = 0.0
+    return Ranges(lo[:k], hi[:k], done[:k])
+
+
+def component_lp(
+    relations: Relations,
+    cells: np.ndarray,
+    fixed: np.ndarray,
+    *,
+    rounding: float | None = None,
+    hidden: np.ndarray | None = None,
+) -> tuple[ComponentLP, np.ndarray]:
+    """The attacker's LP for the hidden `cells` of one component: variables and their cells.
+
+    `fixed` holds the published value of every other cell. Without rounding they are constants.
+    With rounding, the published cells met by the component's relations become variables within
+    [v - r, v + r] (r = rounding / 2), and so do the relations among them alone: a one-ring view
+    of the whole system.
+    """
+    eq, le = relations.eq, relations.le
+    eq_rows = np.flatnonzero(eq[:, cells].getnnz(axis=1))
+    le_rows = np.flatnonzero(le[:, cells].getnnz(axis=1))
+    var = np.asarray(cells)
+    n_hidden = var.size
+    lower = np.zeros(n_hidden)
+    upper = np.full(n_hidden, np.inf)
+    if rounding:
+        r = rounding / 2.0
+        touched = np.union1d(eq[eq_rows].indices, le[le_rows].indices)
+        extra = np.setdiff1d(touched, var)
+        if hidden is not None:
+            extra = extra[~hidden[extra]]
+        var = np.r_[var, extra]
+        lower = np.r_[lower, np.maximum(0.0, fixed[extra] - r)]
+        upper = np.r_[upper, fixed[extra] + r]
+        inside = np.zeros(relations.n_cells, dtype=bool)
+        inside[var] = True
+        eq_rows = _rows_within(eq, eq_rows, inside)
+        le_rows = _rows_within(le, le_rows, inside)
+    rest = np.ones(relations.n_cells, dtype=bool)
+    rest[var] = False
+    const = np.where(rest, fixed, 0.0)
+    a_eq, a_ub = eq[eq_rows], le[le_rows]
+    b_eq = -(a_eq @ const)
+    b_ub = -(a_ub @ const)
+    lp = ComponentLP(a_eq[:, var], b_eq, a_ub[:, var], b_ub, lower, upper)
+    return lp, var
+
+
+def _rows_within(m: sp.csr_matrix, rows: np.ndarray, inside: np.ndarray) -> np.ndarray:
+    """Rows touching the component, plus every row whose cells all lie among the variables."""
+    full = np.flatnonzero(np.asarray((m.multiply(m) @ (~inside).astype(float)) == 0).ravel())
+    full = full[np.diff(m.indptr)[full] > 0]
+    return np.union1d(rows, full)
+
+
+@dataclass
+class AuditReport:
+    """What the attacker can infer; `ok` is the verdict."""
+
+    cells: int
+    relations: int
+    hidden: int
+    protection: float
+    components: int
+    lp_solves: int
+    narrowest: tuple[int, float, float] | None
+    failures: list[tuple[int, float, float]] = field(default_factory=list)
+    seconds: float = 0.0
+    infeasible_components: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures and not self.infeasible_components
+
+    def summary(self) -> str:
+        """One French line for logs and the build report."""
+        verdict = "conforme" if self.ok else f"ÉCHEC ({len(self.failures)} cellule(s) exposée(s))"
+        narrow = ""
+        if self.narrowest is not None:
+            i, a, b = (round(x, 6) + 0.0 for x in self.narrowest)  # + 0.0: no "-0"
+            narrow = f" ; intervalle le plus étroit : cellule {i:g} dans [{a:g}, {b:g}]"
+        return (
+            f"audit du secret {verdict} : {self.cells} cellules vérifiées, {self.hidden} "
+            f"masquées, {self.components} composantes, {self.lp_solves} PL{narrow} "
+            f"({self.seconds:.1f} s)"
+        )
+
+
+def audit(
+    published: np.ndarray | None,
+    relations: Relations | sp.spmatrix,
+    hidden: np.ndarray,
+    *,
+    protection: float = 5,
+    rounding: float | None = None,
+    exact: bool = False,
+) -> AuditReport:
+    """Bound every hidden cell from published information only and check it is protected.
+
+    `published` holds the published value of every cell (anything, e.g. NaN, where hidden; None
+    when nothing but the mask is known, which makes every relation free). `rounding`: published
+    values are multiples of it, so each is known within +/- rounding / 2. With `exact`, every
+    hidden cell gets its exact min and max; otherwise cells proven safe by witnesses are skipped
+    and `narrowest` is the narrowest exact range computed.
+    """
+    t0 = time.perf_counter()
+    rel = as_relations(relations)
+    hidden = np.asarray(hidden, dtype=bool)
+    n = rel.n_cells
+    if published is None:
+        fixed = np.zeros(n)
+        rounding = rounding or np.inf
+    else:
+        fixed = np.where(hidden, 0.0, np.asarray(published, dtype=float))
+    labels, n_comp = hidden_components(rel, hidden)
+    failures: list[tuple[int, float, float]] = []
+    narrowest: tuple[int, float, float] | None = None
+    solves = infeasible = 0
+    for comp in iter_components(labels, n_comp):
+        lp, _ = component_lp(rel, comp, fixed, rounding=rounding, hidden=hidden)
+        rg = component_ranges(lp, protection, n_check=comp.size, exact=exact)
+        solves += lp.solves
+        if rg.infeasible:
+            infeasible += 1
+            continue
+        for k, cell in enumerate(comp):
+            lo_k, hi_k = float(rg.lo[k]), float(rg.hi[k])
+            width = hi_k - lo_k
+            if rg.exact[k] and (narrowest is None or width < narrowest[2] - narrowest[1]):
+                narrowest = (int(cell), lo_k, hi_k)
+            if width < protection - TOL:
+                failures.append((int(cell), lo_k, hi_k))
+    return AuditReport(
+        cells=n,
+        relations=rel.n_relations,
+        hidden=int(hidden.sum()),
+        protection=protection,
+        components=n_comp,
+        lp_solves=solves,
+        narrowest=narrowest,
+        failures=failures,
+        seconds=time.perf_counter() - t0,
+        infeasible_components=infeasible,
+    )

@@ -1,0 +1,181 @@
+"""Which column is a key, a label, a date or a value, and which indicator a value column is."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from layers.catalogue import AMOUNT, BY_ID, COUNT, RATE
+from layers.ingest.dates import strip_accents
+
+# Territory keys, finest level first: the finest key present gives the file's level.
+KEY_COLUMNS: dict[str, tuple[str, ...]] = {
+    "commune": ("numcomdo", "numcom", "codes_insee", "code_insee", "codgeo", "depcom", "insee_com"),
+    "qpv": ("numqpv", "code_qpv", "codeqpv", "code_qp", "numqp"),
+    "epci": ("numepci", "code_epci", "siren_epci"),
+    "caf": ("numcaf", "codecaf", "code_caf", "caf"),
+    "departement": ("numdep", "dep", "code_dep", "coddep"),
+    "region": ("numreg", "numregi", "code_reg", "codreg"),
+}
+LEVELS_BY_FINENESS = tuple(KEY_COLUMNS)
+# Date columns: a month ("dtreffre", "dtref") or a year ("annee").
+DATE_COLUMNS = ("dtreffre", "dtref", "date_ref", "dtrefm", "periode", "date")
+YEAR_COLUMNS = ("annee", "an", "year")
+# Label and attribute columns: never values.
+LABEL_COLUMNS = {
+    "communes", "depsepci", "reg", "typepci", "type_epci", "nature_epci",
+    "geo_point_2d", "geo_shape", "geo_point", "zone",
+}  # fmt: skip
+LABEL_PREFIXES = ("nom", "lib", "geo_")
+LABEL_SUFFIXES = ("lib", "_nom", "_libelle")
+
+# Known source columns -> catalogue ids (lower case). Older-portal names were seen in public
+# code quoting the 2009-2015 headers (Communes;Codes_Insee;NB_Allocataires;ALL_PAJE;...).
+KNOWN: dict[str, str] = {
+    "indfoy_ndur": "allocataires",
+    "indnbp_ndur": "personnes_couvertes",
+    "indfoy_af": "af",
+    "indfoy_cf": "cf",
+    "indfoy_asf": "asf",
+    "indfoy_ars": "ars",
+    "indfoy_ab": "paje_ab",
+    "indfoy_cmg": "paje_cmg",
+    "indfoy_prepare": "paje_prepare",
+    "indfoy_ndurpaje": "paje",
+    "indfoy_ndural": "aides_logement",
+    "indfoy_apl": "apl",
+    "indfoy_als": "als",
+    "indfoy_alf": "alf",
+    "indfoy_rsa": "rsa",
+    "indfoy_ppa": "ppa",
+    "indfoy_aah": "aah",
+    "indfoy_aeeh": "aeeh",
+    "indmtt_rsa": "rsa_montant",
+    "indmtt_ppa": "ppa_montant",
+    # older portal (2009-2015)
+    "nb_allocataires": "allocataires",
+    "nb_allocataire": "allocataires",
+    "nb_pers_couv": "personnes_couvertes",
+    "nb_personnes_couvertes": "personnes_couvertes",
+    "all_paje": "paje",
+    "all_basep": "paje_ab",
+    "all_cmg": "paje_cmg",
+    "all_af": "af",
+    "all_cf": "cf",
+    "all_asf": "asf",
+    "all_ars": "ars",
+    "all_apl": "apl",
+    "all_alf": "alf",
+    "all_als": "als",
+    "all_rsa": "rsa",
+    "all_ppa": "ppa",
+    "all_aah": "aah",
+    "all_aeeh": "aeeh",
+}
+_SCALES = r"(?:nat|fr|reg|dep|caf|epci|com)"
+_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(rf"^txcouv_{_SCALES}$"), "taux_couverture_global"),
+    (re.compile(rf"^txcouvglo_{_SCALES}$"), "taux_couverture_global"),
+    (re.compile(rf"^txcouv_?eaje_{_SCALES}$"), "taux_couverture_eaje"),
+    (re.compile(rf"^(?:pl|nbpla|nbpl)_?eaje_{_SCALES}$"), "places_eaje"),
+)
+_YEAR_SUFFIX = re.compile(r"^(.*?)_?((?:19|20)\d{2})$")
+
+# Quarterly wide files: the indicator comes from the dataset id or the file name.
+_STEM_PREFIXES: tuple[tuple[str, str], ...] = (
+    ("aeeh", "aeeh"),
+    ("aah", "aah"),
+    ("asf", "asf"),
+    ("ars", "ars"),
+    ("af", "af"),
+    ("cf", "cf"),
+    ("rsa", "rsa"),
+    ("ppa", "ppa"),
+    ("primeactivite", "ppa"),
+    ("pajeab", "paje_ab"),
+    ("pajecmg", "paje_cmg"),
+    ("paje", "paje"),
+    ("apl", "apl"),
+    ("alf", "alf"),
+    ("als", "als"),
+    ("aideslogement", "aides_logement"),
+    ("al", "aides_logement"),
+    ("allocataires", "allocataires"),
+    ("nballoc", "allocataires"),
+    ("personnescouvertes", "personnes_couvertes"),
+    ("perscouv", "personnes_couvertes"),
+)
+_STEM_FOLLOW = r"(?=caf|dep|depuis|par|trim|foyers|nb|\d|$)"
+
+
+@dataclass(frozen=True)
+class ValueColumn:
+    source: str  # as written in the file
+    indicator: str
+    nature: str  # effectif, taux, montant
+    known: bool  # in the catalogue
+    period: str | None = None  # from a year suffix ("TXCOUVGLO_COM_2014")
+
+
+def canonical(name: str) -> str:
+    return re.sub(r"\s+", "_", strip_accents(name).strip().lower())
+
+
+def slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", strip_accents(text).lower()).strip("_") or "fichier"
+
+
+def is_label(name: str) -> bool:
+    return (
+        name in LABEL_COLUMNS
+        or name.startswith(LABEL_PREFIXES)
+        or name.endswith(LABEL_SUFFIXES)
+        or any(name in aliases for aliases in KEY_COLUMNS.values())
+    )
+
+
+def infer_nature(name: str) -> str:
+    """Nature of a column not in the catalogue, from its name (a count unless it says otherwise)."""
+    if re.match(r"^(tx|taux|part|pct|pourc|ratio)", name) or "_tx" in name:
+        return RATE
+    if re.match(r"^(indmtt|mtt|mt_|montant)", name):
+        return AMOUNT
+    return COUNT
+
+
+def catalogue_id(name: str) -> str | None:
+    if name in KNOWN:
+        return KNOWN[name]
+    for pattern, indicator in _PATTERNS:
+        if pattern.match(name):
+            return indicator
+    return None
+
+
+def value_column(source: str, dataset: str, *, year_suffix: bool) -> ValueColumn:
+    """Indicator of a value column; `year_suffix` splits "TXCOUVGLO_COM_2014" into name + year."""
+    name = canonical(source)
+    period = None
+    if year_suffix:
+        match = _YEAR_SUFFIX.match(name)
+        if match and match.group(1):
+            name, period = match.group(1).rstrip("_"), f"{match.group(2)}-12"
+    known = catalogue_id(name)
+    if known:
+        return ValueColumn(source, known, BY_ID[known].nature, True, period)
+    return ValueColumn(source, f"{dataset}.{name}", infer_nature(name), False, period)
+
+
+def has_year_suffix(name: str) -> bool:
+    match = _YEAR_SUFFIX.match(canonical(name))
+    return bool(match and match.group(1))
+
+
+def quarterly_indicator(name: str) -> tuple[str, str, bool]:
+    """(indicator, nature, known) for a quarterly wide file named `name` ("AFCafdepuis1993")."""
+    compact = re.sub(r"[^a-z0-9]", "", strip_accents(name).lower())
+    for prefix, indicator in _STEM_PREFIXES:
+        if re.match(prefix + _STEM_FOLLOW, compact):
+            return indicator, BY_ID[indicator].nature, True
+    generic = slug(name)
+    return generic, infer_nature(generic), False

@@ -1,0 +1,78 @@
+"""What an import did: the long-format rows and a report a user can read."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+ROW_COLUMNS = ["indicateur", "niveau", "code", "periode", "valeur", "statut"]
+PUBLISHED, SECRET = "publie", "secret"
+
+
+@dataclass
+class ImportReport:
+    """Everything a user needs to trust (or question) an import. Text fields are French."""
+
+    format: str = ""
+    encodage: str = ""
+    separateur: str = ""
+    niveaux: list[str] = field(default_factory=list)
+    periodes: list[str] = field(default_factory=list)
+    # source column -> catalogue indicator id
+    colonnes_reconnues: dict[str, str] = field(default_factory=dict)
+    # source column -> derived id (kept, not in the catalogue)
+    colonnes_inconnues: dict[str, str] = field(default_factory=dict)
+    # key, label and date columns, and columns set aside
+    colonnes_ignorees: list[str] = field(default_factory=list)
+    lignes_lues: int = 0  # data lines (headers, repeated headers and blank lines excluded)
+    lignes_placees: int = 0
+    lignes_non_placees: int = 0
+    # reason (French) -> number of lines; codes not placed, distinct and sorted
+    non_placees: dict[str, int] = field(default_factory=dict)
+    codes_non_places: list[str] = field(default_factory=list)
+    entetes_repetees: int = 0
+    lignes_vides: int = 0
+    doublons_identiques: int = 0
+    # current commune -> the older codes summed into it
+    communes_fusionnees: dict[str, list[str]] = field(default_factory=dict)
+    # older code -> current code, when one older code alone becomes one current commune
+    codes_convertis: dict[str, str] = field(default_factory=dict)
+    # PLM city code -> number of municipal arrondissements summed into it
+    arrondissements_sommes: dict[str, int] = field(default_factory=dict)
+    effectifs_arrondis_a_5: bool = False
+    avertissements: list[str] = field(default_factory=list)
+
+    def resume(self) -> str:
+        """A short French summary, one fact per line."""
+        out = [
+            f"Format : {self.format} ({self.encodage}, séparateur « {self.separateur} »)",
+            f"Niveaux : {', '.join(self.niveaux) or '-'} ; périodes : "
+            + (f"{self.periodes[0]} à {self.periodes[-1]}" if self.periodes else "-"),
+            f"Lignes lues : {self.lignes_lues} ; placées : {self.lignes_placees} ; "
+            f"non placées : {self.lignes_non_placees}",
+        ]
+        for reason, count in self.non_placees.items():
+            out.append(f"  - {reason} : {count} ligne(s)")
+        if self.colonnes_reconnues:
+            pairs = ", ".join(f"{c} → {i}" for c, i in self.colonnes_reconnues.items())
+            out.append(f"Colonnes reconnues : {pairs}")
+        if self.colonnes_inconnues:
+            pairs = ", ".join(f"{c} → {i}" for c, i in self.colonnes_inconnues.items())
+            out.append(f"Colonnes conservées hors catalogue : {pairs}")
+        if self.communes_fusionnees:
+            out.append(f"Communes fusionnées (codes sommés) : {len(self.communes_fusionnees)}")
+        if self.codes_convertis:
+            out.append(f"Anciens codes convertis : {len(self.codes_convertis)}")
+        for city, n in self.arrondissements_sommes.items():
+            out.append(f"Arrondissements municipaux sommés dans {city} : {n}")
+        out.extend(f"Attention : {w}" for w in self.avertissements)
+        return "\n".join(out)
+
+
+@dataclass
+class ImportResult:
+    """Long-format rows (columns `ROW_COLUMNS`) and the report of the import."""
+
+    rows: pd.DataFrame
+    report: ImportReport

@@ -1,0 +1,149 @@
+"""Secrecy audit (layers/audit.py): the attacker's LP bounds, from published information only."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.optimize import linprog
+
+from layers.audit import audit, hidden_components
+from layers.secrecy import build_relations, primary_mask, protect
+
+# Households by age band x "oui" / "non" with margins (the Caf's example), flattened row-wise.
+CAF = np.array([[12, 2, 14], [30, 25, 55], [18, 20, 38], [9, 11, 20], [69, 58, 127]])
+
+
+def caf_relations():
+    idx = np.arange(15).reshape(5, 3)
+    rows = {int(idx[i, 2]): idx[i, :2].tolist() for i in range(5)}
+    cols = {int(idx[4, j]): idx[:4, j].tolist() for j in range(3)}
+    return build_relations(15, [rows, cols]), idx
+
+
+def brute_force(values, rel, hidden):
+    """Min and max of each hidden cell by one LP over the whole table (no components)."""
+    n = values.size
+    bounds = [(0, None) if h else (v, v) for v, h in zip(values, hidden, strict=True)]
+    out = {}
+    for j in np.flatnonzero(hidden):
+        c = np.zeros(n)
+        c[j] = 1
+        kw = {"A_eq": rel.eq, "b_eq": np.zeros(rel.eq.shape[0]), "bounds": bounds}
+        if rel.le.shape[0]:
+            kw |= {"A_ub": rel.le, "b_ub": np.zeros(rel.le.shape[0])}
+        lo = linprog(c, **kw, method="highs")
+        hi = linprog(-c, **kw, method="highs")
+        out[int(j)] = (lo.fun, np.inf if hi.status == 3 else -hi.fun)
+    return out
+
+
+def test_caf_weak_mask_fails_with_pinned_cell():
+    rel, idx = caf_relations()
+    values = CAF.ravel()
+    hidden = np.zeros(15, dtype=bool)
+    hidden[idx[0, 1]] = True
+    rep = audit(np.where(hidden, np.nan, values), rel, hidden)
+    assert not rep.ok
+    assert rep.failures == [(int(idx[0, 1]), pytest.approx(2), pytest.approx(2))]
+    assert rep.hidden == 1 and rep.cells == 15 and rep.components == 1
+    assert "ÉCHEC" in rep.summary()
+
+
+def test_audit_does_not_read_hidden_values():
+    rel, idx = caf_relations()
+    values = CAF.ravel().astype(float)
+    hidden = np.zeros(15, dtype=bool)
+    hidden[[idx[0, 0], idx[0, 1], idx[1, 0], idx[1, 1]]] = True
+    a = audit(np.where(hidden, np.nan, values), rel, hidden, exact=True)
+    garbage = np.where(hidden, 1e6, values)
+    b = audit(garbage, rel, hidden, exact=True)
+    assert a.narrowest == b.narrowest and a.ok == b.ok
+
+
+def test_rectangle_ranges_match_brute_force():
+    rel, idx = caf_relations()
+    values = CAF.ravel()
+    hidden = np.zeros(15, dtype=bool)
+    hidden[[idx[0, 0], idx[0, 1], idx[3, 0], idx[3, 1]]] = True
+    rep = audit(np.where(hidden, np.nan, values), rel, hidden, exact=True)
+    # 2 ranges over [0, 11], 9 over [0, 9] ... every cell moves by as much as the rectangle allows.
+    assert rep.ok
+    ref = brute_force(values, rel, hidden)
+    width = min(hi - lo for lo, hi in ref.values())
+    assert rep.narrowest[2] - rep.narrowest[1] == pytest.approx(width)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_random_masks_match_brute_force(seed):
+    rng = np.random.default_rng(seed)
+    rel, _ = caf_relations()
+    values = CAF.ravel()
+    hidden = rng.random(15) < 0.4
+    rep = audit(np.where(hidden, np.nan, values), rel, hidden, exact=True)
+    ref = brute_force(values, rel, hidden)
+    failing = {j for j, (lo, hi) in ref.items() if hi - lo < 5 - 1e-6}
+    assert {f[0] for f in rep.failures} == failing
+    if ref:
+        width = min(hi - lo for lo, hi in ref.values())
+        assert rep.narrowest[2] - rep.narrowest[1] == pytest.approx(width)
+
+
+def test_witness_mode_agrees_with_exact_verdict():
+    rel, _ = caf_relations()
+    values = CAF.ravel()
+    for seed in range(8):
+        hidden = np.random.default_rng(seed).random(15) < 0.5
+        pub = np.where(hidden, np.nan, values)
+        fast, exact = audit(pub, rel, hidden), audit(pub, rel, hidden, exact=True)
+        assert fast.ok == exact.ok
+        assert {f[0] for f in fast.failures} == {f[0] for f in exact.failures}
+
+
+def test_rounding_widens_ranges():
+    # Total 13 = a + b + c, a hidden alone: pinned when exact, a range when rounded to 5.
+    values = np.array([3, 5, 5, 13])
+    rel = build_relations(4, [{3: [0, 1, 2]}])
+    hidden = np.array([True, False, False, False])
+    assert not audit(np.where(hidden, 0, values), rel, hidden).ok
+    rounded = np.array([0, 5, 5, 15])
+    rep = audit(rounded, rel, hidden, rounding=5, exact=True)
+    lo, hi = rep.narrowest[1:]
+    assert lo == pytest.approx(0) and hi == pytest.approx(12.5)  # 17.5 - 2.5 - 2.5
+    assert rep.ok
+
+
+def test_inequality_relations():
+    values = np.array([100, 3, 37, 40])
+    rel = build_relations(4, within=[{0: [1, 2, 3]}])
+    hidden = np.array([False, True, False, False])
+    rep = audit(np.where(hidden, 0, values), rel, hidden, exact=True)
+    assert rep.ok and rep.narrowest[1:] == (pytest.approx(0), pytest.approx(23))
+
+
+def test_nothing_published_is_free():
+    rel, _ = caf_relations()
+    hidden = np.ones(15, dtype=bool)
+    rep = audit(None, rel, hidden)
+    assert rep.ok
+
+
+def test_components_split_on_published_cells():
+    rel, idx = caf_relations()
+    hidden = np.zeros(15, dtype=bool)
+    hidden[[idx[0, 0], idx[0, 1], idx[3, 0], idx[3, 1]]] = True
+    labels, n = hidden_components(rel, hidden)
+    assert n == 1
+    hidden2 = np.zeros(15, dtype=bool)
+    hidden2[[idx[0, 0], idx[0, 1], idx[2, 2], idx[3, 2]]] = True
+    labels, n = hidden_components(rel, hidden2)
+    assert n == 2 and labels[idx[0, 0]] == labels[idx[0, 1]] != labels[idx[2, 2]]
+
+
+def test_protected_mask_passes_and_reports():
+    rel, _ = caf_relations()
+    values = CAF.ravel()
+    res = protect(values, rel, primary_mask(values))
+    rep = audit(np.where(res.hidden, np.nan, values), rel, res.hidden)
+    assert rep.ok and rep.failures == []
+    assert rep.hidden == int(res.hidden.sum()) and rep.seconds >= 0
+    assert "conforme" in rep.summary()
