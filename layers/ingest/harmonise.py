@@ -1,0 +1,244 @@
+"""Duplicates, older communes and municipal arrondissements brought to current codes; long format.
+
+Works on a "wide block": one row per (source code, period) with one column per indicator, `values`
+(float) and `secret` (1 hidden, 0 published, NaN absent from the file for that period).
+
+Rules, for rows that land on the same current territory and period:
+- counts and amounts are summed when every part is published; one hidden part hides the sum;
+- rates are never summed: a rate survives only when exactly one source row maps to the
+  territory; otherwise it becomes secret (NaN) and the report says so;
+- Paris, Lyon and Marseille by municipal arrondissement: same rules, plus every arrondissement
+  must be present (a missing one hides the total) and rates are always hidden; when the file
+  also holds the city's own row, that row wins and the arrondissements are set aside.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from layers.catalogue import RATE
+from layers.ingest.errors import CafdataFormatError
+from layers.ingest.places import ARRONDISSEMENT_PREFIX
+from layers.ingest.report import PUBLISHED, ROW_COLUMNS, SECRET, ImportReport
+
+KEY = ["niveau", "target", "periode"]
+
+
+@dataclass
+class WideBlock:
+    keys: pd.DataFrame  # source, target, niveau, periode, line (placed rows only)
+    values: pd.DataFrame  # float, one column per indicator
+    secret: pd.DataFrame  # 1.0 hidden, 0.0 published, NaN absent
+    natures: dict[str, str]
+
+    def take(self, mask: np.ndarray) -> WideBlock:
+        return WideBlock(
+            self.keys[mask].reset_index(drop=True),
+            self.values[mask].reset_index(drop=True),
+            self.secret[mask].reset_index(drop=True),
+            self.natures,
+        )
+
+
+def _arrondissement_mask(keys: pd.DataFrame) -> np.ndarray:
+    mask = np.zeros(len(keys), dtype=bool)
+    for city, prefix in ARRONDISSEMENT_PREFIX.items():
+        mask |= (
+            (keys["niveau"] == "commune")
+            & (keys["target"] == city)
+            & keys["source"].str.startswith(prefix)
+        ).to_numpy()
+    return mask
+
+
+def drop_duplicates(block: WideBlock, report: ImportReport) -> WideBlock:
+    """Identical repeated rows are dropped (and counted); differing ones are an error."""
+    dup_key = ["niveau", "source", "periode"]
+    repeated = block.keys.duplicated(dup_key, keep=False).to_numpy()
+    if not repeated.any():
+        return block
+    both = pd.concat(
+        [block.values.fillna(np.inf), block.secret.fillna(-1.0)], axis=1, ignore_index=True
+    )
+    signature = pd.util.hash_pandas_object(both, index=False).to_numpy()
+    sub = block.keys[repeated].assign(sig=signature[repeated])
+    distinct = sub.groupby(dup_key, sort=False)["sig"].transform("nunique")
+    conflicts = sub[distinct.to_numpy() > 1].sort_values("line")
+    if len(conflicts):
+        first = conflicts.iloc[0]
+        same = conflicts[
+            (conflicts["niveau"] == first["niveau"])
+            & (conflicts["source"] == first["source"])
+            & (conflicts["periode"] == first["periode"])
+        ]
+        other = same[same["sig"] != first["sig"]].iloc[0]
+        a, b = int(first["line"]), int(other["line"])
+        raise CafdataFormatError(
+            f"lignes {a} et {b} : le code « {first['source']} » ({first['niveau']}) apparaît "
+            f"deux fois pour la période {first['periode']} avec des valeurs différentes",
+            b,
+        )
+    drop = block.keys.duplicated(dup_key, keep="first").to_numpy()
+    report.doublons_identiques += int(drop.sum())
+    lines = block.keys.loc[drop, "line"].drop_duplicates().head(5).tolist()
+    report.avertissements.append(
+        f"{int(drop.sum())} ligne(s) répétée(s) à l'identique ignorée(s) (lignes "
+        + ", ".join(map(str, lines))
+        + (" ...)" if drop.sum() > len(lines) else ")")
+    )
+    return block.take(~drop)
+
+
+def prefer_city_rows(block: WideBlock, report: ImportReport) -> WideBlock:
+    """When a file has both Paris (75056) and its arrondissements, keep the city's own row."""
+    arr = _arrondissement_mask(block.keys)
+    if not arr.any():
+        return block
+    keys = block.keys
+    own = keys[(keys["niveau"] == "commune") & (keys["source"] == keys["target"])]
+    own = own[own["target"].isin(list(ARRONDISSEMENT_PREFIX))]
+    if own.empty:
+        return block
+    has_own = pd.MultiIndex.from_frame(keys[["target", "periode"]]).isin(
+        pd.MultiIndex.from_frame(own[["target", "periode"]])
+    )
+    drop = arr & has_own
+    if drop.any():
+        cities = ", ".join(sorted(keys.loc[drop, "target"].unique()))
+        report.avertissements.append(
+            f"le fichier donne à la fois la commune ({cities}) et ses arrondissements : "
+            f"la ligne de la commune est retenue, {int(drop.sum())} ligne(s) d'arrondissement "
+            "écartée(s)"
+        )
+    return block.take(~drop)
+
+
+def merge_to_current(
+    block: WideBlock, report: ImportReport, expected_arr: dict[str, int]
+) -> WideBlock:
+    """One row per (niveau, current code, period), with the summing / secrecy rules above."""
+    keys = block.keys
+    gid = keys.groupby(KEY, sort=False).ngroup().to_numpy()
+    sizes = np.bincount(gid)
+    arr = _arrondissement_mask(keys)
+    arr_count = np.bincount(gid, weights=arr.astype(float), minlength=len(sizes))
+    merge_group = (sizes > 1) | (arr_count > 0)
+    in_merge = merge_group[gid]
+
+    renamed = ~in_merge & (keys["source"] != keys["target"]).to_numpy()
+    for source, target in zip(
+        keys.loc[renamed, "source"], keys.loc[renamed, "target"], strict=True
+    ):
+        report.codes_convertis[source] = target
+    if not in_merge.any():
+        out = block.take(np.ones(len(keys), dtype=bool))
+        return out
+
+    m_keys = keys[in_merge]
+    m_gid = gid[in_merge]
+    values = block.values[in_merge]
+    secret = block.secret[in_merge]
+    grouped_sum = values.groupby(m_gid).sum(min_count=1)
+    any_secret = (secret == 1).groupby(m_gid).any()
+    present = secret.notna().groupby(m_gid).sum()
+    first = m_keys.groupby(m_gid).agg(
+        niveau=("niveau", "first"),
+        target=("target", "first"),
+        periode=("periode", "first"),
+        line=("line", "min"),
+    )
+    group_ids = first.index.to_numpy()
+    n_arr = arr_count[group_ids]
+    is_plm = n_arr > 0
+    expected = np.array([expected_arr.get(t, 0) for t in first["target"]])
+    incomplete = is_plm & (n_arr < expected)
+
+    out_values = grouped_sum.copy()
+    out_secret = any_secret.astype(float)
+    masked_rates = 0
+    for column, nature in block.natures.items():
+        if column not in out_values:
+            continue
+        hide = any_secret[column].to_numpy() | incomplete
+        if nature == RATE:
+            rate_hidden = (present[column].to_numpy() > 1) | is_plm
+            masked_rates += int((rate_hidden & (present[column].to_numpy() > 0)).sum())
+            hide = hide | rate_hidden
+        out_secret[column] = np.where(hide, 1.0, 0.0)
+        out_values[column] = np.where(hide, np.nan, out_values[column].to_numpy())
+        absent = present[column].to_numpy() == 0
+        out_secret.loc[absent, column] = np.nan
+        out_values.loc[absent, column] = np.nan
+
+    # Report what was merged (over every period).
+    sources = m_keys.assign(g=m_gid).groupby("g")["source"].agg(lambda s: sorted(set(s)))
+    for g, target, plm in zip(group_ids, first["target"], is_plm, strict=True):
+        if plm:
+            report.arrondissements_sommes[target] = max(
+                report.arrondissements_sommes.get(target, 0), int(arr_count[g])
+            )
+        else:
+            merged = set(report.communes_fusionnees.get(target, [])) | set(sources[g])
+            report.communes_fusionnees[target] = sorted(merged)
+    for city, n in zip(first.loc[incomplete, "target"], n_arr[incomplete], strict=True):
+        report.avertissements.append(
+            f"{city} : {int(n)} arrondissement(s) sur {expected_arr[city]} dans le fichier, "
+            "total masqué (secret)"
+        )
+    if masked_rates:
+        report.avertissements.append(
+            f"{masked_rates} taux de communes fusionnées ou d'arrondissements masqués (secret) : "
+            "un taux ne s'additionne pas"
+        )
+
+    merged_keys = first.reset_index(drop=True).assign(source=first["target"].to_numpy())
+    kept = block.take(~in_merge)
+    return WideBlock(
+        pd.concat([kept.keys, merged_keys[kept.keys.columns]], ignore_index=True),
+        pd.concat([kept.values, out_values.reset_index(drop=True)], ignore_index=True),
+        pd.concat([kept.secret, out_secret.reset_index(drop=True)], ignore_index=True),
+        block.natures,
+    )
+
+
+def _strings(values: np.ndarray | list, positions: np.ndarray) -> pd.Series:
+    """`values[positions]` as a pyarrow-backed str column, without Python-level loops."""
+    table = pa.array(list(values), type=pa.string())
+    return pd.Series(table.take(pa.array(positions)), dtype="str")
+
+
+def to_long(block: WideBlock) -> pd.DataFrame:
+    """The project's long format, sorted by indicateur, niveau, code, periode."""
+    order = block.keys.sort_values(["niveau", "target", "periode"]).index.to_numpy()
+    keys = block.keys.loc[order]
+    names, positions, indicator_ids, values, hidden = [], [], [], [], []
+    for column in sorted(block.values.columns):
+        secret = block.secret[column].to_numpy()[order]
+        present = ~np.isnan(secret)
+        if not present.any():
+            continue
+        indicator_ids.append(np.full(int(present.sum()), len(names), dtype=np.int64))
+        names.append(column)
+        positions.append(np.flatnonzero(present))
+        hidden.append(secret[present] == 1)
+        values.append(block.values[column].to_numpy()[order][present])
+    if not names:
+        empty = {c: pd.Series([], dtype="str") for c in ROW_COLUMNS}
+        empty["valeur"] = pd.Series([], dtype="float64")
+        return pd.DataFrame(empty)[ROW_COLUMNS]
+    at = np.concatenate(positions)
+    secret = np.concatenate(hidden)
+    return pd.DataFrame(
+        {
+            "indicateur": _strings(names, np.concatenate(indicator_ids)),
+            "niveau": _strings(keys["niveau"].to_numpy(), at),
+            "code": _strings(keys["target"].to_numpy(), at),
+            "periode": _strings(keys["periode"].to_numpy(), at),
+            "valeur": np.where(secret, np.nan, np.concatenate(values)).astype("float64"),
+            "statut": _strings([PUBLISHED, SECRET], secret.astype(np.int64)),
+        }
+    )
