@@ -39,6 +39,7 @@
     zones: {},
     lastTiming: null,
     sourceMarks: {}, // source id -> {added, metadata, firstTile, loaded} (performance.now())
+    sourceLayers: {}, // source id -> source-layer name (vector tiles) or null (GeoJSON)
     firstIdle: null,
   };
 
@@ -83,7 +84,7 @@
     state.ui = buildUi(root);
     // Warm the HTTP cache with the first geometry while MapLibre loads; the worker's own
     // request for the same (immutable, versioned) URL is then served from the cache.
-    if (spec.geometrie) fetch(spec.geometrie).catch(function () {});
+    if (spec.geometrie && !spec.tuiles) fetch(spec.geometrie).catch(function () {});
     state.mapReady = import(spec.lib).then(function (lib) {
       state.lib = lib;
       const map = new lib.Map({
@@ -134,7 +135,13 @@
 
   function sourceId(level) { return "src-" + level; }
 
-  function ensureSource(map, level, url, simplify) {
+  // Vector tiles (PMTiles cut by the build) when the level has them, else its GeoJSON.
+  function tileSource(template, maxzoom) {
+    const abs = template.charAt(0) === "/" ? window.location.origin + template : template;
+    return { type: "vector", tiles: [abs], minzoom: 0, maxzoom: maxzoom || 10 };
+  }
+
+  function ensureSource(map, level, url, simplify, tiles) {
     const id = sourceId(level);
     if (!map.getSource(id)) {
       const marks = (state.sourceMarks[id] = { added: performance.now() });
@@ -148,9 +155,10 @@
         }
       };
       map.on("sourcedata", onData);
-      map.addSource(id, {
+      map.addSource(id, tiles ? tileSource(tiles.url, tiles.maxzoom) : {
         type: "geojson", data: url, tolerance: simplify || SIMPLIFY_CLOSE, buffer: 32,
       });
+      state.sourceLayers[id] = tiles ? level : null;
     }
     return id;
   }
@@ -164,6 +172,7 @@
     const range = {};
     if (zoomRange[0] !== null) range.minzoom = zoomRange[0];
     if (zoomRange[1] !== null) range.maxzoom = zoomRange[1];
+    if (state.sourceLayers[srcId]) range["source-layer"] = state.sourceLayers[srcId];
     map.addLayer(Object.assign({
       id: ids[0], type: "fill", source: srcId,
       layout: { visibility: vis },
@@ -189,7 +198,7 @@
         "line-width": ["case", ["boolean", ["feature-state", "h"], false], 2, 0],
       },
     }, range));
-    const part = { source: srcId, layers: ids };
+    const part = { source: srcId, sourceLayer: state.sourceLayers[srcId] || undefined, layers: ids };
     map.on("mousemove", ids[0], function (e) { onHover(entry, part, e); });
     map.on("mouseleave", ids[0], function () { clearHover(entry); });
     entry.parts.push(part);
@@ -205,8 +214,10 @@
       dense: (spec.effectif || 0) > DENSE_FEATURES, detail: spec.detail || null,
       zoomDetail: spec.zoom_detail || 7, detailAdded: false,
     };
+    const tiles = spec.tuiles ? { url: spec.tuiles, maxzoom: spec.tuiles_maxzoom } : null;
+    if (tiles) entry.detail = null; // tiles carry every zoom's geometry
     const src = ensureSource(map, level, spec.geometrie,
-      entry.detail ? SIMPLIFY_NATIONAL : SIMPLIFY_CLOSE);
+      entry.detail ? SIMPLIFY_NATIONAL : SIMPLIFY_CLOSE, tiles);
     addPart(map, entry, src, "", [null, entry.detail ? entry.zoomDetail : null]);
     state.levels[level] = entry;
     return entry;
@@ -225,9 +236,12 @@
 
   function ensureDepBorders(map, spec) {
     if (!spec.bordures || map.getLayer("bordures-dep")) return;
-    const src = ensureSource(map, "departement", spec.bordures);
+    const tiles = spec.bordures_tuiles
+      ? { url: spec.bordures_tuiles, maxzoom: spec.bordures_maxzoom } : null;
+    const src = ensureSource(map, "departement", spec.bordures, undefined, tiles);
     map.addLayer({
       id: "bordures-dep", type: "line", source: src,
+      ...(state.sourceLayers[src] ? { "source-layer": state.sourceLayers[src] } : {}),
       layout: { visibility: "none" },
       paint: {
         "line-color": "#3a3a3a",
@@ -274,7 +288,7 @@
 
   // Feature state `c` = class index, only for features whose class changed.
   function setStates(map, part, next, prev) {
-    const target = { source: part.source, id: 0 };
+    const target = { source: part.source, sourceLayer: part.sourceLayer, id: 0 };
     const state1 = { c: 0 };
     for (let i = 0, n = next.length; i < n; i++) {
       if (prev === null || prev[i] !== next[i]) {
@@ -325,7 +339,7 @@
     if (h !== null && (h.id !== f.id || h.source !== part.source)) {
       map.setFeatureState(h, { h: false });
     }
-    entry.hovered = { source: part.source, id: f.id };
+    entry.hovered = { source: part.source, sourceLayer: part.sourceLayer, id: f.id };
     map.setFeatureState(entry.hovered, { h: true });
     map.getCanvas().style.cursor = "pointer";
     const p = entry.payload;

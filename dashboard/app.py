@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from html import escape as html_escape
+
 import dash
+import flask
 
 from callbacks import map as map_callbacks
 from dashboard import strings_fr as fr
 from dashboard.config import REPO_ROOT, Settings
-from dashboard.layout import serve_layout
+from dashboard.geocache import web_levels
+from dashboard.layout import DEFAULT_LEVEL, serve_layout
 from dashboard.routes import register_routes
 
 # Served by dashboard/routes.py from the vendor directory: nothing comes from a CDN.
@@ -16,10 +20,27 @@ EXTERNAL_STYLESHEETS = ["/vendor/bootstrap.min.css", "/vendor/maplibre-gl.css"]
 MODULE_PRELOAD = '<link rel="modulepreload" href="/vendor/maplibre-gl.mjs">'
 
 
+class CafDash(dash.Dash):
+    """Dash with the geometry of the level asked in the URL preloaded from the page head."""
+
+    settings: Settings
+
+    def interpolate_index(self, **kwargs: str) -> str:
+        # The map asks for its geometry only once Dash has booted (~0.5 s): start it with the HTML.
+        level = flask.request.args.get("niveau", DEFAULT_LEVEL)
+        entry = web_levels(self.settings.cache).get(level)
+        if entry is not None and not entry.tiles_url:  # tiles are fetched by view, not whole
+            href = html_escape(self.get_relative_path(entry.url))
+            kwargs["css"] += (
+                f'\n<link rel="preload" href="{href}" as="fetch" crossorigin="anonymous">'
+            )
+        return super().interpolate_index(**kwargs)
+
+
 def create_app(settings: Settings | None = None) -> dash.Dash:
     """Build the app: layout, callbacks and server routes. Starts even with no cache."""
     settings = settings or Settings.from_env()
-    app = dash.Dash(
+    app = CafDash(
         __name__,
         title=fr.APP_TITLE,
         assets_folder=str(REPO_ROOT / "assets"),
@@ -27,6 +48,7 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
         serve_locally=True,
         update_title=None,
     )
+    app.settings = settings
     app.config.suppress_callback_exceptions = True
     app.index_string = app.index_string.replace("<html>", '<html lang="fr">', 1).replace(
         "{%css%}", "{%css%}\n" + MODULE_PRELOAD, 1

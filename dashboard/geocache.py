@@ -28,6 +28,9 @@ class WebLevel:
     features: int
     bbox: tuple[float, float, float, float]
     tolerance: float | None = None  # simplification tolerance (degrees), when the build says
+    tiles_file: str | None = None  # PMTiles archive of the level (vector tiles for the map)
+    tiles_sha256: str = ""
+    tiles_maxzoom: int = 0
 
     @property
     def version(self) -> str:
@@ -37,6 +40,13 @@ class WebLevel:
     @property
     def url(self) -> str:
         return f"/geo/{self.level}.geojson?v={self.version}"
+
+    @property
+    def tiles_url(self) -> str | None:
+        """URL template of the level's vector tiles (MapLibre `tiles`), None when not built."""
+        if not self.tiles_file:
+            return None
+        return f"/tuiles/{self.level}/{{z}}/{{x}}/{{y}}.pbf?v={self.tiles_sha256[:12]}"
 
 
 def build_dir(cache: Path) -> Path:
@@ -75,6 +85,9 @@ def _read_index(path: str, mtime: float) -> dict[str, WebLevel]:
             features=int(entry["features"]),
             bbox=tuple(float(v) for v in entry["bbox"]),
             tolerance=float(entry["tolerance"]) if entry.get("tolerance") else None,
+            tiles_file=(entry.get("tuiles") or {}).get("file"),
+            tiles_sha256=str((entry.get("tuiles") or {}).get("sha256", "")),
+            tiles_maxzoom=int((entry.get("tuiles") or {}).get("maxzoom", 0)),
         )
     return out
 
@@ -102,6 +115,15 @@ def geometry_file(cache: Path, level: str, gz: bool) -> Path | None:
     if entry is None or "/" in entry.file or "\\" in entry.file:
         return None
     path = build_dir(cache) / "web" / (entry.file + (".gz" if gz else ""))
+    return path if path.is_file() else None
+
+
+def tiles_file(cache: Path, level: str) -> Path | None:
+    """Path of the level's PMTiles archive, or None if absent."""
+    entry = web_geometries(cache).get(level)
+    if entry is None or not entry.tiles_file or "/" in entry.tiles_file:
+        return None
+    path = build_dir(cache) / "web" / entry.tiles_file
     return path if path.is_file() else None
 
 

@@ -20,9 +20,11 @@ from dashboard.geocache import (
     geometry_file,
     level_parquet,
     level_table,
+    tiles_file,
     web_geometries,
     web_levels,
 )
+from dashboard.tiles import read_tile
 from dashboard.vendor import MIME_TYPES, vendor_path
 from layers.indicators_basic import INDICATORS, LEVELS, compute
 from layers.map_payload import carte_payload
@@ -86,6 +88,30 @@ def register_routes(server: Flask, settings: Settings) -> None:
             return json_error(fr.ERR_NOT_FOUND, 404)
         resp = send_file(path, mimetype=MIME_TYPES.get(path.suffix, "application/octet-stream"))
         resp.headers["Cache-Control"] = "public, max-age=86400"
+        return resp
+
+    @server.route("/tuiles/<level>/<int:z>/<int:x>/<int:y>.pbf")
+    def tile(level: str, z: int, x: int, y: int) -> Response:
+        if level not in LEVELS:
+            allowed = ", ".join(LEVELS)
+            return json_error(fr.ERR_UNKNOWN_LEVEL.format(value=level, allowed=allowed), 404)
+        path = tiles_file(settings.cache, level)
+        if path is None:
+            return json_error(fr.ERR_LEVEL_NOT_BUILT.format(value=level), 404)
+        if not (0 <= z <= 24 and 0 <= x < 2**z and 0 <= y < 2**z):
+            return json_error(fr.ERR_BAD_TILE, 400)
+        headers = {
+            "Cache-Control": LONG_CACHE if request.args.get("v") else REVALIDATE,
+            "Vary": "Accept-Encoding",
+        }
+        data, gzipped = read_tile(str(path), z, x, y)
+        if data is None:
+            return Response(status=204, headers=headers)
+        if gzipped and not accepts_gzip(request.headers.get("Accept-Encoding")):
+            data, gzipped = gzip.decompress(data), False
+        resp = Response(data, mimetype="application/vnd.mapbox-vector-tile", headers=headers)
+        if gzipped:
+            resp.headers["Content-Encoding"] = "gzip"
         return resp
 
     @server.route("/geo/<level>.geojson")

@@ -65,3 +65,4 @@ ERR_CACHE_MISMATCH = (
     "Relancez « cafcarto build »."
 )
 ERR_NOT_FOUND = "Ressource introuvable."
+ERR_BAD_TILE = "Tuile hors de la grille : zoom de 0 à 24, x et y de 0 à 2^zoom - 1."

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ from geodata.levels import build_admin_levels, build_communes, read_commune_poly
 from geodata.neighbours import shared_borders
 from geodata.simplify import TOLERANCES
 from geodata.sources import fingerprint as source_fingerprint
+from geodata.tiles import MAX_ZOOM, write_tiles
 from geodata.webgeo import write_web_layer
 
 BUILD_FORMAT = 1
@@ -115,14 +117,28 @@ def build(
     t0 = time.perf_counter()
     web = {}
     for name in LEVEL_ORDER:
-        if name not in levels:
-            continue
-        for zoom, tolerance in TOLERANCES[name].items():
-            key = name if zoom == "national" else f"{name}-{zoom}"
-            layer = write_web_layer(levels[name], partial / "web", key, tolerance, zoom)
-            web[key] = layer.__dict__
-    (partial / "web" / "index.json").write_text(json.dumps({"levels": web}, indent=1))
+        if name in levels:
+            tol = TOLERANCES[name]["national"]
+            web[name] = write_web_layer(levels[name], partial / "web", name, tol, "national")
+            web[name] = web[name].__dict__
     step("géométrie web simplifiée", t0)
+
+    t0 = time.perf_counter()
+    staging = partial / "tuiles-entree"
+    for name in LEVEL_ORDER:
+        if name in levels:
+            tol = TOLERANCES[name]["tiles"]
+            source = write_web_layer(levels[name], staging, name, tol, "tiles")
+            out = partial / "web" / f"{name}.pmtiles"
+            write_tiles(staging / source.file, out, name, MAX_ZOOM[name])
+            web[name]["tuiles"] = {
+                "file": out.name,
+                "sha256": _sha256(out),
+                "maxzoom": MAX_ZOOM[name],
+            }
+    shutil.rmtree(staging)
+    (partial / "web" / "index.json").write_text(json.dumps({"levels": web}, indent=1))
+    step("tuiles vectorielles", t0)
 
     counts = {name: len(levels[name]) for name in LEVEL_ORDER if name in levels}
     counts["caf_organismes_caf"] = int((levels["caf"]["organisme"] == "Caf").sum())
@@ -155,6 +171,14 @@ def build(
     cache.publish(root, final)
     _log_counts(manifest, log)
     return BuildResult(final, False, counts, timings, manifest)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _infra_levels(

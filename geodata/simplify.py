@@ -11,19 +11,20 @@ import numpy as np
 import shapely
 
 # Tolerance in degrees (~ 111 km per degree of latitude), per level and zoom.
-# "national": the whole country on screen; "detail": a département or an EPCI on screen.
+# "national": the GeoJSON of the whole level (downloads, exports); "tiles": the input of the
+# vector tiles, which tippecanoe simplifies further for each zoom.
 TOLERANCES: dict[str, dict[str, float]] = {
-    "france": {"national": 0.02},
-    "region": {"national": 0.01},
-    "departement": {"national": 0.006},
-    "caf": {"national": 0.006},
-    "epci": {"national": 0.004},
-    "commune": {"national": 0.005, "detail": 0.0015},
-    "qpv": {"national": 0.0001},
-    "iris": {"national": 0.0001},
+    "france": {"national": 0.02, "tiles": 0.001},
+    "region": {"national": 0.01, "tiles": 0.001},
+    "departement": {"national": 0.006, "tiles": 0.0005},
+    "caf": {"national": 0.006, "tiles": 0.0005},
+    "epci": {"national": 0.004, "tiles": 0.0005},
+    "commune": {"national": 0.005, "tiles": 0.0005},
+    "qpv": {"national": 0.0001, "tiles": 0.00002},
+    "iris": {"national": 0.0001, "tiles": 0.00002},
 }
 # Decimals kept in the web geometry: 4 decimals is ~10 m, well under the tolerances above.
-DECIMALS = {"national": 4, "detail": 5}
+DECIMALS = {"national": 4, "tiles": 5}
 
 
 def simplify_coverage(geoms: gpd.GeoSeries | np.ndarray, tolerance: float) -> np.ndarray:

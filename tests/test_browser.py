@@ -82,7 +82,10 @@ def test_level_switch_loads_the_new_layer_once(live_app, browser) -> None:
     assert visible[2] > 100  # hundreds of communes in the fixture's three départements
     assert "par commune" in browser.find_element(By.CSS_SELECTOR, ".cafmap-title").text
     assert browser.execute_script("return window.cafmap.map.isSourceLoaded('src-commune')")
-    assert live_app.count("/geo/commune.geojson") == 1
+    # Geometry comes as vector tiles of the level (never the whole GeoJSON).
+    tiles = live_app.count("/tuiles/commune/")
+    assert tiles > 0
+    assert live_app.count("/geo/commune.geojson") == 0
 
     # Changing the indicator never fetches geometry again.
     before = len(live_app.requests)
@@ -91,8 +94,8 @@ def test_level_switch_loads_the_new_layer_once(live_app, browser) -> None:
     assert "hab./km²" in browser.find_element(By.ID, "cafmap-legend").text
     _click_radio(browser, "indicateur", "population")
     wait_for(lambda: _rendered(browser, "commune", "population"), timeout=30)
-    assert live_app.count("/geo/commune.geojson") == 1
-    assert not [r for r in live_app.requests[before:] if r.startswith("/geo/")]
+    assert live_app.count("/tuiles/commune/") == tiles
+    assert not [r for r in live_app.requests[before:] if r.startswith(("/geo/", "/tuiles/"))]
     assert [r for r in live_app.requests[before:] if r.startswith("/api/carte/commune")]
     timing = browser.execute_script("return window.cafmap.state.lastTiming")
     assert timing["total_ms"] < 5000

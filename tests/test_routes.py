@@ -187,3 +187,30 @@ def test_missing_level_in_cache_is_a_404(settings: Settings, tmp_path: Path) -> 
     resp = client.get("/api/carte/iris?indicateur=population")
     assert resp.status_code == 404
     assert "cafcarto build" in resp.get_json()["erreur"]
+
+
+def test_vector_tiles_are_served_from_the_pmtiles_archive(client) -> None:
+    # z5 tile over Lyon (x=16, y=11) holds Rhône communes; codes are MVT string values.
+    resp = client.get("/tuiles/commune/5/16/11.pbf?v=x", headers={"Accept-Encoding": "gzip"})
+    assert resp.status_code == 200
+    assert resp.headers["Content-Encoding"] == "gzip"
+    assert "immutable" in resp.headers["Cache-Control"]
+    data = gzip.decompress(resp.data)
+    assert b"69123" in data and b"Lyon" in data
+    plain = client.get("/tuiles/commune/5/16/11.pbf")
+    assert "Content-Encoding" not in plain.headers and plain.data == data
+    assert client.get("/tuiles/commune/5/0/0.pbf").status_code == 204  # nothing there
+
+
+@pytest.mark.parametrize(
+    ("url", "status"),
+    [
+        ("/tuiles/commune/5/40/11.pbf", 400),
+        ("/tuiles/commune/30/0/0.pbf", 400),
+        ("/tuiles/pays/1/0/0.pbf", 404),
+    ],
+)
+def test_bad_tile_requests_get_a_french_error(client, url: str, status: int) -> None:
+    resp = client.get(url)
+    assert resp.status_code == status
+    assert resp.get_json()["erreur"]

@@ -1,0 +1,25 @@
+"""Read vector tiles from a level's PMTiles archive (memory-mapped, opened once per process)."""
+
+from __future__ import annotations
+
+import mmap
+from functools import lru_cache
+
+from pmtiles.reader import Reader
+from pmtiles.tile import Compression
+
+
+@lru_cache(maxsize=32)
+def _reader(path: str) -> tuple[Reader, bool]:
+    # The file object stays open with its map: a new build gets a new path, hence a new reader.
+    fh = open(path, "rb")  # noqa: SIM115
+    data = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+    reader = Reader(lambda offset, length: data[offset : offset + length])
+    gzipped = reader.header()["tile_compression"] == Compression.GZIP
+    return reader, gzipped
+
+
+def read_tile(path: str, z: int, x: int, y: int) -> tuple[bytes | None, bool]:
+    """The tile's bytes (None when empty) and whether they are gzip-compressed."""
+    reader, gzipped = _reader(path)
+    return reader.get(z, x, y), gzipped
