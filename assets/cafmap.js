@@ -177,7 +177,9 @@
       id: ids[0], type: "fill", source: srcId,
       layout: { visibility: vis },
       paint: {
-        "fill-color": entry.payload ? fillColour(entry.payload.couleurs) : PENDING_COLOUR,
+        // The expected palette from the start: changing a feature-state colour expression
+        // later makes MapLibre re-parse every tile of the source.
+        "fill-color": fillColour(entry.payload ? entry.payload.couleurs : entry.colours),
         "fill-antialias": false,
       },
     }, range), before);
@@ -212,7 +214,7 @@
     const entry = {
       level: level, parts: [], classes: null, payload: null, hovered: null,
       dense: (spec.effectif || 0) > DENSE_FEATURES, detail: spec.detail || null,
-      zoomDetail: spec.zoom_detail || 7, detailAdded: false,
+      zoomDetail: spec.zoom_detail || 7, detailAdded: false, colours: spec.couleurs || [],
     };
     const tiles = spec.tuiles ? { url: spec.tuiles, maxzoom: spec.tuiles_maxzoom } : null;
     if (tiles) entry.detail = null; // tiles carry every zoom's geometry

@@ -14,7 +14,7 @@ from dash import ALL, ClientsideFunction, Dash, Input, Output, no_update
 from dashboard import strings_fr as fr
 from dashboard.config import Settings
 from dashboard.geocache import DETAIL_SUFFIX, WebLevel, web_geometries, web_levels
-from layers.classify import NO_DATA_COLOUR
+from layers.classify import NO_DATA_COLOUR, palette
 from layers.indicators_basic import INDICATORS, LEVELS
 
 # A level whose bbox is wider than this (degrees of longitude) includes overseas territories:
@@ -70,6 +70,7 @@ def map_spec(
         "titre": f"{INDICATORS[indicateur].libelle} par {fr.LEVEL_SINGULAR[niveau]}",
         "libelle_niveau": fr.LEVEL_LABELS[niveau],
         "nodata": NO_DATA_COLOUR,
+        "couleurs": palette("YlGnBu", 5),  # the values API default: layers start right
         "zones": {code: list(bounds) for code, (_label, bounds) in fr.ZONES.items()},
         "lib": rel("/vendor/maplibre-gl.mjs"),
         "attribution": "IGN Admin Express 2018 · Insee",
