@@ -41,7 +41,7 @@ test-fast: $(STAMP)
 	$(PY) -m pytest -q -m "not browser and not slow"
 
 bench: $(STAMP) browser-deps vendor build
-	$(PY) -m bench
+	$(PY) -m bench 2>&1 | tee .cache/bench-report.txt
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

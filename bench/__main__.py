@@ -1,0 +1,20 @@
+"""`make bench`: every measurement in one run (build, map engine, server memory)."""
+
+from __future__ import annotations
+
+import sys
+
+from bench import build_bench, map_bench, server_memory
+
+
+def main() -> int:
+    print(build_bench.report(build_bench.measure()), flush=True)
+    print(flush=True)
+    code = map_bench.main(["--runs", "5", "--first-runs", "3"])
+    print(flush=True)
+    server_memory.main()
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
