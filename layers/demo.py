@@ -204,16 +204,17 @@ def _infra(rng, data: DemoData, zones: pd.DataFrame, name: str):
     annual = data.annual_index
     out: dict[str, np.ndarray] = {}
     for ind in INFRA_INDICATORS[name]:
-        parent = data.counts[ind][idx][:, annual]
         if name == "iris":
-            share = zpop / np.maximum(pd.Series(zpop).groupby(idx).transform("sum").to_numpy(), 1)
-            covered = pd.Series(zpop).groupby(idx).transform("sum").to_numpy() >= 0.95 * cpop
-            share = np.where(covered, share, zpop / np.maximum(cpop, 1))
-            values = _split_within(rng, data.counts[ind][:, annual], idx, share)
+            total = pd.Series(zpop).groupby(idx).transform("sum").to_numpy()
+            covered = total >= 0.95 * cpop
+            share = np.where(covered, zpop / np.maximum(total, 1), zpop / np.maximum(cpop, 1))
         else:
+            # QPV are poorer than their commune; several QPV of one commune share it jointly.
             uplift = {"rsa": 2.2, "qf_moins_400": 2.0}.get(ind, 1.3)
-            share = np.clip(zpop / np.maximum(cpop, 1) * uplift, 0, 0.95)
-            values = _binomial(rng, parent, share[:, None])
+            share = zpop / np.maximum(cpop, 1) * uplift
+            total = pd.Series(share).groupby(idx).transform("sum").to_numpy()
+            share = share * np.minimum(1.0, 0.9 / np.maximum(total, 1e-9))
+        values = _split_within(rng, data.counts[ind][:, annual], idx, share)
         out[ind] = values.astype(np.int64)
     return zones, out
 

@@ -1,0 +1,293 @@
+"""From raw demonstration values to publishable cells: secrecy applied table by table.
+
+A *table* is one period and a set of linked indicators (a total and its breakdowns, or a single
+count) over every territory where they exist: communes, their aggregates (EPCI, département,
+région, Caf, France) and the infra-communal zones (IRIS, QPV). Its relations are the geographic
+sums (communes -> EPCI, -> département -> région -> France, -> Caf; zones within their commune)
+and the breakdown sums (total = sum of parts, per territory). `layers.secrecy.protect` chooses
+the hidden cells; only published values leave this module.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from layers.audit import Relations
+from layers.catalogue import BREAKDOWNS
+from layers.demo import DemoData
+from layers.secrecy import primary_mask, protect
+
+LOCAL_LEVELS = ("commune", "epci")
+AGGREGATE_LEVELS = ("epci", "departement", "region", "caf", "france")
+INFRA_LEVELS = ("iris", "qpv")
+
+# Tables of linked indicators; every other count is a table of its own.
+LINKED_TABLES: tuple[tuple[str, ...], ...] = (
+    ("allocataires", *BREAKDOWNS["allocataires"], *BREAKDOWNS["allocataires@qf"]),
+    ("aides_logement", *BREAKDOWNS["aides_logement"]),
+)
+
+
+@dataclass
+class Territories:
+    """Every territory of a period, in one index space, and who sums into whom."""
+
+    level: np.ndarray  # per territory
+    code: np.ndarray
+    commune_row: np.ndarray  # row in DemoData.communes (communes and zones), else -1
+    parents: dict[str, np.ndarray]  # per commune: territory index of its EPCI / dep / ... or -1
+    zone_rows: dict[str, np.ndarray]  # infra level -> territory indices of its zones
+    zone_parent: dict[str, np.ndarray]  # infra level -> territory index of each zone's commune
+
+    def __len__(self) -> int:
+        return len(self.code)
+
+
+def territories(data: DemoData, *, local: bool, infra: Iterable[str] = ()) -> Territories:
+    """National levels always; communes, EPCI and the given infra levels when `local`."""
+    com = data.communes
+    n_c = len(com)
+    levels: list[np.ndarray] = []
+    codes: list[np.ndarray] = []
+    parents: dict[str, np.ndarray] = {}
+    start = 0
+
+    def add(level: str, values: np.ndarray) -> int:
+        nonlocal start
+        first = start
+        levels.append(np.full(len(values), level, dtype=object))
+        codes.append(values.astype(object))
+        start += len(values)
+        return first
+
+    if local:
+        add("commune", com["code"].to_numpy())
+    columns = {"epci": "epci", "departement": "departement", "region": "region", "caf": "caf"}
+    for level, column in columns.items():
+        if level == "epci" and not local:
+            continue
+        keys = com[column].fillna("").to_numpy(dtype=str)
+        uniq = np.unique(keys[keys != ""])
+        first = add(level, uniq)
+        pos = np.searchsorted(uniq, keys)
+        parent = np.where(keys != "", first + np.minimum(pos, len(uniq) - 1), -1)
+        parents[level] = parent
+    first = add("france", np.array(["FR"]))
+    parents["france"] = np.full(n_c, first)
+
+    commune_row = np.full(start, -1)
+    if local:
+        commune_row[:n_c] = np.arange(n_c)
+    zone_rows: dict[str, np.ndarray] = {}
+    zone_parent: dict[str, np.ndarray] = {}
+    row_of = pd.Series(np.arange(n_c), index=com["code"].to_numpy())
+    for name in infra if local else ():
+        if name not in data.infra:
+            continue
+        zones, _ = data.infra[name]
+        first = add(name, zones["code"].to_numpy())
+        rows = zones["commune"].map(row_of).to_numpy()
+        zone_rows[name] = np.arange(first, first + len(zones))
+        zone_parent[name] = rows.astype(int)  # commune territory index == commune row
+        commune_row = np.r_[commune_row, rows.astype(int)]
+    return Territories(
+        np.concatenate(levels), np.concatenate(codes), commune_row, parents, zone_rows, zone_parent
+    )
+
+
+def _aggregate(terr: Territories, commune_values: np.ndarray, local: bool) -> np.ndarray:
+    """Values of every territory: communes summed into each aggregate level."""
+    out = np.zeros(len(terr), dtype=np.int64)
+    n_c = len(commune_values)
+    if local:
+        out[:n_c] = commune_values
+    for level, parent in terr.parents.items():
+        if level == "epci" and not local:
+            continue
+        has = parent >= 0
+        np.add.at(out, parent[has], commune_values[has])
+    return out
+
+
+@dataclass
+class Table:
+    """One period's linked indicators as cells (territory, column) with their relations."""
+
+    columns: tuple[str, ...]
+    cell_terr: np.ndarray  # per cell
+    cell_col: np.ndarray
+    values: np.ndarray
+    relations: Relations
+    zone_kind: np.ndarray  # per cell: level name
+    allocataires: np.ndarray  # per cell: allocataires of its territory (commune/zone rules)
+
+
+def build_table(
+    data: DemoData, terr: Territories, columns: tuple[str, ...], period: int, local: bool
+) -> Table:
+    """Cells and relations of `columns` at period index `period`."""
+    n_t = len(terr)
+    present = np.zeros((n_t, len(columns)), dtype=bool)
+    values = np.zeros((n_t, len(columns)), dtype=np.int64)
+    annual = {int(p): i for i, p in enumerate(data.annual_index)}
+    for k, ind in enumerate(columns):
+        values[:, k] = _aggregate(terr, data.counts[ind][:, period].astype(np.int64), local)
+        present[:, k] = terr.commune_row >= 0
+        present[:, k] |= np.isin(terr.level, AGGREGATE_LEVELS)
+        for name, rows in terr.zone_rows.items():
+            zones_vals = data.infra[name][1].get(ind)
+            present[rows, k] = zones_vals is not None and period in annual
+            if zones_vals is not None and period in annual:
+                values[rows, k] = zones_vals[:, annual[period]]
+    index = np.full((n_t, len(columns)), -1)
+    index[present] = np.arange(int(present.sum()))
+    cell_terr, cell_col = np.nonzero(present)
+
+    eq_rows: list[tuple[np.ndarray, np.ndarray]] = []  # (total cell, part cells) pairs
+    general_rows: list[tuple[np.ndarray, np.ndarray]] = []  # sum(left) = sum(right)
+    le_rows: list[tuple[np.ndarray, np.ndarray]] = []
+    n_c = len(data.communes) if local else 0
+    for k in range(len(columns)):
+        col = index[:, k]
+        if local:
+            for parent in terr.parents.values():
+                has = parent >= 0
+                eq_rows.append((col[parent[has]], col[np.arange(n_c)[has]]))
+        else:
+            # Without communes: départements add up to régions and France, and the Caf of a
+            # group of départements add up to them (Landes + Pyrénées-Atlantiques = 3 Caf).
+            deps = np.flatnonzero(terr.level == "departement")
+            dep_of = _dep_parents(data, terr)
+            for level in ("region", "france"):
+                eq_rows.append((col[dep_of[level]], col[deps]))
+            for caf_cells, dep_cells in _caf_groups(data, terr):
+                general_rows.append((col[caf_cells], col[dep_cells]))
+        for name, rows in terr.zone_rows.items():
+            if col[rows[0]] < 0:
+                continue
+            le_rows.append((col[terr.zone_parent[name]], col[rows]))
+    for total, *parts in _breakdowns(columns):
+        for t in range(n_t):
+            cells = index[t, [total, *parts]]
+            if (cells >= 0).all():
+                eq_rows.append((cells[:1], cells[1:][None, :].ravel()))
+    n_cells = len(cell_terr)
+    eq = sp.vstack([_matrix(eq_rows, n_cells), _balance(general_rows, n_cells)], format="csr")
+    relations = Relations(eq, _matrix(le_rows, n_cells))
+    alloc = _aggregate(terr, data.counts["allocataires"][:, period].astype(np.int64), local)
+    for name, rows in terr.zone_rows.items():
+        zones_vals = data.infra[name][1].get("allocataires")
+        if zones_vals is not None and period in annual:
+            alloc[rows] = zones_vals[:, annual[period]]
+    return Table(
+        columns, cell_terr, cell_col, values[present], relations,
+        terr.level[cell_terr], alloc[cell_terr],
+    )  # fmt: skip
+
+
+def _dep_parents(data: DemoData, terr: Territories) -> dict[str, np.ndarray]:
+    deps = terr.code[terr.level == "departement"]
+    com = data.communes.drop_duplicates("departement").set_index("departement")
+    reg_index = {c: i for i, c in enumerate(terr.code) if terr.level[i] == "region"}
+    fr = int(np.flatnonzero(terr.level == "france")[0])
+    return {
+        "region": np.array([reg_index[com.loc[d, "region"]] for d in deps]),
+        "france": np.full(len(deps), fr),
+    }
+
+
+def _breakdowns(columns: tuple[str, ...]) -> list[list[int]]:
+    out = []
+    for total, parts in BREAKDOWNS.items():
+        name = total.split("@")[0]
+        if name in columns and all(p in columns for p in parts):
+            out.append([columns.index(name), *(columns.index(p) for p in parts)])
+    return out
+
+
+def _caf_groups(data: DemoData, terr: Territories) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(Caf territory indices, département indices) covering the same communes."""
+    pairs = data.communes[["caf", "departement"]].drop_duplicates()
+    index = {
+        (lvl, code): i for i, (lvl, code) in enumerate(zip(terr.level, terr.code, strict=True))
+    }
+    groups: list[tuple[set, set]] = []
+    for caf, dep in pairs.itertuples(index=False):
+        hit = [g for g in groups if caf in g[0] or dep in g[1]]
+        merged = ({caf}, {dep})
+        for g in hit:
+            merged[0].update(g[0])
+            merged[1].update(g[1])
+            groups.remove(g)
+        groups.append(merged)
+    return [
+        (np.array([index[("caf", c)] for c in sorted(cafs)]),
+         np.array([index[("departement", d)] for d in sorted(deps)]))
+        for cafs, deps in groups
+    ]  # fmt: skip
+
+
+def _balance(pairs: list[tuple[np.ndarray, np.ndarray]], n_cells: int) -> sp.csr_matrix:
+    """One row per pair: +1 on the left cells, -1 on the right cells."""
+    rows, cols, vals = [], [], []
+    for r, (left, right) in enumerate(pairs):
+        rows.append(np.full(len(left) + len(right), r))
+        cols.append(np.r_[left, right])
+        vals.append(np.r_[np.ones(len(left)), -np.ones(len(right))])
+    if not rows:
+        return sp.csr_matrix((0, n_cells))
+    return sp.csr_matrix(
+        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+        shape=(len(pairs), n_cells),
+    )
+
+
+def _matrix(pairs: list[tuple[np.ndarray, np.ndarray]], n_cells: int) -> sp.csr_matrix:
+    """Rows "parts - total" from (total cells, part cells) pairs: either one total with its
+    parts (a breakdown), or aligned arrays where part k belongs to total k (a hierarchy)."""
+    rows, cols, vals = [], [], []
+    next_row = 0
+    for totals, parts in pairs:
+        totals = np.asarray(totals)
+        parts = np.asarray(parts)
+        if totals.size == 1 and parts.size > 1:
+            # a breakdown: one relation
+            rows.append(np.full(parts.size + 1, next_row))
+            cols.append(np.r_[parts, totals])
+            vals.append(np.r_[np.ones(parts.size), -1.0])
+            next_row += 1
+            continue
+        uniq, inverse = np.unique(totals, return_inverse=True)
+        keep = uniq >= 0
+        rel_of = np.cumsum(keep) - 1 + next_row
+        ok = (totals >= 0) & (parts >= 0)
+        rows.append(rel_of[inverse[ok]])
+        cols.append(parts[ok])
+        vals.append(np.ones(int(ok.sum())))
+        rows.append(rel_of[np.flatnonzero(keep)])
+        cols.append(uniq[keep])
+        vals.append(-np.ones(int(keep.sum())))
+        next_row += int(keep.sum())
+    if not rows:
+        return sp.csr_matrix((0, n_cells))
+    return sp.csr_matrix(
+        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+        shape=(next_row, n_cells),
+    )
+
+
+def protect_table(
+    table: Table, threshold: int = 5, protection: float = 5
+) -> tuple[np.ndarray, dict]:
+    """Hidden mask of a table (primary + secondary) and the run's statistics."""
+    primary = primary_mask(
+        table.values, threshold, zone_kind=table.zone_kind, allocataires=table.allocataires
+    )
+    result = protect(table.values, table.relations, primary, threshold=threshold,
+                     protection=protection)  # fmt: skip
+    return result.hidden, result.stats

@@ -1,0 +1,153 @@
+"""The indicator store: published cells in Parquet, queried through DuckDB.
+
+One long table `valeurs.parquet`: indicateur, niveau, code, periode, valeur, statut, sorted by
+(indicateur, niveau, periode, code) so that DuckDB reads only the row groups a query needs.
+`statut` is "publie", "secret", "manquant" or "non_concerne"; `valeur` is null unless published:
+the store never holds the value of a hidden cell (checked again when writing).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+PUBLISHED, SECRET, MISSING, NOT_APPLICABLE = "publie", "secret", "manquant", "non_concerne"
+STATUSES = (PUBLISHED, SECRET, MISSING, NOT_APPLICABLE)
+COLUMNS = ("indicateur", "niveau", "code", "periode", "valeur", "statut")
+VALUES_FILE = "valeurs.parquet"
+META_FILE = "manifest.json"
+ROW_GROUP = 200_000
+
+
+class StoreError(RuntimeError):
+    """The store is missing or inconsistent; the message (French) says what to run."""
+
+
+def check_rows(rows: pd.DataFrame) -> pd.DataFrame:
+    """Normalise and validate rows before they are written (never a value behind a secret)."""
+    missing = [c for c in COLUMNS if c not in rows.columns]
+    if missing:
+        raise StoreError(f"colonnes manquantes dans les données à écrire : {', '.join(missing)}")
+    rows = rows[list(COLUMNS)].copy()
+    bad = ~rows["statut"].isin(STATUSES)
+    if bad.any():
+        raise StoreError(f"statut inconnu : {sorted(set(rows.loc[bad, 'statut']))}")
+    rows["valeur"] = pd.to_numeric(rows["valeur"], errors="coerce").astype("float64")
+    hidden = rows["statut"] != PUBLISHED
+    if rows.loc[hidden, "valeur"].notna().any():
+        raise StoreError("une cellule non publiée porte une valeur : écriture refusée")
+    if rows.loc[~hidden, "valeur"].isna().any():
+        raise StoreError("une cellule publiée n'a pas de valeur")
+    key = ["indicateur", "niveau", "code", "periode"]
+    if rows.duplicated(key).any():
+        raise StoreError("cellules en double (même indicateur, niveau, code et période)")
+    return rows
+
+
+def write_store(rows: pd.DataFrame, folder: Path, meta: dict) -> dict:
+    """Write `valeurs.parquet` and the manifest into `folder` (which must be new)."""
+    rows = check_rows(rows).sort_values(["indicateur", "niveau", "periode", "code"])
+    folder.mkdir(parents=True)
+    table = pa.Table.from_pandas(rows, preserve_index=False)
+    table = table.cast(pa.schema([
+        ("indicateur", pa.dictionary(pa.int16(), pa.string())),
+        ("niveau", pa.dictionary(pa.int8(), pa.string())),
+        ("code", pa.string()),
+        ("periode", pa.dictionary(pa.int16(), pa.string())),
+        ("valeur", pa.float64()),
+        ("statut", pa.dictionary(pa.int8(), pa.string())),
+    ]))  # fmt: skip
+    pq.write_table(table, folder / VALUES_FILE, compression="zstd", row_group_size=ROW_GROUP)
+    counts = rows["statut"].value_counts().to_dict()
+    meta = {**meta, "cellules": int(len(rows)), "statuts": {k: int(v) for k, v in counts.items()},
+            "octets": (folder / VALUES_FILE).stat().st_size}  # fmt: skip
+    (folder / META_FILE).write_text(json.dumps(meta, ensure_ascii=False, indent=1))
+    return meta
+
+
+class Store:
+    """Read-only queries over a written store (one DuckDB connection per thread)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = Path(folder)
+        path = self.folder / VALUES_FILE
+        if not path.is_file():
+            raise StoreError(f"Entrepôt d'indicateurs absent ({path}) : lancez « cafcarto build ».")
+        self.meta = json.loads((self.folder / META_FILE).read_text(encoding="utf-8"))
+        self._path = str(path).replace("'", "''")
+        self._local = threading.local()
+
+    def _con(self) -> duckdb.DuckDBPyConnection:
+        con = getattr(self._local, "con", None)
+        if con is None:
+            con = duckdb.connect(config={"threads": 1})
+            con.execute(f"CREATE VIEW v AS SELECT * FROM read_parquet('{self._path}')")
+            self._local.con = con
+        return con
+
+    def query(self, sql: str, params: list | None = None) -> pd.DataFrame:
+        return self._con().execute(sql, params or []).df()
+
+    def layer(self, indicateur: str, niveau: str, periode: str) -> pd.DataFrame:
+        """Every territory of a level for one indicator and period: code, valeur, statut."""
+        return self.query(
+            "SELECT code, valeur, statut FROM v WHERE indicateur = ? AND niveau = ? "
+            "AND periode = ? ORDER BY code",
+            [indicateur, niveau, periode],
+        )
+
+    def series(self, indicateur: str, niveau: str, code: str) -> pd.DataFrame:
+        """One territory's series: periode, valeur, statut (secrets stay gaps)."""
+        return self.query(
+            "SELECT periode, valeur, statut FROM v WHERE indicateur = ? AND niveau = ? "
+            "AND code = ? ORDER BY periode",
+            [indicateur, niveau, code],
+        )
+
+    def series_many(self, indicateur: str, territories: list[tuple[str, str]]) -> pd.DataFrame:
+        """Several territories' series at once (a commune and its references)."""
+        if not territories:
+            return pd.DataFrame(columns=["niveau", "code", "periode", "valeur", "statut"])
+        keys = pd.DataFrame(territories, columns=["niveau", "code"])
+        con = self._con()
+        con.register("wanted", keys)
+        try:
+            return con.execute(
+                "SELECT v.niveau, v.code, periode, valeur, statut FROM v "
+                "JOIN wanted w ON v.niveau = w.niveau AND v.code = w.code "
+                "WHERE indicateur = ? ORDER BY v.niveau, v.code, periode",
+                [indicateur],
+            ).df()
+        finally:
+            con.unregister("wanted")
+
+    def periods(self, indicateur: str, niveau: str) -> list[str]:
+        df = self.query(
+            "SELECT DISTINCT periode FROM v WHERE indicateur = ? AND niveau = ? ORDER BY 1",
+            [indicateur, niveau],
+        )
+        return df["periode"].tolist()
+
+    def indicators(self) -> pd.DataFrame:
+        return self.query(
+            "SELECT indicateur, niveau, count(DISTINCT periode) AS periodes, count(*) AS cellules "
+            "FROM v GROUP BY 1, 2 ORDER BY 1, 2"
+        )
+
+
+def timed(fn, *args, repeat: int = 20) -> float:
+    """Median wall time of a call, in milliseconds (for the bench)."""
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn(*args)
+        times.append((time.perf_counter() - t0) * 1000)
+    return float(np.median(times))

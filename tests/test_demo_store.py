@@ -1,0 +1,98 @@
+"""Demonstration cells through secrecy, on a real cut (Marne): published rows and the audit."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from geodata.cog import load_cog
+from geodata.levels import build_communes, read_commune_polygons
+from geodata.sources import default_sources_dir
+from layers.audit import audit
+from layers.demo import generate
+from layers.demo_store import publish_demo
+from layers.publish import build_table, protect_table, territories
+from layers.secrecy import primary_mask
+from layers.store import NOT_APPLICABLE, PUBLISHED, SECRET, check_rows
+
+SOURCES = default_sources_dir()
+pytestmark = pytest.mark.skipif(
+    not (SOURCES / "geo" / "communes-2018").is_dir(), reason=f"sources absentes : {SOURCES}"
+)
+CUT = ["51"]
+
+
+@pytest.fixture(scope="module")
+def data():
+    cog = load_cog(SOURCES / "territoires")
+    cog.communes = cog.communes[cog.communes["departement"].isin(CUT)]
+    gdf, _ = build_communes(read_commune_polygons(SOURCES / "geo" / "communes-2018", CUT), cog)
+    return generate(pd.DataFrame(gdf.drop(columns="geometry")))
+
+
+@pytest.fixture(scope="module")
+def published(data):
+    rows, meta = publish_demo(data, periods=["2015-12", "2024-12", "2025-03"], workers=1,
+                              log=lambda _: None)  # fmt: skip
+    return check_rows(rows), meta
+
+
+def test_every_cell_is_published_or_secret_without_value(published) -> None:
+    rows, meta = published
+    secret = rows["statut"] == SECRET
+    assert secret.sum() > 0 and rows.loc[secret, "valeur"].isna().all()
+    assert rows.loc[rows["statut"] == PUBLISHED, "valeur"].notna().all()
+    assert meta["mode"] == "demonstration" and "démonstration" in meta["avertissement"]
+    assert {"commune", "epci", "departement", "region", "caf", "france"} <= set(rows["niveau"])
+    # quarterly periods carry no commune
+    assert not ((rows["periode"] == "2025-03") & (rows["niveau"] == "commune")).any()
+
+
+def test_small_counts_are_never_published(published) -> None:
+    rows, _ = published
+    counts = rows[rows["indicateur"].isin(["rsa", "cf", "asf", "aah", "allocataires"])]
+    shown = counts.loc[counts["statut"] == PUBLISHED, "valeur"]
+    assert not ((shown > 0) & (shown < 5)).any()
+
+
+def test_rates_are_hidden_with_their_numerator(published) -> None:
+    rows, _ = published
+    key = ["niveau", "code", "periode"]
+    rsa = rows[rows["indicateur"] == "rsa"].set_index(key)["statut"]
+    part = rows[rows["indicateur"] == "part_rsa"].set_index(key)["statut"]
+    both = pd.concat([rsa.rename("n"), part.rename("r")], axis=1).dropna()
+    assert ((both["n"] == SECRET) <= (both["r"] == SECRET)).all()
+    ppa_2015 = rows[(rows["indicateur"] == "ppa") & (rows["periode"] == "2015-12")]
+    assert (ppa_2015["statut"] == NOT_APPLICABLE).all()
+
+
+@pytest.mark.parametrize(
+    ("columns", "weak_fails"),
+    [(("cf",), False), (("aah",), True), (("aides_logement", "apl", "alf", "als"), True)],
+)
+def test_audit_passes_on_published_cells_and_fails_on_primary_only(
+    data, columns, weak_fails
+) -> None:
+    period = data.periods.index("2024-12")
+    terr = territories(data, local=True)
+    table = build_table(data, terr, columns, period, True)
+    hidden, _ = protect_table(table)
+    published = np.where(hidden, np.nan, table.values)
+    report = audit(published, table.relations, hidden, protection=5)
+    assert report.ok, report.summary()
+    weak = primary_mask(table.values, 5, zone_kind=table.zone_kind,
+                        allocataires=table.allocataires)  # fmt: skip
+    weak_report = audit(np.where(weak, np.nan, table.values), table.relations, weak)
+    # Primary suppression alone leaves cells recoverable wherever few cells are small.
+    assert weak_report.ok is not weak_fails
+
+
+def test_quarterly_table_links_caf_and_departements(data) -> None:
+    period = data.periods.index("2025-03")
+    terr = territories(data, local=False)
+    table = build_table(data, terr, ("rsa",), period, False)
+    assert set(terr.level) == {"departement", "region", "caf", "france"}
+    # région = sum of départements, France = sum of départements, Caf 51 = département 51
+    assert table.relations.eq.shape[0] == 3
+    assert np.allclose(table.relations.eq @ table.values, 0)

@@ -1,0 +1,61 @@
+"""The indicator store: written atomically with statuses, never a value behind a secret."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from layers.store import PUBLISHED, SECRET, Store, StoreError, write_store
+
+
+def _rows() -> pd.DataFrame:
+    return pd.DataFrame({
+        "indicateur": ["rsa"] * 4 + ["aah"] * 2,
+        "niveau": ["commune", "commune", "epci", "france", "commune", "commune"],
+        "code": ["51649", "51001", "200000000", "FR", "51649", "51001"],
+        "periode": ["2024-12"] * 6,
+        "valeur": [120.0, np.nan, 124.0, 2000.0, 40.0, 3.0],
+        "statut": [PUBLISHED, SECRET, PUBLISHED, PUBLISHED, PUBLISHED, PUBLISHED],
+    })  # fmt: skip
+
+
+def test_round_trip_and_queries(tmp_path: Path) -> None:
+    meta = write_store(_rows(), tmp_path / "s", {"mode": "demonstration"})
+    assert meta["cellules"] == 6 and meta["statuts"][SECRET] == 1
+    store = Store(tmp_path / "s")
+    layer = store.layer("rsa", "commune", "2024-12")
+    assert layer["code"].tolist() == ["51001", "51649"]
+    assert np.isnan(layer.loc[0, "valeur"]) and layer.loc[0, "statut"] == SECRET
+    series = store.series_many("rsa", [("commune", "51649"), ("france", "FR")])
+    assert set(series["code"]) == {"51649", "FR"}
+    assert store.periods("aah", "commune") == ["2024-12"]
+
+
+def test_a_value_behind_a_secret_is_refused(tmp_path: Path) -> None:
+    rows = _rows()
+    rows.loc[1, "valeur"] = 3.0  # the raw value of a hidden cell
+    with pytest.raises(StoreError, match="non publiée porte une valeur"):
+        write_store(rows, tmp_path / "s", {})
+    assert not (tmp_path / "s").exists()
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "message"),
+    [("statut", "primaire", "statut inconnu"), ("valeur", np.nan, "publiée n'a pas de valeur")],
+)
+def test_bad_rows_are_refused(tmp_path: Path, column: str, value, message: str) -> None:
+    rows = _rows()
+    rows.loc[0, column] = value
+    with pytest.raises(StoreError, match=message):
+        write_store(rows, tmp_path / "s", {})
+
+
+def test_duplicates_and_missing_store(tmp_path: Path) -> None:
+    rows = pd.concat([_rows(), _rows().iloc[:1]])
+    with pytest.raises(StoreError, match="double"):
+        write_store(rows, tmp_path / "s", {})
+    with pytest.raises(StoreError, match="cafcarto build"):
+        Store(tmp_path / "absent")
