@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from dashboard.config import Settings
 
@@ -30,8 +31,59 @@ def _build(args: argparse.Namespace, settings: Settings) -> int:
         print(f"Erreur : {exc}", file=sys.stderr)
         return 2
     deps = [d.strip().upper() for d in args.departements.split(",")] if args.departements else None
-    build(sources, settings.cache, departements=deps, force=args.force)
+    geo = build(sources, settings.cache, departements=deps, force=args.force)
+    if args.demo != "aucune":
+        from layers.build_store import build_demo_store
+        from layers.periods import decembers, quarters
+
+        periods = None if args.demo == "complete" else [decembers()[-1], *quarters()]
+        build_demo_store(geo.build_dir, settings.store_demo, periods=periods, force=args.force)
     return 0
+
+
+def _audit(args: argparse.Namespace, settings: Settings) -> int:
+    from geodata.cache import CacheError, require_active
+    from layers.build_store import audit_store, summarise
+    from layers.store import Store, StoreError
+
+    try:
+        geo = require_active(settings.cache)
+        store = Store(require_active(settings.store_demo))
+    except (CacheError, StoreError) as exc:
+        print(f"Erreur : {exc}", file=sys.stderr)
+        return 2
+    periods = args.periodes.split(",") if args.periodes else None
+    reports = audit_store(store, geo, protection=args.protection, periods=periods)
+    s = summarise(reports)
+    width = "—" if s["intervalle_min"] is None else f"{s['intervalle_min']:g}"
+    print(
+        f"Audit du secret : {s['tableaux']} tableaux, {s['cellules']} cellules vérifiées, "
+        f"{s['secretes']} secrètes, intervalle le plus étroit {width}, {s['echecs']} échec(s) "
+        f"({s['secondes']} s)"
+    )
+    return 0 if s["echecs"] == 0 else 1
+
+
+def _import(args: argparse.Namespace, settings: Settings) -> int:
+    from geodata.cog import load_cog
+    from geodata.sources import locate_sources
+    from layers.build_store import import_rows
+    from layers.ingest import CafdataFormatError, parse_file
+    from layers.store import StoreError
+
+    cog = load_cog(locate_sources(settings.sources) / "territoires")
+    status = 0
+    for name in args.fichiers:
+        path = Path(name)
+        try:
+            result = parse_file(path, cog)
+            import_rows(settings.store_import, result.rows, path.name)
+        except (CafdataFormatError, StoreError, OSError) as exc:
+            print(f"Erreur dans {path.name} : {exc} (fichier non importé)", file=sys.stderr)
+            status = 2
+            continue
+        print(f"{path.name} : {result.report.resume()}")
+    return status
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
@@ -67,7 +119,23 @@ def parser() -> argparse.ArgumentParser:
     )
     b.add_argument("--verify", action="store_true", help="vérifie les sommes de contrôle")
     b.add_argument("--departements", help="ne construit que ces départements (ex. 40,64)")
+    b.add_argument(
+        "--demo",
+        choices=("recente", "complete", "aucune"),
+        default="recente",
+        help="jeu de démonstration : dernière année locale et tous les trimestres (défaut), "
+        "toutes les années, ou aucun",
+    )
     b.set_defaults(func=_build)
+
+    a = sub.add_parser("audit", help="vérifie qu'aucune cellule secrète n'est déductible")
+    a.add_argument("--protection", type=float, default=5)
+    a.add_argument("--periodes", help="périodes à vérifier (ex. 2024-12,2025-03)")
+    a.set_defaults(func=_audit)
+
+    i = sub.add_parser("import", help="importe des fichiers Cafdata (CSV)")
+    i.add_argument("fichiers", nargs="+")
+    i.set_defaults(func=_import)
 
     s = sub.add_parser("serve", help="sert l'application (HOST, PORT)")
     s.add_argument("--host")

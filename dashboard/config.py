@@ -30,6 +30,14 @@ class Settings:
     port: int = 8050
     secrecy_threshold: int = 5
 
+    @property
+    def store_demo(self) -> Path:
+        return self.cache / "demo"
+
+    @property
+    def store_import(self) -> Path:
+        return self.cache / "import"
+
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
         env = dict(os.environ if env is None else env)

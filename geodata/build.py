@@ -226,6 +226,9 @@ def _log_counts(manifest: dict, log: Callable[[str], None]) -> None:
             log(f"  {label} : {counts[key]}")
     if report["epci_sans_polygone"]:
         log(f"  EPCI sans polygone : {', '.join(report['epci_sans_polygone'])}")
-    log(f"  Caf : {counts['caf_organismes_caf']} (+ CSSM de Mayotte)" if "caf" in counts else "")
+    cssm = (
+        " (+ CSSM de Mayotte)" if counts.get("caf", 0) > counts.get("caf_organismes_caf", 0) else ""
+    )
+    log(f"  Caf : {counts['caf_organismes_caf']}{cssm}")
     log(f"  communes hors EPCI : {report['communes_hors_epci']}")
     log(f"Durée totale : {manifest['timings']['total']:.1f} s")

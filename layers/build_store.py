@@ -1,0 +1,195 @@
+"""Build, import into and audit the indicator stores.
+
+Two stores live in the build cache, each with the same atomic layout as the geometry
+(`<root>/current -> builds/<id>`): `demo/` (the demonstration dataset, the default) and `import/`
+(real Cafdata files loaded with `cafcarto import`; each file replaces the cells it carries).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from geodata import cache
+from layers.audit import AuditReport, audit
+from layers.demo import DEFAULT_SEED, DemoData, generate
+from layers.demo_store import _local, publish_demo, secret_tables
+from layers.publish import build_table, territories
+from layers.store import PUBLISHED, SECRET, Store, write_store
+
+STORE_FORMAT = 1
+
+
+def _code_version() -> str:
+    digest = hashlib.sha256()
+    for path in sorted(Path(__file__).parent.glob("*.py")):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def load_territories(geo_build: Path) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
+    """Communes and infra zones of a geometry build, without geometry."""
+    cols = ["code", "population", "area_km2", "departement", "region", "epci", "caf"]
+    communes = pd.read_parquet(geo_build / "geo" / "commune.parquet", columns=cols)
+    infra = {}
+    for name in ("iris", "qpv"):
+        path = geo_build / "geo" / f"{name}.parquet"
+        if path.exists():
+            infra[name] = pd.read_parquet(path, columns=["code", "commune", "population"])
+    return communes, infra
+
+
+def demo_data(geo_build: Path, seed: int = DEFAULT_SEED) -> DemoData:
+    communes, infra = load_territories(geo_build)
+    return generate(communes, seed=seed, infra=infra)
+
+
+def build_demo_store(
+    geo_build: Path,
+    root: Path,
+    *,
+    seed: int = DEFAULT_SEED,
+    periods: list[str] | None = None,
+    force: bool = False,
+    log: Callable[[str], None] = print,
+) -> Path:
+    """Generate, protect and write the demonstration store unless it is up to date."""
+    geo_manifest = json.loads((geo_build / cache.MANIFEST).read_text(encoding="utf-8"))
+    fingerprint = hashlib.sha256(json.dumps(
+        [STORE_FORMAT, _code_version(), geo_manifest["fingerprint"], seed, periods]
+    ).encode()).hexdigest()  # fmt: skip
+    current = cache.active_dir(root)
+    if current is not None and not force and (
+        cache.read_manifest(current).get("fingerprint") == fingerprint
+    ):
+        log(f"Jeu de démonstration à jour ({current}).")
+        return current
+    t0 = time.perf_counter()
+    log("Jeu de démonstration : génération et secret statistique…")
+    data = demo_data(geo_build, seed)
+    rows, meta = publish_demo(data, periods=periods, log=log)
+    build = _new_build(root)
+    meta.update({"fingerprint": fingerprint, "periodes": periods or data.periods,
+                 "construit_le": time.strftime("%Y-%m-%dT%H:%M:%S")})  # fmt: skip
+    meta = write_store(rows, build, meta)
+    final = _finish(root, build)
+    log(
+        f"  {meta['cellules']} cellules ({meta['statuts'].get(SECRET, 0)} secrètes), "
+        f"{meta['octets'] / 1e6:.1f} Mo, {time.perf_counter() - t0:.0f} s"
+    )
+    return final
+
+
+def _new_build(root: Path) -> Path:
+    cache.drop_dead_partials(root)
+    build_id = f"{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}"
+    return root / "builds" / f"{build_id}.partial"
+
+
+def _finish(root: Path, partial: Path) -> Path:
+    final = partial.with_name(partial.name.removesuffix(".partial"))
+    partial.rename(final)
+    cache.publish(root, final)
+    return final
+
+
+def import_rows(root: Path, new_rows: pd.DataFrame, source: str) -> Path:
+    """Merge imported rows into the import store, all or nothing: the cells a file carries
+    (indicator, level, period) replace those already imported."""
+    current = cache.active_dir(root)
+    rows = new_rows
+    sources = [source]
+    if current is not None:
+        old = pd.read_parquet(current / "valeurs.parquet")
+        for col in ("indicateur", "niveau", "periode", "statut"):
+            old[col] = old[col].astype(str)
+        keys = new_rows[["indicateur", "niveau", "periode"]].drop_duplicates()
+        stale = old.merge(keys, on=["indicateur", "niveau", "periode"], how="left",
+                          indicator=True)["_merge"].eq("both").to_numpy()  # fmt: skip
+        rows = pd.concat([old[~stale], new_rows], ignore_index=True)
+        sources = cache.read_manifest(current).get("sources", []) + sources
+    build = _new_build(root)
+    write_store(rows, build, {"mode": "reel", "sources": sources,
+                              "construit_le": time.strftime("%Y-%m-%dT%H:%M:%S")})  # fmt: skip
+    return _finish(root, build)
+
+
+def audit_store(
+    store: Store,
+    geo_build: Path,
+    *,
+    protection: float = 5,
+    periods: Iterable[str] | None = None,
+    log: Callable[[str], None] = print,
+) -> list[tuple[str, tuple[str, ...], AuditReport]]:
+    """Play the attacker on the published store: for every secrecy table, bound each secret
+    cell from the published cells and the additive relations only."""
+    structure = demo_data_structure(geo_build)
+    wanted = set(periods) if periods else None
+    by_key = _published_index(store)
+    reports = []
+    for p, period in enumerate(structure.periods):
+        if wanted is not None and period not in wanted:
+            continue
+        if period not in by_key:
+            continue
+        local = _local(structure, p)
+        terr = territories(structure, local=local, infra=("iris", "qpv"))
+        for columns in secret_tables():
+            table = build_table(structure, terr, columns, p, local)
+            published, hidden = _published_cells(by_key[period], terr, table)
+            report = audit(published, table.relations, hidden, protection=protection)
+            reports.append((period, columns, report))
+            if not report.ok:
+                log(f"  {period} {'+'.join(columns)} : {report.summary()}")
+    return reports
+
+
+def demo_data_structure(geo_build: Path) -> DemoData:
+    """Territories and periods of the demonstration, every count zero: structure only, so the
+    audit cannot see a raw value even by mistake."""
+    communes, infra = load_territories(geo_build)
+    data = generate(communes.assign(population=0), infra=infra)
+    zero = {k: np.zeros_like(v) for k, v in data.counts.items()}
+    infra_zero = {n: (z, {k: np.zeros_like(v) for k, v in vals.items()})
+                  for n, (z, vals) in data.infra.items()}  # fmt: skip
+    return replace(data, counts=zero, infra=infra_zero)
+
+
+def _published_index(store: Store) -> dict[str, pd.DataFrame]:
+    df = store.query("SELECT indicateur, niveau, code, periode, valeur, statut FROM v")
+    for col in ("indicateur", "niveau", "periode", "statut"):
+        df[col] = df[col].astype(str)
+    return {p: g.set_index(["indicateur", "niveau", "code"]) for p, g in df.groupby("periode")}
+
+
+def _published_cells(rows: pd.DataFrame, terr, table) -> tuple[np.ndarray, np.ndarray]:
+    keys = pd.MultiIndex.from_arrays([
+        np.asarray(table.columns, dtype=object)[table.cell_col],
+        terr.level[table.cell_terr], terr.code[table.cell_terr],
+    ])  # fmt: skip
+    found = rows.reindex(keys)
+    status = found["statut"].fillna(SECRET).to_numpy()
+    hidden = status != PUBLISHED
+    return np.where(hidden, np.nan, found["valeur"].to_numpy(dtype=float)), hidden
+
+
+def summarise(reports: list[tuple[str, tuple[str, ...], AuditReport]]) -> dict:
+    cells = sum(r.cells for _, _, r in reports)
+    hidden = sum(r.hidden for _, _, r in reports)
+    narrow = [r.narrowest for _, _, r in reports if r.narrowest is not None]
+    width = min((hi - lo for _, lo, hi in narrow), default=None)
+    failures = sum(len(r.failures) + r.infeasible_components for _, _, r in reports)
+    return {"tableaux": len(reports), "cellules": cells, "secretes": hidden,
+            "intervalle_min": width, "echecs": failures,
+            "secondes": round(sum(r.seconds for _, _, r in reports), 1)}  # fmt: skip
+
+
