@@ -1,10 +1,10 @@
-"""`make bench`: every measurement in one run (build, map engine, server memory)."""
+"""`make bench`: every measurement in one run (build, map engine, server memory, store)."""
 
 from __future__ import annotations
 
 import sys
 
-from bench import build_bench, map_bench, server_memory
+from bench import build_bench, map_bench, server_memory, store_bench
 
 
 def main() -> int:
@@ -13,6 +13,8 @@ def main() -> int:
     code = map_bench.main(["--runs", "5", "--first-runs", "3"])
     print(flush=True)
     server_memory.main()
+    print(flush=True)
+    store_bench.main()
     return code
 
 

@@ -1,0 +1,67 @@
+"""Indicator store: size on disk and typical query times (medians), plus the secrecy audit."""
+
+from __future__ import annotations
+
+import time
+
+import pandas as pd
+
+from dashboard.config import Settings
+from geodata.cache import active_dir
+from layers.build_store import audit_store, summarise
+from layers.store import Store, timed
+
+
+def measure(audit: bool = True) -> dict | None:
+    settings = Settings.from_env()
+    folder = active_dir(settings.store_demo)
+    geo = active_dir(settings.cache)
+    if folder is None or geo is None:
+        return None
+    store = Store(folder)
+    communes = pd.read_parquet(geo / "geo" / "commune.parquet",
+                               columns=["code", "epci", "departement", "region"])  # fmt: skip
+    vitry = communes.set_index("code").loc["51649"] if "51649" in set(communes["code"]) else None
+    row = vitry if vitry is not None else communes.iloc[0]
+    code = row.name if vitry is not None else row["code"]
+    refs = [("commune", code), ("epci", row["epci"]), ("departement", row["departement"]),
+            ("region", row["region"]), ("france", "FR")]  # fmt: skip
+    period = store.periods("rsa", "commune")[-1]
+    out = {
+        "cellules": store.meta["cellules"],
+        "octets": store.meta["octets"],
+        "secret": store.meta.get("secret", {}),
+        "layer_ms": timed(store.layer, "rsa", "commune", period),
+        "series_ms": timed(store.series, "rsa", "commune", code),
+        "references_ms": timed(store.series_many, "rsa", refs),
+        "rows_layer": len(store.layer("rsa", "commune", period)),
+    }
+    if audit:
+        t0 = time.perf_counter()
+        out["audit"] = summarise(audit_store(store, geo, log=lambda _: None))
+        out["audit_s"] = time.perf_counter() - t0
+    return out
+
+
+def main() -> None:
+    res = measure()
+    print("## Entrepôt d'indicateurs (DuckDB sur Parquet)")
+    if res is None:
+        print("pas d'entrepôt : lancez « cafcarto build »")
+        return
+    sec = res["secret"]
+    print(f"{res['cellules']} cellules, {res['octets'] / 1e6:.1f} Mo sur disque ; secret : "
+          f"{sec.get('tables', 0)} tableaux protégés en {sec.get('seconds', 0)} s")  # fmt: skip
+    print(f"requêtes (médiane de 20) : toutes les communes, un indicateur et une période "
+          f"({res['rows_layer']} lignes) {res['layer_ms']:.1f} ms ; série d'une commune "
+          f"{res['series_ms']:.1f} ms ; série avec ses références (EPCI, département, région, "
+          f"France) {res['references_ms']:.1f} ms")  # fmt: skip
+    if "audit" in res:
+        a = res["audit"]
+        print(f"audit : {a['tableaux']} tableaux, {a['cellules']} cellules vérifiées, "
+              f"{a['secretes']} secrètes, intervalle le plus étroit {a['intervalle_min']}, "
+              f"{a['echecs']} échec(s), {res['audit_s']:.0f} s")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
