@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# Demonstration store built by `make run`: the map does not read it yet (dashboard issue), and
+# protecting all France takes long; `make run DEMO=recente` builds it.
+DEMO ?= aucune
 HOST ?= 127.0.0.1
 PORT ?= 8050
 export HOST PORT
@@ -19,7 +22,7 @@ vendor: $(STAMP)
 	$(VENV)/bin/cafcarto vendor
 
 build: $(STAMP)
-	$(VENV)/bin/cafcarto build
+	$(VENV)/bin/cafcarto build --demo $(DEMO)
 
 run: vendor build
 	@echo "Cafdata Carto : http://$(HOST):$(PORT)"
