@@ -189,8 +189,10 @@ def component_ranges(
     exact: bool = False,
     seed: int = 0,
     max_rounds: int = 12,
+    only: np.ndarray | None = None,
 ) -> Ranges:
-    """Range of the first `n_check` variables of `lp` (all by default).
+    """Range of the first `n_check` variables of `lp` (all by default), or of the variables
+    flagged by the mask `only` (then every bound is returned, the others as witnessed).
 
     `lo` and `hi` may carry the span of feasible points already known. A variable whose
     witnessed values span `protection` is safe whatever its exact range, so it costs no LP of
@@ -200,6 +202,12 @@ def component_ranges(
     """
     n = lp.n
     k = n if n_check is None else n_check
+    check = np.zeros(n, dtype=bool)
+    if only is None:
+        check[:k] = True
+    else:
+        check[: only.size] = only
+        k = n
     lo = np.full(n, np.inf) if lo is None else np.r_[lo, np.full(n - lo.size, np.inf)]
     hi = np.full(n, -np.inf) if hi is None else np.r_[hi, np.full(n - hi.size, -np.inf)]
     done = np.zeros(n, dtype=bool)
@@ -209,9 +217,7 @@ def component_ranges(
         np.maximum(hi, x, out=hi)
 
     def open_cells() -> np.ndarray:
-        out = np.zeros(n, dtype=bool)
-        out[:k] = ~(hi[:k] - lo[:k] >= protection - TOL)
-        return out
+        return check & ~(hi - lo >= protection - TOL)
 
     rng = np.random.default_rng(seed)
     for rnd in range(0 if exact else max_rounds):
@@ -231,7 +237,7 @@ def component_ranges(
         if before - int(open_cells().sum()) < 0.1 * before:
             break
     e = np.zeros(n)
-    for j in range(k):
+    for j in np.flatnonzero(check):
         if not exact and hi[j] - lo[j] >= protection - TOL:
             continue
         e[j] = 1.0

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from layers.facilities import generate_facilities, places_by_period
 from layers.periods import decembers, quarters, year_fraction
 
 DEFAULT_SEED = 20261123
@@ -32,6 +33,7 @@ class DemoData:
     not_applicable: dict[str, np.ndarray] = field(default_factory=dict)  # period mask
     infra: dict[str, tuple[pd.DataFrame, dict[str, np.ndarray]]] = field(default_factory=dict)
     seed: int = DEFAULT_SEED
+    facilities: pd.DataFrame | None = None  # EAJE and LAEP (generated), see layers.facilities
 
     @property
     def annual_index(self) -> np.ndarray:
@@ -163,7 +165,9 @@ def generate(
     }
 
     children = rng.poisson(np.outer(pop * (0.03 + 0.02 * o[:, 0]), np.ones(len(periods))))
-    places_eaje = _eaje_places(rng, pop, u[:, 0], o[:, 0], periods)
+    facilities = generate_facilities(communes, rng, urban=u[:, 0])
+    years = np.array([int(p[:4]) for p in periods])
+    places_eaje = places_by_period(facilities, len(pop), years)
     other_places = _binomial(rng, children, (0.45 - 0.2 * u) * (1 - 0.7 * o))
     counts["places_eaje"] = places_eaje
     denominators = {
@@ -171,19 +175,11 @@ def generate(
         "enfants_moins_3_ans": children,
         "places_total": places_eaje + other_places,
     }
-    data = DemoData(periods, communes, counts, amounts, denominators, not_applicable, seed=seed)
+    data = DemoData(periods, communes, counts, amounts, denominators, not_applicable, seed=seed,
+                    facilities=facilities)  # fmt: skip
     if infra:
         data.infra = {name: _infra(rng, data, zones, name) for name, zones in infra.items()}
     return data
-
-
-def _eaje_places(rng, pop, urban, overseas, periods) -> np.ndarray:
-    """Places in crèches: more in towns, growing slowly, none in most small villages."""
-    years = np.array([year_fraction(p) for p in periods]) - 2015
-    base = rng.poisson(pop * (0.006 + 0.012 * urban) * (1 - 0.4 * overseas))
-    base[pop < 400] = 0
-    growth = 1 + 0.02 * years
-    return np.floor(base[:, None] * growth[None, :]).astype(np.int64)
 
 
 INFRA_INDICATORS = {

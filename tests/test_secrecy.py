@@ -12,6 +12,8 @@ import scipy.sparse as sp
 
 from layers.audit import audit
 from layers.secrecy import (
+    _block_witnesses,
+    _class_witnesses,
     build_relations,
     mask_rate,
     primary_mask,
@@ -247,3 +249,60 @@ def test_sparse_relations_any_format():
     values, rel, _ = two_way(CAF)
     res = protect(values, sp.csc_matrix(rel.eq), primary_mask(values))
     assert_protected(values, rel, res.hidden)
+
+
+def test_class_witnesses_span_the_class_sum():
+    # Three communes of one EPCI (cells 0..2, total 3): 0 and 1 share every relation.
+    values = np.array([2.0, 4.0, 10.0, 16.0])
+    rel = build_relations(4, [{3: [0, 1, 2]}])
+    hidden = np.array([True, True, False, False])
+    lo, hi = values.copy(), values.copy()
+    _class_witnesses(sp.vstack([rel.eq, rel.le], format="csc"), values, hidden, 5, lo, hi)
+    assert lo[:2].tolist() == [0, 0] and hi[:2].tolist() == [6, 6]
+    # Two small cells do not protect each other: their sum (3) stays below 5.
+    lo, hi = values.copy(), values.copy()
+    small = np.array([1.0, 2.0, 10.0, 13.0])
+    _class_witnesses(sp.vstack([rel.eq, rel.le], format="csc"), small, hidden, 5, lo, hi)
+    assert np.array_equal(lo, values) and np.array_equal(hi, values)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_block_witnesses_are_sound_and_exact_on_one_block(seed):
+    """Block ranges are feasible points (inside the exact ranges); with one block they are
+    the exact ranges of every narrow cell."""
+    rng = np.random.default_rng(seed)
+    values, rel = random_table(rng)
+    hidden = primary_mask(values) | (rng.random(values.size) < 0.3)
+    exact = audit(published(values, hidden), rel, hidden, protection=5, exact=True)
+    ranges = {c: (lo, hi) for c, lo, hi in exact.failures}
+    lo, hi = values.astype(float), values.astype(float)
+    for cap in (3, 10**6):  # tiny blocks, then the whole table as one block
+        _block_witnesses(rel, values.astype(float), hidden, hidden.copy(), 5, lo, hi, cap=cap)
+    for c in np.flatnonzero(hidden):
+        if c in ranges:  # narrow for real: the witnesses stay inside and reach the bounds
+            assert ranges[c][0] - 1e-6 <= lo[c] and hi[c] <= ranges[c][1] + 1e-6
+            assert hi[c] - lo[c] == pytest.approx(ranges[c][1] - ranges[c][0], abs=1e-6)
+        else:
+            assert hi[c] - lo[c] >= 5 - 1e-6
+
+
+def test_breakdown_hierarchy_protected_with_few_secondary():
+    """Communes x (total + 3 parts) under EPCI and a national total: the linked-table shape."""
+    rng = np.random.default_rng(7)
+    n_com, n_epci, k = 60, 6, 3
+    epci = np.sort(np.r_[np.arange(n_epci), rng.integers(0, n_epci, n_com - n_epci)])
+    parts = rng.integers(0, 6, (n_com, k)) + (rng.random((n_com, k)) < 0.5) * 20
+    com = np.c_[parts.sum(1), parts]
+    units = np.r_[com, [com[epci == e].sum(0) for e in range(n_epci)], [com.sum(0)]]
+    cell = np.arange(units.size).reshape(units.shape)
+    eqs = [{int(cell[u, 0]): cell[u, 1:].tolist() for u in range(len(units))}]
+    for c in range(k + 1):
+        eqs.append({int(cell[n_com + e, c]): cell[np.flatnonzero(epci == e), c].tolist()
+                    for e in range(n_epci)})  # fmt: skip
+        eqs.append({int(cell[-1, c]): cell[:n_com, c].tolist()})
+    values, rel = units.ravel(), build_relations(units.size, eqs)
+    prim = primary_mask(values)
+    res = protect(values, rel, prim)
+    assert res.unprotected.size == 0
+    assert_protected(values, rel, res.hidden)
+    assert res.secondary.sum() <= prim.sum()
