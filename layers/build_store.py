@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import replace
 from pathlib import Path
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 
@@ -22,6 +23,7 @@ from geodata import cache
 from layers.audit import AuditReport, audit
 from layers.demo import DEFAULT_SEED, DemoData, generate
 from layers.demo_store import _local, publish_demo, secret_tables
+from layers.facilities import place_points
 from layers.publish import build_table, territories
 from layers.store import PUBLISHED, SECRET, Store, write_store
 
@@ -67,8 +69,10 @@ def build_demo_store(
         [STORE_FORMAT, _code_version(), geo_manifest["fingerprint"], seed, periods]
     ).encode()).hexdigest()  # fmt: skip
     current = cache.active_dir(root)
-    if current is not None and not force and (
-        cache.read_manifest(current).get("fingerprint") == fingerprint
+    if (
+        current is not None
+        and not force
+        and (cache.read_manifest(current).get("fingerprint") == fingerprint)
     ):
         log(f"Jeu de démonstration à jour ({current}).")
         return current
@@ -80,12 +84,26 @@ def build_demo_store(
     meta.update({"fingerprint": fingerprint, "periodes": periods or data.periods,
                  "construit_le": time.strftime("%Y-%m-%dT%H:%M:%S")})  # fmt: skip
     meta = write_store(rows, build, meta)
+    meta["equipements"] = _write_facilities(data, geo_build, build)
+    (build / "manifest.json").write_text(json.dumps(meta, ensure_ascii=False, indent=1))
     final = _finish(root, build)
     log(
         f"  {meta['cellules']} cellules ({meta['statuts'].get(SECRET, 0)} secrètes), "
         f"{meta['octets'] / 1e6:.1f} Mo, {time.perf_counter() - t0:.0f} s"
     )
     return final
+
+
+def _write_facilities(data: DemoData, geo_build: Path, build: Path) -> int:
+    """Generated EAJE and LAEP points, inside their communes, beside the values."""
+    if data.facilities is None:
+        return 0
+    polygons = gpd.read_parquet(geo_build / "geo" / "commune.parquet", columns=["code", "geometry"])
+    points = place_points(
+        data.facilities, polygons.set_index("code").geometry, np.random.default_rng(data.seed)
+    )
+    points.to_parquet(build / "equipements.parquet", index=False)
+    return len(points)
 
 
 def _new_build(root: Path) -> Path:
@@ -191,5 +209,3 @@ def summarise(reports: list[tuple[str, tuple[str, ...], AuditReport]]) -> dict:
     return {"tableaux": len(reports), "cellules": cells, "secretes": hidden,
             "intervalle_min": width, "echecs": failures,
             "secondes": round(sum(r.seconds for _, _, r in reports), 1)}  # fmt: skip
-
-

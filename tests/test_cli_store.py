@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from dashboard.cli import main as cli
@@ -59,3 +60,27 @@ def test_import_is_all_or_nothing(cache_dir: Path, monkeypatch, tmp_path: Path, 
     err = capsys.readouterr().err
     assert "ligne 4" in err and "non importé" in err
     assert active_dir(cache_dir / "import") == first  # the store is as it was
+
+
+def test_demo_facilities_lie_in_their_commune_and_make_its_places(cache_dir: Path) -> None:
+    import geopandas as gpd
+    import shapely
+
+    folder = active_dir(cache_dir / "demo")
+    facilities = pd.read_parquet(folder / "equipements.parquet")
+    assert len(facilities) > 0 and facilities["adresse"].str.contains("démonstration").all()
+    assert set(facilities["type"]) <= {
+        "Crèche collective",
+        "Micro-crèche",
+        "Crèche familiale",
+        "Crèche parentale",
+        "Lieu d'accueil enfants-parents",
+    }
+    communes = gpd.read_parquet(active_dir(cache_dir) / "geo" / "commune.parquet")
+    geoms = communes.set_index("code").geometry.reindex(facilities["commune"]).to_numpy()
+    assert shapely.contains_xy(geoms, facilities["lon"], facilities["lat"]).mean() > 0.99
+    opened = facilities[(facilities["type"] != "Lieu d'accueil enfants-parents")
+                        & (facilities["annee_ouverture"] <= 2024)]  # fmt: skip
+    places = Store(folder).layer("places_eaje", "commune", "2024-12").set_index("code")["valeur"]
+    expected = opened.groupby("commune")["places"].sum()
+    assert (places.reindex(expected.index) == expected).all()
