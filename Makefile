@@ -3,9 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-# Demonstration store built by `make run`: the map does not read it yet (dashboard issue), and
-# protecting all France takes long; `make run DEMO=recente` builds it.
-DEMO ?= aucune
+# Demonstration store (about 7 min for all France on 2 cores, the first time only);
+# `make run DEMO=aucune` skips it.
+DEMO ?= complete
 HOST ?= 127.0.0.1
 PORT ?= 8050
 export HOST PORT

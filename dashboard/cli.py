@@ -34,10 +34,8 @@ def _build(args: argparse.Namespace, settings: Settings) -> int:
     geo = build(sources, settings.cache, departements=deps, force=args.force)
     if args.demo != "aucune":
         from layers.build_store import build_demo_store
-        from layers.periods import decembers, quarters
 
-        periods = None if args.demo == "complete" else [decembers()[-1], *quarters()]
-        build_demo_store(geo.build_dir, settings.store_demo, periods=periods, force=args.force)
+        build_demo_store(geo.build_dir, settings.store_demo, force=args.force)
     return 0
 
 
@@ -121,10 +119,10 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--departements", help="ne construit que ces départements (ex. 40,64)")
     b.add_argument(
         "--demo",
-        choices=("recente", "complete", "aucune"),
-        default="recente",
-        help="jeu de démonstration : dernière année locale et tous les trimestres (défaut), "
-        "toutes les années, ou aucun",
+        choices=("complete", "aucune"),
+        default="complete",
+        help="jeu de démonstration : construit après secret statistique (défaut, environ 7 min "
+        "pour la France entière sur 2 cœurs) ou aucun",
     )
     b.set_defaults(func=_build)
 

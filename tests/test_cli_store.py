@@ -25,7 +25,7 @@ def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     mp = pytest.MonkeyPatch()
     mp.setenv("CAFCARTO_CACHE", str(root))
     # Territoire de Belfort: 101 communes, small enough for a full demonstration store.
-    assert cli(["build", "--departements", "90", "--demo", "recente"]) == 0
+    assert cli(["build", "--departements", "90"]) == 0
     yield root
     mp.undo()
 
