@@ -31,6 +31,7 @@ def measure(audit: bool = True) -> dict | None:
         "cellules": store.meta["cellules"],
         "octets": store.meta["octets"],
         "secret": store.meta.get("secret", {}),
+        "duree_s": store.meta.get("duree_s", "?"),
         "layer_ms": timed(store.layer, "rsa", "commune", period),
         "series_ms": timed(store.series, "rsa", "commune", code),
         "references_ms": timed(store.series_many, "rsa", refs),
@@ -50,8 +51,9 @@ def main() -> None:
         print("pas d'entrepôt : lancez « cafcarto build »")
         return
     sec = res["secret"]
-    print(f"{res['cellules']} cellules, {res['octets'] / 1e6:.1f} Mo sur disque ; secret : "
-          f"{sec.get('tables', 0)} tableaux protégés en {sec.get('seconds', 0)} s")  # fmt: skip
+    print(f"{res['cellules']} cellules, {res['octets'] / 1e6:.1f} Mo sur disque, construit en "
+          f"{res['duree_s']} s ; secret : {sec.get('tables', 0)} tableaux protégés en "
+          f"{sec.get('seconds', 0)} s")  # fmt: skip
     print(f"requêtes (médiane de 20) : toutes les communes, un indicateur et une période "
           f"({res['rows_layer']} lignes) {res['layer_ms']:.1f} ms ; série d'une commune "
           f"{res['series_ms']:.1f} ms ; série avec ses références (EPCI, département, région, "

@@ -85,6 +85,10 @@ def build_demo_store(
                  "construit_le": time.strftime("%Y-%m-%dT%H:%M:%S")})  # fmt: skip
     meta = write_store(rows, build, meta)
     meta["equipements"] = _write_facilities(data, geo_build, build)
+    meta["duree_s"] = round(time.perf_counter() - t0, 1)
+    # The portal rounds its counts to 5; the demonstration publishes exact values (the audit
+    # then treats them as exact, the harder case).
+    meta["arrondi"] = "aucun : effectifs exacts (données de démonstration)"
     (build / "manifest.json").write_text(json.dumps(meta, ensure_ascii=False, indent=1))
     final = _finish(root, build)
     log(
