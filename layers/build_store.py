@@ -12,6 +12,7 @@ import json
 import os
 import time
 from collections.abc import Callable, Iterable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
@@ -144,35 +145,48 @@ def import_rows(root: Path, new_rows: pd.DataFrame, source: str) -> Path:
     return _finish(root, build)
 
 
+_AUDIT: dict = {}  # structure and published cells, shared with forked workers
+
+
 def audit_store(
     store: Store,
     geo_build: Path,
     *,
     protection: float = 5,
     periods: Iterable[str] | None = None,
+    workers: int | None = None,
     log: Callable[[str], None] = print,
 ) -> list[tuple[str, tuple[str, ...], AuditReport]]:
     """Play the attacker on the published store: for every secrecy table, bound each secret
     cell from the published cells and the additive relations only."""
     structure = demo_data_structure(geo_build)
-    wanted = set(periods) if periods else None
     by_key = _published_index(store)
-    reports = []
-    for p, period in enumerate(structure.periods):
-        if wanted is not None and period not in wanted:
-            continue
-        if period not in by_key:
-            continue
-        local = _local(structure, p)
-        terr = territories(structure, local=local, infra=("iris", "qpv"))
-        for columns in secret_tables():
-            table = build_table(structure, terr, columns, p, local)
-            published, hidden = _published_cells(by_key[period], terr, table)
-            report = audit(published, table.relations, hidden, protection=protection)
-            reports.append((period, columns, report))
-            if not report.ok:
-                log(f"  {period} {'+'.join(columns)} : {report.summary()}")
+    wanted = set(periods) if periods else set(by_key)
+    jobs = [(p, columns) for p, period in enumerate(structure.periods)
+            if period in wanted and period in by_key for columns in secret_tables()]  # fmt: skip
+    _AUDIT.update(structure=structure, by_key=by_key, protection=protection)
+    workers = workers or max(1, min(2, os.cpu_count() or 1))
+    if workers > 1 and len(jobs) > 1:
+        with ProcessPoolExecutor(workers) as pool:
+            reports = list(pool.map(_audit_job, jobs, chunksize=4))
+    else:
+        reports = [_audit_job(job) for job in jobs]
+    for period, columns, report in reports:
+        if not report.ok:
+            log(f"  {period} {'+'.join(columns)} : {report.summary()}")
     return reports
+
+
+def _audit_job(job: tuple[int, tuple[str, ...]]) -> tuple[str, tuple[str, ...], AuditReport]:
+    p, columns = job
+    structure = _AUDIT["structure"]
+    period = structure.periods[p]
+    local = _local(structure, p)
+    terr = territories(structure, local=local, infra=("iris", "qpv"))
+    table = build_table(structure, terr, columns, p, local)
+    published, hidden = _published_cells(_AUDIT["by_key"][period], terr, table)
+    return period, columns, audit(published, table.relations, hidden,
+                                  protection=_AUDIT["protection"])  # fmt: skip
 
 
 def demo_data_structure(geo_build: Path) -> DemoData:
