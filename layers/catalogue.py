@@ -430,7 +430,7 @@ INDICATORS: tuple[Indicator, ...] = (
         "Solidarité et insertion",
         "Revenu de solidarité active",
         ("rsa", "allocataires"),
-        niveaux=WITH_INFRA,
+        niveaux=ALL_LEVELS,  # the rate is not derived for IRIS and QPV yet
         mots=("RSA", "pauvreté"),
     ),
     _count(

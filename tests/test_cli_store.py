@@ -84,3 +84,12 @@ def test_demo_facilities_lie_in_their_commune_and_make_its_places(cache_dir: Pat
     places = Store(folder).layer("places_eaje", "commune", "2024-12").set_index("code")["valeur"]
     expected = opened.groupby("commune")["places"].sum()
     assert (places.reindex(expected.index) == expected).all()
+
+
+def test_store_levels_match_the_catalogue(cache_dir: Path) -> None:
+    from layers.catalogue import BY_ID
+
+    present = Store(active_dir(cache_dir / "demo")).indicators()
+    assert set(present["indicateur"]) == set(BY_ID)
+    for ind, level in zip(present["indicateur"], present["niveau"], strict=True):
+        assert level in BY_ID[ind].niveaux, (ind, level)
