@@ -27,9 +27,26 @@ def small_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
+# Periods of the test demonstration store: enough for series, few enough to build in seconds.
+TEST_PERIODS = ["2021-12", "2022-12", "2023-12", "2024-12", "2025-03", "2025-06"]
+
+
 @pytest.fixture(scope="session")
-def settings(small_cache: Path) -> Settings:
-    """Settings pointing at the small cache and the installed front-end vendor directory."""
+def small_store(small_cache: Path) -> Path:
+    """The demonstration store (after secrecy) of the small cut, for a few periods."""
+    from geodata.cache import active_dir
+    from layers.build_store import build_demo_store
+
+    build_demo_store(
+        active_dir(small_cache), small_cache / "demo", periods=TEST_PERIODS, log=lambda _: None
+    )
+    return small_cache / "demo"
+
+
+@pytest.fixture(scope="session")
+def settings(small_cache: Path, small_store: Path) -> Settings:
+    """Settings pointing at the small cache (with its demonstration store) and the installed
+    front-end vendor directory."""
     return replace(Settings.from_env(), cache=small_cache)
 
 

@@ -1,0 +1,92 @@
+"""The data the server answers from: the geometry build in service and the indicator store.
+
+The imported store (real Cafdata files) wins over the demonstration when it exists; `demo`
+says which one is in use, so that every page and export can carry the notice. Both follow their
+`current` symlink: a new build is picked up without restarting the server.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from dashboard.config import Settings
+from geodata.cache import active_dir
+from layers.store import Store, StoreError
+from layers.territory_index import TerritoryIndex
+
+DEMO_NOTICE = (
+    "Données de démonstration : valeurs générées à partir des populations réelles, "
+    "après secret statistique. Ce ne sont pas des chiffres de la Cnaf."
+)
+
+
+@dataclass(frozen=True)
+class StoreInfo:
+    store: Store
+    demo: bool
+    folder: Path
+
+    @property
+    def notice(self) -> str | None:
+        return DEMO_NOTICE if self.demo else None
+
+
+class AppData:
+    """Thread-safe, lazily (re)loaded access to the build and the store."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._lock = threading.Lock()
+        self._index: tuple[Path, TerritoryIndex] | None = None
+        self._store: tuple[Path, StoreInfo] | None = None
+        self._facilities: tuple[Path, pd.DataFrame] | None = None
+
+    def index(self) -> TerritoryIndex | None:
+        build = active_dir(self.settings.cache)
+        if build is None:
+            return None
+        build = build.resolve()
+        with self._lock:
+            if self._index is None or self._index[0] != build:
+                self._index = (build, TerritoryIndex(build))
+            return self._index[1]
+
+    def store(self) -> StoreInfo | None:
+        """The imported store when there is one, else the demonstration (None if neither)."""
+        for root, demo in ((self.settings.store_import, False), (self.settings.store_demo, True)):
+            folder = active_dir(root)
+            if folder is None:
+                continue
+            folder = folder.resolve()
+            with self._lock:
+                if self._store is None or self._store[0] != folder:
+                    try:
+                        self._store = (folder, StoreInfo(Store(folder), demo, folder))
+                    except (StoreError, OSError, json.JSONDecodeError):
+                        continue
+                return self._store[1]
+        return None
+
+    def facilities(self) -> pd.DataFrame | None:
+        """EAJE and LAEP points of the store in use (imported file, else demonstration)."""
+        info = self.store()
+        candidates = [self.settings.cache / "equipements" / "current" / "equipements.parquet"]
+        if info is not None:
+            candidates.append(info.folder / "equipements.parquet")
+        demo = active_dir(self.settings.store_demo)
+        if demo is not None:
+            candidates.append(demo / "equipements.parquet")
+        for path in candidates:
+            if path.is_file():
+                path = path.resolve()
+                with self._lock:
+                    if self._facilities is None or self._facilities[0] != path:
+                        df = pd.read_parquet(path)
+                        self._facilities = (path, df)
+                    return self._facilities[1]
+        return None

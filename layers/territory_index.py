@@ -1,0 +1,192 @@
+"""Every territory of a geometry build, without geometry: names, parents, neighbours, search.
+
+Read once from `geo/<level>.parquet` and `geo/voisins.parquet`; row order is the feature order of
+the level's web geometry and vector tiles (feature id = row number), which the map relies on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from layers.catalogue import fold
+
+LEVELS: tuple[str, ...] = (
+    "france", "region", "departement", "caf", "epci", "commune", "qpv", "iris",
+)  # fmt: skip
+# Parent columns of each level's table, nearest first (the references of a series).
+PARENTS: dict[str, tuple[str, ...]] = {
+    "france": (),
+    "region": (),
+    "departement": ("region",),
+    "caf": ("departement", "region"),
+    "epci": ("departement", "region"),
+    "commune": ("epci", "caf", "departement", "region"),
+    "qpv": ("commune", "epci", "departement", "region"),
+    "iris": ("commune", "epci", "departement", "region"),
+}
+_ATTRS = ("code", "nom", "population", "area_km2", "label_lon", "label_lat", "codes_postaux")
+
+
+@dataclass(frozen=True)
+class Territory:
+    level: str
+    code: str
+    name: str
+    parents: dict[str, str]  # level -> code (France implicit)
+    population: float | None
+    area_km2: float | None
+    label: tuple[float, float] | None  # lon, lat inside the territory
+    postal_codes: tuple[str, ...] = ()
+
+
+class TerritoryIndex:
+    """Attribute tables of every level of one geometry build, loaded lazily."""
+
+    def __init__(self, build_dir: Path) -> None:
+        self.build_dir = Path(build_dir)
+        self._tables: dict[str, pd.DataFrame] = {}
+
+    def levels(self) -> list[str]:
+        return [lvl for lvl in LEVELS if (self.build_dir / "geo" / f"{lvl}.parquet").is_file()]
+
+    def table(self, level: str) -> pd.DataFrame:
+        """code, nom, parents..., population, area_km2, label point; row order = feature ids."""
+        if level not in LEVELS:
+            raise KeyError(level)
+        if level not in self._tables:
+            path = self.build_dir / "geo" / f"{level}.parquet"
+            import pyarrow.parquet as pq
+
+            names = set(pq.read_schema(path).names)
+            cols = [c for c in (*_ATTRS, *PARENTS[level]) if c in names]
+            df = pd.read_parquet(path, columns=cols)
+            for col in ("code", *PARENTS[level]):
+                if col in df.columns:
+                    df[col] = df[col].astype("string").fillna("").astype(str)
+            self._tables[level] = df
+        return self._tables[level]
+
+    def _row(self, level: str, code: str) -> pd.Series | None:
+        table = self.table(level)
+        pos = self._positions(level).get(code)
+        return None if pos is None else table.iloc[pos]
+
+    def _positions(self, level: str) -> dict[str, int]:
+        key = f"_pos_{level}"
+        if key not in self.__dict__:
+            codes = self.table(level)["code"].tolist()
+            self.__dict__[key] = {c: i for i, c in enumerate(codes)}
+        return self.__dict__[key]
+
+    def position(self, level: str, code: str) -> int | None:
+        """Feature id of a territory in its level (None when unknown)."""
+        return self._positions(level).get(code) if level in LEVELS else None
+
+    def get(self, level: str, code: str) -> Territory | None:
+        if level not in self.levels():
+            return None
+        row = self._row(level, code)
+        if row is None:
+            return None
+        parents = {p: str(row[p]) for p in PARENTS[level] if p in row.index and row[p]}
+        if level != "france":
+            parents["france"] = "FR"
+        lon, lat = row.get("label_lon"), row.get("label_lat")
+        label = None if lon is None or pd.isna(lon) else (float(lon), float(lat))
+        postal = str(row.get("codes_postaux") or "")
+        return Territory(
+            level=level,
+            code=code,
+            name=str(row["nom"]),
+            parents=parents,
+            population=_num(row.get("population")),
+            area_km2=_num(row.get("area_km2")),
+            label=label,
+            postal_codes=tuple(p for p in postal.replace(",", " ").split() if p),
+        )
+
+    def name(self, level: str, code: str) -> str | None:
+        row = self._row(level, code) if level in self.levels() else None
+        return None if row is None else str(row["nom"])
+
+    @cached_property
+    def _neighbours(self) -> pd.DataFrame:
+        path = self.build_dir / "geo" / "voisins.parquet"
+        if not path.is_file():
+            return pd.DataFrame(columns=["code", "voisin", "frontiere_km", "niveau"])
+        df = pd.read_parquet(path)
+        df["code"] = df["code"].astype(str)
+        df["voisin"] = df["voisin"].astype(str)
+        return df
+
+    def neighbours(self, level: str, code: str) -> list[str]:
+        """Codes sharing a border with the territory, longest border first."""
+        df = self._neighbours
+        sel = df[(df["niveau"] == level) & (df["code"] == code)]
+        return sel.sort_values("frontiere_km", ascending=False)["voisin"].tolist()
+
+    def children(self, level: str, parent_level: str, parent_code: str) -> pd.Series:
+        """Boolean mask over `table(level)`: the territories inside a parent."""
+        table = self.table(level)
+        if parent_level == "france":
+            return pd.Series(True, index=table.index)
+        if parent_level == level:
+            return table["code"] == parent_code
+        if parent_level not in table.columns:
+            return pd.Series(False, index=table.index)
+        return table[parent_level] == parent_code
+
+    @cached_property
+    def _search_table(self) -> pd.DataFrame:
+        parts = []
+        for level in ("commune", "epci", "departement", "region", "caf", "qpv", "iris"):
+            if level not in self.levels():
+                continue
+            t = self.table(level)
+            parts.append(pd.DataFrame({
+                "level": level, "code": t["code"], "nom": t["nom"],
+                "folded": [fold(n).replace("-", " ").replace("'", " ") for n in t["nom"]],
+                "postal": t["codes_postaux"] if "codes_postaux" in t else "",
+                "population": t["population"] if "population" in t else np.nan,
+            }))  # fmt: skip
+        return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+    def search(self, query: str, limit: int = 10) -> list[Territory]:
+        """By name (accents and case optional), INSEE code, SIREN or postal code.
+
+        Exact name or code first, then names starting with the query, then containing it;
+        bigger territories first within each group.
+        """
+        q = fold(query or "").replace("-", " ").replace("'", " ").strip()
+        q = " ".join(q.split())
+        df = self._search_table
+        if not q or df.empty or len(q) > 100:
+            return []
+        if q.replace(" ", "").isdigit() or q.upper().startswith(("QP", "2A", "2B")):
+            code = q.replace(" ", "").upper()
+            hits = df[(df["code"] == code) | df["postal"].str.contains(rf"\b{code}\b", regex=True)]
+            rank = np.where(hits["code"] == code, 0, 1)
+        else:
+            starts = df["folded"].str.startswith(q)
+            contains = df["folded"].str.contains(q, regex=False)
+            hits = df[contains]
+            rank = np.where(hits["folded"] == q, 0, np.where(starts[contains], 1, 2))
+        hits = hits.assign(_rank=rank, _pop=-hits["population"].fillna(0))
+        hits = hits.sort_values(["_rank", "_pop", "nom"]).head(limit)
+        found = [self.get(r.level, r.code) for r in hits.itertuples()]
+        return [t for t in found if t is not None]
+
+
+def _num(value: object) -> float | None:
+    if value is None:
+        return None
+    try:
+        v = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return None if np.isnan(v) else v

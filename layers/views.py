@@ -1,0 +1,197 @@
+"""What every page, export and API route shows: published cells joined to their territories.
+
+Pure functions over a `Store` and a `TerritoryIndex`. They validate every parameter against the
+catalogue and the store (French messages) and never see a hidden value: the store holds none.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from layers.catalogue import BY_ID, Indicator
+from layers.periods import label as period_label
+from layers.store import MISSING, NOT_APPLICABLE, PUBLISHED, SECRET, Store
+from layers.territory_index import LEVELS, PARENTS, TerritoryIndex
+
+STATUS_API = {
+    PUBLISHED: "published",
+    SECRET: "secret",
+    MISSING: "missing",
+    NOT_APPLICABLE: "not_applicable",
+}
+STATUS_FR = {
+    PUBLISHED: "publié",
+    SECRET: "secret",
+    MISSING: "pas de données",
+    NOT_APPLICABLE: "non concerné",
+}
+LEVEL_NAMES_FR = {
+    "france": "France",
+    "region": "région",
+    "departement": "département",
+    "caf": "Caf",
+    "epci": "EPCI",
+    "commune": "commune",
+    "qpv": "QPV",
+    "iris": "IRIS",
+}
+MAX_QUERY_CHARS = 100
+
+
+class ViewError(ValueError):
+    """A request the data cannot answer; `message` is French, `status` an HTTP code."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+def api_kind(ind: Indicator) -> str:
+    """count, rate, share or amount (a share is a part of the allocataires)."""
+    if ind.nature == "effectif":
+        return "count"
+    if ind.nature == "montant":
+        return "amount"
+    return "share" if ind.id.startswith("part_") else "rate"
+
+
+def decimals(ind: Indicator) -> int:
+    return 1 if ind.nature == "taux" else 0
+
+
+def indicator(ident: str | None) -> Indicator:
+    ind = BY_ID.get(str(ident or "")[:MAX_QUERY_CHARS])
+    if ind is None:
+        raise ViewError(
+            f"Indicateur inconnu : « {_short(ident)} ». "
+            "La liste est dans /api/v1/catalog."
+        )
+    return ind
+
+
+def level_of(ind: Indicator, level: str | None) -> str:
+    if level not in LEVELS:
+        raise ViewError(
+            f"Niveau inconnu : « {_short(level)} ». Niveaux possibles : {', '.join(LEVELS)}."
+        )
+    if level not in ind.niveaux:
+        raise ViewError(
+            f"L'indicateur « {ind.titre} » n'existe pas au niveau {LEVEL_NAMES_FR[level]} "
+            f"(niveaux : {', '.join(ind.niveaux)})."
+        )
+    return level
+
+
+def period_of(store: Store, ind: Indicator, level: str, period: str | None) -> str:
+    """The period asked, checked; the latest one when none is asked."""
+    periods = store.periods(ind.id, level)
+    if not periods:
+        raise ViewError(f"Aucune donnée pour « {ind.titre} » à ce niveau.", 404)
+    if period in (None, "", "derniere"):
+        return periods[-1]
+    if period not in periods:
+        raise ViewError(
+            f"Période inconnue : « {_short(period)} ». Périodes disponibles : "
+            f"{periods[0]} à {periods[-1]} (format AAAA-MM)."
+        )
+    return str(period)
+
+
+def parent_of(index: TerritoryIndex, level: str, parent: str | None) -> tuple[str, str] | None:
+    """`departement:69`, or a bare code tried as département, région, EPCI, Caf, commune."""
+    if not parent:
+        return None
+    text = str(parent)[:MAX_QUERY_CHARS]
+    if ":" in text:
+        plevel, code = text.split(":", 1)
+        candidates = [plevel]
+    else:
+        code = text
+        candidates = ["departement", "region", "epci", "caf", "commune"]
+    allowed = (*PARENTS[level], "france", level)
+    for plevel in candidates:
+        if plevel in allowed and plevel in index.levels() and index.get(plevel, code):
+            return plevel, code
+    raise ViewError(
+        f"Territoire parent inconnu pour ce niveau : « {_short(parent)} ». "
+        "Exemples : departement:69, region:84, epci:200046977."
+    )
+
+
+def layer(
+    store: Store,
+    index: TerritoryIndex,
+    ind: Indicator,
+    level: str,
+    period: str,
+    parent: tuple[str, str] | None = None,
+) -> pd.DataFrame:
+    """Every territory of the level (or of the parent), in feature order.
+
+    Columns: fid (feature id), code, nom, valeur, statut (store vocabulary); a territory the
+    store does not know is "manquant".
+    """
+    table = index.table(level)
+    cells = store.layer(ind.id, level, period)
+    cells["statut"] = cells["statut"].astype(str)
+    merged = table[["code", "nom"]].merge(cells, on="code", how="left")
+    merged["statut"] = merged["statut"].fillna(MISSING)
+    merged.loc[merged["statut"] != PUBLISHED, "valeur"] = float("nan")
+    merged.insert(0, "fid", range(len(merged)))
+    if parent is not None:
+        merged = merged[index.children(level, *parent).to_numpy()]
+    return merged.reset_index(drop=True)
+
+
+def rank(values: pd.Series) -> pd.Series:
+    """Rank 1 = highest published value; None for a hidden cell."""
+    return values.rank(ascending=False, method="min")
+
+
+def series_with_references(
+    store: Store, index: TerritoryIndex, ind: Indicator, level: str, code: str
+) -> pd.DataFrame:
+    """The territory's series and its parents' (EPCI, département, région, France), on the
+    territory's own periods. Columns: role, niveau, code, nom, periode, valeur, statut."""
+    terr = index.get(level, code)
+    if terr is None:
+        raise ViewError(f"Territoire inconnu : {LEVEL_NAMES_FR.get(level, level)} « {code} ».", 404)
+    wanted = [(level, code)]
+    for plevel in ("epci", "departement", "region", "france"):
+        pcode = terr.parents.get(plevel)
+        if pcode and plevel in ind.niveaux:
+            wanted.append((plevel, pcode))
+    df = store.series_many(ind.id, wanted)
+    for col in ("niveau", "periode", "statut"):
+        df[col] = df[col].astype(str)
+    own = df[(df["niveau"] == level) & (df["code"] == code)]
+    if not own.empty:
+        df = df[df["periode"].isin(set(own["periode"]))]
+    df["nom"] = [index.name(lv, c) or c for lv, c in zip(df["niveau"], df["code"], strict=True)]
+    df["role"] = ["territoire" if (lv, c) == (level, code) else lv
+                  for lv, c in zip(df["niveau"], df["code"], strict=True)]  # fmt: skip
+    df.loc[df["statut"] != PUBLISHED, "valeur"] = float("nan")
+    return df[["role", "niveau", "code", "nom", "periode", "valeur", "statut"]]
+
+
+def value_text(value: float | None, statut: str, ind: Indicator) -> str:
+    """French text of a cell: "1 234 foyers", "12,3 %", "secret", "pas de données"."""
+    from layers.classify import format_fr
+
+    if statut != PUBLISHED or value is None or pd.isna(value):
+        return STATUS_FR.get(statut, "pas de données")
+    unit = ind.unite
+    return f"{format_fr(float(value), decimals(ind))}\u00a0{unit}".strip()
+
+
+def period_text(period: str) -> str:
+    try:
+        return period_label(period)
+    except (KeyError, ValueError):
+        return period
+
+
+def _short(value: object) -> str:
+    text = str(value) if value is not None else ""
+    return text[:40] + ("…" if len(text) > 40 else "")

@@ -1,0 +1,93 @@
+"""Views over the store and the territories: layers in feature order, series, search, parents."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from dashboard.appdata import AppData
+from layers.catalogue import BY_ID
+from layers.store import PUBLISHED, SECRET
+from layers.views import ViewError, indicator, layer, level_of, parent_of, period_of
+from layers.views import series_with_references
+
+
+@pytest.fixture(scope="module")
+def data(settings):
+    app = AppData(settings)
+    return app.index(), app.store()
+
+
+def test_layer_is_in_feature_order_and_hides_secrets(data) -> None:
+    index, info = data
+    assert info.demo and "démonstration" in info.notice
+    ind = BY_ID["allocataires"]
+    period = period_of(info.store, ind, "commune", None)
+    df = layer(info.store, index, ind, "commune", period)
+    assert df["code"].tolist() == index.table("commune")["code"].tolist()
+    assert df["fid"].tolist() == list(range(len(df)))
+    assert (df["statut"] == SECRET).any() and (df["statut"] == PUBLISHED).any()
+    assert df.loc[df["statut"] != PUBLISHED, "valeur"].isna().all()
+
+
+def test_parent_filter_keeps_only_children(data) -> None:
+    index, info = data
+    ind = BY_ID["rsa"]
+    parent = parent_of(index, "commune", "departement:66")
+    df = layer(info.store, index, ind, "commune", "2024-12", parent)
+    table = index.table("commune")
+    assert len(df) == int((table["departement"] == "66").sum()) > 100
+    assert parent_of(index, "commune", "2A") == ("departement", "2A")
+    with pytest.raises(ViewError):
+        parent_of(index, "commune", "departement:99")
+
+
+@pytest.mark.parametrize(
+    ("ind", "level", "period"),
+    [("nope", "commune", None), ("rsa", "canton", None), ("rsa", "commune", "2024-13"),
+     ("rsa_montant", "qpv", None)],
+)
+def test_bad_parameters_give_french_errors(data, ind, level, period) -> None:
+    index, info = data
+    with pytest.raises(ViewError) as err:
+        i = indicator(ind)
+        level_of(i, level)
+        period_of(info.store, i, level, period)
+    assert any(w in err.value.message for w in ("inconnu", "n'existe pas", "Période"))
+
+
+def test_series_with_references_keeps_secrets_as_gaps(data) -> None:
+    index, info = data
+    ind = BY_ID["allocataires"]
+    df = series_with_references(info.store, index, ind, "commune", "69123")
+    roles = set(df["role"])
+    assert {"territoire", "epci", "departement", "region", "france"} <= roles
+    own = df[df["role"] == "territoire"]
+    assert own["periode"].is_monotonic_increasing and len(own) >= 4
+    # references are on the commune's periods (annual) even though they are quarterly
+    assert set(df["periode"]) == set(own["periode"])
+    hidden = df[df["statut"] != PUBLISHED]
+    assert all(math.isnan(v) for v in hidden["valeur"])
+
+
+def test_territory_search_by_name_code_and_postal_code(data) -> None:
+    index, _ = data
+    assert index.search("lyon")[0].code == "69123"
+    assert index.search("69123")[0].name == "Lyon"
+    assert index.search("Ajaccio")[0].code == "2A004"
+    assert "2A004" in [t.code for t in index.search("20000")]
+    assert index.search("perpignan")[0].code == "66136"
+    # accents optional
+    assert index.search("venissieux")[0].name == "Vénissieux"
+    assert index.search("") == [] and index.search("x" * 500) == []
+
+
+def test_territory_parents_and_neighbours(data) -> None:
+    index, _ = data
+    lyon = index.get("commune", "69123")
+    assert lyon.parents["departement"] == "69" and lyon.parents["region"] == "84"
+    assert lyon.parents["epci"] == "200046977"
+    near = index.neighbours("commune", "69123")
+    assert "69266" in near  # Villeurbanne
+    assert index.get("commune", "00000") is None
