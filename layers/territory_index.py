@@ -151,8 +151,8 @@ class TerritoryIndex:
             parts.append(pd.DataFrame({
                 "level": level, "code": t["code"], "nom": t["nom"],
                 "folded": [fold(n).replace("-", " ").replace("'", " ") for n in t["nom"]],
-                "postal": t["codes_postaux"] if "codes_postaux" in t else "",
-                "population": t["population"] if "population" in t else np.nan,
+                "postal": t.get("codes_postaux", ""),
+                "population": t.get("population", np.nan),
             }))  # fmt: skip
         return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 

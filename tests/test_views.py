@@ -9,8 +9,15 @@ import pytest
 from dashboard.appdata import AppData
 from layers.catalogue import BY_ID
 from layers.store import PUBLISHED, SECRET
-from layers.views import ViewError, indicator, layer, level_of, parent_of, period_of
-from layers.views import series_with_references
+from layers.views import (
+    ViewError,
+    indicator,
+    layer,
+    level_of,
+    parent_of,
+    period_of,
+    series_with_references,
+)
 
 
 @pytest.fixture(scope="module")
