@@ -1,0 +1,628 @@
+"""Public HTTP API v1: catalogue, data (JSON, CSV, Excel, GeoJSON), territories, facilities.
+
+Every parameter is validated (layers.views, French messages) before the store is queried; every
+error is JSON `{"erreur": ..., "statut": code}` and never a stack trace. Values come from
+`layers.views.layer()`, which blanks any cell that is not published.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+from collections.abc import Callable
+from functools import lru_cache, wraps
+
+import numpy as np
+import pandas as pd
+from flask import Blueprint, Flask, Response, request
+from werkzeug.exceptions import HTTPException
+
+from dashboard.appdata import AppData, StoreInfo
+from dashboard.openapi_v1 import FORMATS, openapi_document
+from geodata.cache import active_dir
+from layers.catalogue import BY_ID, CATEGORIES, INDICATORS, Indicator, fold
+from layers.export_tables import (
+    ExportMeta,
+    export_rows,
+    published_value,
+    to_csv,
+    to_geojson,
+    to_xlsx,
+)
+from layers.facilities import EAJE_TYPES, LAEP
+from layers.store import Store
+from layers.territory_index import LEVELS, TerritoryIndex
+from layers.views import (
+    LEVEL_NAMES_FR,
+    MAX_QUERY_CHARS,
+    STATUS_API,
+    ViewError,
+    api_kind,
+    decimals,
+    indicator,
+    layer,
+    level_of,
+    parent_of,
+    period_of,
+)
+
+PREFIX = "/api/v1"
+DEFAULT_LIMIT = MAX_LIMIT = 50_000  # all ~35,000 communes fit one page
+SEARCH_LIMIT = 20
+FACILITY_LIMIT = 500
+MAX_FACILITY_LIMIT = 5_000
+KEY_FIGURES = (
+    "allocataires",
+    "personnes_couvertes",
+    "taux_personnes_couvertes",
+    "monoparentales",
+    "aides_logement",
+    "rsa",
+    "ppa",
+    "aah",
+    "af",
+    "paje",
+)
+MIME = {
+    "csv": "text/csv; charset=utf-8",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "geojson": "application/geo+json",
+}
+# Facility type slugs -> labels of the facilities file.
+FACILITY_TYPES: dict[str, tuple[str, ...]] = {
+    "creche_collective": ("Crèche collective",),
+    "micro_creche": ("Micro-crèche",),
+    "creche_familiale": ("Crèche familiale",),
+    "creche_parentale": ("Crèche parentale",),
+    "laep": (LAEP,),
+    "eaje": tuple(EAJE_TYPES),
+}
+EARTH_RADIUS_KM = 6371.0088
+
+ERR_INTERNAL = "Erreur interne du serveur. Réessayez plus tard ou signalez le problème."
+ERR_NO_STORE = (
+    "Aucun entrepôt d'indicateurs n'est installé : lancez « cafcarto build » "
+    "(données de démonstration) ou « cafcarto import » (fichiers Cafdata)."
+)
+ERR_NO_BUILD = "Le cache géographique n'est pas construit : lancez « cafcarto build »."
+ERR_NO_FACILITIES = "Aucune liste d'équipements (EAJE, LAEP) n'est installée."
+ERR_TOO_LONG = "Paramètre « {name} » trop long ({max} caractères au plus)."
+ERR_UNKNOWN_PATH = "Adresse inconnue dans l'API. La description est dans /api/v1/openapi.json."
+ERR_METHOD = "Méthode non autorisée : l'API ne répond qu'aux requêtes GET."
+
+
+# --------------------------------------------------------------------------------------------
+# Responses
+
+
+def json_response(payload: object, status: int = 200) -> Response:
+    body = json.dumps(payload, ensure_ascii=False, allow_nan=False)
+    resp = Response(body, status=status, mimetype="application/json")
+    resp.headers["Cache-Control"] = "no-cache"
+    return resp
+
+
+def error_response(message: str, status: int) -> Response:
+    return json_response({"erreur": message, "statut": status}, status)
+
+
+def _api(view: Callable[..., Response]) -> Callable[..., Response]:
+    """French JSON errors: ViewError keeps its status, anything else is a bare 500."""
+
+    @wraps(view)
+    def wrapper(*args: object, **kwargs: object) -> Response:
+        try:
+            return view(*args, **kwargs)
+        except ViewError as err:
+            return error_response(err.message, err.status)
+        except HTTPException:
+            raise
+        except Exception:
+            from flask import current_app
+
+            current_app.logger.exception("erreur dans %s", request.path)
+            return error_response(ERR_INTERNAL, 500)
+
+    return wrapper
+
+
+# --------------------------------------------------------------------------------------------
+# Parameters
+
+
+def arg(name: str, default: str | None = None, cap: int = MAX_QUERY_CHARS) -> str | None:
+    """A query parameter, refused (400) when longer than `cap` characters."""
+    value = request.args.get(name)
+    if value is None:
+        return default
+    if len(value) > cap:
+        raise ViewError(ERR_TOO_LONG.format(name=name, max=cap))
+    return value.strip()
+
+
+def int_arg(name: str, default: int, low: int, high: int) -> int:
+    text = arg(name)
+    if text in (None, ""):
+        return default
+    if not text.isdigit() or not low <= int(text) <= high:
+        raise ViewError(f"Paramètre « {name} » invalide : un entier de {low} à {high} est attendu.")
+    return int(text)
+
+
+def bool_arg(name: str) -> bool:
+    text = (arg(name) or "").lower()
+    if text in ("", "0", "false", "non", "no"):
+        return False
+    if text in ("1", "true", "oui", "yes"):
+        return True
+    raise ViewError(f"Paramètre « {name} » invalide : 1 ou 0 est attendu.")
+
+
+# --------------------------------------------------------------------------------------------
+# Data access
+
+
+def _require_store(data: AppData) -> StoreInfo:
+    info = data.store()
+    if info is None:
+        raise ViewError(ERR_NO_STORE, 503)
+    return info
+
+
+def _require_index(data: AppData) -> TerritoryIndex:
+    index = data.index()
+    if index is None or not index.levels():
+        raise ViewError(ERR_NO_BUILD, 503)
+    return index
+
+
+def _require_level_built(index: TerritoryIndex, level: str) -> None:
+    if level not in index.levels():
+        raise ViewError(
+            f"Le niveau {LEVEL_NAMES_FR.get(level, level)} n'est pas construit sur ce serveur.",
+            404,
+        )
+
+
+_availability_lock = threading.Lock()
+_availability_cache: dict[str, dict[tuple[str, str], list[str]]] = {}
+
+
+def availability(store: Store) -> dict[tuple[str, str], list[str]]:
+    """(indicator, level) -> periods with data, oldest first; one query per store folder."""
+    key = str(store.folder)
+    with _availability_lock:
+        found = _availability_cache.get(key)
+    if found is None:
+        df = store.query("SELECT DISTINCT indicateur, niveau, periode FROM v ORDER BY 1, 2, 3")
+        found = {}
+        for (ind, lvl), grp in df.groupby(["indicateur", "niveau"], sort=False, observed=True):
+            found[(str(ind), str(lvl))] = sorted(str(p) for p in grp["periode"])
+        with _availability_lock:
+            _availability_cache.clear()  # keep only the store in service
+            _availability_cache[key] = found
+    return found
+
+
+@lru_cache(maxsize=4)
+def _read_features(path: str, mtime_ns: int) -> tuple[dict, ...]:
+    with open(path, encoding="utf-8") as fh:
+        return tuple(json.load(fh)["features"])
+
+
+def web_features(data: AppData, index: TerritoryIndex, level: str) -> tuple[dict, ...]:
+    """Simplified web geometry of a level, feature i = row i of the level table."""
+    build = active_dir(data.settings.cache)
+    path = (build or data.settings.cache) / "web" / f"{level}.geojson"
+    try:
+        features = _read_features(str(path), path.stat().st_mtime_ns)
+    except OSError as exc:
+        raise ViewError(
+            f"La géométrie web du niveau {LEVEL_NAMES_FR.get(level, level)} est absente.", 404
+        ) from exc
+    codes = index.table(level)["code"].tolist()
+    if len(features) != len(codes) or any(
+        str(f.get("properties", {}).get("code")) != c for f, c in zip(features, codes, strict=True)
+    ):
+        raise ViewError(
+            f"Le cache du niveau « {level} » est incohérent : relancez « cafcarto build ».", 500
+        )
+    return features
+
+
+def indicator_entry(
+    ind: Indicator, avail: dict[tuple[str, str], list[str]], built: list[str]
+) -> dict:
+    by_level = {
+        lvl: avail[(ind.id, lvl)]
+        for lvl in ind.niveaux
+        if avail.get((ind.id, lvl)) and lvl in built
+    }
+    periods = sorted({p for ps in by_level.values() for p in ps})
+    return {
+        "id": ind.id,
+        "title": ind.titre,
+        "kind": api_kind(ind),
+        "unit": ind.unite,
+        "decimals": decimals(ind),
+        "levels": list(by_level),
+        "periods": periods,
+        "periods_by_level": by_level,
+        "definition": ind.definition,
+        "source": ind.source,
+        "frequency": {lvl: ind.frequence(lvl) for lvl in by_level},
+        "field": ind.champ,
+        "granularity": ind.granularite,
+        "observations": ind.observations,
+        "last_update": ind.mise_a_jour,
+        "keywords": list(ind.mots_cles),
+        "labelled_series": ind.serie_labellisee,
+        "computed_from": list(ind.calcul) if ind.calcul else None,
+        "category": ind.categorie,
+        "theme": ind.theme,
+        "subtheme": ind.sous_theme,
+    }
+
+
+def catalog_payload(info: StoreInfo, built: list[str]) -> dict:
+    avail = availability(info.store)
+    themes = []
+    for cat, theme_map in CATEGORIES.items():
+        for theme, subs in theme_map.items():
+            themes.append(
+                {
+                    "category": cat,
+                    "theme": theme,
+                    "subthemes": [
+                        {
+                            "subtheme": sub,
+                            "indicators": [
+                                i.id
+                                for i in INDICATORS
+                                if (i.categorie, i.theme, i.sous_theme) == (cat, theme, sub)
+                            ],
+                        }
+                        for sub in subs
+                    ],
+                }
+            )
+    return {
+        "themes": themes,
+        "indicators": [indicator_entry(i, avail, built) for i in INDICATORS],
+        "demo": info.demo,
+        "notice": info.notice,
+    }
+
+
+def parents_payload(index: TerritoryIndex, parents: dict[str, str]) -> dict[str, dict]:
+    return {
+        lvl: {"code": code, "name": index.name(lvl, code)}
+        for lvl, code in parents.items()
+        if lvl in index.levels()
+    }
+
+
+def key_figures(store: Store, index: TerritoryIndex, level: str, code: str) -> list[dict]:
+    avail = availability(store)
+    inds = [BY_ID[i] for i in KEY_FIGURES if avail.get((i, level))]
+    if not inds:
+        return []
+    placeholders = ", ".join("?" for _ in inds)
+    cells = store.query(
+        "SELECT indicateur, periode, valeur, statut FROM v WHERE niveau = ? AND code = ? "
+        f"AND indicateur IN ({placeholders})",
+        [level, code, *[i.id for i in inds]],
+    )
+    found = {
+        (str(r.indicateur), str(r.periode)): (r.valeur, str(r.statut))
+        for r in cells.itertuples(index=False)
+    }
+    out = []
+    for ind in inds:
+        period = avail[(ind.id, level)][-1]
+        value, statut = found.get((ind.id, period), (None, "manquant"))
+        out.append(
+            {
+                "indicator": ind.id,
+                "title": ind.titre,
+                "unit": ind.unite,
+                "period": period,
+                "value": _value(value, statut, ind),
+                "status": STATUS_API.get(statut, "missing"),
+            }
+        )
+    return out
+
+
+def _value(value: object, statut: str, ind: Indicator) -> float | int | None:
+    return published_value(value, statut, decimals(ind))
+
+
+def haversine_km(lon1: float, lat1: float, lon2: np.ndarray, lat2: np.ndarray) -> np.ndarray:
+    p1, p2 = np.radians(lat1), np.radians(lat2)
+    dp, dl = p2 - p1, np.radians(lon2 - lon1)
+    a = np.sin(dp / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl / 2) ** 2
+    return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(a))
+
+
+def facility_types(text: str | None) -> set[str] | None:
+    """Labels wanted by `type` (comma-separated slugs or labels); None = every type."""
+    if not text:
+        return None
+    labels = {fold(lab): lab for labs in FACILITY_TYPES.values() for lab in labs}
+    wanted: set[str] = set()
+    for part in text.split(","):
+        key = fold(part.strip())
+        if key in FACILITY_TYPES:
+            wanted.update(FACILITY_TYPES[key])
+        elif key in labels:
+            wanted.add(labels[key])
+        else:
+            raise ViewError(
+                f"Type d'équipement inconnu : « {part.strip()[:40]} ». Types possibles : "
+                f"{', '.join(FACILITY_TYPES)}."
+            )
+    return wanted
+
+
+def _clean(value: object) -> object:
+    if value is None:
+        return None
+    if isinstance(value, float | np.floating):
+        return None if not math.isfinite(float(value)) else float(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    return value
+
+
+def facility_rows(df: pd.DataFrame, index: TerritoryIndex) -> list[dict]:
+    names = index.table("commune").set_index("code")["nom"]
+    out = []
+    for rec in df.to_dict("records"):
+        laep = rec["type"] == LAEP
+        commune = str(rec["commune"])
+        commune_name = names.get(commune)
+        # The facilities file may carry no address: the commune is what we honestly know.
+        address = rec.get("adresse") or commune_name
+        row = {
+            "id": str(rec["id"]),
+            "name": str(rec["nom"]),
+            "type": str(rec["type"]),
+            "category": "LAEP" if laep else "EAJE",
+            # A LAEP has no approved places: the file's 0 means "not applicable".
+            "places": None if laep else _clean(rec.get("places")),
+            "address": None if address is None else str(address),
+            "commune": commune,
+            "commune_name": None if commune_name is None else str(commune_name),
+            "lon": _clean(rec.get("lon")),
+            "lat": _clean(rec.get("lat")),
+        }
+        if "distance_km" in rec:
+            row["distance_km"] = _clean(round(float(rec["distance_km"]), 2))
+        out.append(row)
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# Routes
+
+
+def register_api(server: Flask, data: AppData) -> None:
+    """Attach /api/v1/* and /healthz to the Flask server."""
+    bp = Blueprint("api_v1", __name__)
+
+    @bp.route(f"{PREFIX}/catalog")
+    @_api
+    def catalog() -> Response:
+        info = _require_store(data)
+        index = data.index()
+        built = index.levels() if index is not None else []
+        return json_response(catalog_payload(info, built))
+
+    @bp.route(f"{PREFIX}/data")
+    @_api
+    def data_route() -> Response:
+        info = _require_store(data)
+        index = _require_index(data)
+        if not arg("indicator"):
+            raise ViewError("Paramètre « indicator » requis. La liste est dans /api/v1/catalog.")
+        ind = indicator(arg("indicator"))
+        level = level_of(ind, arg("level"))
+        _require_level_built(index, level)
+        period = period_of(info.store, ind, level, arg("period"))
+        parent = parent_of(index, level, arg("parent"))
+        fmt = (arg("format") or "json").lower()
+        if fmt not in FORMATS:
+            raise ViewError(
+                f"Format inconnu : « {fmt[:40]} ». Formats possibles : {', '.join(FORMATS)}."
+            )
+        limit = int_arg("limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
+        offset = int_arg("offset", 0, 0, 10_000_000)
+
+        cells = layer(info.store, index, ind, level, period, parent)
+        total = len(cells)
+        page = cells.iloc[offset : offset + limit].reset_index(drop=True)
+        meta = ExportMeta.of(ind, level, period, info.notice)
+        rows = export_rows(page, meta)
+        if fmt == "json":
+            parent_info = None
+            if parent is not None:
+                parent_info = {"level": parent[0], "code": parent[1], "name": index.name(*parent)}
+            return json_response(
+                {
+                    "indicator": ind.id,
+                    "title": ind.titre,
+                    "level": level,
+                    "period": period,
+                    "parent": parent_info,
+                    "unit": ind.unite,
+                    "kind": api_kind(ind),
+                    "decimals": decimals(ind),
+                    "source": ind.source,
+                    "notice": info.notice,
+                    "total": total,
+                    "offset": offset,
+                    "limit": limit,
+                    "rows": [
+                        {"code": c, "name": n, "value": _clean(v), "status": s}
+                        for c, n, v, s in zip(
+                            rows["code"], rows["nom"], rows["valeur"], rows["statut"], strict=True
+                        )
+                    ],
+                }
+            )
+        if fmt == "csv":
+            body: bytes | str = to_csv(rows, meta)
+        elif fmt == "xlsx":
+            body = to_xlsx(rows, meta)
+        else:
+            features = web_features(data, index, level)
+            doc = to_geojson(rows, page["fid"].tolist(), features, meta)
+            doc["total"], doc["offset"], doc["limit"] = total, offset, limit
+            body = json.dumps(doc, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+        resp = Response(body, content_type=MIME[fmt])
+        resp.headers["Cache-Control"] = "no-cache"
+        resp.headers["Content-Disposition"] = f'attachment; filename="{meta.filename(fmt)}"'
+        return resp
+
+    @bp.route(f"{PREFIX}/territories/<level>/<code>")
+    @_api
+    def territory(level: str, code: str) -> Response:
+        index = _require_index(data)
+        if level not in LEVELS:
+            raise ViewError(
+                f"Niveau inconnu : « {level[:40]} ». Niveaux possibles : {', '.join(LEVELS)}.",
+                404,
+            )
+        _require_level_built(index, level)
+        terr = index.get(level, code[:MAX_QUERY_CHARS])
+        if terr is None:
+            raise ViewError(f"Territoire inconnu : {LEVEL_NAMES_FR[level]} « {code[:40]} ».", 404)
+        info = _require_store(data)
+        return json_response(
+            {
+                "level": level,
+                "code": terr.code,
+                "name": terr.name,
+                "parents": parents_payload(index, terr.parents),
+                "neighbours": index.neighbours(level, terr.code),
+                "population": terr.population,
+                "area_km2": None if terr.area_km2 is None else round(terr.area_km2, 3),
+                "label": list(terr.label) if terr.label else None,
+                "postal_codes": list(terr.postal_codes),
+                "key_figures": key_figures(info.store, index, level, terr.code),
+                "demo": info.demo,
+                "notice": info.notice,
+            }
+        )
+
+    @bp.route(f"{PREFIX}/territories")
+    @_api
+    def territories() -> Response:
+        q = request.args.get("q", "")
+        if not q.strip() or len(q) > MAX_QUERY_CHARS:
+            raise ViewError(
+                f"Paramètre « q » requis, de 1 à {MAX_QUERY_CHARS} caractères "
+                "(nom, code Insee ou code postal)."
+            )
+        index = _require_index(data)
+        found = index.search(q, limit=SEARCH_LIMIT)
+        return json_response(
+            [
+                {
+                    "level": t.level,
+                    "code": t.code,
+                    "name": t.name,
+                    "parents": parents_payload(index, t.parents),
+                }
+                for t in found
+            ]
+        )
+
+    @bp.route(f"{PREFIX}/facilities")
+    @_api
+    def facilities() -> Response:
+        index = _require_index(data)
+        code = arg("commune")
+        if not code:
+            raise ViewError("Paramètre « commune » requis (code Insee, par exemple 69123).")
+        wanted = facility_types(arg("type"))
+        near = bool_arg("near")
+        limit = int_arg("limit", FACILITY_LIMIT, 1, MAX_FACILITY_LIMIT)
+        commune = index.get("commune", code) if "commune" in index.levels() else None
+        if commune is None:
+            raise ViewError(f"Commune inconnue : « {code[:40]} ».", 404)
+        df = data.facilities()
+        if df is None:
+            raise ViewError(ERR_NO_FACILITIES, 503)
+        codes = [commune.code, *(index.neighbours("commune", commune.code) if near else [])]
+        sel = df[df["commune"].astype(str).isin(codes)]
+        if wanted is not None:
+            sel = sel[sel["type"].isin(wanted)]
+        if near:
+            if commune.label is not None and {"lon", "lat"} <= set(sel.columns):
+                lon, lat = commune.label
+                dist = haversine_km(
+                    lon, lat, sel["lon"].to_numpy(float), sel["lat"].to_numpy(float)
+                )
+            else:
+                dist = np.full(len(sel), np.nan)
+            sel = sel.assign(distance_km=dist).sort_values("distance_km", na_position="last")
+        else:
+            sel = sel.sort_values(["type", "nom"])
+        info = data.store()
+        return json_response(
+            {
+                "commune": {"code": commune.code, "name": commune.name},
+                "near": near,
+                "communes": codes,
+                "total": len(sel),
+                "limit": limit,
+                "notice": info.notice if info is not None else None,
+                "facilities": facility_rows(sel.head(limit), index),
+            }
+        )
+
+    @bp.route(f"{PREFIX}/openapi.json")
+    @_api
+    def openapi() -> Response:
+        return json_response(openapi_document())
+
+    @bp.route(f"{PREFIX}/", defaults={"rest": ""})
+    @bp.route(f"{PREFIX}/<path:rest>")
+    def unknown(rest: str) -> Response:
+        return error_response(ERR_UNKNOWN_PATH, 404)
+
+    @bp.route("/healthz")
+    @_api
+    def healthz() -> Response:
+        index = data.index()
+        geometry = index is not None and bool(index.levels())
+        info = data.store()
+        if not geometry:
+            return json_response(
+                {"erreur": ERR_NO_BUILD, "statut": 503, "geometrie": False, "donnees": _kind(info)},
+                503,
+            )
+        if info is None:
+            return json_response(
+                {"erreur": ERR_NO_STORE, "statut": 503, "geometrie": True, "donnees": None}, 503
+            )
+        return json_response({"statut": "ok", "geometrie": True, "donnees": _kind(info)})
+
+    server.register_blueprint(bp)
+
+    # Routing errors happen before any view: answer them in JSON for API paths only.
+    def _method_not_allowed(err: HTTPException) -> Response | HTTPException:
+        if request.path.startswith(PREFIX) or request.path == "/healthz":
+            return error_response(ERR_METHOD, 405)
+        return err
+
+    server.register_error_handler(405, _method_not_allowed)
+
+
+def _kind(info: StoreInfo | None) -> str | None:
+    if info is None:
+        return None
+    return "demonstration" if info.demo else "reel"

@@ -1,0 +1,474 @@
+"""OpenAPI 3.1 description of the public API v1 (served at /api/v1/openapi.json).
+
+Built in Python so that its enums (levels, formats, statuses, indicators) follow the code.
+Each parameter carries an `example` that answers 200 on the test cut (Lyon, Rhône).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from layers.catalogue import INDICATORS
+from layers.territory_index import LEVELS
+from layers.views import STATUS_API
+
+FORMATS: tuple[str, ...] = ("json", "csv", "xlsx", "geojson")
+KINDS: tuple[str, ...] = ("count", "rate", "share", "amount")
+FACILITY_TYPE_SLUGS: tuple[str, ...] = (
+    "creche_collective",
+    "micro_creche",
+    "creche_familiale",
+    "creche_parentale",
+    "laep",
+    "eaje",
+)
+
+_ERR = {"$ref": "#/components/responses/Erreur"}
+_STR = {"type": "string"}
+_NSTR = {"type": ["string", "null"]}
+_NUM = {"type": ["number", "null"]}
+_STRS = {"type": "array", "items": _STR}
+
+
+def _param(
+    name: str, where: str, schema: dict, description: str, example: object, required: bool = False
+) -> dict:
+    return {
+        "name": name,
+        "in": where,
+        "required": required or where == "path",
+        "description": description,
+        "schema": schema,
+        "example": example,
+    }
+
+
+def _ok(schema: dict, description: str, media: str = "application/json") -> dict:
+    return {"description": description, "content": {media: {"schema": schema}}}
+
+
+def _obj(props: dict, required: list[str] | None = None) -> dict:
+    return {"type": "object", "properties": props, "required": required or list(props)}
+
+
+def _ref(name: str) -> dict:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _schemas() -> dict:
+    status = {"type": "string", "enum": list(STATUS_API.values())}
+    level = {"type": "string", "enum": list(LEVELS)}
+    parent_ref = _obj({"code": _STR, "name": _NSTR})
+    return {
+        "Erreur": _obj(
+            {
+                "erreur": {"type": "string", "description": "Message en français."},
+                "statut": {"type": "integer", "description": "Code HTTP."},
+            }
+        ),
+        "Indicateur": _obj(
+            {
+                "id": _STR,
+                "title": _STR,
+                "kind": {"type": "string", "enum": list(KINDS)},
+                "unit": _STR,
+                "decimals": {"type": "integer"},
+                "levels": {"type": "array", "items": level},
+                "periods": {**_STRS, "description": "Périodes AAAA-MM, de la plus ancienne."},
+                "periods_by_level": {"type": "object", "additionalProperties": _STRS},
+                "definition": _STR,
+                "source": _STR,
+                "frequency": {"type": "object", "additionalProperties": _STR},
+                "field": _STR,
+                "granularity": _STR,
+                "observations": _STR,
+                "last_update": _STR,
+                "keywords": _STRS,
+                "labelled_series": {"type": "boolean"},
+                "computed_from": {"type": ["array", "null"], "items": _STR},
+                "category": _STR,
+                "theme": _STR,
+                "subtheme": _STR,
+            }
+        ),
+        "Catalogue": _obj(
+            {
+                "themes": {
+                    "type": "array",
+                    "items": _obj(
+                        {
+                            "category": _STR,
+                            "theme": _STR,
+                            "subthemes": {
+                                "type": "array",
+                                "items": _obj({"subtheme": _STR, "indicators": _STRS}),
+                            },
+                        }
+                    ),
+                },
+                "indicators": {"type": "array", "items": _ref("Indicateur")},
+                "demo": {"type": "boolean"},
+                "notice": _NSTR,
+            }
+        ),
+        "Ligne": _obj(
+            {
+                "code": _STR,
+                "name": _STR,
+                "value": {**_NUM, "description": "null sauf si status = published."},
+                "status": status,
+            }
+        ),
+        "Donnees": _obj(
+            {
+                "indicator": _STR,
+                "title": _STR,
+                "level": level,
+                "period": _STR,
+                "parent": {
+                    "oneOf": [{"type": "null"}, _obj({"level": level, "code": _STR, "name": _NSTR})]
+                },
+                "unit": _STR,
+                "kind": {"type": "string", "enum": list(KINDS)},
+                "decimals": {"type": "integer"},
+                "source": _STR,
+                "notice": _NSTR,
+                "total": {"type": "integer"},
+                "offset": {"type": "integer"},
+                "limit": {"type": "integer"},
+                "rows": {"type": "array", "items": _ref("Ligne")},
+            }
+        ),
+        "ChiffreCle": _obj(
+            {
+                "indicator": _STR,
+                "title": _STR,
+                "unit": _STR,
+                "period": _STR,
+                "value": _NUM,
+                "status": status,
+            }
+        ),
+        "Territoire": _obj(
+            {
+                "level": level,
+                "code": _STR,
+                "name": _STR,
+                "parents": {"type": "object", "additionalProperties": parent_ref},
+                "neighbours": {**_STRS, "description": "Codes des territoires limitrophes."},
+                "population": _NUM,
+                "area_km2": _NUM,
+                "label": {
+                    "type": ["array", "null"],
+                    "items": {"type": "number"},
+                    "description": "[longitude, latitude] d'un point intérieur.",
+                },
+                "postal_codes": _STRS,
+                "key_figures": {"type": "array", "items": _ref("ChiffreCle")},
+                "demo": {"type": "boolean"},
+                "notice": _NSTR,
+            }
+        ),
+        "Resultat": _obj(
+            {
+                "level": level,
+                "code": _STR,
+                "name": _STR,
+                "parents": {"type": "object", "additionalProperties": parent_ref},
+            }
+        ),
+        "Equipement": _obj(
+            {
+                "id": _STR,
+                "name": _STR,
+                "type": _STR,
+                "category": {"type": "string", "enum": ["EAJE", "LAEP"]},
+                "places": {"type": ["integer", "null"]},
+                "address": _NSTR,
+                "commune": _STR,
+                "commune_name": _NSTR,
+                "lon": _NUM,
+                "lat": _NUM,
+                "distance_km": {**_NUM, "description": "Seulement avec near=1."},
+            },
+            [
+                "id",
+                "name",
+                "type",
+                "category",
+                "places",
+                "address",
+                "commune",
+                "commune_name",
+                "lon",
+                "lat",
+            ],
+        ),
+        "Equipements": _obj(
+            {
+                "commune": parent_ref,
+                "near": {"type": "boolean"},
+                "communes": _STRS,
+                "total": {"type": "integer"},
+                "limit": {"type": "integer"},
+                "notice": _NSTR,
+                "facilities": {"type": "array", "items": _ref("Equipement")},
+            }
+        ),
+        "Sante": _obj(
+            {
+                "statut": {"type": "string", "enum": ["ok"]},
+                "geometrie": {"type": "boolean"},
+                "donnees": {"type": "string", "enum": ["demonstration", "reel"]},
+            }
+        ),
+    }
+
+
+@lru_cache(maxsize=1)
+def openapi_document() -> dict:
+    """The OpenAPI 3.1 document (a fresh copy is not needed: callers only serialise it)."""
+    level_schema = {"type": "string", "enum": list(LEVELS)}
+    errors = {"400": _ERR, "404": _ERR, "500": _ERR, "503": _ERR}
+    data_params = [
+        _param(
+            "indicator",
+            "query",
+            {"type": "string", "enum": [i.id for i in INDICATORS]},
+            "Identifiant de l'indicateur (voir /api/v1/catalog).",
+            "allocataires",
+            True,
+        ),
+        _param("level", "query", level_schema, "Niveau géographique.", "commune", True),
+        _param(
+            "period",
+            "query",
+            {"type": "string", "pattern": r"^\d{4}-\d{2}$"},
+            "Période AAAA-MM ; la plus récente si absente.",
+            "2024-12",
+        ),
+        _param(
+            "parent",
+            "query",
+            {"type": "string", "maxLength": 100},
+            "Territoire englobant : niveau:code (departement:69, epci:200046977) ou code.",
+            "departement:69",
+        ),
+        _param(
+            "format",
+            "query",
+            {"type": "string", "enum": list(FORMATS), "default": "json"},
+            "Format de la réponse.",
+            "json",
+        ),
+        _param(
+            "limit",
+            "query",
+            {"type": "integer", "minimum": 1, "maximum": 50000, "default": 50000},
+            "Nombre maximal de lignes.",
+            100,
+        ),
+        _param(
+            "offset",
+            "query",
+            {"type": "integer", "minimum": 0, "default": 0},
+            "Rang de la première ligne (pagination).",
+            0,
+        ),
+    ]
+    export_media = {
+        "application/json": {"schema": _ref("Donnees")},
+        "text/csv": {
+            "schema": {
+                "type": "string",
+                "description": (
+                    "Séparateur « ; », UTF-8 avec BOM, virgule décimale. Colonnes : code, nom, "
+                    "niveau, indicateur, libelle, periode, valeur, statut, unite, source, "
+                    "avertissement."
+                ),
+            }
+        },
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {
+            "schema": {
+                "type": "string",
+                "format": "binary",
+                "description": "Feuilles « donnees » et « metadonnees ».",
+            }
+        },
+        "application/geo+json": {
+            "schema": {
+                "type": "object",
+                "description": (
+                    "FeatureCollection ; propriétés code, nom, valeur, statut, unite, periode, "
+                    "source, avertissement."
+                ),
+            }
+        },
+    }
+    paths = {
+        "/api/v1/catalog": {
+            "get": {
+                "summary": "Catalogue des indicateurs (thèmes, niveaux et périodes disponibles)",
+                "operationId": "catalog",
+                "responses": {"200": _ok(_ref("Catalogue"), "Catalogue."), "503": _ERR},
+            }
+        },
+        "/api/v1/data": {
+            "get": {
+                "summary": "Valeurs d'un indicateur pour tous les territoires d'un niveau",
+                "description": (
+                    "Une valeur n'est donnée que pour une cellule publiée ; une cellule secrète, "
+                    "manquante ou non concernée a une valeur vide (null) et son statut."
+                ),
+                "operationId": "data",
+                "parameters": data_params,
+                "responses": {
+                    "200": {
+                        "description": "Données (JSON) ou fichier à télécharger.",
+                        "content": export_media,
+                    },
+                    **errors,
+                },
+            }
+        },
+        "/api/v1/territories": {
+            "get": {
+                "summary": "Recherche de territoires (nom sans accents, code Insee, code postal)",
+                "operationId": "searchTerritories",
+                "parameters": [
+                    _param(
+                        "q",
+                        "query",
+                        {"type": "string", "minLength": 1, "maxLength": 100},
+                        "Texte recherché.",
+                        "lyon",
+                        True,
+                    )
+                ],
+                "responses": {
+                    "200": _ok(
+                        {"type": "array", "maxItems": 20, "items": _ref("Resultat")},
+                        "Au plus 20 territoires.",
+                    ),
+                    "400": _ERR,
+                    "503": _ERR,
+                },
+            }
+        },
+        "/api/v1/territories/{level}/{code}": {
+            "get": {
+                "summary": "Fiche d'un territoire : parents, voisins, population, chiffres clés",
+                "operationId": "territory",
+                "parameters": [
+                    _param("level", "path", level_schema, "Niveau géographique.", "commune"),
+                    _param(
+                        "code",
+                        "path",
+                        {"type": "string", "maxLength": 100},
+                        "Code du territoire (Insee, SIREN, QPV, IRIS).",
+                        "69123",
+                    ),
+                ],
+                "responses": {"200": _ok(_ref("Territoire"), "Fiche."), "404": _ERR, "503": _ERR},
+            }
+        },
+        "/api/v1/facilities": {
+            "get": {
+                "summary": "Équipements d'accueil du jeune enfant (EAJE) et LAEP d'une commune",
+                "operationId": "facilities",
+                "parameters": [
+                    _param(
+                        "commune",
+                        "query",
+                        {"type": "string", "maxLength": 100},
+                        "Code Insee de la commune.",
+                        "69123",
+                        True,
+                    ),
+                    _param(
+                        "type",
+                        "query",
+                        {
+                            "type": "string",
+                            "description": (
+                                "Un ou plusieurs types séparés par des virgules : "
+                                + ", ".join(FACILITY_TYPE_SLUGS)
+                                + " ou leur libellé."
+                            ),
+                        },
+                        "Filtre par type.",
+                        "eaje",
+                    ),
+                    _param(
+                        "near",
+                        "query",
+                        {"type": "string", "enum": ["0", "1"]},
+                        "1 : ajoute les communes voisines, triées par distance.",
+                        "1",
+                    ),
+                    _param(
+                        "limit",
+                        "query",
+                        {"type": "integer", "minimum": 1, "maximum": 5000, "default": 500},
+                        "Nombre maximal d'équipements.",
+                        50,
+                    ),
+                ],
+                "responses": {"200": _ok(_ref("Equipements"), "Équipements."), **errors},
+            }
+        },
+        "/api/v1/openapi.json": {
+            "get": {
+                "summary": "Ce document",
+                "operationId": "openapi",
+                "responses": {"200": _ok({"type": "object"}, "Document OpenAPI 3.1.")},
+            }
+        },
+        "/healthz": {
+            "get": {
+                "summary": "État du service (géométries et données chargées)",
+                "operationId": "health",
+                "responses": {
+                    "200": _ok(_ref("Sante"), "Service prêt."),
+                    "503": {
+                        "description": "Géométries ou données absentes.",
+                        "content": {"application/json": {"schema": _ref("Erreur")}},
+                    },
+                },
+            }
+        },
+    }
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "API Cafdata Carto",
+            "version": "1.0.0",
+            "description": (
+                "Données ouvertes de la branche Famille par territoire, après secret "
+                'statistique. Toutes les erreurs sont du JSON {"erreur", "statut"} ; les '
+                "paramètres inconnus sont ignorés. Statuts des cellules : "
+                + ", ".join(STATUS_API.values())
+                + "."
+            ),
+        },
+        "servers": [{"url": "/"}],
+        "paths": paths,
+        "components": {
+            "schemas": _schemas(),
+            "responses": {
+                "Erreur": {
+                    "description": "Erreur (paramètre invalide, territoire inconnu...).",
+                    "content": {
+                        "application/json": {
+                            "schema": _ref("Erreur"),
+                            "example": {
+                                "erreur": "Indicateur inconnu : « x ». La liste est dans "
+                                "/api/v1/catalog.",
+                                "statut": 400,
+                            },
+                        }
+                    },
+                }
+            },
+        },
+    }

@@ -1,0 +1,247 @@
+"""Export formatting: a published layer as CSV bytes, an Excel workbook or a GeoJSON dict.
+
+Pure functions shared by the public API (/api/v1/data) and the dashboard's "export the current
+view" buttons. They start from `layers.views.layer()` output (code, nom, valeur, statut in the
+store vocabulary) and never print a value behind a non-published status, even if one slipped in.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import pandas as pd
+
+from layers.catalogue import Indicator
+from layers.store import PUBLISHED
+from layers.views import LEVEL_NAMES_FR, STATUS_API, decimals, period_text
+
+# Column order of the CSV and of the "donnees" sheet.
+EXPORT_COLUMNS: tuple[str, ...] = (
+    "code",
+    "nom",
+    "niveau",
+    "indicateur",
+    "libelle",
+    "periode",
+    "valeur",
+    "statut",
+    "unite",
+    "source",
+    "avertissement",
+)
+GEOJSON_PROPERTIES: tuple[str, ...] = (
+    "code",
+    "nom",
+    "valeur",
+    "statut",
+    "unite",
+    "periode",
+    "source",
+    "avertissement",
+)
+# A text cell starting with one of these is run as a formula by Excel / LibreOffice.
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+STATUS_HELP_FR = (
+    "published : valeur publiée ; secret : valeur masquée (secret statistique) ; "
+    "missing : pas de données ; not_applicable : non concerné"
+)
+CSV_BOM = "\ufeff"
+
+
+@dataclass(frozen=True)
+class ExportMeta:
+    """What an export says about itself (header columns and the metadata sheet)."""
+
+    indicator: str
+    title: str
+    level: str
+    period: str
+    unit: str
+    source: str
+    decimals: int = 0
+    definition: str = ""
+    notice: str | None = None
+    exported_at: str = ""
+
+    @classmethod
+    def of(cls, ind: Indicator, level: str, period: str, notice: str | None = None) -> ExportMeta:
+        return cls(
+            indicator=ind.id,
+            title=ind.titre,
+            level=level,
+            period=period,
+            unit=ind.unite,
+            source=ind.source,
+            decimals=decimals(ind),
+            definition=ind.definition,
+            notice=notice,
+            exported_at=datetime.now().isoformat(timespec="seconds"),
+        )
+
+    @property
+    def source_line(self) -> str:
+        return f"Source : {self.source}"
+
+    def filename(self, ext: str) -> str:
+        """cafdata_<indicator>_<level>_<period>.<ext>; callers pass validated values only."""
+        return f"cafdata_{self.indicator}_{self.level}_{self.period}.{ext}"
+
+
+def neutralise(value: object) -> object:
+    """Prefix a text cell that a spreadsheet would run as a formula with an apostrophe."""
+    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+        return "'" + value
+    return value
+
+
+def published_value(value: object, statut: str, ndigits: int) -> float | int | None:
+    """The rounded value of a published cell; None for any other status or a missing value."""
+    if statut != PUBLISHED or value is None:
+        return None
+    v = float(value)  # type: ignore[arg-type]
+    if not math.isfinite(v):
+        return None
+    return int(round(v)) if ndigits == 0 else round(v, ndigits)
+
+
+def export_rows(cells: pd.DataFrame, meta: ExportMeta) -> pd.DataFrame:
+    """The export table: one row per territory, EXPORT_COLUMNS, statut in the API vocabulary.
+
+    `cells` has code, nom, valeur, statut (store vocabulary: publie, secret, ...).
+    """
+    statut = cells["statut"].astype(str).tolist()
+    values = [
+        published_value(v, s, meta.decimals)
+        for v, s in zip(cells["valeur"].tolist(), statut, strict=True)
+    ]
+    n = len(cells)
+    return pd.DataFrame(
+        {
+            "code": cells["code"].astype(str).tolist(),
+            "nom": cells["nom"].astype(str).tolist(),
+            "niveau": [meta.level] * n,
+            "indicateur": [meta.indicator] * n,
+            "libelle": [meta.title] * n,
+            "periode": [meta.period] * n,
+            "valeur": pd.Series(values, dtype="object"),
+            "statut": [STATUS_API.get(s, "missing") for s in statut],
+            "unite": [meta.unit] * n,
+            "source": [meta.source_line] * n,
+            "avertissement": [meta.notice or ""] * n,
+        },
+        columns=list(EXPORT_COLUMNS),
+    )
+
+
+def _csv_number(value: object, ndigits: int) -> str:
+    # French Excel reads "12,3" as a number in a ";" file, "12.3" as text or a date.
+    if value is None:
+        return ""
+    return f"{float(value):.{ndigits}f}".replace(".", ",")  # type: ignore[arg-type]
+
+
+def to_csv(rows: pd.DataFrame, meta: ExportMeta) -> bytes:
+    """Semicolon-separated UTF-8 with a BOM (French Excel), decimal comma; value blank if hidden."""
+    buf = io.StringIO()
+    buf.write(CSV_BOM)
+    writer = csv.writer(buf, delimiter=";", lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
+    writer.writerow(EXPORT_COLUMNS)
+    for rec in rows[list(EXPORT_COLUMNS)].itertuples(index=False, name=None):
+        out = []
+        for col, cell in zip(EXPORT_COLUMNS, rec, strict=True):
+            if col == "valeur":
+                published = cell is not None and not pd.isna(cell)
+                out.append(_csv_number(cell if published else None, meta.decimals))
+            else:
+                out.append(neutralise("" if cell is None else str(cell)))
+        writer.writerow(out)
+    return buf.getvalue().encode("utf-8")
+
+
+def to_xlsx(rows: pd.DataFrame, meta: ExportMeta) -> bytes:
+    """Workbook with a "donnees" sheet (EXPORT_COLUMNS) and a "metadonnees" sheet."""
+    from openpyxl import Workbook
+    from openpyxl.utils import get_column_letter
+
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "donnees"
+    ws.append(list(EXPORT_COLUMNS))
+    number_format = "0" if meta.decimals == 0 else "0." + "0" * meta.decimals
+    value_col = EXPORT_COLUMNS.index("valeur") + 1
+    for rec in rows[list(EXPORT_COLUMNS)].itertuples(index=False, name=None):
+        out = []
+        for col, cell in zip(EXPORT_COLUMNS, rec, strict=True):
+            if col == "valeur":
+                out.append(None if cell is None or pd.isna(cell) else cell)
+            else:
+                # openpyxl writes a str starting with "=" as a formula: neutralise first.
+                out.append(neutralise("" if cell is None else str(cell)))
+        ws.append(out)
+    for row in ws.iter_rows(min_row=2, min_col=value_col, max_col=value_col):
+        row[0].number_format = number_format
+    ws.freeze_panes = "A2"
+    for i, width in enumerate((12, 32, 12, 22, 40, 10, 12, 14, 10, 40, 40), start=1):
+        ws.column_dimensions[get_column_letter(i)].width = width
+
+    info = wb.create_sheet("metadonnees")
+    for key, value in metadata_pairs(meta):
+        info.append([key, neutralise(value)])
+    info.column_dimensions["A"].width = 24
+    info.column_dimensions["B"].width = 100
+    out = io.BytesIO()
+    wb.save(out)
+    return out.getvalue()
+
+
+def metadata_pairs(meta: ExportMeta) -> list[tuple[str, str]]:
+    """(label, text) lines of the metadata sheet, in French."""
+    return [
+        ("Titre", meta.title),
+        ("Indicateur", meta.indicator),
+        ("Définition", meta.definition),
+        ("Unité", meta.unit),
+        ("Niveau", LEVEL_NAMES_FR.get(meta.level, meta.level)),
+        ("Période", f"{meta.period} ({period_text(meta.period)})"),
+        ("Source", meta.source_line),
+        ("Statuts", STATUS_HELP_FR),
+        ("Avertissement", meta.notice or ""),
+        ("Date de l'export", meta.exported_at),
+    ]
+
+
+def to_geojson(
+    rows: pd.DataFrame, fids: Sequence[int], features: Sequence[dict], meta: ExportMeta
+) -> dict:
+    """FeatureCollection of the rows' territories: feature `fids[i]` carries row i."""
+    out = []
+    records = rows[list(EXPORT_COLUMNS)].to_dict("records")
+    for fid, rec in zip(fids, records, strict=True):
+        feature = features[int(fid)]
+        value = rec["valeur"]
+        props = {k: rec[k] for k in GEOJSON_PROPERTIES}
+        props["valeur"] = None if value is None or pd.isna(value) else value
+        props["avertissement"] = rec["avertissement"] or None
+        out.append(
+            {
+                "type": "Feature",
+                "id": int(fid),
+                "properties": props,
+                "geometry": feature.get("geometry"),
+            }
+        )
+    return {
+        "type": "FeatureCollection",
+        "indicateur": meta.indicator,
+        "titre": meta.title,
+        "niveau": meta.level,
+        "periode": meta.period,
+        "source": meta.source_line,
+        "avertissement": meta.notice,
+        "features": out,
+    }
