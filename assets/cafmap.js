@@ -85,6 +85,7 @@
     // Warm the HTTP cache with the first geometry while MapLibre loads; the worker's own
     // request for the same (immutable, versioned) URL is then served from the cache.
     if (spec.geometrie && !spec.tuiles) fetch(spec.geometrie).catch(function () {});
+    setInitialView(new URL(window.location.href).searchParams.get("vue"));
     state.mapReady = import(spec.lib).then(function (lib) {
       state.lib = lib;
       const map = new lib.Map({
@@ -113,6 +114,8 @@
       state.map = map;
       window.cafmap.map = map;
       map.on("zoomend", maybeAddDetail);
+      if (state.initialView) map.jumpTo(state.initialView);
+      map.on("moveend", onMoveEnd);
       return new Promise(function (resolve) {
         if (map.loaded()) resolve(map);
         else map.once("load", function () { resolve(map); });
@@ -125,12 +128,31 @@
 
   // fill-color: the class index in feature state `c` picks the colour; -1 = no data,
   // no state yet = pending (values not arrived).
-  function fillColour(colours) {
-    const cls = ["to-number", ["coalesce", ["feature-state", "c"], -2]];
-    const expr = ["match", cls, -1, NODATA];
-    colours.forEach(function (colour, i) { expr.push(i, colour); });
+  // Special classes (layers/map_payload.py): -2 secret (white under a hatch pattern),
+  // -3 non concerné, -4 outside the territory filter; -9 = no state yet.
+  const SECRET_COLOUR = "#ffffff", NA_COLOUR = "#eeeeee", OUTSIDE_COLOUR = "#f1f0eb";
+  const CIRCLE_BASE = "#f3f2ec"; // polygons under proportional circles
+  function fillColour(colours, circles) {
+    const cls = ["to-number", ["coalesce", ["feature-state", "c"], -9]];
+    const expr = ["match", cls, -1, NODATA, -2, SECRET_COLOUR, -3, NA_COLOUR, -4, OUTSIDE_COLOUR];
+    colours.forEach(function (colour, i) { expr.push(i, circles ? CIRCLE_BASE : colour); });
     expr.push(PENDING_COLOUR);
     return expr;
+  }
+
+  // Diagonal hatching for "secret statistique": a pattern, never a colour of the scale.
+  function ensureHatch(map) {
+    if (map.hasImage("hachures")) return;
+    const size = 8, data = new Uint8Array(size * size * 4);
+    for (let y = 0; y < size; y++) {
+      for (let x = 0; x < size; x++) {
+        const on = (x + y) % size < 2;
+        const i = (y * size + x) * 4;
+        data[i] = data[i + 1] = data[i + 2] = 80;
+        data[i + 3] = on ? 150 : 0;
+      }
+    }
+    map.addImage("hachures", { width: size, height: size, data: data });
   }
 
   function sourceId(level) { return "src-" + level; }
@@ -179,10 +201,21 @@
       paint: {
         // The expected palette from the start: changing a feature-state colour expression
         // later makes MapLibre re-parse every tile of the source.
-        "fill-color": fillColour(entry.payload ? entry.payload.couleurs : entry.colours),
+        "fill-color": fillColour(entry.payload ? entry.payload.couleurs : entry.colours,
+          entry.payload && entry.payload.representation === "cercles"),
         "fill-antialias": false,
       },
     }, range), before);
+    ensureHatch(map);
+    map.addLayer(Object.assign({
+      id: "secret-" + entry.level + suffix, type: "fill", source: srcId,
+      layout: { visibility: vis },
+      paint: {
+        "fill-pattern": "hachures",
+        "fill-opacity": ["case", ["==", ["to-number", ["coalesce", ["feature-state", "c"], -9]], -2], 1, 0],
+      },
+    }, range), before);
+    ids.push("secret-" + entry.level + suffix);
     map.addLayer(Object.assign({
       id: ids[1], type: "line", source: srcId,
       layout: { visibility: vis },
@@ -203,6 +236,7 @@
     const part = { source: srcId, sourceLayer: state.sourceLayers[srcId] || undefined, layers: ids };
     map.on("mousemove", ids[0], function (e) { onHover(entry, part, e); });
     map.on("mouseleave", ids[0], function () { clearHover(entry); });
+    map.on("click", ids[0], function (e) { onClick(entry, e); });
     entry.parts.push(part);
     if (entry.classes) setStates(map, part, entry.classes, null);
     return part;
@@ -306,10 +340,79 @@
     const prev = entry.classes && entry.classes.length === next.length ? entry.classes : null;
     entry.parts.forEach(function (part) {
       setStates(map, part, next, prev);
-      map.setPaintProperty(part.layers[0], "fill-color", fillColour(payload.couleurs));
+      map.setPaintProperty(part.layers[0], "fill-color",
+        fillColour(payload.couleurs, payload.representation === "cercles"));
     });
     entry.classes = next;
     entry.payload = payload;
+    applyCircles(map, entry, payload);
+  }
+
+  // Proportional circles (counts): one point per territory at its label point; the radius,
+  // in feature state `r` (share of the largest, area-proportional), scales with the zoom.
+  function circleRadius() {
+    const r = ["coalesce", ["feature-state", "r"], 0];
+    // "zoom" must be the input of the top-level interpolate: scale r at each stop
+    return ["interpolate", ["exponential", 2], ["zoom"],
+      3, ["*", r, 14], 6, ["*", r, 30], 9, ["*", r, 60], 12, ["*", r, 110]];
+  }
+
+  function applyCircles(map, entry, payload) {
+    const circles = payload.representation === "cercles" && payload.rayons;
+    const id = "cercles-" + entry.level;
+    if (!circles) {
+      if (map.getLayer(id)) map.setLayoutProperty(id, "visibility", "none");
+      return;
+    }
+    const src = "pts-" + entry.level;
+    if (!map.getSource(src)) {
+      map.addSource(src, { type: "geojson", data: state.lastSpec.points || entry.points });
+      map.addLayer({
+        id: id, type: "circle", source: src,
+        paint: {
+          "circle-radius": circleRadius(),
+          "circle-color": "rgba(196, 78, 12, 0.55)",
+          "circle-stroke-color": "#6b2a05",
+          "circle-stroke-width": 0.8,
+        },
+      });
+    }
+    map.setLayoutProperty(id, "visibility", "visible");
+    const target = { source: src, id: 0 };
+    const st = { r: 0 };
+    const rayons = payload.rayons;
+    const apply = function () {
+      for (let i = 0; i < rayons.length; i++) {
+        target.id = i;
+        st.r = rayons[i] === null ? 0 : rayons[i];
+        map.setFeatureState(target, st);
+      }
+    };
+    if (map.isSourceLoaded(src)) apply();
+    else {
+      const onData = function (e) {
+        if (e.sourceId === src && e.isSourceLoaded) { map.off("sourcedata", onData); apply(); }
+      };
+      map.on("sourcedata", onData);
+    }
+  }
+
+  function onClick(entry, e) {
+    const f = e.features && e.features[0];
+    if (!f || !f.properties || !f.properties.code) return;
+    const value = entry.level + ":" + f.properties.code;
+    state.root.dataset.selection = value;
+    if (window.dash_clientside && window.dash_clientside.set_props) {
+      window.dash_clientside.set_props("selection-territoire", { data: value });
+    }
+  }
+
+  function swatch(parent, row) {
+    const sw = el("span", "cafmap-swatch", parent);
+    sw.style.background = row.couleur;
+    if (row.motif === "hachures") sw.classList.add("cafmap-swatch-secret");
+    if (row.min === null && row.motif !== "hachures") sw.classList.add("cafmap-swatch-nodata");
+    return sw;
   }
 
   function renderLegend(payload, spec) {
@@ -319,17 +422,38 @@
     head.textContent = payload.libelle;
     const unit = el("div", "cafmap-legend-unit", legend);
     unit.textContent = payload.unite + " · " + (spec.libelle_niveau || "");
+    if (payload.periode_libelle) unit.textContent += " · " + payload.periode_libelle;
+    const circles = payload.representation === "cercles" && payload.cercles;
+    if (circles) {
+      const box = el("div", "cafmap-legend-circles", legend);
+      payload.cercles.forEach(function (c) {
+        const line = el("div", "cafmap-legend-row", box);
+        const dot = el("span", "cafmap-circle", line);
+        const r = Math.max(2, c.rayon * 30);
+        dot.style.width = dot.style.height = (2 * r) + "px";
+        el("span", "cafmap-legend-label", line).textContent = c.libelle;
+      });
+    }
     payload.legende.forEach(function (row) {
+      if (circles && row.min !== null) return; // classes do not colour the circles
       const line = el("div", "cafmap-legend-row", legend);
-      const sw = el("span", "cafmap-swatch", line);
-      sw.style.background = row.couleur;
-      if (row.min === null) sw.classList.add("cafmap-swatch-nodata");
+      line.dataset.classe = row.classe === undefined ? "" : String(row.classe);
+      swatch(line, row);
       const label = el("span", "cafmap-legend-label", line);
       label.textContent = row.min === null ? row.libelle : row.libelle.replace(" " + payload.unite, "");
       const count = el("span", "cafmap-legend-count", line);
       count.textContent = fmt(row.effectif, 0);
       line.title = row.effectif + " territoires";
     });
+    if (payload.reference !== null && payload.reference !== undefined && payload.palette &&
+        (payload.palette === "RdBu" || payload.palette === "PuOr")) {
+      el("div", "cafmap-legend-ref", legend).textContent =
+        "Centre : " + fmt(payload.reference, payload.decimales) + " " + payload.unite;
+    }
+    if (payload.source) el("div", "cafmap-legend-source", legend).textContent = payload.source;
+    if (payload.avertissement) {
+      el("div", "cafmap-legend-demo", legend).textContent = "Données de démonstration";
+    }
     state.ui.title.textContent = spec.titre || payload.libelle;
   }
 
@@ -351,8 +475,20 @@
     el("div", "cafmap-tip-code", tip).textContent = f.properties.code;
     if (p) {
       const v = p.valeurs[f.id];
+      const c = entry.classes ? entry.classes[f.id] : -9;
       const line = el("div", "cafmap-tip-value", tip);
-      line.textContent = p.libelle + " : " + fmt(v, p.decimales) + (v === null ? "" : " " + p.unite);
+      let text;
+      if (c === -2) text = "secret statistique";
+      else if (c === -3) text = "non concerné";
+      else if (c === -4) text = "hors du territoire affiché";
+      else text = fmt(v, p.decimales) + (v === null || v === undefined ? "" : " " + p.unite);
+      line.textContent = p.libelle + " : " + text;
+      if (p.periode_libelle) el("div", "cafmap-tip-code", tip).textContent = p.periode_libelle;
+      const rank = p.rangs ? p.rangs[f.id] : null;
+      if (rank !== null && rank !== undefined) {
+        el("div", "cafmap-tip-rank", tip).textContent =
+          "Rang : " + rank + (rank === 1 ? "er" : "e") + " sur " + p.classes_effectif;
+      }
     }
     const x = e.point.x, y = e.point.y;
     const w = state.ui.map.clientWidth;
@@ -396,7 +532,7 @@
     const entry = ensureLevel(map, spec);
     if (levelChanged) {
       showLevel(map, spec.niveau, spec.niveau === "commune");
-      maybeFit(map, spec);
+      if (!(state.initialView && !state.current)) maybeFit(map, spec);
     }
     let payload;
     try {
@@ -407,7 +543,10 @@
     }
     if (seq !== state.seq) return null; // a newer request took over
     const t1 = performance.now();
+    entry.points = spec.points;
+    state.lastSpec = spec;
     applyClasses(map, entry, payload);
+    fitFilter(map, payload);
     renderLegend(payload, spec);
     state.current = { niveau: spec.niveau, indicateur: spec.indicateur };
     state.lastSpec = spec;
@@ -433,6 +572,39 @@
     return timing;
   }
 
+  // Zoom on the territory filter when it changes (not on every recolour).
+  function fitFilter(map, payload) {
+    const f = payload.filtre;
+    const key = f ? f.niveau + ":" + f.code : "";
+    if (key === state.filterKey) return;
+    const first = state.filterKey === undefined;
+    state.filterKey = key;
+    if (first && state.initialView) return; // the URL's own view wins on load
+    if (f && f.emprise) {
+      const b = f.emprise;
+      map.fitBounds([[b[0], b[1]], [b[2], b[3]]], { padding: 30, duration: 0, maxZoom: 11 });
+    }
+  }
+
+  // The map's view goes into the URL (?vue=lon,lat,zoom) so that a copied link restores it.
+  function onMoveEnd() {
+    const map = state.map;
+    if (!map) return;
+    const c = map.getCenter();
+    const vue = c.lng.toFixed(4) + "," + c.lat.toFixed(4) + "," + map.getZoom().toFixed(2);
+    const url = new URL(window.location.href);
+    if (url.pathname !== "/" && !url.pathname.endsWith("/embed")) return;
+    url.searchParams.set("vue", vue);
+    window.history.replaceState(window.history.state, "", url.pathname + "?" + url.searchParams);
+  }
+
+  function setInitialView(vue) {
+    if (!vue) return;
+    const parts = vue.split(",").map(Number);
+    if (parts.length !== 3 || parts.some(Number.isNaN)) return;
+    state.initialView = { center: [parts[0], parts[1]], zoom: parts[2] };
+  }
+
   function fitZone(code) {
     const b = state.zones[code];
     if (!b || !state.map) return false;
@@ -440,10 +612,146 @@
     return true;
   }
 
+  // ---- Export of the current view: map image + title, legend, source and date ----
+
+  function mapImage(map) {
+    return new Promise(function (resolve) {
+      map.once("render", function () { resolve(map.getCanvas().toDataURL("image/png")); });
+      map.triggerRepaint();
+    });
+  }
+
+  function legendRows(payload) {
+    const circles = payload.representation === "cercles" && payload.cercles;
+    return payload.legende.filter(function (r) { return !(circles && r.min !== null); });
+  }
+
+  function exportMeta(payload) {
+    const spec = state.lastSpec || {};
+    const date = new Date().toLocaleDateString("fr-FR");
+    return {
+      title: spec.titre || payload.libelle,
+      source: (payload.source || "") + " · IGN Admin Express · Cafdata Carto, " + date,
+      notice: payload.avertissement ? "Données de démonstration (valeurs fictives)" : "",
+      unit: payload.unite + (payload.periode_libelle ? " · " + payload.periode_libelle : ""),
+    };
+  }
+
+  function download(href, name) {
+    const a = document.createElement("a");
+    a.href = href;
+    a.download = name;
+    document.body.appendChild(a);
+    a.click();
+    a.remove();
+  }
+
+  function fileName(payload, ext) {
+    return ["cafdata", payload.indicateur, payload.niveau, payload.periode].join("_") + "." + ext;
+  }
+
+  async function exportPng() {
+    const map = state.map, entry = state.current && state.levels[state.current.niveau];
+    if (!map || !entry || !entry.payload) throw new Error("carte non prête");
+    const payload = entry.payload, meta = exportMeta(payload);
+    const img = new Image();
+    img.src = await mapImage(map);
+    await img.decode();
+    const rows = legendRows(payload);
+    const w = img.width, head = 44, foot = 40, legendW = 260;
+    const canvas = document.createElement("canvas");
+    canvas.width = w + legendW;
+    canvas.height = Math.max(img.height, rows.length * 20 + 60) + head + foot;
+    const g = canvas.getContext("2d");
+    g.fillStyle = "#fff";
+    g.fillRect(0, 0, canvas.width, canvas.height);
+    g.fillStyle = "#111";
+    g.font = "bold 18px sans-serif";
+    g.fillText(meta.title, 12, 28);
+    g.drawImage(img, 0, head);
+    let y = head + 20;
+    g.font = "bold 13px sans-serif";
+    g.fillText(payload.libelle.slice(0, 34), w + 12, y);
+    g.font = "12px sans-serif";
+    g.fillText(meta.unit, w + 12, (y += 18));
+    rows.forEach(function (r) {
+      y += 20;
+      g.fillStyle = r.couleur;
+      g.fillRect(w + 12, y - 11, 22, 13);
+      if (r.motif === "hachures") {
+        g.strokeStyle = "#505050";
+        for (let x = -13; x < 22; x += 4) {
+          g.beginPath(); g.moveTo(w + 12 + Math.max(x, 0), y - 11 + Math.max(-x, 0));
+          g.lineTo(w + 12 + Math.min(x + 13, 22), y + 2 - Math.max(x + 13 - 22, 0)); g.stroke();
+        }
+      }
+      g.strokeStyle = "#888";
+      g.strokeRect(w + 12, y - 11, 22, 13);
+      g.fillStyle = "#111";
+      g.fillText(r.libelle + " (" + r.effectif + ")", w + 42, y);
+    });
+    g.font = "12px sans-serif";
+    g.fillStyle = "#333";
+    g.fillText(meta.source, 12, canvas.height - 22);
+    if (meta.notice) { g.fillStyle = "#8a4b00"; g.fillText(meta.notice, 12, canvas.height - 6); }
+    download(canvas.toDataURL("image/png"), fileName(payload, "png"));
+    return canvas.width + "x" + canvas.height;
+  }
+
+  function xml(text) {
+    return String(text).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;")
+      .replace(/"/g, "&quot;");
+  }
+
+  async function exportSvg() {
+    const map = state.map, entry = state.current && state.levels[state.current.niveau];
+    if (!map || !entry || !entry.payload) throw new Error("carte non prête");
+    const payload = entry.payload, meta = exportMeta(payload);
+    const data = await mapImage(map);
+    const canvas = map.getCanvas();
+    const w = canvas.width, h = canvas.height, rows = legendRows(payload);
+    const H = Math.max(h, rows.length * 20 + 60) + 84, W = w + 260;
+    const parts = [
+      '<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" width="' +
+        W + '" height="' + H + '" font-family="sans-serif">',
+      '<defs><pattern id="hachures" width="6" height="6" patternUnits="userSpaceOnUse" ' +
+        'patternTransform="rotate(45)"><rect width="6" height="6" fill="#fff"/>' +
+        '<line x1="0" y1="0" x2="0" y2="6" stroke="#505050" stroke-width="2"/></pattern></defs>',
+      '<rect width="100%" height="100%" fill="#fff"/>',
+      '<title>' + xml(meta.title) + "</title>",
+      '<text x="12" y="28" font-size="18" font-weight="bold">' + xml(meta.title) + "</text>",
+      '<image x="0" y="44" width="' + w + '" height="' + h + '" xlink:href="' + data + '"/>',
+      '<text x="' + (w + 12) + '" y="64" font-size="13" font-weight="bold">' +
+        xml(payload.libelle) + "</text>",
+      '<text x="' + (w + 12) + '" y="82" font-size="12">' + xml(meta.unit) + "</text>",
+    ];
+    let y = 82;
+    rows.forEach(function (r) {
+      y += 20;
+      const fill = r.motif === "hachures" ? "url(#hachures)" : r.couleur;
+      parts.push('<rect x="' + (w + 12) + '" y="' + (y - 11) + '" width="22" height="13" fill="' +
+        fill + '" stroke="#888"/>');
+      parts.push('<text x="' + (w + 42) + '" y="' + y + '" font-size="12">' +
+        xml(r.libelle + " (" + r.effectif + ")") + "</text>");
+    });
+    parts.push('<text x="12" y="' + (H - 22) + '" font-size="12" fill="#333">' + xml(meta.source) +
+      "</text>");
+    if (meta.notice) {
+      parts.push('<text x="12" y="' + (H - 6) + '" font-size="12" fill="#8a4b00">' +
+        xml(meta.notice) + "</text>");
+    }
+    parts.push("</svg>");
+    const blob = new Blob([parts.join("\n")], { type: "image/svg+xml" });
+    download(URL.createObjectURL(blob), fileName(payload, "svg"));
+    return W + "x" + H;
+  }
+
   window.cafmap = {
     state: state,
     render: render,
     fitZone: fitZone,
+    exportPng: exportPng,
+    exportSvg: exportSvg,
     idle: function () { return state.map ? idle(state.map) : Promise.resolve(null); },
   };
 
@@ -454,6 +762,18 @@
         state.zones = spec.zones || state.zones;
         render(spec).catch(function (err) { console.error("cafmap:", err); });
         return spec.niveau + "/" + spec.indicateur;
+      },
+      exportImage: function () {
+        const ctx = window.dash_clientside.callback_context;
+        const trig = ctx && ctx.triggered_id;
+        const status = document.getElementById("export-status");
+        const run = trig === "export-svg" ? exportSvg : exportPng;
+        run().then(function (size) {
+          if (status) status.textContent = "Image exportée (" + size + " px).";
+        }).catch(function (err) {
+          if (status) status.textContent = "Export impossible : " + err.message;
+        });
+        return trig || "";
       },
       zone: function () {
         const ctx = window.dash_clientside.callback_context;

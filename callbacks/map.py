@@ -1,4 +1,4 @@
-"""Map callbacks: (niveau, indicateur) -> a small spec that `window.cafmap` fetches and applies.
+"""Map spec: (level, indicator, values URL) -> a small spec that `window.cafmap` applies.
 
 No geometry and no values go through Dash: the spec only carries URLs and labels.
 """
@@ -7,15 +7,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from urllib.parse import parse_qs
 
-from dash import ALL, ClientsideFunction, Dash, Input, Output, no_update
+from dash import ALL, ClientsideFunction, Dash, Input, Output
 
 from dashboard import strings_fr as fr
 from dashboard.config import Settings
-from dashboard.geocache import DETAIL_SUFFIX, WebLevel, web_geometries, web_levels
+from dashboard.geocache import DETAIL_SUFFIX, WebLevel
 from layers.classify import NO_DATA_COLOUR, palette
-from layers.indicators_basic import INDICATORS, LEVELS
+from layers.indicators_basic import INDICATORS
 
 # A level whose bbox is wider than this (degrees of longitude) includes overseas territories:
 # the map then frames métropole rather than the whole bbox.
@@ -41,9 +40,14 @@ def map_spec(
     indicateur: str | None,
     rel: Callable[[str], str] = _identity,
     details: Mapping[str, WebLevel] | None = None,
+    values_query: str | None = None,
+    title: str | None = None,
 ) -> dict | None:
-    """Spec handed to `dash_clientside.cafmap.apply`, or None for an unknown/unbuilt choice."""
-    if niveau not in levels or indicateur not in INDICATORS:
+    """Spec handed to `dash_clientside.cafmap.apply`, or None for an unknown/unbuilt choice.
+
+    `values_query` (the query of /api/carte) serves the store's indicators; without it the
+    indicator is one computed from the geometry (population, densité)."""
+    if niveau not in levels or (values_query is None and indicateur not in INDICATORS):
         return None
     entry = levels[niveau]
     bbox = list(entry.bbox)
@@ -55,7 +59,9 @@ def map_spec(
         "niveau": niveau,
         "indicateur": indicateur,
         "geometrie": rel(entry.url),
-        "valeurs": rel(f"/api/carte/{niveau}?indicateur={indicateur}&v={entry.version}"),
+        "valeurs": rel(f"/api/carte/{niveau}?{values_query}&v={entry.version}")
+        if values_query is not None
+        else rel(f"/api/carte/{niveau}?indicateur={indicateur}&v={entry.version}"),
         "bordures": rel(dep.url) if (niveau == "commune" and dep) else None,
         "tuiles": rel(entry.tiles_url) if entry.tiles_url else None,
         "tuiles_maxzoom": entry.tiles_maxzoom,
@@ -67,7 +73,7 @@ def map_spec(
         "emprise": bbox,
         "effectif": entry.features,
         "accueil": [list(fr.ZONES["metropole"][1][:2]), list(fr.ZONES["metropole"][1][2:])],
-        "titre": f"{INDICATORS[indicateur].libelle} par {fr.LEVEL_SINGULAR[niveau]}",
+        "titre": title or f"{INDICATORS[indicateur].libelle} par {fr.LEVEL_SINGULAR[niveau]}",
         "libelle_niveau": fr.LEVEL_LABELS[niveau],
         "nodata": NO_DATA_COLOUR,
         "couleurs": palette("YlGnBu", 5),  # the values API default: layers start right
@@ -77,44 +83,8 @@ def map_spec(
     }
 
 
-def choice_from_query(search: str | None) -> tuple[str | None, str | None]:
-    """(niveau, indicateur) from a query string such as "?niveau=commune&indicateur=densite".
-
-    Unknown values give None (keep the current choice).
-    """
-    query = parse_qs((search or "").lstrip("?"))
-    niveau = (query.get("niveau") or [None])[0]
-    indicateur = (query.get("indicateur") or [None])[0]
-    return (
-        niveau if niveau in fr.LEVEL_LABELS else None,
-        indicateur if indicateur in INDICATORS else None,
-    )
-
-
 def register(app: Dash, settings: Settings) -> None:
     """Register the map callbacks on `app`."""
-
-    @app.callback(
-        Output("niveau", "value"),
-        Output("indicateur", "value"),
-        Input("url", "search"),
-    )
-    def choice_from_url(search: str | None) -> tuple:
-        niveau, indicateur = choice_from_query(search)
-        if niveau is not None and niveau not in web_levels(settings.cache):
-            niveau = None
-        return (niveau or no_update, indicateur or no_update)
-
-    @app.callback(
-        Output("map-spec", "data"),
-        Input("niveau", "value"),
-        Input("indicateur", "value"),
-    )
-    def update_spec(niveau: str | None, indicateur: str | None) -> dict:
-        geometries = web_geometries(settings.cache)
-        levels = {k: v for k, v in geometries.items() if k in LEVELS}
-        spec = map_spec(levels, niveau, indicateur, app.get_relative_path, geometries)
-        return no_update if spec is None else spec
 
     app.clientside_callback(
         ClientsideFunction(namespace="cafmap", function_name="apply"),

@@ -7,12 +7,16 @@ from html import escape as html_escape
 import dash
 import flask
 
+from callbacks import explore as explore_callbacks
 from callbacks import map as map_callbacks
 from dashboard import strings_fr as fr
+from dashboard.appdata import AppData
 from dashboard.config import REPO_ROOT, Settings
+from dashboard.explore_page import explore_layout
 from dashboard.geocache import web_levels
-from dashboard.layout import DEFAULT_LEVEL, serve_layout
+from dashboard.layout import shell
 from dashboard.routes import register_routes
+from dashboard.url_state import DEFAULT_LEVEL
 
 # Served by dashboard/routes.py from the vendor directory: nothing comes from a CDN.
 EXTERNAL_STYLESHEETS = ["/vendor/bootstrap.min.css", "/vendor/maplibre-gl.css"]
@@ -37,6 +41,22 @@ class CafDash(dash.Dash):
         return super().interpolate_index(**kwargs)
 
 
+def _notice(data: AppData) -> str | None:
+    info = data.store()
+    return info.notice if info else None
+
+
+def _title(**query: str) -> str:
+    """Page title naming the view (indicator and level), for tabs and screen readers."""
+    from layers.catalogue import BY_ID
+
+    ind = BY_ID.get(str(query.get("indicateur", "")))
+    level = fr.LEVEL_SINGULAR.get(str(query.get("niveau", "")), "")
+    if ind is None:
+        return f"Carte des indicateurs – {fr.APP_TITLE}"
+    return f"{ind.titre}{' par ' + level if level else ''} – {fr.APP_TITLE}"
+
+
 def create_app(settings: Settings | None = None) -> dash.Dash:
     """Build the app: layout, callbacks and server routes. Starts even with no cache."""
     settings = settings or Settings.from_env()
@@ -47,15 +67,23 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
         external_stylesheets=EXTERNAL_STYLESHEETS,
         serve_locally=True,
         update_title=None,
+        use_pages=True,
+        pages_folder="",
     )
     app.settings = settings
+    data = AppData(settings)
     app.config.suppress_callback_exceptions = True
     app.index_string = app.index_string.replace("<html>", '<html lang="fr">', 1).replace(
         "{%css%}", "{%css%}\n" + MODULE_PRELOAD, 1
     )
-    app.layout = lambda: serve_layout(settings)
-    register_routes(app.server, settings)
+    dash.register_page(
+        "carte", path="/", title=_title, name="Carte",
+        layout=lambda **query: explore_layout(data, **query),
+    )  # fmt: skip
+    app.layout = lambda: shell(_notice(data), dash.page_container)
+    register_routes(app.server, settings, data)
     map_callbacks.register(app, settings)
+    explore_callbacks.register(app, data)
     return app
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from flask import Flask, Response, request, send_file
 
 from dashboard import strings_fr as fr
+from dashboard.appdata import AppData
 from dashboard.config import Settings
 from dashboard.geocache import (
     GEOMETRY_NAMES,
@@ -24,10 +25,13 @@ from dashboard.geocache import (
     web_geometries,
     web_levels,
 )
+from dashboard.map_data import store_map
 from dashboard.tiles import read_tile
 from dashboard.vendor import MIME_TYPES, vendor_path
+from layers.catalogue import BY_ID
 from layers.indicators_basic import INDICATORS, LEVELS, compute
 from layers.map_payload import carte_payload
+from layers.territory_index import TerritoryIndex
 
 LONG_CACHE = "public, max-age=31536000, immutable"
 REVALIDATE = "no-cache"
@@ -78,7 +82,21 @@ def _payload_bytes(
     return raw, gzip.compress(raw, 5), etag
 
 
-def register_routes(server: Flask, settings: Settings) -> None:
+@lru_cache(maxsize=16)
+def _points_bytes(index: TerritoryIndex, level: str) -> bytes:
+    """Label points of a level (feature id = row, as in the polygons) for proportional circles."""
+    table = index.table(level)
+    features = [
+        {"type": "Feature", "id": i, "properties": {"code": c, "nom": n},
+         "geometry": {"type": "Point", "coordinates": [round(x, 5), round(y, 5)]}}
+        for i, (c, n, x, y) in enumerate(zip(table["code"], table["nom"], table["label_lon"],
+                                             table["label_lat"], strict=True))
+    ]  # fmt: skip
+    doc = {"type": "FeatureCollection", "features": features}
+    return json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def register_routes(server: Flask, settings: Settings, data: AppData | None = None) -> None:
     """Attach /vendor/, /geo/ and /api/carte/ to the Flask server."""
 
     @server.route("/vendor/<name>")
@@ -111,6 +129,20 @@ def register_routes(server: Flask, settings: Settings) -> None:
             data, gzipped = gzip.decompress(data), False
         resp = Response(data, mimetype="application/vnd.mapbox-vector-tile", headers=headers)
         if gzipped:
+            resp.headers["Content-Encoding"] = "gzip"
+        return resp
+
+    @server.route("/geo/<level>-points.geojson")
+    def label_points(level: str) -> Response:
+        index = data.index() if data is not None else None
+        if index is None or level not in index.levels():
+            return json_error(fr.ERR_LEVEL_NOT_BUILT.format(value=level[:30]), 404)
+        raw = _points_bytes(index, level)
+        use_gz = accepts_gzip(request.headers.get("Accept-Encoding"))
+        resp = Response(gzip.compress(raw, 5) if use_gz else raw, mimetype="application/geo+json")
+        resp.headers.update({"Cache-Control": LONG_CACHE if request.args.get("v") else REVALIDATE,
+                             "Vary": "Accept-Encoding"})  # fmt: skip
+        if use_gz:
             resp.headers["Content-Encoding"] = "gzip"
         return resp
 
@@ -147,6 +179,8 @@ def register_routes(server: Flask, settings: Settings) -> None:
 
     @server.route("/api/carte/<level>")
     def carte(level: str) -> Response:
+        if data is not None and request.args.get("indicateur") in BY_ID:
+            return store_map(data, level, request.args)
         if level not in LEVELS:
             allowed = ", ".join(LEVELS)
             return json_error(fr.ERR_UNKNOWN_LEVEL.format(value=level, allowed=allowed), 404)

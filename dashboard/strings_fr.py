@@ -66,3 +66,41 @@ ERR_CACHE_MISMATCH = (
 )
 ERR_NOT_FOUND = "Ressource introuvable."
 ERR_BAD_TILE = "Tuile hors de la grille : zoom de 0 à 24, x et y de 0 à 2^zoom - 1."
+
+# Explore page
+LABEL_SEARCH = "Rechercher un indicateur"
+SEARCH_PLACEHOLDER = "ex. : aah, crèche, logement…"
+LABEL_THEME = "Thème"
+LABEL_SUBTHEME = "Sous-thème"
+LABEL_PERIOD = "Période"
+LABEL_REPRESENTATION = "Représentation"
+LABEL_METHOD = "Classement"
+LABEL_CLASSES = "Nombre de classes"
+LABEL_BREAKS = "Bornes manuelles (séparées par « ; »)"
+LABEL_PALETTE = "Palette"
+LABEL_FILTER = "Territoire affiché"
+FILTER_PLACEHOLDER = "Toute la France (choisir une région, un département, un EPCI…)"
+LABEL_EXPORT = "Exporter la vue"
+META_BUTTON = "Définition et source"
+ALL_THEMES = "Tous les thèmes"
+ALL_SUBTHEMES = "Tous les sous-thèmes"
+METHOD_LABELS = {
+    "quantiles": "Quantiles (effectifs égaux)",
+    "jenks": "Seuils naturels (Jenks)",
+    "equal": "Intervalles égaux",
+    "manual": "Bornes manuelles",
+}
+PALETTE_LABELS = {
+    "YlGnBu": "Jaune → bleu (séquentielle)",
+    "OrRd": "Orange → rouge (séquentielle)",
+    "viridis": "Viridis (séquentielle)",
+    "RdBu": "Bleu ↔ rouge, centrée sur la France (divergente)",
+    "PuOr": "Violet ↔ orange, centrée sur la France (divergente)",
+}
+REPRESENTATION_LABELS = {"choroplethe": "Carte choroplèthe", "cercles": "Cercles proportionnels"}
+URL_NOTICE = "Paramètres d'adresse ignorés (valeur inconnue ou périmée) : {names}."
+PANEL_TOGGLE = "Réglages"
+SELECTION_TITLE = "Territoire sélectionné"
+SELECTION_HINT = "Cliquez sur un territoire de la carte pour voir son évolution."
+OPEN_PROFILE = "Ouvrir la fiche territoire"
+TABLE_TOGGLE = "Tableau des données (alternative textuelle à la carte)"

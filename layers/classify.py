@@ -196,3 +196,58 @@ def classify(
         "couleurs": colours,
         "legende": legend_entries(breaks, colours, classes, decimals=decimals, unit=unit),
     }
+
+
+# Diverging schemes (ColorBrewer, colour-blind safe), from the low end to the high end, with
+# the neutral centre removed: RdBu reversed (blue below the reference, red above) and PuOr.
+_DIVERGING = {
+    "RdBu": ["#053061", "#2166ac", "#4393c3", "#92c5de", "#d1e5f0",
+             "#fddbc7", "#f4a582", "#d6604d", "#b2182b", "#67001f"],
+    "PuOr": ["#2d004b", "#542788", "#8073ac", "#b2abd2", "#d8daeb",
+             "#fee0b6", "#fdb863", "#e08214", "#b35806", "#7f3b08"],
+}  # fmt: skip
+DIVERGING: tuple[str, ...] = tuple(_DIVERGING)
+SECRET_CLASS, NOT_APPLICABLE_CLASS = -2, -3
+
+
+def _ramp(stops: Sequence[str], n: int) -> list[str]:
+    """n colours interpolated (RGB) along `stops`, first to last."""
+    if n <= 0:
+        return []
+    rgb = np.array([[int(s[i : i + 2], 16) for i in (1, 3, 5)] for s in stops], dtype=float)
+    pos = np.linspace(0, len(stops) - 1, n) if n > 1 else np.array([len(stops) - 1.0])
+    out = []
+    for p in pos:
+        i = min(int(p), len(stops) - 2)
+        c = rgb[i] + (rgb[i + 1] - rgb[i]) * (p - i)
+        out.append("#" + "".join(f"{int(round(v)):02x}" for v in c))
+    return out
+
+
+def diverging_colours(name: str, breaks: Sequence[float], centre: float) -> list[str]:
+    """One colour per class: classes below `centre` take the low half of the scheme (darker
+    further away), classes above the high half, so the centre reads as the neutral point."""
+    stops = _DIVERGING[name]
+    k = len(breaks) - 1
+    below = sum(1 for i in range(k) if breaks[i + 1] <= centre)
+    above = k - below
+    # Both sides on one intensity scale: a lone class above the centre is as pale as the
+    # first class below it, not the darkest red.
+    m = max(below, above, 2)
+    low = _ramp(stops[:5], m)[m - below :] if below else []
+    high = _ramp(stops[5:], m)[:above] if above else []
+    return low + high
+
+
+def centre_breaks(breaks: list[float], centre: float) -> list[float]:
+    """Make `centre` one of the bounds (moving the nearest inner bound), so that no class
+    straddles the reference value of a diverging map."""
+    if len(breaks) < 2 or not breaks[0] < centre < breaks[-1]:
+        return breaks
+    inner = breaks[1:-1]
+    if inner:
+        j = int(np.argmin([abs(b - centre) for b in inner]))
+        inner[j] = centre
+    else:
+        inner = [centre]
+    return [breaks[0], *sorted(set(inner)), breaks[-1]]

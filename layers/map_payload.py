@@ -11,8 +11,26 @@ import math
 import numpy as np
 import pandas as pd
 
-from layers.classify import classify
+from layers.catalogue import Indicator
+from layers.classify import (
+    DIVERGING,
+    NO_DATA,
+    NO_DATA_COLOUR,
+    NOT_APPLICABLE_CLASS,
+    PALETTES,
+    SECRET_CLASS,
+    centre_breaks,
+    class_breaks,
+    class_index,
+    classify,
+    diverging_colours,
+    format_fr,
+    legend_entries,
+    palette,
+)
 from layers.indicators_basic import INDICATORS
+from layers.store import NOT_APPLICABLE, PUBLISHED, SECRET
+from layers.views import decimals, period_text
 
 
 def _round_values(values: pd.Series, decimals: int) -> list[float | None]:
@@ -53,3 +71,108 @@ def carte_payload(
         "legende": result["legende"],
         "couleurs": result["couleurs"],
     }
+
+
+SPECIAL_ROWS = (
+    # class index, legend label, colour, CSS/map pattern
+    (SECRET_CLASS, "Secret statistique", "#ffffff", "hachures"),
+    (NO_DATA, "Pas de données", NO_DATA_COLOUR, None),
+    (NOT_APPLICABLE_CLASS, "Non concerné", "#eeeeee", None),
+)
+OUTSIDE_CLASS = -4  # outside the territory filter: drawn faintly, not classified
+CIRCLE_STEPS = (1.0, 0.25, 0.0625)  # reference circles of the legend, as shares of the maximum
+
+
+def nice_number(value: float) -> float:
+    """Round down to 1, 2 or 5 times a power of ten (legend circles)."""
+    if value <= 0 or not math.isfinite(value):
+        return 0.0
+    exp = 10 ** math.floor(math.log10(value))
+    for m in (5, 2, 1):
+        if m * exp <= value:
+            return float(m * exp)
+    return float(exp)
+
+
+def store_payload(
+    view: pd.DataFrame,
+    ind: Indicator,
+    level: str,
+    period: str,
+    *,
+    method: str = "quantiles",
+    k: int = 5,
+    palette_name: str = "YlGnBu",
+    manual: list[float] | None = None,
+    representation: str = "choroplethe",
+    reference: float | None = None,
+    inside: np.ndarray | None = None,
+    notice: str | None = None,
+) -> dict:
+    """The JSON of /api/carte for a store indicator: one entry per feature of the level.
+
+    `view` is `layers.views.layer()` for the whole level (feature order); `inside` restricts
+    classification, ranks and counts to a territory filter. Hidden cells never carry a value.
+    """
+    dec = decimals(ind)
+    statut = view["statut"].astype(str).to_numpy()
+    values = view["valeur"].to_numpy(dtype="float64").copy()
+    values[statut != PUBLISHED] = np.nan
+    inside = np.ones(len(view), bool) if inside is None else np.asarray(inside, bool)
+    shown = np.where(inside, values, np.nan)
+    diverging = palette_name in DIVERGING
+    if diverging and reference is None:
+        finite = shown[np.isfinite(shown)]
+        reference = float(np.median(finite)) if finite.size else None
+    breaks = class_breaks(shown, k, method, manual=manual, decimals=dec)  # type: ignore[arg-type]
+    if diverging and reference is not None:
+        breaks = centre_breaks(breaks, reference)
+        colours = diverging_colours(palette_name, breaks, reference)
+    else:
+        name = palette_name if palette_name in PALETTES else "YlGnBu"
+        colours = palette(name, max(len(breaks) - 1, 1))
+    classes = class_index(shown, breaks)
+    classes[(statut == SECRET) & inside] = SECRET_CLASS
+    classes[(statut == NOT_APPLICABLE) & inside] = NOT_APPLICABLE_CLASS
+    classes[~inside] = OUTSIDE_CLASS
+    legend = legend_entries(breaks, colours, np.where(classes >= 0, classes, -9),
+                            decimals=dec, unit=ind.unite)[:-1]  # fmt: skip
+    for cls, label, colour, pattern in SPECIAL_ROWS:
+        legend.append({"min": None, "max": None, "couleur": colour, "libelle": label,
+                       "motif": pattern, "classe": cls,
+                       "effectif": int((classes == cls).sum())})  # fmt: skip
+    ranks = pd.Series(shown).rank(ascending=False, method="min").to_numpy()
+    payload = {
+        "niveau": level,
+        "indicateur": ind.id,
+        "libelle": ind.titre,
+        "unite": ind.unite,
+        "nature": ind.nature,
+        "decimales": dec,
+        "periode": period,
+        "periode_libelle": period_text(period),
+        "methode": method,
+        "representation": representation,
+        "palette": palette_name,
+        "reference": reference,
+        "valeurs": _round_values(pd.Series(values), dec),
+        "classes": classes.tolist(),
+        "rangs": [None if math.isnan(r) else int(r) for r in ranks.tolist()],
+        "classes_effectif": int(np.isfinite(shown).sum()),
+        "bornes": breaks,
+        "couleurs": colours,
+        "legende": legend,
+        "source": f"Source : {ind.source}",
+        "avertissement": notice,
+    }
+    if representation == "cercles":
+        vmax = float(np.nanmax(shown)) if np.isfinite(shown).any() else 0.0
+        radius = np.sqrt(np.clip(shown, 0, None) / vmax) if vmax > 0 else np.zeros_like(shown)
+        payload["rayons"] = [None if math.isnan(r) else round(float(r), 4) for r in radius]
+        refs = sorted({nice_number(vmax * s) for s in CIRCLE_STEPS if vmax * s > 0}, reverse=True)
+        payload["cercles"] = [
+            {"valeur": r, "rayon": round(math.sqrt(r / vmax), 4),
+             "libelle": f"{format_fr(r, 0)} {ind.unite}"}
+            for r in refs
+        ]  # fmt: skip
+    return payload

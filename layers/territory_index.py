@@ -114,6 +114,21 @@ class TerritoryIndex:
         row = self._row(level, code) if level in self.levels() else None
         return None if row is None else str(row["nom"])
 
+    def bounds(self, territory: tuple[str, str]) -> list[float] | None:
+        """[west, south, east, north] of a territory (from its full-resolution polygon)."""
+        level, code = territory
+        pos = self.position(level, code)
+        if pos is None:
+            return None
+        key = f"_bounds_{level}"
+        if key not in self.__dict__:
+            import geopandas as gpd
+
+            path = self.build_dir / "geo" / f"{level}.parquet"
+            geo = gpd.read_parquet(path, columns=["geometry"])
+            self.__dict__[key] = geo.geometry.bounds.to_numpy()
+        return [round(float(v), 5) for v in self.__dict__[key][pos]]
+
     @cached_property
     def _neighbours(self) -> pd.DataFrame:
         path = self.build_dir / "geo" / "voisins.parquet"

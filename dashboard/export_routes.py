@@ -1,0 +1,55 @@
+"""Download routes: the territory profile as PDF.
+
+`register_exports(server, data)` adds `GET /export/fiche/<level>/<code>.pdf`. The level and the
+code are checked against the territory index before anything is read; errors are JSON
+`{"erreur": "...", "statut": n}` in French, like the other routes.
+"""
+
+from __future__ import annotations
+
+import re
+
+from flask import Flask, Response
+
+from dashboard.appdata import AppData
+from dashboard.routes import json_error
+from layers.profile import profile
+from layers.profile_pdf import profile_pdf
+from layers.territory_index import LEVELS
+from layers.views import LEVEL_NAMES_FR, ViewError
+
+# INSEE, SIREN, IRIS and QPV codes: letters, digits; anything else is refused before lookup.
+CODE_RE = re.compile(r"^[0-9A-Za-z]{1,15}$")
+ERR_NO_DATA = (
+    "Les données ne sont pas disponibles : lancez « cafcarto build » puis la construction "
+    "de l'entrepôt d'indicateurs."
+)
+
+
+def register_exports(server: Flask, data: AppData) -> None:
+    """Add the export routes to the Flask server of the app."""
+
+    @server.route("/export/fiche/<level>/<code>.pdf")
+    def fiche_pdf(level: str, code: str) -> Response:
+        index = data.index()
+        info = data.store()
+        if index is None or info is None:
+            return json_error(ERR_NO_DATA, 503)
+        if level not in LEVELS or level not in index.levels():
+            allowed = ", ".join(lv for lv in LEVELS if lv in index.levels())
+            return json_error(
+                f"Niveau inconnu : « {level[:40]} ». Niveaux possibles : {allowed}.", 404
+            )
+        if not CODE_RE.match(code) or index.get(level, code) is None:
+            name = LEVEL_NAMES_FR.get(level, level)
+            return json_error(f"Territoire inconnu : {name} « {code[:40]} ».", 404)
+        try:
+            prof = profile(info.store, index, level, code, info.notice)
+        except ViewError as err:
+            return json_error(err.message, err.status)
+        body = profile_pdf(prof)
+        resp = Response(body, mimetype="application/pdf")
+        resp.headers["Content-Disposition"] = f'attachment; filename="fiche_{level}_{code}.pdf"'
+        # The store can be rebuilt under the same URL: let the browser revalidate.
+        resp.headers["Cache-Control"] = "no-cache"
+        return resp
