@@ -376,8 +376,7 @@ def _key_figures(
         share = c["valeur"] / total * 100 if c["valeur"] is not None and total else None
         composition.append({
             **c, "libelle": COMPOSITION_FR[ident], "part": share,
-            "part_texte": (f"{format_fr(share, 1)}\u00a0%" if share is not None
-                           else STATUS_FR.get(c["statut"], "pas de données")),
+            "part_texte": _share_text(share, c["statut"]),
         })  # fmt: skip
     benefits = [{**at(ident), "libelle": BENEFIT_SHORT_FR[ident]} for ident in BENEFITS]
     shown = [b for b in benefits if b["statut"] in (PUBLISHED, SECRET)]
@@ -392,6 +391,14 @@ def _key_figures(
         "composition": composition,
         "prestations": shown,
     }
+
+
+def _share_text(share: float | None, statut: str) -> str:
+    if share is not None:
+        return f"{format_fr(share, 1)}\u00a0%"
+    if statut == PUBLISHED:
+        return "non calculable"  # the count is published, the total is not
+    return STATUS_FR.get(statut, "pas de données")
 
 
 def _neighbour_indicator(level: str, wanted: str | None, by_id: dict) -> Indicator | None:

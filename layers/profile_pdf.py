@@ -1,0 +1,359 @@
+"""The territory profile as an A4 PDF (reportlab only: no browser, no kaleido).
+
+Input: the dict of `layers.profile.profile`. Tables carry the texts already formatted there
+(French numbers, « secret » for a hidden cell): nothing here can print a hidden value, the
+profile holds none. The neighbours chart is drawn with reportlab graphics from the same rows.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+from collections.abc import Sequence
+from typing import Any
+
+from reportlab.graphics.shapes import Drawing, Line, Rect, String
+from reportlab.lib import colors
+from reportlab.lib.enums import TA_RIGHT
+from reportlab.lib.pagesizes import A4
+from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
+from reportlab.lib.units import cm
+from reportlab.lib.utils import simpleSplit
+from reportlab.platypus import (
+    CondPageBreak,
+    KeepTogether,
+    Paragraph,
+    SimpleDocTemplate,
+    Spacer,
+    Table,
+    TableStyle,
+)
+from reportlab.platypus.doctemplate import BaseDocTemplate
+
+from layers.classify import format_fr
+from layers.periods import MONTHS_FR
+from layers.profile import OKABE_ITO, SOURCE_LINE
+from layers.store import PUBLISHED
+from layers.views import STATUS_FR
+
+FONT, FONT_BOLD = "Helvetica", "Helvetica-Bold"
+TERRITORY = colors.HexColor(OKABE_ITO["vermillon"])
+OTHER = colors.HexColor(OKABE_ITO["bleu"])
+HEADER_BG = colors.HexColor("#e8eef5")
+OWN_BG = colors.HexColor("#fde9dd")
+GRID = colors.HexColor("#b0b7c0")
+MARGIN = 1.5 * cm
+# The standard PDF fonts are WinAnsi-encoded: map the few characters they lack to their
+# nearest equivalent (U+202F narrow no-break space, the French thousands separator, becomes
+# a no-break space: same meaning, a little wider).
+_WINANSI = str.maketrans({"\u202f": "\u00a0", "\u2212": "-", "\u25b6": ">", "\u2009": " "})
+
+
+def pdf_text(text: Any) -> str:
+    """Text safe for a Helvetica paragraph: escaped markup, WinAnsi characters only."""
+    raw = "" if text is None else str(text)
+    raw = raw.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return raw.translate(_WINANSI)
+
+
+def date_fr(day: dt.date) -> str:
+    return f"{day.day} {MONTHS_FR[f'{day.month:02d}']} {day.year}"
+
+
+def _styles() -> dict[str, ParagraphStyle]:
+    base = getSampleStyleSheet()
+    body = ParagraphStyle("corps", parent=base["BodyText"], fontName=FONT, fontSize=9, leading=11)
+    return {
+        "titre": ParagraphStyle("titre", parent=base["Title"], fontName=FONT_BOLD, fontSize=17,
+                                leading=21, alignment=0, spaceAfter=4),
+        "h2": ParagraphStyle("h2", parent=base["Heading2"], fontName=FONT_BOLD, fontSize=12.5,
+                             leading=15, spaceBefore=10, spaceAfter=4,
+                             textColor=colors.HexColor("#1b3b5f")),
+        "h3": ParagraphStyle("h3", parent=base["Heading3"], fontName=FONT_BOLD, fontSize=10.5,
+                             leading=13, spaceBefore=8, spaceAfter=3),
+        "corps": body,
+        "petit": ParagraphStyle("petit", parent=body, fontSize=7.5, leading=9),
+        "cell": ParagraphStyle("cell", parent=body, fontSize=7.5, leading=9),
+        "cell_b": ParagraphStyle("cell_b", parent=body, fontName=FONT_BOLD, fontSize=7.5,
+                                 leading=9),
+        "num": ParagraphStyle("num", parent=body, fontSize=7.5, leading=9, alignment=TA_RIGHT),
+        "num_b": ParagraphStyle("num_b", parent=body, fontName=FONT_BOLD, fontSize=7.5,
+                                leading=9, alignment=TA_RIGHT),
+        "avert": ParagraphStyle("avert", parent=body, fontName=FONT_BOLD, fontSize=8.5,
+                                leading=10.5, textColor=colors.HexColor("#7a2e00"),
+                                backColor=colors.HexColor("#fff3cd"), borderPadding=4,
+                                spaceBefore=4, spaceAfter=6),
+    }  # fmt: skip
+
+
+def _table(rows: list[list[Any]], widths: Sequence[float], own_rows: Sequence[int] = ()) -> Table:
+    table = Table(rows, colWidths=list(widths), repeatRows=1, hAlign="LEFT")
+    style = [
+        ("BACKGROUND", (0, 0), (-1, 0), HEADER_BG),
+        ("GRID", (0, 0), (-1, -1), 0.4, GRID),
+        ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+        ("TOPPADDING", (0, 0), (-1, -1), 2),
+        ("BOTTOMPADDING", (0, 0), (-1, -1), 2),
+        ("LEFTPADDING", (0, 0), (-1, -1), 3),
+        ("RIGHTPADDING", (0, 0), (-1, -1), 3),
+    ]
+    for i in own_rows:
+        style.append(("BACKGROUND", (0, i), (-1, i), OWN_BG))
+    table.setStyle(TableStyle(style))
+    return table
+
+
+def _p(text: Any, style: ParagraphStyle) -> Paragraph:
+    return Paragraph(pdf_text(text), style)
+
+
+def _identity_block(prof: dict, st: dict) -> list:
+    ident = prof["identite"]
+    parents = [p for p in ident["parents"] if p["niveau"] != "france"]
+    lines = [f"{ident['niveau_libelle'].capitalize()} {ident['code']}"]
+    lines += [f"{p['niveau_libelle'].capitalize()} : {p['nom']} ({p['code']})" for p in parents]
+    facts = []
+    if ident.get("population_texte"):
+        facts.append(("Population municipale", f"{ident['population_texte']} habitants"))
+    if ident.get("superficie_texte"):
+        facts.append(("Superficie", ident["superficie_texte"]))
+    if ident.get("densite_texte"):
+        facts.append(("Densité", ident["densite_texte"]))
+    if ident.get("codes_postaux"):
+        facts.append(("Codes postaux", ", ".join(ident["codes_postaux"])))
+    out: list = [_p(" · ".join(lines), st["corps"]), Spacer(1, 4)]
+    if facts:
+        rows = [[_p(k, st["cell_b"]), _p(v, st["cell"])] for k, v in facts]
+        t = Table(rows, colWidths=[4 * cm, 14 * cm], hAlign="LEFT")
+        t.setStyle(TableStyle([("GRID", (0, 0), (-1, -1), 0.4, GRID),
+                               ("BACKGROUND", (0, 0), (0, -1), HEADER_BG),
+                               ("TOPPADDING", (0, 0), (-1, -1), 2),
+                               ("BOTTOMPADDING", (0, 0), (-1, -1), 2)]))  # fmt: skip
+        out.append(t)
+    return out
+
+
+def _key_figures_block(prof: dict, st: dict) -> list:
+    key = prof["chiffres_cles"]
+    out: list = [_p(f"Chiffres clés ({key.get('periode_libelle', '')})", st["h2"])]
+    rows = [[_p("Indicateur", st["cell_b"]), _p("Valeur", st["num_b"])]]
+    for ident in ("allocataires", "personnes_couvertes", "taux_personnes_couvertes"):
+        c = key[ident]
+        rows.append([_p(c["titre"], st["cell"]), _p(c["texte"], st["num"])])
+    out.append(_table(rows, [9 * cm, 4 * cm]))
+
+    out.append(_p("Composition familiale des foyers allocataires", st["h3"]))
+    rows = [[_p("Type de foyer", st["cell_b"]), _p("Foyers", st["num_b"]),
+             _p("Part des allocataires", st["num_b"])]]  # fmt: skip
+    for c in key["composition"]:
+        rows.append([_p(c["libelle"], st["cell"]), _p(c["texte"], st["num"]),
+                     _p(c["part_texte"], st["num"])])  # fmt: skip
+    out.append(_table(rows, [9 * cm, 4 * cm, 4 * cm]))
+
+    out.append(_p("Prestations les plus versées", st["h3"]))
+    rows = [[_p("Prestation", st["cell_b"]), _p("Foyers bénéficiaires", st["num_b"])]]
+    for c in key["prestations"]:
+        rows.append([_p(c["libelle"], st["cell"]), _p(c["texte"], st["num"])])
+    if len(rows) == 1:
+        rows.append([_p("Aucune prestation publiée", st["cell"]), _p("", st["num"])])
+    out.append(_table(rows, [9 * cm, 4 * cm]))
+    return out
+
+
+_MONTH_ABBR = {"03": "mars", "06": "juin", "09": "sept.", "12": "déc."}
+_REF_HEAD = {"epci": "EPCI", "departement": "Départ.", "region": "Région", "france": "France"}
+
+
+def _themes_block(prof: dict, st: dict) -> list:
+    refs = prof.get("references", [])
+    has_rank = prof["identite"]["niveau"] == "commune"
+    out: list = [CondPageBreak(6 * cm), _p("Indicateurs par thème", st["h2"])]
+    ref_line = " ; ".join(f"{_REF_HEAD[r['niveau']]} = {r['nom']}" for r in refs)
+    if ref_line:
+        out.append(_p(f"Comparaison avec : {ref_line}.", st["petit"]))
+    # Column widths fit 18 cm: indicator, territory, references, rank, change.
+    n_ref = len(refs)
+    rank_w = 1.5 * cm if has_rank else 0
+    evo_w = 3.0 * cm
+    val_w = 1.8 * cm
+    ind_w = 18 * cm - val_w * (1 + n_ref) - rank_w - evo_w
+    for theme in prof["themes"]:
+        head = [_p("Indicateur", st["cell_b"]), _p("Territoire", st["num_b"])]
+        head += [_p(_REF_HEAD[r["niveau"]], st["num_b"]) for r in refs]
+        if has_rank:
+            head.append(_p("Rang dans l'EPCI", st["num_b"]))
+        head.append(_p("Évolution", st["cell_b"]))
+        rows = [head]
+        for row in theme["indicateurs"]:
+            by_level = {r["niveau"]: r for r in row["references"]}
+            unit = "" if row["unite"] == "%" else f"{row['unite']}, "
+            line = [
+                _p(f"{row['titre']} ({unit}{_period_short(row['periode'])})", st["cell"]),
+                _p(_compact(row), st["num_b"]),
+            ]
+            line += [_p(_compact(by_level[r["niveau"]]) if r["niveau"] in by_level else "",
+                        st["num"]) for r in refs]  # fmt: skip
+            if has_rank:
+                rk = row.get("rang_epci")
+                line.append(_p(rk["texte"] if rk else "-", st["num"]))
+            evo = row.get("evolution")
+            line.append(_p(_evolution_short(evo), st["cell"]))
+            rows.append(line)
+        widths = [ind_w, val_w, *[val_w] * n_ref, *([rank_w] if has_rank else []), evo_w]
+        title = _p(f"{theme['theme']} ({theme['categorie']})", st["h3"])
+        out.append(KeepTogether([title, _table(rows, widths)]) if len(rows) < 12 else title)
+        if len(rows) >= 12:
+            out.append(_table(rows, widths))
+    out.append(_p("Rang : 1 = valeur la plus élevée parmi les communes de l'EPCI dont la "
+                  "valeur est publiée ; pas de rang pour une valeur non diffusée.",
+                  st["petit"]))  # fmt: skip
+    return out
+
+
+def _compact(c: dict) -> str:
+    """A context cell without its unit (given in the row label): fits narrow columns."""
+    if c.get("statut") != PUBLISHED or c.get("valeur") is None:
+        return str(c.get("texte") or STATUS_FR.get(c.get("statut", ""), "pas de données"))
+    unit = c.get("unite", "")
+    text = format_fr(float(c["valeur"]), 1 if unit == "%" else 0)
+    return f"{text}\u00a0%" if unit == "%" else text
+
+
+def _period_short(period: str | None) -> str:
+    if not period or "-" not in period:
+        return period or ""
+    year, month = period.split("-", 1)
+    return f"{_MONTH_ABBR.get(month, MONTHS_FR.get(month, month))} {year}"
+
+
+def _evolution_short(evo: dict | None) -> str:
+    if not evo:
+        return "-"
+    text = str(evo["texte"]).split(" entre ")[0]
+    return f"{text} depuis {evo['debut']['periode'][:4]}"
+
+
+def neighbours_drawing(voisins: dict, width: float = 18 * cm) -> Drawing:
+    """Horizontal bars, highest first; the territory in vermillion with « (territoire) »,
+    a hidden cell as a labelled empty slot (no bar)."""
+    rows = voisins["lignes"]
+    bar_h, gap, label_w, text_w = 11, 4, 5.2 * cm, 2.2 * cm
+    height = len(rows) * (bar_h + gap) + 8
+    d = Drawing(width, height)
+    values = [r["valeur"] for r in rows if r["statut"] == PUBLISHED and r["valeur"] is not None]
+    top = max(values) if values else 1.0
+    top = top if top > 0 else 1.0
+    span = width - label_w - text_w
+    d.add(Line(label_w, 2, label_w, height - 2, strokeColor=colors.grey, strokeWidth=0.5))
+    for i, r in enumerate(rows):
+        y = height - (i + 1) * (bar_h + gap)
+        own = bool(r.get("territoire"))
+        name = f"{r['nom']} (territoire)" if own else str(r["nom"])
+        d.add(String(label_w - 4, y + 3, pdf_text_plain(name)[:42], textAnchor="end",
+                     fontName=FONT_BOLD if own else FONT, fontSize=7.5))  # fmt: skip
+        if r["statut"] == PUBLISHED and r["valeur"] is not None:
+            length = max(float(r["valeur"]) / top * span, 0.5)
+            d.add(Rect(label_w, y, length, bar_h, fillColor=TERRITORY if own else OTHER,
+                       strokeColor=colors.black if own else OTHER,
+                       strokeWidth=1.2 if own else 0.3))  # fmt: skip
+            d.add(String(label_w + length + 3, y + 3, pdf_text_plain(r["texte"]),
+                         fontName=FONT_BOLD if own else FONT, fontSize=7.5))  # fmt: skip
+        else:
+            d.add(
+                Rect(
+                    label_w,
+                    y,
+                    1.6 * cm,
+                    bar_h,
+                    fillColor=colors.HexColor("#f2f2f2"),
+                    strokeColor=colors.grey,
+                    strokeWidth=0.4,
+                    strokeDashArray=[2, 2],
+                )
+            )
+            d.add(String(label_w + 3, y + 3, pdf_text_plain(r["texte"]), fontName=FONT,
+                         fontSize=7.5, fillColor=colors.HexColor("#444444")))  # fmt: skip
+    return d
+
+
+def pdf_text_plain(text: Any) -> str:
+    """Text for a graphics String (no markup to escape)."""
+    return ("" if text is None else str(text)).translate(_WINANSI)
+
+
+def _neighbours_block(prof: dict, st: dict) -> list:
+    vois = prof.get("voisins")
+    if not vois:
+        return []
+    level = prof["identite"]["niveau"]
+    kind = "communes voisines" if level == "commune" else "territoires voisins"
+    out: list = [
+        CondPageBreak(7 * cm),
+        _p(f"Comparaison avec les {kind}", st["h2"]),
+        _p(f"{vois['titre']} ({vois.get('periode_libelle', '')})", st["corps"]),
+    ]
+    rows = [[_p("Rang", st["num_b"]), _p("Territoire", st["cell_b"]), _p("Valeur", st["num_b"])]]
+    own_rows = []
+    rank = 0
+    for r in vois["lignes"]:
+        published = r["statut"] == PUBLISHED
+        rank += 1 if published else 0
+        own = bool(r.get("territoire"))
+        name = f"{r['nom']} ({r['code']})" + (" - territoire" if own else "")
+        style_c, style_n = (st["cell_b"], st["num_b"]) if own else (st["cell"], st["num"])
+        rows.append([_p(str(rank) if published else "-", style_n), _p(name, style_c),
+                     _p(r["texte"], style_n)])  # fmt: skip
+        if own:
+            own_rows.append(len(rows) - 1)
+    if len(rows) == 2:
+        out.append(_p("Aucun territoire voisin dans les données.", st["corps"]))
+    out.append(_table(rows, [1.4 * cm, 10 * cm, 4 * cm], own_rows))
+    out.append(Spacer(1, 8))
+    out.append(neighbours_drawing(vois))
+    return out
+
+
+def profile_pdf(
+    prof: dict, figures: Any = None, *, today: dt.date | None = None, compress: bool = True
+) -> bytes:
+    """The profile as PDF bytes (A4). `figures` is accepted for symmetry with the page and
+    ignored: Plotly figures would need a browser to render; the PDF draws its own chart."""
+    del figures
+    st = _styles()
+    ident = prof["identite"]
+    day = today or dt.date.today()
+    notice = prof.get("avertissement")
+    buf = io.BytesIO()
+    title = f"Fiche territoire : {ident['nom']} ({ident['code']})"
+    doc = SimpleDocTemplate(
+        buf, pagesize=A4, leftMargin=MARGIN, rightMargin=MARGIN, topMargin=MARGIN,
+        bottomMargin=MARGIN + (1.4 if notice else 0.8) * cm, title=pdf_text_plain(title),
+        author="Cafdata Carto", subject="Fiche territoire", lang="fr-FR",
+        pageCompression=1 if compress else 0,
+    )  # fmt: skip
+
+    def footer(canvas: Any, doc_: BaseDocTemplate) -> None:
+        canvas.saveState()
+        canvas.setFont(FONT, 7.5)
+        canvas.setFillColor(colors.HexColor("#333333"))
+        y = MARGIN - 0.2 * cm + (0.5 * cm if notice else 0)
+        canvas.drawString(MARGIN, y, pdf_text_plain(SOURCE_LINE))
+        canvas.drawRightString(A4[0] - MARGIN, y, f"Page {doc_.page}")
+        if notice:
+            canvas.setFont(FONT_BOLD, 7.5)
+            canvas.setFillColor(colors.HexColor("#7a2e00"))
+            lines = simpleSplit(pdf_text_plain(notice), FONT_BOLD, 7.5, A4[0] - 2 * MARGIN)
+            for i, line in enumerate(lines[:2]):
+                canvas.drawString(MARGIN, y - (0.4 + 0.3 * i) * cm, line)
+        canvas.restoreState()
+
+    story: list = [_p(title, st["titre"]), _p(f"Édité le {date_fr(day)}", st["petit"])]
+    if notice:
+        story.append(_p(notice, st["avert"]))
+    story += _identity_block(prof, st)
+    story += _key_figures_block(prof, st)
+    story += _themes_block(prof, st)
+    story += _neighbours_block(prof, st)
+    story += [Spacer(1, 10), _p(prof.get("source") or SOURCE_LINE, st["petit"])]
+    doc.build(story, onFirstPage=footer, onLaterPages=footer)
+    return buf.getvalue()
