@@ -283,6 +283,16 @@ def profile(
 ) -> dict:
     """The whole profile of one territory: identity, key figures, themes, neighbours.
 
+    A "cell" below is {indicateur, titre, unite, periode, valeur (float | None), statut,
+    texte (French, « secret » for a secret)}. Returns {identite, periode, periode_libelle,
+    chiffres_cles: {periode, periode_libelle, allocataires, personnes_couvertes,
+    taux_personnes_couvertes (cells), composition: [cell + libelle, part, part_texte],
+    prestations: [cell + libelle]}, themes: [{categorie, theme, indicateurs: [cell + nature,
+    sous_theme, references: [cell + niveau, niveau_libelle, code, nom], rang_epci: {rang, sur,
+    texte, epci} | None, evolution: {debut, fin, ecart, ecart_pct, texte} | None]}],
+    voisins: {indicateur, titre, unite, nature, periode, periode_libelle, lignes: [{code, nom,
+    territoire, valeur, statut, texte}]} | None, references, source, demo, avertissement}.
+    `neighbour_indicator` picks the neighbours' indicator (default: part_aides_logement).
     Raises `ViewError` (French message, HTTP status) for an unknown level or territory.
     """
     if level not in LEVELS or level not in index.levels():
