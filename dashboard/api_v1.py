@@ -507,7 +507,7 @@ def register_api(server: Flask, data: AppData) -> None:
                 "name": terr.name,
                 "parents": parents_payload(index, terr.parents),
                 "neighbours": index.neighbours(level, terr.code),
-                "population": terr.population,
+                "population": _whole(terr.population),
                 "area_km2": None if terr.area_km2 is None else round(terr.area_km2, 3),
                 "label": list(terr.label) if terr.label else None,
                 "postal_codes": list(terr.postal_codes),
@@ -620,6 +620,11 @@ def register_api(server: Flask, data: AppData) -> None:
         return err
 
     server.register_error_handler(405, _method_not_allowed)
+
+
+def _whole(value: float | None) -> float | int | None:
+    """Populations are head counts: 519127, not 519127.0."""
+    return int(value) if value is not None and float(value).is_integer() else value
 
 
 def _kind(info: StoreInfo | None) -> str | None:

@@ -166,34 +166,34 @@ def to_csv(rows: pd.DataFrame, meta: ExportMeta) -> bytes:
 def to_xlsx(rows: pd.DataFrame, meta: ExportMeta) -> bytes:
     """Workbook with a "donnees" sheet (EXPORT_COLUMNS) and a "metadonnees" sheet."""
     from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
     from openpyxl.utils import get_column_letter
 
-    wb = Workbook()
-    ws = wb.active
-    ws.title = "donnees"
+    # Write-only mode: streams rows, several times faster for the ~35,000 communes.
+    wb = Workbook(write_only=True)
+    ws = wb.create_sheet("donnees")
+    ws.freeze_panes = "A2"
+    for i, width in enumerate((12, 32, 12, 22, 40, 10, 12, 14, 10, 40, 40), start=1):
+        ws.column_dimensions[get_column_letter(i)].width = width
     ws.append(list(EXPORT_COLUMNS))
     number_format = "0" if meta.decimals == 0 else "0." + "0" * meta.decimals
-    value_col = EXPORT_COLUMNS.index("valeur") + 1
     for rec in rows[list(EXPORT_COLUMNS)].itertuples(index=False, name=None):
-        out = []
+        out: list[object] = []
         for col, cell in zip(EXPORT_COLUMNS, rec, strict=True):
             if col == "valeur":
-                out.append(None if cell is None or pd.isna(cell) else cell)
+                value = WriteOnlyCell(ws, None if cell is None or pd.isna(cell) else cell)
+                value.number_format = number_format
+                out.append(value)
             else:
                 # openpyxl writes a str starting with "=" as a formula: neutralise first.
                 out.append(neutralise("" if cell is None else str(cell)))
         ws.append(out)
-    for row in ws.iter_rows(min_row=2, min_col=value_col, max_col=value_col):
-        row[0].number_format = number_format
-    ws.freeze_panes = "A2"
-    for i, width in enumerate((12, 32, 12, 22, 40, 10, 12, 14, 10, 40, 40), start=1):
-        ws.column_dimensions[get_column_letter(i)].width = width
 
     info = wb.create_sheet("metadonnees")
-    for key, value in metadata_pairs(meta):
-        info.append([key, neutralise(value)])
     info.column_dimensions["A"].width = 24
     info.column_dimensions["B"].width = 100
+    for key, value in metadata_pairs(meta):
+        info.append([key, neutralise(value)])
     out = io.BytesIO()
     wb.save(out)
     return out.getvalue()
