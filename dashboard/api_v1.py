@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import threading
 from collections.abc import Callable
 from functools import lru_cache, wraps
@@ -30,7 +31,7 @@ from layers.export_tables import (
     to_geojson,
     to_xlsx,
 )
-from layers.facilities import EAJE_TYPES, LAEP
+from layers.facilities import EAJE_TYPES, GENERATED, LAEP
 from layers.store import Store
 from layers.territory_index import LEVELS, TerritoryIndex
 from layers.views import (
@@ -376,6 +377,20 @@ def _clean(value: object) -> object:
     return value
 
 
+def facilities_notice(data: AppData, df: pd.DataFrame) -> str | None:
+    """The demonstration notice when the store or the facilities file is the generated one.
+
+    AppData.facilities() falls back to the demonstration file even when the imported store is
+    in service, so the store's flag alone is not enough: generated ids start with "DEMO-".
+    """
+    info = data.store()
+    if info is not None and info.demo:
+        return info.notice
+    if df["id"].astype(str).str.startswith("DEMO-").any():
+        return GENERATED
+    return None
+
+
 def facility_rows(df: pd.DataFrame, index: TerritoryIndex) -> list[dict]:
     names = index.table("commune").set_index("code")["nom"]
     out = []
@@ -527,7 +542,12 @@ def register_api(server: Flask, data: AppData) -> None:
                 "(nom, code Insee ou code postal)."
             )
         index = _require_index(data)
-        found = index.search(q, limit=SEARCH_LIMIT)
+        try:
+            found = index.search(q, limit=SEARCH_LIMIT)
+        except ValueError:
+            # TerritoryIndex.search puts code-like queries into a regex unescaped ("2A(" fails):
+            # a code or postal code has no punctuation, so search again without it.
+            found = index.search(re.sub(r"[^\w\s'-]", " ", q), limit=SEARCH_LIMIT)
         return json_response(
             [
                 {
@@ -571,7 +591,6 @@ def register_api(server: Flask, data: AppData) -> None:
             sel = sel.assign(distance_km=dist).sort_values("distance_km", na_position="last")
         else:
             sel = sel.sort_values(["type", "nom"])
-        info = data.store()
         return json_response(
             {
                 "commune": {"code": commune.code, "name": commune.name},
@@ -579,7 +598,7 @@ def register_api(server: Flask, data: AppData) -> None:
                 "communes": codes,
                 "total": len(sel),
                 "limit": limit,
-                "notice": info.notice if info is not None else None,
+                "notice": facilities_notice(data, df),
                 "facilities": facility_rows(sel.head(limit), index),
             }
         )

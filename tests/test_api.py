@@ -9,6 +9,7 @@ import json
 import math
 import re
 from dataclasses import replace
+from urllib.parse import quote
 
 import flask
 import pandas as pd
@@ -431,6 +432,9 @@ def test_territory_search(client) -> None:
     assert "2A004" in [h["code"] for h in get_json(client, "/api/v1/territories?q=20000")]
     assert len(get_json(client, "/api/v1/territories?q=a")) == 20
     assert get_json(client, "/api/v1/territories?q=zzzzqqq") == []
+    for odd in ("2A(", "QP[", "69123)", "2b*+"):  # regex characters never make a 500
+        assert isinstance(get_json(client, "/api/v1/territories?q=" + quote(odd)), list)
+    assert get_json(client, "/api/v1/territories?q=" + quote("2A004("))[0]["code"] == "2A004"
     for bad in ("", "q=", "q=%20%20", "q=" + "x" * 101):
         assert "q" in assert_error(client, "/api/v1/territories?" + bad, 400)
 
@@ -494,6 +498,17 @@ def test_facilities_near_sorted_by_distance(client, appdata: AppData) -> None:
     assert (
         len(get_json(client, "/api/v1/facilities?commune=69123&near=1&limit=3")["facilities"]) == 3
     )
+
+
+def test_generated_facilities_keep_their_notice_with_a_real_store(settings: Settings) -> None:
+    class RealStore(AppData):  # the imported store in service, no imported facilities file
+        def store(self):
+            return replace(super().store(), demo=False)
+
+    server = flask.Flask(__name__)
+    register_api(server, RealStore(settings))
+    body = get_json(server.test_client(), "/api/v1/facilities?commune=69123")
+    assert body["facilities"] and "démonstration" in body["notice"]
 
 
 @pytest.mark.parametrize(
