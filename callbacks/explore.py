@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
-import plotly.graph_objects as go
 from dash import (
     ALL,
     ClientsideFunction,
@@ -21,6 +20,7 @@ from dash import (
 )
 
 from callbacks.map import map_spec
+from callbacks.profile import readable_scale
 from dashboard import strings_fr as fr
 from dashboard.appdata import AppData
 from dashboard.explore_page import (
@@ -31,6 +31,7 @@ from dashboard.explore_page import (
 )
 from dashboard.geocache import web_geometries
 from layers.catalogue import BY_ID, search
+from layers.profile import series_figure
 from layers.store import PUBLISHED
 from layers.views import (
     LEVEL_NAMES_FR,
@@ -44,15 +45,6 @@ from layers.views import (
 
 MAP_INPUTS = ("indicateur", "niveau", "periode", "representation", "methode", "classes",
               "bornes", "palette", "filtre")  # fmt: skip
-SERIES_COLOURS = {  # colour-blind-safe (Okabe-Ito), with distinct dashes too
-    "territoire": ("#0072B2", "solid"),
-    "epci": ("#E69F00", "dot"),
-    "departement": ("#009E73", "dash"),
-    "region": ("#CC79A7", "dashdot"),
-    "france": ("#555555", "longdash"),
-}
-
-
 def values_query(state: dict) -> str:
     """Query of /api/carte for the panel's state (only what the map needs)."""
     params = {"indicateur": state["indicateur"], "periode": state.get("periode") or "",
@@ -72,29 +64,6 @@ def export_href(state: dict, fmt: str) -> str:
     if state.get("filtre"):
         params["parent"] = state["filtre"]
     return "/api/v1/data?" + urlencode(params)
-
-
-def series_figure(df, level: str) -> go.Figure:
-    """The territory beside its references; a secret is a gap (None), never 0."""
-    fig = go.Figure()
-    for role, group in df.groupby("role", sort=False):
-        colour, dash = SERIES_COLOURS.get(role, ("#333", "solid"))
-        y = [v if s == PUBLISHED else None for v, s in zip(group["valeur"], group["statut"],
-                                                             strict=True)]  # fmt: skip
-        name = group["nom"].iloc[0]
-        label = name if role == "territoire" else f"{name} ({LEVEL_NAMES_FR.get(role, role)})"
-        fig.add_trace(go.Scatter(
-            x=[period_text(p) for p in group["periode"]], y=y, name=label, mode="lines+markers",
-            line={"color": colour, "dash": dash, "width": 3 if role == "territoire" else 1.5},
-            connectgaps=False,
-        ))  # fmt: skip
-    fig.update_layout(
-        margin={"l": 40, "r": 10, "t": 10, "b": 30}, height=230, separators=", ",
-        legend={"orientation": "h", "y": -0.25, "font": {"size": 11}},
-        plot_bgcolor="#fff", paper_bgcolor="#fff",
-    )  # fmt: skip
-    fig.update_yaxes(gridcolor="#eee", rangemode="tozero")
-    return fig
 
 
 def register(app: Dash, data: AppData) -> None:  # noqa: C901 - one place for the page's wiring
@@ -291,7 +260,8 @@ def register(app: Dash, data: AppData) -> None:  # noqa: C901 - one place for th
             df = series_with_references(info.store, index, ind, level, code)
             content.insert(0, html.P(f"{ind.titre} ({ind.unite}), secrets en blanc",
                                      className="cc-note"))  # fmt: skip
-            content.insert(1, dcc.Graph(figure=series_figure(df, level), id="graphe-serie",
+            fig = readable_scale(series_figure(df, ind), ind)
+            content.insert(1, dcc.Graph(figure=fig, id="graphe-serie",
                                         config={"displaylogo": False, "locale": "fr"}))  # fmt: skip
         title = f"{terr.name} ({LEVEL_NAMES_FR[level]} {code})"
         return "cc-selection cc-selection-open", title, content

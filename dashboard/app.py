@@ -9,12 +9,16 @@ import flask
 
 from callbacks import explore as explore_callbacks
 from callbacks import map as map_callbacks
+from callbacks import profile as profile_callbacks
 from dashboard import strings_fr as fr
+from dashboard.api_v1 import register_api
 from dashboard.appdata import AppData
 from dashboard.config import REPO_ROOT, Settings
 from dashboard.explore_page import explore_layout
+from dashboard.export_routes import register_exports
 from dashboard.geocache import web_levels
-from dashboard.layout import shell
+from dashboard.layout import setup_problems, shell
+from dashboard.profile_page import profile_layout
 from dashboard.routes import register_routes
 from dashboard.url_state import DEFAULT_LEVEL
 
@@ -57,6 +61,10 @@ def _title(**query: str) -> str:
     return f"{ind.titre}{' par ' + level if level else ''} – {fr.APP_TITLE}"
 
 
+def _profile_title(niveau: str = "", code: str = "", **_kw: str) -> str:
+    return f"Fiche territoire {fr.LEVEL_SINGULAR.get(niveau, '')} {code[:20]} – {fr.APP_TITLE}"
+
+
 def create_app(settings: Settings | None = None) -> dash.Dash:
     """Build the app: layout, callbacks and server routes. Starts even with no cache."""
     settings = settings or Settings.from_env()
@@ -80,10 +88,17 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
         "carte", path="/", title=_title, name="Carte",
         layout=lambda **query: explore_layout(data, **query),
     )  # fmt: skip
-    app.layout = lambda: shell(_notice(data), dash.page_container)
+    dash.register_page(
+        "fiche", path_template="/territoire/<niveau>/<code>", title=_profile_title,
+        name="Fiche territoire", layout=lambda **kw: profile_layout(data, **kw),
+    )  # fmt: skip
+    app.layout = lambda: shell(_notice(data), dash.page_container, setup_problems(settings))
     register_routes(app.server, settings, data)
+    register_api(app.server, data)
+    register_exports(app.server, data)
     map_callbacks.register(app, settings)
     explore_callbacks.register(app, data)
+    profile_callbacks.register(app, data)
     return app
 
 

@@ -8,7 +8,7 @@ from dash import dcc, html
 
 from dashboard import strings_fr as fr
 from dashboard.appdata import AppData
-from dashboard.layout import map_area, setup_problems, zone_selector
+from dashboard.layout import map_area, zone_selector
 from dashboard.url_state import DIVERGING_PALETTES, ViewState, parse_state
 from layers.catalogue import BY_ID, CATEGORIES, INDICATORS
 from layers.classify import METHODS, PALETTES
@@ -218,7 +218,7 @@ def meta_modal() -> dbc.Modal:
 
 def explore_layout(data: AppData, **query: str) -> html.Div:
     """The page for a URL's query (Dash pages passes the query string as keyword arguments)."""
-    problems = setup_problems(data.settings)
+    problems = []  # the shell already says what is missing
     info, index = data.store(), data.index()
     if info is None:
         problems.append("L'entrepôt d'indicateurs n'est pas construit : lancez « cafcarto build ».")

@@ -73,7 +73,9 @@ def demo_banner(notice: str | None) -> html.Div | None:
     return html.Div(notice, className="cc-demo", role="note", id="bandeau-demo")
 
 
-def shell(notice: str | None, page_container) -> html.Div:
-    """Header, demonstration banner, then the page of the URL (Dash pages)."""
-    parts = [header(), demo_banner(notice), page_container]
+def shell(notice: str | None, page_container, problems: list[str] | None = None) -> html.Div:
+    """Header, demonstration banner (or what is missing to run), then the page of the URL."""
+    setup = setup_message(problems) if problems else None
+    parts = [header(), demo_banner(notice), setup,
+             html.Div(page_container, className="cc-pages")]  # fmt: skip
     return html.Div([p for p in parts if p is not None], className="cc-app")

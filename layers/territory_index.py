@@ -183,8 +183,9 @@ class TerritoryIndex:
         if not q or df.empty or len(q) > 100:
             return []
         if q.replace(" ", "").isdigit() or q.upper().startswith(("QP", "2A", "2B")):
-            code = q.replace(" ", "").upper()
-            hits = df[(df["code"] == code) | df["postal"].str.contains(rf"\b{code}\b", regex=True)]
+            code = "".join(ch for ch in q.upper() if ch.isalnum())  # "2A004(" -> "2A004"
+            postal = df["postal"].astype(str).str.split()
+            hits = df[(df["code"] == code) | postal.map(lambda codes: code in codes)]
             rank = np.where(hits["code"] == code, 0, 1)
         else:
             starts = df["folded"].str.startswith(q)
