@@ -56,19 +56,24 @@ def _click_radio(driver, group: str, value: str) -> None:
 def test_page_loads_and_map_draws(live_app, browser) -> None:
     assert "SwiftShader" in webgl_renderer(browser) or webgl_renderer(browser)
     _open(browser, live_app.url + "/")
-    assert browser.title == "Cafdata Carto"
+    assert "Cafdata Carto" in browser.title
     canvas = browser.find_element(By.CSS_SELECTOR, "#cafmap canvas.maplibregl-canvas")
     assert canvas.size["width"] > 500 and canvas.size["height"] > 300
     pixels = browser.execute_async_script(PIXELS_JS)
-    # The fixture has 3 départements only: a small part of the métropole view is painted.
+    # The fixture has 4 départements only: a small part of the métropole view is painted.
     assert pixels["painted"] > 0.002 * pixels["sampled"], pixels
     assert pixels["colours"] >= 3, pixels  # several classes drawn, not a flat fill
     legend = browser.find_element(By.ID, "cafmap-legend").text
-    assert "Population municipale" in legend and "Pas de données" in legend
+    assert "Part de la population couverte" in legend
+    for entry in ("Secret statistique", "Pas de données", "Non concerné", "Source : Cnaf"):
+        assert entry in legend
     assert "\u2013" in legend
+    assert "démonstration" in browser.find_element(By.ID, "bandeau-demo").text
 
 
-def test_level_switch_loads_the_new_layer_once(live_app, browser) -> None:
+def test_search_an_indicator_and_switch_level_without_refetching_geometry(
+    live_app, browser
+) -> None:
     _open(browser, live_app.url + "/")
     _click_radio(browser, "niveau", "commune")
     wait_for(lambda: _rendered(browser, "commune"), timeout=60)
@@ -79,30 +84,27 @@ def test_level_switch_loads_the_new_layer_once(live_app, browser) -> None:
         "        m.queryRenderedFeatures({layers: ['fill-commune']}).length]"
     )
     assert visible[0] == "visible" and visible[1] == "none"
-    assert visible[2] > 100  # hundreds of communes in the fixture's three départements
+    assert visible[2] > 100  # hundreds of communes in the fixture's départements
     assert "par commune" in browser.find_element(By.CSS_SELECTOR, ".cafmap-title").text
-    assert browser.execute_script("return window.cafmap.map.isSourceLoaded('src-commune')")
-    # Geometry comes as vector tiles of the level (never the whole GeoJSON).
     tiles = live_app.count("/tuiles/commune/")
-    assert tiles > 0
-    assert live_app.count("/geo/commune.geojson") == 0
+    assert tiles > 0 and live_app.count("/geo/commune.geojson") == 0
 
-    # Changing the indicator never fetches geometry again.
+    # Keyword search, accents optional: "allocation adultes handicapes" finds the AAH.
     before = len(live_app.requests)
-    _click_radio(browser, "indicateur", "densite")
-    wait_for(lambda: _rendered(browser, "commune", "densite"), timeout=30)
-    assert "hab./km²" in browser.find_element(By.ID, "cafmap-legend").text
-    _click_radio(browser, "indicateur", "population")
-    wait_for(lambda: _rendered(browser, "commune", "population"), timeout=30)
-    assert live_app.count("/tuiles/commune/") == tiles
-    assert not [r for r in live_app.requests[before:] if r.startswith(("/geo/", "/tuiles/"))]
+    box = browser.find_element(By.ID, "recherche-indicateur")
+    box.send_keys("allocation adultes handicapes")
+    result = wait_for(lambda: browser.find_elements(By.CSS_SELECTOR, ".cc-result"), timeout=15)
+    assert "AAH" in result[0].text
+    result[0].click()
+    wait_for(lambda: _rendered(browser, "commune", "aah"), timeout=30)
+    assert "AAH" in browser.find_element(By.ID, "cafmap-legend").text
+    assert "aah" in browser.current_url and "niveau=commune" in browser.current_url
+    assert live_app.count("/tuiles/commune/") == tiles  # recolour only: no geometry again
     assert [r for r in live_app.requests[before:] if r.startswith("/api/carte/commune")]
-    timing = browser.execute_script("return window.cafmap.state.lastTiming")
-    assert timing["total_ms"] < 5000
 
 
 def test_hover_shows_name_code_and_value(live_app, browser) -> None:
-    _open(browser, live_app.url + "/?niveau=commune&indicateur=population", niveau="commune")
+    _open(browser, live_app.url + "/?niveau=commune&indicateur=allocataires", niveau="commune")
     # Centre the map on Lyon and find its label point on screen.
     offset = browser.execute_async_script(
         """
@@ -124,11 +126,12 @@ def test_hover_shows_name_code_and_value(live_app, browser) -> None:
     wait_for(lambda: tooltip.is_displayed() and "Lyon" in tooltip.text, timeout=10)
     text = tooltip.text
     assert "69123" in text
-    assert "Population municipale" in text and "habitants" in text
+    assert "Foyers allocataires" in text and "foyers" in text and "décembre 2024" in text
+    assert "Rang : 1er sur" in text  # Lyon has the most allocataires of the cut
     # French number format: a (narrow) no-break space between thousands, no comma or dot.
-    value = text.split(":")[-1].replace("habitants", "").strip()
+    value = text.split("\n")[2].split(":")[-1].replace("foyers", "").strip()
     digits = value.replace("\u202f", "").replace("\u00a0", "")
-    assert digits.isdigit() and int(digits) > 400_000
+    assert digits.isdigit() and int(digits) > 10_000
     assert value != digits
 
 
