@@ -1,0 +1,173 @@
+"""What users do, in real Chromium: click through to a profile, compare with neighbours, find
+crèches nearby, export CSV and PNG, copy a URL and get the same view, survive a forged URL."""
+
+from __future__ import annotations
+
+import base64
+import csv
+import io
+import urllib.request
+
+import pytest
+from browser_support import wait_for
+from selenium.webdriver.common.action_chains import ActionChains
+from selenium.webdriver.common.by import By
+
+pytestmark = pytest.mark.browser
+
+LYON = (4.8297, 45.7573)
+
+
+def _rendered(driver, niveau: str, indicateur: str | None = None) -> bool:
+    return driver.execute_script(
+        "const t = window.cafmap && window.cafmap.state.lastTiming;"
+        "return !!(t && t.niveau === arguments[0]"
+        " && (!arguments[1] || t.indicateur === arguments[1]))",
+        niveau, indicateur,
+    )  # fmt: skip
+
+
+def _payload(driver) -> dict:
+    return driver.execute_script(
+        "const s = window.cafmap.state; return s.levels[s.current.niveau].payload;"
+    )
+
+
+def _open(driver, url: str, niveau: str, indicateur: str | None = None) -> None:
+    driver.get(url)
+    wait_for(lambda: _rendered(driver, niveau, indicateur), timeout=60)
+
+
+def _point_on_map(driver, lon: float, lat: float, zoom: float = 10) -> tuple[int, int]:
+    offset = driver.execute_async_script(
+        """
+        const done = arguments[arguments.length - 1];
+        const map = window.cafmap.map;
+        map.jumpTo({center: [arguments[0], arguments[1]], zoom: arguments[2]});
+        map.once('idle', () => {
+          const p = map.project([arguments[0], arguments[1]]);
+          const c = map.getCanvas();
+          done([p.x - c.clientWidth / 2, p.y - c.clientHeight / 2]);
+        });
+        """,
+        lon, lat, zoom,
+    )  # fmt: skip
+    return int(offset[0]), int(offset[1])
+
+
+def test_click_a_commune_see_its_series_then_its_profile(live_app, browser) -> None:
+    _open(browser, live_app.url + "/?niveau=commune&indicateur=allocataires", "commune")
+    dx, dy = _point_on_map(browser, *LYON)
+    canvas = browser.find_element(By.CSS_SELECTOR, "#cafmap canvas.maplibregl-canvas")
+    ActionChains(browser).move_to_element_with_offset(canvas, dx, dy).click().perform()
+    title = browser.find_element(By.ID, "selection-titre")
+    wait_for(lambda: "Lyon" in title.text, timeout=20)
+    assert "territoire=commune%3A69123" in browser.current_url
+    # The series beside its references: one line each, secrets as gaps, never 0.
+    wait_for(lambda: browser.find_elements(By.CSS_SELECTOR, "#graphe-serie .scatterlayer .trace"))
+    traces = browser.find_elements(By.CSS_SELECTOR, "#graphe-serie .scatterlayer .trace")
+    assert len(traces) >= 4  # Lyon, its EPCI, Rhône, Auvergne-Rhône-Alpes, France
+    browser.find_element(By.ID, "lien-fiche").click()
+    heading = wait_for(lambda: browser.find_elements(By.ID, "fiche-titre"), timeout=30)
+    assert heading[0].text == "Fiche territoire : Lyon"
+    assert browser.current_url.endswith("/territoire/commune/69123")
+    assert "Fiche territoire" in browser.title
+    cards = browser.find_element(By.CSS_SELECTOR, ".cc-cards").text
+    assert "Foyers allocataires" in cards and "foyers" in cards
+
+    # Neighbours: a sorted bar chart with Lyon highlighted, Villeurbanne among them.
+    bars = wait_for(lambda: browser.find_elements(By.CSS_SELECTOR, "#graphe-voisins .ytick"))
+    labels = [b.text for b in bars]
+    assert any("Villeurbanne" in t for t in labels)
+    assert any("Lyon" in t and "territoire" in t for t in labels)
+
+    # Crèches and LAEP in Lyon and its neighbours, nearest first.
+    rows = wait_for(lambda: browser.find_elements(
+        By.CSS_SELECTOR, "#equipements-table tbody tr td[data-dash-column='distance']"
+    ), timeout=20)  # fmt: skip
+    distances = [float(r.text.replace(",", ".")) for r in rows]
+    assert distances and distances == sorted(distances)
+
+
+def test_compare_with_another_territory(live_app, browser) -> None:
+    browser.get(live_app.url + "/territoire/commune/69266")
+    wait_for(lambda: browser.find_elements(By.ID, "fiche-titre"), timeout=30)
+    # Dash 4's dropdown: the button opens a popover whose search box takes the focus.
+    # (the dropdown's code loads asynchronously, after the page)
+    wait_for(lambda: browser.find_elements(By.ID, "comparer"), timeout=20)[0].click()
+    wait_for(lambda: browser.find_element(By.ID, "comparer").get_attribute("data-state") == "open")
+    browser.switch_to.active_element.send_keys("perpignan")
+    xpath = "//span[text()='Perpignan (commune 66136)']"
+    option = wait_for(lambda: browser.find_elements(By.XPATH, xpath), timeout=20)
+    option[0].click()
+    wait_for(lambda: "Perpignan" in browser.find_element(By.ID, "table-comparaison").text,
+             timeout=20)
+    text = browser.find_element(By.ID, "table-comparaison").text
+    assert "Villeurbanne" in text and "Part des allocataires percevant le RSA" in text
+
+
+def test_export_csv_and_png_of_the_view(live_app, browser) -> None:
+    url = live_app.url + "/?niveau=commune&indicateur=rsa&filtre=departement%3A66"
+    _open(browser, url, "commune", "rsa")
+    href = wait_for(lambda: (browser.find_element(By.ID, "export-csv").get_attribute("href")
+                             or "").count("format=csv") and
+                    browser.find_element(By.ID, "export-csv").get_attribute("href"))  # fmt: skip
+    assert "parent=departement%3A66" in href
+    with urllib.request.urlopen(href) as resp:
+        assert "attachment" in resp.headers["Content-Disposition"]
+        text = resp.read().decode("utf-8-sig")
+    rows = list(csv.DictReader(io.StringIO(text), delimiter=";"))
+    assert {"code", "nom", "valeur", "statut", "unite", "periode", "source"} <= set(rows[0])
+    assert all(r["code"].startswith("66") for r in rows) and len(rows) > 200
+    secret = [r for r in rows if r["statut"] == "secret"]
+    assert secret and all(r["valeur"] == "" for r in secret)
+    assert all(r["source"].startswith("Source : Cnaf") for r in rows)
+    assert all("démonstration" in r["avertissement"] for r in rows)
+
+    # PNG: capture the download the button triggers (a data URL) and decode it.
+    browser.execute_script(
+        "window.__downloads = [];"
+        "HTMLAnchorElement.prototype.click = function () {"
+        "  window.__downloads.push([this.download, this.href]); };"
+    )
+    browser.find_element(By.ID, "export-png").click()
+    name, data_url = wait_for(lambda: browser.execute_script(
+        "return window.__downloads.length ? window.__downloads[0] : null"), timeout=30)  # fmt: skip
+    assert name.endswith(".png") and "rsa_commune" in name
+    png = base64.b64decode(data_url.split(",", 1)[1])
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 20_000
+    width = int.from_bytes(png[16:20], "big")
+    assert width > browser.execute_script("return window.cafmap.map.getCanvas().width")
+    assert "Image exportée" in browser.find_element(By.ID, "export-status").text
+
+
+def test_copied_url_restores_the_view(live_app, browser) -> None:
+    url = (live_app.url + "/?indicateur=part_rsa&niveau=commune&periode=2022-12&palette=RdBu"
+           "&classes=4&filtre=departement%3A69&vue=4.8%2C45.75%2C9.5")  # fmt: skip
+    _open(browser, url, "commune", "part_rsa")
+    payload = _payload(browser)
+    assert payload["periode"] == "2022-12" and payload["palette"] == "RdBu"
+    assert len(payload["bornes"]) <= 5 and payload["reference"] is not None
+    copied = browser.current_url
+    for part in ("indicateur=part_rsa", "periode=2022-12", "palette=RdBu", "classes=4",
+                 "filtre=departement%3A69", "vue="):
+        assert part in copied
+    zoom = browser.execute_script("return window.cafmap.map.getZoom()")
+    assert abs(zoom - 9.5) < 0.3
+    browser.get("about:blank")
+    _open(browser, copied, "commune", "part_rsa")
+    again = _payload(browser)
+    assert (again["periode"], again["palette"], again["bornes"]) == (
+        payload["periode"], payload["palette"], payload["bornes"])
+    assert abs(browser.execute_script("return window.cafmap.map.getZoom()") - zoom) < 0.3
+
+
+def test_forged_url_falls_back_with_a_notice(live_app, browser) -> None:
+    url = (live_app.url + "/?indicateur=%3Cscript%3Ealert(1)%3C/script%3E&niveau=canton"
+           "&periode=1999-99&classes=99&filtre=departement%3A99")  # fmt: skip
+    _open(browser, url, "departement")
+    notice = browser.find_element(By.ID, "url-notice").text
+    for name in ("indicateur", "niveau", "periode", "classes", "filtre"):
+        assert name in notice
+    assert _payload(browser)["indicateur"] == "taux_personnes_couvertes"
+    assert not browser.execute_script("return window.__xss === true")
