@@ -409,8 +409,8 @@
 
   function swatch(parent, row) {
     const sw = el("span", "cafmap-swatch", parent);
-    sw.style.background = row.couleur;
     if (row.motif === "hachures") sw.classList.add("cafmap-swatch-secret");
+    else sw.style.background = row.couleur;
     if (row.min === null && row.motif !== "hachures") sw.classList.add("cafmap-swatch-nodata");
     return sw;
   }

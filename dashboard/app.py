@@ -89,6 +89,10 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
         layout=lambda **query: explore_layout(data, **query),
     )  # fmt: skip
     dash.register_page(
+        "embed", path="/embed", title=_title, name="Carte intégrable",
+        layout=lambda **query: explore_layout(data, embed=True, **query),
+    )  # fmt: skip
+    dash.register_page(
         "fiche", path_template="/territoire/<niveau>/<code>", title=_profile_title,
         name="Fiche territoire", layout=lambda **kw: profile_layout(data, **kw),
     )  # fmt: skip

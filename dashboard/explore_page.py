@@ -216,8 +216,10 @@ def meta_modal() -> dbc.Modal:
     )  # fmt: skip
 
 
-def explore_layout(data: AppData, **query: str) -> html.Div:
-    """The page for a URL's query (Dash pages passes the query string as keyword arguments)."""
+def explore_layout(data: AppData, embed: bool = False, **query: str) -> html.Div:
+    """The page for a URL's query (Dash pages passes the query string as keyword arguments).
+
+    `embed`: the same view with map and legend only (/embed, for iframes)."""
     problems = []  # the shell already says what is missing
     info, index = data.store(), data.index()
     if info is None:
@@ -259,5 +261,5 @@ def explore_layout(data: AppData, **query: str) -> html.Div:
             dcc.Store(id="url-applied"),
             dcc.Store(id="export-applied"),
         ],
-        className="cc-page",
+        className="cc-page cc-embed" if embed else "cc-page",
     )
