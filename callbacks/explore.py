@@ -266,6 +266,28 @@ def register(app: Dash, data: AppData) -> None:  # noqa: C901 - one place for th
         title = f"{terr.name} ({LEVEL_NAMES_FR[level]} {code})"
         return "cc-selection cc-selection-open", title, content
 
+    @app.callback(
+        Output("recherche-territoire", "options"),
+        Input("recherche-territoire", "search_value"),
+        prevent_initial_call=True,
+    )
+    def territory_options(query):
+        index = data.index()
+        if not query or len(query) < 2 or index is None:
+            return no_update
+        found = index.search(query[:100], 10)
+        # `search` holds the query itself: the server already matched accents and postal codes
+        return [{"label": f"{t.name} ({LEVEL_NAMES_FR[t.level]} {t.code})",
+                 "value": f"{t.level}/{t.code}", "search": query} for t in found]  # fmt: skip
+
+    @app.callback(
+        Output("navigation", "href"),
+        Input("recherche-territoire", "value"),
+        prevent_initial_call=True,
+    )
+    def open_profile(value):
+        return app.get_relative_path(f"/territoire/{value}") if value else no_update
+
     # The URL always says what is shown (replaceState: no page reload, no history spam).
     app.clientside_callback(
         ClientsideFunction(namespace="cafurl", function_name="sync"),

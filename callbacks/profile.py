@@ -102,7 +102,7 @@ def register(app: Dash, data: AppData) -> None:
             return keep or no_update
         found = [
             {"label": f"{t.name} ({LEVEL_NAMES_FR[t.level]} {t.code})",
-             "value": f"{t.level}:{t.code}"}
+             "value": f"{t.level}:{t.code}", "search": query}
             for t in index.search(query[:100], 10)
         ]  # fmt: skip
         return keep + [o for o in found if o["value"] not in (chosen or [])]

@@ -177,6 +177,11 @@ def export_block() -> html.Div:
 def explore_panel(state: ViewState, data: AppData, built: list[str], periods: list[str]):
     return html.Aside(
         [
+            _labelled("Fiche d'un territoire", dcc.Dropdown(
+                id="recherche-territoire", options=[], searchable=True,
+                placeholder="Nom, code Insee ou code postal…",
+            ), "recherche-territoire"),  # fmt: skip
+            dcc.Location(id="navigation", refresh="callback-nav"),
             indicator_block(state),
             view_block(state, built, periods),
             _labelled(fr.LABEL_FILTER, dcc.Dropdown(

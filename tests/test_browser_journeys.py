@@ -171,3 +171,14 @@ def test_forged_url_falls_back_with_a_notice(live_app, browser) -> None:
         assert name in notice
     assert _payload(browser)["indicateur"] == "taux_personnes_couvertes"
     assert not browser.execute_script("return window.__xss === true")
+
+
+def test_find_a_commune_by_postal_code_and_open_its_profile(live_app, browser) -> None:
+    _open(browser, live_app.url + "/", "departement")
+    wait_for(lambda: browser.find_elements(By.ID, "recherche-territoire"), timeout=20)[0].click()
+    browser.switch_to.active_element.send_keys("20000")  # Ajaccio's postal code
+    xpath = "//span[text()='Ajaccio (commune 2A004)']"
+    wait_for(lambda: browser.find_elements(By.XPATH, xpath), timeout=20)[0].click()
+    heading = wait_for(lambda: browser.find_elements(By.ID, "fiche-titre"), timeout=30)
+    assert heading[0].text == "Fiche territoire : Ajaccio"
+    assert browser.current_url.endswith("/territoire/commune/2A004")
