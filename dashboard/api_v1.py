@@ -22,6 +22,7 @@ from werkzeug.exceptions import HTTPException
 from dashboard.appdata import AppData, StoreInfo
 from dashboard.openapi_v1 import FORMATS, openapi_document
 from geodata.cache import active_dir
+from layers import facility_search
 from layers.catalogue import BY_ID, CATEGORIES, INDICATORS, Indicator, fold
 from layers.export_tables import (
     ExportMeta,
@@ -32,6 +33,7 @@ from layers.export_tables import (
     to_xlsx,
 )
 from layers.facilities import EAJE_TYPES, GENERATED, LAEP
+from layers.facility_search import near_facilities
 from layers.store import Store
 from layers.territory_index import LEVELS, TerritoryIndex
 from layers.views import (
@@ -340,11 +342,7 @@ def _value(value: object, statut: str, ind: Indicator) -> float | int | None:
     return published_value(value, statut, decimals(ind))
 
 
-def haversine_km(lon1: float, lat1: float, lon2: np.ndarray, lat2: np.ndarray) -> np.ndarray:
-    p1, p2 = np.radians(lat1), np.radians(lat2)
-    dp, dl = p2 - p1, np.radians(lon2 - lon1)
-    a = np.sin(dp / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl / 2) ** 2
-    return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(a))
+haversine_km = facility_search.haversine_km  # kept for callers of the API module
 
 
 def facility_types(text: str | None) -> set[str] | None:
@@ -577,20 +575,7 @@ def register_api(server: Flask, data: AppData) -> None:
         if df is None:
             raise ViewError(ERR_NO_FACILITIES, 503)
         codes = [commune.code, *(index.neighbours("commune", commune.code) if near else [])]
-        sel = df[df["commune"].astype(str).isin(codes)]
-        if wanted is not None:
-            sel = sel[sel["type"].isin(wanted)]
-        if near:
-            if commune.label is not None and {"lon", "lat"} <= set(sel.columns):
-                lon, lat = commune.label
-                dist = haversine_km(
-                    lon, lat, sel["lon"].to_numpy(float), sel["lat"].to_numpy(float)
-                )
-            else:
-                dist = np.full(len(sel), np.nan)
-            sel = sel.assign(distance_km=dist).sort_values("distance_km", na_position="last")
-        else:
-            sel = sel.sort_values(["type", "nom"])
+        sel = near_facilities(df, index, commune.code, wanted, near=near)
         return json_response(
             {
                 "commune": {"code": commune.code, "name": commune.name},
