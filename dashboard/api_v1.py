@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import math
 import re
-import threading
 from collections.abc import Callable
 from functools import lru_cache, wraps
 
@@ -22,7 +21,6 @@ from werkzeug.exceptions import HTTPException
 from dashboard.appdata import AppData, StoreInfo
 from dashboard.openapi_v1 import FORMATS, openapi_document
 from geodata.cache import active_dir
-from layers import facility_search
 from layers.catalogue import BY_ID, CATEGORIES, INDICATORS, Indicator, fold
 from layers.export_tables import (
     ExportMeta,
@@ -188,24 +186,6 @@ def _require_level_built(index: TerritoryIndex, level: str) -> None:
         )
 
 
-_availability_lock = threading.Lock()
-_availability_cache: dict[str, dict[tuple[str, str], list[str]]] = {}
-
-
-def availability(store: Store) -> dict[tuple[str, str], list[str]]:
-    """(indicator, level) -> periods with data, oldest first; one query per store folder."""
-    key = str(store.folder)
-    with _availability_lock:
-        found = _availability_cache.get(key)
-    if found is None:
-        df = store.query("SELECT DISTINCT indicateur, niveau, periode FROM v ORDER BY 1, 2, 3")
-        found = {}
-        for (ind, lvl), grp in df.groupby(["indicateur", "niveau"], sort=False, observed=True):
-            found[(str(ind), str(lvl))] = sorted(str(p) for p in grp["periode"])
-        with _availability_lock:
-            _availability_cache.clear()  # keep only the store in service
-            _availability_cache[key] = found
-    return found
 
 
 @lru_cache(maxsize=4)
@@ -269,7 +249,7 @@ def indicator_entry(
 
 
 def catalog_payload(info: StoreInfo, built: list[str]) -> dict:
-    avail = availability(info.store)
+    avail = info.store.availability()
     themes = []
     for cat, theme_map in CATEGORIES.items():
         for theme, subs in theme_map.items():
@@ -307,7 +287,7 @@ def parents_payload(index: TerritoryIndex, parents: dict[str, str]) -> dict[str,
 
 
 def key_figures(store: Store, index: TerritoryIndex, level: str, code: str) -> list[dict]:
-    avail = availability(store)
+    avail = store.availability()
     inds = [BY_ID[i] for i in KEY_FIGURES if avail.get((i, level))]
     if not inds:
         return []
@@ -342,7 +322,6 @@ def _value(value: object, statut: str, ind: Indicator) -> float | int | None:
     return published_value(value, statut, decimals(ind))
 
 
-haversine_km = facility_search.haversine_km  # kept for callers of the API module
 
 
 def facility_types(text: str | None) -> set[str] | None:

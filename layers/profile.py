@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 import plotly.graph_objects as go
 
-from layers.catalogue import CATEGORIES, INDICATORS, Indicator
+from layers.catalogue import BY_ID, CATEGORIES, INDICATORS, Indicator
 from layers.classify import format_fr
 from layers.store import PUBLISHED, SECRET, Store
 from layers.territory_index import LEVELS, TerritoryIndex
@@ -181,16 +181,12 @@ def rank_in(own_code: str, cells: pd.DataFrame) -> dict | None:
     return {"rang": rank, "sur": total, "texte": f"{rank} sur {total}"}
 
 
-def _latest_period(store: Store, ind: Indicator, level: str, cache: dict) -> str | None:
-    if ind.id not in cache:
-        periods = store.periods(ind.id, level)
-        cache[ind.id] = periods[-1] if periods else None
-    return cache[ind.id]
-
-
 def _at(df: pd.DataFrame, level: str, code: str, periode: str | None) -> pd.Series | None:
-    sel = df[(df["niveau"] == level) & (df["code"] == code) & (df["periode"] == periode)]
-    return None if sel.empty else sel.iloc[0]
+    try:  # `_fetch` indexes by (niveau, code, periode): a lookup, not a scan per cell
+        row = df.loc[(level, code, periode)]
+    except KeyError:
+        return None
+    return row.iloc[0] if isinstance(row, pd.DataFrame) else row
 
 
 def _cell_at(ind: Indicator, df: pd.DataFrame, level: str, code: str, periode: str | None) -> dict:
@@ -200,11 +196,16 @@ def _cell_at(ind: Indicator, df: pd.DataFrame, level: str, code: str, periode: s
     return cell(ind, periode, row["valeur"], str(row["statut"]))
 
 
-def _fetch(store: Store, ind: Indicator, territories: list[tuple[str, str]]) -> pd.DataFrame:
-    df = store.series_many(ind.id, territories)
-    for col in ("niveau", "code", "periode", "statut"):
+def _fetch(
+    store: Store, inds: Indicator | list[str], territories: list[tuple[str, str]]
+) -> pd.DataFrame:
+    df = store.series_many(inds.id if isinstance(inds, Indicator) else inds, territories)
+    for col in ("indicateur", "niveau", "code", "periode", "statut"):
         df[col] = df[col].astype(str)
-    return df
+    df.index = pd.MultiIndex.from_arrays(
+        [df["niveau"], df["code"], df["periode"]], names=["_niveau", "_code", "_periode"]
+    )
+    return df.sort_index()
 
 
 def _identity(index: TerritoryIndex, level: str, code: str) -> dict:
@@ -300,20 +301,25 @@ def profile(
     identity = _identity(index, level, code)
     refs = _references(identity, level)
     siblings = _siblings(index, level, identity)
-    periods: dict[str, str | None] = {}
-    wanted = [(level, code), *[(lv, c) for lv, c, _ in refs]]
+    near = [c for c in index.neighbours(level, code) if c != code]
+    wanted = [(level, code), *[(lv, c) for lv, c, _ in refs], *[(level, c) for c in near]]
     if siblings is not None:
-        wanted += [("commune", c) for c in siblings[1] if c != code]
+        wanted += [("commune", c) for c in siblings[1] if c != code and c not in near]
+    grouped = _theme_indicators(level)
+    # Two queries for the whole page (latest periods, then every series), not two per indicator.
+    periods: dict[str, str | None] = dict(store.latest_periods(level))
+    every = _fetch(store, [i.id for _, _, inds in grouped for i in inds], wanted)
+    frames = {str(k): g for k, g in every.groupby("indicateur", sort=False)}
 
     themes: list[dict] = []
     by_id: dict[str, dict] = {}
-    for cat, theme, inds in _theme_indicators(level):
+    for cat, theme, inds in grouped:
         rows = []
         for ind in inds:
-            periode = _latest_period(store, ind, level, periods)
+            periode = periods.get(ind.id)
             if periode is None:
                 continue  # not in this store at all
-            df = _fetch(store, ind, wanted)
+            df = frames.get(ind.id, every.iloc[0:0])
             own = df[(df["niveau"] == level) & (df["code"] == code)]
             row = {
                 **_cell_at(ind, df, level, code, periode),
@@ -343,7 +349,8 @@ def profile(
     chosen = _neighbour_indicator(level, neighbour_indicator, by_id)
     voisins = None
     if chosen is not None and level != "france":  # France has no neighbour to compare with
-        voisins = neighbours(store, index, chosen, level, code, periods.get(chosen.id))
+        voisins = neighbours(store, index, chosen, level, code, periods.get(chosen.id),
+                             frames.get(chosen.id))  # fmt: skip
     return {
         "identite": identity,
         "periode": key["periode"],
@@ -361,10 +368,7 @@ def profile(
 def _key_figures(
     store: Store, index: TerritoryIndex, level: str, code: str, periods: dict, by_id: dict
 ) -> dict:
-    from layers.catalogue import BY_ID
-
-    alloc = BY_ID["allocataires"]
-    periode = _latest_period(store, alloc, level, periods)
+    periode = periods.get("allocataires")
 
     def at(ident: str) -> dict:
         ind = BY_ID[ident]
@@ -430,8 +434,11 @@ def neighbours(
     level: str,
     code: str,
     periode: str | None = None,
+    prefetched: pd.DataFrame | None = None,
 ) -> dict:
     """The territory and its neighbours (sharing a border) for one indicator at one period.
+
+    `prefetched`: that indicator's cells already read by `profile()` (from `_fetch`).
 
     Rows sorted by published value, highest first, hidden cells after (value None); the
     territory is flagged `territoire: True`.
@@ -440,7 +447,7 @@ def neighbours(
         periods = store.periods(ind.id, level)
         periode = periods[-1] if periods else None
     codes = [code, *[c for c in index.neighbours(level, code) if c != code]]
-    df = _fetch(store, ind, [(level, c) for c in codes])
+    df = prefetched if prefetched is not None else _fetch(store, ind, [(level, c) for c in codes])
     rows = []
     for c in codes:
         rows.append({

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import duckdb
@@ -84,6 +85,8 @@ class Store:
         self.meta = json.loads((self.folder / META_FILE).read_text(encoding="utf-8"))
         self._path = str(path).replace("'", "''")
         self._local = threading.local()
+        self._lock = threading.Lock()
+        self._availability: dict[tuple[str, str], list[str]] | None = None
 
     def _con(self) -> duckdb.DuckDBPyConnection:
         con = getattr(self._local, "con", None)
@@ -112,29 +115,48 @@ class Store:
             [indicateur, niveau, code],
         )
 
-    def series_many(self, indicateur: str, territories: list[tuple[str, str]]) -> pd.DataFrame:
-        """Several territories' series at once (a commune and its references)."""
-        if not territories:
-            return pd.DataFrame(columns=["niveau", "code", "periode", "valeur", "statut"])
+    def series_many(
+        self, indicateur: str | Sequence[str], territories: list[tuple[str, str]]
+    ) -> pd.DataFrame:
+        """Several territories' series at once (a commune and its references), for one
+        indicator or several (one scan: a profile reads some thirty indicators)."""
+        columns = ["indicateur", "niveau", "code", "periode", "valeur", "statut"]
+        wanted_ind = [indicateur] if isinstance(indicateur, str) else list(indicateur)
+        if not territories or not wanted_ind:
+            return pd.DataFrame(columns=columns)
         keys = pd.DataFrame(territories, columns=["niveau", "code"])
         con = self._con()
         con.register("wanted", keys)
         try:
+            marks = ", ".join("?" for _ in wanted_ind)
             return con.execute(
-                "SELECT v.niveau, v.code, periode, valeur, statut FROM v "
+                f"SELECT {', '.join('v.' + c for c in columns)} FROM v "
                 "JOIN wanted w ON v.niveau = w.niveau AND v.code = w.code "
-                "WHERE indicateur = ? ORDER BY v.niveau, v.code, periode",
-                [indicateur],
+                f"WHERE indicateur IN ({marks}) ORDER BY v.indicateur, v.niveau, v.code, periode",
+                wanted_ind,
             ).df()
         finally:
             con.unregister("wanted")
 
+    def availability(self) -> dict[tuple[str, str], list[str]]:
+        """(indicator, level) -> periods with data, oldest first. One query per store: a store
+        build never changes once written, and every page asks for periods."""
+        with self._lock:
+            if self._availability is None:
+                df = self.query("SELECT DISTINCT indicateur, niveau, periode FROM v")
+                found: dict[tuple[str, str], list[str]] = {}
+                for ind, lvl, per in zip(df["indicateur"].astype(str), df["niveau"].astype(str),
+                                         df["periode"].astype(str), strict=True):  # fmt: skip
+                    found.setdefault((ind, lvl), []).append(per)
+                self._availability = {k: sorted(v) for k, v in found.items()}
+            return self._availability
+
     def periods(self, indicateur: str, niveau: str) -> list[str]:
-        df = self.query(
-            "SELECT DISTINCT periode FROM v WHERE indicateur = ? AND niveau = ? ORDER BY 1",
-            [indicateur, niveau],
-        )
-        return df["periode"].tolist()
+        return list(self.availability().get((indicateur, niveau), []))
+
+    def latest_periods(self, niveau: str) -> dict[str, str]:
+        """Latest period of every indicator at a level."""
+        return {ind: per[-1] for (ind, lvl), per in self.availability().items() if lvl == niveau}
 
     def indicators(self) -> pd.DataFrame:
         return self.query(

@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 from openpyxl import load_workbook
 
-from dashboard.api_v1 import KEY_FIGURES, availability, haversine_km, register_api
+from dashboard.api_v1 import KEY_FIGURES, register_api
 from dashboard.appdata import AppData
 from dashboard.config import Settings
 from layers.catalogue import BY_ID, INDICATORS
@@ -29,6 +29,7 @@ from layers.export_tables import (
     to_xlsx,
 )
 from layers.facilities import LAEP
+from layers.facility_search import haversine_km
 from layers.store import PUBLISHED, SECRET
 from layers.territory_index import LEVELS
 from layers.views import STATUS_API, decimals
@@ -605,7 +606,7 @@ def _check_rows(cells: dict[str, tuple], rows: list[tuple[str, object, str]], nd
 
 def test_no_route_publishes_a_hidden_cell(client, appdata: AppData) -> None:
     store = appdata.store().store
-    avail = availability(store)
+    avail = store.availability()
     secrets = 0
     for ind_id in SECRECY_INDICATORS:
         ind = BY_ID[ind_id]
@@ -654,7 +655,7 @@ def test_no_route_publishes_a_hidden_cell(client, appdata: AppData) -> None:
 
 def test_key_figures_never_publish_a_hidden_cell(client, appdata: AppData) -> None:
     store = appdata.store().store
-    avail = availability(store)
+    avail = store.availability()
     index = appdata.index()
     checked_secret = 0
     for level in index.levels():
