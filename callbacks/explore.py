@@ -39,6 +39,7 @@ from layers.views import (
     layer,
     parent_of,
     period_text,
+    rank,
     series_with_references,
     value_text,
 )
@@ -196,7 +197,7 @@ def register(app: Dash, data: AppData) -> None:  # noqa: C901 - one place for th
             df = layer(info.store, index, ind, niveau, periode, parent)
         except ViewError as exc:
             return html.P(exc.message)
-        df["rang"] = df["valeur"].rank(ascending=False, method="min")
+        df["rang"] = rank(df["valeur"])
         rows = [{"nom": r.nom, "code": r.code, "valeur": value_text(r.valeur, r.statut, ind),
                  "tri": None if r.statut != PUBLISHED else r.valeur,
                  "rang": "" if r.rang != r.rang else int(r.rang)}

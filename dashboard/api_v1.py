@@ -20,6 +20,7 @@ from werkzeug.exceptions import HTTPException
 
 from dashboard.appdata import AppData, StoreInfo
 from dashboard.openapi_v1 import FORMATS, openapi_document
+from dashboard.responses import json_error, json_response
 from geodata.cache import active_dir
 from layers.catalogue import BY_ID, CATEGORIES, INDICATORS, Indicator, fold
 from layers.export_tables import (
@@ -97,17 +98,6 @@ ERR_METHOD = "Méthode non autorisée : l'API ne répond qu'aux requêtes GET."
 # Responses
 
 
-def json_response(payload: object, status: int = 200) -> Response:
-    body = json.dumps(payload, ensure_ascii=False, allow_nan=False)
-    resp = Response(body, status=status, mimetype="application/json")
-    resp.headers["Cache-Control"] = "no-cache"
-    return resp
-
-
-def error_response(message: str, status: int) -> Response:
-    return json_response({"erreur": message, "statut": status}, status)
-
-
 def _api(view: Callable[..., Response]) -> Callable[..., Response]:
     """French JSON errors: ViewError keeps its status, anything else is a bare 500."""
 
@@ -116,14 +106,14 @@ def _api(view: Callable[..., Response]) -> Callable[..., Response]:
         try:
             return view(*args, **kwargs)
         except ViewError as err:
-            return error_response(err.message, err.status)
+            return json_error(err.message, err.status)
         except HTTPException:
             raise
         except Exception:
             from flask import current_app
 
             current_app.logger.exception("erreur dans %s", request.path)
-            return error_response(ERR_INTERNAL, 500)
+            return json_error(ERR_INTERNAL, 500)
 
     return wrapper
 
@@ -575,7 +565,7 @@ def register_api(server: Flask, data: AppData) -> None:
     @bp.route(f"{PREFIX}/", defaults={"rest": ""})
     @bp.route(f"{PREFIX}/<path:rest>")
     def unknown(rest: str) -> Response:
-        return error_response(ERR_UNKNOWN_PATH, 404)
+        return json_error(ERR_UNKNOWN_PATH, 404)
 
     @bp.route("/healthz")
     @_api
@@ -599,7 +589,7 @@ def register_api(server: Flask, data: AppData) -> None:
     # Routing errors happen before any view: answer them in JSON for API paths only.
     def _method_not_allowed(err: HTTPException) -> Response | HTTPException:
         if request.path.startswith(PREFIX) or request.path == "/healthz":
-            return error_response(ERR_METHOD, 405)
+            return json_error(ERR_METHOD, 405)
         return err
 
     server.register_error_handler(405, _method_not_allowed)

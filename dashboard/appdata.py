@@ -75,9 +75,7 @@ class AppData:
     def facilities(self) -> pd.DataFrame | None:
         """EAJE and LAEP points of the store in use (imported file, else demonstration)."""
         info = self.store()
-        candidates = [self.settings.cache / "equipements" / "current" / "equipements.parquet"]
-        if info is not None:
-            candidates.append(info.folder / "equipements.parquet")
+        candidates = [] if info is None else [info.folder / "equipements.parquet"]
         demo = active_dir(self.settings.store_demo)
         if demo is not None:
             candidates.append(demo / "equipements.parquet")

@@ -9,9 +9,10 @@ from dash import dcc, html
 from dashboard import strings_fr as fr
 from dashboard.appdata import AppData
 from dashboard.layout import map_area, zone_selector
-from dashboard.url_state import DIVERGING_PALETTES, ViewState, parse_state
+from dashboard.map_options import ALL_PALETTES
+from dashboard.url_state import ViewState, parse_state
 from layers.catalogue import BY_ID, CATEGORIES, INDICATORS
-from layers.classify import METHODS, PALETTES
+from layers.classify import METHODS
 from layers.territory_index import LEVELS
 from layers.views import LEVEL_NAMES_FR, period_text
 
@@ -130,7 +131,6 @@ def view_block(state: ViewState, built: list[str], periods: list[str]) -> html.D
 
 
 def classification_block(state: ViewState) -> html.Details:
-    palettes = [*PALETTES, *DIVERGING_PALETTES]
     return html.Details(
         [
             html.Summary(fr.LABEL_METHOD),
@@ -148,7 +148,7 @@ def classification_block(state: ViewState) -> html.Details:
             )),  # fmt: skip
             _labelled(fr.LABEL_PALETTE, dcc.Dropdown(
                 id="palette", options=[{"label": fr.PALETTE_LABELS[p], "value": p}
-                                       for p in palettes],
+                                       for p in ALL_PALETTES],
                 value=state.palette, clearable=False,
             ), "palette"),  # fmt: skip
         ],

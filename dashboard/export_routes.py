@@ -12,7 +12,7 @@ import re
 from flask import Flask, Response
 
 from dashboard.appdata import AppData
-from dashboard.routes import json_error
+from dashboard.responses import json_error
 from layers.profile import profile
 from layers.profile_pdf import profile_pdf
 from layers.territory_index import LEVELS

@@ -15,50 +15,11 @@ from functools import lru_cache
 from flask import Response, request
 
 from dashboard.appdata import AppData
-from layers.classify import DIVERGING, MAX_CLASSES, METHODS, MIN_CLASSES, PALETTES
+from dashboard.map_options import map_params
+from dashboard.responses import json_error
 from layers.map_payload import store_payload
 from layers.store import PUBLISHED
 from layers.views import ViewError, indicator, layer, level_of, parent_of, period_of
-
-REPRESENTATIONS = ("choroplethe", "cercles")
-ALL_PALETTES = (*PALETTES, *DIVERGING)
-MAX_MANUAL_BREAKS = 12
-
-
-def map_params(args: Mapping[str, str]) -> dict:
-    """Validated classification parameters (French errors); defaults for what is absent."""
-    method = args.get("methode") or "quantiles"
-    if method not in METHODS:
-        allowed = ", ".join(METHODS)
-        raise ViewError(f"Méthode de classement inconnue : « {method[:30]} » ({allowed}).")
-    try:
-        k = int(args.get("classes") or 5)
-    except ValueError:
-        raise ViewError("Nombre de classes invalide : un entier de 3 à 7.") from None
-    if not MIN_CLASSES <= k <= MAX_CLASSES:
-        raise ViewError("Nombre de classes invalide : un entier de 3 à 7.")
-    pal = args.get("palette") or "YlGnBu"
-    if pal not in ALL_PALETTES:
-        raise ViewError(f"Palette inconnue : « {pal[:30]} » ({', '.join(ALL_PALETTES)}).")
-    rep = args.get("representation") or "choroplethe"
-    if rep not in REPRESENTATIONS:
-        raise ViewError(f"Représentation inconnue : « {rep[:30]} » (choroplethe, cercles).")
-    manual = None
-    if method == "manual":
-        text = (args.get("bornes") or "")[:200]
-        try:
-            manual = sorted(float(b.replace(",", ".")) for b in text.split(";") if b.strip())
-        except ValueError:
-            raise ViewError("Bornes manuelles invalides : des nombres séparés par « ; ».") from None
-        if not manual or len(manual) > MAX_MANUAL_BREAKS:
-            raise ViewError("Bornes manuelles : de 1 à 12 nombres séparés par « ; ».")
-    return {"method": method, "k": k, "palette_name": pal, "representation": rep,
-            "manual": manual}  # fmt: skip
-
-
-def _error(message: str, status: int) -> Response:
-    body = json.dumps({"erreur": message, "statut": status}, ensure_ascii=False)
-    return Response(body, status=status, mimetype="application/json")
 
 
 @lru_cache(maxsize=256)
@@ -90,7 +51,7 @@ def _payload(data: AppData, folder: str, key: tuple) -> tuple[bytes, bytes, str]
 def store_map(data: AppData, level: str, args: Mapping[str, str]) -> Response:
     info, index = data.store(), data.index()
     if info is None or index is None:
-        return _error("Les données ne sont pas construites : lancez « cafcarto build ».", 503)
+        return json_error("Les données ne sont pas construites : lancez « cafcarto build ».", 503)
     try:
         ind = indicator(args.get("indicateur"))
         level = level_of(ind, level)
@@ -100,7 +61,7 @@ def store_map(data: AppData, level: str, args: Mapping[str, str]) -> Response:
         parent = parent_of(index, level, args.get("filtre"))
         params = map_params(args)
     except ViewError as exc:
-        return _error(exc.message, exc.status)
+        return json_error(exc.message, exc.status)
     frozen = tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in params.items()))
     raw, raw_gz, etag = _payload(data, str(info.folder), (ind.id, level, period, parent, frozen))
     use_gz = "gzip" in (request.headers.get("Accept-Encoding") or "")

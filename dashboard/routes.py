@@ -26,6 +26,7 @@ from dashboard.geocache import (
     web_levels,
 )
 from dashboard.map_data import store_map
+from dashboard.responses import json_error
 from dashboard.tiles import read_tile
 from dashboard.vendor import MIME_TYPES, vendor_path
 from layers.catalogue import BY_ID
@@ -49,11 +50,6 @@ def accepts_gzip(header: str | None) -> bool:
             except ValueError:
                 return False
     return False
-
-
-def json_error(message: str, status: int) -> Response:
-    body = json.dumps({"erreur": message, "statut": status}, ensure_ascii=False)
-    return Response(body, status=status, mimetype="application/json")
 
 
 def _not_modified(etag: str, headers: dict[str, str]) -> Response | None:

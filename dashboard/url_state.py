@@ -10,13 +10,12 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, replace
 from urllib.parse import urlencode
 
+from dashboard.map_options import ALL_PALETTES, REPRESENTATIONS, parse_breaks
 from layers.catalogue import BY_ID
-from layers.classify import MAX_CLASSES, METHODS, MIN_CLASSES, PALETTES
+from layers.classify import MAX_CLASSES, METHODS, MIN_CLASSES
 from layers.store import Store
 from layers.territory_index import TerritoryIndex
 
-DIVERGING_PALETTES = ("RdBu", "PuOr")
-REPRESENTATIONS = ("choroplethe", "cercles")
 DEFAULT_INDICATOR = "taux_personnes_couvertes"
 DEFAULT_LEVEL = "departement"
 MAX_PARAM = 200
@@ -98,9 +97,9 @@ def parse_state(
         k = -1
     take("classes", MIN_CLASSES <= k <= MAX_CLASSES, k)
     pal = q.get("palette")
-    take("palette", pal in PALETTES or pal in DIVERGING_PALETTES, pal)
+    take("palette", pal in ALL_PALETTES, pal)
     bornes = q.get("bornes", "")
-    take("bornes", _breaks_ok(bornes), bornes)
+    take("bornes", parse_breaks(bornes) is not None, bornes)
     rep = q.get("representation")
     circles_ok = rep != "cercles" or ind.nature != "taux"
     take("representation", rep in REPRESENTATIONS and circles_ok, rep)
@@ -110,14 +109,3 @@ def parse_state(
     if state.methode == "manual" and not state.bornes:
         state = replace(state, methode="quantiles")
     return state, bad
-
-
-def _breaks_ok(text: str) -> bool:
-    parts = [p for p in text.split(";") if p.strip()]
-    if not 1 <= len(parts) <= 12:
-        return False
-    try:
-        [float(p.replace(",", ".")) for p in parts]
-    except ValueError:
-        return False
-    return True

@@ -30,7 +30,7 @@ from layers.classify import (
 )
 from layers.indicators_basic import INDICATORS
 from layers.store import NOT_APPLICABLE, PUBLISHED, SECRET
-from layers.views import decimals, period_text
+from layers.views import decimals, period_text, rank
 
 
 def _round_values(values: pd.Series, decimals: int) -> list[float | None]:
@@ -141,7 +141,7 @@ def store_payload(
         legend.append({"min": None, "max": None, "couleur": colour, "libelle": label,
                        "motif": pattern, "classe": cls,
                        "effectif": int((classes == cls).sum())})  # fmt: skip
-    ranks = pd.Series(shown).rank(ascending=False, method="min").to_numpy()
+    ranks = rank(pd.Series(shown)).to_numpy()
     payload = {
         "niveau": level,
         "indicateur": ind.id,

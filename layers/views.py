@@ -9,6 +9,7 @@ from __future__ import annotations
 import pandas as pd
 
 from layers.catalogue import BY_ID, Indicator
+from layers.classify import format_fr
 from layers.periods import label as period_label
 from layers.store import MISSING, NOT_APPLICABLE, PUBLISHED, SECRET, Store
 from layers.territory_index import LEVELS, PARENTS, TerritoryIndex
@@ -177,8 +178,6 @@ def series_with_references(
 
 def value_text(value: float | None, statut: str, ind: Indicator) -> str:
     """French text of a cell: "1 234 foyers", "12,3 %", "secret", "pas de données"."""
-    from layers.classify import format_fr
-
     if statut != PUBLISHED or value is None or pd.isna(value):
         return STATUS_FR.get(statut, "pas de données")
     unit = ind.unite
