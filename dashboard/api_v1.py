@@ -410,8 +410,7 @@ def register_api(server: Flask, data: AppData) -> None:
         if not arg("indicator"):
             raise ViewError("Paramètre « indicator » requis. La liste est dans /api/v1/catalog.")
         ind = indicator(arg("indicator"))
-        level = level_of(ind, arg("level"))
-        _require_level_built(index, level)
+        level = level_of(ind, arg("level"), index)
         period = period_of(info.store, ind, level, arg("period"))
         parent = parent_of(index, level, arg("parent"))
         fmt = (arg("format") or "json").lower()

@@ -54,9 +54,7 @@ def store_map(data: AppData, level: str, args: Mapping[str, str]) -> Response:
         return json_error("Les données ne sont pas construites : lancez « cafcarto build ».", 503)
     try:
         ind = indicator(args.get("indicateur"))
-        level = level_of(ind, level)
-        if level not in index.levels():
-            raise ViewError(f"Le niveau « {level} » n'est pas dans le cache.", 404)
+        level = level_of(ind, level, index)
         period = period_of(info.store, ind, level, args.get("periode"))
         parent = parent_of(index, level, args.get("filtre"))
         params = map_params(args)

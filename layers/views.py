@@ -71,7 +71,9 @@ def indicator(ident: str | None) -> Indicator:
     return ind
 
 
-def level_of(ind: Indicator, level: str | None) -> str:
+def level_of(ind: Indicator, level: str | None, index: TerritoryIndex | None = None) -> str:
+    """The level asked, checked against the indicator (400) and, given the index, against the
+    levels built on this server (404)."""
     if level not in LEVELS:
         raise ViewError(
             f"Niveau inconnu : « {_short(level)} ». Niveaux possibles : {', '.join(LEVELS)}."
@@ -81,6 +83,9 @@ def level_of(ind: Indicator, level: str | None) -> str:
             f"L'indicateur « {ind.titre} » n'existe pas au niveau {LEVEL_NAMES_FR[level]} "
             f"(niveaux : {', '.join(ind.niveaux)})."
         )
+    if index is not None and level not in index.levels():
+        name = LEVEL_NAMES_FR[level]
+        raise ViewError(f"Le niveau {name} n'est pas construit sur ce serveur.", 404)
     return level
 
 
