@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from bench import build_bench, map_bench, server_memory, store_bench
+from bench import build_bench, dashboard_bench, map_bench, server_memory, store_bench
 
 
 def main() -> int:
@@ -15,6 +15,8 @@ def main() -> int:
     server_memory.main()
     print(flush=True)
     store_bench.main()
+    print(flush=True)
+    dashboard_bench.main()
     return code
 
 

@@ -1,0 +1,69 @@
+"""Dashboard routes on the whole of France (medians, through Flask's test client, no network):
+map values of all communes, the territory profile, exports of all communes, the API."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+
+from dashboard.app import create_app
+from dashboard.appdata import AppData
+from dashboard.config import Settings
+from layers.profile import profile
+
+ROUTES = {
+    "valeurs de la carte, toutes les communes (1er appel)":
+        "/api/carte/commune?indicateur=part_rsa&palette=RdBu&classes=6",
+    "API data JSON, toutes les communes": "/api/v1/data?indicator=rsa&level=commune",
+    "export CSV, toutes les communes": "/api/v1/data?indicator=rsa&level=commune&format=csv",
+    "export Excel, toutes les communes": "/api/v1/data?indicator=rsa&level=commune&format=xlsx",
+    "API territoire (chiffres clés)": "/api/v1/territories/commune/51649",
+    "API équipements à proximité": "/api/v1/facilities?commune=69123&near=1",
+    "fiche PDF d'une commune": "/export/fiche/commune/51649.pdf",
+}  # fmt: skip
+
+
+def median_ms(fn: Callable[[], object], repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - t0) * 1000)
+    return statistics.median(times)
+
+
+def measure(repeat: int = 5) -> dict[str, tuple[float, int]] | None:
+    settings = Settings.from_env()
+    data = AppData(settings)
+    info, index = data.store(), data.index()
+    if info is None or index is None:
+        return None
+    client = create_app(settings).server.test_client()
+    client.get("/api/v1/catalog")  # warm the store's period index, as a running server has
+    out: dict[str, tuple[float, int]] = {}
+    for label, url in ROUTES.items():
+        t0 = time.perf_counter()
+        size = len(client.get(url).data)
+        first = (time.perf_counter() - t0) * 1000
+        ms = first if "1er appel" in label else median_ms(lambda u=url: client.get(u), repeat)
+        out[label] = (ms, size)
+    out["données de la fiche territoire (Vitry-le-François)"] = (
+        median_ms(lambda: profile(info.store, index, "commune", "51649", info.notice), repeat), 0
+    )
+    return out
+
+
+def main() -> None:
+    print("## Routes du tableau de bord (France entière, médiane de 5, client de test Flask)")
+    res = measure()
+    if res is None:
+        print("pas de cache ou d'entrepôt : lancez « cafcarto build »")
+        return
+    for label, (ms, size) in res.items():
+        extra = f", {size / 1e6:.2f} Mo" if size else ""
+        print(f"  {label} : {ms:.0f} ms{extra}")
+
+
+if __name__ == "__main__":
+    main()
