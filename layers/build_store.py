@@ -7,6 +7,7 @@ Two stores live in the build cache, each with the same atomic layout as the geom
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
 import os
@@ -31,9 +32,36 @@ from layers.store import PUBLISHED, SECRET, Store, write_store
 STORE_FORMAT = 1
 
 
+# Modules whose code decides the store's content; their `layers` imports are followed, so that
+# editing a page or an export (views, profile...) does not rebuild a 5-minute store.
+STORE_ROOTS = ("build_store", "demo", "demo_store", "facilities", "publish", "secrecy", "store")
+
+
+def store_modules() -> list[Path]:
+    """The `layers` source files the store depends on (import closure of STORE_ROOTS)."""
+    folder = Path(__file__).parent
+    seen: set[str] = set()
+    todo = list(STORE_ROOTS)
+    while todo:
+        name = todo.pop()
+        path = folder / f"{name}.py"
+        if name in seen or not path.is_file():
+            continue
+        seen.add(name)
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            module = getattr(node, "module", None) or ""
+            if isinstance(node, ast.ImportFrom) and module.startswith("layers"):
+                parts = module.split(".")
+                todo += [parts[1]] if len(parts) > 1 else [a.name for a in node.names]
+            elif isinstance(node, ast.Import):
+                todo += [a.name.split(".")[1] for a in node.names
+                         if a.name.startswith("layers.")]  # fmt: skip
+    return sorted(folder / f"{n}.py" for n in seen)
+
+
 def _code_version() -> str:
     digest = hashlib.sha256()
-    for path in sorted(Path(__file__).parent.glob("*.py")):
+    for path in store_modules():
         digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
 

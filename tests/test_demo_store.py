@@ -96,3 +96,21 @@ def test_quarterly_table_links_caf_and_departements(data) -> None:
     # région = sum of départements, France = sum of départements, Caf 51 = département 51
     assert table.relations.eq.shape[0] == 3
     assert np.allclose(table.relations.eq @ table.values, 0)
+
+
+def test_store_fingerprint_covers_exactly_what_builds_the_store() -> None:
+    """Every `layers` module that building the store imports is hashed; pages are not."""
+    import subprocess
+    import sys
+
+    from layers.build_store import store_modules
+
+    hashed = {p.stem for p in store_modules()}
+    out = subprocess.run(
+        [sys.executable, "-c", "import sys, layers.build_store; "
+         "print(' '.join(m.split('.')[1] for m in sys.modules if m.startswith('layers.')))"],
+        capture_output=True, text=True, check=True,
+    ).stdout.split()  # fmt: skip
+    assert set(out) <= hashed, set(out) - hashed
+    assert {"secrecy", "demo", "store"} <= hashed
+    assert not {"views", "profile", "map_payload", "export_tables"} & hashed
