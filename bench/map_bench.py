@@ -6,8 +6,9 @@ On the full commune layer of the build cache (all of France), in headless Chromi
   (fresh browser each run, so nothing comes from the HTTP cache);
 - recolour: median of N switches population <-> densité, from the moment the new values are
   requested to the `idle` event after repaint. Ours: `cafmap.render(spec, {force: true})`
-  (values fetched from the API, feature states set), and the same through the Dash UI (radio
-  click -> callback -> clientside -> idle). Naive: `dcc.Graph(go.Choroplethmap(geojson=URL,
+  (values fetched from the API, feature states set), and the same through the Dash UI
+  (indicator dropdown set to allocataires <-> RSA -> callbacks -> clientside -> idle).
+  Naive: `dcc.Graph(go.Choroplethmap(geojson=URL,
   locations, z, featureidkey="properties.code"))`, map style "white-bg", recoloured with
   `Plotly.restyle(gd, {z: [newZ]})` after fetching the same values.
 
@@ -240,7 +241,8 @@ def _print_table(ours: dict, naive: dict | None, runs: int) -> None:
           f"{_median(ours['recolour']):10.0f}")  # fmt: skip
     print(f"{'ours, values already in the browser':38} {'':>11} "
           f"{_median(ours['recolour_cached']):10.0f}")  # fmt: skip
-    print(f"{'ours through the Dash UI (click)':38} {'':>11} {_median(ours['recolour_ui']):10.0f}")
+    print(f"{'ours through the Dash UI (dropdown)':38} {'':>11} "
+          f"{_median(ours['recolour_ui']):10.0f}")  # fmt: skip
     if naive:
         print(f"{'naive (Choroplethmap + restyle z)':38} {_median(naive['first']):11.0f} "
               f"{_median(naive['recolour']):10.0f}")  # fmt: skip
