@@ -1,5 +1,8 @@
 # The README's two commands: `make run` (set up and serve) and `make test` (the whole suite).
 PYTHON ?= python3
+# pipefail: `make bench | tee` must fail when the bench does
+SHELL := /bin/bash
+.SHELLFLAGS := -o pipefail -c
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
