@@ -239,6 +239,7 @@
     map.on("click", ids[0], function (e) { onClick(entry, e); });
     entry.parts.push(part);
     if (entry.classes) setStates(map, part, entry.classes, null);
+    if (window.cafequip) window.cafequip.raise(map);
     return part;
   }
 
@@ -376,6 +377,7 @@
           "circle-stroke-width": 0.8,
         },
       });
+      if (window.cafequip) window.cafequip.raise(map);
     }
     map.setLayoutProperty(id, "visibility", "visible");
     const target = { source: src, id: 0 };
@@ -398,6 +400,7 @@
   }
 
   function onClick(entry, e) {
+    if (window.cafequip && window.cafequip.hit(state.map, e.point)) return; // a facility's popup
     const f = e.features && e.features[0];
     if (!f || !f.properties || !f.properties.code) return;
     const value = entry.level + ":" + f.properties.code;

@@ -6,8 +6,7 @@ from dash import Dash, Input, Output, State, html, no_update
 
 from dashboard.appdata import AppData
 from layers.catalogue import BY_ID
-from layers.classify import format_fr
-from layers.facility_search import near_facilities
+from layers.facility_search import display_rows, near_facilities
 from layers.profile import neighbours, neighbours_figure, series_figure
 from layers.views import LEVEL_NAMES_FR, ViewError, series_with_references, value_text
 
@@ -122,14 +121,9 @@ def register(app: Dash, data: AppData) -> None:
         State("fiche-territoire", "data"),
     )
     def facilities(types, where):
-        df, index = data.facilities(), data.index()
-        if df is None or index is None:
+        points, index = data.facilities(), data.index()
+        if points is None or index is None:
             return []
-        sel = near_facilities(df, index, where["code"], set(types or []), near=True)
-        names = index.table("commune").set_index("code")["nom"]
-        return [{"nom": r.nom, "type": r.type, "commune": names.get(str(r.commune), r.commune),
-                 "adresse": getattr(r, "adresse", None) or names.get(str(r.commune), ""),
-                 "places": "" if r.type.startswith("Lieu") else int(r.places),
-                 "distance": format_fr(r.distance_km, 1)}
-                for r in sel.head(200).itertuples()]  # fmt: skip
+        sel = near_facilities(points.table, index, where["code"], set(types or []), near=True)
+        return display_rows(sel, index)
 

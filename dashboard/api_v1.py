@@ -31,7 +31,7 @@ from layers.export_tables import (
     to_geojson,
     to_xlsx,
 )
-from layers.facilities import EAJE_TYPES, GENERATED, LAEP
+from layers.facilities import EAJE_TYPES, LAEP
 from layers.facility_search import near_facilities
 from layers.store import Store
 from layers.territory_index import LEVELS, TerritoryIndex
@@ -335,27 +335,13 @@ def facility_types(text: str | None) -> set[str] | None:
 
 
 def _clean(value: object) -> object:
-    if value is None:
+    if value is None or value is pd.NA:
         return None
     if isinstance(value, float | np.floating):
         return None if not math.isfinite(float(value)) else float(value)
     if isinstance(value, np.integer):
         return int(value)
     return value
-
-
-def facilities_notice(data: AppData, df: pd.DataFrame) -> str | None:
-    """The demonstration notice when the store or the facilities file is the generated one.
-
-    AppData.facilities() falls back to the demonstration file even when the imported store is
-    in service, so the store's flag alone is not enough: generated ids start with "DEMO-".
-    """
-    info = data.store()
-    if info is not None and info.demo:
-        return info.notice
-    if df["id"].astype(str).str.startswith("DEMO-").any():
-        return GENERATED
-    return None
 
 
 def facility_rows(df: pd.DataFrame, index: TerritoryIndex) -> list[dict]:
@@ -539,9 +525,10 @@ def register_api(server: Flask, data: AppData) -> None:
         commune = index.get("commune", code) if "commune" in index.levels() else None
         if commune is None:
             raise ViewError(f"Commune inconnue : « {code[:40]} ».", 404)
-        df = data.facilities()
-        if df is None:
+        points = data.facilities()
+        if points is None:
             raise ViewError(ERR_NO_FACILITIES, 503)
+        df = points.table
         codes = [commune.code, *(index.neighbours("commune", commune.code) if near else [])]
         sel = near_facilities(df, index, commune.code, wanted, near=near)
         return json_response(
@@ -551,7 +538,7 @@ def register_api(server: Flask, data: AppData) -> None:
                 "communes": codes,
                 "total": len(sel),
                 "limit": limit,
-                "notice": facilities_notice(data, df),
+                "notice": points.notice,
                 "facilities": facility_rows(sel.head(limit), index),
             }
         )

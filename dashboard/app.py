@@ -8,6 +8,7 @@ import dash
 import flask
 
 from callbacks import explore as explore_callbacks
+from callbacks import facilities as facility_callbacks
 from callbacks import map as map_callbacks
 from callbacks import profile as profile_callbacks
 from dashboard import strings_fr as fr
@@ -16,6 +17,7 @@ from dashboard.appdata import AppData
 from dashboard.config import REPO_ROOT, Settings
 from dashboard.explore_page import explore_layout
 from dashboard.export_routes import register_exports
+from dashboard.facility_routes import register_facility_routes
 from dashboard.geocache import web_levels
 from dashboard.layout import setup_problems, shell
 from dashboard.profile_page import profile_layout
@@ -100,9 +102,11 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     register_routes(app.server, settings, data)
     register_api(app.server, data)
     register_exports(app.server, data)
+    register_facility_routes(app.server, data)
     map_callbacks.register(app, settings)
     explore_callbacks.register(app, data)
     profile_callbacks.register(app, data)
+    facility_callbacks.register(app, data)
     return app
 
 

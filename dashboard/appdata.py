@@ -24,6 +24,11 @@ DEMO_NOTICE = (
     "après secret statistique. Ce ne sont pas des chiffres de la Cnaf."
 )
 
+FACILITIES_DEMO_NOTICE = (
+    "Équipements fictifs (données de démonstration) : points générés dans les communes réelles, "
+    "ce ne sont pas des établissements existants."
+)
+
 
 @dataclass(frozen=True)
 class StoreInfo:
@@ -36,6 +41,19 @@ class StoreInfo:
         return DEMO_NOTICE if self.demo else None
 
 
+@dataclass(frozen=True)
+class FacilitySet:
+    """Facility points and where they come from (generated ones carry the notice)."""
+
+    table: pd.DataFrame
+    demo: bool
+    path: Path
+
+    @property
+    def notice(self) -> str | None:
+        return FACILITIES_DEMO_NOTICE if self.demo else None
+
+
 class AppData:
     """Thread-safe, lazily (re)loaded access to the build and the store."""
 
@@ -44,7 +62,7 @@ class AppData:
         self._lock = threading.Lock()
         self._index: tuple[Path, TerritoryIndex] | None = None
         self._store: tuple[Path, StoreInfo] | None = None
-        self._facilities: tuple[Path, pd.DataFrame] | None = None
+        self._facilities: tuple[Path, FacilitySet] | None = None
 
     def index(self) -> TerritoryIndex | None:
         build = active_dir(self.settings.cache)
@@ -72,19 +90,18 @@ class AppData:
                 return self._store[1]
         return None
 
-    def facilities(self) -> pd.DataFrame | None:
-        """EAJE and LAEP points of the store in use (imported file, else demonstration)."""
-        info = self.store()
-        candidates = [] if info is None else [info.folder / "equipements.parquet"]
-        demo = active_dir(self.settings.store_demo)
-        if demo is not None:
-            candidates.append(demo / "equipements.parquet")
-        for path in candidates:
-            if path.is_file():
+    def facilities(self) -> FacilitySet | None:
+        """EAJE and LAEP points: the file imported with `cafcarto equipements`, else the
+        demonstration's (generated beside the demonstration store, whatever store serves)."""
+        for root, demo in ((self.settings.facilities_import, False),
+                           (self.settings.store_demo, True)):  # fmt: skip
+            folder = active_dir(root)
+            path = None if folder is None else folder / "equipements.parquet"
+            if path is not None and path.is_file():
                 path = path.resolve()
                 with self._lock:
                     if self._facilities is None or self._facilities[0] != path:
-                        df = pd.read_parquet(path)
-                        self._facilities = (path, df)
+                        table = pd.read_parquet(path)
+                        self._facilities = (path, FacilitySet(table, demo, path))
                     return self._facilities[1]
         return None

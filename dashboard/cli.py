@@ -84,6 +84,39 @@ def _import(args: argparse.Namespace, settings: Settings) -> int:
     return status
 
 
+def _facilities(args: argparse.Namespace, settings: Settings) -> int:
+    from geodata.cache import CacheError, require_active
+    from layers.facility_import import (
+        install_facilities,
+        parse_facilities,
+        remove_facilities,
+    )
+    from layers.ingest import CafdataFormatError
+
+    root = settings.facilities_import
+    if args.retirer:
+        done = remove_facilities(root)
+        print("Équipements importés retirés : retour aux équipements de démonstration."
+              if done else "Aucun fichier d'équipements importé.")  # fmt: skip
+        return 0
+    if not args.fichier:
+        print("Erreur : indiquez un fichier CSV d'équipements (ou --retirer).", file=sys.stderr)
+        return 2
+    try:
+        import geopandas as gpd
+
+        geo = require_active(settings.cache)
+        communes = gpd.read_parquet(geo / "geo" / "commune.parquet", columns=["code", "geometry"])
+        path = Path(args.fichier)
+        result = parse_facilities(path.read_bytes(), communes)
+        install_facilities(root, result, path.name)
+    except (CafdataFormatError, CacheError, OSError) as exc:
+        print(f"Erreur dans {args.fichier} : {exc} (fichier non importé)", file=sys.stderr)
+        return 2
+    print(f"{path.name} : {result.resume()}")
+    return 0
+
+
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
     from dashboard.app import create_app
 
@@ -134,6 +167,16 @@ def parser() -> argparse.ArgumentParser:
     i = sub.add_parser("import", help="importe des fichiers Cafdata (CSV)")
     i.add_argument("fichiers", nargs="+")
     i.set_defaults(func=_import)
+
+    e = sub.add_parser(
+        "equipements",
+        help="importe un fichier CSV d'équipements (EAJE, LAEP) avec leurs coordonnées",
+    )
+    e.add_argument("fichier", nargs="?", help="CSV : nom, type, longitude, latitude [, ...]")
+    e.add_argument(
+        "--retirer", action="store_true", help="revient aux équipements de démonstration"
+    )
+    e.set_defaults(func=_facilities)
 
     s = sub.add_parser("serve", help="sert l'application (HOST, PORT)")
     s.add_argument("--host")

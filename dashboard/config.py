@@ -38,6 +38,11 @@ class Settings:
     def store_import(self) -> Path:
         return self.cache / "import"
 
+    @property
+    def facilities_import(self) -> Path:
+        """Facilities imported with `cafcarto equipements` (they win over the store's)."""
+        return self.cache / "equipements"
+
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
         env = dict(os.environ if env is None else env)

@@ -8,6 +8,7 @@ from dash import dcc, html
 
 from dashboard import strings_fr as fr
 from dashboard.appdata import AppData
+from dashboard.facility_routes import TYPE_CODES, TYPE_COLOURS
 from dashboard.layout import map_area, zone_selector
 from dashboard.map_options import ALL_PALETTES
 from dashboard.url_state import ViewState, parse_state
@@ -174,6 +175,21 @@ def export_block() -> html.Div:
                      html.Div(id="export-status", role="status", className="cc-note")])  # fmt: skip
 
 
+def facilities_block() -> html.Div:
+    """Facility types to show as points over the map (none by default)."""
+    options = [
+        {"label": html.Span([html.Span(className="cc-dot", style={"background": colour}),
+                             label]), "value": label}  # fmt: skip
+        for label, colour in zip(TYPE_CODES, TYPE_COLOURS, strict=True)
+    ]
+    return html.Div([
+        html.H2(fr.LABEL_FACILITIES),
+        dcc.Checklist(id="carte-equipements", options=options, value=[],
+                      inputClassName="form-check-input", labelClassName="cc-check d-block"),
+        html.P(fr.FACILITIES_HINT, className="cc-note"),
+    ])  # fmt: skip
+
+
 def explore_panel(state: ViewState, data: AppData, built: list[str], periods: list[str]):
     return html.Aside(
         [
@@ -189,6 +205,7 @@ def explore_panel(state: ViewState, data: AppData, built: list[str], periods: li
                 placeholder=fr.FILTER_PLACEHOLDER, optionHeight=40,
             ), "filtre"),  # fmt: skip
             classification_block(state),
+            facilities_block(),
             zone_selector(),
             export_block(),
             html.P(fr.SOURCE_NOTE, className="cc-note"),
@@ -247,7 +264,11 @@ def explore_layout(data: AppData, embed: bool = False, **query: str) -> html.Div
                                 **{"aria-controls": "panneau"}),  # fmt: skip
                     explore_panel(state, data, built, periods),
                     html.Div(
-                        [map_area(problems), selection_panel()],
+                        [map_area(problems), html.Div([
+                            selection_panel(),
+                            html.Section(id="equipements-liste", hidden=True,
+                                         className="cc-equip-list", **{"aria-live": "polite"}),
+                        ], className="cc-bottom")],  # fmt: skip
                         className="cc-mapcol",
                     ),
                 ],
@@ -265,6 +286,8 @@ def explore_layout(data: AppData, embed: bool = False, **query: str) -> html.Div
             dcc.Store(id="zone-applied"),
             dcc.Store(id="url-applied"),
             dcc.Store(id="export-applied"),
+            dcc.Store(id="equipements-spec"),
+            dcc.Store(id="equipements-applied"),
         ],
         className="cc-page cc-embed" if embed else "cc-page",
     )

@@ -79,3 +79,8 @@ def shell(notice: str | None, page_container, problems: list[str] | None = None)
     parts = [header(), demo_banner(notice), setup,
              html.Div(page_container, className="cc-pages")]  # fmt: skip
     return html.Div([p for p in parts if p is not None], className="cc-app")
+
+
+# Data tables (profile, facilities): the page's font, not DataTable's monospace default.
+TABLE_CELL_STYLE = {"fontFamily": "system-ui, sans-serif", "fontSize": "0.85rem",
+                    "textAlign": "left", "whiteSpace": "normal", "height": "auto"}  # fmt: skip

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dash import dash_table, dcc, html
 
 from dashboard.appdata import AppData
+from dashboard.layout import TABLE_CELL_STYLE
 from layers.catalogue import BY_ID
 from layers.facilities import EAJE_TYPES, LAEP
 from layers.profile import composition_figure, neighbours_figure, profile
@@ -130,8 +131,7 @@ def profile_layout(data: AppData, niveau: str | None = None, code: str | None = 
                                      ("nom", "Nom"), ("type", "Type"), ("adresse", "Adresse"),
                                      ("commune", "Commune"), ("places", "Places"),
                                      ("distance", "Distance (km)"))],
-                                 style_cell={"fontFamily": "inherit", "fontSize": "0.85rem",
-                                             "textAlign": "left"}),
+                                 style_cell=TABLE_CELL_STYLE),
         ], className="cc-section", id="bloc-equipements"))  # fmt: skip
     sections.append(html.P(prof["source"], className="cc-note"))
     sections.append(dcc.Store(id="fiche-territoire", data={"niveau": niveau, "code": code}))

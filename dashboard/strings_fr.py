@@ -104,3 +104,9 @@ SELECTION_TITLE = "Territoire sélectionné"
 SELECTION_HINT = "Cliquez sur un territoire de la carte pour voir son évolution."
 OPEN_PROFILE = "Ouvrir la fiche territoire"
 TABLE_TOGGLE = "Tableau des données (alternative textuelle à la carte)"
+
+LABEL_FACILITIES = "Équipements sur la carte"
+FACILITIES_HINT = (
+    "Crèches (EAJE) et lieux d'accueil enfants-parents (LAEP), regroupés quand la carte est "
+    "dézoomée ; cliquez un point pour le détail, une commune pour la liste."
+)

@@ -93,8 +93,16 @@ def class_breaks(
     lo, hi = float(data.min()), float(data.max())
     if lo == hi:
         return [lo, hi]
+    tied_min = False
     if method == "quantiles":
         bounds = np.quantile(data, np.linspace(0.0, 1.0, k + 1))
+        if len(np.unique(bounds)) < k + 1 and np.mean(data == lo) >= 1 / k:
+            # A mass of territories at the minimum (often 0 places) would swallow the quantiles:
+            # it gets a class of its own and the rest is split into k - 1 quantiles.
+            tied_min = True
+            rest = data[data > lo]
+            bounds = np.concatenate([[lo], np.quantile(rest, np.linspace(0.0, 1.0, k)[1:-1]),
+                                     [hi]])  # fmt: skip
     elif method == "equal":
         bounds = np.linspace(lo, hi, k + 1)
     elif method == "jenks":
@@ -111,7 +119,9 @@ def class_breaks(
         raise ValueError(f"unknown method {method!r}; expected one of {METHODS}")
     bounds = _round_inner(np.asarray(bounds, dtype="float64"), decimals)
     bounds[0], bounds[-1] = lo, hi
-    return [float(b) for b in np.unique(bounds)]
+    out = [float(b) for b in np.unique(bounds)]
+    # [lo, lo, ...]: a first class holding exactly the minimum (class_index puts ties there).
+    return [lo, *out] if tied_min else out
 
 
 def class_index(values: Sequence[float] | np.ndarray, breaks: Sequence[float]) -> np.ndarray:
@@ -154,7 +164,11 @@ def legend_entries(
     rows = []
     for i in range(k):
         lo, hi = breaks[i], breaks[i + 1]
-        label = f"{format_fr(lo, decimals)} {EN_DASH} {format_fr(hi, decimals)}"
+        label = (
+            format_fr(lo, decimals)
+            if lo == hi
+            else f"{format_fr(lo, decimals)} {EN_DASH} {format_fr(hi, decimals)}"
+        )
         rows.append(
             {
                 "min": lo,

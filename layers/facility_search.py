@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from layers.classify import format_fr
+from layers.facilities import GENERATED, LAEP
 from layers.territory_index import TerritoryIndex
 
 EARTH_RADIUS_KM = 6371.0
@@ -42,3 +44,42 @@ def near_facilities(
     else:
         dist = np.full(len(sel), np.nan)
     return sel.assign(distance_km=dist).sort_values("distance_km", na_position="last")
+
+
+def in_territory(
+    facilities: pd.DataFrame, index: TerritoryIndex, level: str, code: str
+) -> pd.DataFrame:
+    """Facilities of the communes of a région, département, Caf or EPCI, by commune and name."""
+    communes = index.table("commune")
+    if level == "commune":
+        codes = {code}
+    elif level in communes.columns:
+        codes = set(communes.loc[communes[level].astype(str) == code, "code"].astype(str))
+    else:
+        return facilities.iloc[0:0]
+    sel = facilities[facilities["commune"].astype(str).isin(codes)]
+    return sel.sort_values(["commune", "type", "nom"])
+
+
+def display_rows(sel: pd.DataFrame, index: TerritoryIndex, limit: int = 200) -> list[dict]:
+    """Rows for a facilities table: name, type, address, commune name, places, distance."""
+    names = index.table("commune").set_index("code")["nom"]
+    rows = []
+    for r in sel.head(limit).itertuples():
+        commune = names.get(str(r.commune), str(r.commune))
+        places = getattr(r, "places", None)
+        # A LAEP has no approved places; an imported file may not say: blank, never 0.
+        no_places = r.type == LAEP or places is None or pd.isna(places)
+        distance = getattr(r, "distance_km", None)
+        address = getattr(r, "adresse", None)
+        rows.append({
+            "id": str(r.id),
+            "nom": r.nom,
+            "type": r.type,
+            # The demonstration's points all carry the same notice as address.
+            "adresse": "adresse fictive" if address == GENERATED else (address or commune),
+            "commune": commune,
+            "places": "" if no_places else int(places),
+            "distance": "" if distance is None or pd.isna(distance) else format_fr(distance, 1),
+        })  # fmt: skip
+    return rows

@@ -446,7 +446,7 @@ def test_territory_search(client) -> None:
 
 def test_facilities_of_a_commune(client, appdata: AppData) -> None:
     body = get_json(client, "/api/v1/facilities?commune=69123")
-    df = appdata.facilities()
+    df = appdata.facilities().table
     own = df[df["commune"] == "69123"]
     assert body["total"] == len(own) > 10 and body["near"] is False
     assert body["commune"] == {"code": "69123", "name": "Lyon"} and body["notice"]

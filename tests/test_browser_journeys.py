@@ -182,3 +182,49 @@ def test_find_a_commune_by_postal_code_and_open_its_profile(live_app, browser) -
     heading = wait_for(lambda: browser.find_elements(By.ID, "fiche-titre"), timeout=30)
     assert heading[0].text == "Fiche territoire : Ajaccio"
     assert browser.current_url.endswith("/territoire/commune/2A004")
+
+
+def test_facilities_on_the_map_clustered_filtered_and_listed(live_app, browser) -> None:
+    url = (live_app.url + "/?niveau=commune&indicateur=taux_couverture_eaje"
+           "&territoire=commune%3A69123")  # fmt: skip
+    _open(browser, url, "commune")
+    boxes = browser.find_elements(By.CSS_SELECTOR, "#carte-equipements input")
+    labels = browser.find_element(By.ID, "carte-equipements").text
+    assert "Micro-crèche" in labels and "Lieu d'accueil enfants-parents" in labels
+    boxes[0].click()  # crèches collectives
+    boxes[1].click()  # micro-crèches
+    # Zoomed out, the points are clusters: buttons that say how many they hold.
+    labels = wait_for(lambda: browser.execute_script(
+        "return [...document.querySelectorAll('.cc-cluster')].map(e => e.ariaLabel)"
+    ), timeout=30)  # fmt: skip
+    assert all(label.endswith(" équipements : zoomer ici") for label in labels)
+    with urllib.request.urlopen(live_app.url + "/api/v1/facilities?commune=69123&near=1"
+                                "&type=creche_collective,micro_creche&limit=500") as resp:
+        api = __import__("json").load(resp)  # fmt: skip
+    wait_for(lambda: browser.execute_script("return window.cafequip.shown()") > api["total"])
+
+    # The list below the map: Lyon and its neighbours, only the ticked types, nearest first.
+    heading = wait_for(lambda: browser.find_elements(By.CSS_SELECTOR, "#equipements-liste h2"))
+    wait_for(lambda: "Lyon et des communes voisines" in heading[0].text, timeout=20)
+    assert f"({api['total']})" in heading[0].text
+    types = {c.text for c in browser.find_elements(
+        By.CSS_SELECTOR, "#equipements-liste td[data-dash-column='type']")}  # fmt: skip
+    assert types <= {"Crèche collective", "Micro-crèche"} and types
+    cells = browser.find_elements(
+        By.CSS_SELECTOR, "#equipements-liste td[data-dash-column='distance']")  # fmt: skip
+    distances = [float(c.text.replace(",", ".")) for c in cells]
+    assert distances == sorted(distances)
+    assert "Taux de couverture en EAJE" in browser.find_element(By.ID, "equipements-liste").text
+
+    # Zoomed in on the nearest one, a click on its point opens its details.
+    first = api["facilities"][0]
+    dx, dy = _point_on_map(browser, first["lon"], first["lat"], zoom=14.5)
+    canvas = browser.find_element(By.CSS_SELECTOR, "#cafmap canvas.maplibregl-canvas")
+    ActionChains(browser).move_to_element_with_offset(canvas, dx, dy).click().perform()
+    popup = wait_for(lambda: browser.find_elements(By.CSS_SELECTOR, ".cc-equip-popup"))
+    assert first["name"] in popup[0].text and "Type : " in popup[0].text
+    # Unticking every type removes the points and the list.
+    for box in browser.find_elements(By.CSS_SELECTOR, "#carte-equipements input")[:2]:
+        box.click()
+    wait_for(lambda: not browser.find_elements(By.CSS_SELECTOR, ".cc-cluster"))
+    assert not browser.find_element(By.ID, "equipements-liste").is_displayed()

@@ -42,8 +42,22 @@ def test_quantiles_give_balanced_classes() -> None:
 def test_ties_reduce_the_number_of_classes() -> None:
     values = [1, 1, 1, 1, 1, 1, 2]
     breaks = cl.class_breaks(values, 5)
-    assert len(breaks) < 6
-    assert len(set(breaks)) == len(breaks)
+    # The tied minimum is a class of its own ("1"), the rest another; no empty class.
+    assert breaks == [1.0, 1.0, 2.0]
+    assert cl.class_index(values, breaks).tolist() == [0] * 6 + [1]
+    values = [1, 2, 2, 2, 2, 2, 3]
+    assert len(set(cl.class_breaks(values, 5))) == len(cl.class_breaks(values, 5)) < 6
+
+
+def test_a_mass_at_zero_keeps_the_other_classes() -> None:
+    # 80 % of communes without a crèche: quantiles alone would give a single class.
+    values = np.r_[np.zeros(800), np.arange(1, 201)]
+    breaks = cl.class_breaks(values, 5, decimals=0)
+    counts = np.bincount(cl.class_index(values, breaks))
+    assert breaks[:2] == [0.0, 0.0] and counts[0] == 800
+    assert len(counts) == 5 and all(49 <= c <= 51 for c in counts[1:])
+    rows = cl.legend_entries(breaks, cl.palette("YlGnBu", 5), cl.class_index(values, breaks))
+    assert rows[0]["libelle"] == "0" and rows[0]["effectif"] == 800
 
 
 def test_constant_and_empty_inputs() -> None:

@@ -1,0 +1,266 @@
+"""Import a user's facilities file (EAJE and LAEP with coordinates) into the build cache.
+
+The file is a CSV (`;`, `,` or tab; UTF-8, Windows-1252 or UTF-16) with one row per facility:
+a name, a type, longitude and latitude (WGS84 decimal degrees, decimal comma accepted), and
+optionally an identifier, the commune's INSEE code, an address and the number of places.
+Each point is placed in the commune that contains it; a file is refused whole, with the lines
+at fault, when anything is wrong: nothing is half-written.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from geodata import cache
+from layers.catalogue import fold
+from layers.facilities import LAEP
+from layers.ingest.errors import CafdataFormatError
+from layers.ingest.reading import decode, read_table
+from layers.ingest.values import FORMULA
+
+MAX_BYTES = 20_000_000
+MAX_ROWS = 200_000
+MAX_ERRORS = 5
+# A geocoded point may fall just outside its commune (address on the border, rounding).
+TOLERANCE_KM = 2.0
+FILE_NAME = "equipements.parquet"
+
+# Accepted column names (folded: lower case, no accents) -> canonical column.
+COLUMNS = {
+    "nom": ("nom", "name", "nom_equipement", "raison_sociale", "libelle", "denomination"),
+    "type": ("type", "type_equipement", "categorie", "type_structure", "nature"),
+    "lon": ("lon", "longitude", "lng", "x", "coord_x"),
+    "lat": ("lat", "latitude", "y", "coord_y"),
+    "commune": ("commune", "code_commune", "codgeo", "code_insee", "insee", "depcom", "com"),
+    "adresse": ("adresse", "address", "adresse_postale"),
+    "places": ("places", "nb_places", "nombre_places", "capacite", "places_agreees"),
+    "id": ("id", "identifiant", "code", "finess", "siret"),
+}
+REQUIRED = ("nom", "type", "lon", "lat")
+# The file's types (folded) -> labels used everywhere else; the first matching pattern wins.
+TYPE_PATTERNS: tuple[tuple[str, str], ...] = (
+    (r"\blaep\b|lieu d.?accueil enfants?.?parents?", LAEP),
+    (r"micro", "Micro-crèche"),
+    (r"familial", "Crèche familiale"),
+    (r"parental", "Crèche parentale"),
+    (r"collecti|multi.?accueil|halte|creche|eaje", "Crèche collective"),
+)
+LON_RANGE, LAT_RANGE = (-180.0, 180.0), (-90.0, 90.0)
+
+
+@dataclass(frozen=True)
+class FacilityImport:
+    table: pd.DataFrame  # id, nom, type, places, commune, adresse, lon, lat
+    moved: int  # points outside the commune the file named, kept in the file's commune
+    placed: int  # points whose commune came from the coordinates
+
+    def resume(self) -> str:
+        counts = self.table["type"].value_counts()
+        parts = ", ".join(f"{n} {t}" for t, n in counts.items())
+        return (
+            f"{len(self.table)} équipements importés ({parts}) ; {self.placed} placés dans leur "
+            f"commune d'après les coordonnées"
+            + (f", {self.moved} à moins de {TOLERANCE_KM:g} km de la commune indiquée"
+               if self.moved else "")  # fmt: skip
+        )
+
+
+def _refuse(errors: list[str]) -> CafdataFormatError:
+    more = " …" if len(errors) > MAX_ERRORS else ""
+    return CafdataFormatError("; ".join(errors[:MAX_ERRORS]) + more)
+
+
+def _columns(header: list[str]) -> dict[str, str]:
+    """Canonical name -> the file's column name."""
+    found: dict[str, str] = {}
+    for name in header:
+        key = re.sub(r"[^a-z0-9]+", "_", fold(name)).strip("_")
+        for canon, aliases in COLUMNS.items():
+            if key in aliases and canon not in found:
+                found[canon] = name
+    missing = [c for c in REQUIRED if c not in found]
+    if missing:
+        raise CafdataFormatError(
+            f"colonne(s) obligatoire(s) absente(s) : {', '.join(missing)} (en-tête lu : "
+            f"{'; '.join(h[:30] for h in header[:12])}). Colonnes attendues : nom, type, "
+            "longitude, latitude ; facultatives : identifiant, commune (code Insee), adresse, "
+            "places."
+        )
+    return found
+
+
+def facility_type(text: str) -> str | None:
+    """The label of a facility type written freely ("Multi-accueil", "LAEP"...), or None."""
+    key = fold(text).strip()
+    for pattern, label in TYPE_PATTERNS:
+        if re.search(pattern, key):
+            return label
+    return None
+
+
+def _numbers(cells: pd.Series) -> pd.Series:
+    text = cells.astype(str).str.strip().str.replace(r"[\s\u00a0\u202f]", "", regex=True)
+    return pd.to_numeric(text.str.replace(",", ".", regex=False), errors="coerce")
+
+
+def _place(
+    lon: np.ndarray, lat: np.ndarray, given: pd.Series, communes: gpd.GeoDataFrame
+) -> tuple[np.ndarray, np.ndarray, int, int]:
+    """Commune code of each point (contained, else the given one if near, else the nearest
+    within the tolerance); '' when none. Also the counts of moved and coordinate-placed."""
+    points = shapely.points(lon, lat)
+    tree = shapely.STRtree(communes.geometry.values)
+    codes = communes["code"].to_numpy().astype(str)
+    inside = np.full(len(points), "", dtype=object)
+    pt_idx, poly_idx = tree.query(points, predicate="within")
+    inside[pt_idx] = codes[poly_idx]
+    out = inside.copy()
+    given = given.fillna("").astype(str).str.strip().str.zfill(5).where(given.notna(), "")
+    given_arr = given.to_numpy(dtype=object)
+    by_code = dict(zip(codes, communes.geometry.values, strict=True))
+    # ~1 degree of latitude = 111 km; good enough for a 2 km tolerance.
+    tol_deg = TOLERANCE_KM / 111.0
+    moved = 0
+    for i in np.flatnonzero((given_arr != "") & (inside != given_arr)):
+        geom = by_code.get(given_arr[i])
+        if geom is not None and shapely.distance(geom, points[i]) <= tol_deg:
+            out[i] = given_arr[i]
+            moved += 1
+        elif geom is not None:
+            out[i] = "!" + given_arr[i]  # far from the commune it names
+    lost = np.flatnonzero(out == "")
+    if lost.size:
+        near_pt, near_poly = tree.query_nearest(points[lost], max_distance=tol_deg)
+        out[lost[near_pt]] = codes[near_poly]
+    placed = int(((given_arr == "") & (out != "")).sum())
+    return out, given_arr, moved, placed
+
+
+def parse_facilities(raw: bytes, communes: gpd.GeoDataFrame) -> FacilityImport:
+    """Read a facilities CSV; `communes` has the commune `code` and WGS84 `geometry`.
+
+    Raises `CafdataFormatError` (French, naming the lines) on anything wrong."""
+    if len(raw) > MAX_BYTES:
+        raise CafdataFormatError(
+            f"fichier trop volumineux ({len(raw) / 1e6:.1f} Mo, au plus {MAX_BYTES // 10**6} Mo)"
+        )
+    if b"\x00" in raw[:4096] and not raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise CafdataFormatError("fichier binaire : un CSV (texte) est attendu")
+    text, _encoding = decode(raw)
+    table = read_table(text)
+    if len(table.cells) > MAX_ROWS:
+        raise CafdataFormatError(f"{len(table.cells)} lignes : au plus {MAX_ROWS} équipements")
+    cols = _columns(table.header)
+    cells = table.cells
+    lines = table.lines
+    errors: list[str] = []
+
+    def col(name: str) -> pd.Series:
+        return cells[cols[name]].fillna("").astype(str).str.strip() if name in cols else None
+
+    for name in cols:
+        hit = col(name).str.contains(FORMULA, regex=True)
+        for i in np.flatnonzero(hit.to_numpy())[: MAX_ERRORS + 1]:
+            errors.append(f"ligne {lines[i]} : formule de tableur refusée ({cols[name]})")
+    noms = col("nom")
+    for i in np.flatnonzero((noms == "").to_numpy())[: MAX_ERRORS + 1]:
+        errors.append(f"ligne {lines[i]} : nom vide")
+    types = col("type").map(facility_type)
+    for i in np.flatnonzero(types.isna().to_numpy())[: MAX_ERRORS + 1]:
+        errors.append(
+            f"ligne {lines[i]} : type « {col('type').iloc[i][:40]} » inconnu (crèche collective, "
+            "micro-crèche, crèche familiale, crèche parentale, multi-accueil ou LAEP)"
+        )
+    lon, lat = _numbers(col("lon")), _numbers(col("lat"))
+    bad = ~(lon.between(*LON_RANGE) & lat.between(*LAT_RANGE))
+    for i in np.flatnonzero(bad.to_numpy())[: MAX_ERRORS + 1]:
+        errors.append(
+            f"ligne {lines[i]} : coordonnées invalides ({col('lon').iloc[i][:20]} ; "
+            f"{col('lat').iloc[i][:20]}), degrés décimaux WGS84 attendus"
+        )
+    places = _numbers(col("places")) if "places" in cols else pd.Series(np.nan, index=cells.index)
+    has_places = col("places") != "" if "places" in cols else pd.Series(False, index=cells.index)
+    bad_places = has_places & ~(places.ge(0) & places.le(10_000) & (places % 1 == 0))
+    for i in np.flatnonzero(bad_places.to_numpy())[: MAX_ERRORS + 1]:
+        errors.append(f"ligne {lines[i]} : nombre de places « {col('places').iloc[i][:20]} » "
+                      "invalide (entier positif attendu)")  # fmt: skip
+    if errors:
+        raise _refuse(errors)
+
+    given = col("commune") if "commune" in cols else pd.Series("", index=cells.index)
+    unknown = (given != "") & ~given.str.zfill(5).isin(set(communes["code"].astype(str)))
+    for i in np.flatnonzero(unknown.to_numpy())[: MAX_ERRORS + 1]:
+        errors.append(f"ligne {lines[i]} : code commune « {given.iloc[i][:10]} » inconnu")
+    if errors:
+        raise _refuse(errors)
+    codes, _given, moved, placed = _place(
+        lon.to_numpy(float), lat.to_numpy(float), given.where(given != "", None), communes
+    )
+    for i in np.flatnonzero(codes == "")[: MAX_ERRORS + 1]:
+        errors.append(f"ligne {lines[i]} : le point ({lon.iloc[i]:g} ; {lat.iloc[i]:g}) n'est "
+                      "dans aucune commune connue")  # fmt: skip
+    far = np.flatnonzero(np.char.startswith(codes.astype(str), "!"))
+    for i in far[: MAX_ERRORS + 1]:
+        errors.append(f"ligne {lines[i]} : le point est à plus de {TOLERANCE_KM:g} km de la "
+                      f"commune {codes[i][1:]} indiquée")  # fmt: skip
+    if errors:
+        raise _refuse(errors)
+
+    ids = col("id") if "id" in cols else pd.Series("", index=cells.index)
+    ids = ids.where(ids != "", [f"IMP-{n:06d}" for n in range(1, len(cells) + 1)])
+    dup = ids.duplicated(keep=False)
+    if dup.any():
+        first = int(np.flatnonzero(dup.to_numpy())[0])
+        raise CafdataFormatError(f"ligne {lines[first]} : identifiant « {ids.iloc[first][:30]} » "
+                                 "en double")  # fmt: skip
+    out = pd.DataFrame({
+        "id": ids.to_numpy(str),
+        "nom": noms.to_numpy(str),
+        "type": types.to_numpy(str),
+        # A LAEP has no approved places; a missing count stays missing, never 0.
+        "places": places.where(has_places & types.ne(LAEP)).astype("Float64"),
+        "commune": codes.astype(str),
+        "adresse": (col("adresse") if "adresse" in cols else pd.Series("", index=cells.index))
+        .replace("", None),
+        "lon": lon.round(6).to_numpy(float),
+        "lat": lat.round(6).to_numpy(float),
+    })  # fmt: skip
+    return FacilityImport(out, moved, placed)
+
+
+def install_facilities(root: Path, result: FacilityImport, source: str) -> Path:
+    """Write the imported facilities as a new build of `root` and switch to it atomically."""
+    cache.drop_dead_partials(root)
+    # The pid ends the name: drop_dead_partials() removes what a killed import left.
+    stamp = f"{time.strftime('%Y%m%dT%H%M%S')}{time.time_ns() % 10**6:06d}"
+    build = root / "builds" / f"{stamp}-{os.getpid()}.partial"
+    build.mkdir(parents=True)
+    result.table.to_parquet(build / FILE_NAME, index=False)
+    (build / "manifest.json").write_text(
+        pd.Series({"source": source, "equipements": len(result.table),
+                   "importe_le": time.strftime("%Y-%m-%dT%H:%M:%S")}).to_json(force_ascii=False),
+        encoding="utf-8",
+    )  # fmt: skip
+    final = build.with_name(build.name.removesuffix(".partial"))
+    build.rename(final)
+    cache.publish(root, final)
+    return final
+
+
+def remove_facilities(root: Path) -> bool:
+    """Back to the demonstration facilities: drop the `current` link (builds are kept)."""
+    link = root / "current"
+    if link.is_symlink():
+        link.unlink()
+        return True
+    return False
+
