@@ -31,6 +31,17 @@
         }
         return params.toString();
       },
+      // A finished background export: fetch it like a link would (attachment, page kept).
+      download: function (url) {
+        if (!url) return window.dash_clientside.no_update;
+        const a = document.createElement("a");
+        a.href = url;
+        a.download = url.split("/").pop();
+        document.body.appendChild(a);
+        a.click();
+        a.remove();
+        return url;
+      },
     },
   });
 })();

@@ -153,7 +153,6 @@ def register(app: Dash, data: AppData) -> None:  # noqa: C901 - one place for th
     @app.callback(
         Output("map-spec", "data"),
         Output("export-csv", "href"),
-        Output("export-xlsx", "href"),
         Output("export-geojson", "href"),
         *[Input(name, "value") for name in MAP_INPUTS],
     )
@@ -161,7 +160,7 @@ def register(app: Dash, data: AppData) -> None:  # noqa: C901 - one place for th
         state = dict(zip(MAP_INPUTS, values, strict=True))
         ind = BY_ID.get(state["indicateur"])
         if ind is None or not state["niveau"] or not state["periode"]:
-            return (no_update,) * 4
+            return (no_update,) * 3
         geometries = web_geometries(data.settings.cache)
         levels = {k: v for k, v in geometries.items() if k in fr.LEVEL_LABELS}
         title = f"{ind.titre} par {fr.LEVEL_SINGULAR.get(state['niveau'], state['niveau'])}, " \
@@ -169,13 +168,13 @@ def register(app: Dash, data: AppData) -> None:  # noqa: C901 - one place for th
         spec = map_spec(levels, state["niveau"], ind.id, app.get_relative_path, geometries,
                         values_query=values_query(state), title=title)  # fmt: skip
         if spec is None:
-            return (no_update,) * 4
+            return (no_update,) * 3
         spec["profil"] = app.get_relative_path("/territoire/")
         spec["points"] = app.get_relative_path(
             f"/geo/{state['niveau']}-points.geojson?v={levels[state['niveau']].version}"
         )
         return (spec, *(app.get_relative_path(export_href(state, f))
-                        for f in ("csv", "xlsx", "geojson")))  # fmt: skip
+                        for f in ("csv", "geojson")))  # fmt: skip
 
     @app.callback(
         Output("table-donnees", "children"),

@@ -8,6 +8,7 @@ import dash
 import flask
 
 from callbacks import explore as explore_callbacks
+from callbacks import exports as export_callbacks
 from callbacks import facilities as facility_callbacks
 from callbacks import map as map_callbacks
 from callbacks import profile as profile_callbacks
@@ -19,6 +20,7 @@ from dashboard.explore_page import explore_layout
 from dashboard.export_routes import register_exports
 from dashboard.facility_routes import register_facility_routes
 from dashboard.geocache import web_levels
+from dashboard.jobs import background_manager
 from dashboard.layout import setup_problems, shell
 from dashboard.profile_page import profile_layout
 from dashboard.routes import register_routes
@@ -79,6 +81,7 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
         update_title=None,
         use_pages=True,
         pages_folder="",
+        background_callback_manager=background_manager(settings),
     )
     app.settings = settings
     data = AppData(settings)
@@ -107,6 +110,7 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     explore_callbacks.register(app, data)
     profile_callbacks.register(app, data)
     facility_callbacks.register(app, data)
+    export_callbacks.register(app, data)
     return app
 
 

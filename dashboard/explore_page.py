@@ -162,16 +162,29 @@ def export_block() -> html.Div:
     links = [
         html.A("CSV", id="export-csv", className="btn btn-outline-secondary btn-sm",
                download="", href="#"),
-        html.A("Excel", id="export-xlsx", className="btn btn-outline-secondary btn-sm",
-               download="", href="#"),
+        html.Button("Excel", id="export-xlsx", className="btn btn-outline-secondary btn-sm",
+                    n_clicks=0, type="button"),
         html.A("GeoJSON", id="export-geojson", className="btn btn-outline-secondary btn-sm",
                download="", href="#"),
         html.Button("PNG", id="export-png", className="btn btn-outline-secondary btn-sm",
                     n_clicks=0, type="button"),
         html.Button("SVG", id="export-svg", className="btn btn-outline-secondary btn-sm",
                     n_clicks=0, type="button"),
+        html.Button(fr.ATLAS_BUTTON, id="export-atlas", title=fr.ATLAS_HINT,
+                    className="btn btn-outline-secondary btn-sm", n_clicks=0, type="button"),
     ]  # fmt: skip
-    return html.Div([html.H2(fr.LABEL_EXPORT), html.Div(links, className="cc-exports"),
+    job = html.Div([
+        html.Div(dbc.Progress(id="export-progression", value=0, label="", className="cc-progress"),
+                 id="export-progression-bloc", hidden=True, role="progressbar",
+                 **{"aria-label": "Progression de l'export"}),
+        html.Div(id="export-job-etape", className="cc-note"),
+        html.Button("Annuler l'export", id="export-annuler", hidden=True, n_clicks=0,
+                    className="btn btn-link btn-sm p-0", type="button"),
+        html.Div(id="export-job-statut", role="status", className="cc-note"),
+        dcc.Store(id="export-fichier"),
+        dcc.Store(id="export-telecharge"),
+    ])  # fmt: skip
+    return html.Div([html.H2(fr.LABEL_EXPORT), html.Div(links, className="cc-exports"), job,
                      html.Div(id="export-status", role="status", className="cc-note")])  # fmt: skip
 
 

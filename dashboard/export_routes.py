@@ -1,4 +1,4 @@
-"""Download routes: the territory profile as PDF.
+"""Download routes: the territory profile as PDF, the files of finished background exports.
 
 `register_exports(server, data)` adds `GET /export/fiche/<level>/<code>.pdf`. The level and the
 code are checked against the territory index before anything is read; errors are JSON
@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import re
 
-from flask import Flask, Response
+from flask import Flask, Response, send_file
 
 from dashboard.appdata import AppData
+from dashboard.jobs import export_file
 from dashboard.responses import json_error
 from layers.profile import profile
 from layers.profile_pdf import profile_pdf
@@ -25,9 +26,27 @@ ERR_NO_DATA = (
     "de l'entrepôt d'indicateurs."
 )
 
+ERR_EXPORT_GONE = (
+    "Ce fichier d'export n'existe pas ou a expiré (il est gardé une heure) : relancez l'export."
+)
+EXPORT_MIME = {
+    ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    ".pdf": "application/pdf",
+}
+
 
 def register_exports(server: Flask, data: AppData) -> None:
     """Add the export routes to the Flask server of the app."""
+
+    @server.route("/export/fichier/<token>/<name>")
+    def finished_export(token: str, name: str) -> Response:
+        path = export_file(data.settings, token, name)
+        if path is None:
+            return json_error(ERR_EXPORT_GONE, 404)
+        mime = EXPORT_MIME.get(path.suffix, "application/octet-stream")
+        resp = send_file(path, as_attachment=True, download_name=name, mimetype=mime)
+        resp.headers["Cache-Control"] = "private, no-store"
+        return resp
 
     @server.route("/export/fiche/<level>/<code>.pdf")
     def fiche_pdf(level: str, code: str) -> Response:

@@ -110,3 +110,8 @@ FACILITIES_HINT = (
     "Crèches (EAJE) et lieux d'accueil enfants-parents (LAEP), regroupés quand la carte est "
     "dézoomée ; cliquez un point pour le détail, une commune pour la liste."
 )
+ATLAS_BUTTON = "Atlas PDF"
+ATLAS_HINT = (
+    "Fiches de toutes les communes du territoire affiché (un EPCI, par exemple), en un PDF : "
+    "préparé en arrière-plan."
+)

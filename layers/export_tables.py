@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -92,6 +92,9 @@ class ExportMeta:
         return f"cafdata_{self.indicator}_{self.level}_{self.period}.{ext}"
 
 
+PROGRESS_STEP = 2000
+
+
 def neutralise(value: object) -> object:
     """Prefix a text cell that a spreadsheet would run as a formula with an apostrophe."""
     if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
@@ -163,8 +166,12 @@ def to_csv(rows: pd.DataFrame, meta: ExportMeta) -> bytes:
     return buf.getvalue().encode("utf-8")
 
 
-def to_xlsx(rows: pd.DataFrame, meta: ExportMeta) -> bytes:
-    """Workbook with a "donnees" sheet (EXPORT_COLUMNS) and a "metadonnees" sheet."""
+def to_xlsx(
+    rows: pd.DataFrame, meta: ExportMeta, progress: Callable[[int, int], None] | None = None
+) -> bytes:
+    """Workbook with a "donnees" sheet (EXPORT_COLUMNS) and a "metadonnees" sheet.
+
+    `progress(done, total)` is called every PROGRESS_STEP rows (background exports)."""
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
     from openpyxl.utils import get_column_letter
@@ -177,7 +184,9 @@ def to_xlsx(rows: pd.DataFrame, meta: ExportMeta) -> bytes:
         ws.column_dimensions[get_column_letter(i)].width = width
     ws.append(list(EXPORT_COLUMNS))
     number_format = "0" if meta.decimals == 0 else "0." + "0" * meta.decimals
-    for rec in rows[list(EXPORT_COLUMNS)].itertuples(index=False, name=None):
+    for n, rec in enumerate(rows[list(EXPORT_COLUMNS)].itertuples(index=False, name=None)):
+        if progress is not None and n % PROGRESS_STEP == 0:
+            progress(n, len(rows))
         out: list[object] = []
         for col, cell in zip(EXPORT_COLUMNS, rec, strict=True):
             if col == "valeur":

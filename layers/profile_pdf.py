@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from reportlab.graphics.shapes import Drawing, Line, Rect, String
@@ -22,6 +22,7 @@ from reportlab.lib.utils import simpleSplit
 from reportlab.platypus import (
     CondPageBreak,
     KeepTogether,
+    PageBreak,
     Paragraph,
     SimpleDocTemplate,
     Spacer,
@@ -313,22 +314,12 @@ def _neighbours_block(prof: dict, st: dict) -> list:
     return out
 
 
-def profile_pdf(
-    prof: dict, figures: Any = None, *, today: dt.date | None = None, compress: bool = True
-) -> bytes:
-    """The profile as PDF bytes (A4). `figures` is accepted for symmetry with the page and
-    ignored: Plotly figures would need a browser to render; the PDF draws its own chart."""
-    del figures
-    st = _styles()
-    ident = prof["identite"]
-    day = today or dt.date.today()
-    notice = prof.get("avertissement")
-    buf = io.BytesIO()
-    title = f"Fiche territoire : {ident['nom']} ({ident['code']})"
+def _document(buf: io.BytesIO, title: str, subject: str, notice: str | None, compress: bool):
+    """A4 document and its footer (source line, page number, demonstration notice)."""
     doc = SimpleDocTemplate(
         buf, pagesize=A4, leftMargin=MARGIN, rightMargin=MARGIN, topMargin=MARGIN,
         bottomMargin=MARGIN + (1.4 if notice else 0.8) * cm, title=pdf_text_plain(title),
-        author="Cafdata Carto", subject="Fiche territoire", lang="fr-FR",
+        author="Cafdata Carto", subject=subject, lang="fr-FR",
         pageCompression=1 if compress else 0,
     )  # fmt: skip
 
@@ -347,13 +338,54 @@ def profile_pdf(
                 canvas.drawString(MARGIN, y - (0.4 + 0.3 * i) * cm, line)
         canvas.restoreState()
 
-    story: list = [_p(title, st["titre"]), _p(f"Édité le {date_fr(day)}", st["petit"])]
-    if notice:
-        story.append(_p(notice, st["avert"]))
+    return doc, footer
+
+
+def _heading(title: str, day: dt.date, notice: str | None, st: dict) -> list:
+    out: list = [_p(title, st["titre"]), _p(f"Édité le {date_fr(day)}", st["petit"])]
+    return [*out, _p(notice, st["avert"])] if notice else out
+
+
+def profile_title(prof: dict) -> str:
+    ident = prof["identite"]
+    return f"Fiche territoire : {ident['nom']} ({ident['code']})"
+
+
+def profile_story(prof: dict, day: dt.date) -> list:
+    """The flowables of one profile (title to source line)."""
+    st = _styles()
+    story = _heading(profile_title(prof), day, prof.get("avertissement"), st)
     story += _identity_block(prof, st)
     story += _key_figures_block(prof, st)
     story += _themes_block(prof, st)
     story += _neighbours_block(prof, st)
     story += [Spacer(1, 10), _p(prof.get("source") or SOURCE_LINE, st["petit"])]
+    return story
+
+
+def profile_pdf(
+    prof: dict, figures: Any = None, *, today: dt.date | None = None, compress: bool = True
+) -> bytes:
+    """The profile as PDF bytes (A4). `figures` is accepted for symmetry with the page and
+    ignored: Plotly figures would need a browser to render; the PDF draws its own chart."""
+    del figures
+    buf = io.BytesIO()
+    doc, footer = _document(buf, profile_title(prof), "Fiche territoire",
+                            prof.get("avertissement"), compress)  # fmt: skip
+    doc.build(profile_story(prof, today or dt.date.today()), onFirstPage=footer,
+              onLaterPages=footer)  # fmt: skip
+    return buf.getvalue()
+
+
+def atlas_pdf(
+    title: str, profiles: Iterable[dict], notice: str | None, *, today: dt.date | None = None
+) -> bytes:
+    """Several profiles in one PDF (an atlas of the communes of an EPCI), one per page run."""
+    day = today or dt.date.today()
+    story = _heading(title, day, notice, _styles())
+    for prof in profiles:
+        story += [PageBreak(), *profile_story(prof, day)]
+    buf = io.BytesIO()
+    doc, footer = _document(buf, title, "Atlas de fiches territoire", notice, True)
     doc.build(story, onFirstPage=footer, onLaterPages=footer)
     return buf.getvalue()

@@ -228,3 +228,49 @@ def test_facilities_on_the_map_clustered_filtered_and_listed(live_app, browser) 
         box.click()
     wait_for(lambda: not browser.find_elements(By.CSS_SELECTOR, ".cc-cluster"))
     assert not browser.find_element(By.ID, "equipements-liste").is_displayed()
+
+
+def test_long_exports_run_in_the_background_with_progress(live_app, browser) -> None:
+    from openpyxl import load_workbook
+    from pypdf import PdfReader
+
+    url = live_app.url + "/?niveau=commune&indicateur=rsa&filtre=epci%3A242010056"
+    _open(browser, url, "commune", "rsa")
+    browser.execute_script(
+        "window.__downloads = [];"
+        "HTMLAnchorElement.prototype.click = function () {"
+        "  window.__downloads.push([this.download, this.href]); };"
+    )
+    atlas = browser.find_element(By.ID, "export-atlas")
+    browser.execute_script("arguments[0].scrollIntoView()", atlas)
+    atlas.click()
+    # The job shows its progress and can be cancelled; the buttons wait for it.
+    wait_for(lambda: browser.find_element(By.ID, "export-progression-bloc").is_displayed())
+    assert browser.find_element(By.ID, "export-annuler").is_displayed()
+    assert not browser.find_element(By.ID, "export-xlsx").is_enabled()
+    # Meanwhile the page stays usable: the map switches level.
+    browser.execute_script("document.querySelector('#niveau input[value=\"epci\"]').click()")
+    wait_for(lambda: _rendered(browser, "epci", "rsa"), timeout=30)
+    name, href = wait_for(lambda: browser.execute_script(
+        "return window.__downloads.length ? window.__downloads[0] : null"), timeout=90)  # fmt: skip
+    assert name == "atlas_epci_242010056.pdf"
+    assert "Atlas PDF prêt" in browser.find_element(By.ID, "export-job-statut").text
+    assert not browser.find_element(By.ID, "export-progression-bloc").is_displayed()
+    with urllib.request.urlopen(href) as resp:
+        pages = PdfReader(io.BytesIO(resp.read())).pages
+    text = "\n".join(p.extract_text() for p in pages)
+    assert "Ajaccio" in text and text.count("Fiche territoire : ") == 11  # EPCI + 10 communes
+
+    # Excel of the view (EPCI level now, whole cut): every row, secrets kept, source line.
+    browser.find_element(By.ID, "export-xlsx").click()
+    name, href = wait_for(lambda: browser.execute_script(
+        "return window.__downloads[1] || null"), timeout=60)  # fmt: skip
+    assert name.startswith("cafdata_rsa_epci_") and name.endswith(".xlsx")
+    with urllib.request.urlopen(href) as resp:
+        sheet = load_workbook(io.BytesIO(resp.read()))["donnees"]
+    rows = list(sheet.iter_rows(values_only=True))
+    header = rows[0]
+    assert header[:2] == ("code", "nom") and all(r[9].startswith("Source : Cnaf") for r in rows[1:])
+    assert len(rows) - 1 == int(browser.execute_script(
+        "const p = window.cafmap.state.levels.epci.payload;"
+        "return p.legende.reduce((n, r) => n + r.effectif, 0)"))  # fmt: skip
