@@ -13,7 +13,8 @@ HOST ?= 127.0.0.1
 PORT ?= 8050
 export HOST PORT
 
-.PHONY: run serve build vendor test test-fast browser-deps bench lint clean
+
+.PHONY: run serve build vendor vendor-dev test test-fast browser-deps bench lint clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -39,7 +40,11 @@ browser-deps:
 	  else echo "chromium et chromium-driver manquent : installez-les (apt-get install chromium chromium-driver)"; exit 1; fi; \
 	fi
 
-test: $(STAMP) browser-deps vendor
+# The tests also need axe-core (npm devDependency) for the accessibility audit.
+vendor-dev: $(STAMP)
+	$(VENV)/bin/cafcarto vendor --dev
+
+test: $(STAMP) browser-deps vendor-dev
 	$(VENV)/bin/ruff check .
 	CAFCARTO_REQUIRE_BROWSER=1 $(PY) -m pytest -q
 

@@ -531,6 +531,7 @@
     const map = await ensureMap(spec);
     const tMap = performance.now();
     const levelChanged = !state.current || state.current.niveau !== spec.niveau;
+    if (spec.titre) document.title = spec.titre + " – Cafdata Carto"; // the tab names the view
     const valuesPromise = fetchValues(spec.valeurs, opts.force);
     const entry = ensureLevel(map, spec);
     if (levelChanged) {

@@ -46,6 +46,10 @@ class CafDash(dash.Dash):
             kwargs["css"] += (
                 f'\n<link rel="preload" href="{href}" as="fetch" crossorigin="anonymous">'
             )
+        # Dash pages give a title function the path variables only: the map's view is in the
+        # query string, so its title is made here (and kept current by cafmap.js).
+        if flask.request.path.rstrip("/") in ("", "/embed"):
+            kwargs["title"] = html_escape(_title(**flask.request.args.to_dict()))
         return super().interpolate_index(**kwargs)
 
 
@@ -65,8 +69,13 @@ def _title(**query: str) -> str:
     return f"{ind.titre}{' par ' + level if level else ''} – {fr.APP_TITLE}"
 
 
-def _profile_title(niveau: str = "", code: str = "", **_kw: str) -> str:
-    return f"Fiche territoire {fr.LEVEL_SINGULAR.get(niveau, '')} {code[:20]} – {fr.APP_TITLE}"
+def _profile_title(data: AppData, niveau: str = "", code: str = "", **_kw: str) -> str:
+    """"Fiche territoire : Lyon (commune) – Cafdata Carto"; the code when it is unknown."""
+    index = data.index()
+    terr = index.get(niveau, code) if index is not None and niveau in index.levels() else None
+    level = fr.LEVEL_SINGULAR.get(niveau, "")
+    name = terr.name if terr is not None else code[:20]
+    return f"Fiche territoire : {name}{f' ({level})' if level else ''} – {fr.APP_TITLE}"
 
 
 def create_app(settings: Settings | None = None) -> dash.Dash:
@@ -98,7 +107,8 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
         layout=lambda **query: explore_layout(data, embed=True, **query),
     )  # fmt: skip
     dash.register_page(
-        "fiche", path_template="/territoire/<niveau>/<code>", title=_profile_title,
+        "fiche", path_template="/territoire/<niveau>/<code>",
+        title=lambda **kw: _profile_title(data, **kw),
         name="Fiche territoire", layout=lambda **kw: profile_layout(data, **kw),
     )  # fmt: skip
     app.layout = lambda: shell(_notice(data), dash.page_container, setup_problems(settings))

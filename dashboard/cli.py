@@ -128,7 +128,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 def _vendor(args: argparse.Namespace, settings: Settings) -> int:
     from dashboard.vendor import install
 
-    install(settings.vendor, force=args.force)
+    install(settings.vendor, force=args.force, dev=args.dev)
     return 0
 
 
@@ -185,6 +185,7 @@ def parser() -> argparse.ArgumentParser:
 
     v = sub.add_parser("vendor", help="installe MapLibre et Bootstrap depuis npm")
     v.add_argument("--force", action="store_true")
+    v.add_argument("--dev", action="store_true", help="ajoute axe-core (audit d'accessibilité)")
     v.set_defaults(func=_vendor)
     return root
 

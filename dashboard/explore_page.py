@@ -90,7 +90,8 @@ def indicator_block(state: ViewState) -> html.Div:
                 placeholder=fr.SEARCH_PLACEHOLDER, className="form-control form-control-sm",
                 autoComplete="off", maxLength=80,
             ), "recherche-indicateur"),  # fmt: skip
-            html.Ul(id="resultats-recherche", className="cc-results", role="listbox"),
+            html.Ul(id="resultats-recherche", className="cc-results",
+                    **{"aria-label": "Indicateurs trouvés"}),  # fmt: skip
             _labelled(fr.LABEL_THEME, dcc.Dropdown(
                 id="theme", options=theme_options(), value=ind.theme, clearable=False,
             ), "theme"),  # fmt: skip
@@ -197,8 +198,7 @@ def facilities_block() -> html.Div:
     ]
     return html.Div([
         html.H2(fr.LABEL_FACILITIES),
-        dcc.Checklist(id="carte-equipements", options=options, value=[],
-                      inputClassName="form-check-input", labelClassName="cc-check d-block"),
+        dbc.Checklist(id="carte-equipements", options=options, value=[]),
         html.P(fr.FACILITIES_HINT, className="cc-note"),
     ])  # fmt: skip
 

@@ -3,6 +3,7 @@ evolution, neighbours, comparison, facilities nearby, PDF export."""
 
 from __future__ import annotations
 
+import dash_bootstrap_components as dbc
 from dash import dash_table, dcc, html
 
 from dashboard.appdata import AppData
@@ -101,6 +102,8 @@ def profile_layout(data: AppData, niveau: str | None = None, code: str | None = 
         sections.append(html.Div([
             html.H3("Comparaison avec les communes voisines" if niveau == "commune"
                     else "Comparaison avec les territoires voisins"),
+            html.Label("Indicateur comparé", htmlFor="voisins-indicateur",
+                       className="visually-hidden"),
             dcc.Dropdown(id="voisins-indicateur", options=choices,
                          value=prof["voisins"]["indicateur"], clearable=False),
             dcc.Graph(id="graphe-voisins", config=GRAPH_CONFIG,
@@ -108,6 +111,8 @@ def profile_layout(data: AppData, niveau: str | None = None, code: str | None = 
         ], className="cc-section", id="bloc-voisins"))  # fmt: skip
     sections.append(html.Div([
         html.H3("Évolution"),
+        html.Label("Indicateur de l'évolution", htmlFor="evolution-indicateur",
+                   className="visually-hidden"),
         dcc.Dropdown(id="evolution-indicateur", value="taux_personnes_couvertes", clearable=False,
                      options=[{"label": BY_ID[i["indicateur"]].titre, "value": i["indicateur"]}
                               for t in prof["themes"] for i in t["indicateurs"]]),
@@ -115,6 +120,7 @@ def profile_layout(data: AppData, niveau: str | None = None, code: str | None = 
     ], className="cc-section"))  # fmt: skip
     sections.append(html.Div([
         html.H3("Comparer avec"),
+        html.Label("Territoires à comparer", htmlFor="comparer", className="visually-hidden"),
         dcc.Dropdown(id="comparer", multi=True, placeholder="Ajouter un territoire (nom, code)…",
                      options=[]),
         html.Div(id="comparaison"),
@@ -123,9 +129,8 @@ def profile_layout(data: AppData, niveau: str | None = None, code: str | None = 
     if niveau == "commune":
         sections.append(html.Div([
             html.H3("Accueil du jeune enfant à proximité (la commune et ses voisines)"),
-            dcc.Checklist(id="equipements-types", value=FACILITY_TYPES, inline=True,
-                          options=[{"label": f" {t}", "value": t} for t in FACILITY_TYPES],
-                          inputClassName="form-check-input", labelClassName="cc-check"),
+            dbc.Checklist(id="equipements-types", value=FACILITY_TYPES, inline=True,
+                          options=[{"label": t, "value": t} for t in FACILITY_TYPES]),
             dash_table.DataTable(id="equipements-table", page_size=10, sort_action="native",
                                  columns=[{"name": n, "id": i} for i, n in (
                                      ("nom", "Nom"), ("type", "Type"), ("adresse", "Adresse"),

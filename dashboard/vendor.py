@@ -27,6 +27,9 @@ VENDOR_FILES: dict[str, str] = {
 }
 
 
+# Installed with `dev=True` only (npm devDependencies), for the tests; never served.
+TEST_FILES: dict[str, str] = {"axe.min.js": "node_modules/axe-core/axe.min.js"}
+
 MIME_TYPES = {".mjs": "text/javascript", ".js": "text/javascript", ".css": "text/css"}
 
 
@@ -44,9 +47,18 @@ def missing_files(vendor_dir: Path) -> list[str]:
     return [name for name in VENDOR_FILES if vendor_path(vendor_dir, name) is None]
 
 
-def is_installed(vendor_dir: Path) -> bool:
-    """True when every served file exists and the installed manifest matches the pinned one."""
+def dev_file(vendor_dir: Path, name: str) -> Path | None:
+    """A test-only front-end file (axe-core for the accessibility audit), if installed."""
+    path = vendor_dir / TEST_FILES[name]
+    return path if path.is_file() else None
+
+
+def is_installed(vendor_dir: Path, dev: bool = False) -> bool:
+    """True when every served file exists and the installed manifest matches the pinned one
+    (and, with `dev`, the test-only files too)."""
     if missing_files(vendor_dir):
+        return False
+    if dev and any(dev_file(vendor_dir, name) is None for name in TEST_FILES):
         return False
     return all(
         (vendor_dir / f).is_file() and filecmp.cmp(FRONTEND_DIR / f, vendor_dir / f, shallow=False)
@@ -54,10 +66,13 @@ def is_installed(vendor_dir: Path) -> bool:
     )
 
 
-def install(vendor_dir: Path, *, force: bool = False, quiet: bool = False) -> Path:
-    """Install the pinned front-end packages into `vendor_dir` with `npm ci` (idempotent)."""
+def install(
+    vendor_dir: Path, *, force: bool = False, quiet: bool = False, dev: bool = False
+) -> Path:
+    """Install the pinned front-end packages into `vendor_dir` with `npm ci` (idempotent);
+    `dev` adds the test-only packages."""
     vendor_dir = Path(vendor_dir)
-    if not force and is_installed(vendor_dir):
+    if not force and is_installed(vendor_dir, dev):
         return vendor_dir
     npm = shutil.which("npm")
     if npm is None:
@@ -67,7 +82,9 @@ def install(vendor_dir: Path, *, force: bool = False, quiet: bool = False) -> Pa
     vendor_dir.mkdir(parents=True, exist_ok=True)
     for name in MANIFEST_FILES:
         shutil.copyfile(FRONTEND_DIR / name, vendor_dir / name)
-    cmd = [npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund", "--omit=dev"]
+    cmd = [npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund"]
+    if not dev:
+        cmd.append("--omit=dev")
     if quiet:
         cmd.append("--silent")
     subprocess.run(cmd, cwd=vendor_dir, check=True)

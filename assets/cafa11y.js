@@ -1,0 +1,60 @@
+/* Accessibility mends for two Dash 4 components, applied as they render (MutationObserver):
+ *
+ * - dcc.Dropdown takes keyboard focus on a read-only input marked aria-hidden, so a
+ *   keyboard user lands on a control a screen reader cannot name (axe: aria-hidden-focus).
+ *   The input is made visible to assistive technology and named by the field's <label> and
+ *   the current value, which is what the focused control is.
+ * - DataTable's pagination buttons are icons without a text alternative (axe: button-name).
+ */
+(function () {
+  "use strict";
+
+  const PAGER = {
+    "first-page": "Première page",
+    "previous-page": "Page précédente",
+    "next-page": "Page suivante",
+    "last-page": "Dernière page",
+  };
+
+  function labelId(button) {
+    const label = button.id && document.querySelector('label[for="' + CSS.escape(button.id) + '"]');
+    if (!label) return null;
+    if (!label.id) label.id = button.id + "-libelle";
+    return label.id;
+  }
+
+  function mendDropdown(input) {
+    const button = input.parentElement && input.parentElement.querySelector("button.dash-dropdown");
+    if (!button) return;
+    const names = [labelId(button), button.id ? button.id + "-value" : null]
+      .filter(function (id) { return id && document.getElementById(id); });
+    input.removeAttribute("aria-hidden");
+    input.setAttribute("aria-haspopup", "listbox");
+    if (names.length) input.setAttribute("aria-labelledby", names.join(" "));
+    else input.setAttribute("aria-label", "Liste de choix");
+  }
+
+  function mend(root) {
+    root.querySelectorAll(".dash-dropdown-focus-target[aria-hidden]").forEach(mendDropdown);
+    Object.keys(PAGER).forEach(function (cls) {
+      root.querySelectorAll("button." + cls + ":not([aria-label])").forEach(function (b) {
+        b.setAttribute("aria-label", PAGER[cls]);
+      });
+    });
+    root.querySelectorAll("input.current-page:not([aria-label])").forEach(function (i) {
+      i.setAttribute("aria-label", "Numéro de page");
+    });
+  }
+
+  function start() {
+    mend(document);
+    new MutationObserver(function (records) {
+      for (let i = 0; i < records.length; i++) {
+        if (records[i].addedNodes.length) { mend(document); return; }
+      }
+    }).observe(document.body, { childList: true, subtree: true });
+  }
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
+  else start();
+})();
