@@ -13,17 +13,23 @@ from callbacks import profile as profile_callbacks
 from dashboard import strings_fr as fr
 from dashboard.api_v1 import register_api
 from dashboard.appdata import AppData
+from dashboard.compression import register_compression
 from dashboard.config import REPO_ROOT, Settings
+from dashboard.errors import register_error_handlers
 from dashboard.explore_page import explore_layout
 from dashboard.export_routes import register_exports
 from dashboard.geocache import web_levels
+from dashboard.http_cache import register_http_cache
 from dashboard.layout import setup_problems, shell
+from dashboard.limits import register_limits
 from dashboard.profile_page import profile_layout
 from dashboard.routes import register_routes
+from dashboard.security_headers import add_nonce, csp_nonce, register_security_headers
 from dashboard.url_state import DEFAULT_LEVEL
+from dashboard.vendor import vendor_url
 
 # Served by dashboard/routes.py from the vendor directory: nothing comes from a CDN.
-EXTERNAL_STYLESHEETS = ["/vendor/bootstrap.min.css", "/vendor/maplibre-gl.css"]
+STYLESHEETS = ("bootstrap.min.css", "maplibre-gl.css")
 # MapLibre is an ES module imported by assets/cafmap.js; start downloading it with the page.
 MODULE_PRELOAD = '<link rel="modulepreload" href="/vendor/maplibre-gl.mjs">'
 
@@ -42,7 +48,8 @@ class CafDash(dash.Dash):
             kwargs["css"] += (
                 f'\n<link rel="preload" href="{href}" as="fetch" crossorigin="anonymous">'
             )
-        return super().interpolate_index(**kwargs)
+        # Dash's inline config and start-up scripts run under the CSP thanks to the nonce.
+        return add_nonce(super().interpolate_index(**kwargs), csp_nonce())
 
 
 def _notice(data: AppData) -> str | None:
@@ -72,7 +79,8 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
         __name__,
         title=fr.APP_TITLE,
         assets_folder=str(REPO_ROOT / "assets"),
-        external_stylesheets=EXTERNAL_STYLESHEETS,
+        # Content-hashed URLs (?v=): browsers keep them a year.
+        external_stylesheets=[vendor_url(settings.vendor, name) for name in STYLESHEETS],
         serve_locally=True,
         update_title=None,
         use_pages=True,
@@ -100,10 +108,22 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     register_routes(app.server, settings, data)
     register_api(app.server, data)
     register_exports(app.server, data)
+    harden(app.server, settings)
     map_callbacks.register(app, settings)
     explore_callbacks.register(app, data)
     profile_callbacks.register(app, data)
     return app
+
+
+def harden(server: flask.Flask, settings: Settings) -> None:
+    """Production behaviour of the server: limits, errors, caching, headers, compression.
+    Called once every route exists (the rate limits wrap the routes registered so far)."""
+    server.config["PROPAGATE_EXCEPTIONS"] = False  # a 500 answer in French, never a traceback
+    register_error_handlers(server, settings.max_request_bytes)
+    register_limits(server, settings)
+    register_http_cache(server, settings)
+    register_security_headers(server)
+    register_compression(server)
 
 
 def main() -> None:

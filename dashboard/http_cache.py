@@ -1,0 +1,138 @@
+"""HTTP caching: Cache-Control by kind of URL, ETags on data answers, and a server-side cache
+of the data routes' answers (flask-caching: per-process memory, or Redis when
+CAFCARTO_REDIS_URL is set, so that several hosts share it).
+
+- content-hashed URLs (Dash bundles, `/assets/...?m=`, `/vendor/...?v=`): one year, immutable;
+- data (/api/v1/*, /api/carte/*): `public, max-age=CAFCARTO_DATA_MAX_AGE` with an ETag;
+- errors, /healthz and Dash callbacks: never stored.
+
+The server-side key holds the builds in service (geometry, demonstration and imported stores):
+a new `cafcarto build` or `cafcarto import` changes it, so no stale answer is ever served.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+from flask import Flask, Response, g, request
+from flask_caching import Cache
+
+from dashboard.compression import choose_encoding
+from dashboard.config import Settings
+
+LONG_CACHE = "public, max-age=31536000, immutable"
+DATA_PREFIXES = ("/api/v1/", "/api/carte/")
+NEVER_STORED = ("/healthz", "/_dash-update-component")
+MAX_CACHED_BYTES = 2_000_000  # bigger answers (whole-France exports) are rebuilt each time
+CACHE_ENTRIES = 128  # per process, with SimpleCache: at most ~256 MB
+SKIPPED_HEADERS = {"content-length", "set-cookie", "date"}
+
+
+def cache_config(settings: Settings) -> dict[str, object]:
+    """flask-caching settings: Redis when CAFCARTO_REDIS_URL is set, else in-process memory."""
+    common = {"CACHE_DEFAULT_TIMEOUT": max(settings.data_max_age, 1)}
+    if settings.redis_url:
+        return {
+            **common,
+            "CACHE_TYPE": "RedisCache",
+            "CACHE_REDIS_URL": settings.redis_url,
+            "CACHE_KEY_PREFIX": "cafcarto:reponse:",
+        }
+    return {**common, "CACHE_TYPE": "SimpleCache", "CACHE_THRESHOLD": CACHE_ENTRIES}
+
+
+def _link_target(link: Path) -> str:
+    try:
+        return os.readlink(link)
+    except OSError:
+        return "-"
+
+
+def builds_stamp(settings: Settings) -> str:
+    """Which builds are in service (cheap: three readlink calls)."""
+    links = (settings.cache, settings.store_demo, settings.store_import)
+    return "|".join(_link_target(root / "current") for root in links)
+
+
+def is_data_path(path: str) -> bool:
+    return path.startswith(DATA_PREFIXES)
+
+
+def _etag_matches(resp_etag: str, header: str | None) -> bool:
+    """If-None-Match against our ETag, also in its compressed variants (`-br`, `-gzip`)."""
+    for tag in (header or "").split(","):
+        tag = tag.strip().removeprefix("W/").strip('"')
+        if tag == "*" or tag == resp_etag or tag.rsplit("-", 1)[0] == resp_etag:
+            return True
+    return False
+
+
+def cache_control(path: str, query: dict[str, str], resp: Response, max_age: int) -> str | None:
+    """The Cache-Control a response should get (None: keep what the route set)."""
+    if path in NEVER_STORED or resp.status_code >= 400:
+        return "no-store"
+    if path.startswith("/_dash-component-suites/") and resp.cache_control.max_age:
+        return LONG_CACHE  # Dash fingerprints these URLs itself
+    if path.startswith("/assets/"):
+        return LONG_CACHE if query.get("m") else "no-cache"
+    if is_data_path(path) and resp.status_code in (200, 304):
+        return f"public, max-age={max_age}"
+    if resp.mimetype == "text/html":
+        return "no-cache"
+    return None
+
+
+def register_http_cache(server: Flask, settings: Settings) -> Cache:
+    """Cache-Control on every answer and the server-side cache of the data routes."""
+    cache = Cache(server, config=cache_config(settings))
+
+    def _key() -> str:
+        gz = "gz" if choose_encoding(request.headers.get("Accept-Encoding")) else "id"
+        raw = f"{builds_stamp(settings)}\n{gz}\n{request.full_path}"
+        return hashlib.sha256(raw.encode("utf-8")).hexdigest()
+
+    @server.before_request
+    def _serve_cached() -> Response | None:
+        if request.method != "GET" or not is_data_path(request.path):
+            return None
+        g.response_key = _key()
+        try:
+            hit = cache.get(g.response_key)
+        except Exception:  # a Redis outage must slow the data routes, not break them
+            server.logger.warning("cache de réponses indisponible", exc_info=True)
+            return None
+        if hit is None:
+            return None
+        status, headers, body = hit
+        g.response_from_cache = True
+        return Response(body, status=status, headers=headers)
+
+    @server.after_request
+    def _headers_and_store(resp: Response) -> Response:
+        control = cache_control(request.path, request.args, resp, settings.data_max_age)
+        if control is not None:
+            resp.headers["Cache-Control"] = control
+        if not is_data_path(request.path) or resp.status_code != 200 or resp.is_streamed:
+            return resp
+        body = resp.get_data()
+        if not resp.get_etag()[0]:
+            resp.set_etag(hashlib.sha256(body).hexdigest()[:24])
+        key = g.get("response_key")
+        if key and not g.get("response_from_cache") and len(body) <= MAX_CACHED_BYTES:
+            headers = [(k, v) for k, v in resp.headers.items() if k.lower() not in SKIPPED_HEADERS]
+            try:
+                cache.set(key, (resp.status_code, headers, body))
+            except Exception:
+                server.logger.warning("cache de réponses indisponible", exc_info=True)
+        etag = resp.get_etag()[0]
+        if request.method == "GET" and _etag_matches(etag, request.headers.get("If-None-Match")):
+            not_modified = Response(status=304)
+            for name in ("ETag", "Cache-Control", "Vary"):
+                if name in resp.headers:
+                    not_modified.headers[name] = resp.headers[name]
+            return not_modified
+        return resp
+
+    return cache
