@@ -19,6 +19,7 @@ from flask import Blueprint, Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
 from dashboard.appdata import AppData, StoreInfo
+from dashboard.errors import ERR_INTERNAL
 from dashboard.openapi_v1 import FORMATS, openapi_document
 from dashboard.responses import json_error, json_response
 from geodata.cache import active_dir
@@ -82,7 +83,6 @@ FACILITY_TYPES: dict[str, tuple[str, ...]] = {
 }
 EARTH_RADIUS_KM = 6371.0088
 
-ERR_INTERNAL = "Erreur interne du serveur. Réessayez plus tard ou signalez le problème."
 ERR_NO_STORE = (
     "Aucun entrepôt d'indicateurs n'est installé : lancez « cafcarto build » "
     "(données de démonstration) ou « cafcarto import » (fichiers Cafdata)."

@@ -33,7 +33,7 @@ STATIC_CACHE_ENTRIES = 64
 
 
 def choose_encoding(accept_encoding: str | None) -> str | None:
-    """"br" or "gzip" (brotli preferred on ties) from an Accept-Encoding header, or None."""
+    """The encoding to use, "br" or "gzip" (brotli on ties), from Accept-Encoding; or None."""
     best, best_q = None, 0.0
     for part in (accept_encoding or "").split(","):
         name, _, params = part.strip().partition(";")
