@@ -19,6 +19,7 @@ from flask import Blueprint, Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
 from dashboard.appdata import AppData, StoreInfo
+from dashboard.cache_check import cache_problems
 from dashboard.errors import ERR_INTERNAL
 from dashboard.openapi_v1 import FORMATS, openapi_document
 from dashboard.responses import json_error, json_response
@@ -569,6 +570,9 @@ def register_api(server: Flask, data: AppData) -> None:
     @bp.route("/healthz")
     @_api
     def healthz() -> Response:
+        damage = cache_problems(data.settings)
+        if damage:  # a damaged host must leave the load balancer's rotation
+            return json_response({"erreur": damage[0], "statut": 503, "problemes": damage}, 503)
         index = data.index()
         geometry = index is not None and bool(index.levels())
         info = data.store()

@@ -109,6 +109,9 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     register_api(app.server, data)
     register_exports(app.server, data)
     harden(app.server, settings)
+    # Said once at start in the server log too (the page says it on every load).
+    for problem in setup_problems(settings):
+        app.server.logger.error(problem)
     map_callbacks.register(app, settings)
     explore_callbacks.register(app, data)
     profile_callbacks.register(app, data)

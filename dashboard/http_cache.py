@@ -25,8 +25,9 @@ from dashboard.config import Settings
 LONG_CACHE = "public, max-age=31536000, immutable"
 DATA_PREFIXES = ("/api/v1/", "/api/carte/")
 NEVER_STORED = ("/healthz", "/_dash-update-component")
-MAX_CACHED_BYTES = 2_000_000  # bigger answers (whole-France exports) are rebuilt each time
-CACHE_ENTRIES = 128  # per process, with SimpleCache: at most ~256 MB
+# A whole-France commune answer is 2.8 MB of JSON; bigger ones (GeoJSON) are rebuilt each time.
+MAX_CACHED_BYTES = 4_000_000
+CACHE_ENTRIES = 64  # per process, with SimpleCache: at most ~256 MB
 SKIPPED_HEADERS = {"content-length", "set-cookie", "date"}
 
 
