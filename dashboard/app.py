@@ -123,8 +123,8 @@ def harden(server: flask.Flask, settings: Settings) -> None:
     Called once every route exists (the rate limits wrap the routes registered so far)."""
     server.config["PROPAGATE_EXCEPTIONS"] = False  # a 500 answer in French, never a traceback
     register_error_handlers(server, settings.max_request_bytes)
-    register_limits(server, settings)
     register_http_cache(server, settings)
+    register_limits(server, settings)  # wraps the cached views: cache hits count too
     register_security_headers(server)
     register_compression(server)
 

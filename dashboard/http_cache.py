@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Callable
+from functools import wraps
 from pathlib import Path
 
 from flask import Flask, Response, g, request
@@ -86,7 +88,8 @@ def cache_control(path: str, query: dict[str, str], resp: Response, max_age: int
 
 
 def register_http_cache(server: Flask, settings: Settings) -> Cache:
-    """Cache-Control on every answer and the server-side cache of the data routes."""
+    """Cache-Control on every answer and the server-side cache of the data routes registered
+    so far (call after the routes are added, before the rate limits)."""
     cache = Cache(server, config=cache_config(settings))
 
     def _key() -> str:
@@ -94,21 +97,32 @@ def register_http_cache(server: Flask, settings: Settings) -> Cache:
         raw = f"{builds_stamp(settings)}\n{gz}\n{request.full_path}"
         return hashlib.sha256(raw.encode("utf-8")).hexdigest()
 
-    @server.before_request
-    def _serve_cached() -> Response | None:
-        if request.method != "GET" or not is_data_path(request.path):
-            return None
-        g.response_key = _key()
-        try:
-            hit = cache.get(g.response_key)
-        except Exception:  # a Redis outage must slow the data routes, not break them
-            server.logger.warning("cache de réponses indisponible", exc_info=True)
-            return None
-        if hit is None:
-            return None
-        status, headers, body = hit
-        g.response_from_cache = True
-        return Response(body, status=status, headers=headers)
+    def _cached(view: Callable[..., object]) -> Callable[..., object]:
+        # Around the view, not in before_request: the rate limit (wrapped around this one
+        # later) counts the answers served from the cache as well.
+        @wraps(view)
+        def wrapper(*args: object, **kwargs: object) -> object:
+            if request.method != "GET":
+                return view(*args, **kwargs)
+            g.response_key = _key()
+            try:
+                hit = cache.get(g.response_key)
+            except Exception:  # a Redis outage must slow the data routes, not break them
+                server.logger.warning("cache de réponses indisponible", exc_info=True)
+                hit = None
+            if hit is None:
+                return view(*args, **kwargs)
+            status, headers, body = hit
+            g.response_from_cache = True
+            return Response(body, status=status, headers=headers)
+
+        return wrapper
+
+    wrapped: set[str] = set()
+    for rule in list(server.url_map.iter_rules()):
+        if is_data_path(rule.rule) and rule.endpoint not in wrapped:
+            wrapped.add(rule.endpoint)
+            server.view_functions[rule.endpoint] = _cached(server.view_functions[rule.endpoint])
 
     @server.after_request
     def _headers_and_store(resp: Response) -> Response:
