@@ -5,6 +5,7 @@ CAFCARTO_REDIS_URL is set, so that several hosts share it).
 - content-hashed URLs (Dash bundles, `/assets/...?m=`, `/vendor/...?v=`): one year, immutable;
 - data (/api/v1/*, /api/carte/*): `public, max-age=CAFCARTO_DATA_MAX_AGE` with an ETag;
 - errors, /healthz and Dash callbacks: never stored.
+Revalidation (If-None-Match, answered 304) accepts the ETag in its compressed variants too.
 
 The server-side key holds the builds in service (geometry, demonstration and imported stores):
 a new `cafcarto build` or `cafcarto import` changes it, so no stale answer is ever served.
@@ -63,13 +64,30 @@ def is_data_path(path: str) -> bool:
     return path.startswith(DATA_PREFIXES)
 
 
-def _etag_matches(resp_etag: str, header: str | None) -> bool:
-    """If-None-Match against our ETag, also in its compressed variants (`-br`, `-gzip`)."""
+def matching_etag(etag: str, header: str | None) -> str | None:
+    """The If-None-Match tag that names our ETag, also in its compressed variants (`-br`,
+    `-gzip`, added by dashboard.compression), or None."""
     for tag in (header or "").split(","):
         tag = tag.strip().removeprefix("W/").strip('"')
-        if tag == "*" or tag == resp_etag or tag.rsplit("-", 1)[0] == resp_etag:
-            return True
-    return False
+        if tag == "*" or tag == etag or tag.rsplit("-", 1)[0] == etag:
+            return etag if tag == "*" else tag
+    return None
+
+
+def _not_modified(resp: Response) -> Response | None:
+    """A 304 for a GET whose validator the client already holds."""
+    etag = resp.get_etag()[0]
+    if request.method != "GET" or resp.status_code != 200 or not etag:
+        return None
+    tag = matching_etag(etag, request.headers.get("If-None-Match"))
+    if tag is None:
+        return None
+    not_modified = Response(status=304)
+    for name in ("Cache-Control", "Vary", "Last-Modified"):
+        if name in resp.headers:
+            not_modified.headers[name] = resp.headers[name]
+    not_modified.headers["ETag"] = f'"{tag}"'
+    return not_modified
 
 
 def cache_control(path: str, query: dict[str, str], resp: Response, max_age: int) -> str | None:
@@ -129,8 +147,11 @@ def register_http_cache(server: Flask, settings: Settings) -> Cache:
         control = cache_control(request.path, request.args, resp, settings.data_max_age)
         if control is not None:
             resp.headers["Cache-Control"] = control
-        if not is_data_path(request.path) or resp.status_code != 200 or resp.is_streamed:
-            return resp
+        if is_data_path(request.path) and resp.status_code == 200 and not resp.is_streamed:
+            _store(resp)
+        return _not_modified(resp) or resp
+
+    def _store(resp: Response) -> None:
         body = resp.get_data()
         if not resp.get_etag()[0]:
             resp.set_etag(hashlib.sha256(body).hexdigest()[:24])
@@ -141,13 +162,5 @@ def register_http_cache(server: Flask, settings: Settings) -> Cache:
                 cache.set(key, (resp.status_code, headers, body))
             except Exception:
                 server.logger.warning("cache de réponses indisponible", exc_info=True)
-        etag = resp.get_etag()[0]
-        if request.method == "GET" and _etag_matches(etag, request.headers.get("If-None-Match")):
-            not_modified = Response(status=304)
-            for name in ("ETag", "Cache-Control", "Vary"):
-                if name in resp.headers:
-                    not_modified.headers[name] = resp.headers[name]
-            return not_modified
-        return resp
 
     return cache

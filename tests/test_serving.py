@@ -87,6 +87,14 @@ def test_cache_headers_by_kind_of_url(client, settings: Settings) -> None:
     assert "?v=" in css and "immutable" in client.get(css).headers["Cache-Control"]
     assert client.get("/vendor/bootstrap.min.css").headers["Cache-Control"] == "no-cache"
     assert client.get("/vendor/bootstrap.min.css?v=old").headers["Cache-Control"] == "no-cache"
+    # Revalidation works with the ETag of the compressed variant the browser holds.
+    mjs = client.get("/vendor/maplibre-gl.mjs", headers={"Accept-Encoding": "br"})
+    assert mjs.headers["Content-Encoding"] == "br" and mjs.headers["ETag"].endswith('-br"')
+    again = client.get(
+        "/vendor/maplibre-gl.mjs",
+        headers={"Accept-Encoding": "br", "If-None-Match": mjs.headers["ETag"]},
+    )
+    assert again.status_code == 304 and again.headers["ETag"] == mjs.headers["ETag"]
     assert client.get("/healthz").headers["Cache-Control"] == "no-store"
     error = client.get("/api/v1/data?indicator=inconnu")
     assert error.status_code == 400 and error.headers["Cache-Control"] == "no-store"
