@@ -27,13 +27,13 @@ $(STAMP): pyproject.toml requirements.lock
 
 # Re-resolve pyproject.toml (with the test and redis extras) in a scratch venv into the lock.
 lock:
-	rm -rf .cache/lock-venv
+	rm -rf .cache/lock-venv build
 	$(PYTHON) -m venv .cache/lock-venv
 	.cache/lock-venv/bin/pip install --quiet '.[test,redis]'
 	{ echo "# Resolved versions of every Python package (project, test tools, Redis client), from \`make lock\`."; \
 	  echo "# \`make run\` and \`make test\` install exactly these; \`make audit\` checks them with pip-audit."; \
 	  .cache/lock-venv/bin/pip freeze --exclude-editable | grep -iv '^cafdata-carto'; } > requirements.lock
-	rm -rf .cache/lock-venv
+	rm -rf .cache/lock-venv build
 
 # Known vulnerabilities of the locked versions (pip-audit, online): fails when one is found; names
 # the packages it could not check and succeeds when the service is unreachable (offline CI).

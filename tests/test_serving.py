@@ -158,6 +158,12 @@ def test_rate_limit_answers_429_in_french_with_retry_after(settings: Settings) -
     assert "Trop de requêtes" in resp.get_json()["erreur"]
     assert 0 < int(resp.headers["Retry-After"]) <= 60
     assert client.get("/").status_code == 200  # pages are not limited
+    # Behind one proxy, each client address (X-Forwarded-For) has its own counter.
+    proxied = create_app(replace(settings, rate_limit="2/minute", proxies=1)).server.test_client()
+    for client_ip, expected in (("203.0.113.1", [200, 200, 429]), ("203.0.113.2", [200])):
+        headers = {"X-Forwarded-For": client_ip}
+        got = [proxied.get("/api/v1/catalog", headers=headers).status_code for _ in expected]
+        assert got == expected
     unlimited = create_app(replace(settings, rate_limit=None)).server.test_client()
     assert all(unlimited.get("/api/v1/catalog").status_code == 200 for _ in range(5))
 
