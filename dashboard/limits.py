@@ -30,10 +30,16 @@ def storage_uri(settings: Settings) -> str:
     return settings.redis_url or "memory://"
 
 
-def _limit_label(text: str | None) -> str:
-    count, _, period = (text or "").partition("/")
-    periods = {"second": "seconde", "minute": "minute", "hour": "heure", "day": "jour"}
-    return f"{count} par {periods.get(period.rstrip('s'), period)}"
+PERIODS_FR = {"second": "seconde", "minute": "minute", "hour": "heure", "day": "jour"}
+
+
+def limit_label(item: object) -> str:
+    """The French label of a `limits` rate item, e.g. "300 par minute"."""
+    amount = getattr(item, "amount", "?")
+    multiples = getattr(item, "multiples", 1)
+    name = getattr(getattr(item, "GRANULARITY", None), "name", "")
+    period = PERIODS_FR.get(name, name)
+    return f"{amount} par {period}" if multiples == 1 else f"{amount} par {multiples} {period}s"
 
 
 def register_limits(server: Flask, settings: Settings) -> Limiter:
@@ -67,8 +73,8 @@ def register_limits(server: Flask, settings: Settings) -> Limiter:
                 server.view_functions[rule.endpoint] = limited
 
     def _too_many(err: HTTPException) -> Response:
-        limit = getattr(getattr(err, "limit", None), "limit", None)
-        text = _limit_label(str(limit).replace(" per ", "/")) if limit else "limite atteinte"
+        item = getattr(getattr(err, "limit", None), "limit", None)
+        text = limit_label(item) if item is not None else "limite atteinte"
         return error_response(ERR_RATE.format(limit=text), 429)
 
     server.register_error_handler(429, _too_many)

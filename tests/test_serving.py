@@ -155,7 +155,7 @@ def test_rate_limit_answers_429_in_french_with_retry_after(settings: Settings) -
     assert statuses == [200, 200, 200]
     resp = client.get("/api/v1/territories?q=lyon")  # one counter for the whole API
     assert resp.status_code == 429
-    assert "Trop de requêtes" in resp.get_json()["erreur"]
+    assert "Trop de requêtes depuis votre adresse (3 par minute)" in resp.get_json()["erreur"]
     assert 0 < int(resp.headers["Retry-After"]) <= 60
     assert client.get("/").status_code == 200  # pages are not limited
     # Behind one proxy, each client address (X-Forwarded-For) has its own counter.
