@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from html import escape as html_escape
+from pathlib import Path
 
 import dash
 import flask
@@ -30,8 +32,16 @@ from dashboard.vendor import vendor_url
 
 # Served by dashboard/routes.py from the vendor directory: nothing comes from a CDN.
 STYLESHEETS = ("bootstrap.min.css", "maplibre-gl.css")
-# MapLibre is an ES module imported by assets/cafmap.js; start downloading it with the page.
-MODULE_PRELOAD = '<link rel="modulepreload" href="/vendor/maplibre-gl.mjs">'
+MAPLIBRE = "maplibre-gl.mjs"
+
+
+def module_tags(vendor: Path) -> str:
+    """Import map and preload of MapLibre, an ES module imported by assets/cafmap.js by its
+    plain URL: the map sends that import to the content-hashed URL (cached a year), and the
+    preload starts the download with the page."""
+    url = vendor_url(vendor, MAPLIBRE)
+    imports = json.dumps({"imports": {f"/vendor/{MAPLIBRE}": url}})
+    return f'<script type="importmap">{imports}</script>\n<link rel="modulepreload" href="{url}">'
 
 
 class CafDash(dash.Dash):
@@ -90,7 +100,7 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     data = AppData(settings)
     app.config.suppress_callback_exceptions = True
     app.index_string = app.index_string.replace("<html>", '<html lang="fr">', 1).replace(
-        "{%css%}", "{%css%}\n" + MODULE_PRELOAD, 1
+        "{%css%}", "{%css%}\n" + module_tags(settings.vendor), 1
     )
     dash.register_page(
         "carte", path="/", title=_title, name="Carte",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import filecmp
 import hashlib
+import json
 import shutil
 import subprocess
 import sys
@@ -53,6 +54,19 @@ def file_version(vendor_dir: Path, name: str) -> str | None:
         return None
     stat = path.stat()
     return _file_hash(str(path), stat.st_mtime_ns, stat.st_size)
+
+
+def package_version(vendor_dir: Path, name: str) -> str | None:
+    """npm version of the package a vendor file comes from (MapLibre asks for its worker as
+    `maplibre-gl-worker.mjs?v=<version>`); the pinned package-lock makes it name one content."""
+    rel = VENDOR_FILES.get(name)
+    if rel is None:
+        return None
+    package = vendor_dir / Path(rel).parts[0] / Path(rel).parts[1] / "package.json"
+    try:
+        return str(json.loads(package.read_text(encoding="utf-8"))["version"])
+    except (OSError, ValueError, KeyError):
+        return None
 
 
 def vendor_url(vendor_dir: Path, name: str) -> str:

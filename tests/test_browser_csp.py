@@ -25,6 +25,9 @@ def test_map_page_draws_under_the_csp_without_violation(live_app, browser) -> No
     pixels = browser.execute_async_script(PIXELS_JS)
     assert pixels["painted"] > 0 and pixels["colours"] >= 3, pixels
     assert _csp_errors(browser) == []
+    # The page's import map (run under the nonce) sent MapLibre's import to its hashed URL.
+    modules = [r for r in live_app.requests if r.startswith("/vendor/maplibre-gl.mjs")]
+    assert modules and all(r.startswith("/vendor/maplibre-gl.mjs?v=") for r in modules)
 
     # The policy is enforced: an inline script without the nonce does not run, and is reported.
     ran = browser.execute_script(

@@ -15,7 +15,7 @@ from dashboard.app import create_app
 from dashboard.config import ConfigError, Settings
 from dashboard.http_cache import builds_stamp, cache_config
 from dashboard.limits import storage_uri
-from dashboard.vendor import vendor_url
+from dashboard.vendor import package_version, vendor_url
 
 DATA_URL = "/api/v1/data?indicator=allocataires&level=commune"
 
@@ -87,6 +87,10 @@ def test_cache_headers_by_kind_of_url(client, settings: Settings) -> None:
     assert "?v=" in css and "immutable" in client.get(css).headers["Cache-Control"]
     assert client.get("/vendor/bootstrap.min.css").headers["Cache-Control"] == "no-cache"
     assert client.get("/vendor/bootstrap.min.css?v=old").headers["Cache-Control"] == "no-cache"
+    version = package_version(settings.vendor, "maplibre-gl-worker.mjs")
+    worker = f"/vendor/maplibre-gl-worker.mjs?v={version}"
+    assert "immutable" in client.get(worker).headers["Cache-Control"]
+    assert '<script type="importmap"' not in client.get("/").get_data(as_text=True)  # has a nonce
     # Revalidation works with the ETag of the compressed variant the browser holds.
     mjs = client.get("/vendor/maplibre-gl.mjs", headers={"Accept-Encoding": "br"})
     assert mjs.headers["Content-Encoding"] == "br" and mjs.headers["ETag"].endswith('-br"')
