@@ -13,14 +13,32 @@ HOST ?= 127.0.0.1
 PORT ?= 8050
 export HOST PORT
 
+.PHONY: run serve build vendor vendor-dev test test-fast browser-deps bench lint audit lock clean
 
-.PHONY: run serve build vendor vendor-dev test test-fast browser-deps bench lint clean
-
-$(STAMP): pyproject.toml
+# Exact versions from requirements.lock, then the project itself without resolving again;
+# `pip check` fails when pyproject.toml asks for a package the lock lacks (run `make lock`).
+$(STAMP): pyproject.toml requirements.lock
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip install --quiet -r requirements.lock
+	$(PY) -m pip install --quiet --no-deps -e .
+	$(PY) -m pip check
 	touch $(STAMP)
+
+# Re-resolve pyproject.toml (with the test and redis extras) in a scratch venv into the lock.
+lock:
+	rm -rf .cache/lock-venv build
+	$(PYTHON) -m venv .cache/lock-venv
+	.cache/lock-venv/bin/pip install --quiet '.[test,redis]'
+	{ echo "# Resolved versions of every Python package (project, test tools, Redis client), from \`make lock\`."; \
+	  echo "# \`make run\` and \`make test\` install exactly these; \`make audit\` checks them with pip-audit."; \
+	  .cache/lock-venv/bin/pip freeze --exclude-editable | grep -iv '^cafdata-carto'; } > requirements.lock
+	rm -rf .cache/lock-venv build
+
+# Known vulnerabilities of the locked versions (pip-audit, online): fails when one is found; names
+# the packages it could not check and succeeds when the service is unreachable (offline CI).
+audit: $(STAMP)
+	$(PY) .ci/audit.py
 
 vendor: $(STAMP)
 	$(VENV)/bin/cafcarto vendor
@@ -31,6 +49,11 @@ build: $(STAMP)
 run: vendor build
 	@echo "Cafdata Carto : http://$(HOST):$(PORT)"
 	$(VENV)/bin/cafcarto serve
+
+# Production server on this machine: gunicorn, WORKERS processes (see docs/deploy.md).
+WORKERS ?= 2
+serve: vendor build
+	$(VENV)/bin/cafcarto serve --workers $(WORKERS)
 
 # Debian's Chromium and its driver, for the browser tests (installed when missing and root).
 browser-deps:

@@ -19,6 +19,8 @@ from flask import Blueprint, Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
 from dashboard.appdata import AppData, StoreInfo
+from dashboard.cache_check import cache_problems
+from dashboard.errors import ERR_INTERNAL
 from dashboard.openapi_v1 import FORMATS, openapi_document
 from dashboard.responses import json_error, json_response
 from geodata.cache import active_dir
@@ -82,7 +84,6 @@ FACILITY_TYPES: dict[str, tuple[str, ...]] = {
 }
 EARTH_RADIUS_KM = 6371.0088
 
-ERR_INTERNAL = "Erreur interne du serveur. Réessayez plus tard ou signalez le problème."
 ERR_NO_STORE = (
     "Aucun entrepôt d'indicateurs n'est installé : lancez « cafcarto build » "
     "(données de démonstration) ou « cafcarto import » (fichiers Cafdata)."
@@ -556,6 +557,9 @@ def register_api(server: Flask, data: AppData) -> None:
     @bp.route("/healthz")
     @_api
     def healthz() -> Response:
+        damage = cache_problems(data.settings)
+        if damage:  # a damaged host must leave the load balancer's rotation
+            return json_response({"erreur": damage[0], "statut": 503, "problemes": damage}, 503)
         index = data.index()
         geometry = index is not None and bool(index.levels())
         info = data.store()

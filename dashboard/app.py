@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from html import escape as html_escape
+from pathlib import Path
 
 import dash
 import flask
@@ -15,21 +17,35 @@ from callbacks import profile as profile_callbacks
 from dashboard import strings_fr as fr
 from dashboard.api_v1 import register_api
 from dashboard.appdata import AppData
+from dashboard.compression import register_compression
 from dashboard.config import REPO_ROOT, Settings
+from dashboard.errors import register_error_handlers
 from dashboard.explore_page import explore_layout
 from dashboard.export_routes import register_exports
 from dashboard.facility_routes import register_facility_routes
 from dashboard.geocache import web_levels
+from dashboard.http_cache import register_http_cache
 from dashboard.jobs import background_manager
 from dashboard.layout import setup_problems, shell
+from dashboard.limits import register_limits
 from dashboard.profile_page import profile_layout
 from dashboard.routes import register_routes
+from dashboard.security_headers import add_nonce, csp_nonce, register_security_headers
 from dashboard.url_state import DEFAULT_LEVEL
+from dashboard.vendor import vendor_url
 
 # Served by dashboard/routes.py from the vendor directory: nothing comes from a CDN.
-EXTERNAL_STYLESHEETS = ["/vendor/bootstrap.min.css", "/vendor/maplibre-gl.css"]
-# MapLibre is an ES module imported by assets/cafmap.js; start downloading it with the page.
-MODULE_PRELOAD = '<link rel="modulepreload" href="/vendor/maplibre-gl.mjs">'
+STYLESHEETS = ("bootstrap.min.css", "maplibre-gl.css")
+MAPLIBRE = "maplibre-gl.mjs"
+
+
+def module_tags(vendor: Path) -> str:
+    """Import map and preload of MapLibre, an ES module imported by assets/cafmap.js by its
+    plain URL: the map sends that import to the content-hashed URL (cached a year), and the
+    preload starts the download with the page."""
+    url = vendor_url(vendor, MAPLIBRE)
+    imports = json.dumps({"imports": {f"/vendor/{MAPLIBRE}": url}})
+    return f'<script type="importmap">{imports}</script>\n<link rel="modulepreload" href="{url}">'
 
 
 class CafDash(dash.Dash):
@@ -50,7 +66,8 @@ class CafDash(dash.Dash):
         # query string, so its title is made here (and kept current by cafmap.js).
         if flask.request.path.rstrip("/") in ("", "/embed"):
             kwargs["title"] = html_escape(_title(**flask.request.args.to_dict()))
-        return super().interpolate_index(**kwargs)
+        # Dash's inline config and start-up scripts run under the CSP thanks to the nonce.
+        return add_nonce(super().interpolate_index(**kwargs), csp_nonce())
 
 
 def _notice(data: AppData) -> str | None:
@@ -85,7 +102,8 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
         __name__,
         title=fr.APP_TITLE,
         assets_folder=str(REPO_ROOT / "assets"),
-        external_stylesheets=EXTERNAL_STYLESHEETS,
+        # Content-hashed URLs (?v=): browsers keep them a year.
+        external_stylesheets=[vendor_url(settings.vendor, name) for name in STYLESHEETS],
         serve_locally=True,
         update_title=None,
         use_pages=True,
@@ -96,7 +114,7 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     data = AppData(settings)
     app.config.suppress_callback_exceptions = True
     app.index_string = app.index_string.replace("<html>", '<html lang="fr">', 1).replace(
-        "{%css%}", "{%css%}\n" + MODULE_PRELOAD, 1
+        "{%css%}", "{%css%}\n" + module_tags(settings.vendor), 1
     )
     dash.register_page(
         "carte", path="/", title=_title, name="Carte",
@@ -116,12 +134,27 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     register_api(app.server, data)
     register_exports(app.server, data)
     register_facility_routes(app.server, data)
+    harden(app.server, settings)
+    # Said once at start in the server log too (the page says it on every load).
+    for problem in setup_problems(settings):
+        app.server.logger.error(problem)
     map_callbacks.register(app, settings)
     explore_callbacks.register(app, data)
     profile_callbacks.register(app, data)
     facility_callbacks.register(app, data)
     export_callbacks.register(app, data)
     return app
+
+
+def harden(server: flask.Flask, settings: Settings) -> None:
+    """Production behaviour of the server: limits, errors, caching, headers, compression.
+    Called once every route exists (the rate limits wrap the routes registered so far)."""
+    server.config["PROPAGATE_EXCEPTIONS"] = False  # a 500 answer in French, never a traceback
+    register_error_handlers(server, settings.max_request_bytes)
+    register_http_cache(server, settings)
+    register_limits(server, settings)  # wraps the cached views: cache hits count too
+    register_security_headers(server)
+    register_compression(server)
 
 
 def main() -> None:

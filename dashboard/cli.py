@@ -6,7 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from dashboard.config import Settings
+from dashboard.config import ConfigError, Settings
+from dashboard.production import DEFAULT_THREADS, DEFAULT_TIMEOUT
 
 
 def _build(args: argparse.Namespace, settings: Settings) -> int:
@@ -118,11 +119,31 @@ def _facilities(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    host, port = args.host or settings.host, args.port or settings.port
+    if args.workers is not None:
+        from dashboard.production import serve_production
+
+        serve_production(
+            settings,
+            host=host,
+            port=port,
+            workers=args.workers,
+            threads=args.threads,
+            timeout=args.timeout,
+        )
+        return 0
     from dashboard.app import create_app
 
-    app = create_app(settings)
-    app.run(host=args.host or settings.host, port=args.port or settings.port, debug=False)
+    # Flask's development server, one process (`make run`); never Dash's debug mode.
+    create_app(settings).run(host=host, port=port, debug=False, dev_tools_ui=False)
     return 0
+
+
+def _positive(text: str) -> int:
+    """argparse type: an integer ≥ 1, refused in French otherwise."""
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"« {text} » : un entier ≥ 1 est attendu")
+    return int(text)
 
 
 def _vendor(args: argparse.Namespace, settings: Settings) -> int:
@@ -178,9 +199,32 @@ def parser() -> argparse.ArgumentParser:
     )
     e.set_defaults(func=_facilities)
 
-    s = sub.add_parser("serve", help="sert l'application (HOST, PORT)")
+    s = sub.add_parser(
+        "serve",
+        help="sert l'application (HOST, PORT) : serveur de développement, ou gunicorn avec "
+        "--workers (production, voir docs/deploy.md)",
+    )
     s.add_argument("--host")
     s.add_argument("--port", type=int)
+    s.add_argument(
+        "--workers",
+        type=_positive,
+        help="nombre de processus gunicorn (production) ; sans cette option, serveur de "
+        "développement Flask à un processus",
+    )
+    s.add_argument(
+        "--threads",
+        type=_positive,
+        default=DEFAULT_THREADS,
+        help=f"fils par processus gunicorn (défaut {DEFAULT_THREADS})",
+    )
+    s.add_argument(
+        "--timeout",
+        type=_positive,
+        default=DEFAULT_TIMEOUT,
+        help="secondes avant qu'une requête bloquée soit abandonnée "
+        f"(défaut {DEFAULT_TIMEOUT} : exports PDF)",
+    )
     s.set_defaults(func=_serve)
 
     v = sub.add_parser("vendor", help="installe MapLibre et Bootstrap depuis npm")
@@ -192,7 +236,12 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    return args.func(args, Settings.from_env())
+    try:
+        settings = Settings.from_env()
+    except ConfigError as exc:
+        print(f"Erreur de configuration : {exc}", file=sys.stderr)
+        return 2
+    return args.func(args, settings)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,39 @@ from pathlib import Path
 from geodata.sources import default_sources_dir
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+# Rate limits are "<count>/<period>" (flask-limiter syntax: second, minute, hour, day);
+# "0" or "aucune" turns a limit off (load benches).
+DEFAULT_RATE_LIMIT = "300/minute"
+DEFAULT_EXPORT_RATE_LIMIT = "30/minute"
+# Largest Dash callback body measured in the browser is a few kB; 2 MB leaves ample room.
+DEFAULT_MAX_REQUEST_BYTES = 2_000_000
+DEFAULT_DATA_MAX_AGE = 300
+NO_LIMIT = ("", "0", "aucune", "none")
+
+
+class ConfigError(ValueError):
+    """A setting read from the environment is invalid; the message (French) says which."""
+
+
+def _int_env(env: dict[str, str], name: str, default: int, low: int = 0) -> int:
+    text = env.get(name, "").strip()
+    if not text:
+        return default
+    if not text.isdigit() or int(text) < low:
+        raise ConfigError(f"{name} invalide : « {text[:40]} » (un entier ≥ {low} est attendu).")
+    return int(text)
+
+
+def _rate_env(env: dict[str, str], name: str, default: str) -> str | None:
+    text = env.get(name, default).strip().lower()
+    if text in NO_LIMIT:
+        return None
+    count, _, period = text.partition("/")
+    if not count.isdigit() or period.rstrip("s") not in ("second", "minute", "hour", "day"):
+        raise ConfigError(
+            f"{name} invalide : « {text[:40]} » (par exemple 300/minute, ou 0 pour aucune limite)."
+        )
+    return text
 
 
 @dataclass(frozen=True)
@@ -21,6 +54,13 @@ class Settings:
     CAFCARTO_VENDOR   front-end libraries installed from npm (default .cache/vendor)
     HOST, PORT        where `cafcarto serve` listens (default 127.0.0.1:8050)
     CAFCARTO_SECRECY_THRESHOLD  primary secrecy threshold (default 5)
+    CAFCARTO_REDIS_URL          shared response cache and rate-limit counters (default: none,
+                                per-process memory)
+    CAFCARTO_RATE_LIMIT         per-IP limit of /api/ (default 300/minute; 0 = none)
+    CAFCARTO_RATE_LIMIT_EXPORT  per-IP limit of /export/ (default 30/minute; 0 = none)
+    CAFCARTO_MAX_REQUEST_BYTES  largest request body (default 2000000)
+    CAFCARTO_DATA_MAX_AGE       seconds browsers and the server cache keep data answers (300)
+    CAFCARTO_PROXIES            reverse proxies in front that set X-Forwarded-For (default 0)
     """
 
     sources: Path
@@ -29,6 +69,12 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8050
     secrecy_threshold: int = 5
+    redis_url: str | None = None
+    rate_limit: str | None = DEFAULT_RATE_LIMIT
+    export_rate_limit: str | None = DEFAULT_EXPORT_RATE_LIMIT
+    max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES
+    data_max_age: int = DEFAULT_DATA_MAX_AGE
+    proxies: int = 0
 
     @property
     def store_demo(self) -> Path:
@@ -53,4 +99,14 @@ class Settings:
             host=env.get("HOST", "127.0.0.1"),
             port=int(env.get("PORT", "8050")),
             secrecy_threshold=int(env.get("CAFCARTO_SECRECY_THRESHOLD", "5")),
+            redis_url=env.get("CAFCARTO_REDIS_URL", "").strip() or None,
+            rate_limit=_rate_env(env, "CAFCARTO_RATE_LIMIT", DEFAULT_RATE_LIMIT),
+            export_rate_limit=_rate_env(
+                env, "CAFCARTO_RATE_LIMIT_EXPORT", DEFAULT_EXPORT_RATE_LIMIT
+            ),
+            max_request_bytes=_int_env(
+                env, "CAFCARTO_MAX_REQUEST_BYTES", DEFAULT_MAX_REQUEST_BYTES, low=1024
+            ),
+            data_max_age=_int_env(env, "CAFCARTO_DATA_MAX_AGE", DEFAULT_DATA_MAX_AGE),
+            proxies=_int_env(env, "CAFCARTO_PROXIES", 0),
         )

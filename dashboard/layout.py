@@ -10,6 +10,7 @@ import dash_bootstrap_components as dbc
 from dash import html
 
 from dashboard import strings_fr as fr
+from dashboard.cache_check import cache_problems
 from dashboard.config import Settings
 from dashboard.geocache import web_levels
 from dashboard.vendor import missing_files
@@ -54,7 +55,7 @@ def setup_problems(settings: Settings) -> list[str]:
         problems.append(fr.MISSING_VENDOR)
     if not web_levels(settings.cache):
         problems.append(fr.MISSING_CACHE.format(path=settings.cache))
-    return problems
+    return problems + cache_problems(settings)
 
 
 def map_area(problems: list[str]) -> html.Main:

@@ -28,7 +28,7 @@ from dashboard.geocache import (
 from dashboard.map_data import store_map
 from dashboard.responses import json_error
 from dashboard.tiles import read_tile
-from dashboard.vendor import MIME_TYPES, vendor_path
+from dashboard.vendor import MIME_TYPES, file_version, package_version, vendor_path
 from layers.catalogue import BY_ID
 from layers.indicators_basic import INDICATORS, LEVELS, compute
 from layers.map_payload import carte_payload
@@ -101,7 +101,14 @@ def register_routes(server: Flask, settings: Settings, data: AppData | None = No
         if path is None:
             return json_error(fr.ERR_NOT_FOUND, 404)
         resp = send_file(path, mimetype=MIME_TYPES.get(path.suffix, "application/octet-stream"))
-        resp.headers["Cache-Control"] = "public, max-age=86400"
+        # Long-lived only under its content hash or its pinned npm version (MapLibre's worker);
+        # a plain name revalidates (ETag / Last-Modified, answered 304).
+        asked = request.args.get("v")
+        versioned = asked is not None and asked in (
+            file_version(settings.vendor, name),
+            package_version(settings.vendor, name),
+        )
+        resp.headers["Cache-Control"] = LONG_CACHE if versioned else REVALIDATE
         return resp
 
     @server.route("/tuiles/<level>/<int:z>/<int:x>/<int:y>.pbf")

@@ -8,9 +8,12 @@ in `dashboard/frontend/` and the Flask route `/vendor/<name>` serves the few fil
 from __future__ import annotations
 
 import filecmp
+import hashlib
+import json
 import shutil
 import subprocess
 import sys
+from functools import lru_cache
 from pathlib import Path
 
 FRONTEND_DIR = Path(__file__).resolve().parent / "frontend"
@@ -40,6 +43,39 @@ def vendor_path(vendor_dir: Path, name: str) -> Path | None:
         return None
     path = vendor_dir / rel
     return path if path.is_file() else None
+
+
+@lru_cache(maxsize=32)
+def _file_hash(path: str, mtime_ns: int, size: int) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:12]
+
+
+def file_version(vendor_dir: Path, name: str) -> str | None:
+    """Short content hash of a vendor file (its `?v=`), None when not installed."""
+    path = vendor_path(vendor_dir, name)
+    if path is None:
+        return None
+    stat = path.stat()
+    return _file_hash(str(path), stat.st_mtime_ns, stat.st_size)
+
+
+def package_version(vendor_dir: Path, name: str) -> str | None:
+    """npm version of the package a vendor file comes from (MapLibre asks for its worker as
+    `maplibre-gl-worker.mjs?v=<version>`); the pinned package-lock makes it name one content."""
+    rel = VENDOR_FILES.get(name)
+    if rel is None:
+        return None
+    package = vendor_dir / Path(rel).parts[0] / Path(rel).parts[1] / "package.json"
+    try:
+        return str(json.loads(package.read_text(encoding="utf-8"))["version"])
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def vendor_url(vendor_dir: Path, name: str) -> str:
+    """`/vendor/<name>?v=<hash>`: a content-hashed URL that browsers may keep for a year."""
+    version = file_version(vendor_dir, name)
+    return f"/vendor/{name}" + (f"?v={version}" if version else "")
 
 
 def missing_files(vendor_dir: Path) -> list[str]:

@@ -1,0 +1,81 @@
+"""Request limits: body size (413) and per-IP rates on the API and exports (429, Retry-After).
+
+Counters live in process memory (each gunicorn worker counts apart) or in Redis when
+CAFCARTO_REDIS_URL is set (one count across workers and hosts). Behind a load balancer, set
+CAFCARTO_PROXIES to the number of proxies that append to X-Forwarded-For, so that the client's
+address, not the balancer's, is counted.
+"""
+
+from __future__ import annotations
+
+from flask import Flask, Response
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from dashboard.config import Settings
+from dashboard.errors import error_response
+
+ERR_RATE = (
+    "Trop de requêtes depuis votre adresse ({limit}) : patientez quelques secondes "
+    "(en-tête Retry-After) avant de réessayer."
+)
+# URL prefix -> (setting name, shared scope): one counter per scope and client address.
+LIMITED_PREFIXES = {"/api/": ("rate_limit", "api"), "/export/": ("export_rate_limit", "export")}
+EXEMPT_RULES = ("/api/v1/openapi.json",)
+
+
+def storage_uri(settings: Settings) -> str:
+    return settings.redis_url or "memory://"
+
+
+PERIODS_FR = {"second": "seconde", "minute": "minute", "hour": "heure", "day": "jour"}
+
+
+def limit_label(item: object) -> str:
+    """The French label of a `limits` rate item, e.g. "300 par minute"."""
+    amount = getattr(item, "amount", "?")
+    multiples = getattr(item, "multiples", 1)
+    name = getattr(getattr(item, "GRANULARITY", None), "name", "")
+    period = PERIODS_FR.get(name, name)
+    return f"{amount} par {period}" if multiples == 1 else f"{amount} par {multiples} {period}s"
+
+
+def register_limits(server: Flask, settings: Settings) -> Limiter:
+    """Size limit on every request, rate limits on the routes registered so far under
+    LIMITED_PREFIXES (call after the routes are added)."""
+    server.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes
+    if settings.proxies:
+        server.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            server.wsgi_app, x_for=settings.proxies, x_proto=settings.proxies
+        )
+    limiter = Limiter(
+        get_remote_address,
+        app=server,
+        storage_uri=storage_uri(settings),
+        strategy="fixed-window",
+        headers_enabled=True,
+        # A Redis outage falls back to per-process counters instead of failing requests.
+        in_memory_fallback_enabled=bool(settings.redis_url),
+        key_prefix="cafcarto",
+    )
+    wrapped: set[str] = set()  # an endpoint may answer several rules: count it once
+    for rule in list(server.url_map.iter_rules()):
+        for prefix, (setting, scope) in LIMITED_PREFIXES.items():
+            value = getattr(settings, setting)
+            if not value or not rule.rule.startswith(prefix) or rule.rule in EXEMPT_RULES:
+                continue
+            if rule.endpoint not in wrapped:
+                wrapped.add(rule.endpoint)
+                view = server.view_functions[rule.endpoint]
+                limited = limiter.shared_limit(value, scope=scope)(view)
+                server.view_functions[rule.endpoint] = limited
+
+    def _too_many(err: HTTPException) -> Response:
+        item = getattr(getattr(err, "limit", None), "limit", None)
+        text = limit_label(item) if item is not None else "limite atteinte"
+        return error_response(ERR_RATE.format(limit=text), 429)
+
+    server.register_error_handler(429, _too_many)
+    return limiter

@@ -1,0 +1,72 @@
+"""`cafcarto serve --workers N`: the app under gunicorn, configured from Python.
+
+gunicorn's BaseApplication takes its settings from here instead of its own command line, so the
+same Settings (environment) reach every worker. Each worker builds its own app (no preload):
+DuckDB connections and rate-limit counters are never shared across a fork.
+"""
+
+from __future__ import annotations
+
+from gunicorn.app.base import BaseApplication
+
+from dashboard.config import Settings
+
+# A PDF profile or a whole-France Excel export takes seconds; 120 s covers the slowest with room.
+DEFAULT_TIMEOUT = 120
+DEFAULT_THREADS = 4
+
+
+def gunicorn_options(
+    settings: Settings,
+    *,
+    host: str,
+    port: int,
+    workers: int,
+    threads: int = DEFAULT_THREADS,
+    timeout: int = DEFAULT_TIMEOUT,
+) -> dict[str, object]:
+    """gunicorn settings (names of gunicorn's configuration file)."""
+    return {
+        "bind": f"[{host}]:{port}" if ":" in host else f"{host}:{port}",
+        "workers": workers,
+        "threads": threads,
+        # gthread: one slow export holds a thread, not a whole worker
+        "worker_class": "gthread" if threads > 1 else "sync",
+        "timeout": timeout,
+        "graceful_timeout": 30,
+        "keepalive": 5,
+        # Recycle workers now and then: bounds the growth of per-process caches.
+        "max_requests": 5000,
+        "max_requests_jitter": 500,
+        "accesslog": "-",
+        "errorlog": "-",
+        "loglevel": "info",
+        "proc_name": "cafcarto",
+        # gunicorn >= 25 opens a control socket in $HOME by default: two servers on one host
+        # (tests, blue/green) would fight over it, and nothing here uses it.
+        "control_socket_disable": True,
+    }
+
+
+class ProductionServer(BaseApplication):
+    """gunicorn application serving `create_app(settings).server`."""
+
+    def __init__(self, settings: Settings, options: dict[str, object]) -> None:
+        self.settings = settings
+        self.options = options
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self.options.items():
+            if key in self.cfg.settings:  # settings an older gunicorn lacks are skipped
+                self.cfg.set(key, value)
+
+    def load(self):  # noqa: ANN201 (a WSGI callable)
+        from dashboard.app import create_app
+
+        return create_app(self.settings).server
+
+
+def serve_production(settings: Settings, **kwargs: object) -> None:
+    """Run gunicorn in the foreground until it is stopped (SIGTERM, SIGINT)."""
+    ProductionServer(settings, gunicorn_options(settings, **kwargs)).run()  # type: ignore[arg-type]

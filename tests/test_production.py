@@ -1,0 +1,86 @@
+"""`cafcarto serve --workers N` really runs gunicorn with N workers on the small cache."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+
+import psutil
+import pytest
+
+from dashboard.cli import parser
+from dashboard.config import REPO_ROOT, Settings
+from dashboard.production import gunicorn_options
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _get(url: str) -> tuple[int, dict[str, str], bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as resp:
+            return resp.status, dict(resp.headers), resp.read()
+    except urllib.error.HTTPError as err:
+        return err.code, dict(err.headers), err.read()
+
+
+def test_serve_with_workers_runs_gunicorn(settings: Settings) -> None:
+    port = _free_port()
+    env = {**os.environ, "CAFCARTO_CACHE": str(settings.cache),
+           "CAFCARTO_VENDOR": str(settings.vendor)}  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dashboard.cli", "serve", "--workers", "2", "--port", str(port)],
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 15
+        status = None
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                status, headers, body = _get(f"http://127.0.0.1:{port}/healthz")
+                break
+            except OSError:
+                time.sleep(0.2)
+        assert status == 200, proc.stdout.read().decode() if proc.poll() is not None else status
+        assert headers["Server"].startswith("gunicorn")
+        assert json.loads(body)["statut"] == "ok"
+        workers = psutil.Process(proc.pid).children()
+        assert len(workers) == 2
+        status, headers, _ = _get(f"http://127.0.0.1:{port}/")
+        assert status == 200 and "nonce-" in headers["Content-Security-Policy"]
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        proc.stdout.close()
+    assert proc.returncode == 0
+
+
+def test_serve_options() -> None:
+    args = parser().parse_args(["serve", "--workers", "3"])
+    assert (args.workers, args.threads, args.timeout) == (3, 4, 120)
+    assert parser().parse_args(["serve"]).workers is None  # `make run`: development server
+    with pytest.raises(SystemExit):
+        parser().parse_args(["serve", "--workers", "0"])
+    settings = Settings.from_env({})
+    options = gunicorn_options(settings, host="::", port=8050, workers=2, threads=1)
+    assert options["bind"] == "[::]:8050" and options["worker_class"] == "sync"
+    assert gunicorn_options(settings, host="0.0.0.0", port=80, workers=2)["worker_class"] == (
+        "gthread"
+    )
