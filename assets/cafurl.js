@@ -5,7 +5,7 @@
 (function () {
   "use strict";
   const NAMES = ["indicateur", "niveau", "periode", "representation", "methode", "classes",
-    "bornes", "palette", "filtre", "territoire"];
+    "bornes", "palette", "filtre", "territoire", "equipements"];
   const DEFAULTS = { methode: "quantiles", classes: "5", palette: "YlGnBu",
     representation: "choroplethe" };
 
@@ -18,7 +18,7 @@
         const params = new URLSearchParams();
         NAMES.forEach(function (name, i) {
           const v = values[i];
-          if (v === null || v === undefined || v === "") return;
+          if (v === null || v === undefined || v === "" || (Array.isArray(v) && !v.length)) return;
           if (DEFAULTS[name] === String(v)) return;
           if (name === "bornes" && values[4] !== "manual") return;
           params.set(name, String(v));

@@ -294,6 +294,7 @@ def register(app: Dash, data: AppData) -> None:  # noqa: C901 - one place for th
         Output("url-applied", "data"),
         *[Input(name, "value") for name in MAP_INPUTS],
         Input("selection-territoire", "data"),
+        Input("carte-equipements", "value"),
     )
     app.clientside_callback(
         ClientsideFunction(namespace="cafmap", function_name="exportImage"),

@@ -8,6 +8,7 @@ from dashboard.appdata import AppData
 from dashboard.facility_routes import TYPE_CODES, TYPE_COLOURS, facilities_version
 from dashboard.layout import TABLE_CELL_STYLE
 from layers.catalogue import BY_ID
+from layers.facilities import FACILITY_KINDS
 from layers.facility_search import display_rows, in_territory, near_facilities
 from layers.views import LEVEL_NAMES_FR, ViewError, series_with_references, value_text
 
@@ -98,7 +99,7 @@ def register(app: Dash, data: AppData) -> None:
     )
     def spec(types: list[str] | None):
         points = data.facilities()
-        codes = sorted(TYPE_CODES[t] for t in (types or []) if t in TYPE_CODES)
+        codes = sorted(TYPE_CODES[FACILITY_KINDS[t]] for t in (types or []) if t in FACILITY_KINDS)
         if points is None or not codes:
             return {"types": []}
         url = f"/geo/equipements.geojson?v={facilities_version(points.path)}"
@@ -121,5 +122,5 @@ def register(app: Dash, data: AppData) -> None:
     def listing(types, selection, filtre):
         if not types:
             return [], True
-        return facilities_list(data, [t for t in types if t in TYPE_CODES], selection,
-                               filtre), False  # fmt: skip
+        labels = [FACILITY_KINDS[t] for t in types if t in FACILITY_KINDS]
+        return facilities_list(data, labels, selection, filtre), False

@@ -33,7 +33,7 @@ from layers.export_tables import (
     to_geojson,
     to_xlsx,
 )
-from layers.facilities import EAJE_TYPES, LAEP
+from layers.facilities import EAJE_TYPES, FACILITY_KINDS, LAEP
 from layers.facility_search import near_facilities
 from layers.store import Store
 from layers.territory_index import LEVELS, TerritoryIndex
@@ -75,11 +75,7 @@ MIME = {
 }
 # Facility type slugs -> labels of the facilities file.
 FACILITY_TYPES: dict[str, tuple[str, ...]] = {
-    "creche_collective": ("Crèche collective",),
-    "micro_creche": ("Micro-crèche",),
-    "creche_familiale": ("Crèche familiale",),
-    "creche_parentale": ("Crèche parentale",),
-    "laep": (LAEP,),
+    **{slug: (label,) for slug, label in FACILITY_KINDS.items()},
     "eaje": tuple(EAJE_TYPES),
 }
 EARTH_RADIUS_KM = 6371.0088

@@ -8,12 +8,13 @@ from dash import dcc, html
 
 from dashboard import strings_fr as fr
 from dashboard.appdata import AppData
-from dashboard.facility_routes import TYPE_CODES, TYPE_COLOURS
+from dashboard.facility_routes import TYPE_COLOURS
 from dashboard.layout import map_area, zone_selector
 from dashboard.map_options import ALL_PALETTES
 from dashboard.url_state import ViewState, parse_state
 from layers.catalogue import BY_ID, CATEGORIES, INDICATORS
 from layers.classify import METHODS
+from layers.facilities import FACILITY_KINDS
 from layers.territory_index import LEVELS
 from layers.views import LEVEL_NAMES_FR, period_text
 
@@ -189,16 +190,17 @@ def export_block() -> html.Div:
                      html.Div(id="export-status", role="status", className="cc-note")])  # fmt: skip
 
 
-def facilities_block() -> html.Div:
+def facilities_block(state: ViewState) -> html.Div:
     """Facility types to show as points over the map (none by default)."""
     options = [
         {"label": html.Span([html.Span(className="cc-dot", style={"background": colour}),
-                             label]), "value": label}  # fmt: skip
-        for label, colour in zip(TYPE_CODES, TYPE_COLOURS, strict=True)
+                             label]), "value": slug}  # fmt: skip
+        for (slug, label), colour in zip(FACILITY_KINDS.items(), TYPE_COLOURS, strict=True)
     ]
     return html.Div([
         html.H2(fr.LABEL_FACILITIES),
-        dbc.Checklist(id="carte-equipements", options=options, value=[]),
+        dbc.Checklist(id="carte-equipements", options=options,
+                      value=[t for t in state.equipements.split(",") if t]),
         html.P(fr.FACILITIES_HINT, className="cc-note"),
     ])  # fmt: skip
 
@@ -218,7 +220,7 @@ def explore_panel(state: ViewState, data: AppData, built: list[str], periods: li
                 placeholder=fr.FILTER_PLACEHOLDER, optionHeight=40,
             ), "filtre"),  # fmt: skip
             classification_block(state),
-            facilities_block(),
+            facilities_block(state),
             zone_selector(),
             export_block(),
             html.P(fr.SOURCE_NOTE, className="cc-note"),

@@ -18,10 +18,10 @@ from flask import Flask, Response, request
 from dashboard.appdata import AppData
 from dashboard.responses import json_error
 from dashboard.routes import LONG_CACHE, REVALIDATE, accepts_gzip
-from layers.facilities import EAJE_TYPES, LAEP
+from layers.facilities import FACILITY_KINDS, LAEP
 
 # Type codes of the point layer (short, for a light payload); the order is the legend's.
-TYPE_CODES = {label: i for i, label in enumerate((*EAJE_TYPES, LAEP))}
+TYPE_CODES = {label: i for i, label in enumerate(FACILITY_KINDS.values())}
 # Okabe-Ito colours (distinguishable with the common colour-vision deficiencies), by type code.
 TYPE_COLOURS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#D55E00")
 ERR_NO_FACILITIES = "Aucun fichier d'équipements n'est installé (cafcarto build ou equipements)."

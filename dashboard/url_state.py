@@ -13,6 +13,7 @@ from urllib.parse import urlencode
 from dashboard.map_options import ALL_PALETTES, REPRESENTATIONS, parse_breaks
 from layers.catalogue import BY_ID
 from layers.classify import MAX_CLASSES, METHODS, MIN_CLASSES
+from layers.facilities import FACILITY_KINDS
 from layers.store import Store
 from layers.territory_index import TerritoryIndex
 
@@ -33,6 +34,7 @@ class ViewState:
     representation: str = "choroplethe"
     filtre: str = ""  # "departement:69"
     territoire: str = ""  # selected territory "commune:69123"
+    equipements: str = ""  # facility types shown over the map "creche_collective,laep"
     vue: str = ""  # "lon,lat,zoom"
 
     def query(self) -> str:
@@ -106,6 +108,9 @@ def parse_state(
     take("filtre", _territory(index, q.get("filtre", "")), q.get("filtre"))
     take("territoire", _territory(index, q.get("territoire", "")), q.get("territoire"))
     take("vue", _float_triplet(q.get("vue", "")), q.get("vue"))
+    kinds = [k for k in q.get("equipements", "").split(",") if k]
+    take("equipements", all(k in FACILITY_KINDS for k in kinds),
+         ",".join(k for k in FACILITY_KINDS if k in kinds))  # fmt: skip
     if state.methode == "manual" and not state.bornes:
         state = replace(state, methode="quantiles")
     return state, bad

@@ -20,6 +20,14 @@ EAJE_TYPES = {
     "Crèche parentale": (0.07, 12, 20),
 }
 LAEP = "Lieu d'accueil enfants-parents"
+# URL/API slug -> label, in the order of the map's type codes and legend.
+FACILITY_KINDS: dict[str, str] = {
+    "creche_collective": "Crèche collective",
+    "micro_creche": "Micro-crèche",
+    "creche_familiale": "Crèche familiale",
+    "creche_parentale": "Crèche parentale",
+    "laep": LAEP,
+}
 FIRST_YEAR, LAST_YEAR = 2005, 2024
 GENERATED = "Équipement fictif (données de démonstration)"
 

@@ -164,10 +164,10 @@ def test_copied_url_restores_the_view(live_app, browser) -> None:
 
 def test_forged_url_falls_back_with_a_notice(live_app, browser) -> None:
     url = (live_app.url + "/?indicateur=%3Cscript%3Ealert(1)%3C/script%3E&niveau=canton"
-           "&periode=1999-99&classes=99&filtre=departement%3A99")  # fmt: skip
+           "&periode=1999-99&classes=99&filtre=departement%3A99&equipements=piscine")  # fmt: skip
     _open(browser, url, "departement")
     notice = browser.find_element(By.ID, "url-notice").text
-    for name in ("indicateur", "niveau", "periode", "classes", "filtre"):
+    for name in ("indicateur", "niveau", "periode", "classes", "filtre", "equipements"):
         assert name in notice
     assert _payload(browser)["indicateur"] == "taux_personnes_couvertes"
     assert not browser.execute_script("return window.__xss === true")
@@ -202,6 +202,12 @@ def test_facilities_on_the_map_clustered_filtered_and_listed(live_app, browser) 
                                 "&type=creche_collective,micro_creche&limit=500") as resp:
         api = __import__("json").load(resp)  # fmt: skip
     wait_for(lambda: browser.execute_script("return window.cafequip.shown()") > api["total"])
+    # Shared with the rest of the view: the URL says which types are shown, and restores them.
+    wait_for(lambda: "equipements=creche_collective%2Cmicro_creche" in browser.current_url)
+    _open(browser, browser.current_url, "commune")
+    checked = browser.execute_script("return [...document.querySelectorAll("
+                                     "'#carte-equipements input:checked')].map(i => i.value)")
+    assert checked == ["creche_collective", "micro_creche"]
 
     # The list below the map: Lyon and its neighbours, only the ticked types, nearest first.
     heading = wait_for(lambda: browser.find_elements(By.CSS_SELECTOR, "#equipements-liste h2"))
