@@ -42,6 +42,8 @@ def coverage_line(data: AppData, commune: str) -> html.P | None:
     except ViewError:
         return None
     latest = series[series["periode"] == series["periode"].max()]
+    order = {"territoire": 0, "epci": 1, "departement": 2, "region": 3, "france": 4}
+    latest = latest.sort_values("role", key=lambda r: r.map(order))
     parts = []
     for rec in latest.itertuples():
         text = value_text(rec.valeur, rec.statut, BY_ID[CONTEXT_INDICATOR])

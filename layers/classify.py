@@ -169,6 +169,8 @@ def legend_entries(
             if lo == hi
             else f"{format_fr(lo, decimals)} {EN_DASH} {format_fr(hi, decimals)}"
         )
+        if i and breaks[i - 1] == lo < hi:  # after the class of the tied minimum: lo excluded
+            label = "> " + label
         rows.append(
             {
                 "min": lo,

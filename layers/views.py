@@ -105,7 +105,8 @@ def period_of(store: Store, ind: Indicator, level: str, period: str | None) -> s
 
 
 def parent_of(index: TerritoryIndex, level: str, parent: str | None) -> tuple[str, str] | None:
-    """`departement:69`, or a bare code tried as département, région, EPCI, Caf, commune."""
+    """`departement:69`, or a bare code tried as département, région, EPCI, Caf, commune (a
+    code that is both a département and a région is refused as ambiguous)."""
     if not parent:
         return None
     text = str(parent)[:MAX_QUERY_CHARS]
@@ -116,9 +117,15 @@ def parent_of(index: TerritoryIndex, level: str, parent: str | None) -> tuple[st
         code = text
         candidates = ["departement", "region", "epci", "caf", "commune"]
     allowed = (*PARENTS[level], "france", level)
-    for plevel in candidates:
-        if plevel in allowed and plevel in index.levels() and index.get(plevel, code):
-            return plevel, code
+    built = index.levels()
+    found = [lv for lv in candidates if lv in allowed and lv in built and index.get(lv, code)]
+    if {"departement", "region"} <= set(found):  # 84: Vaucluse or Auvergne-Rhône-Alpes?
+        raise ViewError(
+            f"Code ambigu : « {_short(code)} » est un département et une région. Précisez "
+            f"departement:{_short(code)} ou region:{_short(code)}."
+        )
+    if found:
+        return found[0], code
     raise ViewError(
         f"Territoire parent inconnu pour ce niveau : « {_short(parent)} ». "
         "Exemples : departement:69, region:84, epci:200046977."

@@ -58,6 +58,7 @@ def test_a_mass_at_zero_keeps_the_other_classes() -> None:
     assert len(counts) == 5 and all(49 <= c <= 51 for c in counts[1:])
     rows = cl.legend_entries(breaks, cl.palette("YlGnBu", 5), cl.class_index(values, breaks))
     assert rows[0]["libelle"] == "0" and rows[0]["effectif"] == 800
+    assert rows[1]["libelle"].startswith("> 0 ")
 
 
 def test_constant_and_empty_inputs() -> None:

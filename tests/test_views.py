@@ -98,3 +98,18 @@ def test_territory_parents_and_neighbours(data) -> None:
     near = index.neighbours("commune", "69123")
     assert "69266" in near  # Villeurbanne
     assert index.get("commune", "00000") is None
+
+
+def test_a_bare_code_both_departement_and_region_is_ambiguous() -> None:
+    class Index:  # région 84 (Auvergne-Rhône-Alpes) and département 84 (Vaucluse)
+        def levels(self) -> list[str]:
+            return ["region", "departement", "commune"]
+
+        def get(self, level: str, code: str) -> object | None:
+            return object() if (level, code) in {("region", "84"), ("departement", "84"),
+                                                 ("departement", "69")} else None  # fmt: skip
+
+    with pytest.raises(ViewError, match="Code ambigu.*departement:84 ou region:84"):
+        parent_of(Index(), "commune", "84")
+    assert parent_of(Index(), "commune", "region:84") == ("region", "84")
+    assert parent_of(Index(), "commune", "69") == ("departement", "69")
