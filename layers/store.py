@@ -24,8 +24,12 @@ PUBLISHED, SECRET, MISSING, NOT_APPLICABLE = "publie", "secret", "manquant", "no
 STATUSES = (PUBLISHED, SECRET, MISSING, NOT_APPLICABLE)
 COLUMNS = ("indicateur", "niveau", "code", "periode", "valeur", "statut")
 VALUES_FILE = "valeurs.parquet"
+# The same cells sorted by territory, in small row groups: a territory's series (a profile, an
+# atlas) then reads a few row groups instead of scanning every one of its level (~8x faster).
+SERIES_FILE = "series.parquet"
 META_FILE = "manifest.json"
 ROW_GROUP = 200_000
+SERIES_ROW_GROUP = 16_384
 
 
 class StoreError(RuntimeError):
@@ -53,20 +57,29 @@ def check_rows(rows: pd.DataFrame) -> pd.DataFrame:
     return rows
 
 
+SCHEMA = pa.schema([
+    ("indicateur", pa.dictionary(pa.int16(), pa.string())),
+    ("niveau", pa.dictionary(pa.int8(), pa.string())),
+    ("code", pa.string()),
+    ("periode", pa.dictionary(pa.int16(), pa.string())),
+    ("valeur", pa.float64()),
+    ("statut", pa.dictionary(pa.int8(), pa.string())),
+])  # fmt: skip
+
+
+def _write(rows: pd.DataFrame, order: list[str], path: Path, row_group: int) -> None:
+    table = pa.Table.from_pandas(rows.sort_values(order), preserve_index=False).cast(SCHEMA)
+    pq.write_table(table, path, compression="zstd", row_group_size=row_group)
+
+
 def write_store(rows: pd.DataFrame, folder: Path, meta: dict) -> dict:
-    """Write `valeurs.parquet` and the manifest into `folder` (which must be new)."""
-    rows = check_rows(rows).sort_values(["indicateur", "niveau", "periode", "code"])
+    """Write `valeurs.parquet` (by indicator), `series.parquet` (by territory) and the manifest
+    into `folder` (which must be new)."""
+    rows = check_rows(rows)
     folder.mkdir(parents=True)
-    table = pa.Table.from_pandas(rows, preserve_index=False)
-    table = table.cast(pa.schema([
-        ("indicateur", pa.dictionary(pa.int16(), pa.string())),
-        ("niveau", pa.dictionary(pa.int8(), pa.string())),
-        ("code", pa.string()),
-        ("periode", pa.dictionary(pa.int16(), pa.string())),
-        ("valeur", pa.float64()),
-        ("statut", pa.dictionary(pa.int8(), pa.string())),
-    ]))  # fmt: skip
-    pq.write_table(table, folder / VALUES_FILE, compression="zstd", row_group_size=ROW_GROUP)
+    _write(rows, ["indicateur", "niveau", "periode", "code"], folder / VALUES_FILE, ROW_GROUP)
+    _write(rows, ["niveau", "code", "indicateur", "periode"], folder / SERIES_FILE,
+           SERIES_ROW_GROUP)  # fmt: skip
     counts = rows["statut"].value_counts().to_dict()
     meta = {**meta, "cellules": int(len(rows)), "statuts": {k: int(v) for k, v in counts.items()},
             "octets": (folder / VALUES_FILE).stat().st_size}  # fmt: skip
@@ -84,6 +97,8 @@ class Store:
             raise StoreError(f"Entrepôt d'indicateurs absent ({path}) : lancez « cafcarto build ».")
         self.meta = json.loads((self.folder / META_FILE).read_text(encoding="utf-8"))
         self._path = str(path).replace("'", "''")
+        series = self.folder / SERIES_FILE  # absent from stores written before it existed
+        self._series_path = str(series if series.is_file() else path).replace("'", "''")
         self._local = threading.local()
         self._lock = threading.Lock()
         self._availability: dict[tuple[str, str], list[str]] | None = None
@@ -93,6 +108,7 @@ class Store:
         if con is None:
             con = duckdb.connect(config={"threads": 1})
             con.execute(f"CREATE VIEW v AS SELECT * FROM read_parquet('{self._path}')")
+            con.execute(f"CREATE VIEW s AS SELECT * FROM read_parquet('{self._series_path}')")
             self._local.con = con
         return con
 
@@ -110,7 +126,7 @@ class Store:
     def series(self, indicateur: str, niveau: str, code: str) -> pd.DataFrame:
         """One territory's series: periode, valeur, statut (secrets stay gaps)."""
         return self.query(
-            "SELECT periode, valeur, statut FROM v WHERE indicateur = ? AND niveau = ? "
+            "SELECT periode, valeur, statut FROM s WHERE indicateur = ? AND niveau = ? "
             "AND code = ? ORDER BY periode",
             [indicateur, niveau, code],
         )
@@ -127,13 +143,17 @@ class Store:
         keys = pd.DataFrame(territories, columns=["niveau", "code"])
         con = self._con()
         con.register("wanted", keys)
+        levels, codes = sorted(set(keys["niveau"])), sorted(set(keys["code"]))
         try:
+            # The IN lists reach the Parquet scan (row-group pruning); the join keeps exact pairs.
             marks = ", ".join("?" for _ in wanted_ind)
             return con.execute(
-                f"SELECT {', '.join('v.' + c for c in columns)} FROM v "
-                "JOIN wanted w ON v.niveau = w.niveau AND v.code = w.code "
-                f"WHERE indicateur IN ({marks}) ORDER BY v.indicateur, v.niveau, v.code, periode",
-                wanted_ind,
+                f"SELECT {', '.join('s.' + c for c in columns)} FROM s "
+                "JOIN wanted w ON s.niveau = w.niveau AND s.code = w.code "
+                f"WHERE s.code IN ({', '.join('?' for _ in codes)}) "
+                f"AND s.niveau IN ({', '.join('?' for _ in levels)}) "
+                f"AND indicateur IN ({marks}) ORDER BY s.indicateur, s.niveau, s.code, periode",
+                [*codes, *levels, *wanted_ind],
             ).df()
         finally:
             con.unregister("wanted")
