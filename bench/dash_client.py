@@ -134,8 +134,11 @@ class DashSession:
             if not pending:
                 return
             outs = {k: {f"{i}.{p}" for i, p in _outputs(self.deps[k])} for k in pending}
-            ready = [k for k in pending
-                     if not any(_inputs(self.deps[k]) & outs[j] for j in pending if j != k)]
+            ready = [
+                k
+                for k in pending
+                if not any(_inputs(self.deps[k]) & outs[j] for j in pending if j != k)
+            ]
             for k in ready or list(pending):
                 names = pending.pop(k)
                 self._trigger(pending, await self.call(self.deps[k], sorted(names)))

@@ -38,7 +38,7 @@ import psutil
 from bench.dash_client import DashSession, json_or_none
 
 KINDS = ("page", "callback", "data", "geometry", "export")
-THINK_S = (0.5, 3.0)  # think time between steps, seconds (uniform)
+THINK_S = (1.0, 5.0)  # think time between steps, seconds (uniform)
 MAX_SESSIONS = 5  # per user
 TIMEOUT_S = 30.0
 NATIONAL_TILES = [(5, x, y) for x in (15, 16) for y in (10, 11)]
@@ -129,17 +129,26 @@ class Catalogue:
     communes: list[str]
 
 
+class TimeUp(Exception):
+    """The run's duration is over: the user stops at its next think time."""
+
+
 class User:
-    def __init__(self, http: aiohttp.ClientSession, base: str, stats: Stats,
-                 cat: Catalogue, rng: random.Random, think: tuple[float, float]) -> None:  # fmt: skip
+    def __init__(
+        self, http: aiohttp.ClientSession, base: str, stats: Stats, cat: Catalogue,
+        rng: random.Random, think: tuple[float, float], end: float, export_share: float = 0.3,
+    ) -> None:  # fmt: skip
         self.http, self.base, self.stats, self.cat, self.rng = http, base, stats, cat, rng
-        self.think_s = think
+        self.think_s, self.end, self.export_share = think, end, export_share
 
     async def send(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
         t0 = time.perf_counter()
         label = _route(path.split("?")[0])
         if isinstance(body, dict):  # a callback: name it by its first output
             label = "callback " + body["output"].strip(".").split("...")[0]
+            page = [i.get("value") for i in body["inputs"] if i["property"] == "pathname"]
+            if page:  # the pages callback renders a whole page: which one matters
+                label += " " + _route(str(page[0]))
         try:
             async with self.http.request(method, self.base + path, json=body,
                                          allow_redirects=False) as resp:  # fmt: skip
@@ -160,6 +169,8 @@ class User:
         return await self.send("GET", path)
 
     async def think(self) -> None:
+        if time.monotonic() >= self.end:
+            raise TimeUp
         await asyncio.sleep(self.rng.uniform(*self.think_s))
 
     async def load_page(self, path: str) -> DashSession:
@@ -197,7 +208,7 @@ class User:
             await tab.set("niveau", "value", rng.choice(levels))
             await self.show_map(tab)
             await self.think()
-        if rng.random() < 0.3:
+        if rng.random() < self.export_share:
             href = tab.props.get(("export-csv", "href"))
             if isinstance(href, str) and href.startswith("/api/"):
                 await self.get(href)
@@ -211,7 +222,7 @@ class User:
         await self.get(f"/api/v1/territories/commune/{code}")
         await self.get(f"/api/v1/territories?q={rng.choice(['lyon', 'per', 'saint', 'ajac'])}")
         await self.think()
-        if rng.random() < 0.3:
+        if rng.random() < self.export_share:
             await self.get(f"/export/fiche/commune/{code}.pdf")
 
 
@@ -219,7 +230,7 @@ def _route(path: str) -> str:
     """A path without its codes: /territoire/commune/*, /tuiles/commune/*."""
     parts = path.split("/")
     if len(parts) > 3 and parts[1] in ("territoire", "tuiles", "export"):
-        return "/".join(parts[:4 if parts[1] == "export" else 3]) + "/*"
+        return "/".join(parts[: 4 if parts[1] == "export" else 3]) + "/*"
     if len(parts) > 4 and parts[2] == "v1" and parts[3] == "territories":
         return "/".join(parts[:5]) + "/*"
     return path
@@ -236,9 +247,16 @@ async def catalogue(http: aiohttp.ClientSession, base: str) -> Catalogue:
     return Catalogue(inds, communes)
 
 
-async def run_load(base: str, users: int, duration: float, *, seed: int = 0,
-                   think: tuple[float, float] = THINK_S,
-                   max_sessions: int = MAX_SESSIONS) -> Stats:  # fmt: skip
+async def run_load(
+    base: str,
+    users: int,
+    duration: float,
+    *,
+    seed: int = 0,
+    think: tuple[float, float] = THINK_S,
+    max_sessions: int = MAX_SESSIONS,
+    export_share: float = 0.3,
+) -> Stats:
     """Play `users` concurrent users for about `duration` seconds against `base`."""
     stats = Stats()
     timeout = aiohttp.ClientTimeout(total=TIMEOUT_S)
@@ -248,12 +266,14 @@ async def run_load(base: str, users: int, duration: float, *, seed: int = 0,
         end = time.monotonic() + duration
 
         async def one(k: int) -> None:
-            user = User(http, base, stats, cat, random.Random(seed * 10_000 + k), think)
+            rng = random.Random(seed * 10_000 + k)
+            user = User(http, base, stats, cat, rng, think, end, export_share)
             await asyncio.sleep(user.rng.uniform(0, min(duration / 4, 5.0)))  # ramp up
             for _ in range(max_sessions):
-                if time.monotonic() >= end:
+                try:
+                    await user.session()
+                except TimeUp:
                     return
-                await user.session()
 
         t0 = time.perf_counter()
         await asyncio.gather(*(one(k) for k in range(users)))
@@ -269,21 +289,59 @@ def p95(values: list[float]) -> float:
     return statistics.quantiles(values, n=20)[-1] if len(values) > 1 else values[0]
 
 
-def report(stats: Stats, memory: dict[int, float] | None = None,
-           peak: dict[int, float] | None = None) -> str:  # fmt: skip
+def cpu_seconds(pid: int, children: bool = False) -> float:
+    """User + system CPU time of a process (and of its children: gunicorn's workers)."""
+    procs = [psutil.Process(pid)]
+    if children:
+        procs += procs[0].children(recursive=True)
+    total = 0.0
+    for p in procs:
+        try:
+            t = p.cpu_times()
+        except psutil.Error:
+            continue
+        total += t.user + t.system
+    return total
+
+
+def machine_busy() -> float:
+    """CPU seconds the whole machine spent busy so far (all processes, all cores): on a shared
+    machine, what other processes took is what the server did not get."""
+    t = psutil.cpu_times()
+    return sum(t) - t.idle - getattr(t, "iowait", 0.0)
+
+
+def report(
+    stats: Stats,
+    memory: dict[int, float] | None = None,
+    peak: dict[int, float] | None = None,
+    cpu: dict[str, float] | None = None,
+) -> str:
     lines = [f"{stats.requests} requêtes en {stats.seconds:.0f} s : "
              f"{stats.requests / max(stats.seconds, 1e-9):.1f} req/s ; "
              f"{len(stats.errors)} erreur(s)"]  # fmt: skip
+    if cpu:
+        cores = psutil.cpu_count() or 1
+        server = cpu.get("server", 0.0)  # unknown when loading a server started elsewhere
+        other = cpu["machine"] - cpu["client"] - server
+        lines.append(
+            f"  CPU sur {stats.seconds:.0f} s × {cores} cœurs : serveur {server:.0f} s, "
+            f"client {cpu['client']:.0f} s, autres processus {other:.0f} s "
+            f"(machine occupée à {cpu['machine'] / stats.seconds / cores:.0%})"
+        )
     for kind in KINDS:
         v = stats.times.get(kind)
         if v:
             lines.append(f"  {kind:9} n={len(v):5}  médiane {statistics.median(v):7.0f} ms  "
                          f"p95 {p95(v):7.0f} ms")  # fmt: skip
-    lines.append("  les plus lentes (p95) :")
-    slow = sorted(stats.by_path.items(), key=lambda kv: -p95(kv[1]))[:8]
-    for path, v in slow:
-        lines.append(f"    {path[:60]:60} n={len(v):4}  médiane {statistics.median(v):6.0f} ms  "
-                     f"p95 {p95(v):6.0f} ms")  # fmt: skip
+    total_ms = sum(sum(v) for v in stats.by_path.values()) or 1.0
+    lines.append("  routes par temps cumulé (à faible charge, c'est le CPU du serveur) :")
+    heavy = sorted(stats.by_path.items(), key=lambda kv: -sum(kv[1]))[:10]
+    for path, v in heavy:
+        lines.append(
+            f"    {path[:44]:44} n={len(v):5}  médiane {statistics.median(v):6.0f} ms  "
+            f"p95 {p95(v):6.0f} ms  cumul {sum(v) / total_ms:4.0%}"
+        )
     for err in sorted(set(stats.errors))[:10]:
         lines.append(f"  erreur : {err}")
     if memory:
@@ -308,11 +366,18 @@ async def _measure(base: str, master: int | None, args: argparse.Namespace) -> t
     peak: dict[int, float] = {}
     stop = asyncio.Event()
     sampler = asyncio.create_task(_sample_memory(master, peak, stop)) if master else None
-    stats = await run_load(base, args.users, args.duration, seed=args.seed)
+    me = os.getpid()
+    cpu0 = (cpu_seconds(me), machine_busy(), cpu_seconds(master, True) if master else 0.0)
+    stats = await run_load(base, args.users, args.duration, seed=args.seed, think=tuple(args.think))
+    cpu = {"client": cpu_seconds(me) - cpu0[0]}
+    cpu["machine"] = machine_busy() - cpu0[1]
+    if master:
+        cpu["server"] = cpu_seconds(master, True) - cpu0[2]
     stop.set()
     if sampler:
         await sampler
-    return stats, (worker_memory(master) if master else None), peak
+    memory = worker_memory(master) if master else None
+    return stats, memory, peak, cpu
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -322,6 +387,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=1, help="threads per gunicorn worker")
     ap.add_argument("--duration", type=float, default=60.0, help="seconds")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument(
+        "--think",
+        type=float,
+        nargs=2,
+        default=THINK_S,
+        metavar=("MIN", "MAX"),
+        help="think time between steps, seconds",
+    )
     ap.add_argument("--url", help="load this server instead of starting one")
     args = ap.parse_args(argv)
     print(f"## Charge : {args.users} utilisateurs, {args.duration:.0f} s, "
@@ -335,12 +408,12 @@ def main(argv: list[str] | None = None) -> int:
         proc = launch_server(port, args.workers, args.threads)
     try:
         wait_ready(base)
-        stats, memory, peak = asyncio.run(_measure(base, proc.pid if proc else None, args))
+        stats, memory, peak, cpu = asyncio.run(_measure(base, proc.pid if proc else None, args))
     finally:
         if proc is not None:
             proc.terminate()
             proc.wait(timeout=30)
-    print(report(stats, memory, peak), flush=True)
+    print(report(stats, memory, peak, cpu), flush=True)
     return 1 if stats.errors else 0
 
 
