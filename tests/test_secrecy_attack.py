@@ -295,17 +295,25 @@ def test_data_table_callback_carries_no_secret(live_app, cells: Cells, period: s
 
             async def send(method: str, path: str, body=None):
                 async with http.request(method, live_app.url + path, json=body) as resp:
-                    return resp.status, await resp.json() if resp.status == 200 else None
+                    out = await resp.json() if resp.status == 200 else None
+                    calls.append((body or {}).get("output", path)[:60] + f" {resp.status}")
+                    return resp.status, out
 
             _, deps = await send("GET", "/_dash-dependencies")
             tab = DashSession(deps, send)
             await tab.open_page("/", f"?indicateur={INDICATOR}&niveau=commune&periode={period}")
+            # the user's choices in the panel (whatever the page's defaults are)
+            for cid, value in (("indicateur", INDICATOR), ("niveau", "commune"),
+                               ("periode", period), ("filtre", None)):  # fmt: skip
+                tab.props[(cid, "value")] = value
             await tab.set("bloc-table", "open", True)
             return tab.props
 
+    calls: list[str] = []
     props = asyncio.run(run())
     rows = props.get(("table-vue", "data"))
-    assert rows, "le tableau de données n'a pas été rendu"
+    table = str(props.get(("table-donnees", "children")))[:300]
+    assert rows, f"le tableau de données n'a pas été rendu : {calls} {table} {period}"
     api = _api_cells(cells, "commune")
     for row in rows:
         status, value = api[row["code"]]
