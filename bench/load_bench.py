@@ -260,7 +260,10 @@ async def run_load(
     """Play `users` concurrent users for about `duration` seconds against `base`."""
     stats = Stats()
     timeout = aiohttp.ClientTimeout(total=TIMEOUT_S)
-    conn = aiohttp.TCPConnector(limit=0)
+    # Idle connections are dropped before gunicorn's 2 s keep-alive closes them: otherwise a
+    # request sent on a socket the server is closing fails (ServerDisconnectedError), where a
+    # browser would silently retry it.
+    conn = aiohttp.TCPConnector(limit=0, keepalive_timeout=1.0)
     async with aiohttp.ClientSession(timeout=timeout, connector=conn) as http:
         cat = await catalogue(http, base)
         end = time.monotonic() + duration
