@@ -1,10 +1,18 @@
-"""`make bench`: every measurement in one run (build, map engine, server memory, store)."""
+"""`make bench`: every measurement in one run (build, map engine, server memory, store,
+dashboard routes, load)."""
 
 from __future__ import annotations
 
 import sys
 
-from bench import build_bench, dashboard_bench, map_bench, server_memory, store_bench
+from bench import (
+    build_bench,
+    dashboard_bench,
+    load_bench,
+    map_bench,
+    server_memory,
+    store_bench,
+)
 
 
 def main() -> int:
@@ -17,6 +25,8 @@ def main() -> int:
     store_bench.main()
     print(flush=True)
     dashboard_bench.main()
+    print(flush=True)
+    load_bench.main(["--users", "50", "--workers", "3", "--duration", "60"])
     return code
 
 

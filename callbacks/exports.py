@@ -57,7 +57,12 @@ def run_export(data: AppData, which: str, state: dict, set_progress) -> tuple[st
 
 
 def register(app: Dash, data: AppData) -> None:
-    """Register the background export callbacks (needs the app's background manager)."""
+    """Register the background export callbacks (needs the app's background manager).
+
+    The job runs in a spawned process: it must close over picklable values only (the
+    settings and the URL prefix), never the server's AppData or app."""
+    settings = data.settings
+    prefix = app.get_relative_path("/").rstrip("/")
 
     @app.callback(
         Output("export-fichier", "data"),
@@ -91,11 +96,10 @@ def register(app: Dash, data: AppData) -> None:
                  "filtre": filtre}  # fmt: skip
         set_progress((0, "0 %", "Préparation…"))
         try:
-            # A fresh AppData: the forked job must not share the server threads' lock.
-            url, text = run_export(AppData(data.settings), which, state, set_progress)
+            url, text = run_export(AppData(settings), which, state, set_progress)
         except ViewError as err:
             return no_update, err.message
-        return app.get_relative_path(url), text
+        return prefix + url, text
 
     app.clientside_callback(
         ClientsideFunction(namespace="cafurl", function_name="download"),

@@ -133,7 +133,8 @@ def int_arg(name: str, default: int, low: int, high: int) -> int:
     text = arg(name)
     if text in (None, ""):
         return default
-    if not text.isdigit() or not low <= int(text) <= high:
+    # isdigit() alone lets "²" through, which int() refuses: ASCII digits only
+    if not (text.isascii() and text.isdigit()) or not low <= int(text) <= high:
         raise ViewError(f"Paramètre « {name} » invalide : un entier de {low} à {high} est attendu.")
     return int(text)
 

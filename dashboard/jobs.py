@@ -42,11 +42,29 @@ def background_manager(settings: Settings, env: dict[str, str] | None = None):
         celery_app = Celery("cafcarto", broker=redis_url, backend=redis_url)
         return CeleryManager(celery_app, expire=EXPORT_TTL)
     import diskcache
-    from dash import DiskcacheManager
 
     folder = settings.cache / "jobs"
     folder.mkdir(parents=True, exist_ok=True)
-    return DiskcacheManager(diskcache.Cache(str(folder)), expire=EXPORT_TTL)
+    return _spawning_manager()(diskcache.Cache(str(folder)), expire=EXPORT_TTL)
+
+
+def _spawning_manager():
+    """Dash's DiskcacheManager with jobs started by spawn, not fork: a fork of the threaded
+    server copies locks other threads hold (DuckDB, Arrow's pool, logging) and the job can
+    hang on one. A spawned job starts clean (about 2 s of imports, nothing for long jobs)."""
+    from dash import DiskcacheManager
+
+    class SpawningDiskcacheManager(DiskcacheManager):
+        def call_job_fn(self, key, job_fn, args, context):  # noqa: ANN001, ANN202
+            import multiprocess
+
+            process = multiprocess.get_context("spawn").Process(
+                target=job_fn, args=(key, self._make_progress_key(key), args, context)
+            )
+            process.start()
+            return process.pid
+
+    return SpawningDiskcacheManager
 
 
 def exports_dir(settings: Settings) -> Path:

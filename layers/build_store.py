@@ -141,7 +141,13 @@ def _write_facilities(data: DemoData, geo_build: Path, build: Path) -> int:
 
 def _new_build(root: Path) -> Path:
     cache.drop_dead_partials(root)
-    build_id = f"{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}"
+    # Two imports in the same second (`cafcarto import a.csv b.csv`) must not share a folder;
+    # the pid stays last: drop_dead_partials reads it there.
+    stamp = time.strftime("%Y%m%dT%H%M%S")
+    for n in range(1000):
+        build_id = f"{stamp}{f'.{n}' if n else ''}-{os.getpid()}"
+        if not any((root / "builds" / f"{build_id}{s}").exists() for s in ("", ".partial")):
+            break
     return root / "builds" / f"{build_id}.partial"
 
 

@@ -102,6 +102,14 @@ def neutralise(value: object) -> object:
     return value
 
 
+def xlsx_text(value: str) -> str:
+    """A text cell Excel accepts and never runs: control characters (which openpyxl refuses)
+    are removed first, so that "\x01=cmd" cannot become a formula once cleaned."""
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+    return str(neutralise(ILLEGAL_CHARACTERS_RE.sub("", value)))
+
+
 def published_value(value: object, statut: str, ndigits: int) -> float | int | None:
     """The rounded value of a published cell; None for any other status or a missing value."""
     if statut != PUBLISHED or value is None:
@@ -195,14 +203,14 @@ def to_xlsx(
                 out.append(value)
             else:
                 # openpyxl writes a str starting with "=" as a formula: neutralise first.
-                out.append(neutralise("" if cell is None else str(cell)))
+                out.append(xlsx_text("" if cell is None else str(cell)))
         ws.append(out)
 
     info = wb.create_sheet("metadonnees")
     info.column_dimensions["A"].width = 24
     info.column_dimensions["B"].width = 100
     for key, value in metadata_pairs(meta):
-        info.append([key, neutralise(value)])
+        info.append([key, xlsx_text(value)])
     out = io.BytesIO()
     wb.save(out)
     return out.getvalue()

@@ -60,7 +60,10 @@ def live_app(settings: Settings):
 
     if missing_files(settings.vendor):
         _skip_or_fail("front-end libraries not installed: run `python -m dashboard.vendor`")
-    with LiveServer(create_app(settings).server) as server:
+    # Every browser test and the attacker share one address: the per-IP limits (tested on
+    # their own in test_serving.py) would answer 429 halfway through the session.
+    unlimited = replace(settings, rate_limit=None, export_rate_limit=None)
+    with LiveServer(create_app(unlimited).server) as server:
         yield server
 
 

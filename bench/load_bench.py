@@ -1,0 +1,424 @@
+"""Load test: many simulated users on the app served by gunicorn with several workers.
+
+Each user plays bounded sessions with a random think time between steps: open the map (page,
+Dash layout and dependencies, the pages callback and the page's callbacks, the map values and
+the national vector tiles), switch indicator and level (the callbacks a browser posts, built
+from `_dash-dependencies` by bench.dash_client), open a commune's profile (page + callbacks),
+call the API (data, territory, search) and export (CSV of the current view, the profile PDF).
+
+Printed: requests per second, median and 95th percentile latency per route kind, errors
+(non-2xx/3xx, timeouts) and the resident memory of every gunicorn worker.
+
+`python -m bench.load_bench --users 50 --workers 3 --duration 60` (the cache of
+CAFCARTO_CACHE), or `--url http://host:port` to load a server started elsewhere. Rate limits
+must be off for a load test: the server is started with CAFCARTO_RATE_LIMIT=0 (read by the
+rate limiter once it exists).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import psutil
+
+from bench.dash_client import DashSession, json_or_none
+
+KINDS = ("page", "callback", "data", "geometry", "export")
+THINK_S = (1.0, 5.0)  # think time between steps, seconds (uniform)
+MAX_SESSIONS = 5  # per user
+TIMEOUT_S = 30.0
+NATIONAL_TILES = [(5, x, y) for x in (15, 16) for y in (10, 11)]
+REPO = Path(__file__).resolve().parent.parent
+
+
+def kind_of(path: str) -> str:
+    """Route kind of a request path, for the per-kind latency figures."""
+    if path.startswith("/_dash-update-component"):
+        return "callback"
+    if path.startswith(("/export/", "/api/v1/data")) and "format=" in path:
+        return "export"
+    if path.startswith("/export/"):
+        return "export"
+    if path.startswith(("/api/",)):
+        return "data"
+    if path.startswith(("/tuiles/", "/geo/")):
+        return "geometry"
+    return "page"
+
+
+# --------------------------------------------------------------------------------------------
+# Server
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def launch_server(port: int, workers: int, threads: int = 1) -> subprocess.Popen:
+    """The app under gunicorn on 127.0.0.1 (switch to `cafcarto serve --workers N` here)."""
+    env = {**os.environ, "CAFCARTO_RATE_LIMIT": "0"}
+    cmd = [str(Path(sys.executable).with_name("gunicorn")), "-w", str(workers),
+           "--threads", str(threads), "-b", f"127.0.0.1:{port}", "--timeout", "120",
+           "dashboard.wsgi:server"]  # fmt: skip
+    return subprocess.Popen(cmd, env=env, cwd=REPO,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+
+
+def wait_ready(url: str, timeout: float = 120.0) -> None:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        try:
+            with urllib.request.urlopen(url + "/healthz", timeout=5) as resp:  # noqa: S310
+                if resp.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"le serveur {url} ne répond pas")
+
+
+def worker_memory(master: int) -> dict[int, float]:
+    """Resident memory (MB) of each gunicorn worker (children of the master)."""
+    out = {}
+    for child in psutil.Process(master).children():
+        try:
+            out[child.pid] = child.memory_info().rss / 2**20
+        except psutil.Error:
+            continue
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# Client
+
+
+@dataclass
+class Stats:
+    """Latencies (ms) per route kind, errors, and the span of the run."""
+
+    times: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    by_path: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    errors: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def requests(self) -> int:
+        return sum(len(v) for v in self.times.values())
+
+
+@dataclass
+class Catalogue:
+    """What the users pick from: indicators with their levels, published communes."""
+
+    indicators: dict[str, list[str]]
+    communes: list[str]
+
+
+class TimeUp(Exception):
+    """The run's duration is over: the user stops at its next think time."""
+
+
+class User:
+    def __init__(
+        self, http: aiohttp.ClientSession, base: str, stats: Stats, cat: Catalogue,
+        rng: random.Random, think: tuple[float, float], end: float, export_share: float = 0.3,
+    ) -> None:  # fmt: skip
+        self.http, self.base, self.stats, self.cat, self.rng = http, base, stats, cat, rng
+        self.think_s, self.end, self.export_share = think, end, export_share
+
+    async def send(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+        t0 = time.perf_counter()
+        label = _route(path.split("?")[0])
+        if isinstance(body, dict):  # a callback: name it by its first output
+            label = "callback " + body["output"].strip(".").split("...")[0]
+            page = [i.get("value") for i in body["inputs"] if i["property"] == "pathname"]
+            if page:  # the pages callback renders a whole page: which one matters
+                label += " " + _route(str(page[0]))
+        try:
+            async with self.http.request(method, self.base + path, json=body,
+                                         allow_redirects=False) as resp:  # fmt: skip
+                raw = await resp.read()
+                status = resp.status
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            self.stats.errors.append(f"{method} {path[:100]} : {type(exc).__name__}")
+            return 0, None
+        ms = (time.perf_counter() - t0) * 1000
+        self.stats.times[kind_of(path)].append(ms)
+        self.stats.by_path[label].append(ms)
+        if status >= 400:
+            self.stats.errors.append(f"{method} {path[:100]} : HTTP {status}")
+        ctype = resp.headers.get("Content-Type", "")
+        return status, json_or_none(raw) if "json" in ctype else None
+
+    async def get(self, path: str) -> tuple[int, Any]:
+        return await self.send("GET", path)
+
+    async def think(self) -> None:
+        if time.monotonic() >= self.end:
+            raise TimeUp
+        await asyncio.sleep(self.rng.uniform(*self.think_s))
+
+    async def load_page(self, path: str) -> DashSession:
+        await self.get(path)
+        await self.get("/_dash-layout")
+        _, deps = await self.get("/_dash-dependencies")
+        tab = DashSession(deps or [], self.send)
+        pathname, _, search = path.partition("?")
+        await tab.open_page(pathname, "?" + search if search else "")
+        return tab
+
+    async def show_map(self, tab: DashSession) -> None:
+        spec = tab.props.get(("map-spec", "data"))
+        if not isinstance(spec, dict):
+            return
+        gets = [spec["valeurs"]]
+        if spec.get("tuiles"):
+            gets += [spec["tuiles"].format(z=z, x=x, y=y) for z, x, y in NATIONAL_TILES]
+        elif spec.get("geometrie"):
+            gets.append(spec["geometrie"])
+        await asyncio.gather(*(self.get(p) for p in gets))
+
+    async def session(self) -> None:
+        rng, cat = self.rng, self.cat
+        tab = await self.load_page("/")
+        await self.show_map(tab)
+        await self.think()
+        ind = rng.choice(list(cat.indicators))
+        await tab.set("indicateur", "value", ind)
+        await self.show_map(tab)
+        await self.think()
+        levels = [lv for lv in cat.indicators[ind] if lv in ("region", "departement", "epci",
+                                                              "commune", "caf")]  # fmt: skip
+        if levels:
+            await tab.set("niveau", "value", rng.choice(levels))
+            await self.show_map(tab)
+            await self.think()
+        if rng.random() < self.export_share:
+            href = tab.props.get(("export-csv", "href"))
+            if isinstance(href, str) and href.startswith("/api/"):
+                await self.get(href)
+                await self.think()
+        code = rng.choice(cat.communes)
+        profile = await self.load_page(f"/territoire/commune/{code}")
+        await self.think()
+        await profile.set("evolution-indicateur", "value", rng.choice(list(cat.indicators)))
+        await self.think()
+        await self.get(f"/api/v1/data?indicator={ind}&level=departement")
+        await self.get(f"/api/v1/territories/commune/{code}")
+        await self.get(f"/api/v1/territories?q={rng.choice(['lyon', 'per', 'saint', 'ajac'])}")
+        await self.think()
+        if rng.random() < self.export_share:
+            await self.get(f"/export/fiche/commune/{code}.pdf")
+
+
+def _route(path: str) -> str:
+    """A path without its codes: /territoire/commune/*, /tuiles/commune/*."""
+    parts = path.split("/")
+    if len(parts) > 3 and parts[1] in ("territoire", "tuiles", "export"):
+        return "/".join(parts[: 4 if parts[1] == "export" else 3]) + "/*"
+    if len(parts) > 4 and parts[2] == "v1" and parts[3] == "territories":
+        return "/".join(parts[:5]) + "/*"
+    return path
+
+
+async def catalogue(http: aiohttp.ClientSession, base: str) -> Catalogue:
+    async with http.get(base + "/api/v1/catalog") as resp:
+        cat = await resp.json()
+    inds = {i["id"]: i["levels"] for i in cat["indicators"] if i["levels"]}
+    url = base + "/api/v1/data?indicator=allocataires&level=commune"
+    async with http.get(url) as resp:
+        rows = (await resp.json())["rows"]
+    communes = [r["code"] for r in rows if r["status"] == "published"] or [r["code"] for r in rows]
+    return Catalogue(inds, communes)
+
+
+async def run_load(
+    base: str,
+    users: int,
+    duration: float,
+    *,
+    seed: int = 0,
+    think: tuple[float, float] = THINK_S,
+    max_sessions: int = MAX_SESSIONS,
+    export_share: float = 0.3,
+) -> Stats:
+    """Play `users` concurrent users for about `duration` seconds against `base`."""
+    stats = Stats()
+    timeout = aiohttp.ClientTimeout(total=TIMEOUT_S)
+    # Idle connections are dropped before gunicorn's 2 s keep-alive closes them: otherwise a
+    # request sent on a socket the server is closing fails (ServerDisconnectedError), where a
+    # browser would silently retry it.
+    conn = aiohttp.TCPConnector(limit=0, keepalive_timeout=1.0)
+    async with aiohttp.ClientSession(timeout=timeout, connector=conn) as http:
+        cat = await catalogue(http, base)
+        end = time.monotonic() + duration
+
+        async def one(k: int) -> None:
+            rng = random.Random(seed * 10_000 + k)
+            user = User(http, base, stats, cat, rng, think, end, export_share)
+            await asyncio.sleep(user.rng.uniform(0, min(duration / 4, 5.0)))  # ramp up
+            for _ in range(max_sessions):
+                try:
+                    await user.session()
+                except TimeUp:
+                    return
+
+        t0 = time.perf_counter()
+        await asyncio.gather(*(one(k) for k in range(users)))
+        stats.seconds = time.perf_counter() - t0
+    return stats
+
+
+# --------------------------------------------------------------------------------------------
+# Report
+
+
+def p95(values: list[float]) -> float:
+    return statistics.quantiles(values, n=20)[-1] if len(values) > 1 else values[0]
+
+
+def cpu_seconds(pid: int, children: bool = False) -> float:
+    """User + system CPU time of a process (and of its children: gunicorn's workers)."""
+    procs = [psutil.Process(pid)]
+    if children:
+        procs += procs[0].children(recursive=True)
+    total = 0.0
+    for p in procs:
+        try:
+            t = p.cpu_times()
+        except psutil.Error:
+            continue
+        total += t.user + t.system
+    return total
+
+
+def machine_busy() -> float:
+    """CPU seconds the whole machine spent busy so far (all processes, all cores): on a shared
+    machine, what other processes took is what the server did not get."""
+    t = psutil.cpu_times()
+    return sum(t) - t.idle - getattr(t, "iowait", 0.0)
+
+
+def report(
+    stats: Stats,
+    memory: dict[int, float] | None = None,
+    peak: dict[int, float] | None = None,
+    cpu: dict[str, float] | None = None,
+) -> str:
+    lines = [f"{stats.requests} requêtes en {stats.seconds:.0f} s : "
+             f"{stats.requests / max(stats.seconds, 1e-9):.1f} req/s ; "
+             f"{len(stats.errors)} erreur(s)"]  # fmt: skip
+    if cpu:
+        cores = psutil.cpu_count() or 1
+        server = cpu.get("server", 0.0)  # unknown when loading a server started elsewhere
+        other = cpu["machine"] - cpu["client"] - server
+        lines.append(
+            f"  CPU sur {stats.seconds:.0f} s × {cores} cœurs : serveur {server:.0f} s, "
+            f"client {cpu['client']:.0f} s, autres processus {other:.0f} s "
+            f"(machine occupée à {cpu['machine'] / stats.seconds / cores:.0%})"
+        )
+    for kind in KINDS:
+        v = stats.times.get(kind)
+        if v:
+            lines.append(f"  {kind:9} n={len(v):5}  médiane {statistics.median(v):7.0f} ms  "
+                         f"p95 {p95(v):7.0f} ms")  # fmt: skip
+    total_ms = sum(sum(v) for v in stats.by_path.values()) or 1.0
+    lines.append("  routes par temps cumulé (à faible charge, c'est le CPU du serveur) :")
+    heavy = sorted(stats.by_path.items(), key=lambda kv: -sum(kv[1]))[:10]
+    for path, v in heavy:
+        lines.append(
+            f"    {path[:44]:44} n={len(v):5}  médiane {statistics.median(v):6.0f} ms  "
+            f"p95 {p95(v):6.0f} ms  cumul {sum(v) / total_ms:4.0%}"
+        )
+    for err in sorted(set(stats.errors))[:10]:
+        lines.append(f"  erreur : {err}")
+    if memory:
+        total = sum(memory.values())
+        per = ", ".join(f"{mb:.0f}" for mb in memory.values())
+        lines.append(f"  mémoire des workers (fin) : {per} Mo ; total {total:.0f} Mo")
+    if peak:
+        lines.append(f"  mémoire des workers (pic) : "
+                     f"{', '.join(f'{mb:.0f}' for mb in peak.values())} Mo ; "
+                     f"total {sum(peak.values()):.0f} Mo")  # fmt: skip
+    return "\n".join(lines)
+
+
+async def _sample_memory(master: int, peak: dict[int, float], stop: asyncio.Event) -> None:
+    while not stop.is_set():
+        for pid, mb in worker_memory(master).items():
+            peak[pid] = max(peak.get(pid, 0.0), mb)
+        await asyncio.sleep(0.5)
+
+
+async def _measure(base: str, master: int | None, args: argparse.Namespace) -> tuple:
+    peak: dict[int, float] = {}
+    stop = asyncio.Event()
+    sampler = asyncio.create_task(_sample_memory(master, peak, stop)) if master else None
+    me = os.getpid()
+    cpu0 = (cpu_seconds(me), machine_busy(), cpu_seconds(master, True) if master else 0.0)
+    stats = await run_load(base, args.users, args.duration, seed=args.seed, think=tuple(args.think))
+    cpu = {"client": cpu_seconds(me) - cpu0[0]}
+    cpu["machine"] = machine_busy() - cpu0[1]
+    if master:
+        cpu["server"] = cpu_seconds(master, True) - cpu0[2]
+    stop.set()
+    if sampler:
+        await sampler
+    memory = worker_memory(master) if master else None
+    return stats, memory, peak, cpu
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--users", type=int, default=50)
+    ap.add_argument("--workers", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=1, help="threads per gunicorn worker")
+    ap.add_argument("--duration", type=float, default=60.0, help="seconds")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument(
+        "--think",
+        type=float,
+        nargs=2,
+        default=THINK_S,
+        metavar=("MIN", "MAX"),
+        help="think time between steps, seconds",
+    )
+    ap.add_argument("--url", help="load this server instead of starting one")
+    args = ap.parse_args(argv)
+    print(f"## Charge : {args.users} utilisateurs, {args.duration:.0f} s, "
+          + (args.url or f"gunicorn {args.workers} worker(s) × {args.threads} thread(s)"),
+          flush=True)  # fmt: skip
+    proc = None
+    base = args.url
+    if base is None:
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
+        proc = launch_server(port, args.workers, args.threads)
+    try:
+        wait_ready(base)
+        stats, memory, peak, cpu = asyncio.run(_measure(base, proc.pid if proc else None, args))
+    finally:
+        if proc is not None:
+            proc.terminate()
+            proc.wait(timeout=30)
+    print(report(stats, memory, peak, cpu), flush=True)
+    return 1 if stats.errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

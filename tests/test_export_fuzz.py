@@ -1,0 +1,67 @@
+"""Formula injection in exports: any text cell a spreadsheet would run comes out inert.
+
+Property test over random strings that start with = + - @ tab or CR, as a territory name and
+as an indicator title, through the CSV and the Excel export.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pandas as pd
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from openpyxl import load_workbook
+
+from layers.export_tables import FORMULA_PREFIXES, ExportMeta, export_rows, to_csv, to_xlsx
+
+TEXT = st.text(st.characters(exclude_categories=["Cs"], exclude_characters="\x00"), max_size=30)
+# A control character first: Excel cannot hold it, and once removed a formula could appear.
+CONTROL = st.sampled_from(["", "\x01", "\x08", "\x1f", "\x0b\x0c"])
+FORMULAS = st.builds(
+    lambda c, p, rest: c + p + rest, CONTROL, st.sampled_from(FORMULA_PREFIXES), TEXT
+)
+PLAIN = TEXT.filter(lambda s: not s.startswith(FORMULA_PREFIXES))
+
+
+def _export(name: str, title: str) -> tuple[bytes, bytes]:
+    meta = ExportMeta(indicator="allocataires", title=title, level="commune", period="2024-12",
+                      unit="foyers", source=title, definition=title, notice=title)  # fmt: skip
+    cells = pd.DataFrame({"code": ["69123", "2A004"], "nom": [name, "Ajaccio"],
+                          "valeur": [12.0, None], "statut": ["publie", "secret"]})  # fmt: skip
+    rows = export_rows(cells, meta)
+    return to_csv(rows, meta), to_xlsx(rows, meta)
+
+
+def _csv_cells(body: bytes) -> list[dict]:
+    text = body.decode("utf-8-sig")
+    return list(csv.DictReader(io.StringIO(text, newline=""), delimiter=";"))
+
+
+def _inert(value: object) -> bool:
+    return not (isinstance(value, str) and value.startswith(FORMULA_PREFIXES))
+
+
+@given(name=FORMULAS, title=FORMULAS)
+@settings(max_examples=60, deadline=None, derandomize=True, database=None)
+def test_formula_cells_come_out_inert(name: str, title: str) -> None:
+    csv_body, xlsx_body = _export(name, title)
+    rows = _csv_cells(csv_body)
+    if name.startswith(FORMULA_PREFIXES):
+        assert rows[0]["nom"] == "'" + name
+    assert all(_inert(v) for r in rows for k, v in r.items() if k != "valeur")
+    wb = load_workbook(io.BytesIO(xlsx_body))
+    for ws in wb.worksheets:
+        for row in ws.iter_rows():
+            for cell in row:
+                assert cell.data_type != "f", f"formule dans {ws.title}!{cell.coordinate}"
+                assert _inert(cell.value), f"{ws.title}!{cell.coordinate} : {cell.value!r}"
+    assert str(wb["donnees"]["B2"].value).startswith("'")
+
+
+@given(name=PLAIN)
+@settings(max_examples=30, deadline=None, derandomize=True, database=None)
+def test_plain_names_are_left_alone(name: str) -> None:
+    csv_body, _ = _export(name, "Foyers allocataires")
+    assert _csv_cells(csv_body)[0]["nom"] == name
