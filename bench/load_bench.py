@@ -71,11 +71,11 @@ def free_port() -> int:
 
 
 def launch_server(port: int, workers: int, threads: int = 1) -> subprocess.Popen:
-    """The app under gunicorn on 127.0.0.1 (switch to `cafcarto serve --workers N` here)."""
-    env = {**os.environ, "CAFCARTO_RATE_LIMIT": "0"}
-    cmd = [str(Path(sys.executable).with_name("gunicorn")), "-w", str(workers),
-           "--threads", str(threads), "-b", f"127.0.0.1:{port}", "--timeout", "120",
-           "dashboard.wsgi:server"]  # fmt: skip
+    """The production entry (`cafcarto serve --workers N`, gunicorn) on 127.0.0.1, without the
+    per-IP limits: every simulated user comes from the same address."""
+    env = {**os.environ, "CAFCARTO_RATE_LIMIT": "0", "CAFCARTO_RATE_LIMIT_EXPORT": "0"}
+    cmd = [str(Path(sys.executable).with_name("cafcarto")), "serve", "--host", "127.0.0.1",
+           "--port", str(port), "--workers", str(workers), "--threads", str(threads)]  # fmt: skip
     return subprocess.Popen(cmd, env=env, cwd=REPO,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
 

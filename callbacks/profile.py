@@ -26,6 +26,10 @@ def comparison_table(data: AppData, territories: list[str]) -> html.Table | html
             cols.append((level, code, f"{terr.name} ({LEVEL_NAMES_FR[level]})"))
     if not cols or info is None:
         return html.P("Choisissez un ou plusieurs territoires à comparer.")
+    # One store read for every indicator and territory; the latest period of each series.
+    found = info.store.series_many(list(COMPARED), [(lv, c) for lv, c, _ in cols])
+    latest = {(str(r.indicateur), str(r.niveau), str(r.code)): (r.valeur, str(r.statut))
+              for r in found.itertuples()}  # fmt: skip (rows come oldest period first)
     rows = []
     for ident in COMPARED:
         ind = BY_ID[ident]
@@ -34,10 +38,8 @@ def comparison_table(data: AppData, territories: list[str]) -> html.Table | html
             if level not in ind.niveaux:
                 cells.append(html.Td("non concerné"))
                 continue
-            s = info.store.series(ind.id, level, code)
-            last = s.iloc[-1] if len(s) else None
-            text = "pas de données" if last is None else value_text(
-                last["valeur"], str(last["statut"]), ind)
+            last = latest.get((ind.id, level, code))
+            text = "pas de données" if last is None else value_text(last[0], last[1], ind)
             cells.append(html.Td(text, className="cc-num"))
         rows.append(html.Tr([html.Th(ind.titre, scope="row"), *cells]))
     head = html.Tr([html.Th("Indicateur", scope="col"),

@@ -14,7 +14,7 @@ from flask import Flask, Response, send_file
 from dashboard.appdata import AppData
 from dashboard.jobs import export_file
 from dashboard.responses import json_error
-from layers.profile import profile
+from layers.profile import cached_profile
 from layers.profile_pdf import profile_pdf
 from layers.territory_index import LEVELS
 from layers.views import LEVEL_NAMES_FR, ViewError
@@ -63,7 +63,7 @@ def register_exports(server: Flask, data: AppData) -> None:
             name = LEVEL_NAMES_FR.get(level, level)
             return json_error(f"Territoire inconnu : {name} « {code[:40]} ».", 404)
         try:
-            prof = profile(info.store, index, level, code, info.notice)
+            prof = cached_profile(info.store, index, level, code, info.notice)
         except ViewError as err:
             return json_error(err.message, err.status)
         body = profile_pdf(prof)

@@ -10,7 +10,7 @@ from dashboard.appdata import AppData
 from dashboard.layout import TABLE_CELL_STYLE
 from layers.catalogue import BY_ID
 from layers.facilities import EAJE_TYPES, LAEP
-from layers.profile import composition_figure, neighbours_figure, profile
+from layers.profile import cached_profile, composition_figure, neighbours_figure
 from layers.views import LEVEL_NAMES_FR, ViewError
 
 GRAPH_CONFIG = {"displaylogo": False, "locale": "fr"}
@@ -67,7 +67,7 @@ def profile_layout(data: AppData, niveau: str | None = None, code: str | None = 
         return html.Div(html.P("Les données ne sont pas construites : lancez « cafcarto build »."),
                         className="cc-profile")  # fmt: skip
     try:
-        prof = profile(info.store, index, str(niveau), str(code)[:20], info.notice)
+        prof = cached_profile(info.store, index, str(niveau), str(code)[:20], info.notice)
     except ViewError as exc:
         return html.Div([html.H2("Territoire introuvable"), html.P(exc.message),
                          html.A("Retour à la carte", href="/")],

@@ -9,8 +9,10 @@ and no rank nor change is computed from it. The figure builders take that data (
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Iterable, Sequence
+from functools import lru_cache
 from typing import Any
 
 import pandas as pd
@@ -614,3 +616,19 @@ def composition_figure(prof_or_rows: dict | Iterable[dict], title: str | None = 
     _base_layout(fig, title or "Composition familiale des foyers allocataires")
     fig.update_layout(height=260, bargap=0.3)
     return fig
+
+
+@lru_cache(maxsize=256)
+def _profile_cached(
+    store: Store, index: TerritoryIndex, level: str, code: str, notice: str | None
+) -> dict:
+    return profile(store, index, level, code, notice)
+
+
+def cached_profile(
+    store: Store, index: TerritoryIndex, level: str, code: str, notice: str | None = None
+) -> dict:
+    """`profile()` remembered per (store, index, territory): the page, its PDF and an atlas ask
+    for the same one (~150 ms each on all France). A new build brings new Store and index
+    objects, hence new keys. Returns a copy: callers may change it freely."""
+    return copy.deepcopy(_profile_cached(store, index, level, code, notice))
