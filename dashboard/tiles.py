@@ -19,6 +19,10 @@ def _reader(path: str) -> tuple[Reader, bool]:
     return reader, gzipped
 
 
+# Every visitor asks for the same few national tiles; the PMTiles reader decodes its
+# directories in Python on each call (~8 ms), so the bytes of recent tiles are kept (an
+# archive is immutable: a new build has a new path). Tiles weigh a few kB to ~100 kB.
+@lru_cache(maxsize=2048)
 def read_tile(path: str, z: int, x: int, y: int) -> tuple[bytes | None, bool]:
     """The tile's bytes (None when empty) and whether they are gzip-compressed."""
     reader, gzipped = _reader(path)
