@@ -60,6 +60,8 @@ class Settings:
     CAFCARTO_RATE_LIMIT_EXPORT  per-IP limit of /export/ (default 30/minute; 0 = none)
     CAFCARTO_MAX_REQUEST_BYTES  largest request body (default 2000000)
     CAFCARTO_DATA_MAX_AGE       seconds browsers and the server cache keep data answers (300)
+    CAFCARTO_JOBS               background jobs' state and files, shared by all hosts
+                                (default: the build cache)
     CAFCARTO_PROXIES            reverse proxies in front that set X-Forwarded-For (default 0)
     """
 
@@ -75,6 +77,13 @@ class Settings:
     max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES
     data_max_age: int = DEFAULT_DATA_MAX_AGE
     proxies: int = 0
+    jobs: Path | None = None
+
+    @property
+    def jobs_root(self) -> Path:
+        """Where background jobs keep their state (jobs/) and files (exports/): shared by every
+        host behind a load balancer (CAFCARTO_JOBS), the build cache by default."""
+        return self.jobs or self.cache
 
     @property
     def store_demo(self) -> Path:
@@ -109,4 +118,5 @@ class Settings:
             ),
             data_max_age=_int_env(env, "CAFCARTO_DATA_MAX_AGE", DEFAULT_DATA_MAX_AGE),
             proxies=_int_env(env, "CAFCARTO_PROXIES", 0),
+            jobs=Path(env["CAFCARTO_JOBS"]).resolve() if env.get("CAFCARTO_JOBS") else None,
         )

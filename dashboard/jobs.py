@@ -2,13 +2,12 @@
 background callbacks: in a subprocess with a DiskCache backend by default, on Celery workers
 when CAFCARTO_REDIS_URL is set. The page stays responsive and shows the job's progress.
 
-Their files go to `<cache>/exports/<token>/<name>` and are served once ready by
+Their files go to `<jobs root>/exports/<token>/<name>` and are served once ready by
 `/export/fichier/<token>/<name>`; they are removed after EXPORT_TTL seconds.
 """
 
 from __future__ import annotations
 
-import os
 import re
 import secrets
 import shutil
@@ -25,10 +24,9 @@ ATLAS_MAX_COMMUNES = 250
 Progress = Callable[[int, int], None]
 
 
-def background_manager(settings: Settings, env: dict[str, str] | None = None):
+def background_manager(settings: Settings):
     """Celery (Redis broker and results) when CAFCARTO_REDIS_URL is set, else DiskCache."""
-    env = dict(os.environ if env is None else env)
-    redis_url = env.get("CAFCARTO_REDIS_URL")
+    redis_url = settings.redis_url
     if redis_url:
         try:
             from celery import Celery
@@ -43,7 +41,7 @@ def background_manager(settings: Settings, env: dict[str, str] | None = None):
         return CeleryManager(celery_app, expire=EXPORT_TTL)
     import diskcache
 
-    folder = settings.cache / "jobs"
+    folder = settings.jobs_root / "jobs"
     folder.mkdir(parents=True, exist_ok=True)
     return _spawning_manager()(diskcache.Cache(str(folder)), expire=EXPORT_TTL)
 
@@ -68,7 +66,7 @@ def _spawning_manager():
 
 
 def exports_dir(settings: Settings) -> Path:
-    return settings.cache / "exports"
+    return settings.jobs_root / "exports"
 
 
 def purge_exports(settings: Settings, now: float | None = None) -> int:

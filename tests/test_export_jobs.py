@@ -99,16 +99,21 @@ def test_export_route_serves_a_finished_file_and_refuses_forged_names(settings, 
 def test_background_manager_choice(settings, tmp_path) -> None:
     from dash import DiskcacheManager
 
-    local = replace(settings, cache=tmp_path)
-    assert isinstance(background_manager(local, {}), DiskcacheManager)
+    local = replace(settings, cache=tmp_path, redis_url=None)
+    assert isinstance(background_manager(local), DiskcacheManager)
     assert (tmp_path / "jobs").is_dir()
+    shared = replace(local, jobs=tmp_path / "partage")  # CAFCARTO_JOBS, for several hosts
+    background_manager(shared)
+    assert (tmp_path / "partage" / "jobs").is_dir()
+    assert save_export(shared, "a.pdf", b"%PDF").startswith("/export/fichier/")
+    assert len(list((tmp_path / "partage" / "exports").iterdir())) == 1
     try:
         import celery  # noqa: F401
     except ImportError:
         with pytest.raises(RuntimeError, match="Celery n'est pas installé"):
-            background_manager(local, {"CAFCARTO_REDIS_URL": "redis://localhost:6379/0"})
+            background_manager(replace(local, redis_url="redis://localhost:6379/0"))
     else:
         from dash import CeleryManager
 
-        manager = background_manager(local, {"CAFCARTO_REDIS_URL": "redis://localhost:6379/0"})
+        manager = background_manager(replace(local, redis_url="redis://localhost:6379/0"))
         assert isinstance(manager, CeleryManager)
