@@ -121,7 +121,15 @@ def naive_app(server, settings, geometry_url: str):
         map_zoom=4.6,
         margin={"l": 0, "r": 0, "t": 0, "b": 0},
     )
-    app = dash.Dash(
+    from dashboard.security_headers import add_nonce, csp_nonce
+
+    class NaiveDash(dash.Dash):
+        # The app's Content-Security-Policy covers this page too: its inline scripts need the
+        # request's nonce, as in CafDash.
+        def interpolate_index(self, **kwargs: str) -> str:
+            return add_nonce(super().interpolate_index(**kwargs), csp_nonce())
+
+    app = NaiveDash(
         "naive",
         server=server,
         url_base_pathname="/naive/",
