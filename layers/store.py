@@ -126,7 +126,7 @@ class Store:
     def series(self, indicateur: str, niveau: str, code: str) -> pd.DataFrame:
         """One territory's series: periode, valeur, statut (secrets stay gaps)."""
         return self.query(
-            "SELECT periode, valeur, statut FROM s WHERE indicateur = ? AND niveau = ? "
+            "SELECT periode, valeur, statut FROM v WHERE indicateur = ? AND niveau = ? "
             "AND code = ? ORDER BY periode",
             [indicateur, niveau, code],
         )
@@ -147,12 +147,17 @@ class Store:
         try:
             # The IN lists reach the Parquet scan (row-group pruning); the join keeps exact pairs.
             marks = ", ".join("?" for _ in wanted_ind)
+            # One or two indicators: the copy by indicator prunes best (15 ms against 26 ms for
+            # a series and its references); a profile's thirty: the copy by territory (30 ms
+            # against 360 ms).
+            t = "v" if len(wanted_ind) <= 2 else "s"
             return con.execute(
-                f"SELECT {', '.join('s.' + c for c in columns)} FROM s "
-                "JOIN wanted w ON s.niveau = w.niveau AND s.code = w.code "
-                f"WHERE s.code IN ({', '.join('?' for _ in codes)}) "
-                f"AND s.niveau IN ({', '.join('?' for _ in levels)}) "
-                f"AND indicateur IN ({marks}) ORDER BY s.indicateur, s.niveau, s.code, periode",
+                f"SELECT {', '.join(f'{t}.{c}' for c in columns)} FROM {t} "
+                f"JOIN wanted w ON {t}.niveau = w.niveau AND {t}.code = w.code "
+                f"WHERE {t}.code IN ({', '.join('?' for _ in codes)}) "
+                f"AND {t}.niveau IN ({', '.join('?' for _ in levels)}) "
+                f"AND indicateur IN ({marks}) "
+                f"ORDER BY {t}.indicateur, {t}.niveau, {t}.code, periode",
                 [*codes, *levels, *wanted_ind],
             ).df()
         finally:
