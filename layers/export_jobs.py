@@ -35,11 +35,10 @@ def view_xlsx(
 
 def atlas_communes(index: TerritoryIndex, level: str, code: str) -> list[str]:
     """Codes of the communes of an EPCI (or of any level above), by name."""
-    communes = index.table("commune")
-    if level not in communes.columns:
+    if level not in ("epci", "caf", "departement", "region"):
         raise ViewError("Un atlas se fait pour un EPCI, un département, une Caf ou une région.")
-    sel = communes[communes[level].astype(str) == code].sort_values("nom")
-    return sel["code"].astype(str).tolist()
+    sel = index.table("commune")[index.children("commune", level, code)]
+    return sel.sort_values("nom")["code"].astype(str).tolist()
 
 
 def epci_atlas(

@@ -113,8 +113,8 @@ def _numbers(cells: pd.Series) -> pd.Series:
 
 
 def _place(
-    lon: np.ndarray, lat: np.ndarray, given: pd.Series, communes: gpd.GeoDataFrame
-) -> tuple[np.ndarray, np.ndarray, int, int]:
+    lon: np.ndarray, lat: np.ndarray, given_arr: np.ndarray, communes: gpd.GeoDataFrame
+) -> tuple[np.ndarray, int, int]:
     """Commune code of each point (contained, else the given one if near, else the nearest
     within the tolerance); '' when none. Also the counts of moved and coordinate-placed."""
     points = shapely.points(lon, lat)
@@ -124,8 +124,6 @@ def _place(
     pt_idx, poly_idx = tree.query(points, predicate="within")
     inside[pt_idx] = codes[poly_idx]
     out = inside.copy()
-    given = given.fillna("").astype(str).str.strip().str.zfill(5).where(given.notna(), "")
-    given_arr = given.to_numpy(dtype=object)
     by_code = dict(zip(codes, communes.geometry.values, strict=True))
     # ~1 degree of latitude = 111 km; good enough for a 2 km tolerance.
     tol_deg = TOLERANCE_KM / 111.0
@@ -142,7 +140,7 @@ def _place(
         near_pt, near_poly = tree.query_nearest(points[lost], max_distance=tol_deg)
         out[lost[near_pt]] = codes[near_poly]
     placed = int(((given_arr == "") & (out != "")).sum())
-    return out, given_arr, moved, placed
+    return out, moved, placed
 
 
 def parse_facilities(raw: bytes, communes: gpd.GeoDataFrame) -> FacilityImport:
@@ -202,8 +200,10 @@ def parse_facilities(raw: bytes, communes: gpd.GeoDataFrame) -> FacilityImport:
         errors.append(f"ligne {lines[i]} : code commune « {given.iloc[i][:10]} » inconnu")
     if errors:
         raise _refuse(errors)
-    codes, _given, moved, placed = _place(
-        lon.to_numpy(float), lat.to_numpy(float), given.where(given != "", None), communes
+    # The file's codes, normalised ("1004" -> "01004"); "" where the file gives none.
+    given_codes = given.str.zfill(5).where(given != "", "").to_numpy(dtype=object)
+    codes, moved, placed = _place(
+        lon.to_numpy(float), lat.to_numpy(float), given_codes, communes
     )
     for i in np.flatnonzero(codes == "")[: MAX_ERRORS + 1]:
         errors.append(f"ligne {lines[i]} : le point ({lon.iloc[i]:g} ; {lat.iloc[i]:g}) n'est "

@@ -51,12 +51,7 @@ def in_territory(
 ) -> pd.DataFrame:
     """Facilities of the communes of a région, département, Caf or EPCI, by commune and name."""
     communes = index.table("commune")
-    if level == "commune":
-        codes = {code}
-    elif level in communes.columns:
-        codes = set(communes.loc[communes[level].astype(str) == code, "code"].astype(str))
-    else:
-        return facilities.iloc[0:0]
+    codes = set(communes.loc[index.children("commune", level, code), "code"].astype(str))
     sel = facilities[facilities["commune"].astype(str).isin(codes)]
     return sel.sort_values(["commune", "type", "nom"])
 

@@ -9,7 +9,6 @@ and no rank nor change is computed from it. The figure builders take that data (
 
 from __future__ import annotations
 
-import copy
 import math
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
@@ -175,16 +174,13 @@ def rank_in(own_code: str, cells: pd.DataFrame) -> dict | None:
     value is hidden."""
     pub = cells[cells["statut"] == PUBLISHED]
     mine = pub[pub["code"] == own_code]
-    if mine.empty:
-        return None
-    value = float(mine["valeur"].iloc[0])
-    rank = 1 + int((pub["valeur"].astype(float) > value).sum())
-    total = int(len(pub))
-    return {"rang": rank, "sur": total, "texte": f"{rank} sur {total}"}
+    own = {"statut": PUBLISHED if len(mine) else "manquant",
+           "valeur": float(mine["valeur"].iloc[0]) if len(mine) else None}  # fmt: skip
+    return _rank(own, pub["valeur"].astype(float))
 
 
 def _rank(own: dict, published: pd.Series | None) -> dict | None:
-    """As `rank_in`, from the territory's cell and the published values of its set."""
+    """Rank from the territory's cell and the published values of its set (see `rank_in`)."""
     if own["statut"] != PUBLISHED or own["valeur"] is None or published is None:
         return None
     rank = 1 + int((published > float(own["valeur"])).sum())
@@ -655,6 +651,6 @@ def cached_profile(
     store: Store, index: TerritoryIndex, level: str, code: str, notice: str | None = None
 ) -> dict:
     """`profile()` remembered per (store, index, territory): the page, its PDF and an atlas ask
-    for the same one (~150 ms each on all France). A new build brings new Store and index
-    objects, hence new keys. Returns a copy: callers may change it freely."""
-    return copy.deepcopy(_profile_cached(store, index, level, code, notice))
+    for the same one (~120 ms each on all France). A new build brings new Store and index
+    objects, hence new keys. Shared between requests: read it, never change it."""
+    return _profile_cached(store, index, level, code, notice)
