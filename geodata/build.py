@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 import time
 from collections.abc import Callable, Iterable
@@ -73,9 +72,7 @@ def build(
             log(f"Cache à jour ({current}) : rien à reconstruire.")
             return BuildResult(current, True, manifest.get("counts", {}), {}, manifest)
 
-    cache.drop_dead_partials(root)
-    build_id = f"{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}"
-    partial = root / "builds" / f"{build_id}.partial"
+    partial = cache.new_build(root)
     (partial / "geo").mkdir(parents=True)
     timings: dict[str, float] = {}
     started = time.perf_counter()
@@ -166,9 +163,7 @@ def build(
         "web": web,
     }
     (partial / cache.MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=1))
-    final = root / "builds" / build_id
-    partial.rename(final)
-    cache.publish(root, final)
+    final = cache.finish_build(root, partial)
     _log_counts(manifest, log)
     return BuildResult(final, False, counts, timings, manifest)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import time
 from pathlib import Path
 
 import geopandas as gpd
@@ -78,6 +79,28 @@ def publish(root: Path, build: Path) -> None:
     for other in (root / "builds").iterdir():
         if other != build and not other.name.endswith(".partial"):
             shutil.rmtree(other, ignore_errors=True)
+
+
+def new_build(root: Path) -> Path:
+    """The path of a fresh `builds/<stamp>-<pid>.partial` folder for a build of `root`.
+
+    Two builds in the same second (`cafcarto import a.csv b.csv`) get distinct names; the pid
+    stays last, where `drop_dead_partials` reads it."""
+    drop_dead_partials(root)
+    stamp = time.strftime("%Y%m%dT%H%M%S")
+    for n in range(1000):
+        build_id = f"{stamp}{f'.{n}' if n else ''}-{os.getpid()}"
+        if not any((root / "builds" / f"{build_id}{s}").exists() for s in ("", ".partial")):
+            break
+    return root / "builds" / f"{build_id}.partial"
+
+
+def finish_build(root: Path, partial: Path) -> Path:
+    """Rename a complete build to its final name and put it in service atomically."""
+    final = partial.with_name(partial.name.removesuffix(".partial"))
+    partial.rename(final)
+    publish(root, final)
+    return final
 
 
 def drop_dead_partials(root: Path) -> None:

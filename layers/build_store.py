@@ -109,7 +109,7 @@ def build_demo_store(
     log("Jeu de démonstration : génération et secret statistique…")
     data = demo_data(geo_build, seed)
     rows, meta = publish_demo(data, periods=periods, log=log)
-    build = _new_build(root)
+    build = cache.new_build(root)
     meta.update({"fingerprint": fingerprint, "periodes": periods or data.periods,
                  "construit_le": time.strftime("%Y-%m-%dT%H:%M:%S")})  # fmt: skip
     meta = write_store(rows, build, meta)
@@ -119,7 +119,7 @@ def build_demo_store(
     # then treats them as exact, the harder case).
     meta["arrondi"] = "aucun : effectifs exacts (données de démonstration)"
     (build / "manifest.json").write_text(json.dumps(meta, ensure_ascii=False, indent=1))
-    final = _finish(root, build)
+    final = cache.finish_build(root, build)
     log(
         f"  {meta['cellules']} cellules ({meta['statuts'].get(SECRET, 0)} secrètes), "
         f"{meta['octets'] / 1e6:.1f} Mo, {time.perf_counter() - t0:.0f} s"
@@ -139,25 +139,6 @@ def _write_facilities(data: DemoData, geo_build: Path, build: Path) -> int:
     return len(points)
 
 
-def _new_build(root: Path) -> Path:
-    cache.drop_dead_partials(root)
-    # Two imports in the same second (`cafcarto import a.csv b.csv`) must not share a folder;
-    # the pid stays last: drop_dead_partials reads it there.
-    stamp = time.strftime("%Y%m%dT%H%M%S")
-    for n in range(1000):
-        build_id = f"{stamp}{f'.{n}' if n else ''}-{os.getpid()}"
-        if not any((root / "builds" / f"{build_id}{s}").exists() for s in ("", ".partial")):
-            break
-    return root / "builds" / f"{build_id}.partial"
-
-
-def _finish(root: Path, partial: Path) -> Path:
-    final = partial.with_name(partial.name.removesuffix(".partial"))
-    partial.rename(final)
-    cache.publish(root, final)
-    return final
-
-
 def import_rows(root: Path, new_rows: pd.DataFrame, source: str) -> Path:
     """Merge imported rows into the import store, all or nothing: the cells a file carries
     (indicator, level, period) replace those already imported."""
@@ -173,10 +154,10 @@ def import_rows(root: Path, new_rows: pd.DataFrame, source: str) -> Path:
                           indicator=True)["_merge"].eq("both").to_numpy()  # fmt: skip
         rows = pd.concat([old[~stale], new_rows], ignore_index=True)
         sources = cache.read_manifest(current).get("sources", []) + sources
-    build = _new_build(root)
+    build = cache.new_build(root)
     write_store(rows, build, {"mode": "reel", "sources": sources,
                               "construit_le": time.strftime("%Y-%m-%dT%H:%M:%S")})  # fmt: skip
-    return _finish(root, build)
+    return cache.finish_build(root, build)
 
 
 _AUDIT: dict = {}  # structure and published cells, shared with forked workers

@@ -9,7 +9,6 @@ at fault, when anything is wrong: nothing is half-written.
 
 from __future__ import annotations
 
-import os
 import re
 import time
 from dataclasses import dataclass
@@ -239,10 +238,7 @@ def parse_facilities(raw: bytes, communes: gpd.GeoDataFrame) -> FacilityImport:
 
 def install_facilities(root: Path, result: FacilityImport, source: str) -> Path:
     """Write the imported facilities as a new build of `root` and switch to it atomically."""
-    cache.drop_dead_partials(root)
-    # The pid ends the name: drop_dead_partials() removes what a killed import left.
-    stamp = f"{time.strftime('%Y%m%dT%H%M%S')}{time.time_ns() % 10**6:06d}"
-    build = root / "builds" / f"{stamp}-{os.getpid()}.partial"
+    build = cache.new_build(root)
     build.mkdir(parents=True)
     result.table.to_parquet(build / FILE_NAME, index=False)
     (build / "manifest.json").write_text(
@@ -250,10 +246,7 @@ def install_facilities(root: Path, result: FacilityImport, source: str) -> Path:
                    "importe_le": time.strftime("%Y-%m-%dT%H:%M:%S")}).to_json(force_ascii=False),
         encoding="utf-8",
     )  # fmt: skip
-    final = build.with_name(build.name.removesuffix(".partial"))
-    build.rename(final)
-    cache.publish(root, final)
-    return final
+    return cache.finish_build(root, build)
 
 
 def remove_facilities(root: Path) -> bool:
