@@ -9,7 +9,6 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
-from functools import lru_cache
 from pathlib import Path
 
 import pandas as pd
@@ -17,7 +16,7 @@ from flask import Flask, Response, request
 
 from dashboard.appdata import AppData
 from dashboard.responses import json_error
-from dashboard.routes import LONG_CACHE, REVALIDATE, accepts_gzip
+from dashboard.routes import LONG_CACHE, REVALIDATE, encoded_response
 from layers.facilities import FACILITY_KINDS, LAEP
 
 # Type codes of the point layer (short, for a light payload); the order is the legend's.
@@ -49,12 +48,20 @@ def facility_features(table: pd.DataFrame) -> dict:
     return {"type": "FeatureCollection", "features": features}
 
 
-@lru_cache(maxsize=4)
-def _encoded(path: Path, version: str) -> tuple[bytes, bytes]:
-    raw = json.dumps(
-        facility_features(pd.read_parquet(path)), ensure_ascii=False, separators=(",", ":")
-    ).encode("utf-8")
-    return raw, gzip.compress(raw, 6)
+# The encoded layer of the facilities file in service, by version (one entry: a new import
+# replaces it). Built from the table AppData already holds, not read again.
+_ENCODED: dict[str, tuple[bytes, bytes]] = {}
+
+
+def _encoded(table: pd.DataFrame, version: str) -> tuple[bytes, bytes]:
+    hit = _ENCODED.get(version)
+    if hit is None:  # threads may both build it once: harmless, and nothing is read half-set
+        raw = json.dumps(facility_features(table), ensure_ascii=False,
+                         separators=(",", ":")).encode("utf-8")  # fmt: skip
+        hit = (raw, gzip.compress(raw, 6))
+        _ENCODED.clear()
+        _ENCODED[version] = hit
+    return hit
 
 
 def register_facility_routes(server: Flask, data: AppData) -> None:
@@ -66,14 +73,9 @@ def register_facility_routes(server: Flask, data: AppData) -> None:
         if points is None:
             return json_error(ERR_NO_FACILITIES, 404)
         version = facilities_version(points.path)
-        raw, raw_gz = _encoded(points.path, version)
-        use_gz = accepts_gzip(request.headers.get("Accept-Encoding"))
-        resp = Response(raw_gz if use_gz else raw, mimetype="application/geo+json")
-        resp.headers.update({
+        raw, raw_gz = _encoded(points.table, version)
+        resp = encoded_response(raw, raw_gz, "application/geo+json", {
             "Cache-Control": LONG_CACHE if request.args.get("v") == version else REVALIDATE,
-            "Vary": "Accept-Encoding",
-            "ETag": f'"{version}{"-gz" if use_gz else ""}"',
         })  # fmt: skip
-        if use_gz:
-            resp.headers["Content-Encoding"] = "gzip"
+        resp.headers["ETag"] = f'"{version}{"-gz" if resp.content_encoding else ""}"'
         return resp

@@ -78,8 +78,18 @@ def _payload_bytes(
     return raw, gzip.compress(raw, 5), etag
 
 
+def encoded_response(raw: bytes, raw_gz: bytes, mimetype: str, headers: dict[str, str]) -> Response:
+    """The gzip body when the client accepts it (both prepared once), else the plain one."""
+    use_gz = accepts_gzip(request.headers.get("Accept-Encoding"))
+    resp = Response(raw_gz if use_gz else raw, mimetype=mimetype)
+    resp.headers.update({**headers, "Vary": "Accept-Encoding"})
+    if use_gz:
+        resp.headers["Content-Encoding"] = "gzip"
+    return resp
+
+
 @lru_cache(maxsize=16)
-def _points_bytes(index: TerritoryIndex, level: str) -> bytes:
+def _points_bytes(index: TerritoryIndex, level: str) -> tuple[bytes, bytes]:
     """Label points of a level (feature id = row, as in the polygons) for proportional circles."""
     table = index.table(level)
     features = [
@@ -89,7 +99,8 @@ def _points_bytes(index: TerritoryIndex, level: str) -> bytes:
                                              table["label_lat"], strict=True))
     ]  # fmt: skip
     doc = {"type": "FeatureCollection", "features": features}
-    return json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    raw = json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return raw, gzip.compress(raw, 5)
 
 
 def register_routes(server: Flask, settings: Settings, data: AppData | None = None) -> None:
@@ -140,14 +151,9 @@ def register_routes(server: Flask, settings: Settings, data: AppData | None = No
         index = data.index() if data is not None else None
         if index is None or level not in index.levels():
             return json_error(fr.ERR_LEVEL_NOT_BUILT.format(value=level[:30]), 404)
-        raw = _points_bytes(index, level)
-        use_gz = accepts_gzip(request.headers.get("Accept-Encoding"))
-        resp = Response(gzip.compress(raw, 5) if use_gz else raw, mimetype="application/geo+json")
-        resp.headers.update({"Cache-Control": LONG_CACHE if request.args.get("v") else REVALIDATE,
-                             "Vary": "Accept-Encoding"})  # fmt: skip
-        if use_gz:
-            resp.headers["Content-Encoding"] = "gzip"
-        return resp
+        raw, raw_gz = _points_bytes(index, level)
+        control = LONG_CACHE if request.args.get("v") else REVALIDATE
+        return encoded_response(raw, raw_gz, "application/geo+json", {"Cache-Control": control})
 
     @server.route("/geo/<level>.geojson")
     def geometry(level: str) -> Response:
