@@ -46,11 +46,17 @@
     });
   }
 
+  // Only what was added, and never inside the map: its tooltip changes on every mouse move.
   function start() {
     mend(document);
+    const map = function () { return document.getElementById("cafmap"); };
     new MutationObserver(function (records) {
+      const root = map();
       for (let i = 0; i < records.length; i++) {
-        if (records[i].addedNodes.length) { mend(document); return; }
+        if (root && root.contains(records[i].target)) continue;
+        records[i].addedNodes.forEach(function (node) {
+          if (node.nodeType === 1) mend(node.parentElement || node);
+        });
       }
     }).observe(document.body, { childList: true, subtree: true });
   }
