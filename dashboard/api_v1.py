@@ -33,7 +33,7 @@ from layers.export_tables import (
     to_geojson,
     to_xlsx,
 )
-from layers.facilities import EAJE_TYPES, FACILITY_KINDS, LAEP
+from layers.facilities import EAJE_TYPES, FACILITY_KINDS, LAEP, facility_places
 from layers.facility_search import near_facilities
 from layers.store import Store
 from layers.territory_index import LEVELS, TerritoryIndex
@@ -356,8 +356,7 @@ def facility_rows(df: pd.DataFrame, index: TerritoryIndex) -> list[dict]:
             "name": str(rec["nom"]),
             "type": str(rec["type"]),
             "category": "LAEP" if laep else "EAJE",
-            # A LAEP has no approved places: the file's 0 means "not applicable".
-            "places": None if laep else _clean(rec.get("places")),
+            "places": facility_places(rec["type"], rec.get("places")),
             "address": None if address is None else str(address),
             "commune": commune,
             "commune_name": None if commune_name is None else str(commune_name),

@@ -17,7 +17,7 @@ from flask import Flask, Response, request
 from dashboard.appdata import AppData
 from dashboard.responses import json_error
 from dashboard.routes import LONG_CACHE, REVALIDATE, encoded_response
-from layers.facilities import FACILITY_KINDS, LAEP
+from layers.facilities import FACILITY_KINDS, facility_places
 
 # Type codes of the point layer (short, for a light payload); the order is the legend's.
 TYPE_CODES = {label: i for i, label in enumerate(FACILITY_KINDS.values())}
@@ -34,15 +34,14 @@ def facilities_version(path: Path) -> str:
 
 def facility_features(table: pd.DataFrame) -> dict:
     """FeatureCollection of the points: id, name, type code, places, commune."""
-    places = table["places"].astype("Float64") if "places" in table else None
     features = []
     for i, rec in enumerate(table.itertuples(index=False)):
-        p = None if places is None or pd.isna(places.iloc[i]) else int(places.iloc[i])
         features.append({
             "type": "Feature",
             "id": i,
             "properties": {"id": str(rec.id), "n": str(rec.nom), "t": TYPE_CODES.get(rec.type, 0),
-                           "p": None if rec.type == LAEP else p, "c": str(rec.commune)},
+                           "p": facility_places(rec.type, getattr(rec, "places", None)),
+                           "c": str(rec.commune)},
             "geometry": {"type": "Point", "coordinates": [float(rec.lon), float(rec.lat)]},
         })  # fmt: skip
     return {"type": "FeatureCollection", "features": features}

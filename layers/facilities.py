@@ -29,6 +29,14 @@ FACILITY_KINDS: dict[str, str] = {
     "laep": LAEP,
 }
 FIRST_YEAR, LAST_YEAR = 2005, 2024
+
+
+def facility_places(kind: str, places: object) -> int | None:
+    """Approved places of a facility; None for a LAEP (none to approve: a file's 0 there means
+    "not applicable") and for a count the file does not give (blank, never 0)."""
+    if kind == LAEP or places is None or pd.isna(places):
+        return None
+    return int(places)
 GENERATED = "Équipement fictif (données de démonstration)"
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from layers.classify import format_fr
-from layers.facilities import GENERATED, LAEP
+from layers.facilities import GENERATED, facility_places
 from layers.territory_index import TerritoryIndex
 
 EARTH_RADIUS_KM = 6371.0
@@ -62,9 +62,7 @@ def display_rows(sel: pd.DataFrame, index: TerritoryIndex, limit: int = 200) -> 
     rows = []
     for r in sel.head(limit).itertuples():
         commune = names.get(str(r.commune), str(r.commune))
-        places = getattr(r, "places", None)
-        # A LAEP has no approved places; an imported file may not say: blank, never 0.
-        no_places = r.type == LAEP or places is None or pd.isna(places)
+        places = facility_places(r.type, getattr(r, "places", None))
         distance = getattr(r, "distance_km", None)
         address = getattr(r, "adresse", None)
         rows.append({
@@ -74,7 +72,7 @@ def display_rows(sel: pd.DataFrame, index: TerritoryIndex, limit: int = 200) -> 
             # The demonstration's points all carry the same notice as address.
             "adresse": "adresse fictive" if address == GENERATED else (address or commune),
             "commune": commune,
-            "places": "" if no_places else int(places),
+            "places": "" if places is None else places,
             "distance": "" if distance is None or pd.isna(distance) else format_fr(distance, 1),
         })  # fmt: skip
     return rows
