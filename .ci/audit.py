@@ -22,9 +22,19 @@ def main() -> int:
     pip_audit = Path(sys.executable).with_name("pip-audit")
     with tempfile.TemporaryDirectory() as tmp:
         report_path = Path(tmp) / "audit.json"
-        cmd = [str(pip_audit), "--requirement", str(ROOT / "requirements.lock"), "--no-deps",
-               "--disable-pip", "--progress-spinner", "off", "--format", "json",
-               "--output", str(report_path)]  # fmt: skip
+        cmd = [
+            str(pip_audit),
+            "--requirement",
+            str(ROOT / "requirements.lock"),
+            "--no-deps",
+            "--disable-pip",
+            "--progress-spinner",
+            "off",
+            "--format",
+            "json",
+            "--output",
+            str(report_path),
+        ]
         run = subprocess.run(cmd, capture_output=True, text=True)
         try:
             report = json.loads(report_path.read_text(encoding="utf-8"))
@@ -40,14 +50,19 @@ def main() -> int:
     for dep in vulnerable:
         for vuln in dep["vulns"]:
             fixes = ", ".join(vuln.get("fix_versions") or []) or "aucune"
-            print(f"VULNÉRABLE {dep['name']} {dep['version']} : {vuln['id']} "
-                  f"(corrigée en : {fixes})")  # fmt: skip
+            print(
+                f"VULNÉRABLE {dep['name']} {dep['version']} : {vuln['id']} (corrigée en : {fixes})"
+            )
     if skipped:
         names = ", ".join(f"{d['name']} {d.get('version', '')}".strip() for d in skipped)
-        print(f"{len(skipped)} paquet(s) NON audité(s) (service injoignable ou sans données) : "
-              f"{names}")  # fmt: skip
-    print(f"make audit : {audited} paquet(s) audité(s) sur {len(deps)}, "
-          f"{len(vulnerable)} vulnérable(s).")  # fmt: skip
+        print(
+            f"{len(skipped)} paquet(s) NON audité(s) (service injoignable ou sans données) : "
+            f"{names}"
+        )
+    print(
+        f"make audit : {audited} paquet(s) audité(s) sur {len(deps)}, "
+        f"{len(vulnerable)} vulnérable(s)."
+    )
     if audited == 0:
         print("Audit des dépendances NON fait : aucun paquet n'a pu être vérifié.")
     return 1 if vulnerable else 0

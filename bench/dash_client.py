@@ -92,8 +92,9 @@ class DashSession:
 
     async def call(self, dep: dict, changed: Iterable[str]) -> set[str]:
         """Post one callback, apply its outputs; the props it changed."""
-        status, body = await self.send("POST", "/_dash-update-component",
-                                       self.payload(dep, changed))  # fmt: skip
+        status, body = await self.send(
+            "POST", "/_dash-update-component", self.payload(dep, changed)
+        )
         if status != 200 or not isinstance(body, dict):
             return set()  # 204: no_update / PreventUpdate
         done: set[str] = set()

@@ -16,15 +16,16 @@ from layers.export_jobs import epci_atlas, view_xlsx
 from layers.profile import profile
 
 ROUTES = {
-    "valeurs de la carte, toutes les communes (1er appel)":
-        "/api/carte/commune?indicateur=part_rsa&palette=RdBu&classes=6",
+    "valeurs de la carte, toutes les communes (1er appel)": (
+        "/api/carte/commune?indicateur=part_rsa&palette=RdBu&classes=6"
+    ),
     "API data JSON, toutes les communes": "/api/v1/data?indicator=rsa&level=commune",
     "export CSV, toutes les communes": "/api/v1/data?indicator=rsa&level=commune&format=csv",
     "export Excel, toutes les communes": "/api/v1/data?indicator=rsa&level=commune&format=xlsx",
     "API territoire (chiffres clés)": "/api/v1/territories/commune/51649",
     "API équipements à proximité": "/api/v1/facilities?commune=69123&near=1",
     "fiche PDF d'une commune": "/export/fiche/commune/51649.pdf",
-}  # fmt: skip
+}
 
 
 def median_ms(
@@ -61,23 +62,36 @@ def measure(repeat: int = 5) -> dict[str, tuple[float, int]] | None:
         t0 = time.perf_counter()
         size = len(client.get(url).data)
         first = (time.perf_counter() - t0) * 1000
-        ms = first if "1er appel" in label else median_ms(
-            lambda u=url: client.get(u), repeat, clear_response_cache)  # fmt: skip
+        ms = (
+            first
+            if "1er appel" in label
+            else median_ms(lambda u=url: client.get(u), repeat, clear_response_cache)
+        )
         out[label] = (ms, size)
     url = ROUTES["API data JSON, toutes les communes"]
     out["API data JSON, toutes les communes, depuis le cache de réponses"] = (
-        median_ms(lambda: client.get(url), repeat), 0
+        median_ms(lambda: client.get(url), repeat),
+        0,
     )
     noop = lambda done, total: None  # noqa: E731
-    out["tâche Excel de la vue (toutes les communes)"] = (median_ms(lambda: view_xlsx(
-        info.store, index, BY_ID["rsa"], "commune", "2024-12", None, info.notice, noop), 3), 0)
+    out["tâche Excel de la vue (toutes les communes)"] = (
+        median_ms(
+            lambda: view_xlsx(
+                info.store, index, BY_ID["rsa"], "commune", "2024-12", None, info.notice, noop
+            ),
+            3,
+        ),
+        0,
+    )
     t0 = time.perf_counter()
     body, _name = epci_atlas(info.store, index, "epci", "200046977", info.notice, noop, 250)
     out["tâche atlas PDF, Métropole de Lyon (59 fiches, une fois)"] = (
-        (time.perf_counter() - t0) * 1000, len(body)
+        (time.perf_counter() - t0) * 1000,
+        len(body),
     )
     out["données de la fiche territoire (Vitry-le-François)"] = (
-        median_ms(lambda: profile(info.store, index, "commune", "51649", info.notice), repeat), 0
+        median_ms(lambda: profile(info.store, index, "commune", "51649", info.notice), repeat),
+        0,
     )
     return out
 

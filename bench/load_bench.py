@@ -74,10 +74,21 @@ def launch_server(port: int, workers: int, threads: int = 1) -> subprocess.Popen
     """The production entry (`cafcarto serve --workers N`, gunicorn) on 127.0.0.1, without the
     per-IP limits: every simulated user comes from the same address."""
     env = {**os.environ, "CAFCARTO_RATE_LIMIT": "0", "CAFCARTO_RATE_LIMIT_EXPORT": "0"}
-    cmd = [str(Path(sys.executable).with_name("cafcarto")), "serve", "--host", "127.0.0.1",
-           "--port", str(port), "--workers", str(workers), "--threads", str(threads)]  # fmt: skip
-    return subprocess.Popen(cmd, env=env, cwd=REPO,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    cmd = [
+        str(Path(sys.executable).with_name("cafcarto")),
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--threads",
+        str(threads),
+    ]
+    return subprocess.Popen(
+        cmd, env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
 
 
 def wait_ready(url: str, timeout: float = 120.0) -> None:
@@ -135,9 +146,16 @@ class TimeUp(Exception):
 
 class User:
     def __init__(
-        self, http: aiohttp.ClientSession, base: str, stats: Stats, cat: Catalogue,
-        rng: random.Random, think: tuple[float, float], end: float, export_share: float = 0.3,
-    ) -> None:  # fmt: skip
+        self,
+        http: aiohttp.ClientSession,
+        base: str,
+        stats: Stats,
+        cat: Catalogue,
+        rng: random.Random,
+        think: tuple[float, float],
+        end: float,
+        export_share: float = 0.3,
+    ) -> None:
         self.http, self.base, self.stats, self.cat, self.rng = http, base, stats, cat, rng
         self.think_s, self.end, self.export_share = think, end, export_share
 
@@ -150,8 +168,9 @@ class User:
             if page:  # the pages callback renders a whole page: which one matters
                 label += " " + _route(str(page[0]))
         try:
-            async with self.http.request(method, self.base + path, json=body,
-                                         allow_redirects=False) as resp:  # fmt: skip
+            async with self.http.request(
+                method, self.base + path, json=body, allow_redirects=False
+            ) as resp:
                 raw = await resp.read()
                 status = resp.status
         except (TimeoutError, aiohttp.ClientError) as exc:
@@ -202,8 +221,11 @@ class User:
         await tab.set("indicateur", "value", ind)
         await self.show_map(tab)
         await self.think()
-        levels = [lv for lv in cat.indicators[ind] if lv in ("region", "departement", "epci",
-                                                              "commune", "caf")]  # fmt: skip
+        levels = [
+            lv
+            for lv in cat.indicators[ind]
+            if lv in ("region", "departement", "epci", "commune", "caf")
+        ]
         if levels:
             await tab.set("niveau", "value", rng.choice(levels))
             await self.show_map(tab)
@@ -320,9 +342,11 @@ def report(
     peak: dict[int, float] | None = None,
     cpu: dict[str, float] | None = None,
 ) -> str:
-    lines = [f"{stats.requests} requêtes en {stats.seconds:.0f} s : "
-             f"{stats.requests / max(stats.seconds, 1e-9):.1f} req/s ; "
-             f"{len(stats.errors)} erreur(s)"]  # fmt: skip
+    lines = [
+        f"{stats.requests} requêtes en {stats.seconds:.0f} s : "
+        f"{stats.requests / max(stats.seconds, 1e-9):.1f} req/s ; "
+        f"{len(stats.errors)} erreur(s)"
+    ]
     if cpu:
         cores = psutil.cpu_count() or 1
         server = cpu.get("server", 0.0)  # unknown when loading a server started elsewhere
@@ -335,8 +359,10 @@ def report(
     for kind in KINDS:
         v = stats.times.get(kind)
         if v:
-            lines.append(f"  {kind:9} n={len(v):5}  médiane {statistics.median(v):7.0f} ms  "
-                         f"p95 {p95(v):7.0f} ms")  # fmt: skip
+            lines.append(
+                f"  {kind:9} n={len(v):5}  médiane {statistics.median(v):7.0f} ms  "
+                f"p95 {p95(v):7.0f} ms"
+            )
     total_ms = sum(sum(v) for v in stats.by_path.values()) or 1.0
     lines.append("  routes par temps cumulé (à faible charge, c'est le CPU du serveur) :")
     heavy = sorted(stats.by_path.items(), key=lambda kv: -sum(kv[1]))[:10]
@@ -352,9 +378,11 @@ def report(
         per = ", ".join(f"{mb:.0f}" for mb in memory.values())
         lines.append(f"  mémoire des workers (fin) : {per} Mo ; total {total:.0f} Mo")
     if peak:
-        lines.append(f"  mémoire des workers (pic) : "
-                     f"{', '.join(f'{mb:.0f}' for mb in peak.values())} Mo ; "
-                     f"total {sum(peak.values()):.0f} Mo")  # fmt: skip
+        lines.append(
+            f"  mémoire des workers (pic) : "
+            f"{', '.join(f'{mb:.0f}' for mb in peak.values())} Mo ; "
+            f"total {sum(peak.values()):.0f} Mo"
+        )
     return "\n".join(lines)
 
 
@@ -400,9 +428,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--url", help="load this server instead of starting one")
     args = ap.parse_args(argv)
-    print(f"## Charge : {args.users} utilisateurs, {args.duration:.0f} s, "
-          + (args.url or f"gunicorn {args.workers} worker(s) × {args.threads} thread(s)"),
-          flush=True)  # fmt: skip
+    print(
+        f"## Charge : {args.users} utilisateurs, {args.duration:.0f} s, "
+        + (args.url or f"gunicorn {args.workers} worker(s) × {args.threads} thread(s)"),
+        flush=True,
+    )
     proc = None
     base = args.url
     if base is None:

@@ -245,15 +245,22 @@ def geometry_sizes(cache: Path) -> list[dict]:
 def _print_table(ours: dict, naive: dict | None, runs: int) -> None:
     print(f"\nMap benchmark, level '{LEVEL}', median of {runs} (ms)")
     print(f"{'':38} {'first draw':>11} {'recolour':>10}")
-    print(f"{'ours (MapLibre feature-state, API)':38} {_median(ours['first']):11.0f} "
-          f"{_median(ours['recolour']):10.0f}")  # fmt: skip
-    print(f"{'ours, values already in the browser':38} {'':>11} "
-          f"{_median(ours['recolour_cached']):10.0f}")  # fmt: skip
-    print(f"{'ours through the Dash UI (dropdown)':38} {'':>11} "
-          f"{_median(ours['recolour_ui']):10.0f}")  # fmt: skip
+    print(
+        f"{'ours (MapLibre feature-state, API)':38} {_median(ours['first']):11.0f} "
+        f"{_median(ours['recolour']):10.0f}"
+    )
+    print(
+        f"{'ours, values already in the browser':38} {'':>11} "
+        f"{_median(ours['recolour_cached']):10.0f}"
+    )
+    print(
+        f"{'ours through the Dash UI (dropdown)':38} {'':>11} {_median(ours['recolour_ui']):10.0f}"
+    )
     if naive:
-        print(f"{'naive (Choroplethmap + restyle z)':38} {_median(naive['first']):11.0f} "
-              f"{_median(naive['recolour']):10.0f}")  # fmt: skip
+        print(
+            f"{'naive (Choroplethmap + restyle z)':38} {_median(naive['first']):11.0f} "
+            f"{_median(naive['recolour']):10.0f}"
+        )
         ratio = _median(naive["recolour"]) / _median(ours["recolour"])
         ratio_ui = _median(naive["recolour"]) / _median(ours["recolour_ui"])
         print(f"recolour speed-up: x{ratio:.1f} (engine), x{ratio_ui:.1f} (through the UI)")
@@ -295,8 +302,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\n{'level':12} {'features':>9} {'vertices':>10} {'raw MB':>8} {'gzip MB':>8}")
     for row in geometry_sizes(settings.cache):
         vertices = f"{row['vertices']:,}" if row["vertices"] else "-"
-        print(f"{row['niveau']:12} {row['features']:>9,} {vertices:>10} "
-              f"{row['raw_mb']:8.2f} {row['gzip_mb']:8.2f}")  # fmt: skip
+        print(
+            f"{row['niveau']:12} {row['features']:>9,} {vertices:>10} "
+            f"{row['raw_mb']:8.2f} {row['gzip_mb']:8.2f}"
+        )
 
     app = create_app(settings)
     if not args.no_naive:

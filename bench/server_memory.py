@@ -40,9 +40,11 @@ def measure() -> dict:
     port = _free_port()
     env = {**os.environ, "PORT": str(port), "HOST": "127.0.0.1"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "dashboard.cli", "serve"], env=env,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+        [sys.executable, "-m", "dashboard.cli", "serve"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     base = f"http://127.0.0.1:{port}"
     peak = [0]
     stop = threading.Event()
@@ -83,8 +85,10 @@ def measure() -> dict:
 def main() -> None:
     res = measure()
     print("## Mémoire du serveur (cafcarto serve, un processus)")
-    print(f"au repos : {res['idle_mb']:.0f} Mo ; pic pendant une visite de tous les niveaux : "
-          f"{res['peak_mb']:.0f} Mo")  # fmt: skip
+    print(
+        f"au repos : {res['idle_mb']:.0f} Mo ; pic pendant une visite de tous les niveaux : "
+        f"{res['peak_mb']:.0f} Mo"
+    )
 
 
 if __name__ == "__main__":

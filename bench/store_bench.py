@@ -19,13 +19,19 @@ def measure(audit: bool = True) -> dict | None:
     if folder is None or geo is None:
         return None
     store = Store(folder)
-    communes = pd.read_parquet(geo / "geo" / "commune.parquet",
-                               columns=["code", "epci", "departement", "region"])  # fmt: skip
+    communes = pd.read_parquet(
+        geo / "geo" / "commune.parquet", columns=["code", "epci", "departement", "region"]
+    )
     vitry = communes.set_index("code").loc["51649"] if "51649" in set(communes["code"]) else None
     row = vitry if vitry is not None else communes.iloc[0]
     code = row.name if vitry is not None else row["code"]
-    refs = [("commune", code), ("epci", row["epci"]), ("departement", row["departement"]),
-            ("region", row["region"]), ("france", "FR")]  # fmt: skip
+    refs = [
+        ("commune", code),
+        ("epci", row["epci"]),
+        ("departement", row["departement"]),
+        ("region", row["region"]),
+        ("france", "FR"),
+    ]
     period = store.periods("rsa", "commune")[-1]
     out = {
         "cellules": store.meta["cellules"],
@@ -56,18 +62,24 @@ def main() -> None:
         print("pas d'entrepôt : lancez « cafcarto build »")
         return
     sec = res["secret"]
-    print(f"{res['cellules']} cellules, {res['octets'] / 1e6:.1f} Mo sur disque, construit en "
-          f"{res['duree_s']} s ; secret : {sec.get('tables', 0)} tableaux protégés en "
-          f"{sec.get('seconds', 0)} s")  # fmt: skip
-    print(f"requêtes (médiane de 20) : toutes les communes, un indicateur et une période "
-          f"({res['rows_layer']} lignes) {res['layer_ms']:.1f} ms ; série d'une commune "
-          f"{res['series_ms']:.1f} ms ; série avec ses références (EPCI, département, région, "
-          f"France) {res['references_ms']:.1f} ms")  # fmt: skip
+    print(
+        f"{res['cellules']} cellules, {res['octets'] / 1e6:.1f} Mo sur disque, construit en "
+        f"{res['duree_s']} s ; secret : {sec.get('tables', 0)} tableaux protégés en "
+        f"{sec.get('seconds', 0)} s"
+    )
+    print(
+        f"requêtes (médiane de 20) : toutes les communes, un indicateur et une période "
+        f"({res['rows_layer']} lignes) {res['layer_ms']:.1f} ms ; série d'une commune "
+        f"{res['series_ms']:.1f} ms ; série avec ses références (EPCI, département, région, "
+        f"France) {res['references_ms']:.1f} ms"
+    )
     if "audit" in res:
         a = res["audit"]
-        print(f"audit : {a['tableaux']} tableaux, {a['cellules']} cellules vérifiées, "
-              f"{a['secretes']} secrètes, intervalle le plus étroit {a['intervalle_min']}, "
-              f"{a['echecs']} échec(s), {res['audit_s']:.0f} s")  # fmt: skip
+        print(
+            f"audit : {a['tableaux']} tableaux, {a['cellules']} cellules vérifiées, "
+            f"{a['secretes']} secrètes, intervalle le plus étroit {a['intervalle_min']}, "
+            f"{a['echecs']} échec(s), {res['audit_s']:.0f} s"
+        )
 
 
 if __name__ == "__main__":

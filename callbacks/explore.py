@@ -44,14 +44,29 @@ from layers.views import (
     value_text,
 )
 
-MAP_INPUTS = ("indicateur", "niveau", "periode", "representation", "methode", "classes",
-              "bornes", "palette", "filtre")  # fmt: skip
+MAP_INPUTS = (
+    "indicateur",
+    "niveau",
+    "periode",
+    "representation",
+    "methode",
+    "classes",
+    "bornes",
+    "palette",
+    "filtre",
+)
+
+
 def values_query(state: dict) -> str:
     """Query of /api/carte for the panel's state (only what the map needs)."""
-    params = {"indicateur": state["indicateur"], "periode": state.get("periode") or "",
-              "methode": state.get("methode") or "quantiles",
-              "classes": state.get("classes") or 5, "palette": state.get("palette") or "YlGnBu",
-              "representation": state.get("representation") or "choroplethe"}  # fmt: skip
+    params = {
+        "indicateur": state["indicateur"],
+        "periode": state.get("periode") or "",
+        "methode": state.get("methode") or "quantiles",
+        "classes": state.get("classes") or 5,
+        "palette": state.get("palette") or "YlGnBu",
+        "representation": state.get("representation") or "choroplethe",
+    }
     if params["methode"] == "manual":
         params["bornes"] = state.get("bornes") or ""
     if state.get("filtre"):
@@ -60,8 +75,12 @@ def values_query(state: dict) -> str:
 
 
 def export_href(state: dict, fmt: str) -> str:
-    params = {"indicator": state["indicateur"], "level": state["niveau"],
-              "period": state.get("periode") or "", "format": fmt}  # fmt: skip
+    params = {
+        "indicator": state["indicateur"],
+        "level": state["niveau"],
+        "period": state.get("periode") or "",
+        "format": fmt,
+    }
     if state.get("filtre"):
         params["parent"] = state["filtre"]
     return "/api/v1/data?" + urlencode(params)
@@ -81,11 +100,18 @@ def register(app: Dash, data: AppData) -> None:  # noqa: C901 - one place for th
         found = search(query[:80], limit=8)
         if not found:
             return [html.Li("Aucun indicateur ne correspond.", className="cc-noresult")]
-        return [html.Li(html.Button(
-            [ind.titre, html.Span(f" · {ind.theme}", className="cc-result-theme")],
-            id={"type": "resultat", "id": ind.id}, className="cc-result", n_clicks=0,
-            type="button",
-        )) for ind in found]  # fmt: skip
+        return [
+            html.Li(
+                html.Button(
+                    [ind.titre, html.Span(f" · {ind.theme}", className="cc-result-theme")],
+                    id={"type": "resultat", "id": ind.id},
+                    className="cc-result",
+                    n_clicks=0,
+                    type="button",
+                )
+            )
+            for ind in found
+        ]
 
     @app.callback(
         Output("theme", "value"),
@@ -106,8 +132,14 @@ def register(app: Dash, data: AppData) -> None:  # noqa: C901 - one place for th
             if not any(_clicks):
                 return (no_update,) * 6
             ind = BY_ID[trig["id"]]
-            return (ind.theme, subtheme_options(ind.theme), ind.sous_theme,
-                    indicator_options(ind.theme, ind.sous_theme), ind.id, "")  # fmt: skip
+            return (
+                ind.theme,
+                subtheme_options(ind.theme),
+                ind.sous_theme,
+                indicator_options(ind.theme, ind.sous_theme),
+                ind.id,
+                "",
+            )
         subs = subtheme_options(theme)
         if trig == "theme" and subtheme not in [o["value"] for o in subs]:
             subtheme = ""
@@ -163,18 +195,26 @@ def register(app: Dash, data: AppData) -> None:  # noqa: C901 - one place for th
             return (no_update,) * 3
         geometries = web_geometries(data.settings.cache)
         levels = {k: v for k, v in geometries.items() if k in fr.LEVEL_LABELS}
-        title = f"{ind.titre} par {fr.LEVEL_SINGULAR.get(state['niveau'], state['niveau'])}, " \
-                f"{period_text(state['periode'])}"  # fmt: skip
-        spec = map_spec(levels, state["niveau"], ind.id, app.get_relative_path, geometries,
-                        values_query=values_query(state), title=title)  # fmt: skip
+        title = (
+            f"{ind.titre} par {fr.LEVEL_SINGULAR.get(state['niveau'], state['niveau'])}, "
+            f"{period_text(state['periode'])}"
+        )
+        spec = map_spec(
+            levels,
+            state["niveau"],
+            ind.id,
+            app.get_relative_path,
+            geometries,
+            values_query=values_query(state),
+            title=title,
+        )
         if spec is None:
             return (no_update,) * 3
         spec["profil"] = app.get_relative_path("/territoire/")
         spec["points"] = app.get_relative_path(
             f"/geo/{state['niveau']}-points.geojson?v={levels[state['niveau']].version}"
         )
-        return (spec, *(app.get_relative_path(export_href(state, f))
-                        for f in ("csv", "geojson")))  # fmt: skip
+        return (spec, *(app.get_relative_path(export_href(state, f)) for f in ("csv", "geojson")))
 
     @app.callback(
         Output("table-donnees", "children"),
@@ -197,19 +237,31 @@ def register(app: Dash, data: AppData) -> None:  # noqa: C901 - one place for th
         except ViewError as exc:
             return html.P(exc.message)
         df["rang"] = rank(df["valeur"])
-        rows = [{"nom": r.nom, "code": r.code, "valeur": value_text(r.valeur, r.statut, ind),
-                 "tri": None if r.statut != PUBLISHED else r.valeur,
-                 "rang": "" if r.rang != r.rang else int(r.rang)}
-                for r in df.itertuples()]  # fmt: skip
+        rows = [
+            {
+                "nom": r.nom,
+                "code": r.code,
+                "valeur": value_text(r.valeur, r.statut, ind),
+                "tri": None if r.statut != PUBLISHED else r.valeur,
+                "rang": "" if r.rang != r.rang else int(r.rang),
+            }
+            for r in df.itertuples()
+        ]
         return dash_table.DataTable(
-            id="table-vue", data=rows, page_size=15, sort_action="native",
+            id="table-vue",
+            data=rows,
+            page_size=15,
+            sort_action="native",
             filter_action="native",
-            columns=[{"name": "Territoire", "id": "nom"}, {"name": "Code", "id": "code"},
-                     {"name": f"{ind.titre} ({period_text(periode)})", "id": "valeur"},
-                     {"name": "Rang", "id": "rang", "type": "numeric"}],
+            columns=[
+                {"name": "Territoire", "id": "nom"},
+                {"name": "Code", "id": "code"},
+                {"name": f"{ind.titre} ({period_text(periode)})", "id": "valeur"},
+                {"name": "Rang", "id": "rang", "type": "numeric"},
+            ],
             style_cell={"fontFamily": "inherit", "fontSize": "0.85rem", "textAlign": "left"},
             style_header={"fontWeight": "600"},
-        )  # fmt: skip
+        )
 
     @app.callback(
         Output("meta-modal", "is_open"),
@@ -222,18 +274,22 @@ def register(app: Dash, data: AppData) -> None:  # noqa: C901 - one place for th
     def show_metadata(_n, indicateur):
         ind = BY_ID[indicateur]
         rows = [
-            ("Définition", ind.definition), ("Unité", ind.unite),
-            ("Source", ind.source), ("Champ", ind.champ),
+            ("Définition", ind.definition),
+            ("Unité", ind.unite),
+            ("Source", ind.source),
+            ("Champ", ind.champ),
             ("Fréquence", ", ".join(sorted({ind.frequence(n) for n in ind.niveaux}))),
             ("Granularité temporelle", ind.granularite),
             ("Niveaux", ", ".join(LEVEL_NAMES_FR[n] for n in ind.niveaux)),
-            ("Première période", ind.premiere_periode), ("Dernière mise à jour", ind.mise_a_jour),
+            ("Première période", ind.premiere_periode),
+            ("Dernière mise à jour", ind.mise_a_jour),
             ("Observations", ind.observations or "—"),
             ("Série labellisée", "oui" if ind.serie_labellisee else "non"),
             ("Mots-clés", ", ".join(ind.mots_cles) or "—"),
-        ]  # fmt: skip
-        body = html.Dl([part for k, v in rows for part in (html.Dt(k), html.Dd(v))],
-                       className="cc-meta")  # fmt: skip
+        ]
+        body = html.Dl(
+            [part for k, v in rows for part in (html.Dt(k), html.Dd(v))], className="cc-meta"
+        )
         return True, ind.titre, body
 
     @app.callback(
@@ -254,15 +310,23 @@ def register(app: Dash, data: AppData) -> None:  # noqa: C901 - one place for th
         if terr is None or info is None or ind is None:
             return "cc-selection", fr.SELECTION_TITLE, html.P("Territoire inconnu.")
         profile = app.get_relative_path(f"/territoire/{level}/{code}")
-        content = [dcc.Link(fr.OPEN_PROFILE, href=profile, className="btn btn-primary btn-sm",
-                            id="lien-fiche")]  # fmt: skip
+        content = [
+            dcc.Link(
+                fr.OPEN_PROFILE, href=profile, className="btn btn-primary btn-sm", id="lien-fiche"
+            )
+        ]
         if level in ind.niveaux:
             df = series_with_references(info.store, index, ind, level, code)
-            content.insert(0, html.P(f"{ind.titre} ({ind.unite}), secrets en blanc",
-                                     className="cc-note"))  # fmt: skip
+            content.insert(
+                0, html.P(f"{ind.titre} ({ind.unite}), secrets en blanc", className="cc-note")
+            )
             fig = readable_scale(series_figure(df, ind), ind)
-            content.insert(1, dcc.Graph(figure=fig, id="graphe-serie",
-                                        config={"displaylogo": False, "locale": "fr"}))  # fmt: skip
+            content.insert(
+                1,
+                dcc.Graph(
+                    figure=fig, id="graphe-serie", config={"displaylogo": False, "locale": "fr"}
+                ),
+            )
         title = f"{terr.name} ({LEVEL_NAMES_FR[level]} {code})"
         return "cc-selection cc-selection-open", title, content
 
@@ -277,8 +341,14 @@ def register(app: Dash, data: AppData) -> None:  # noqa: C901 - one place for th
             return no_update
         found = index.search(query[:100], 10)
         # `search` holds the query itself: the server already matched accents and postal codes
-        return [{"label": f"{t.name} ({LEVEL_NAMES_FR[t.level]} {t.code})",
-                 "value": f"{t.level}/{t.code}", "search": query} for t in found]  # fmt: skip
+        return [
+            {
+                "label": f"{t.name} ({LEVEL_NAMES_FR[t.level]} {t.code})",
+                "value": f"{t.level}/{t.code}",
+                "search": query,
+            }
+            for t in found
+        ]
 
     @app.callback(
         Output("navigation", "href"),

@@ -32,8 +32,11 @@ def run_export(data: AppData, which: str, state: dict, set_progress) -> tuple[st
 
     def progress(done: int, total: int) -> None:
         pct = int(100 * done / total) if total else 100
-        text = f"{step.capitalize()} {min(done + 1, total)} sur {total}" if done < total \
-            else "Mise en page du fichier…"  # fmt: skip
+        text = (
+            f"{step.capitalize()} {min(done + 1, total)} sur {total}"
+            if done < total
+            else "Mise en page du fichier…"
+        )
         set_progress((pct, f"{pct} %", text))
 
     if which == "export-atlas":
@@ -41,16 +44,18 @@ def run_export(data: AppData, which: str, state: dict, set_progress) -> tuple[st
         level, _, code = filtre.partition(":")
         if not code:
             raise ViewError(ERR_NO_FILTER)
-        body, name = epci_atlas(info.store, index, level, code, info.notice, progress,
-                                ATLAS_MAX_COMMUNES)  # fmt: skip
+        body, name = epci_atlas(
+            info.store, index, level, code, info.notice, progress, ATLAS_MAX_COMMUNES
+        )
         what = "Atlas PDF"
     else:
         ind = BY_ID.get(state.get("indicateur") or "")
         if ind is None or not state.get("niveau") or not state.get("periode"):
             raise ViewError(ERR_NO_DATA)
         parent = parent_of(index, state["niveau"], state.get("filtre"))
-        body, name = view_xlsx(info.store, index, ind, state["niveau"], state["periode"], parent,
-                               info.notice, progress)  # fmt: skip
+        body, name = view_xlsx(
+            info.store, index, ind, state["niveau"], state["periode"], parent, info.notice, progress
+        )
         what = "Classeur Excel"
     url = save_export(data.settings, name, body)
     return url, f"{what} prêt ({_megabytes(len(body))}) : le téléchargement démarre."
@@ -92,8 +97,7 @@ def register(app: Dash, data: AppData) -> None:
         which = ctx.triggered_id
         if which not in ("export-xlsx", "export-atlas"):
             return no_update, no_update
-        state = {"indicateur": indicateur, "niveau": niveau, "periode": periode,
-                 "filtre": filtre}  # fmt: skip
+        state = {"indicateur": indicateur, "niveau": niveau, "periode": periode, "filtre": filtre}
         set_progress((0, "0 %", "Préparation…"))
         try:
             url, text = run_export(AppData(settings), which, state, set_progress)

@@ -18,17 +18,27 @@ HINT = (
     "Cliquez une commune de la carte, ou choisissez un territoire dans « Afficher seulement », "
     "pour lister ses équipements."
 )
-COLUMNS = (("nom", "Nom"), ("type", "Type"), ("adresse", "Adresse"), ("commune", "Commune"),
-           ("places", "Places"), ("distance", "Distance (km)"))  # fmt: skip
+COLUMNS = (
+    ("nom", "Nom"),
+    ("type", "Type"),
+    ("adresse", "Adresse"),
+    ("commune", "Commune"),
+    ("places", "Places"),
+    ("distance", "Distance (km)"),
+)
 
 
 def facility_table(rows: list[dict], with_distance: bool) -> dash_table.DataTable:
     columns = [{"name": n, "id": i} for i, n in COLUMNS if with_distance or i != "distance"]
     return dash_table.DataTable(
-        id="equipements-liste-table", data=rows, columns=columns, page_size=10,
-        sort_action="native", style_table={"overflowX": "auto"},
+        id="equipements-liste-table",
+        data=rows,
+        columns=columns,
+        page_size=10,
+        sort_action="native",
+        style_table={"overflowX": "auto"},
         style_cell=TABLE_CELL_STYLE,
-    )  # fmt: skip
+    )
 
 
 def coverage_line(data: AppData, commune: str) -> html.P | None:
@@ -37,8 +47,9 @@ def coverage_line(data: AppData, commune: str) -> html.P | None:
     if info is None:
         return None
     try:
-        series = series_with_references(info.store, data.index(), BY_ID[CONTEXT_INDICATOR],
-                                        "commune", commune)  # fmt: skip
+        series = series_with_references(
+            info.store, data.index(), BY_ID[CONTEXT_INDICATOR], "commune", commune
+        )
     except ViewError:
         return None
     latest = series[series["periode"] == series["periode"].max()]
@@ -52,12 +63,14 @@ def coverage_line(data: AppData, commune: str) -> html.P | None:
         return None
     return html.P(
         "Taux de couverture en EAJE (places pour 100 enfants de moins de 3 ans) — "
-        + " ; ".join(parts), className="cc-note",
-    )  # fmt: skip
+        + " ; ".join(parts),
+        className="cc-note",
+    )
 
 
-def facilities_list(data: AppData, types: list[str], selection: str | None,
-                    filtre: str | None) -> list:  # fmt: skip
+def facilities_list(
+    data: AppData, types: list[str], selection: str | None, filtre: str | None
+) -> list:
     """Heading, coverage context and table for the selected commune or the filtered area."""
     points, index = data.facilities(), data.index()
     if points is None or index is None:
@@ -79,8 +92,13 @@ def facilities_list(data: AppData, types: list[str], selection: str | None,
         title = f"Équipements : {terr.name} ({LEVEL_NAMES_FR[level]}) — {len(sel)}"
         context = None
     more = (
-        [html.P(f"Les {LIST_LIMIT} premiers sont listés : choisissez une commune pour voir "
-                "ceux qui l'entourent.", className="cc-note")]  # fmt: skip
+        [
+            html.P(
+                f"Les {LIST_LIMIT} premiers sont listés : choisissez une commune pour voir "
+                "ceux qui l'entourent.",
+                className="cc-note",
+            )
+        ]
         if len(sel) > LIST_LIMIT
         else []
     )
@@ -105,8 +123,12 @@ def register(app: Dash, data: AppData) -> None:
         if points is None or not codes:
             return {"types": []}
         url = f"/geo/equipements.geojson?v={facilities_version(points.path)}"
-        return {"url": app.get_relative_path(url), "types": codes, "couleurs": TYPE_COLOURS,
-                "libelles": list(TYPE_CODES)}
+        return {
+            "url": app.get_relative_path(url),
+            "types": codes,
+            "couleurs": TYPE_COLOURS,
+            "libelles": list(TYPE_CODES),
+        }
 
     app.clientside_callback(
         ClientsideFunction(namespace="cafequip", function_name="apply"),

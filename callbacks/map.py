@@ -65,7 +65,8 @@ def map_spec(
         "bordures": rel(dep.url) if (niveau == "commune" and dep) else None,
         "tuiles": rel(entry.tiles_url) if entry.tiles_url else None,
         "tuiles_maxzoom": entry.tiles_maxzoom,
-        "bordures_tuiles": rel(dep.tiles_url) if (niveau == "commune" and dep and dep.tiles_url)
+        "bordures_tuiles": rel(dep.tiles_url)
+        if (niveau == "commune" and dep and dep.tiles_url)
         else None,
         "bordures_maxzoom": dep.tiles_maxzoom if dep else None,
         "detail": rel(detail.url) if detail else None,

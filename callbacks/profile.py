@@ -10,8 +10,15 @@ from layers.facility_search import display_rows, near_facilities
 from layers.profile import neighbours, neighbours_figure, series_figure
 from layers.views import LEVEL_NAMES_FR, ViewError, series_with_references, value_text
 
-COMPARED = ("allocataires", "taux_personnes_couvertes", "part_monoparentales",
-            "part_aides_logement", "part_rsa", "part_aah", "taux_couverture_eaje")  # fmt: skip
+COMPARED = (
+    "allocataires",
+    "taux_personnes_couvertes",
+    "part_monoparentales",
+    "part_aides_logement",
+    "part_rsa",
+    "part_aah",
+    "taux_couverture_eaje",
+)
 MAX_COMPARED = 6
 
 
@@ -26,10 +33,13 @@ def comparison_table(data: AppData, territories: list[str]) -> html.Table | html
             cols.append((level, code, f"{terr.name} ({LEVEL_NAMES_FR[level]})"))
     if not cols or info is None:
         return html.P("Choisissez un ou plusieurs territoires à comparer.")
-    # One store read for every indicator and territory; the latest period of each series.
+    # One store read for every indicator and territory; the latest period of each series
+    # (rows come oldest period first: the last one written wins).
     found = info.store.series_many(list(COMPARED), [(lv, c) for lv, c, _ in cols])
-    latest = {(str(r.indicateur), str(r.niveau), str(r.code)): (r.valeur, str(r.statut))
-              for r in found.itertuples()}  # fmt: skip (rows come oldest period first)
+    latest = {
+        (str(r.indicateur), str(r.niveau), str(r.code)): (r.valeur, str(r.statut))
+        for r in found.itertuples()
+    }
     rows = []
     for ident in COMPARED:
         ind = BY_ID[ident]
@@ -42,12 +52,14 @@ def comparison_table(data: AppData, territories: list[str]) -> html.Table | html
             text = "pas de données" if last is None else value_text(last[0], last[1], ind)
             cells.append(html.Td(text, className="cc-num"))
         rows.append(html.Tr([html.Th(ind.titre, scope="row"), *cells]))
-    head = html.Tr([html.Th("Indicateur", scope="col"),
-                    *[html.Th(name, scope="col") for *_, name in cols]])  # fmt: skip
+    head = html.Tr(
+        [html.Th("Indicateur", scope="col"), *[html.Th(name, scope="col") for *_, name in cols]]
+    )
     return html.Table(
         [html.Thead(head), html.Tbody(rows)],
-        className="table table-sm cc-theme-table", id="table-comparaison",
-    )  # fmt: skip
+        className="table table-sm cc-theme-table",
+        id="table-comparaison",
+    )
 
 
 def readable_scale(fig, ind):
@@ -102,10 +114,13 @@ def register(app: Dash, data: AppData) -> None:
         if not query or index is None or len(query) < 2:
             return keep or no_update
         found = [
-            {"label": f"{t.name} ({LEVEL_NAMES_FR[t.level]} {t.code})",
-             "value": f"{t.level}:{t.code}", "search": query}
+            {
+                "label": f"{t.name} ({LEVEL_NAMES_FR[t.level]} {t.code})",
+                "value": f"{t.level}:{t.code}",
+                "search": query,
+            }
             for t in index.search(query[:100], 10)
-        ]  # fmt: skip
+        ]
         return keep + [o for o in found if o["value"] not in (chosen or [])]
 
     @app.callback(
@@ -128,4 +143,3 @@ def register(app: Dash, data: AppData) -> None:
             return []
         sel = near_facilities(points.table, index, where["code"], set(types or []), near=True)
         return display_rows(sel, index)
-

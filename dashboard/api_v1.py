@@ -174,8 +174,6 @@ def _require_level_built(index: TerritoryIndex, level: str) -> None:
         )
 
 
-
-
 @lru_cache(maxsize=4)
 def _read_features(path: str, mtime_ns: int) -> tuple[dict, ...]:
     with open(path, encoding="utf-8") as fh:
@@ -308,8 +306,6 @@ def key_figures(store: Store, index: TerritoryIndex, level: str, code: str) -> l
 
 def _value(value: object, statut: str, ind: Indicator) -> float | int | None:
     return published_value(value, statut, decimals(ind))
-
-
 
 
 def facility_types(text: str | None) -> set[str] | None:

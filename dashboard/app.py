@@ -87,7 +87,7 @@ def _title(**query: str) -> str:
 
 
 def _profile_title(data: AppData, niveau: str = "", code: str = "", **_kw: str) -> str:
-    """"Fiche territoire : Lyon (commune) – Cafdata Carto"; the code when it is unknown."""
+    """ "Fiche territoire : Lyon (commune) – Cafdata Carto"; the code when it is unknown."""
     index = data.index()
     terr = index.get(niveau, code) if index is not None and niveau in index.levels() else None
     level = fr.LEVEL_SINGULAR.get(niveau, "")
@@ -117,18 +117,26 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
         "{%css%}", "{%css%}\n" + module_tags(settings.vendor), 1
     )
     dash.register_page(
-        "carte", path="/", title=_title, name="Carte",
+        "carte",
+        path="/",
+        title=_title,
+        name="Carte",
         layout=lambda **query: explore_layout(data, **query),
-    )  # fmt: skip
+    )
     dash.register_page(
-        "embed", path="/embed", title=_title, name="Carte intégrable",
+        "embed",
+        path="/embed",
+        title=_title,
+        name="Carte intégrable",
         layout=lambda **query: explore_layout(data, embed=True, **query),
-    )  # fmt: skip
+    )
     dash.register_page(
-        "fiche", path_template="/territoire/<niveau>/<code>",
+        "fiche",
+        path_template="/territoire/<niveau>/<code>",
         title=lambda **kw: _profile_title(data, **kw),
-        name="Fiche territoire", layout=lambda **kw: profile_layout(data, **kw),
-    )  # fmt: skip
+        name="Fiche territoire",
+        layout=lambda **kw: profile_layout(data, **kw),
+    )
     app.layout = lambda: shell(_notice(data), dash.page_container, setup_problems(settings))
     register_routes(app.server, settings, data)
     register_api(app.server, data)

@@ -93,8 +93,10 @@ class AppData:
     def facilities(self) -> FacilitySet | None:
         """EAJE and LAEP points: the file imported with `cafcarto equipements`, else the
         demonstration's (generated beside the demonstration store, whatever store serves)."""
-        for root, demo in ((self.settings.facilities_import, False),
-                           (self.settings.store_demo, True)):  # fmt: skip
+        for root, demo in (
+            (self.settings.facilities_import, False),
+            (self.settings.store_demo, True),
+        ):
             folder = active_dir(root)
             path = None if folder is None else folder / "equipements.parquet"
             if path is not None and path.is_file():

@@ -97,8 +97,11 @@ def _facilities(args: argparse.Namespace, settings: Settings) -> int:
     root = settings.facilities_import
     if args.retirer:
         done = remove_facilities(root)
-        print("Équipements importés retirés : retour aux équipements de démonstration."
-              if done else "Aucun fichier d'équipements importé.")  # fmt: skip
+        print(
+            "Équipements importés retirés : retour aux équipements de démonstration."
+            if done
+            else "Aucun fichier d'équipements importé."
+        )
         return 0
     if not args.fichier:
         print("Erreur : indiquez un fichier CSV d'équipements (ou --retirer).", file=sys.stderr)

@@ -49,8 +49,11 @@ def indicator_options(theme: str | None, subtheme: str | None) -> list[dict]:
 def level_options(indicator: str, built: list[str]) -> list[dict]:
     ind = BY_ID[indicator]
     return [
-        {"label": LEVEL_LABELS[lv], "value": lv,
-         "disabled": lv not in ind.niveaux or lv not in built}
+        {
+            "label": LEVEL_LABELS[lv],
+            "value": lv,
+            "disabled": lv not in ind.niveaux or lv not in built,
+        }
         for lv in LEVELS
         if lv != "france"
     ]
@@ -71,14 +74,17 @@ def filter_options(data: AppData) -> list[dict]:
             continue
         table = index.table(level).sort_values("code")
         name = LEVEL_NAMES_FR[level]
-        opts += [{"label": f"{r.nom} ({name} {r.code})", "value": f"{level}:{r.code}"}
-                 for r in table.itertuples()]  # fmt: skip
+        opts += [
+            {"label": f"{r.nom} ({name} {r.code})", "value": f"{level}:{r.code}"}
+            for r in table.itertuples()
+        ]
     return opts
 
 
 def _labelled(label: str, control, html_for: str | None = None) -> html.Div:
-    return html.Div([html.Label(label, htmlFor=html_for, className="cc-label"), control],
-                    className="cc-field")  # fmt: skip
+    return html.Div(
+        [html.Label(label, htmlFor=html_for, className="cc-label"), control], className="cc-field"
+    )
 
 
 def indicator_block(state: ViewState) -> html.Div:
@@ -86,26 +92,63 @@ def indicator_block(state: ViewState) -> html.Div:
     return html.Div(
         [
             html.H2(fr.LABEL_INDICATOR),
-            _labelled(fr.LABEL_SEARCH, dcc.Input(
-                id="recherche-indicateur", type="search", debounce=0.3,
-                placeholder=fr.SEARCH_PLACEHOLDER, className="form-control form-control-sm",
-                autoComplete="off", maxLength=80,
-            ), "recherche-indicateur"),  # fmt: skip
-            html.Ul(id="resultats-recherche", className="cc-results",
-                    **{"aria-label": "Indicateurs trouvés"}),  # fmt: skip
-            _labelled(fr.LABEL_THEME, dcc.Dropdown(
-                id="theme", options=theme_options(), value=ind.theme, clearable=False,
-            ), "theme"),  # fmt: skip
-            _labelled(fr.LABEL_SUBTHEME, dcc.Dropdown(
-                id="sous-theme", options=subtheme_options(ind.theme), value=ind.sous_theme,
-                clearable=False,
-            ), "sous-theme"),  # fmt: skip
-            _labelled(fr.LABEL_INDICATOR, dcc.Dropdown(
-                id="indicateur", options=indicator_options(ind.theme, ind.sous_theme),
-                value=ind.id, clearable=False, optionHeight=48,
-            ), "indicateur"),  # fmt: skip
-            dbc.Button(fr.META_BUTTON, id="btn-meta", color="link", size="sm",
-                       className="cc-meta-btn", n_clicks=0),  # fmt: skip
+            _labelled(
+                fr.LABEL_SEARCH,
+                dcc.Input(
+                    id="recherche-indicateur",
+                    type="search",
+                    debounce=0.3,
+                    placeholder=fr.SEARCH_PLACEHOLDER,
+                    className="form-control form-control-sm",
+                    autoComplete="off",
+                    maxLength=80,
+                ),
+                "recherche-indicateur",
+            ),
+            html.Ul(
+                id="resultats-recherche",
+                className="cc-results",
+                **{"aria-label": "Indicateurs trouvés"},
+            ),
+            _labelled(
+                fr.LABEL_THEME,
+                dcc.Dropdown(
+                    id="theme",
+                    options=theme_options(),
+                    value=ind.theme,
+                    clearable=False,
+                ),
+                "theme",
+            ),
+            _labelled(
+                fr.LABEL_SUBTHEME,
+                dcc.Dropdown(
+                    id="sous-theme",
+                    options=subtheme_options(ind.theme),
+                    value=ind.sous_theme,
+                    clearable=False,
+                ),
+                "sous-theme",
+            ),
+            _labelled(
+                fr.LABEL_INDICATOR,
+                dcc.Dropdown(
+                    id="indicateur",
+                    options=indicator_options(ind.theme, ind.sous_theme),
+                    value=ind.id,
+                    clearable=False,
+                    optionHeight=48,
+                ),
+                "indicateur",
+            ),
+            dbc.Button(
+                fr.META_BUTTON,
+                id="btn-meta",
+                color="link",
+                size="sm",
+                className="cc-meta-btn",
+                n_clicks=0,
+            ),
         ]
     )
 
@@ -117,17 +160,29 @@ def view_block(state: ViewState, built: list[str], periods: list[str]) -> html.D
         [
             html.H2(fr.LABEL_LEVEL),
             dbc.RadioItems(id="niveau", options=level_options(ind.id, built), value=state.niveau),
-            _labelled(fr.LABEL_PERIOD, dcc.Dropdown(
-                id="periode", options=period_options(periods),
-                value=state.periode or (periods[-1] if periods else None), clearable=False,
-            ), "periode"),  # fmt: skip
+            _labelled(
+                fr.LABEL_PERIOD,
+                dcc.Dropdown(
+                    id="periode",
+                    options=period_options(periods),
+                    value=state.periode or (periods[-1] if periods else None),
+                    clearable=False,
+                ),
+                "periode",
+            ),
             html.Div(
-                _labelled(fr.LABEL_REPRESENTATION, dbc.RadioItems(
-                    id="representation",
-                    options=[{"label": v, "value": k} for k, v in fr.REPRESENTATION_LABELS.items()],
-                    value=state.representation if counts else "choroplethe",
-                )),  # fmt: skip
-                id="bloc-representation", hidden=not counts,
+                _labelled(
+                    fr.LABEL_REPRESENTATION,
+                    dbc.RadioItems(
+                        id="representation",
+                        options=[
+                            {"label": v, "value": k} for k, v in fr.REPRESENTATION_LABELS.items()
+                        ],
+                        value=state.representation if counts else "choroplethe",
+                    ),
+                ),
+                id="bloc-representation",
+                hidden=not counts,
             ),
         ]
     )
@@ -137,23 +192,50 @@ def classification_block(state: ViewState) -> html.Details:
     return html.Details(
         [
             html.Summary(fr.LABEL_METHOD),
-            _labelled(fr.LABEL_METHOD, dcc.Dropdown(
-                id="methode", options=[{"label": fr.METHOD_LABELS[m], "value": m} for m in METHODS],
-                value=state.methode, clearable=False,
-            ), "methode"),  # fmt: skip
-            _labelled(fr.LABEL_BREAKS, dcc.Input(
-                id="bornes", type="text", value=state.bornes, debounce=True, maxLength=200,
-                className="form-control form-control-sm", placeholder="ex. : 10;20;30",
-            ), "bornes"),  # fmt: skip
-            _labelled(fr.LABEL_CLASSES, dcc.Slider(
-                id="classes", min=3, max=7, step=1, value=state.classes,
-                marks={i: str(i) for i in range(3, 8)},
-            )),  # fmt: skip
-            _labelled(fr.LABEL_PALETTE, dcc.Dropdown(
-                id="palette", options=[{"label": fr.PALETTE_LABELS[p], "value": p}
-                                       for p in ALL_PALETTES],
-                value=state.palette, clearable=False,
-            ), "palette"),  # fmt: skip
+            _labelled(
+                fr.LABEL_METHOD,
+                dcc.Dropdown(
+                    id="methode",
+                    options=[{"label": fr.METHOD_LABELS[m], "value": m} for m in METHODS],
+                    value=state.methode,
+                    clearable=False,
+                ),
+                "methode",
+            ),
+            _labelled(
+                fr.LABEL_BREAKS,
+                dcc.Input(
+                    id="bornes",
+                    type="text",
+                    value=state.bornes,
+                    debounce=True,
+                    maxLength=200,
+                    className="form-control form-control-sm",
+                    placeholder="ex. : 10;20;30",
+                ),
+                "bornes",
+            ),
+            _labelled(
+                fr.LABEL_CLASSES,
+                dcc.Slider(
+                    id="classes",
+                    min=3,
+                    max=7,
+                    step=1,
+                    value=state.classes,
+                    marks={i: str(i) for i in range(3, 8)},
+                ),
+            ),
+            _labelled(
+                fr.LABEL_PALETTE,
+                dcc.Dropdown(
+                    id="palette",
+                    options=[{"label": fr.PALETTE_LABELS[p], "value": p} for p in ALL_PALETTES],
+                    value=state.palette,
+                    clearable=False,
+                ),
+                "palette",
+            ),
         ],
         className="cc-details",
         open=state.methode != "quantiles" or state.palette != "YlGnBu" or state.classes != 5,
@@ -162,63 +244,134 @@ def classification_block(state: ViewState) -> html.Details:
 
 def export_block() -> html.Div:
     links = [
-        html.A("CSV", id="export-csv", className="btn btn-outline-secondary btn-sm",
-               download="", href="#"),
-        html.Button("Excel", id="export-xlsx", className="btn btn-outline-secondary btn-sm",
-                    n_clicks=0, type="button"),
-        html.A("GeoJSON", id="export-geojson", className="btn btn-outline-secondary btn-sm",
-               download="", href="#"),
-        html.Button("PNG", id="export-png", className="btn btn-outline-secondary btn-sm",
-                    n_clicks=0, type="button"),
-        html.Button("SVG", id="export-svg", className="btn btn-outline-secondary btn-sm",
-                    n_clicks=0, type="button"),
-        html.Button(fr.ATLAS_BUTTON, id="export-atlas", title=fr.ATLAS_HINT,
-                    className="btn btn-outline-secondary btn-sm", n_clicks=0, type="button"),
-    ]  # fmt: skip
-    job = html.Div([
-        html.Div(dbc.Progress(id="export-progression", value=0, label="", className="cc-progress"),
-                 id="export-progression-bloc", hidden=True, role="progressbar",
-                 **{"aria-label": "Progression de l'export"}),
-        html.Div(id="export-job-etape", className="cc-note"),
-        html.Button("Annuler l'export", id="export-annuler", hidden=True, n_clicks=0,
-                    className="btn btn-link btn-sm p-0", type="button"),
-        html.Div(id="export-job-statut", role="status", className="cc-note"),
-        dcc.Store(id="export-fichier"),
-        dcc.Store(id="export-telecharge"),
-    ])  # fmt: skip
-    return html.Div([html.H2(fr.LABEL_EXPORT), html.Div(links, className="cc-exports"), job,
-                     html.Div(id="export-status", role="status", className="cc-note")])  # fmt: skip
+        html.A(
+            "CSV",
+            id="export-csv",
+            className="btn btn-outline-secondary btn-sm",
+            download="",
+            href="#",
+        ),
+        html.Button(
+            "Excel",
+            id="export-xlsx",
+            className="btn btn-outline-secondary btn-sm",
+            n_clicks=0,
+            type="button",
+        ),
+        html.A(
+            "GeoJSON",
+            id="export-geojson",
+            className="btn btn-outline-secondary btn-sm",
+            download="",
+            href="#",
+        ),
+        html.Button(
+            "PNG",
+            id="export-png",
+            className="btn btn-outline-secondary btn-sm",
+            n_clicks=0,
+            type="button",
+        ),
+        html.Button(
+            "SVG",
+            id="export-svg",
+            className="btn btn-outline-secondary btn-sm",
+            n_clicks=0,
+            type="button",
+        ),
+        html.Button(
+            fr.ATLAS_BUTTON,
+            id="export-atlas",
+            title=fr.ATLAS_HINT,
+            className="btn btn-outline-secondary btn-sm",
+            n_clicks=0,
+            type="button",
+        ),
+    ]
+    job = html.Div(
+        [
+            html.Div(
+                dbc.Progress(id="export-progression", value=0, label="", className="cc-progress"),
+                id="export-progression-bloc",
+                hidden=True,
+                role="progressbar",
+                **{"aria-label": "Progression de l'export"},
+            ),
+            html.Div(id="export-job-etape", className="cc-note"),
+            html.Button(
+                "Annuler l'export",
+                id="export-annuler",
+                hidden=True,
+                n_clicks=0,
+                className="btn btn-link btn-sm p-0",
+                type="button",
+            ),
+            html.Div(id="export-job-statut", role="status", className="cc-note"),
+            dcc.Store(id="export-fichier"),
+            dcc.Store(id="export-telecharge"),
+        ]
+    )
+    return html.Div(
+        [
+            html.H2(fr.LABEL_EXPORT),
+            html.Div(links, className="cc-exports"),
+            job,
+            html.Div(id="export-status", role="status", className="cc-note"),
+        ]
+    )
 
 
 def facilities_block(state: ViewState) -> html.Div:
     """Facility types to show as points over the map (none by default)."""
     options = [
-        {"label": html.Span([html.Span(className="cc-dot", style={"background": colour}),
-                             label]), "value": slug}  # fmt: skip
+        {
+            "label": html.Span(
+                [html.Span(className="cc-dot", style={"background": colour}), label]
+            ),
+            "value": slug,
+        }
         for (slug, label), colour in zip(FACILITY_KINDS.items(), TYPE_COLOURS, strict=True)
     ]
-    return html.Div([
-        html.H2(fr.LABEL_FACILITIES),
-        dbc.Checklist(id="carte-equipements", options=options,
-                      value=[t for t in state.equipements.split(",") if t]),
-        html.P(fr.FACILITIES_HINT, className="cc-note"),
-    ])  # fmt: skip
+    return html.Div(
+        [
+            html.H2(fr.LABEL_FACILITIES),
+            dbc.Checklist(
+                id="carte-equipements",
+                options=options,
+                value=[t for t in state.equipements.split(",") if t],
+            ),
+            html.P(fr.FACILITIES_HINT, className="cc-note"),
+        ]
+    )
 
 
 def explore_panel(state: ViewState, data: AppData, built: list[str], periods: list[str]):
     return html.Aside(
         [
-            _labelled("Fiche d'un territoire", dcc.Dropdown(
-                id="recherche-territoire", options=[], searchable=True,
-                placeholder="Nom, code Insee ou code postal…",
-            ), "recherche-territoire"),  # fmt: skip
+            _labelled(
+                "Fiche d'un territoire",
+                dcc.Dropdown(
+                    id="recherche-territoire",
+                    options=[],
+                    searchable=True,
+                    placeholder="Nom, code Insee ou code postal…",
+                ),
+                "recherche-territoire",
+            ),
             dcc.Location(id="navigation", refresh="callback-nav"),
             indicator_block(state),
             view_block(state, built, periods),
-            _labelled(fr.LABEL_FILTER, dcc.Dropdown(
-                id="filtre", options=filter_options(data), value=state.filtre or None,
-                placeholder=fr.FILTER_PLACEHOLDER, optionHeight=40,
-            ), "filtre"),  # fmt: skip
+            _labelled(
+                fr.LABEL_FILTER,
+                dcc.Dropdown(
+                    id="filtre",
+                    options=filter_options(data),
+                    value=state.filtre or None,
+                    placeholder=fr.FILTER_PLACEHOLDER,
+                    optionHeight=40,
+                ),
+                "filtre",
+            ),
             classification_block(state),
             facilities_block(state),
             zone_selector(),
@@ -234,10 +387,19 @@ def explore_panel(state: ViewState, data: AppData, built: list[str], periods: li
 def selection_panel() -> html.Section:
     return html.Section(
         [
-            html.Div([html.H2(fr.SELECTION_TITLE, id="selection-titre"),
-                      html.Button("×", id="selection-fermer", className="btn-close",
-                                  **{"aria-label": "Fermer"}, n_clicks=0)],
-                     className="cc-selection-head"),  # fmt: skip
+            html.Div(
+                [
+                    html.H2(fr.SELECTION_TITLE, id="selection-titre"),
+                    html.Button(
+                        "×",
+                        id="selection-fermer",
+                        className="btn-close",
+                        **{"aria-label": "Fermer"},
+                        n_clicks=0,
+                    ),
+                ],
+                className="cc-selection-head",
+            ),
             html.Div(html.P(fr.SELECTION_HINT), id="selection-contenu"),
         ],
         id="selection",
@@ -249,8 +411,11 @@ def selection_panel() -> html.Section:
 def meta_modal() -> dbc.Modal:
     return dbc.Modal(
         [dbc.ModalHeader(dbc.ModalTitle(id="meta-titre")), dbc.ModalBody(id="meta-corps")],
-        id="meta-modal", is_open=False, size="lg", scrollable=True,
-    )  # fmt: skip
+        id="meta-modal",
+        is_open=False,
+        size="lg",
+        scrollable=True,
+    )
 
 
 def explore_layout(data: AppData, embed: bool = False, **query: str) -> html.Div:
@@ -267,23 +432,41 @@ def explore_layout(data: AppData, embed: bool = False, **query: str) -> html.Div
     notice = []
     if ignored:
         text = fr.URL_NOTICE.format(names=", ".join(ignored))
-        notice = [dbc.Alert(text, color="warning", dismissable=True, className="cc-url-notice",
-                            id="url-notice")]  # fmt: skip
+        notice = [
+            dbc.Alert(
+                text, color="warning", dismissable=True, className="cc-url-notice", id="url-notice"
+            )
+        ]
     return html.Div(
         [
             *notice,
             html.Div(
                 [
-                    html.Button(fr.PANEL_TOGGLE, id="panneau-bascule", n_clicks=0,
-                                className="cc-toggle btn btn-secondary btn-sm", type="button",
-                                **{"aria-controls": "panneau"}),  # fmt: skip
+                    html.Button(
+                        fr.PANEL_TOGGLE,
+                        id="panneau-bascule",
+                        n_clicks=0,
+                        className="cc-toggle btn btn-secondary btn-sm",
+                        type="button",
+                        **{"aria-controls": "panneau"},
+                    ),
                     explore_panel(state, data, built, periods),
                     html.Div(
-                        [map_area(problems), html.Div([
-                            selection_panel(),
-                            html.Section(id="equipements-liste", hidden=True,
-                                         className="cc-equip-list", **{"aria-live": "polite"}),
-                        ], className="cc-bottom")],  # fmt: skip
+                        [
+                            map_area(problems),
+                            html.Div(
+                                [
+                                    selection_panel(),
+                                    html.Section(
+                                        id="equipements-liste",
+                                        hidden=True,
+                                        className="cc-equip-list",
+                                        **{"aria-live": "polite"},
+                                    ),
+                                ],
+                                className="cc-bottom",
+                            ),
+                        ],
                         className="cc-mapcol",
                     ),
                 ],
@@ -291,7 +474,8 @@ def explore_layout(data: AppData, embed: bool = False, **query: str) -> html.Div
             ),
             html.Details(
                 [html.Summary(fr.TABLE_TOGGLE), html.Div(id="table-donnees")],
-                className="cc-table-alt", id="bloc-table",
+                className="cc-table-alt",
+                id="bloc-table",
             ),
             meta_modal(),
             dcc.Store(id="etat-initial", data={"vue": state.vue, "territoire": state.territoire}),

@@ -36,14 +36,20 @@ def facility_features(table: pd.DataFrame) -> dict:
     """FeatureCollection of the points: id, name, type code, places, commune."""
     features = []
     for i, rec in enumerate(table.itertuples(index=False)):
-        features.append({
-            "type": "Feature",
-            "id": i,
-            "properties": {"id": str(rec.id), "n": str(rec.nom), "t": TYPE_CODES.get(rec.type, 0),
-                           "p": facility_places(rec.type, getattr(rec, "places", None)),
-                           "c": str(rec.commune)},
-            "geometry": {"type": "Point", "coordinates": [float(rec.lon), float(rec.lat)]},
-        })  # fmt: skip
+        features.append(
+            {
+                "type": "Feature",
+                "id": i,
+                "properties": {
+                    "id": str(rec.id),
+                    "n": str(rec.nom),
+                    "t": TYPE_CODES.get(rec.type, 0),
+                    "p": facility_places(rec.type, getattr(rec, "places", None)),
+                    "c": str(rec.commune),
+                },
+                "geometry": {"type": "Point", "coordinates": [float(rec.lon), float(rec.lat)]},
+            }
+        )
     return {"type": "FeatureCollection", "features": features}
 
 
@@ -55,8 +61,9 @@ _ENCODED: dict[str, tuple[bytes, bytes]] = {}
 def _encoded(table: pd.DataFrame, version: str) -> tuple[bytes, bytes]:
     hit = _ENCODED.get(version)
     if hit is None:  # threads may both build it once: harmless, and nothing is read half-set
-        raw = json.dumps(facility_features(table), ensure_ascii=False,
-                         separators=(",", ":")).encode("utf-8")  # fmt: skip
+        raw = json.dumps(
+            facility_features(table), ensure_ascii=False, separators=(",", ":")
+        ).encode("utf-8")
         hit = (raw, gzip.compress(raw, 6))
         _ENCODED.clear()
         _ENCODED[version] = hit
@@ -73,8 +80,13 @@ def register_facility_routes(server: Flask, data: AppData) -> None:
             return json_error(ERR_NO_FACILITIES, 404)
         version = facilities_version(points.path)
         raw, raw_gz = _encoded(points.table, version)
-        resp = encoded_response(raw, raw_gz, "application/geo+json", {
-            "Cache-Control": LONG_CACHE if request.args.get("v") == version else REVALIDATE,
-        })  # fmt: skip
+        resp = encoded_response(
+            raw,
+            raw_gz,
+            "application/geo+json",
+            {
+                "Cache-Control": LONG_CACHE if request.args.get("v") == version else REVALIDATE,
+            },
+        )
         resp.headers["ETag"] = f'"{version}{"-gz" if resp.content_encoding else ""}"'
         return resp

@@ -18,8 +18,10 @@ from dashboard.vendor import missing_files
 
 def header() -> html.Header:
     return html.Header(
-        [html.H1(html.A(fr.APP_TITLE, href="/")),
-         html.Span(fr.APP_SUBTITLE, className="cc-subtitle")],
+        [
+            html.H1(html.A(fr.APP_TITLE, href="/")),
+            html.Span(fr.APP_SUBTITLE, className="cc-subtitle"),
+        ],
         className="cc-header",
     )
 
@@ -77,11 +79,15 @@ def demo_banner(notice: str | None) -> html.Div | None:
 def shell(notice: str | None, page_container, problems: list[str] | None = None) -> html.Div:
     """Header, demonstration banner (or what is missing to run), then the page of the URL."""
     setup = setup_message(problems) if problems else None
-    parts = [header(), demo_banner(notice), setup,
-             html.Div(page_container, className="cc-pages")]  # fmt: skip
+    parts = [header(), demo_banner(notice), setup, html.Div(page_container, className="cc-pages")]
     return html.Div([p for p in parts if p is not None], className="cc-app")
 
 
 # Data tables (profile, facilities): the page's font, not DataTable's monospace default.
-TABLE_CELL_STYLE = {"fontFamily": "system-ui, sans-serif", "fontSize": "0.85rem",
-                    "textAlign": "left", "whiteSpace": "normal", "height": "auto"}  # fmt: skip
+TABLE_CELL_STYLE = {
+    "fontFamily": "system-ui, sans-serif",
+    "fontSize": "0.85rem",
+    "textAlign": "left",
+    "whiteSpace": "normal",
+    "height": "auto",
+}

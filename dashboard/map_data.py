@@ -36,13 +36,23 @@ def _payload(data: AppData, folder: str, key: tuple) -> tuple[bytes, bytes, str]
         france = info.store.layer(ind.id, "france", period)
         ok = france[france["statut"].astype(str) == PUBLISHED]
         reference = float(ok["valeur"].iloc[0]) if len(ok) else None
-    payload = store_payload(view, ind, level, period, reference=reference, inside=inside,
-                            notice=info.notice, **dict(params))  # fmt: skip
+    payload = store_payload(
+        view,
+        ind,
+        level,
+        period,
+        reference=reference,
+        inside=inside,
+        notice=info.notice,
+        **dict(params),
+    )
     if parent is not None:
         payload["filtre"] = {
-            "niveau": parent[0], "code": parent[1],
-            "nom": index.name(*parent), "emprise": index.bounds(parent),
-        }  # fmt: skip
+            "niveau": parent[0],
+            "code": parent[1],
+            "nom": index.name(*parent),
+            "emprise": index.bounds(parent),
+        }
     raw = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
     etag = '"' + hashlib.sha256(raw).hexdigest()[:20] + '"'
     return raw, gzip.compress(raw, 5), etag
@@ -64,10 +74,13 @@ def store_map(data: AppData, level: str, args: Mapping[str, str]) -> Response:
     raw, raw_gz, etag = _payload(data, str(info.folder), (ind.id, level, period, parent, frozen))
     use_gz = "gzip" in (request.headers.get("Accept-Encoding") or "")
     resp = Response(raw_gz if use_gz else raw, mimetype="application/json")
-    resp.headers.update({"Cache-Control": "no-cache", "Vary": "Accept-Encoding",
-                         "ETag": etag[:-1] + ('-gz"' if use_gz else '"')})  # fmt: skip
+    resp.headers.update(
+        {
+            "Cache-Control": "no-cache",
+            "Vary": "Accept-Encoding",
+            "ETag": etag[:-1] + ('-gz"' if use_gz else '"'),
+        }
+    )
     if use_gz:
         resp.headers["Content-Encoding"] = "gzip"
     return resp
-
-

@@ -36,8 +36,7 @@ def map_params(args: Mapping[str, str]) -> dict:
         manual = parse_breaks(args.get("bornes") or "")
         if manual is None:
             raise ViewError("Bornes manuelles : de 1 à 12 nombres séparés par « ; ».")
-    return {"method": method, "k": k, "palette_name": pal, "representation": rep,
-            "manual": manual}  # fmt: skip
+    return {"method": method, "k": k, "palette_name": pal, "representation": rep, "manual": manual}
 
 
 def parse_breaks(text: str) -> list[float] | None:

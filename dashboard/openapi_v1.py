@@ -369,8 +369,12 @@ def openapi_document() -> dict:
                         "69123",
                     ),
                 ],
-                "responses": {"200": _ok(_ref("Territoire"), "Fiche."), "400": _ERR, "404": _ERR,
-                              "503": _ERR},  # 400: a path refused before routing (\\, ..)
+                "responses": {
+                    "200": _ok(_ref("Territoire"), "Fiche."),
+                    "400": _ERR,
+                    "404": _ERR,
+                    "503": _ERR,
+                },  # 400: a path refused before routing (\\, ..)
             }
         },
         "/api/v1/facilities": {

@@ -93,11 +93,16 @@ def _points_bytes(index: TerritoryIndex, level: str) -> tuple[bytes, bytes]:
     """Label points of a level (feature id = row, as in the polygons) for proportional circles."""
     table = index.table(level)
     features = [
-        {"type": "Feature", "id": i, "properties": {"code": c, "nom": n},
-         "geometry": {"type": "Point", "coordinates": [round(x, 5), round(y, 5)]}}
-        for i, (c, n, x, y) in enumerate(zip(table["code"], table["nom"], table["label_lon"],
-                                             table["label_lat"], strict=True))
-    ]  # fmt: skip
+        {
+            "type": "Feature",
+            "id": i,
+            "properties": {"code": c, "nom": n},
+            "geometry": {"type": "Point", "coordinates": [round(x, 5), round(y, 5)]},
+        }
+        for i, (c, n, x, y) in enumerate(
+            zip(table["code"], table["nom"], table["label_lon"], table["label_lat"], strict=True)
+        )
+    ]
     doc = {"type": "FeatureCollection", "features": features}
     raw = json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
     return raw, gzip.compress(raw, 5)

@@ -109,8 +109,11 @@ def parse_state(
     take("territoire", _territory(index, q.get("territoire", "")), q.get("territoire"))
     take("vue", _float_triplet(q.get("vue", "")), q.get("vue"))
     kinds = [k for k in q.get("equipements", "").split(",") if k]
-    take("equipements", all(k in FACILITY_KINDS for k in kinds),
-         ",".join(k for k in FACILITY_KINDS if k in kinds))  # fmt: skip
+    take(
+        "equipements",
+        all(k in FACILITY_KINDS for k in kinds),
+        ",".join(k for k in FACILITY_KINDS if k in kinds),
+    )
     if state.methode == "manual" and not state.bornes:
         state = replace(state, methode="quantiles")
     return state, bad

@@ -18,9 +18,15 @@ from pathlib import Path
 
 # Deepest zoom cut per level; MapLibre overzooms past it.
 MAX_ZOOM = {
-    "france": 6, "region": 7, "departement": 8, "caf": 8, "epci": 9, "commune": 10,
-    "qpv": 12, "iris": 12,
-}  # fmt: skip
+    "france": 6,
+    "region": 7,
+    "departement": 8,
+    "caf": 8,
+    "epci": 9,
+    "commune": 10,
+    "qpv": 12,
+    "iris": 12,
+}
 
 
 class TilesError(RuntimeError):
@@ -42,16 +48,30 @@ def tippecanoe_path() -> str:
 def write_tiles(geojson: Path, out: Path, layer: str, max_zoom: int) -> Path:
     """Cut `geojson` (features with integer ids, properties code and nom) into `out` (.pmtiles)."""
     cmd = [
-        tippecanoe_path(), "-q", "--force", "-o", str(out), "-l", layer,
-        "-Z0", f"-z{max_zoom}",
-        "--detect-shared-borders", "--no-feature-limit", "--no-tile-size-limit",
+        tippecanoe_path(),
+        "-q",
+        "--force",
+        "-o",
+        str(out),
+        "-l",
+        layer,
+        "-Z0",
+        f"-z{max_zoom}",
+        "--detect-shared-borders",
+        "--no-feature-limit",
+        "--no-tile-size-limit",
         "--no-tiny-polygon-reduction",
         # Below the deepest zoom: 1024 units a tile and simplification to 2 units, about one
         # screen pixel; measured 27 % lighter national tiles than tippecanoe's defaults.
-        "--low-detail=10", "--simplification=2", "--simplification-at-maximum-zoom=1",
-        "-y", "code", "-y", "nom",
+        "--low-detail=10",
+        "--simplification=2",
+        "--simplification-at-maximum-zoom=1",
+        "-y",
+        "code",
+        "-y",
+        "nom",
         str(geojson),
-    ]  # fmt: skip
+    ]
     done = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if done.returncode != 0 or not out.exists():
         raise TilesError(f"tippecanoe a échoué pour {layer} : {done.stderr.strip()[-500:]}")

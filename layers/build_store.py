@@ -54,8 +54,7 @@ def store_modules() -> list[Path]:
                 parts = module.split(".")
                 todo += [parts[1]] if len(parts) > 1 else [a.name for a in node.names]
             elif isinstance(node, ast.Import):
-                todo += [a.name.split(".")[1] for a in node.names
-                         if a.name.startswith("layers.")]  # fmt: skip
+                todo += [a.name.split(".")[1] for a in node.names if a.name.startswith("layers.")]
     return sorted(folder / f"{n}.py" for n in seen)
 
 
@@ -94,9 +93,11 @@ def build_demo_store(
 ) -> Path:
     """Generate, protect and write the demonstration store unless it is up to date."""
     geo_manifest = json.loads((geo_build / cache.MANIFEST).read_text(encoding="utf-8"))
-    fingerprint = hashlib.sha256(json.dumps(
-        [STORE_FORMAT, _code_version(), geo_manifest["fingerprint"], seed, periods]
-    ).encode()).hexdigest()  # fmt: skip
+    fingerprint = hashlib.sha256(
+        json.dumps(
+            [STORE_FORMAT, _code_version(), geo_manifest["fingerprint"], seed, periods]
+        ).encode()
+    ).hexdigest()
     current = cache.active_dir(root)
     if (
         current is not None
@@ -110,8 +111,13 @@ def build_demo_store(
     data = demo_data(geo_build, seed)
     rows, meta = publish_demo(data, periods=periods, log=log)
     build = cache.new_build(root)
-    meta.update({"fingerprint": fingerprint, "periodes": periods or data.periods,
-                 "construit_le": time.strftime("%Y-%m-%dT%H:%M:%S")})  # fmt: skip
+    meta.update(
+        {
+            "fingerprint": fingerprint,
+            "periodes": periods or data.periods,
+            "construit_le": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        }
+    )
     meta = write_store(rows, build, meta)
     meta["equipements"] = _write_facilities(data, geo_build, build)
     meta["duree_s"] = round(time.perf_counter() - t0, 1)
@@ -150,13 +156,21 @@ def import_rows(root: Path, new_rows: pd.DataFrame, source: str) -> Path:
         for col in ("indicateur", "niveau", "periode", "statut"):
             old[col] = old[col].astype(str)
         keys = new_rows[["indicateur", "niveau", "periode"]].drop_duplicates()
-        stale = old.merge(keys, on=["indicateur", "niveau", "periode"], how="left",
-                          indicator=True)["_merge"].eq("both").to_numpy()  # fmt: skip
+        stale = (
+            old.merge(keys, on=["indicateur", "niveau", "periode"], how="left", indicator=True)[
+                "_merge"
+            ]
+            .eq("both")
+            .to_numpy()
+        )
         rows = pd.concat([old[~stale], new_rows], ignore_index=True)
         sources = cache.read_manifest(current).get("sources", []) + sources
     build = cache.new_build(root)
-    write_store(rows, build, {"mode": "reel", "sources": sources,
-                              "construit_le": time.strftime("%Y-%m-%dT%H:%M:%S")})  # fmt: skip
+    write_store(
+        rows,
+        build,
+        {"mode": "reel", "sources": sources, "construit_le": time.strftime("%Y-%m-%dT%H:%M:%S")},
+    )
     return cache.finish_build(root, build)
 
 
@@ -177,8 +191,12 @@ def audit_store(
     structure = demo_data_structure(geo_build)
     by_key = _published_index(store)
     wanted = set(periods) if periods else set(by_key)
-    jobs = [(p, columns) for p, period in enumerate(structure.periods)
-            if period in wanted and period in by_key for columns in secret_tables()]  # fmt: skip
+    jobs = [
+        (p, columns)
+        for p, period in enumerate(structure.periods)
+        if period in wanted and period in by_key
+        for columns in secret_tables()
+    ]
     _AUDIT.update(structure=structure, by_key=by_key, protection=protection)
     workers = workers or max(1, min(2, os.cpu_count() or 1))
     if workers > 1 and len(jobs) > 1:
@@ -200,8 +218,11 @@ def _audit_job(job: tuple[int, tuple[str, ...]]) -> tuple[str, tuple[str, ...], 
     terr = territories(structure, local=local, infra=("iris", "qpv"))
     table = build_table(structure, terr, columns, p, local)
     published, hidden = _published_cells(_AUDIT["by_key"][period], terr, table)
-    return period, columns, audit(published, table.relations, hidden,
-                                  protection=_AUDIT["protection"])  # fmt: skip
+    return (
+        period,
+        columns,
+        audit(published, table.relations, hidden, protection=_AUDIT["protection"]),
+    )
 
 
 def demo_data_structure(geo_build: Path) -> DemoData:
@@ -210,8 +231,10 @@ def demo_data_structure(geo_build: Path) -> DemoData:
     communes, infra = load_territories(geo_build)
     data = generate(communes.assign(population=0), infra=infra)
     zero = {k: np.zeros_like(v) for k, v in data.counts.items()}
-    infra_zero = {n: (z, {k: np.zeros_like(v) for k, v in vals.items()})
-                  for n, (z, vals) in data.infra.items()}  # fmt: skip
+    infra_zero = {
+        n: (z, {k: np.zeros_like(v) for k, v in vals.items()})
+        for n, (z, vals) in data.infra.items()
+    }
     return replace(data, counts=zero, infra=infra_zero)
 
 
@@ -223,10 +246,13 @@ def _published_index(store: Store) -> dict[str, pd.DataFrame]:
 
 
 def _published_cells(rows: pd.DataFrame, terr, table) -> tuple[np.ndarray, np.ndarray]:
-    keys = pd.MultiIndex.from_arrays([
-        np.asarray(table.columns, dtype=object)[table.cell_col],
-        terr.level[table.cell_terr], terr.code[table.cell_terr],
-    ])  # fmt: skip
+    keys = pd.MultiIndex.from_arrays(
+        [
+            np.asarray(table.columns, dtype=object)[table.cell_col],
+            terr.level[table.cell_terr],
+            terr.code[table.cell_terr],
+        ]
+    )
     found = rows.reindex(keys)
     status = found["statut"].fillna(SECRET).to_numpy()
     hidden = status != PUBLISHED
@@ -239,6 +265,11 @@ def summarise(reports: list[tuple[str, tuple[str, ...], AuditReport]]) -> dict:
     narrow = [r.narrowest for _, _, r in reports if r.narrowest is not None]
     width = min((hi - lo for _, lo, hi in narrow), default=None)
     failures = sum(len(r.failures) + r.infeasible_components for _, _, r in reports)
-    return {"tableaux": len(reports), "cellules": cells, "secretes": hidden,
-            "intervalle_min": width, "echecs": failures,
-            "secondes": round(sum(r.seconds for _, _, r in reports), 1)}  # fmt: skip
+    return {
+        "tableaux": len(reports),
+        "cellules": cells,
+        "secretes": hidden,
+        "intervalle_min": width,
+        "echecs": failures,
+        "secondes": round(sum(r.seconds for _, _, r in reports), 1),
+    }

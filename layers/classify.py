@@ -36,9 +36,17 @@ _ORRD = {
 }
 # Viridis reversed (light yellow for low values, dark purple for high), sampled per k.
 _VIRIDIS_STOPS = [
-    "#fde725", "#b5de2b", "#6ece58", "#35b779", "#1f9e89",
-    "#26828e", "#31688e", "#3e4989", "#482878", "#440154",
-]  # fmt: skip
+    "#fde725",
+    "#b5de2b",
+    "#6ece58",
+    "#35b779",
+    "#1f9e89",
+    "#26828e",
+    "#31688e",
+    "#3e4989",
+    "#482878",
+    "#440154",
+]
 PALETTES: tuple[str, ...] = ("YlGnBu", "OrRd", "viridis")
 MIN_CLASSES, MAX_CLASSES = 3, 7
 
@@ -101,8 +109,7 @@ def class_breaks(
             # it gets a class of its own and the rest is split into k - 1 quantiles.
             tied_min = True
             rest = data[data > lo]
-            bounds = np.concatenate([[lo], np.quantile(rest, np.linspace(0.0, 1.0, k)[1:-1]),
-                                     [hi]])  # fmt: skip
+            bounds = np.concatenate([[lo], np.quantile(rest, np.linspace(0.0, 1.0, k)[1:-1]), [hi]])
     elif method == "equal":
         bounds = np.linspace(lo, hi, k + 1)
     elif method == "jenks":
@@ -217,11 +224,31 @@ def classify(
 # Diverging schemes (ColorBrewer, colour-blind safe), from the low end to the high end, with
 # the neutral centre removed: RdBu reversed (blue below the reference, red above) and PuOr.
 _DIVERGING = {
-    "RdBu": ["#053061", "#2166ac", "#4393c3", "#92c5de", "#d1e5f0",
-             "#fddbc7", "#f4a582", "#d6604d", "#b2182b", "#67001f"],
-    "PuOr": ["#2d004b", "#542788", "#8073ac", "#b2abd2", "#d8daeb",
-             "#fee0b6", "#fdb863", "#e08214", "#b35806", "#7f3b08"],
-}  # fmt: skip
+    "RdBu": [
+        "#053061",
+        "#2166ac",
+        "#4393c3",
+        "#92c5de",
+        "#d1e5f0",
+        "#fddbc7",
+        "#f4a582",
+        "#d6604d",
+        "#b2182b",
+        "#67001f",
+    ],
+    "PuOr": [
+        "#2d004b",
+        "#542788",
+        "#8073ac",
+        "#b2abd2",
+        "#d8daeb",
+        "#fee0b6",
+        "#fdb863",
+        "#e08214",
+        "#b35806",
+        "#7f3b08",
+    ],
+}
 DIVERGING: tuple[str, ...] = tuple(_DIVERGING)
 SECRET_CLASS, NOT_APPLICABLE_CLASS = -2, -3
 

@@ -121,9 +121,12 @@ def generate(
 
     families = mono + cavec
     persons = (
-        allocataires + csans + cavec
-        + rng.poisson(mono * 1.7) + rng.poisson(cavec * (1.9 + 0.4 * o))
-    )  # fmt: skip
+        allocataires
+        + csans
+        + cavec
+        + rng.poisson(mono * 1.7)
+        + rng.poisson(cavec * (1.9 + 0.4 * o))
+    )
     af = _binomial(rng, families, 0.62 + 0 * u)
     paje = _binomial(rng, families, 0.2 * trend["paje"][None, :] * (1 + 0.2 * o))
     counts = {
@@ -175,8 +178,16 @@ def generate(
         "enfants_moins_3_ans": children,
         "places_total": places_eaje + other_places,
     }
-    data = DemoData(periods, communes, counts, amounts, denominators, not_applicable, seed=seed,
-                    facilities=facilities)  # fmt: skip
+    data = DemoData(
+        periods,
+        communes,
+        counts,
+        amounts,
+        denominators,
+        not_applicable,
+        seed=seed,
+        facilities=facilities,
+    )
     if infra:
         data.infra = {name: _infra(rng, data, zones, name) for name, zones in infra.items()}
     return data

@@ -35,9 +35,10 @@ class Job:
 def secret_tables() -> list[tuple[str, ...]]:
     linked = {c for table in LINKED_TABLES for c in table}
     singles = [
-        (i.id,) for i in INDICATORS
+        (i.id,)
+        for i in INDICATORS
         if i.nature == "effectif" and i.id not in linked and i.id not in NOT_SECRET
-    ]  # fmt: skip
+    ]
     return [*LINKED_TABLES, *singles]
 
 
@@ -84,14 +85,16 @@ def publish_demo(
         period = data.periods[job.period]
         for k, ind in enumerate(job.columns):
             sel = cell_col == k
-            rows = pd.DataFrame({
-                "indicateur": ind,
-                "niveau": terr.level[cell_terr[sel]],
-                "code": terr.code[cell_terr[sel]],
-                "periode": period,
-                "valeur": np.where(hidden[sel], np.nan, values[sel]).astype(float),
-                "statut": np.where(hidden[sel], SECRET, PUBLISHED),
-            })  # fmt: skip
+            rows = pd.DataFrame(
+                {
+                    "indicateur": ind,
+                    "niveau": terr.level[cell_terr[sel]],
+                    "code": terr.code[cell_terr[sel]],
+                    "periode": period,
+                    "valeur": np.where(hidden[sel], np.nan, values[sel]).astype(float),
+                    "statut": np.where(hidden[sel], SECRET, PUBLISHED),
+                }
+            )
             frames.append(rows)
             masks[(job.period, ind)] = pd.Series(
                 hidden[sel], index=pd.MultiIndex.from_arrays([rows["niveau"], rows["code"]])
@@ -107,8 +110,12 @@ def publish_demo(
         f"  secret statistique : {stats_all['tables']} tableaux, {stats_all['cells']} cellules, "
         f"{stats_all['primary'] + stats_all['secondary']} masquées ({stats_all['seconds']} s)"
     )
-    meta = {"mode": "demonstration", "avertissement": DEMO_NOTICE, "graine": data.seed,
-            "secret": stats_all}  # fmt: skip
+    meta = {
+        "mode": "demonstration",
+        "avertissement": DEMO_NOTICE,
+        "graine": data.seed,
+        "secret": stats_all,
+    }
     return rows, meta
 
 
@@ -161,12 +168,18 @@ def _derived_period(data: DemoData, p: int, masks) -> list[pd.DataFrame]:
     def emit(ind: str, value: np.ndarray, hide: np.ndarray) -> None:
         where = national_or_local
         status = np.where(hide, SECRET, np.where(np.isnan(value), MISSING, PUBLISHED))
-        frames.append(pd.DataFrame({
-            "indicateur": ind, "niveau": terr.level[where], "code": terr.code[where],
-            "periode": period,
-            "valeur": np.where(status == PUBLISHED, value, np.nan)[where],
-            "statut": status[where],
-        }))  # fmt: skip
+        frames.append(
+            pd.DataFrame(
+                {
+                    "indicateur": ind,
+                    "niveau": terr.level[where],
+                    "code": terr.code[where],
+                    "periode": period,
+                    "valeur": np.where(status == PUBLISHED, value, np.nan)[where],
+                    "statut": status[where],
+                }
+            )
+        )
 
     for amount, count in AMOUNT_OF.items():
         emit(amount, np.round(raw(amount) / 100) * 100, hidden_of(count))

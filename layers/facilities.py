@@ -37,6 +37,8 @@ def facility_places(kind: str, places: object) -> int | None:
     if kind == LAEP or places is None or pd.isna(places):
         return None
     return int(places)
+
+
 GENERATED = "Équipement fictif (données de démonstration)"
 
 
@@ -57,21 +59,28 @@ def generate_facilities(
     )
     names = list(EAJE_TYPES)
     shares = np.array([EAJE_TYPES[t][0] for t in names])
-    kind = np.where(is_laep, LAEP, np.asarray(names, dtype=object)[
-        rng.choice(len(names), size=len(rows), p=shares / shares.sum())])  # fmt: skip
+    kind = np.where(
+        is_laep,
+        LAEP,
+        np.asarray(names, dtype=object)[
+            rng.choice(len(names), size=len(rows), p=shares / shares.sum())
+        ],
+    )
     places = np.zeros(len(rows), dtype=np.int64)
     for name, (_share, lo, hi) in EAJE_TYPES.items():
         sel = kind == name
         places[sel] = rng.integers(lo, hi + 1, int(sel.sum()))
     # Older facilities are more common: opening years skewed towards the past.
     years = FIRST_YEAR + np.floor((LAST_YEAR - FIRST_YEAR + 1) * rng.beta(1.0, 1.6, len(rows)))
-    out = pd.DataFrame({
-        "commune_row": rows,
-        "commune": communes["code"].to_numpy()[rows],
-        "type": kind,
-        "places": places,
-        "annee_ouverture": years.astype(int),
-    })  # fmt: skip
+    out = pd.DataFrame(
+        {
+            "commune_row": rows,
+            "commune": communes["code"].to_numpy()[rows],
+            "type": kind,
+            "places": places,
+            "annee_ouverture": years.astype(int),
+        }
+    )
     order = out.groupby("commune_row").cumcount() + 1
     out["nom"] = [f"{t} n° {k} (fictif)" for t, k in zip(out["type"], order, strict=True)]
     out["id"] = [f"DEMO-{c}-{k:03d}" for c, k in zip(out["commune"], order, strict=True)]

@@ -68,8 +68,11 @@ class FacilityImport:
         return (
             f"{len(self.table)} équipements importés ({parts}) ; {self.placed} placés dans leur "
             f"commune d'après les coordonnées"
-            + (f", {self.moved} à moins de {TOLERANCE_KM:g} km de la commune indiquée"
-               if self.moved else "")  # fmt: skip
+            + (
+                f", {self.moved} à moins de {TOLERANCE_KM:g} km de la commune indiquée"
+                if self.moved
+                else ""
+            )
         )
 
 
@@ -188,8 +191,10 @@ def parse_facilities(raw: bytes, communes: gpd.GeoDataFrame) -> FacilityImport:
     has_places = col("places") != "" if "places" in cols else pd.Series(False, index=cells.index)
     bad_places = has_places & ~(places.ge(0) & places.le(10_000) & (places % 1 == 0))
     for i in np.flatnonzero(bad_places.to_numpy())[: MAX_ERRORS + 1]:
-        errors.append(f"ligne {lines[i]} : nombre de places « {col('places').iloc[i][:20]} » "
-                      "invalide (entier positif attendu)")  # fmt: skip
+        errors.append(
+            f"ligne {lines[i]} : nombre de places « {col('places').iloc[i][:20]} » "
+            "invalide (entier positif attendu)"
+        )
     if errors:
         raise _refuse(errors)
 
@@ -201,16 +206,18 @@ def parse_facilities(raw: bytes, communes: gpd.GeoDataFrame) -> FacilityImport:
         raise _refuse(errors)
     # The file's codes, normalised ("1004" -> "01004"); "" where the file gives none.
     given_codes = given.str.zfill(5).where(given != "", "").to_numpy(dtype=object)
-    codes, moved, placed = _place(
-        lon.to_numpy(float), lat.to_numpy(float), given_codes, communes
-    )
+    codes, moved, placed = _place(lon.to_numpy(float), lat.to_numpy(float), given_codes, communes)
     for i in np.flatnonzero(codes == "")[: MAX_ERRORS + 1]:
-        errors.append(f"ligne {lines[i]} : le point ({lon.iloc[i]:g} ; {lat.iloc[i]:g}) n'est "
-                      "dans aucune commune connue")  # fmt: skip
+        errors.append(
+            f"ligne {lines[i]} : le point ({lon.iloc[i]:g} ; {lat.iloc[i]:g}) n'est "
+            "dans aucune commune connue"
+        )
     far = np.flatnonzero(np.char.startswith(codes.astype(str), "!"))
     for i in far[: MAX_ERRORS + 1]:
-        errors.append(f"ligne {lines[i]} : le point est à plus de {TOLERANCE_KM:g} km de la "
-                      f"commune {codes[i][1:]} indiquée")  # fmt: skip
+        errors.append(
+            f"ligne {lines[i]} : le point est à plus de {TOLERANCE_KM:g} km de la "
+            f"commune {codes[i][1:]} indiquée"
+        )
     if errors:
         raise _refuse(errors)
 
@@ -219,20 +226,24 @@ def parse_facilities(raw: bytes, communes: gpd.GeoDataFrame) -> FacilityImport:
     dup = ids.duplicated(keep=False)
     if dup.any():
         first = int(np.flatnonzero(dup.to_numpy())[0])
-        raise CafdataFormatError(f"ligne {lines[first]} : identifiant « {ids.iloc[first][:30]} » "
-                                 "en double")  # fmt: skip
-    out = pd.DataFrame({
-        "id": ids.to_numpy(str),
-        "nom": noms.to_numpy(str),
-        "type": types.to_numpy(str),
-        # A LAEP has no approved places; a missing count stays missing, never 0.
-        "places": places.where(has_places & types.ne(LAEP)).astype("Float64"),
-        "commune": codes.astype(str),
-        "adresse": (col("adresse") if "adresse" in cols else pd.Series("", index=cells.index))
-        .replace("", None),
-        "lon": lon.round(6).to_numpy(float),
-        "lat": lat.round(6).to_numpy(float),
-    })  # fmt: skip
+        raise CafdataFormatError(
+            f"ligne {lines[first]} : identifiant « {ids.iloc[first][:30]} » en double"
+        )
+    out = pd.DataFrame(
+        {
+            "id": ids.to_numpy(str),
+            "nom": noms.to_numpy(str),
+            "type": types.to_numpy(str),
+            # A LAEP has no approved places; a missing count stays missing, never 0.
+            "places": places.where(has_places & types.ne(LAEP)).astype("Float64"),
+            "commune": codes.astype(str),
+            "adresse": (
+                col("adresse") if "adresse" in cols else pd.Series("", index=cells.index)
+            ).replace("", None),
+            "lon": lon.round(6).to_numpy(float),
+            "lat": lat.round(6).to_numpy(float),
+        }
+    )
     return FacilityImport(out, moved, placed)
 
 
@@ -242,10 +253,15 @@ def install_facilities(root: Path, result: FacilityImport, source: str) -> Path:
     build.mkdir(parents=True)
     result.table.to_parquet(build / FILE_NAME, index=False)
     (build / "manifest.json").write_text(
-        pd.Series({"source": source, "equipements": len(result.table),
-                   "importe_le": time.strftime("%Y-%m-%dT%H:%M:%S")}).to_json(force_ascii=False),
+        pd.Series(
+            {
+                "source": source,
+                "equipements": len(result.table),
+                "importe_le": time.strftime("%Y-%m-%dT%H:%M:%S"),
+            }
+        ).to_json(force_ascii=False),
         encoding="utf-8",
-    )  # fmt: skip
+    )
     return cache.finish_build(root, build)
 
 
@@ -256,4 +272,3 @@ def remove_facilities(root: Path) -> bool:
         link.unlink()
         return True
     return False
-

@@ -65,14 +65,16 @@ def display_rows(sel: pd.DataFrame, index: TerritoryIndex, limit: int = 200) -> 
         places = facility_places(r.type, getattr(r, "places", None))
         distance = getattr(r, "distance_km", None)
         address = getattr(r, "adresse", None)
-        rows.append({
-            "id": str(r.id),
-            "nom": r.nom,
-            "type": r.type,
-            # The demonstration's points all carry the same notice as address.
-            "adresse": "adresse fictive" if address == GENERATED else (address or commune),
-            "commune": commune,
-            "places": "" if places is None else places,
-            "distance": "" if distance is None or pd.isna(distance) else format_fr(distance, 1),
-        })  # fmt: skip
+        rows.append(
+            {
+                "id": str(r.id),
+                "nom": r.nom,
+                "type": r.type,
+                # The demonstration's points all carry the same notice as address.
+                "adresse": "adresse fictive" if address == GENERATED else (address or commune),
+                "commune": commune,
+                "places": "" if places is None else places,
+                "distance": "" if distance is None or pd.isna(distance) else format_fr(distance, 1),
+            }
+        )
     return rows

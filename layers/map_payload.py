@@ -135,12 +135,21 @@ def store_payload(
     classes[(statut == SECRET) & inside] = SECRET_CLASS
     classes[(statut == NOT_APPLICABLE) & inside] = NOT_APPLICABLE_CLASS
     classes[~inside] = OUTSIDE_CLASS
-    legend = legend_entries(breaks, colours, np.where(classes >= 0, classes, -9),
-                            decimals=dec, unit=ind.unite)[:-1]  # fmt: skip
+    legend = legend_entries(
+        breaks, colours, np.where(classes >= 0, classes, -9), decimals=dec, unit=ind.unite
+    )[:-1]
     for cls, label, colour, pattern in SPECIAL_ROWS:
-        legend.append({"min": None, "max": None, "couleur": colour, "libelle": label,
-                       "motif": pattern, "classe": cls,
-                       "effectif": int((classes == cls).sum())})  # fmt: skip
+        legend.append(
+            {
+                "min": None,
+                "max": None,
+                "couleur": colour,
+                "libelle": label,
+                "motif": pattern,
+                "classe": cls,
+                "effectif": int((classes == cls).sum()),
+            }
+        )
     ranks = rank(pd.Series(shown)).to_numpy()
     payload = {
         "niveau": level,
@@ -171,8 +180,11 @@ def store_payload(
         payload["rayons"] = [None if math.isnan(r) else round(float(r), 4) for r in radius]
         refs = sorted({nice_number(vmax * s) for s in CIRCLE_STEPS if vmax * s > 0}, reverse=True)
         payload["cercles"] = [
-            {"valeur": r, "rayon": round(math.sqrt(r / vmax), 4),
-             "libelle": f"{format_fr(r, 0)} {ind.unite}"}
+            {
+                "valeur": r,
+                "rayon": round(math.sqrt(r / vmax), 4),
+                "libelle": f"{format_fr(r, 0)} {ind.unite}",
+            }
             for r in refs
-        ]  # fmt: skip
+        ]
     return payload

@@ -43,9 +43,20 @@ COMPOSITION_FR = {
     "couples_avec_enfants": "Couples avec enfant(s)",
 }
 BENEFITS = (
-    "af", "cf", "asf", "ars", "paje", "aides_logement", "apl", "alf", "als",
-    "rsa", "ppa", "aah", "aeeh",
-)  # fmt: skip
+    "af",
+    "cf",
+    "asf",
+    "ars",
+    "paje",
+    "aides_logement",
+    "apl",
+    "alf",
+    "als",
+    "rsa",
+    "ppa",
+    "aah",
+    "aeeh",
+)
 BENEFIT_SHORT_FR = {
     "af": "Allocations familiales (AF)",
     "cf": "Complément familial (CF)",
@@ -157,15 +168,21 @@ def evolution(ind: Indicator, rows: pd.DataFrame) -> dict | None:
         if pct is not None:
             text += f" ({_signed(pct, 1)}\u00a0%)"
     return {
-        "debut": {"periode": str(first["periode"]), "valeur": v0,
-                  "texte": value_text(v0, PUBLISHED, ind)},
-        "fin": {"periode": str(last["periode"]), "valeur": v1,
-                "texte": value_text(v1, PUBLISHED, ind)},
+        "debut": {
+            "periode": str(first["periode"]),
+            "valeur": v0,
+            "texte": value_text(v0, PUBLISHED, ind),
+        },
+        "fin": {
+            "periode": str(last["periode"]),
+            "valeur": v1,
+            "texte": value_text(v1, PUBLISHED, ind),
+        },
         "ecart": diff,
         "ecart_pct": pct,
         "texte": f"{text} entre {period_text(str(first['periode']))} "
-                 f"et {period_text(str(last['periode']))}",
-    }  # fmt: skip
+        f"et {period_text(str(last['periode']))}",
+    }
 
 
 def rank_in(own_code: str, cells: pd.DataFrame) -> dict | None:
@@ -174,8 +191,10 @@ def rank_in(own_code: str, cells: pd.DataFrame) -> dict | None:
     value is hidden."""
     pub = cells[cells["statut"] == PUBLISHED]
     mine = pub[pub["code"] == own_code]
-    own = {"statut": PUBLISHED if len(mine) else "manquant",
-           "valeur": float(mine["valeur"].iloc[0]) if len(mine) else None}  # fmt: skip
+    own = {
+        "statut": PUBLISHED if len(mine) else "manquant",
+        "valeur": float(mine["valeur"].iloc[0]) if len(mine) else None,
+    }
     return _rank(own, pub["valeur"].astype(float))
 
 
@@ -224,10 +243,14 @@ def _identity(index: TerritoryIndex, level: str, code: str) -> dict:
         pcode = terr.parents.get(plevel)
         if pcode:
             name = "France" if plevel == "france" else index.name(plevel, pcode) or pcode
-            parents.append({
-                "niveau": plevel, "niveau_libelle": LEVEL_NAMES_FR[plevel],
-                "code": pcode, "nom": name,
-            })  # fmt: skip
+            parents.append(
+                {
+                    "niveau": plevel,
+                    "niveau_libelle": LEVEL_NAMES_FR[plevel],
+                    "code": pcode,
+                    "nom": name,
+                }
+            )
     density = None
     if terr.population is not None and terr.area_km2:
         density = terr.population / terr.area_km2
@@ -240,13 +263,13 @@ def _identity(index: TerritoryIndex, level: str, code: str) -> dict:
         "population": terr.population,
         "population_texte": format_fr(terr.population, 0) if terr.population is not None else "",
         "superficie_km2": terr.area_km2,
-        "superficie_texte": (f"{format_fr(terr.area_km2, 1)}\u00a0km²"
-                             if terr.area_km2 is not None else ""),
+        "superficie_texte": (
+            f"{format_fr(terr.area_km2, 1)}\u00a0km²" if terr.area_km2 is not None else ""
+        ),
         "densite": density,
-        "densite_texte": (f"{format_fr(density, 0)}\u00a0hab./km²"
-                          if density is not None else ""),
+        "densite_texte": (f"{format_fr(density, 0)}\u00a0hab./km²" if density is not None else ""),
         "codes_postaux": list(terr.postal_codes),
-    }  # fmt: skip
+    }
 
 
 def _references(identity: dict, level: str) -> list[tuple[str, str, str]]:
@@ -274,8 +297,11 @@ def _theme_indicators(level: str) -> list[tuple[str, str, list[Indicator]]]:
     out = []
     for cat, themes in CATEGORIES.items():
         for theme in themes:
-            inds = [i for i in INDICATORS
-                    if i.categorie == cat and i.theme == theme and level in i.niveaux]  # fmt: skip
+            inds = [
+                i
+                for i in INDICATORS
+                if i.categorie == cat and i.theme == theme and level in i.niveaux
+            ]
             if inds:
                 out.append((cat, theme, inds))
     return out
@@ -318,8 +344,10 @@ def profile(
     every = _fetch(store, [i.id for _, _, inds in grouped for i in inds], wanted)
     frames = {str(k): g for k, g in every.groupby("indicateur", sort=False)}
     # Plain lookups for the ~200 cells of the page: a pandas selection per cell cost ~0.2 ms.
-    col = {c: every[c].to_numpy(dtype=object) for c in ("indicateur", "niveau", "code", "periode",
-                                                         "statut")}  # fmt: skip
+    col = {
+        c: every[c].to_numpy(dtype=object)
+        for c in ("indicateur", "niveau", "code", "periode", "statut")
+    }
     keys = zip(col["indicateur"], col["niveau"], col["code"], col["periode"], strict=True)
     found = zip(every["valeur"].to_numpy(), col["statut"], strict=True)
     cells_by_key = dict(zip(keys, found, strict=True))
@@ -328,8 +356,11 @@ def profile(
     own_series = {str(k): g for k, g in own_every.groupby("indicateur", sort=False)}
     sibling_values: dict[tuple[str, str], pd.Series] = {}
     if siblings is not None:
-        sib = flat[(col["niveau"] == "commune") & (col["statut"] == PUBLISHED)
-                   & flat["code"].isin(set(siblings[1])).to_numpy()]  # fmt: skip
+        sib = flat[
+            (col["niveau"] == "commune")
+            & (col["statut"] == PUBLISHED)
+            & flat["code"].isin(set(siblings[1])).to_numpy()
+        ]
         groups = sib.groupby(["indicateur", "periode"], sort=False)
         sibling_values = {(str(i), str(p)): g["valeur"].astype(float) for (i, p), g in groups}
 
@@ -351,16 +382,22 @@ def profile(
                 "nature": ind.nature,
                 "sous_theme": ind.sous_theme,
                 "references": [
-                    {"niveau": lv, "niveau_libelle": LEVEL_NAMES_FR[lv], "code": c, "nom": n,
-                     **at(ind, lv, c, periode)}
+                    {
+                        "niveau": lv,
+                        "niveau_libelle": LEVEL_NAMES_FR[lv],
+                        "code": c,
+                        "nom": n,
+                        **at(ind, lv, c, periode),
+                    }
                     for lv, c, n in refs
                 ],
                 "rang_epci": None,
                 "evolution": evolution(ind, own),
-            }  # fmt: skip
+            }
             if siblings is not None:
-                rk = _rank(at(ind, "commune", code, periode),
-                           sibling_values.get((ind.id, str(periode))))  # fmt: skip
+                rk = _rank(
+                    at(ind, "commune", code, periode), sibling_values.get((ind.id, str(periode)))
+                )
                 if rk is not None:
                     rk["epci"] = siblings[0]
                 row["rang_epci"] = rk
@@ -373,8 +410,9 @@ def profile(
     chosen = _neighbour_indicator(level, neighbour_indicator, by_id)
     voisins = None
     if chosen is not None and level != "france":  # France has no neighbour to compare with
-        voisins = neighbours(store, index, chosen, level, code, periods.get(chosen.id),
-                             frames.get(chosen.id))  # fmt: skip
+        voisins = neighbours(
+            store, index, chosen, level, code, periods.get(chosen.id), frames.get(chosen.id)
+        )
     return {
         "identite": identity,
         "periode": key["periode"],
@@ -398,8 +436,10 @@ def _key_figures(
         ind = BY_ID[ident]
         row = by_id.get(ident)
         if row is not None and row["periode"] == periode:
-            return {k: row[k] for k in ("indicateur", "titre", "unite", "periode", "valeur",
-                                         "statut", "texte")}  # fmt: skip
+            return {
+                k: row[k]
+                for k in ("indicateur", "titre", "unite", "periode", "valeur", "statut", "texte")
+            }
         if level not in ind.niveaux or periode is None:
             return cell(ind, periode, None, "non_concerne")
         df = _fetch(store, ind, [(level, code)])
@@ -412,10 +452,14 @@ def _key_figures(
         c = at(ident)
         # A share only from two published values: nothing hidden can be recovered from it.
         share = c["valeur"] / total * 100 if c["valeur"] is not None and total else None
-        composition.append({
-            **c, "libelle": COMPOSITION_FR[ident], "part": share,
-            "part_texte": _share_text(share, c["statut"]),
-        })  # fmt: skip
+        composition.append(
+            {
+                **c,
+                "libelle": COMPOSITION_FR[ident],
+                "part": share,
+                "part_texte": _share_text(share, c["statut"]),
+            }
+        )
     benefits = [{**at(ident), "libelle": BENEFIT_SHORT_FR[ident]} for ident in BENEFITS]
     shown = [b for b in benefits if b["statut"] in (PUBLISHED, SECRET)]
     # Published first, largest first; secrets after, by catalogue order (their value is unknown).
@@ -474,11 +518,18 @@ def neighbours(
     df = prefetched if prefetched is not None else _fetch(store, ind, [(level, c) for c in codes])
     rows = []
     for c in codes:
-        rows.append({
-            "code": c, "nom": index.name(level, c) or c, "territoire": c == code,
-            **{k: v for k, v in _cell_at(ind, df, level, c, periode).items()
-               if k in ("valeur", "statut", "texte")},
-        })  # fmt: skip
+        rows.append(
+            {
+                "code": c,
+                "nom": index.name(level, c) or c,
+                "territoire": c == code,
+                **{
+                    k: v
+                    for k, v in _cell_at(ind, df, level, c, periode).items()
+                    if k in ("valeur", "statut", "texte")
+                },
+            }
+        )
     rows.sort(key=lambda r: (r["valeur"] is None, -(r["valeur"] or 0), r["nom"]))
     return {
         "indicateur": ind.id,
@@ -539,18 +590,40 @@ def series_figure(
             )
         name = str(part["nom"].iloc[0]) if len(part) else role
         label = name if role == "territoire" else f"{ROLE_FR.get(role, role)} : {name}"
-        fig.add_trace(go.Scatter(
-            x=labels, y=ys, name=label, mode="lines+markers", connectgaps=False,
-            line={"color": colour, "dash": dash, "width": 3.5 if role == "territoire" else 2},
-            marker={"symbol": symbol, "size": 9 if role == "territoire" else 7, "color": colour},
-            customdata=texts,
-            hovertemplate="%{x}<br>" + label.replace("%", "%%") + " : %{customdata}<extra></extra>",
-        ))  # fmt: skip
+        fig.add_trace(
+            go.Scatter(
+                x=labels,
+                y=ys,
+                name=label,
+                mode="lines+markers",
+                connectgaps=False,
+                line={"color": colour, "dash": dash, "width": 3.5 if role == "territoire" else 2},
+                marker={
+                    "symbol": symbol,
+                    "size": 9 if role == "territoire" else 7,
+                    "color": colour,
+                },
+                customdata=texts,
+                hovertemplate="%{x}<br>"
+                + label.replace("%", "%%")
+                + " : %{customdata}<extra></extra>",
+            )
+        )
     unit = ind.unite if ind is not None else ""
-    fig.update_xaxes(type="category", categoryorder="array", categoryarray=labels,
-                     showline=True, linecolor="#888")  # fmt: skip
-    fig.update_yaxes(title={"text": unit}, gridcolor="#e5e5e5", rangemode="tozero",
-                     zeroline=True, zerolinecolor="#888")  # fmt: skip
+    fig.update_xaxes(
+        type="category",
+        categoryorder="array",
+        categoryarray=labels,
+        showline=True,
+        linecolor="#888",
+    )
+    fig.update_yaxes(
+        title={"text": unit},
+        gridcolor="#e5e5e5",
+        rangemode="tozero",
+        zeroline=True,
+        zerolinecolor="#888",
+    )
     _base_layout(fig, title or (ind.titre if ind is not None else "Évolution"))
     fig.update_layout(legend={"orientation": "h", "y": -0.15, "x": 0}, hovermode="x unified")
     return fig
@@ -574,33 +647,53 @@ def neighbours_figure(
     meta = rows if isinstance(rows, dict) else {}
     lines = list(meta.get("lignes", []) if isinstance(rows, dict) else rows)
     labels = _unique_labels(lines)
-    labels = [f"▶ {lab} (territoire)" if r["code"] == highlight_code else lab
-              for lab, r in zip(labels, lines, strict=True)]  # fmt: skip
+    labels = [
+        f"▶ {lab} (territoire)" if r["code"] == highlight_code else lab
+        for lab, r in zip(labels, lines, strict=True)
+    ]
     xs = [r["valeur"] if r["statut"] == PUBLISHED else None for r in lines]
     mine = [r["code"] == highlight_code for r in lines]
     texts = [r.get("texte") or STATUS_FR.get(r["statut"], "") for r in lines]
-    fig = go.Figure(go.Bar(
-        orientation="h", x=xs, y=labels, text=[t if x is not None else "" for t, x in zip(
-            texts, xs, strict=True)],
-        textposition="outside", cliponaxis=False,
-        marker={
-            "color": [TERRITORY_COLOUR if m else OTHER_COLOUR for m in mine],
-            "line": {"color": ["#000000" if m else OTHER_COLOUR for m in mine], "width": 1.5},
-            "pattern": {"shape": ["/" if m else "" for m in mine], "fgcolor": "#ffffff",
-                        "solidity": 0.3},
-        },
-        customdata=texts, hovertemplate="%{y} : %{customdata}<extra></extra>",
-        showlegend=False,
-    ))  # fmt: skip
+    fig = go.Figure(
+        go.Bar(
+            orientation="h",
+            x=xs,
+            y=labels,
+            text=[t if x is not None else "" for t, x in zip(texts, xs, strict=True)],
+            textposition="outside",
+            cliponaxis=False,
+            marker={
+                "color": [TERRITORY_COLOUR if m else OTHER_COLOUR for m in mine],
+                "line": {"color": ["#000000" if m else OTHER_COLOUR for m in mine], "width": 1.5},
+                "pattern": {
+                    "shape": ["/" if m else "" for m in mine],
+                    "fgcolor": "#ffffff",
+                    "solidity": 0.3,
+                },
+            },
+            customdata=texts,
+            hovertemplate="%{y} : %{customdata}<extra></extra>",
+            showlegend=False,
+        )
+    )
     # Hidden cells: a label in the empty slot (layout annotation, not a data point).
     for lab, x, t in zip(labels, xs, texts, strict=True):
         if x is None:
-            fig.add_annotation(x=0, xref="paper", xanchor="left", y=lab, yref="y", text=t,
-                               showarrow=False, font={"color": "#444", "size": 11},
-                               bgcolor="#f2f2f2", bordercolor="#999", borderpad=2)  # fmt: skip
+            fig.add_annotation(
+                x=0,
+                xref="paper",
+                xanchor="left",
+                y=lab,
+                yref="y",
+                text=t,
+                showarrow=False,
+                font={"color": "#444", "size": 11},
+                bgcolor="#f2f2f2",
+                bordercolor="#999",
+                borderpad=2,
+            )
     fig.update_yaxes(autorange="reversed", type="category", automargin=True)
-    fig.update_xaxes(title={"text": meta.get("unite", "")}, gridcolor="#e5e5e5",
-                     rangemode="tozero")  # fmt: skip
+    fig.update_xaxes(title={"text": meta.get("unite", "")}, gridcolor="#e5e5e5", rangemode="tozero")
     default = "Comparaison avec les communes voisines"
     if meta.get("titre"):
         default = f"{meta['titre']} — territoire et voisins ({meta.get('periode_libelle', '')})"
@@ -620,21 +713,37 @@ def composition_figure(prof_or_rows: dict | Iterable[dict], title: str | None = 
     xs = [r.get("part") for r in rows]
     texts = [r.get("part_texte", "") for r in rows]
     colours = [OKABE_ITO[c] for c in ("bleu", "orange", "vert", "pourpre")]
-    fig = go.Figure(go.Bar(
-        orientation="h", x=xs, y=labels, text=[t if x is not None else "" for t, x in zip(
-            texts, xs, strict=True)],
-        textposition="outside", cliponaxis=False,
-        marker={"color": [colours[i % 4] for i in range(len(rows))]},
-        customdata=[f"{t} ({r.get('texte', '')})" for t, r in zip(texts, rows, strict=True)],
-        hovertemplate="%{y} : %{customdata}<extra></extra>", showlegend=False,
-    ))  # fmt: skip
+    fig = go.Figure(
+        go.Bar(
+            orientation="h",
+            x=xs,
+            y=labels,
+            text=[t if x is not None else "" for t, x in zip(texts, xs, strict=True)],
+            textposition="outside",
+            cliponaxis=False,
+            marker={"color": [colours[i % 4] for i in range(len(rows))]},
+            customdata=[f"{t} ({r.get('texte', '')})" for t, r in zip(texts, rows, strict=True)],
+            hovertemplate="%{y} : %{customdata}<extra></extra>",
+            showlegend=False,
+        )
+    )
     for lab, x, t in zip(labels, xs, texts, strict=True):
         if x is None:
-            fig.add_annotation(x=0, xref="paper", xanchor="left", y=lab, yref="y", text=t,
-                               showarrow=False, bgcolor="#f2f2f2", bordercolor="#999")  # fmt: skip
+            fig.add_annotation(
+                x=0,
+                xref="paper",
+                xanchor="left",
+                y=lab,
+                yref="y",
+                text=t,
+                showarrow=False,
+                bgcolor="#f2f2f2",
+                bordercolor="#999",
+            )
     fig.update_yaxes(autorange="reversed", type="category", automargin=True)
-    fig.update_xaxes(title={"text": "% des foyers allocataires"}, gridcolor="#e5e5e5",
-                     rangemode="tozero")  # fmt: skip
+    fig.update_xaxes(
+        title={"text": "% des foyers allocataires"}, gridcolor="#e5e5e5", rangemode="tozero"
+    )
     _base_layout(fig, title or "Composition familiale des foyers allocataires")
     fig.update_layout(height=260, bargap=0.3)
     return fig

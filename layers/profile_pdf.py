@@ -65,26 +65,57 @@ def _styles() -> dict[str, ParagraphStyle]:
     base = getSampleStyleSheet()
     body = ParagraphStyle("corps", parent=base["BodyText"], fontName=FONT, fontSize=9, leading=11)
     return {
-        "titre": ParagraphStyle("titre", parent=base["Title"], fontName=FONT_BOLD, fontSize=17,
-                                leading=21, alignment=0, spaceAfter=4),
-        "h2": ParagraphStyle("h2", parent=base["Heading2"], fontName=FONT_BOLD, fontSize=12.5,
-                             leading=15, spaceBefore=10, spaceAfter=4,
-                             textColor=colors.HexColor("#1b3b5f")),
-        "h3": ParagraphStyle("h3", parent=base["Heading3"], fontName=FONT_BOLD, fontSize=10.5,
-                             leading=13, spaceBefore=8, spaceAfter=3),
+        "titre": ParagraphStyle(
+            "titre",
+            parent=base["Title"],
+            fontName=FONT_BOLD,
+            fontSize=17,
+            leading=21,
+            alignment=0,
+            spaceAfter=4,
+        ),
+        "h2": ParagraphStyle(
+            "h2",
+            parent=base["Heading2"],
+            fontName=FONT_BOLD,
+            fontSize=12.5,
+            leading=15,
+            spaceBefore=10,
+            spaceAfter=4,
+            textColor=colors.HexColor("#1b3b5f"),
+        ),
+        "h3": ParagraphStyle(
+            "h3",
+            parent=base["Heading3"],
+            fontName=FONT_BOLD,
+            fontSize=10.5,
+            leading=13,
+            spaceBefore=8,
+            spaceAfter=3,
+        ),
         "corps": body,
         "petit": ParagraphStyle("petit", parent=body, fontSize=7.5, leading=9),
         "cell": ParagraphStyle("cell", parent=body, fontSize=7.5, leading=9),
-        "cell_b": ParagraphStyle("cell_b", parent=body, fontName=FONT_BOLD, fontSize=7.5,
-                                 leading=9),
+        "cell_b": ParagraphStyle(
+            "cell_b", parent=body, fontName=FONT_BOLD, fontSize=7.5, leading=9
+        ),
         "num": ParagraphStyle("num", parent=body, fontSize=7.5, leading=9, alignment=TA_RIGHT),
-        "num_b": ParagraphStyle("num_b", parent=body, fontName=FONT_BOLD, fontSize=7.5,
-                                leading=9, alignment=TA_RIGHT),
-        "avert": ParagraphStyle("avert", parent=body, fontName=FONT_BOLD, fontSize=8.5,
-                                leading=10.5, textColor=colors.HexColor("#7a2e00"),
-                                backColor=colors.HexColor("#fff3cd"), borderPadding=4,
-                                spaceBefore=4, spaceAfter=6),
-    }  # fmt: skip
+        "num_b": ParagraphStyle(
+            "num_b", parent=body, fontName=FONT_BOLD, fontSize=7.5, leading=9, alignment=TA_RIGHT
+        ),
+        "avert": ParagraphStyle(
+            "avert",
+            parent=body,
+            fontName=FONT_BOLD,
+            fontSize=8.5,
+            leading=10.5,
+            textColor=colors.HexColor("#7a2e00"),
+            backColor=colors.HexColor("#fff3cd"),
+            borderPadding=4,
+            spaceBefore=4,
+            spaceAfter=6,
+        ),
+    }
 
 
 def _table(rows: list[list[Any]], widths: Sequence[float], own_rows: Sequence[int] = ()) -> Table:
@@ -126,10 +157,16 @@ def _identity_block(prof: dict, st: dict) -> list:
     if facts:
         rows = [[_p(k, st["cell_b"]), _p(v, st["cell"])] for k, v in facts]
         t = Table(rows, colWidths=[4 * cm, 14 * cm], hAlign="LEFT")
-        t.setStyle(TableStyle([("GRID", (0, 0), (-1, -1), 0.4, GRID),
-                               ("BACKGROUND", (0, 0), (0, -1), HEADER_BG),
-                               ("TOPPADDING", (0, 0), (-1, -1), 2),
-                               ("BOTTOMPADDING", (0, 0), (-1, -1), 2)]))  # fmt: skip
+        t.setStyle(
+            TableStyle(
+                [
+                    ("GRID", (0, 0), (-1, -1), 0.4, GRID),
+                    ("BACKGROUND", (0, 0), (0, -1), HEADER_BG),
+                    ("TOPPADDING", (0, 0), (-1, -1), 2),
+                    ("BOTTOMPADDING", (0, 0), (-1, -1), 2),
+                ]
+            )
+        )
         out.append(t)
     return out
 
@@ -144,11 +181,21 @@ def _key_figures_block(prof: dict, st: dict) -> list:
     out.append(_table(rows, [9 * cm, 4 * cm]))
 
     out.append(_p("Composition familiale des foyers allocataires", st["h3"]))
-    rows = [[_p("Type de foyer", st["cell_b"]), _p("Foyers", st["num_b"]),
-             _p("Part des allocataires", st["num_b"])]]  # fmt: skip
+    rows = [
+        [
+            _p("Type de foyer", st["cell_b"]),
+            _p("Foyers", st["num_b"]),
+            _p("Part des allocataires", st["num_b"]),
+        ]
+    ]
     for c in key["composition"]:
-        rows.append([_p(c["libelle"], st["cell"]), _p(c["texte"], st["num"]),
-                     _p(c["part_texte"], st["num"])])  # fmt: skip
+        rows.append(
+            [
+                _p(c["libelle"], st["cell"]),
+                _p(c["texte"], st["num"]),
+                _p(c["part_texte"], st["num"]),
+            ]
+        )
     out.append(_table(rows, [9 * cm, 4 * cm, 4 * cm]))
 
     out.append(_p("Prestations les plus versées", st["h3"]))
@@ -192,8 +239,10 @@ def _themes_block(prof: dict, st: dict) -> list:
                 _p(f"{row['titre']} ({unit}{_period_short(row['periode'])})", st["cell"]),
                 _p(_compact(row), st["num_b"]),
             ]
-            line += [_p(_compact(by_level[r["niveau"]]) if r["niveau"] in by_level else "",
-                        st["num"]) for r in refs]  # fmt: skip
+            line += [
+                _p(_compact(by_level[r["niveau"]]) if r["niveau"] in by_level else "", st["num"])
+                for r in refs
+            ]
             if has_rank:
                 rk = row.get("rang_epci")
                 line.append(_p(rk["texte"] if rk else "-", st["num"]))
@@ -205,9 +254,13 @@ def _themes_block(prof: dict, st: dict) -> list:
         out.append(KeepTogether([title, _table(rows, widths)]) if len(rows) < 12 else title)
         if len(rows) >= 12:
             out.append(_table(rows, widths))
-    out.append(_p("Rang : 1 = valeur la plus élevée parmi les communes de l'EPCI dont la "
-                  "valeur est publiée ; pas de rang pour une valeur non diffusée.",
-                  st["petit"]))  # fmt: skip
+    out.append(
+        _p(
+            "Rang : 1 = valeur la plus élevée parmi les communes de l'EPCI dont la "
+            "valeur est publiée ; pas de rang pour une valeur non diffusée.",
+            st["petit"],
+        )
+    )
     return out
 
 
@@ -250,15 +303,38 @@ def neighbours_drawing(voisins: dict, width: float = 18 * cm) -> Drawing:
         y = height - (i + 1) * (bar_h + gap)
         own = bool(r.get("territoire"))
         name = f"{r['nom']} (territoire)" if own else str(r["nom"])
-        d.add(String(label_w - 4, y + 3, pdf_text_plain(name)[:42], textAnchor="end",
-                     fontName=FONT_BOLD if own else FONT, fontSize=7.5))  # fmt: skip
+        d.add(
+            String(
+                label_w - 4,
+                y + 3,
+                pdf_text_plain(name)[:42],
+                textAnchor="end",
+                fontName=FONT_BOLD if own else FONT,
+                fontSize=7.5,
+            )
+        )
         if r["statut"] == PUBLISHED and r["valeur"] is not None:
             length = max(float(r["valeur"]) / top * span, 0.5)
-            d.add(Rect(label_w, y, length, bar_h, fillColor=TERRITORY if own else OTHER,
-                       strokeColor=colors.black if own else OTHER,
-                       strokeWidth=1.2 if own else 0.3))  # fmt: skip
-            d.add(String(label_w + length + 3, y + 3, pdf_text_plain(r["texte"]),
-                         fontName=FONT_BOLD if own else FONT, fontSize=7.5))  # fmt: skip
+            d.add(
+                Rect(
+                    label_w,
+                    y,
+                    length,
+                    bar_h,
+                    fillColor=TERRITORY if own else OTHER,
+                    strokeColor=colors.black if own else OTHER,
+                    strokeWidth=1.2 if own else 0.3,
+                )
+            )
+            d.add(
+                String(
+                    label_w + length + 3,
+                    y + 3,
+                    pdf_text_plain(r["texte"]),
+                    fontName=FONT_BOLD if own else FONT,
+                    fontSize=7.5,
+                )
+            )
         else:
             d.add(
                 Rect(
@@ -272,8 +348,16 @@ def neighbours_drawing(voisins: dict, width: float = 18 * cm) -> Drawing:
                     strokeDashArray=[2, 2],
                 )
             )
-            d.add(String(label_w + 3, y + 3, pdf_text_plain(r["texte"]), fontName=FONT,
-                         fontSize=7.5, fillColor=colors.HexColor("#444444")))  # fmt: skip
+            d.add(
+                String(
+                    label_w + 3,
+                    y + 3,
+                    pdf_text_plain(r["texte"]),
+                    fontName=FONT,
+                    fontSize=7.5,
+                    fillColor=colors.HexColor("#444444"),
+                )
+            )
     return d
 
 
@@ -302,8 +386,13 @@ def _neighbours_block(prof: dict, st: dict) -> list:
         own = bool(r.get("territoire"))
         name = f"{r['nom']} ({r['code']})" + (" - territoire" if own else "")
         style_c, style_n = (st["cell_b"], st["num_b"]) if own else (st["cell"], st["num"])
-        rows.append([_p(str(rank) if published else "-", style_n), _p(name, style_c),
-                     _p(r["texte"], style_n)])  # fmt: skip
+        rows.append(
+            [
+                _p(str(rank) if published else "-", style_n),
+                _p(name, style_c),
+                _p(r["texte"], style_n),
+            ]
+        )
         if own:
             own_rows.append(len(rows) - 1)
     if len(rows) == 2:
@@ -317,11 +406,18 @@ def _neighbours_block(prof: dict, st: dict) -> list:
 def _document(buf: io.BytesIO, title: str, subject: str, notice: str | None, compress: bool):
     """A4 document and its footer (source line, page number, demonstration notice)."""
     doc = SimpleDocTemplate(
-        buf, pagesize=A4, leftMargin=MARGIN, rightMargin=MARGIN, topMargin=MARGIN,
-        bottomMargin=MARGIN + (1.4 if notice else 0.8) * cm, title=pdf_text_plain(title),
-        author="Cafdata Carto", subject=subject, lang="fr-FR",
+        buf,
+        pagesize=A4,
+        leftMargin=MARGIN,
+        rightMargin=MARGIN,
+        topMargin=MARGIN,
+        bottomMargin=MARGIN + (1.4 if notice else 0.8) * cm,
+        title=pdf_text_plain(title),
+        author="Cafdata Carto",
+        subject=subject,
+        lang="fr-FR",
         pageCompression=1 if compress else 0,
-    )  # fmt: skip
+    )
 
     def footer(canvas: Any, doc_: BaseDocTemplate) -> None:
         canvas.saveState()
@@ -370,10 +466,12 @@ def profile_pdf(
     ignored: Plotly figures would need a browser to render; the PDF draws its own chart."""
     del figures
     buf = io.BytesIO()
-    doc, footer = _document(buf, profile_title(prof), "Fiche territoire",
-                            prof.get("avertissement"), compress)  # fmt: skip
-    doc.build(profile_story(prof, today or dt.date.today()), onFirstPage=footer,
-              onLaterPages=footer)  # fmt: skip
+    doc, footer = _document(
+        buf, profile_title(prof), "Fiche territoire", prof.get("avertissement"), compress
+    )
+    doc.build(
+        profile_story(prof, today or dt.date.today()), onFirstPage=footer, onLaterPages=footer
+    )
     return buf.getvalue()
 
 

@@ -185,9 +185,14 @@ def build_table(
         if zones_vals is not None and period in annual:
             alloc[rows] = zones_vals[:, annual[period]]
     return Table(
-        columns, cell_terr, cell_col, values[present], relations,
-        terr.level[cell_terr], alloc[cell_terr],
-    )  # fmt: skip
+        columns,
+        cell_terr,
+        cell_col,
+        values[present],
+        relations,
+        terr.level[cell_terr],
+        alloc[cell_terr],
+    )
 
 
 def _dep_parents(data: DemoData, terr: Territories) -> dict[str, np.ndarray]:
@@ -226,10 +231,12 @@ def _caf_groups(data: DemoData, terr: Territories) -> list[tuple[np.ndarray, np.
             groups.remove(g)
         groups.append(merged)
     return [
-        (np.array([index[("caf", c)] for c in sorted(cafs)]),
-         np.array([index[("departement", d)] for d in sorted(deps)]))
+        (
+            np.array([index[("caf", c)] for c in sorted(cafs)]),
+            np.array([index[("departement", d)] for d in sorted(deps)]),
+        )
         for cafs, deps in groups
-    ]  # fmt: skip
+    ]
 
 
 def _balance(pairs: list[tuple[np.ndarray, np.ndarray]], n_cells: int) -> sp.csr_matrix:
@@ -288,6 +295,7 @@ def protect_table(
     primary = primary_mask(
         table.values, threshold, zone_kind=table.zone_kind, allocataires=table.allocataires
     )
-    result = protect(table.values, table.relations, primary, threshold=threshold,
-                     protection=protection)  # fmt: skip
+    result = protect(
+        table.values, table.relations, primary, threshold=threshold, protection=protection
+    )
     return result.hidden, result.stats

@@ -346,9 +346,13 @@ def _block_witnesses(
         sub = copy[rows][:, cols]
         eq_r = ~le[rows]
         lp = ComponentLP(
-            sub[eq_r], b[rows][eq_r], sub[~eq_r], b[rows][~eq_r],
-            np.zeros(cols.size), np.full(cols.size, np.inf),
-        )  # fmt: skip
+            sub[eq_r],
+            b[rows][eq_r],
+            sub[~eq_r],
+            b[rows][~eq_r],
+            np.zeros(cols.size),
+            np.full(cols.size, np.inf),
+        )
         cells = idx[cols]
         lo, hi = wlo[cells].copy(), whi[cells].copy()
         solves += _group_ranges(lp, blk[cols], todo[cells], protection, lo, hi, rng)
@@ -444,9 +448,13 @@ class _Neighbourhood:
         return cells
 
     def move(
-        self, j: int, target: float, hidden: np.ndarray, radius: int,
+        self,
+        j: int,
+        target: float,
+        hidden: np.ndarray,
+        radius: int,
         max_members: float = np.inf,
-    ):  # fmt: skip
+    ):
         """Cheapest change delta (published cells pay their cost per unit, hidden cells are free)
         with delta_j >= target, keeping every relation and x >= 0, the cells beyond `radius`
         unchanged. Returns (cells, delta) or None when infeasible."""
@@ -580,8 +588,12 @@ def protect(
                 continue  # settled by an earlier repair of this round
             moved = None
             # Local first (national totals are constants there), the whole table last.
-            for rad, cap in ((radius, repair_members // 10), (radius, repair_members),
-                             (radius + 2, repair_members), (radius + 2, np.inf)):  # fmt: skip
+            for rad, cap in (
+                (radius, repair_members // 10),
+                (radius, repair_members),
+                (radius + 2, repair_members),
+                (radius + 2, np.inf),
+            ):
                 moved = hood.move(j, wlo[j] + protection - v[j], hidden, rad, cap)
                 if moved is not None:
                     break

@@ -57,14 +57,16 @@ def check_rows(rows: pd.DataFrame) -> pd.DataFrame:
     return rows
 
 
-SCHEMA = pa.schema([
-    ("indicateur", pa.dictionary(pa.int16(), pa.string())),
-    ("niveau", pa.dictionary(pa.int8(), pa.string())),
-    ("code", pa.string()),
-    ("periode", pa.dictionary(pa.int16(), pa.string())),
-    ("valeur", pa.float64()),
-    ("statut", pa.dictionary(pa.int8(), pa.string())),
-])  # fmt: skip
+SCHEMA = pa.schema(
+    [
+        ("indicateur", pa.dictionary(pa.int16(), pa.string())),
+        ("niveau", pa.dictionary(pa.int8(), pa.string())),
+        ("code", pa.string()),
+        ("periode", pa.dictionary(pa.int16(), pa.string())),
+        ("valeur", pa.float64()),
+        ("statut", pa.dictionary(pa.int8(), pa.string())),
+    ]
+)
 
 
 def _write(rows: pd.DataFrame, order: list[str], path: Path, row_group: int) -> None:
@@ -78,11 +80,16 @@ def write_store(rows: pd.DataFrame, folder: Path, meta: dict) -> dict:
     rows = check_rows(rows)
     folder.mkdir(parents=True)
     _write(rows, ["indicateur", "niveau", "periode", "code"], folder / VALUES_FILE, ROW_GROUP)
-    _write(rows, ["niveau", "code", "indicateur", "periode"], folder / SERIES_FILE,
-           SERIES_ROW_GROUP)  # fmt: skip
+    _write(
+        rows, ["niveau", "code", "indicateur", "periode"], folder / SERIES_FILE, SERIES_ROW_GROUP
+    )
     counts = rows["statut"].value_counts().to_dict()
-    meta = {**meta, "cellules": int(len(rows)), "statuts": {k: int(v) for k, v in counts.items()},
-            "octets": (folder / VALUES_FILE).stat().st_size}  # fmt: skip
+    meta = {
+        **meta,
+        "cellules": int(len(rows)),
+        "statuts": {k: int(v) for k, v in counts.items()},
+        "octets": (folder / VALUES_FILE).stat().st_size,
+    }
     (folder / META_FILE).write_text(json.dumps(meta, ensure_ascii=False, indent=1))
     return meta
 
@@ -170,8 +177,12 @@ class Store:
             if self._availability is None:
                 df = self.query("SELECT DISTINCT indicateur, niveau, periode FROM v")
                 found: dict[tuple[str, str], list[str]] = {}
-                for ind, lvl, per in zip(df["indicateur"].astype(str), df["niveau"].astype(str),
-                                         df["periode"].astype(str), strict=True):  # fmt: skip
+                for ind, lvl, per in zip(
+                    df["indicateur"].astype(str),
+                    df["niveau"].astype(str),
+                    df["periode"].astype(str),
+                    strict=True,
+                ):
                     found.setdefault((ind, lvl), []).append(per)
                 self._availability = {k: sorted(v) for k, v in found.items()}
             return self._availability

@@ -16,8 +16,15 @@ import pandas as pd
 from layers.catalogue import fold
 
 LEVELS: tuple[str, ...] = (
-    "france", "region", "departement", "caf", "epci", "commune", "qpv", "iris",
-)  # fmt: skip
+    "france",
+    "region",
+    "departement",
+    "caf",
+    "epci",
+    "commune",
+    "qpv",
+    "iris",
+)
 # Parent columns of each level's table, nearest first (the references of a series).
 PARENTS: dict[str, tuple[str, ...]] = {
     "france": (),
@@ -163,12 +170,18 @@ class TerritoryIndex:
             if level not in self.levels():
                 continue
             t = self.table(level)
-            parts.append(pd.DataFrame({
-                "level": level, "code": t["code"], "nom": t["nom"],
-                "folded": [fold(n).replace("-", " ").replace("'", " ") for n in t["nom"]],
-                "postal": t.get("codes_postaux", ""),
-                "population": t.get("population", np.nan),
-            }))  # fmt: skip
+            parts.append(
+                pd.DataFrame(
+                    {
+                        "level": level,
+                        "code": t["code"],
+                        "nom": t["nom"],
+                        "folded": [fold(n).replace("-", " ").replace("'", " ") for n in t["nom"]],
+                        "postal": t.get("codes_postaux", ""),
+                        "population": t.get("population", np.nan),
+                    }
+                )
+            )
         return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 
     def search(self, query: str, limit: int = 10) -> list[Territory]:

@@ -65,8 +65,7 @@ def indicator(ident: str | None) -> Indicator:
     ind = BY_ID.get(str(ident or "")[:MAX_QUERY_CHARS])
     if ind is None:
         raise ViewError(
-            f"Indicateur inconnu : « {_short(ident)} ». "
-            "La liste est dans /api/v1/catalog."
+            f"Indicateur inconnu : « {_short(ident)} ». La liste est dans /api/v1/catalog."
         )
     return ind
 
@@ -182,8 +181,10 @@ def series_with_references(
     if not own.empty:
         df = df[df["periode"].isin(set(own["periode"]))]
     df["nom"] = [index.name(lv, c) or c for lv, c in zip(df["niveau"], df["code"], strict=True)]
-    df["role"] = ["territoire" if (lv, c) == (level, code) else lv
-                  for lv, c in zip(df["niveau"], df["code"], strict=True)]  # fmt: skip
+    df["role"] = [
+        "territoire" if (lv, c) == (level, code) else lv
+        for lv, c in zip(df["niveau"], df["code"], strict=True)
+    ]
     df.loc[df["statut"] != PUBLISHED, "valeur"] = float("nan")
     return df[["role", "niveau", "code", "nom", "periode", "valeur", "statut"]]
 

@@ -66,14 +66,15 @@ def download(base: str, indicator: str, period: str, levels: Iterable[str]) -> C
 
 def members(base: str, indicator: str, period: str, level: str, parent: str) -> list[str]:
     """Codes of `level` inside `parent` ("departement:69") as the API lists them."""
-    doc = get_json(base, "/api/v1/data", indicator=indicator, level=level, period=period,
-                   parent=parent)  # fmt: skip
+    doc = get_json(
+        base, "/api/v1/data", indicator=indicator, level=level, period=period, parent=parent
+    )
     return [r["code"] for r in doc["rows"]]
 
 
-def attack(cells: Cells, relations: list[Relation], protection: float = 5) -> tuple[
-    AuditReport, list[Key]
-]:  # fmt: skip
+def attack(
+    cells: Cells, relations: list[Relation], protection: float = 5
+) -> tuple[AuditReport, list[Key]]:
     """Bound every unpublished cell; the report's failures are indices into the key list.
 
     Secret, missing and not-applicable cells are all unknowns (x >= 0); only secret cells

@@ -20,8 +20,9 @@ WCAG_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 def _rendered(driver, niveau: str) -> bool:
     return driver.execute_script(
         "const t = window.cafmap && window.cafmap.state.lastTiming;"
-        "return !!(t && t.niveau === arguments[0])", niveau,
-    )  # fmt: skip
+        "return !!(t && t.niveau === arguments[0])",
+        niveau,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -50,12 +51,14 @@ def _violations(driver, axe_source: str) -> list[str]:
     ("path", "ready"),
     [
         ("/?niveau=departement&indicateur=rsa", "#cafmap-legend"),
-        ("/?niveau=commune&indicateur=taux_couverture_eaje&territoire=commune%3A69123",
-         "#graphe-serie"),
+        (
+            "/?niveau=commune&indicateur=taux_couverture_eaje&territoire=commune%3A69123",
+            "#graphe-serie",
+        ),
         ("/territoire/commune/69123", "#equipements-table"),
         ("/embed?niveau=departement&indicateur=rsa", "#cafmap-legend"),
     ],
-)  # fmt: skip
+)
 def test_axe_finds_no_wcag_aa_violation(live_app, browser, axe_source, path, ready) -> None:
     browser.get(live_app.url + path)
     wait_for(lambda: browser.find_elements(By.CSS_SELECTOR, ready), timeout=60)
@@ -70,8 +73,11 @@ def _tab_until(driver, predicate, limit: int = 60) -> list[str]:
     seen = []
     for _ in range(limit):
         ActionChains(driver).send_keys(Keys.TAB).perform()
-        seen.append(driver.execute_script(
-            "const a = document.activeElement; return a.id || a.className.toString()"))
+        seen.append(
+            driver.execute_script(
+                "const a = document.activeElement; return a.id || a.className.toString()"
+            )
+        )
         if predicate(seen[-1]):
             return seen
     raise AssertionError(f"not reached with Tab: {seen}")
@@ -91,7 +97,7 @@ def test_keyboard_alone_finds_an_indicator_and_changes_level(live_app, browser) 
     style = browser.execute_script(
         "const s = getComputedStyle(arguments[0]); return [s.outlineStyle, s.outlineWidth]",
         focused,
-    )  # fmt: skip
+    )
     assert style[0] != "none" and float(style[1].removesuffix("px")) >= 2
     ActionChains(browser).send_keys(Keys.ENTER).perform()
     wait_for(lambda: "indicateur=aah" in browser.current_url, timeout=20)
@@ -111,13 +117,19 @@ def test_phone_layout_collapses_the_panel(live_app) -> None:
         wait_for(lambda: _rendered(phone, "departement"), timeout=60)
         toggle = phone.find_element(By.ID, "panneau-bascule")
         assert toggle.is_displayed() and not phone.find_element(By.ID, "panneau").is_displayed()
-        rect = ("const r = arguments[0].getBoundingClientRect();"
-                "return [r.left, r.top, r.right, r.bottom]")  # fmt: skip
+        rect = (
+            "const r = arguments[0].getBoundingClientRect();"
+            "return [r.left, r.top, r.right, r.bottom]"
+        )
         button = phone.execute_script(rect, toggle)
         for css in (".cafmap-title", ".maplibregl-ctrl-top-right"):
             other = phone.execute_script(rect, phone.find_element(By.CSS_SELECTOR, css))
-            overlap = not (other[2] <= button[0] or button[2] <= other[0] or
-                           other[3] <= button[1] or button[3] <= other[1])  # fmt: skip
+            overlap = not (
+                other[2] <= button[0]
+                or button[2] <= other[0]
+                or other[3] <= button[1]
+                or button[3] <= other[1]
+            )
             assert not overlap, f"« Réglages » covers {css}: {button} / {other}"
         # The compact legend: no counts, and it leaves most of the map visible.
         assert not phone.find_element(By.CSS_SELECTOR, ".cafmap-legend-count").is_displayed()
@@ -133,9 +145,9 @@ def test_phone_layout_collapses_the_panel(live_app) -> None:
 def test_page_titles_name_the_view(live_app, browser) -> None:
     browser.get(live_app.url + "/?niveau=commune&indicateur=rsa")
     # Named in the HTML already (before any script), then kept current as the view changes.
-    assert browser.execute_script(
-        "return document.querySelector('title').textContent"
-    ).startswith("Bénéficiaires du revenu de solidarité active (RSA) par commune")
+    assert browser.execute_script("return document.querySelector('title').textContent").startswith(
+        "Bénéficiaires du revenu de solidarité active (RSA) par commune"
+    )
     wait_for(lambda: _rendered(browser, "commune"), timeout=60)
     assert browser.title.endswith("par commune, décembre 2024 – Cafdata Carto")
     browser.execute_script("document.querySelector('#niveau input[value=\"epci\"]').click()")

@@ -79,8 +79,13 @@ def test_api_fuzz(api_schema, path: str, mode: GenerationMode) -> None:
     operation = api_schema[path]["GET"]
 
     @given(case=operation.as_strategy(generation_mode=mode))
-    @settings(max_examples=25, deadline=None, derandomize=True, database=None,
-              suppress_health_check=list(HealthCheck))  # fmt: skip
+    @settings(
+        max_examples=25,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+    )
     def fuzz(case) -> None:
         # The WSGI client does not decode brotli/gzip: ask for the plain body.
         case.call_and_validate(checks=CHECKS, headers={"Accept-Encoding": "identity"})

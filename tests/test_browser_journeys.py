@@ -23,8 +23,9 @@ def _rendered(driver, niveau: str, indicateur: str | None = None) -> bool:
         "const t = window.cafmap && window.cafmap.state.lastTiming;"
         "return !!(t && t.niveau === arguments[0]"
         " && (!arguments[1] || t.indicateur === arguments[1]))",
-        niveau, indicateur,
-    )  # fmt: skip
+        niveau,
+        indicateur,
+    )
 
 
 def _payload(driver) -> dict:
@@ -50,8 +51,10 @@ def _point_on_map(driver, lon: float, lat: float, zoom: float = 10) -> tuple[int
           done([p.x - c.clientWidth / 2, p.y - c.clientHeight / 2]);
         });
         """,
-        lon, lat, zoom,
-    )  # fmt: skip
+        lon,
+        lat,
+        zoom,
+    )
     return int(offset[0]), int(offset[1])
 
 
@@ -82,9 +85,12 @@ def test_click_a_commune_see_its_series_then_its_profile(live_app, browser) -> N
     assert any("Lyon" in t and "territoire" in t for t in labels)
 
     # Crèches and LAEP in Lyon and its neighbours, nearest first.
-    rows = wait_for(lambda: browser.find_elements(
-        By.CSS_SELECTOR, "#equipements-table tbody tr td[data-dash-column='distance']"
-    ), timeout=20)  # fmt: skip
+    rows = wait_for(
+        lambda: browser.find_elements(
+            By.CSS_SELECTOR, "#equipements-table tbody tr td[data-dash-column='distance']"
+        ),
+        timeout=20,
+    )
     distances = [float(r.text.replace(",", ".")) for r in rows]
     assert distances and distances == sorted(distances)
 
@@ -100,8 +106,9 @@ def test_compare_with_another_territory(live_app, browser) -> None:
     xpath = "//span[text()='Perpignan (commune 66136)']"
     option = wait_for(lambda: browser.find_elements(By.XPATH, xpath), timeout=20)
     option[0].click()
-    wait_for(lambda: "Perpignan" in browser.find_element(By.ID, "table-comparaison").text,
-             timeout=20)
+    wait_for(
+        lambda: "Perpignan" in browser.find_element(By.ID, "table-comparaison").text, timeout=20
+    )
     text = browser.find_element(By.ID, "table-comparaison").text
     assert "Villeurbanne" in text and "Part des allocataires percevant le RSA" in text
 
@@ -109,9 +116,14 @@ def test_compare_with_another_territory(live_app, browser) -> None:
 def test_export_csv_and_png_of_the_view(live_app, browser) -> None:
     url = live_app.url + "/?niveau=commune&indicateur=rsa&filtre=departement%3A66"
     _open(browser, url, "commune", "rsa")
-    href = wait_for(lambda: (browser.find_element(By.ID, "export-csv").get_attribute("href")
-                             or "").count("format=csv") and
-                    browser.find_element(By.ID, "export-csv").get_attribute("href"))  # fmt: skip
+    href = wait_for(
+        lambda: (
+            (browser.find_element(By.ID, "export-csv").get_attribute("href") or "").count(
+                "format=csv"
+            )
+            and browser.find_element(By.ID, "export-csv").get_attribute("href")
+        )
+    )
     assert "parent=departement%3A66" in href
     with urllib.request.urlopen(href) as resp:
         assert "attachment" in resp.headers["Content-Disposition"]
@@ -131,8 +143,12 @@ def test_export_csv_and_png_of_the_view(live_app, browser) -> None:
         "  window.__downloads.push([this.download, this.href]); };"
     )
     browser.find_element(By.ID, "export-png").click()
-    name, data_url = wait_for(lambda: browser.execute_script(
-        "return window.__downloads.length ? window.__downloads[0] : null"), timeout=30)  # fmt: skip
+    name, data_url = wait_for(
+        lambda: browser.execute_script(
+            "return window.__downloads.length ? window.__downloads[0] : null"
+        ),
+        timeout=30,
+    )
     assert name.endswith(".png") and "rsa_commune" in name
     png = base64.b64decode(data_url.split(",", 1)[1])
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 20_000
@@ -142,15 +158,23 @@ def test_export_csv_and_png_of_the_view(live_app, browser) -> None:
 
 
 def test_copied_url_restores_the_view(live_app, browser) -> None:
-    url = (live_app.url + "/?indicateur=part_rsa&niveau=commune&periode=2022-12&palette=RdBu"
-           "&classes=4&filtre=departement%3A69&vue=4.8%2C45.75%2C9.5")  # fmt: skip
+    url = (
+        live_app.url + "/?indicateur=part_rsa&niveau=commune&periode=2022-12&palette=RdBu"
+        "&classes=4&filtre=departement%3A69&vue=4.8%2C45.75%2C9.5"
+    )
     _open(browser, url, "commune", "part_rsa")
     payload = _payload(browser)
     assert payload["periode"] == "2022-12" and payload["palette"] == "RdBu"
     assert len(payload["bornes"]) <= 5 and payload["reference"] is not None
     copied = browser.current_url
-    for part in ("indicateur=part_rsa", "periode=2022-12", "palette=RdBu", "classes=4",
-                 "filtre=departement%3A69", "vue="):
+    for part in (
+        "indicateur=part_rsa",
+        "periode=2022-12",
+        "palette=RdBu",
+        "classes=4",
+        "filtre=departement%3A69",
+        "vue=",
+    ):
         assert part in copied
     zoom = browser.execute_script("return window.cafmap.map.getZoom()")
     assert abs(zoom - 9.5) < 0.3
@@ -158,13 +182,18 @@ def test_copied_url_restores_the_view(live_app, browser) -> None:
     _open(browser, copied, "commune", "part_rsa")
     again = _payload(browser)
     assert (again["periode"], again["palette"], again["bornes"]) == (
-        payload["periode"], payload["palette"], payload["bornes"])
+        payload["periode"],
+        payload["palette"],
+        payload["bornes"],
+    )
     assert abs(browser.execute_script("return window.cafmap.map.getZoom()") - zoom) < 0.3
 
 
 def test_forged_url_falls_back_with_a_notice(live_app, browser) -> None:
-    url = (live_app.url + "/?indicateur=%3Cscript%3Ealert(1)%3C/script%3E&niveau=canton"
-           "&periode=1999-99&classes=99&filtre=departement%3A99&equipements=piscine")  # fmt: skip
+    url = (
+        live_app.url + "/?indicateur=%3Cscript%3Ealert(1)%3C/script%3E&niveau=canton"
+        "&periode=1999-99&classes=99&filtre=departement%3A99&equipements=piscine"
+    )
     _open(browser, url, "departement")
     notice = browser.find_element(By.ID, "url-notice").text
     for name in ("indicateur", "niveau", "periode", "classes", "filtre", "equipements"):
@@ -185,8 +214,9 @@ def test_find_a_commune_by_postal_code_and_open_its_profile(live_app, browser) -
 
 
 def test_facilities_on_the_map_clustered_filtered_and_listed(live_app, browser) -> None:
-    url = (live_app.url + "/?niveau=commune&indicateur=taux_couverture_eaje"
-           "&territoire=commune%3A69123")  # fmt: skip
+    url = (
+        live_app.url + "/?niveau=commune&indicateur=taux_couverture_eaje&territoire=commune%3A69123"
+    )
     _open(browser, url, "commune")
     boxes = browser.find_elements(By.CSS_SELECTOR, "#carte-equipements input")
     labels = browser.find_element(By.ID, "carte-equipements").text
@@ -194,30 +224,42 @@ def test_facilities_on_the_map_clustered_filtered_and_listed(live_app, browser) 
     boxes[0].click()  # crèches collectives
     boxes[1].click()  # micro-crèches
     # Zoomed out, the points are clusters: buttons that say how many they hold.
-    labels = wait_for(lambda: browser.execute_script(
-        "return [...document.querySelectorAll('.cc-cluster')].map(e => e.ariaLabel)"
-    ), timeout=30)  # fmt: skip
+    labels = wait_for(
+        lambda: browser.execute_script(
+            "return [...document.querySelectorAll('.cc-cluster')].map(e => e.ariaLabel)"
+        ),
+        timeout=30,
+    )
     assert all(label.endswith(" équipements : zoomer ici") for label in labels)
-    with urllib.request.urlopen(live_app.url + "/api/v1/facilities?commune=69123&near=1"
-                                "&type=creche_collective,micro_creche&limit=500") as resp:
-        api = __import__("json").load(resp)  # fmt: skip
+    with urllib.request.urlopen(
+        live_app.url + "/api/v1/facilities?commune=69123&near=1"
+        "&type=creche_collective,micro_creche&limit=500"
+    ) as resp:
+        api = __import__("json").load(resp)
     wait_for(lambda: browser.execute_script("return window.cafequip.shown()") > api["total"])
     # Shared with the rest of the view: the URL says which types are shown, and restores them.
     wait_for(lambda: "equipements=creche_collective%2Cmicro_creche" in browser.current_url)
     _open(browser, browser.current_url, "commune")
-    checked = browser.execute_script("return [...document.querySelectorAll("
-                                     "'#carte-equipements input:checked')].map(i => i.value)")
+    checked = browser.execute_script(
+        "return [...document.querySelectorAll("
+        "'#carte-equipements input:checked')].map(i => i.value)"
+    )
     assert checked == ["creche_collective", "micro_creche"]
 
     # The list below the map: Lyon and its neighbours, only the ticked types, nearest first.
     heading = wait_for(lambda: browser.find_elements(By.CSS_SELECTOR, "#equipements-liste h2"))
     wait_for(lambda: "Lyon et des communes voisines" in heading[0].text, timeout=20)
     assert f"({api['total']})" in heading[0].text
-    types = {c.text for c in browser.find_elements(
-        By.CSS_SELECTOR, "#equipements-liste td[data-dash-column='type']")}  # fmt: skip
+    types = {
+        c.text
+        for c in browser.find_elements(
+            By.CSS_SELECTOR, "#equipements-liste td[data-dash-column='type']"
+        )
+    }
     assert types <= {"Crèche collective", "Micro-crèche"} and types
     cells = browser.find_elements(
-        By.CSS_SELECTOR, "#equipements-liste td[data-dash-column='distance']")  # fmt: skip
+        By.CSS_SELECTOR, "#equipements-liste td[data-dash-column='distance']"
+    )
     distances = [float(c.text.replace(",", ".")) for c in cells]
     assert distances == sorted(distances)
     assert "Taux de couverture en EAJE" in browser.find_element(By.ID, "equipements-liste").text
@@ -257,8 +299,12 @@ def test_long_exports_run_in_the_background_with_progress(live_app, browser) -> 
     # Meanwhile the page stays usable: the map switches level.
     browser.execute_script("document.querySelector('#niveau input[value=\"epci\"]').click()")
     wait_for(lambda: _rendered(browser, "epci", "rsa"), timeout=30)
-    name, href = wait_for(lambda: browser.execute_script(
-        "return window.__downloads.length ? window.__downloads[0] : null"), timeout=90)  # fmt: skip
+    name, href = wait_for(
+        lambda: browser.execute_script(
+            "return window.__downloads.length ? window.__downloads[0] : null"
+        ),
+        timeout=90,
+    )
     assert name == "atlas_epci_242010056.pdf"
     assert "Atlas PDF prêt" in browser.find_element(By.ID, "export-job-statut").text
     assert not browser.find_element(By.ID, "export-progression-bloc").is_displayed()
@@ -269,14 +315,18 @@ def test_long_exports_run_in_the_background_with_progress(live_app, browser) -> 
 
     # Excel of the view (EPCI level now, whole cut): every row, secrets kept, source line.
     browser.find_element(By.ID, "export-xlsx").click()
-    name, href = wait_for(lambda: browser.execute_script(
-        "return window.__downloads[1] || null"), timeout=60)  # fmt: skip
+    name, href = wait_for(
+        lambda: browser.execute_script("return window.__downloads[1] || null"), timeout=60
+    )
     assert name.startswith("cafdata_rsa_epci_") and name.endswith(".xlsx")
     with urllib.request.urlopen(href) as resp:
         sheet = load_workbook(io.BytesIO(resp.read()))["donnees"]
     rows = list(sheet.iter_rows(values_only=True))
     header = rows[0]
     assert header[:2] == ("code", "nom") and all(r[9].startswith("Source : Cnaf") for r in rows[1:])
-    assert len(rows) - 1 == int(browser.execute_script(
-        "const p = window.cafmap.state.levels.epci.payload;"
-        "return p.legende.reduce((n, r) => n + r.effectif, 0)"))  # fmt: skip
+    assert len(rows) - 1 == int(
+        browser.execute_script(
+            "const p = window.cafmap.state.levels.epci.payload;"
+            "return p.legende.reduce((n, r) => n + r.effectif, 0)"
+        )
+    )

@@ -79,8 +79,10 @@ def test_demo_facilities_lie_in_their_commune_and_make_its_places(cache_dir: Pat
     communes = gpd.read_parquet(active_dir(cache_dir) / "geo" / "commune.parquet")
     geoms = communes.set_index("code").geometry.reindex(facilities["commune"]).to_numpy()
     assert shapely.contains_xy(geoms, facilities["lon"], facilities["lat"]).mean() > 0.99
-    opened = facilities[(facilities["type"] != "Lieu d'accueil enfants-parents")
-                        & (facilities["annee_ouverture"] <= 2024)]  # fmt: skip
+    opened = facilities[
+        (facilities["type"] != "Lieu d'accueil enfants-parents")
+        & (facilities["annee_ouverture"] <= 2024)
+    ]
     places = Store(folder).layer("places_eaje", "commune", "2024-12").set_index("code")["valeur"]
     expected = opened.groupby("commune")["places"].sum()
     assert (places.reindex(expected.index) == expected).all()

@@ -33,8 +33,9 @@ def data():
 
 @pytest.fixture(scope="module")
 def published(data):
-    rows, meta = publish_demo(data, periods=["2015-12", "2024-12", "2025-03"], workers=1,
-                              log=lambda _: None)  # fmt: skip
+    rows, meta = publish_demo(
+        data, periods=["2015-12", "2024-12", "2025-03"], workers=1, log=lambda _: None
+    )
     return check_rows(rows), meta
 
 
@@ -81,8 +82,7 @@ def test_audit_passes_on_published_cells_and_fails_on_primary_only(
     published = np.where(hidden, np.nan, table.values)
     report = audit(published, table.relations, hidden, protection=5)
     assert report.ok, report.summary()
-    weak = primary_mask(table.values, 5, zone_kind=table.zone_kind,
-                        allocataires=table.allocataires)  # fmt: skip
+    weak = primary_mask(table.values, 5, zone_kind=table.zone_kind, allocataires=table.allocataires)
     weak_report = audit(np.where(weak, np.nan, table.values), table.relations, weak)
     # Primary suppression alone leaves cells recoverable wherever few cells are small.
     assert weak_report.ok is not weak_fails
@@ -107,10 +107,16 @@ def test_store_fingerprint_covers_exactly_what_builds_the_store() -> None:
 
     hashed = {p.stem for p in store_modules()}
     out = subprocess.run(
-        [sys.executable, "-c", "import sys, layers.build_store; "
-         "print(' '.join(m.split('.')[1] for m in sys.modules if m.startswith('layers.')))"],
-        capture_output=True, text=True, check=True,
-    ).stdout.split()  # fmt: skip
+        [
+            sys.executable,
+            "-c",
+            "import sys, layers.build_store; "
+            "print(' '.join(m.split('.')[1] for m in sys.modules if m.startswith('layers.')))",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
     assert set(out) <= hashed, set(out) - hashed
     assert {"secrecy", "demo", "store"} <= hashed
     assert not {"views", "profile", "map_payload", "export_tables"} & hashed

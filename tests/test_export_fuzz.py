@@ -26,10 +26,24 @@ PLAIN = TEXT.filter(lambda s: not s.startswith(FORMULA_PREFIXES))
 
 
 def _export(name: str, title: str) -> tuple[bytes, bytes]:
-    meta = ExportMeta(indicator="allocataires", title=title, level="commune", period="2024-12",
-                      unit="foyers", source=title, definition=title, notice=title)  # fmt: skip
-    cells = pd.DataFrame({"code": ["69123", "2A004"], "nom": [name, "Ajaccio"],
-                          "valeur": [12.0, None], "statut": ["publie", "secret"]})  # fmt: skip
+    meta = ExportMeta(
+        indicator="allocataires",
+        title=title,
+        level="commune",
+        period="2024-12",
+        unit="foyers",
+        source=title,
+        definition=title,
+        notice=title,
+    )
+    cells = pd.DataFrame(
+        {
+            "code": ["69123", "2A004"],
+            "nom": [name, "Ajaccio"],
+            "valeur": [12.0, None],
+            "statut": ["publie", "secret"],
+        }
+    )
     rows = export_rows(cells, meta)
     return to_csv(rows, meta), to_xlsx(rows, meta)
 

@@ -35,8 +35,16 @@ def appdata(settings) -> AppData:
 def test_view_xlsx_is_the_map_layer_with_progress(appdata: AppData) -> None:
     info, index = appdata.store(), appdata.index()
     calls: list[tuple[int, int]] = []
-    body, name = view_xlsx(info.store, index, BY_ID["rsa"], "commune", "2024-12", None,
-                           info.notice, lambda d, t: calls.append((d, t)))  # fmt: skip
+    body, name = view_xlsx(
+        info.store,
+        index,
+        BY_ID["rsa"],
+        "commune",
+        "2024-12",
+        None,
+        info.notice,
+        lambda d, t: calls.append((d, t)),
+    )
     rows = list(load_workbook(io.BytesIO(body))["donnees"].iter_rows(values_only=True))
     communes = len(index.table("commune"))
     assert name == "cafdata_rsa_commune_2024-12.xlsx" and len(rows) == communes + 1
@@ -50,8 +58,15 @@ def test_atlas_of_an_epci_has_its_profile_then_each_commune(appdata: AppData) ->
     info, index = appdata.store(), appdata.index()
     codes = atlas_communes(index, "epci", AJACCIO_EPCI)
     seen: list[int] = []
-    body, name = epci_atlas(info.store, index, "epci", AJACCIO_EPCI, info.notice,
-                            lambda d, t: seen.append(d), max_communes=50)  # fmt: skip
+    body, name = epci_atlas(
+        info.store,
+        index,
+        "epci",
+        AJACCIO_EPCI,
+        info.notice,
+        lambda d, t: seen.append(d),
+        max_communes=50,
+    )
     assert name == f"atlas_epci_{AJACCIO_EPCI}.pdf" and seen[-1] == len(codes) + 1
     text = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(body)).pages)
     assert "Atlas des communes : " in text and f"({len(codes)} communes)" in text
@@ -68,9 +83,14 @@ def test_export_files_by_token_only_then_purged(settings, tmp_path) -> None:
     url = save_export(local, "atlas_epci_1.pdf", b"%PDF-1.4 test")
     _, _, _, token, name = url.split("/")
     assert export_file(local, token, name).read_bytes() == b"%PDF-1.4 test"
-    for bad_token, bad_name in [(token, "../" + name), ("0" * 32, name), (token[:-1], name),
-                                (token, ".atlas_epci_1.pdf.part"), ("..", "exports")]:
-        assert export_file(local, bad_token, bad_name) is None  # fmt: skip
+    for bad_token, bad_name in [
+        (token, "../" + name),
+        ("0" * 32, name),
+        (token[:-1], name),
+        (token, ".atlas_epci_1.pdf.part"),
+        ("..", "exports"),
+    ]:
+        assert export_file(local, bad_token, bad_name) is None
     with pytest.raises(ValueError):
         save_export(local, "../../etc/passwd", b"x")
     old = time.time() - EXPORT_TTL - 10
@@ -86,11 +106,14 @@ def test_export_route_serves_a_finished_file_and_refuses_forged_names(settings, 
     url = save_export(local, "cafdata_rsa_commune_2024-12.xlsx", b"PK fake")
     resp = client.get(url)
     assert resp.status_code == 200 and resp.data == b"PK fake"
-    assert 'filename=cafdata_rsa_commune_2024-12.xlsx' in resp.headers["Content-Disposition"]
-    for forged in (url + "x", url.replace("/export/fichier/", "/export/fichier/00"),
-                   "/export/fichier/" + "a" * 32 + "/.cafdata_rsa_commune_2024-12.xlsx.part"):
+    assert "filename=cafdata_rsa_commune_2024-12.xlsx" in resp.headers["Content-Disposition"]
+    for forged in (
+        url + "x",
+        url.replace("/export/fichier/", "/export/fichier/00"),
+        "/export/fichier/" + "a" * 32 + "/.cafdata_rsa_commune_2024-12.xlsx.part",
+    ):
         resp = client.get(forged)
-        assert resp.status_code == 404 and "expiré" in resp.get_json()["erreur"]  # fmt: skip
+        assert resp.status_code == 404 and "expiré" in resp.get_json()["erreur"]
     # A path with ".." is refused before any route (dashboard/errors.py): no file leaks.
     resp = client.get("/export/fichier/" + url.split("/")[3] + "/..%2F..%2Fjobs")
     assert resp.status_code == 400 and b"PK fake" not in resp.data

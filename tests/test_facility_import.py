@@ -45,8 +45,11 @@ def test_a_good_file_is_placed_in_its_communes(communes) -> None:
     t = result.table.set_index("id")
     assert list(t["commune"]) == ["69123", "69266", "2A004", "66136"]
     assert list(t["type"]) == [
-        "Crèche collective", "Micro-crèche", "Lieu d'accueil enfants-parents", "Crèche familiale",
-    ]  # fmt: skip
+        "Crèche collective",
+        "Micro-crèche",
+        "Lieu d'accueil enfants-parents",
+        "Crèche familiale",
+    ]
     assert t.loc["A1", "places"] == 45 and t.loc["A1", "lon"] == pytest.approx(4.832)
     # A LAEP has no places; a blank count stays blank, never 0.
     assert t["places"].isna().tolist() == [False, False, True, True]
@@ -119,15 +122,17 @@ def test_imported_facilities_replace_the_demonstration(own_cache, settings, comm
     client = create_app(local).server.test_client()
     body = client.get("/api/v1/facilities?commune=69123&near=1").get_json()
     assert [f["name"] for f in body["facilities"]] == [
-        "Les Petits Canuts", "Micro-crèche Gratte-Ciel",
-    ]  # fmt: skip
+        "Les Petits Canuts",
+        "Micro-crèche Gratte-Ciel",
+    ]
     assert body["notice"] is None and body["facilities"][0]["address"] == "Place Bellecour"
     layer = json.loads(client.get("/geo/equipements.geojson").data)
     assert {f["properties"]["id"] for f in layer["features"]} == {"A1", "A2", "A3", "A4"}
 
 
-def test_cli_imports_or_refuses_without_touching_the_previous(own_cache, tmp_path, capsys,
-                                                             monkeypatch) -> None:  # fmt: skip
+def test_cli_imports_or_refuses_without_touching_the_previous(
+    own_cache, tmp_path, capsys, monkeypatch
+) -> None:
     monkeypatch.setenv("CAFCARTO_CACHE", str(own_cache))
     good, bad = tmp_path / "bons.csv", tmp_path / "faux.csv"
     good.write_text(GOOD, encoding="utf-8")

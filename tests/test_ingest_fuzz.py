@@ -82,8 +82,11 @@ def mutated_files(draw: st.DrawFn) -> tuple[str, bytes]:
     """A fixture file damaged one way or another; (what was done, the bytes)."""
     name, encoding, sep = draw(st.sampled_from(BASES))
     lines = _lines(name, encoding.removesuffix("-sig"))
-    kind = draw(st.sampled_from(["cell", "cell", "truncate", "encoding", "huge", "garbage",
-                                 "binary", "empty", "lines"]))  # fmt: skip
+    kind = draw(
+        st.sampled_from(
+            ["cell", "cell", "truncate", "encoding", "huge", "garbage", "binary", "empty", "lines"]
+        )
+    )
     out_encoding = encoding
     if kind == "cell":  # one cell replaced (formula, negative, non-numeric, unknown code...)
         row = draw(st.integers(0, len(lines) - 1))
@@ -143,8 +146,13 @@ def test_mangled_files_are_imported_or_refused_in_french(
     outcomes: dict[str, int] = {"importé": 0, "refusé": 0}
 
     @given(case=mutated_files())
-    @settings(max_examples=150, deadline=None, derandomize=True, database=None,
-              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])  # fmt: skip
+    @settings(
+        max_examples=150,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
     def check(case: tuple[str, bytes]) -> None:
         what, data = case
         path = work / "s_ben_com_f.csv"  # the name gives the dataset of unknown columns

@@ -19,7 +19,7 @@ def test_three_users_for_a_few_seconds(live_app) -> None:
     stats = asyncio.run(
         run_load(
             live_app.url, users=3, duration=4, think=(0.05, 0.2), max_sessions=1, export_share=1.0
-        )  # fmt: skip
+        )
     )
     print("\n" + report(stats))
     assert not stats.errors, stats.errors[:5]

@@ -36,8 +36,11 @@ def _get(url: str) -> tuple[int, dict[str, str], bytes]:
 
 def test_serve_with_workers_runs_gunicorn(settings: Settings) -> None:
     port = _free_port()
-    env = {**os.environ, "CAFCARTO_CACHE": str(settings.cache),
-           "CAFCARTO_VENDOR": str(settings.vendor)}  # fmt: skip
+    env = {
+        **os.environ,
+        "CAFCARTO_CACHE": str(settings.cache),
+        "CAFCARTO_VENDOR": str(settings.vendor),
+    }
     proc = subprocess.Popen(
         [sys.executable, "-m", "dashboard.cli", "serve", "--workers", "2", "--port", str(port)],
         cwd=REPO_ROOT,

@@ -52,8 +52,10 @@ def secret_code(data) -> str:
 @pytest.fixture(scope="module")
 def profiles(data, secret_code) -> dict[str, dict]:
     index, info = data
-    return {c: profile(info.store, index, "commune", c, info.notice)
-            for c in (LYON, VILLEURBANNE, secret_code)}  # fmt: skip
+    return {
+        c: profile(info.store, index, "commune", c, info.notice)
+        for c in (LYON, VILLEURBANNE, secret_code)
+    }
 
 
 def _cell(store, ind: str, level: str, code: str, period: str) -> tuple[float | None, str]:
@@ -82,7 +84,11 @@ def test_identity_and_key_figures_match_the_store(data, profiles) -> None:
     total = key["allocataires"]["valeur"]
     shares = [c["part"] for c in key["composition"]]
     assert [c["indicateur"] for c in key["composition"]] == [
-        "isoles", "monoparentales", "couples_sans_enfant", "couples_avec_enfants"]  # fmt: skip
+        "isoles",
+        "monoparentales",
+        "couples_sans_enfant",
+        "couples_avec_enfants",
+    ]
     for c in key["composition"]:
         v, _ = _cell(info.store, c["indicateur"], "commune", LYON, latest)
         assert c["valeur"] == v and c["part"] == pytest.approx(v / total * 100)
@@ -105,8 +111,12 @@ def test_secrets_stay_none_and_go_last(profiles, secret_code) -> None:
         assert (b["valeur"] is None) == (b["statut"] != PUBLISHED)
     for c in key["composition"]:  # no share without a published total
         assert c["part"] is None
-    row = next(r for t in profiles[secret_code]["themes"] for r in t["indicateurs"]
-               if r["indicateur"] == "allocataires")  # fmt: skip
+    row = next(
+        r
+        for t in profiles[secret_code]["themes"]
+        for r in t["indicateurs"]
+        if r["indicateur"] == "allocataires"
+    )
     assert row["valeur"] is None and row["statut"] == SECRET and row["rang_epci"] is None
 
 
@@ -156,16 +166,24 @@ def test_rank_within_the_epci(data, profiles, code) -> None:
 
 def test_evolution_is_first_to_latest_published(data, profiles) -> None:
     _, info = data
-    row = next(r for t in profiles[LYON]["themes"] for r in t["indicateurs"]
-               if r["indicateur"] == "allocataires")  # fmt: skip
+    row = next(
+        r
+        for t in profiles[LYON]["themes"]
+        for r in t["indicateurs"]
+        if r["indicateur"] == "allocataires"
+    )
     series = info.store.series("allocataires", "commune", LYON)
     pub = series[series["statut"] == PUBLISHED]
     evo = row["evolution"]
     assert evo["debut"]["valeur"] == pub["valeur"].iloc[0]
     assert evo["fin"]["valeur"] == pub["valeur"].iloc[-1]
     assert evo["ecart"] == pytest.approx(pub["valeur"].iloc[-1] - pub["valeur"].iloc[0])
-    rate = next(r for t in profiles[LYON]["themes"] for r in t["indicateurs"]
-                if r["indicateur"] == "part_aides_logement")  # fmt: skip
+    rate = next(
+        r
+        for t in profiles[LYON]["themes"]
+        for r in t["indicateurs"]
+        if r["indicateur"] == "part_aides_logement"
+    )
     assert "point" in rate["evolution"]["texte"] and rate["evolution"]["ecart_pct"] is None
 
 
@@ -201,8 +219,9 @@ def test_figures_keep_secrets_as_gaps(data, profiles, secret_code) -> None:
     if own["statut"] == SECRET:
         assert bar.x[pos[0]] is None
         assert any(a.text == "secret" for a in fig.layout.annotations)
-    assert 0 not in [x for x, r in zip(bar.x, vois["lignes"], strict=True)
-                     if r["statut"] != PUBLISHED]  # fmt: skip
+    assert 0 not in [
+        x for x, r in zip(bar.x, vois["lignes"], strict=True) if r["statut"] != PUBLISHED
+    ]
 
     ind = BY_ID["allocataires"]
     df = series_with_references(info.store, index, ind, "commune", secret_code)
@@ -278,9 +297,14 @@ def test_pdf_route_returns_the_profile(client) -> None:
 
 
 @pytest.mark.parametrize(
-    "url", ["/export/fiche/commune/00000.pdf", "/export/fiche/canton/69123.pdf",
-            "/export/fiche/commune/69%3B1.pdf", "/export/fiche/epci/69123.pdf"],
-)  # fmt: skip
+    "url",
+    [
+        "/export/fiche/commune/00000.pdf",
+        "/export/fiche/canton/69123.pdf",
+        "/export/fiche/commune/69%3B1.pdf",
+        "/export/fiche/epci/69123.pdf",
+    ],
+)
 def test_pdf_route_refuses_unknown_territories(client, url) -> None:
     resp = client.get(url)
     assert resp.status_code == 404 and resp.is_json

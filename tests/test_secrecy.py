@@ -297,8 +297,12 @@ def test_breakdown_hierarchy_protected_with_few_secondary():
     cell = np.arange(units.size).reshape(units.shape)
     eqs = [{int(cell[u, 0]): cell[u, 1:].tolist() for u in range(len(units))}]
     for c in range(k + 1):
-        eqs.append({int(cell[n_com + e, c]): cell[np.flatnonzero(epci == e), c].tolist()
-                    for e in range(n_epci)})  # fmt: skip
+        eqs.append(
+            {
+                int(cell[n_com + e, c]): cell[np.flatnonzero(epci == e), c].tolist()
+                for e in range(n_epci)
+            }
+        )
         eqs.append({int(cell[-1, c]): cell[:n_com, c].tolist()})
     values, rel = units.ravel(), build_relations(units.size, eqs)
     prim = primary_mask(values)

@@ -112,8 +112,11 @@ def geography(live_app, cells: Cells, period: str) -> list[tuple[Place, list[Pla
 def table_relations(geo, cells: Cells, table: tuple[str, ...]) -> list[Relation]:
     """The geographic relations for every indicator of the table, and per territory the
     total = sum of its breakdown (the first indicator is the total)."""
-    out = [Relation((ind, *total), [(ind, *p) for p in parts], exact)
-           for ind in table for total, parts, exact in geo]  # fmt: skip
+    out = [
+        Relation((ind, *total), [(ind, *p) for p in parts], exact)
+        for ind in table
+        for total, parts, exact in geo
+    ]
     total, *parts = table
     for key in [k for k in cells.status if k[0] == total]:
         for group in _groups(parts):
@@ -125,8 +128,11 @@ def table_relations(geo, cells: Cells, table: tuple[str, ...]) -> list[Relation]
 
 def _groups(parts: list[str]) -> list[list[str]]:
     """Breakdowns of a total among `parts` (family types; QF bands; housing benefits)."""
-    return [[p for p in parts if p in group] for group in BREAKDOWNS.values()
-            if set(group) <= set(parts)]  # fmt: skip
+    return [
+        [p for p in parts if p in group]
+        for group in BREAKDOWNS.values()
+        if set(group) <= set(parts)
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -145,8 +151,10 @@ def test_the_attacker_has_material(cells: Cells, relations: list[Relation]) -> N
 
 def _tables() -> list[tuple[str, ...]]:
     """The linked tables (a total and its breakdowns), then every other count alone."""
-    linked = [(t, *BREAKDOWNS[t], *BREAKDOWNS.get(t + "@qf", ())) for t in ("allocataires",
-              "aides_logement")]  # fmt: skip
+    linked = [
+        (t, *BREAKDOWNS[t], *BREAKDOWNS.get(t + "@qf", ()))
+        for t in ("allocataires", "aides_logement")
+    ]
     inside = {i for t in linked for i in t}
     return linked + [(i.id,) for i in INDICATORS if i.nature == COUNT and i.id not in inside]
 
@@ -172,15 +180,18 @@ def test_no_secret_cell_is_recovered_from_the_api(
     )
     # narrowest exact range over every unpublished cell (secret, missing or not applicable)
     lo, hi = report.narrowest[1:] if report.narrowest else (np.inf, np.inf)
-    print(f"\n{'+'.join(table)} : {len(data.status)} cellules, {len(data.secret())} secrètes, "
-          f"{len(rels)} relations, {report.lp_solves} PL ; intervalle le plus étroit : "
-          f"[{lo:g}, {hi:g}] ({report.seconds:.1f} s)")  # fmt: skip
+    print(
+        f"\n{'+'.join(table)} : {len(data.status)} cellules, {len(data.secret())} secrètes, "
+        f"{len(rels)} relations, {report.lp_solves} PL ; intervalle le plus étroit : "
+        f"[{lo:g}, {hi:g}] ({report.seconds:.1f} s)"
+    )
 
 
 def _feasible_point(cells: Cells, relations: list[Relation]) -> dict:
     """Some values of the hidden cells consistent with everything published."""
-    hidden = sorted({k for r in relations for k in (r.total, *r.parts)
-                     if cells.status.get(k) != "published"})  # fmt: skip
+    hidden = sorted(
+        {k for r in relations for k in (r.total, *r.parts) if cells.status.get(k) != "published"}
+    )
     col = {k: i for i, k in enumerate(hidden)}
     a_eq, b_eq, a_ub, b_ub = [], [], [], []
     for rel in relations:
@@ -192,8 +203,15 @@ def _feasible_point(cells: Cells, relations: list[Relation]) -> dict:
                 const += sign * cells.value[k]
         (a_eq if rel.exact else a_ub).append(row)
         (b_eq if rel.exact else b_ub).append(-const)
-    res = linprog(np.ones(len(hidden)), A_eq=a_eq, b_eq=b_eq, A_ub=a_ub or None,
-                  b_ub=b_ub or None, bounds=(0, None), method="highs")  # fmt: skip
+    res = linprog(
+        np.ones(len(hidden)),
+        A_eq=a_eq,
+        b_eq=b_eq,
+        A_ub=a_ub or None,
+        b_ub=b_ub or None,
+        bounds=(0, None),
+        method="highs",
+    )
     assert res.status == 0, res.message
     return {k: float(res.x[i]) for k, i in col.items()}
 
@@ -202,8 +220,11 @@ def test_the_attacker_pins_a_leaked_cell(cells: Cells, relations: list[Relation]
     """Test of the test: publish all but one secret cell of a relation (consistently) and the
     attacker must recover the last one."""
     x = _feasible_point(cells, relations)
-    rel = next(r for r in relations if r.exact and
-               sum(cells.status[k] == "secret" for k in (r.total, *r.parts)) >= 2)  # fmt: skip
+    rel = next(
+        r
+        for r in relations
+        if r.exact and sum(cells.status[k] == "secret" for k in (r.total, *r.parts)) >= 2
+    )
     secret = [k for k in (rel.total, *rel.parts) if cells.status[k] == "secret"]
     target, leaked = secret[0], secret[1:]
     copy = Cells(dict(cells.status), dict(cells.value))
@@ -226,8 +247,9 @@ def _fetch(url: str) -> bytes:
 
 
 def _api_cells(cells: Cells, level: str) -> dict[str, tuple[str, float | None]]:
-    return {c: (s, cells.value[(i, lv, c)]) for (i, lv, c), s in cells.status.items()
-            if lv == level}  # fmt: skip
+    return {
+        c: (s, cells.value[(i, lv, c)]) for (i, lv, c), s in cells.status.items() if lv == level
+    }
 
 
 def _number(text: str) -> float | None:
@@ -241,8 +263,10 @@ def test_exports_publish_exactly_the_api_cells(
     from openpyxl import load_workbook
 
     for level in levels:
-        url = (f"{live_app.url}/api/v1/data?indicator={INDICATOR}&level={level}"
-               f"&period={period}&format={fmt}")  # fmt: skip
+        url = (
+            f"{live_app.url}/api/v1/data?indicator={INDICATOR}&level={level}"
+            f"&period={period}&format={fmt}"
+        )
         body = _fetch(url)
         if fmt == "csv":
             rows = list(csv.DictReader(io.StringIO(body.decode("utf-8-sig")), delimiter=";"))
@@ -255,14 +279,17 @@ def test_exports_publish_exactly_the_api_cells(
             got = {r["code"]: (r["statut"], r["valeur"]) for r in rows}
         else:
             feats = json.loads(body)["features"]
-            got = {f["properties"]["code"]: (f["properties"]["statut"], f["properties"]["valeur"])
-                   for f in feats}  # fmt: skip
+            got = {
+                f["properties"]["code"]: (f["properties"]["statut"], f["properties"]["valeur"])
+                for f in feats
+            }
         assert got == _api_cells(cells, level), f"{fmt} {level} : cellules différentes de l'API"
 
 
 @pytest.mark.parametrize("page", ["carte", "embed"])
-def test_map_values_carry_no_secret(live_app, cells: Cells, levels: list[str], period: str,
-                                   page: str) -> None:  # fmt: skip
+def test_map_values_carry_no_secret(
+    live_app, cells: Cells, levels: list[str], period: str, page: str
+) -> None:
     """/api/carte/<level> (map and embed view): values, classes and ranks of the published
     cells only; a secret cell has no value, no rank, and the secret class."""
     for level in levels:
@@ -270,9 +297,15 @@ def test_map_values_carry_no_secret(live_app, cells: Cells, levels: list[str], p
         if page == "embed":  # the embed view asks its values through its own map spec
             query += "&palette=RdBu&classes=4&representation=cercles"
         doc = json.loads(_fetch(f"{live_app.url}/api/carte/{level}?{query}"))
-        codes = [f["properties"]["code"] for f in json.loads(
-            _fetch(f"{live_app.url}/api/v1/data?indicator={INDICATOR}&level={level}"
-                   f"&period={period}&format=geojson"))["features"]]  # fmt: skip
+        codes = [
+            f["properties"]["code"]
+            for f in json.loads(
+                _fetch(
+                    f"{live_app.url}/api/v1/data?indicator={INDICATOR}&level={level}"
+                    f"&period={period}&format=geojson"
+                )
+            )["features"]
+        ]
         api = _api_cells(cells, level)
         assert len(doc["valeurs"]) == len(codes)
         for i, code in enumerate(codes):
@@ -303,8 +336,12 @@ def test_data_table_callback_carries_no_secret(live_app, cells: Cells, period: s
             tab = DashSession(deps, send)
             await tab.open_page("/", f"?indicateur={INDICATOR}&niveau=commune&periode={period}")
             # the user's choices in the panel (whatever the page's defaults are)
-            for cid, value in (("indicateur", INDICATOR), ("niveau", "commune"),
-                               ("periode", period), ("filtre", None)):  # fmt: skip
+            for cid, value in (
+                ("indicateur", INDICATOR),
+                ("niveau", "commune"),
+                ("periode", period),
+                ("filtre", None),
+            ):
                 tab.props[(cid, "value")] = value
             await tab.set("bloc-table", "open", True)
             return tab.props

@@ -12,14 +12,16 @@ from layers.store import PUBLISHED, SECRET, Store, StoreError, write_store
 
 
 def _rows() -> pd.DataFrame:
-    return pd.DataFrame({
-        "indicateur": ["rsa"] * 4 + ["aah"] * 2,
-        "niveau": ["commune", "commune", "epci", "france", "commune", "commune"],
-        "code": ["51649", "51001", "200000000", "FR", "51649", "51001"],
-        "periode": ["2024-12"] * 6,
-        "valeur": [120.0, np.nan, 124.0, 2000.0, 40.0, 3.0],
-        "statut": [PUBLISHED, SECRET, PUBLISHED, PUBLISHED, PUBLISHED, PUBLISHED],
-    })  # fmt: skip
+    return pd.DataFrame(
+        {
+            "indicateur": ["rsa"] * 4 + ["aah"] * 2,
+            "niveau": ["commune", "commune", "epci", "france", "commune", "commune"],
+            "code": ["51649", "51001", "200000000", "FR", "51649", "51001"],
+            "periode": ["2024-12"] * 6,
+            "valeur": [120.0, np.nan, 124.0, 2000.0, 40.0, 3.0],
+            "statut": [PUBLISHED, SECRET, PUBLISHED, PUBLISHED, PUBLISHED, PUBLISHED],
+        }
+    )
 
 
 def test_round_trip_and_queries(tmp_path: Path) -> None:

@@ -52,8 +52,12 @@ def test_parent_filter_keeps_only_children(data) -> None:
 
 @pytest.mark.parametrize(
     ("ind", "level", "period"),
-    [("nope", "commune", None), ("rsa", "canton", None), ("rsa", "commune", "2024-13"),
-     ("rsa_montant", "qpv", None)],
+    [
+        ("nope", "commune", None),
+        ("rsa", "canton", None),
+        ("rsa", "commune", "2024-13"),
+        ("rsa_montant", "qpv", None),
+    ],
 )
 def test_bad_parameters_give_french_errors(data, ind, level, period) -> None:
     index, info = data
@@ -106,8 +110,11 @@ def test_a_bare_code_both_departement_and_region_is_ambiguous() -> None:
             return ["region", "departement", "commune"]
 
         def get(self, level: str, code: str) -> object | None:
-            return object() if (level, code) in {("region", "84"), ("departement", "84"),
-                                                 ("departement", "69")} else None  # fmt: skip
+            return (
+                object()
+                if (level, code) in {("region", "84"), ("departement", "84"), ("departement", "69")}
+                else None
+            )
 
     with pytest.raises(ViewError, match="Code ambigu.*departement:84 ou region:84"):
         parent_of(Index(), "commune", "84")

@@ -23,9 +23,17 @@ DATE_COLUMNS = ("dtreffre", "dtref", "date_ref", "dtrefm", "periode", "date")
 YEAR_COLUMNS = ("annee", "an", "year")
 # Label and attribute columns: never values.
 LABEL_COLUMNS = {
-    "communes", "depsepci", "reg", "typepci", "type_epci", "nature_epci",
-    "geo_point_2d", "geo_shape", "geo_point", "zone",
-}  # fmt: skip
+    "communes",
+    "depsepci",
+    "reg",
+    "typepci",
+    "type_epci",
+    "nature_epci",
+    "geo_point_2d",
+    "geo_shape",
+    "geo_point",
+    "zone",
+}
 LABEL_PREFIXES = ("nom", "lib", "geo_")
 LABEL_SUFFIXES = ("lib", "_nom", "_libelle")
 
