@@ -99,7 +99,7 @@ def naive_app(server, settings, geometry_url: str):
     from dash import dcc, html
 
     from dashboard.geocache import level_table
-    from layers.indicators_basic import compute
+    from layers.geometry_values import compute
 
     table = level_table(settings.cache, LEVEL)
     z = compute(table, "population").round(0)

@@ -19,7 +19,7 @@ import psutil
 
 from dashboard.config import Settings
 from dashboard.geocache import web_levels
-from layers.indicators_basic import INDICATORS
+from layers.catalogue import GEOMETRY_INDICATORS as INDICATORS
 
 NATIONAL_TILES = [(5, x, y) for x in (15, 16, 17) for y in (10, 11)]
 

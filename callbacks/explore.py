@@ -31,10 +31,10 @@ from dashboard.explore_page import (
 )
 from dashboard.geocache import web_geometries
 from layers.catalogue import BY_ID, search
+from layers.model import LEVEL, MAP_LEVELS, level_name
 from layers.profile import series_figure
 from layers.store import PUBLISHED
 from layers.views import (
-    LEVEL_NAMES_FR,
     ViewError,
     layer,
     parent_of,
@@ -103,7 +103,7 @@ def register(app: Dash, data: AppData) -> None:  # noqa: C901 - one place for th
         return [
             html.Li(
                 html.Button(
-                    [ind.titre, html.Span(f" · {ind.theme}", className="cc-result-theme")],
+                    [ind.title, html.Span(f" · {ind.theme}", className="cc-result-theme")],
                     id={"type": "resultat", "id": ind.id},
                     className="cc-result",
                     n_clicks=0,
@@ -135,8 +135,8 @@ def register(app: Dash, data: AppData) -> None:  # noqa: C901 - one place for th
             return (
                 ind.theme,
                 subtheme_options(ind.theme),
-                ind.sous_theme,
-                indicator_options(ind.theme, ind.sous_theme),
+                ind.subtheme,
+                indicator_options(ind.theme, ind.subtheme),
                 ind.id,
                 "",
             )
@@ -194,10 +194,9 @@ def register(app: Dash, data: AppData) -> None:  # noqa: C901 - one place for th
         if ind is None or not state["niveau"] or not state["periode"]:
             return (no_update,) * 3
         geometries = web_geometries(data.settings.cache)
-        levels = {k: v for k, v in geometries.items() if k in fr.LEVEL_LABELS}
+        levels = {k: v for k, v in geometries.items() if k in MAP_LEVELS}
         title = (
-            f"{ind.titre} par {fr.LEVEL_SINGULAR.get(state['niveau'], state['niveau'])}, "
-            f"{period_text(state['periode'])}"
+            f"{ind.title} par {LEVEL[state['niveau']].singular}, {period_text(state['periode'])}"
         )
         spec = map_spec(
             levels,
@@ -256,7 +255,7 @@ def register(app: Dash, data: AppData) -> None:  # noqa: C901 - one place for th
             columns=[
                 {"name": "Territoire", "id": "nom"},
                 {"name": "Code", "id": "code"},
-                {"name": f"{ind.titre} ({period_text(periode)})", "id": "valeur"},
+                {"name": f"{ind.title} ({period_text(periode)})", "id": "valeur"},
                 {"name": "Rang", "id": "rang", "type": "numeric"},
             ],
             style_cell={"fontFamily": "inherit", "fontSize": "0.85rem", "textAlign": "left"},
@@ -275,22 +274,22 @@ def register(app: Dash, data: AppData) -> None:  # noqa: C901 - one place for th
         ind = BY_ID[indicateur]
         rows = [
             ("Définition", ind.definition),
-            ("Unité", ind.unite),
+            ("Unité", ind.unit),
             ("Source", ind.source),
-            ("Champ", ind.champ),
-            ("Fréquence", ", ".join(sorted({ind.frequence(n) for n in ind.niveaux}))),
-            ("Granularité temporelle", ind.granularite),
-            ("Niveaux", ", ".join(LEVEL_NAMES_FR[n] for n in ind.niveaux)),
-            ("Première période", ind.premiere_periode),
-            ("Dernière mise à jour", ind.mise_a_jour),
+            ("Champ", ind.scope),
+            ("Fréquence", ", ".join(sorted({ind.frequency(n) for n in ind.levels}))),
+            ("Granularité temporelle", ind.granularity),
+            ("Niveaux", ", ".join(level_name(n) for n in ind.levels)),
+            ("Première période", ind.first_period),
+            ("Dernière mise à jour", ind.last_update),
             ("Observations", ind.observations or "—"),
-            ("Série labellisée", "oui" if ind.serie_labellisee else "non"),
-            ("Mots-clés", ", ".join(ind.mots_cles) or "—"),
+            ("Série labellisée", "oui" if ind.labelled_series else "non"),
+            ("Mots-clés", ", ".join(ind.keywords) or "—"),
         ]
         body = html.Dl(
             [part for k, v in rows for part in (html.Dt(k), html.Dd(v))], className="cc-meta"
         )
-        return True, ind.titre, body
+        return True, ind.title, body
 
     @app.callback(
         Output("selection", "className"),
@@ -315,10 +314,10 @@ def register(app: Dash, data: AppData) -> None:  # noqa: C901 - one place for th
                 fr.OPEN_PROFILE, href=profile, className="btn btn-primary btn-sm", id="lien-fiche"
             )
         ]
-        if level in ind.niveaux:
+        if level in ind.levels:
             df = series_with_references(info.store, index, ind, level, code)
             content.insert(
-                0, html.P(f"{ind.titre} ({ind.unite}), secrets en blanc", className="cc-note")
+                0, html.P(f"{ind.title} ({ind.unit}), secrets en blanc", className="cc-note")
             )
             fig = readable_scale(series_figure(df, ind), ind)
             content.insert(
@@ -327,7 +326,7 @@ def register(app: Dash, data: AppData) -> None:  # noqa: C901 - one place for th
                     figure=fig, id="graphe-serie", config={"displaylogo": False, "locale": "fr"}
                 ),
             )
-        title = f"{terr.name} ({LEVEL_NAMES_FR[level]} {code})"
+        title = f"{terr.name} ({level_name(level)} {code})"
         return "cc-selection cc-selection-open", title, content
 
     @app.callback(
@@ -343,7 +342,7 @@ def register(app: Dash, data: AppData) -> None:  # noqa: C901 - one place for th
         # `search` holds the query itself: the server already matched accents and postal codes
         return [
             {
-                "label": f"{t.name} ({LEVEL_NAMES_FR[t.level]} {t.code})",
+                "label": f"{t.name} ({level_name(t.level)} {t.code})",
                 "value": f"{t.level}/{t.code}",
                 "search": query,
             }

@@ -5,12 +5,12 @@ from __future__ import annotations
 from dash import ClientsideFunction, Dash, Input, Output, dash_table, html
 
 from dashboard.appdata import AppData
-from dashboard.facility_routes import TYPE_CODES, TYPE_COLOURS, facilities_version
+from dashboard.facility_routes import facilities_version
 from dashboard.layout import TABLE_CELL_STYLE
 from layers.catalogue import BY_ID
-from layers.facilities import FACILITY_KINDS
 from layers.facility_search import display_rows, in_territory, near_facilities
-from layers.views import LEVEL_NAMES_FR, ViewError, series_with_references, value_text
+from layers.model import FACILITY_BY_SLUG, FACILITY_TYPES, level_name
+from layers.views import ViewError, series_with_references, value_text
 
 LIST_LIMIT = 200
 CONTEXT_INDICATOR = "taux_couverture_eaje"  # places per 100 children under 3
@@ -89,7 +89,7 @@ def facilities_list(
         context = coverage_line(data, code)
     else:
         sel = in_territory(table, index, level, code)
-        title = f"Équipements : {terr.name} ({LEVEL_NAMES_FR[level]}) — {len(sel)}"
+        title = f"Équipements : {terr.name} ({level_name(level)}) — {len(sel)}"
         context = None
     more = (
         [
@@ -119,15 +119,15 @@ def register(app: Dash, data: AppData) -> None:
     )
     def spec(types: list[str] | None):
         points = data.facilities()
-        codes = sorted(TYPE_CODES[FACILITY_KINDS[t]] for t in (types or []) if t in FACILITY_KINDS)
+        codes = sorted(FACILITY_BY_SLUG[t].code for t in (types or []) if t in FACILITY_BY_SLUG)
         if points is None or not codes:
             return {"types": []}
         url = f"/geo/equipements.geojson?v={facilities_version(points.path)}"
         return {
             "url": app.get_relative_path(url),
             "types": codes,
-            "couleurs": TYPE_COLOURS,
-            "libelles": list(TYPE_CODES),
+            "couleurs": [ft.colour for ft in FACILITY_TYPES],
+            "libelles": [ft.label for ft in FACILITY_TYPES],
         }
 
     app.clientside_callback(
@@ -146,5 +146,5 @@ def register(app: Dash, data: AppData) -> None:
     def listing(types, selection, filtre):
         if not types:
             return [], True
-        labels = [FACILITY_KINDS[t] for t in types if t in FACILITY_KINDS]
+        labels = [FACILITY_BY_SLUG[t].label for t in types if t in FACILITY_BY_SLUG]
         return facilities_list(data, labels, selection, filtre), False

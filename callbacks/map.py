@@ -13,8 +13,9 @@ from dash import ALL, ClientsideFunction, Dash, Input, Output
 from dashboard import strings_fr as fr
 from dashboard.config import Settings
 from dashboard.geocache import DETAIL_SUFFIX, WebLevel
+from layers.catalogue import GEOMETRY_INDICATORS
 from layers.classify import NO_DATA_COLOUR, palette
-from layers.indicators_basic import INDICATORS
+from layers.model import LEVEL
 
 # A level whose bbox is wider than this (degrees of longitude) includes overseas territories:
 # the map then frames métropole rather than the whole bbox.
@@ -47,7 +48,7 @@ def map_spec(
 
     `values_query` (the query of /api/carte) serves the store's indicators; without it the
     indicator is one computed from the geometry (population, densité)."""
-    if niveau not in levels or (values_query is None and indicateur not in INDICATORS):
+    if niveau not in levels or (values_query is None and indicateur not in GEOMETRY_INDICATORS):
         return None
     entry = levels[niveau]
     bbox = list(entry.bbox)
@@ -74,8 +75,8 @@ def map_spec(
         "emprise": bbox,
         "effectif": entry.features,
         "accueil": [list(fr.ZONES["metropole"][1][:2]), list(fr.ZONES["metropole"][1][2:])],
-        "titre": title or f"{INDICATORS[indicateur].libelle} par {fr.LEVEL_SINGULAR[niveau]}",
-        "libelle_niveau": fr.LEVEL_LABELS[niveau],
+        "titre": title or f"{GEOMETRY_INDICATORS[indicateur].title} par {LEVEL[niveau].singular}",
+        "libelle_niveau": LEVEL[niveau].plural,
         "nodata": NO_DATA_COLOUR,
         "couleurs": palette("YlGnBu", 5),  # the values API default: layers start right
         "zones": {code: list(bounds) for code, (_label, bounds) in fr.ZONES.items()},

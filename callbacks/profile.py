@@ -7,8 +7,9 @@ from dash import Dash, Input, Output, State, html, no_update
 from dashboard.appdata import AppData
 from layers.catalogue import BY_ID
 from layers.facility_search import display_rows, near_facilities
+from layers.model import level_name
 from layers.profile import neighbours, neighbours_figure, series_figure
-from layers.views import LEVEL_NAMES_FR, ViewError, series_with_references, value_text
+from layers.views import ViewError, series_with_references, value_text
 
 COMPARED = (
     "allocataires",
@@ -30,7 +31,7 @@ def comparison_table(data: AppData, territories: list[str]) -> html.Table | html
         level, _, code = str(item).partition(":")
         terr = index.get(level, code) if index else None
         if terr is not None:
-            cols.append((level, code, f"{terr.name} ({LEVEL_NAMES_FR[level]})"))
+            cols.append((level, code, f"{terr.name} ({level_name(level)})"))
     if not cols or info is None:
         return html.P("Choisissez un ou plusieurs territoires à comparer.")
     # One store read for every indicator and territory; the latest period of each series
@@ -45,13 +46,13 @@ def comparison_table(data: AppData, territories: list[str]) -> html.Table | html
         ind = BY_ID[ident]
         cells = []
         for level, code, _ in cols:
-            if level not in ind.niveaux:
+            if level not in ind.levels:
                 cells.append(html.Td("non concerné"))
                 continue
             last = latest.get((ind.id, level, code))
             text = "pas de données" if last is None else value_text(last[0], last[1], ind)
             cells.append(html.Td(text, className="cc-num"))
-        rows.append(html.Tr([html.Th(ind.titre, scope="row"), *cells]))
+        rows.append(html.Tr([html.Th(ind.title, scope="row"), *cells]))
     head = html.Tr(
         [html.Th("Indicateur", scope="col"), *[html.Th(name, scope="col") for *_, name in cols]]
     )
@@ -65,7 +66,7 @@ def comparison_table(data: AppData, territories: list[str]) -> html.Table | html
 def readable_scale(fig, ind):
     """Counts of a commune and of France differ a thousandfold: a log axis keeps both legible."""
     if ind.nature != "taux":
-        fig.update_yaxes(type="log", title_text=f"{ind.unite} (échelle logarithmique)")
+        fig.update_yaxes(type="log", title_text=f"{ind.unit} (échelle logarithmique)")
     return fig
 
 
@@ -81,7 +82,7 @@ def register(app: Dash, data: AppData) -> None:
     def update_neighbours(ident, where):
         info, index = data.store(), data.index()
         ind = BY_ID.get(ident)
-        if ind is None or info is None or where["niveau"] not in ind.niveaux:
+        if ind is None or info is None or where["niveau"] not in ind.levels:
             return no_update
         rows = neighbours(info.store, index, ind, where["niveau"], where["code"])
         return neighbours_figure(rows, where["code"])
@@ -94,7 +95,7 @@ def register(app: Dash, data: AppData) -> None:
     def update_evolution(ident, where):
         info, index = data.store(), data.index()
         ind = BY_ID.get(ident)
-        if ind is None or info is None or where["niveau"] not in ind.niveaux:
+        if ind is None or info is None or where["niveau"] not in ind.levels:
             return no_update
         try:
             df = series_with_references(info.store, index, ind, where["niveau"], where["code"])
@@ -115,7 +116,7 @@ def register(app: Dash, data: AppData) -> None:
             return keep or no_update
         found = [
             {
-                "label": f"{t.name} ({LEVEL_NAMES_FR[t.level]} {t.code})",
+                "label": f"{t.name} ({level_name(t.level)} {t.code})",
                 "value": f"{t.level}:{t.code}",
                 "search": query,
             }

@@ -24,7 +24,7 @@ from dashboard.errors import ERR_INTERNAL
 from dashboard.openapi_v1 import FORMATS, openapi_document
 from dashboard.responses import json_error, json_response
 from geodata.cache import active_dir
-from layers.catalogue import BY_ID, CATEGORIES, INDICATORS, Indicator, fold
+from layers.catalogue import BY_ID, CATEGORIES, INDICATORS, fold, in_subtheme
 from layers.export_tables import (
     ExportMeta,
     export_rows,
@@ -33,17 +33,23 @@ from layers.export_tables import (
     to_geojson,
     to_xlsx,
 )
-from layers.facilities import EAJE_TYPES, FACILITY_KINDS, LAEP, facility_places
+from layers.facilities import facility_places
 from layers.facility_search import near_facilities
+from layers.model import (
+    EAJE_LABELS,
+    FACILITY_TYPES,
+    LAEP,
+    LEVEL,
+    LEVEL_CODES,
+    Indicator,
+    level_name,
+)
 from layers.store import Store
-from layers.territory_index import LEVELS, TerritoryIndex
+from layers.territory_index import TerritoryIndex
 from layers.views import (
-    LEVEL_NAMES_FR,
     MAX_QUERY_CHARS,
     STATUS_API,
     ViewError,
-    api_kind,
-    decimals,
     indicator,
     layer,
     level_of,
@@ -74,9 +80,9 @@ MIME = {
     "geojson": "application/geo+json",
 }
 # Facility type slugs -> labels of the facilities file.
-FACILITY_TYPES: dict[str, tuple[str, ...]] = {
-    **{slug: (label,) for slug, label in FACILITY_KINDS.items()},
-    "eaje": tuple(EAJE_TYPES),
+TYPE_SLUGS: dict[str, tuple[str, ...]] = {
+    **{ft.slug: (ft.label,) for ft in FACILITY_TYPES},
+    "eaje": EAJE_LABELS,
 }
 EARTH_RADIUS_KM = 6371.0088
 
@@ -169,7 +175,7 @@ def _require_index(data: AppData) -> TerritoryIndex:
 def _require_level_built(index: TerritoryIndex, level: str) -> None:
     if level not in index.levels():
         raise ViewError(
-            f"Le niveau {LEVEL_NAMES_FR.get(level, level)} n'est pas construit sur ce serveur.",
+            f"Le niveau {level_name(level)} n'est pas construit sur ce serveur.",
             404,
         )
 
@@ -188,7 +194,7 @@ def web_features(data: AppData, index: TerritoryIndex, level: str) -> tuple[dict
         features = _read_features(str(path), path.stat().st_mtime_ns)
     except OSError as exc:
         raise ViewError(
-            f"La géométrie web du niveau {LEVEL_NAMES_FR.get(level, level)} est absente.", 404
+            f"La géométrie web du niveau {level_name(level)} est absente.", 404
         ) from exc
     codes = index.table(level)["code"].tolist()
     if len(features) != len(codes) or any(
@@ -204,33 +210,31 @@ def indicator_entry(
     ind: Indicator, avail: dict[tuple[str, str], list[str]], built: list[str]
 ) -> dict:
     by_level = {
-        lvl: avail[(ind.id, lvl)]
-        for lvl in ind.niveaux
-        if avail.get((ind.id, lvl)) and lvl in built
+        lvl: avail[(ind.id, lvl)] for lvl in ind.levels if avail.get((ind.id, lvl)) and lvl in built
     }
     periods = sorted({p for ps in by_level.values() for p in ps})
     return {
         "id": ind.id,
-        "title": ind.titre,
-        "kind": api_kind(ind),
-        "unit": ind.unite,
-        "decimals": decimals(ind),
+        "title": ind.title,
+        "kind": ind.api_kind,
+        "unit": ind.unit,
+        "decimals": ind.decimals,
         "levels": list(by_level),
         "periods": periods,
         "periods_by_level": by_level,
         "definition": ind.definition,
         "source": ind.source,
-        "frequency": {lvl: ind.frequence(lvl) for lvl in by_level},
-        "field": ind.champ,
-        "granularity": ind.granularite,
+        "frequency": {lvl: ind.frequency(lvl) for lvl in by_level},
+        "field": ind.scope,
+        "granularity": ind.granularity,
         "observations": ind.observations,
-        "last_update": ind.mise_a_jour,
-        "keywords": list(ind.mots_cles),
-        "labelled_series": ind.serie_labellisee,
-        "computed_from": list(ind.calcul) if ind.calcul else None,
-        "category": ind.categorie,
+        "last_update": ind.last_update,
+        "keywords": list(ind.keywords),
+        "labelled_series": ind.labelled_series,
+        "computed_from": list(ind.computed_from) if ind.computed_from else None,
+        "category": ind.category,
         "theme": ind.theme,
-        "subtheme": ind.sous_theme,
+        "subtheme": ind.subtheme,
     }
 
 
@@ -246,11 +250,7 @@ def catalog_payload(info: StoreInfo, built: list[str]) -> dict:
                     "subthemes": [
                         {
                             "subtheme": sub,
-                            "indicators": [
-                                i.id
-                                for i in INDICATORS
-                                if (i.categorie, i.theme, i.sous_theme) == (cat, theme, sub)
-                            ],
+                            "indicators": in_subtheme(cat, theme, sub),
                         }
                         for sub in subs
                     ],
@@ -294,8 +294,8 @@ def key_figures(store: Store, index: TerritoryIndex, level: str, code: str) -> l
         out.append(
             {
                 "indicator": ind.id,
-                "title": ind.titre,
-                "unit": ind.unite,
+                "title": ind.title,
+                "unit": ind.unit,
                 "period": period,
                 "value": _value(value, statut, ind),
                 "status": STATUS_API.get(statut, "missing"),
@@ -305,25 +305,25 @@ def key_figures(store: Store, index: TerritoryIndex, level: str, code: str) -> l
 
 
 def _value(value: object, statut: str, ind: Indicator) -> float | int | None:
-    return published_value(value, statut, decimals(ind))
+    return published_value(value, statut, ind.decimals)
 
 
 def facility_types(text: str | None) -> set[str] | None:
     """Labels wanted by `type` (comma-separated slugs or labels); None = every type."""
     if not text:
         return None
-    labels = {fold(lab): lab for labs in FACILITY_TYPES.values() for lab in labs}
+    labels = {fold(lab): lab for labs in TYPE_SLUGS.values() for lab in labs}
     wanted: set[str] = set()
     for part in text.split(","):
         key = fold(part.strip())
-        if key in FACILITY_TYPES:
-            wanted.update(FACILITY_TYPES[key])
+        if key in TYPE_SLUGS:
+            wanted.update(TYPE_SLUGS[key])
         elif key in labels:
             wanted.add(labels[key])
         else:
             raise ViewError(
                 f"Type d'équipement inconnu : « {part.strip()[:40]} ». Types possibles : "
-                f"{', '.join(FACILITY_TYPES)}."
+                f"{', '.join(TYPE_SLUGS)}."
             )
     return wanted
 
@@ -412,13 +412,13 @@ def register_api(server: Flask, data: AppData) -> None:
             return json_response(
                 {
                     "indicator": ind.id,
-                    "title": ind.titre,
+                    "title": ind.title,
                     "level": level,
                     "period": period,
                     "parent": parent_info,
-                    "unit": ind.unite,
-                    "kind": api_kind(ind),
-                    "decimals": decimals(ind),
+                    "unit": ind.unit,
+                    "kind": ind.api_kind,
+                    "decimals": ind.decimals,
                     "source": ind.source,
                     "notice": info.notice,
                     "total": total,
@@ -450,15 +450,15 @@ def register_api(server: Flask, data: AppData) -> None:
     @_api
     def territory(level: str, code: str) -> Response:
         index = _require_index(data)
-        if level not in LEVELS:
+        if level not in LEVEL:
             raise ViewError(
-                f"Niveau inconnu : « {level[:40]} ». Niveaux possibles : {', '.join(LEVELS)}.",
+                f"Niveau inconnu : « {level[:40]} ». Niveaux possibles : {', '.join(LEVEL_CODES)}.",
                 404,
             )
         _require_level_built(index, level)
         terr = index.get(level, code[:MAX_QUERY_CHARS])
         if terr is None:
-            raise ViewError(f"Territoire inconnu : {LEVEL_NAMES_FR[level]} « {code[:40]} ».", 404)
+            raise ViewError(f"Territoire inconnu : {level_name(level)} « {code[:40]} ».", 404)
         info = _require_store(data)
         return json_response(
             {

@@ -33,6 +33,7 @@ from dashboard.routes import register_routes
 from dashboard.security_headers import add_nonce, csp_nonce, register_security_headers
 from dashboard.url_state import DEFAULT_LEVEL
 from dashboard.vendor import vendor_url
+from layers.model import LEVEL, MAP_LEVELS
 
 # Served by dashboard/routes.py from the vendor directory: nothing comes from a CDN.
 STYLESHEETS = ("bootstrap.min.css", "maplibre-gl.css")
@@ -80,17 +81,18 @@ def _title(**query: str) -> str:
     from layers.catalogue import BY_ID
 
     ind = BY_ID.get(str(query.get("indicateur", "")))
-    level = fr.LEVEL_SINGULAR.get(str(query.get("niveau", "")), "")
+    found = LEVEL.get(str(query.get("niveau", "")))
+    level = found.singular if found is not None and found.mappable else ""
     if ind is None:
         return f"Carte des indicateurs – {fr.APP_TITLE}"
-    return f"{ind.titre}{' par ' + level if level else ''} – {fr.APP_TITLE}"
+    return f"{ind.title}{' par ' + level if level else ''} – {fr.APP_TITLE}"
 
 
 def _profile_title(data: AppData, niveau: str = "", code: str = "", **_kw: str) -> str:
     """ "Fiche territoire : Lyon (commune) – Cafdata Carto"; the code when it is unknown."""
     index = data.index()
     terr = index.get(niveau, code) if index is not None and niveau in index.levels() else None
-    level = fr.LEVEL_SINGULAR.get(niveau, "")
+    level = LEVEL[niveau].singular if niveau in MAP_LEVELS else ""
     name = terr.name if terr is not None else code[:20]
     return f"Fiche territoire : {name}{f' ({level})' if level else ''} – {fr.APP_TITLE}"
 

@@ -8,17 +8,13 @@ from dash import dcc, html
 
 from dashboard import strings_fr as fr
 from dashboard.appdata import AppData
-from dashboard.facility_routes import TYPE_COLOURS
 from dashboard.layout import map_area, zone_selector
 from dashboard.map_options import ALL_PALETTES
 from dashboard.url_state import ViewState, parse_state
 from layers.catalogue import BY_ID, CATEGORIES, INDICATORS
 from layers.classify import METHODS
-from layers.facilities import FACILITY_KINDS
-from layers.territory_index import LEVELS
-from layers.views import LEVEL_NAMES_FR, period_text
-
-LEVEL_LABELS = {**fr.LEVEL_LABELS, "france": "France"}
+from layers.model import FACILITY_TYPES, FILTER_LEVELS, LEVEL, MAP_LEVELS, level_name
+from layers.views import period_text
 
 
 def theme_options() -> list[dict]:
@@ -33,16 +29,16 @@ def theme_options() -> list[dict]:
 def subtheme_options(theme: str | None) -> list[dict]:
     subs: list[str] = []
     for ind in INDICATORS:
-        if (not theme or ind.theme == theme) and ind.sous_theme not in subs:
-            subs.append(ind.sous_theme)
+        if (not theme or ind.theme == theme) and ind.subtheme not in subs:
+            subs.append(ind.subtheme)
     return [{"label": fr.ALL_SUBTHEMES, "value": ""}] + [{"label": s, "value": s} for s in subs]
 
 
 def indicator_options(theme: str | None, subtheme: str | None) -> list[dict]:
     return [
-        {"label": ind.titre, "value": ind.id}
+        {"label": ind.title, "value": ind.id}
         for ind in INDICATORS
-        if (not theme or ind.theme == theme) and (not subtheme or ind.sous_theme == subtheme)
+        if (not theme or ind.theme == theme) and (not subtheme or ind.subtheme == subtheme)
     ]
 
 
@@ -50,12 +46,11 @@ def level_options(indicator: str, built: list[str]) -> list[dict]:
     ind = BY_ID[indicator]
     return [
         {
-            "label": LEVEL_LABELS[lv],
+            "label": LEVEL[lv].plural,
             "value": lv,
-            "disabled": lv not in ind.niveaux or lv not in built,
+            "disabled": lv not in ind.levels or lv not in built,
         }
-        for lv in LEVELS
-        if lv != "france"
+        for lv in MAP_LEVELS
     ]
 
 
@@ -69,11 +64,11 @@ def filter_options(data: AppData) -> list[dict]:
     if index is None:
         return []
     opts = []
-    for level in ("region", "departement", "caf", "epci"):
+    for level in FILTER_LEVELS:
         if level not in index.levels():
             continue
         table = index.table(level).sort_values("code")
-        name = LEVEL_NAMES_FR[level]
+        name = level_name(level)
         opts += [
             {"label": f"{r.nom} ({name} {r.code})", "value": f"{level}:{r.code}"}
             for r in table.itertuples()
@@ -125,7 +120,7 @@ def indicator_block(state: ViewState) -> html.Div:
                 dcc.Dropdown(
                     id="sous-theme",
                     options=subtheme_options(ind.theme),
-                    value=ind.sous_theme,
+                    value=ind.subtheme,
                     clearable=False,
                 ),
                 "sous-theme",
@@ -134,7 +129,7 @@ def indicator_block(state: ViewState) -> html.Div:
                 fr.LABEL_INDICATOR,
                 dcc.Dropdown(
                     id="indicateur",
-                    options=indicator_options(ind.theme, ind.sous_theme),
+                    options=indicator_options(ind.theme, ind.subtheme),
                     value=ind.id,
                     clearable=False,
                     optionHeight=48,
@@ -326,11 +321,11 @@ def facilities_block(state: ViewState) -> html.Div:
     options = [
         {
             "label": html.Span(
-                [html.Span(className="cc-dot", style={"background": colour}), label]
+                [html.Span(className="cc-dot", style={"background": ft.colour}), ft.label]
             ),
-            "value": slug,
+            "value": ft.slug,
         }
-        for (slug, label), colour in zip(FACILITY_KINDS.items(), TYPE_COLOURS, strict=True)
+        for ft in FACILITY_TYPES
     ]
     return html.Div(
         [

@@ -14,10 +14,10 @@ from flask import Flask, Response, send_file
 from dashboard.appdata import AppData
 from dashboard.jobs import export_file
 from dashboard.responses import json_error
+from layers.model import LEVEL, LEVEL_CODES, level_name
 from layers.profile import cached_profile
 from layers.profile_pdf import profile_pdf
-from layers.territory_index import LEVELS
-from layers.views import LEVEL_NAMES_FR, ViewError
+from layers.views import ViewError
 
 # INSEE, SIREN, IRIS and QPV codes: letters, digits; anything else is refused before lookup.
 CODE_RE = re.compile(r"^[0-9A-Za-z]{1,15}$")
@@ -54,13 +54,13 @@ def register_exports(server: Flask, data: AppData) -> None:
         info = data.store()
         if index is None or info is None:
             return json_error(ERR_NO_DATA, 503)
-        if level not in LEVELS or level not in index.levels():
-            allowed = ", ".join(lv for lv in LEVELS if lv in index.levels())
+        if level not in LEVEL or level not in index.levels():
+            allowed = ", ".join(lv for lv in LEVEL_CODES if lv in index.levels())
             return json_error(
                 f"Niveau inconnu : « {level[:40]} ». Niveaux possibles : {allowed}.", 404
             )
         if not CODE_RE.match(code) or index.get(level, code) is None:
-            name = LEVEL_NAMES_FR.get(level, level)
+            name = level_name(level)
             return json_error(f"Territoire inconnu : {name} « {code[:40]} ».", 404)
         try:
             prof = cached_profile(info.store, index, level, code, info.notice)

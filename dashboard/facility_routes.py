@@ -17,12 +17,9 @@ from flask import Flask, Response, request
 from dashboard.appdata import AppData
 from dashboard.responses import json_error
 from dashboard.routes import LONG_CACHE, REVALIDATE, encoded_response
-from layers.facilities import FACILITY_KINDS, facility_places
+from layers.facilities import facility_places
+from layers.model import FACILITY_BY_LABEL
 
-# Type codes of the point layer (short, for a light payload); the order is the legend's.
-TYPE_CODES = {label: i for i, label in enumerate(FACILITY_KINDS.values())}
-# Okabe-Ito colours (distinguishable with the common colour-vision deficiencies), by type code.
-TYPE_COLOURS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#D55E00")
 ERR_NO_FACILITIES = "Aucun fichier d'équipements n'est installé (cafcarto build ou equipements)."
 
 
@@ -43,7 +40,7 @@ def facility_features(table: pd.DataFrame) -> dict:
                 "properties": {
                     "id": str(rec.id),
                     "n": str(rec.nom),
-                    "t": TYPE_CODES.get(rec.type, 0),
+                    "t": FACILITY_BY_LABEL[rec.type].code if rec.type in FACILITY_BY_LABEL else 0,
                     "p": facility_places(rec.type, getattr(rec, "places", None)),
                     "c": str(rec.commune),
                 },

@@ -10,12 +10,13 @@ from pathlib import Path
 import pandas as pd
 
 from geodata.cache import active_dir
-from layers.indicators_basic import LEVELS, read_level_table
+from layers.geometry_values import read_level_table
+from layers.model import MAP_LEVELS
 
 DETAIL_SUFFIX = "-detail"
 # Web geometry files the routes may serve: one per level, plus an optional finer variant
 # (`commune-detail`) that the map loads only when zoomed in.
-GEOMETRY_NAMES: tuple[str, ...] = (*LEVELS, *(lvl + DETAIL_SUFFIX for lvl in LEVELS))
+GEOMETRY_NAMES: tuple[str, ...] = (*MAP_LEVELS, *(lvl + DETAIL_SUFFIX for lvl in MAP_LEVELS))
 
 
 @dataclass(frozen=True)
@@ -94,7 +95,7 @@ def _read_index(path: str, mtime: float) -> dict[str, WebLevel]:
 
 def web_levels(cache: Path) -> dict[str, WebLevel]:
     """Levels listed in web/index.json (empty when the cache is not built)."""
-    return {k: v for k, v in web_geometries(cache).items() if k in LEVELS}
+    return {k: v for k, v in web_geometries(cache).items() if k in MAP_LEVELS}
 
 
 def web_geometries(cache: Path) -> dict[str, WebLevel]:

@@ -32,7 +32,7 @@ def _payload(data: AppData, folder: str, key: tuple) -> tuple[bytes, bytes, str]
     if parent is not None:
         inside = index.children(level, *parent).to_numpy()
     reference = None
-    if ind.nature == "taux" and "france" in ind.niveaux:
+    if ind.nature == "taux" and "france" in ind.levels:
         france = info.store.layer(ind.id, "france", period)
         ok = france[france["statut"].astype(str) == PUBLISHED]
         reference = float(ok["valeur"].iloc[0]) if len(ok) else None

@@ -9,19 +9,12 @@ from __future__ import annotations
 from functools import lru_cache
 
 from layers.catalogue import INDICATORS
-from layers.territory_index import LEVELS
+from layers.model import FACILITY_TYPES, LEVEL_CODES
 from layers.views import STATUS_API
 
 FORMATS: tuple[str, ...] = ("json", "csv", "xlsx", "geojson")
 KINDS: tuple[str, ...] = ("count", "rate", "share", "amount")
-FACILITY_TYPE_SLUGS: tuple[str, ...] = (
-    "creche_collective",
-    "micro_creche",
-    "creche_familiale",
-    "creche_parentale",
-    "laep",
-    "eaje",
-)
+FACILITY_TYPE_SLUGS: tuple[str, ...] = (*(ft.slug for ft in FACILITY_TYPES), "eaje")
 
 _ERR = {"$ref": "#/components/responses/Erreur"}
 _STR = {"type": "string"}
@@ -57,7 +50,7 @@ def _ref(name: str) -> dict:
 
 def _schemas() -> dict:
     status = {"type": "string", "enum": list(STATUS_API.values())}
-    level = {"type": "string", "enum": list(LEVELS)}
+    level = {"type": "string", "enum": list(LEVEL_CODES)}
     parent_ref = _obj({"code": _STR, "name": _NSTR})
     return {
         "Erreur": _obj(
@@ -228,7 +221,7 @@ def _schemas() -> dict:
 @lru_cache(maxsize=1)
 def openapi_document() -> dict:
     """The OpenAPI 3.1 document (a fresh copy is not needed: callers only serialise it)."""
-    level_schema = {"type": "string", "enum": list(LEVELS)}
+    level_schema = {"type": "string", "enum": list(LEVEL_CODES)}
     errors = {"400": _ERR, "404": _ERR, "500": _ERR, "503": _ERR}
     data_params = [
         _param(

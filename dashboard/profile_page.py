@@ -9,12 +9,13 @@ from dash import dash_table, dcc, html
 from dashboard.appdata import AppData
 from dashboard.layout import TABLE_CELL_STYLE
 from layers.catalogue import BY_ID
-from layers.facilities import EAJE_TYPES, LAEP
+from layers.model import FACILITY_TYPES as TYPES
+from layers.model import level_name
 from layers.profile import cached_profile, composition_figure, neighbours_figure
-from layers.views import LEVEL_NAMES_FR, ViewError
+from layers.views import ViewError
 
 GRAPH_CONFIG = {"displaylogo": False, "locale": "fr"}
-FACILITY_TYPES = [*EAJE_TYPES, LAEP]
+FACILITY_TYPES = [ft.label for ft in TYPES]
 
 
 def _card(title: str, cell: dict) -> html.Div:
@@ -106,7 +107,7 @@ def profile_layout(
         )
     ident = prof["identite"]
     key = prof["chiffres_cles"]
-    level_name = LEVEL_NAMES_FR.get(niveau or "", niveau)
+    kind = level_name(niveau) if niveau else niveau
     cards = [
         _card("Foyers allocataires", key["allocataires"]),
         _card("Personnes couvertes", key["personnes_couvertes"]),
@@ -130,7 +131,7 @@ def profile_layout(
             className="cc-profile-actions",
         ),
         html.H2(f"Fiche territoire : {ident['nom']}", id="fiche-titre"),
-        html.P(f"{level_name.capitalize()} {code} · {key['periode_libelle']}", className="cc-note"),
+        html.P(f"{kind.capitalize()} {code} · {key['periode_libelle']}", className="cc-note"),
         _parents(ident),
         html.Div(cards, className="cc-cards"),
         html.Div(
@@ -149,7 +150,7 @@ def profile_layout(
     ]
     if prof["voisins"]:
         choices = [
-            {"label": BY_ID[i["indicateur"]].titre, "value": i["indicateur"]}
+            {"label": BY_ID[i["indicateur"]].title, "value": i["indicateur"]}
             for t in prof["themes"]
             for i in t["indicateurs"]
         ]
@@ -196,7 +197,7 @@ def profile_layout(
                     value="taux_personnes_couvertes",
                     clearable=False,
                     options=[
-                        {"label": BY_ID[i["indicateur"]].titre, "value": i["indicateur"]}
+                        {"label": BY_ID[i["indicateur"]].title, "value": i["indicateur"]}
                         for t in prof["themes"]
                         for i in t["indicateurs"]
                     ],

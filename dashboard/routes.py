@@ -29,9 +29,10 @@ from dashboard.map_data import store_map
 from dashboard.responses import json_error
 from dashboard.tiles import read_tile
 from dashboard.vendor import MIME_TYPES, file_version, package_version, vendor_path
-from layers.catalogue import BY_ID
-from layers.indicators_basic import INDICATORS, LEVELS, compute
+from layers.catalogue import BY_ID, GEOMETRY_INDICATORS
+from layers.geometry_values import compute
 from layers.map_payload import carte_payload
+from layers.model import MAP_LEVELS
 from layers.territory_index import TerritoryIndex
 
 LONG_CACHE = "public, max-age=31536000, immutable"
@@ -129,8 +130,8 @@ def register_routes(server: Flask, settings: Settings, data: AppData | None = No
 
     @server.route("/tuiles/<level>/<int:z>/<int:x>/<int:y>.pbf")
     def tile(level: str, z: int, x: int, y: int) -> Response:
-        if level not in LEVELS:
-            allowed = ", ".join(LEVELS)
+        if level not in MAP_LEVELS:
+            allowed = ", ".join(MAP_LEVELS)
             return json_error(fr.ERR_UNKNOWN_LEVEL.format(value=level, allowed=allowed), 404)
         path = tiles_file(settings.cache, level)
         if path is None:
@@ -163,7 +164,7 @@ def register_routes(server: Flask, settings: Settings, data: AppData | None = No
     @server.route("/geo/<level>.geojson")
     def geometry(level: str) -> Response:
         if level not in GEOMETRY_NAMES:
-            allowed = ", ".join(LEVELS)
+            allowed = ", ".join(MAP_LEVELS)
             return json_error(fr.ERR_UNKNOWN_LEVEL.format(value=level, allowed=allowed), 404)
         entry = web_geometries(settings.cache).get(level)
         if entry is None:
@@ -195,12 +196,12 @@ def register_routes(server: Flask, settings: Settings, data: AppData | None = No
     def carte(level: str) -> Response:
         if data is not None and request.args.get("indicateur") in BY_ID:
             return store_map(data, level, request.args)
-        if level not in LEVELS:
-            allowed = ", ".join(LEVELS)
+        if level not in MAP_LEVELS:
+            allowed = ", ".join(MAP_LEVELS)
             return json_error(fr.ERR_UNKNOWN_LEVEL.format(value=level, allowed=allowed), 404)
         indicator = request.args.get("indicateur", "population")
-        if indicator not in INDICATORS:
-            allowed = ", ".join(INDICATORS)
+        if indicator not in GEOMETRY_INDICATORS:
+            allowed = ", ".join(GEOMETRY_INDICATORS)
             message = fr.ERR_UNKNOWN_INDICATOR.format(value=indicator, allowed=allowed)
             return json_error(message, 400)
         entry = web_levels(settings.cache).get(level)

@@ -5,25 +5,6 @@ from __future__ import annotations
 APP_TITLE = "Cafdata Carto"
 APP_SUBTITLE = "Cartographie des données ouvertes de la branche Famille"
 
-LEVEL_LABELS: dict[str, str] = {
-    "region": "Régions",
-    "departement": "Départements",
-    "caf": "Territoires des Caf",
-    "epci": "EPCI",
-    "commune": "Communes",
-    "qpv": "QPV (échantillon Occitanie)",
-    "iris": "IRIS (échantillon Lyon)",
-}
-LEVEL_SINGULAR: dict[str, str] = {
-    "region": "région",
-    "departement": "département",
-    "caf": "territoire de Caf",
-    "epci": "EPCI",
-    "commune": "commune",
-    "qpv": "QPV",
-    "iris": "IRIS",
-}
-
 # Quick view selector: label and [west, south, east, north] bounds.
 ZONES: dict[str, tuple[str, tuple[float, float, float, float]]] = {
     "metropole": ("France métropolitaine", (-5.3, 41.3, 9.7, 51.2)),

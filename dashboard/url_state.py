@@ -13,7 +13,7 @@ from urllib.parse import urlencode
 from dashboard.map_options import ALL_PALETTES, REPRESENTATIONS, parse_breaks
 from layers.catalogue import BY_ID
 from layers.classify import MAX_CLASSES, METHODS, MIN_CLASSES
-from layers.facilities import FACILITY_KINDS
+from layers.model import FACILITY_BY_SLUG, FACILITY_TYPES
 from layers.store import Store
 from layers.territory_index import TerritoryIndex
 
@@ -85,7 +85,7 @@ def parse_state(
     ind = BY_ID.get(q.get("indicateur", ""))
     take("indicateur", ind is not None, q.get("indicateur"))
     ind = BY_ID[state.indicateur]
-    usable = [lv for lv in ind.niveaux if lv in levels and lv != "france"]
+    usable = [lv for lv in ind.levels if lv in levels and lv != "france"]
     lvl = q.get("niveau", "")
     take("niveau", lvl in usable, lvl)
     if state.niveau not in usable and usable:
@@ -111,8 +111,8 @@ def parse_state(
     kinds = [k for k in q.get("equipements", "").split(",") if k]
     take(
         "equipements",
-        all(k in FACILITY_KINDS for k in kinds),
-        ",".join(k for k in FACILITY_KINDS if k in kinds),
+        all(k in FACILITY_BY_SLUG for k in kinds),
+        ",".join(ft.slug for ft in FACILITY_TYPES if ft.slug in kinds),
     )
     if state.methode == "manual" and not state.bornes:
         state = replace(state, methode="quantiles")

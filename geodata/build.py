@@ -22,10 +22,11 @@ from geodata.simplify import TOLERANCES
 from geodata.sources import fingerprint as source_fingerprint
 from geodata.tiles import MAX_ZOOM, write_tiles
 from geodata.webgeo import write_web_layer
+from layers import model
+from layers.model import LEVEL_CODES, LEVELS
 
 BUILD_FORMAT = 1
-LEVEL_ORDER = ("france", "region", "departement", "caf", "epci", "commune", "qpv", "iris")
-NEIGHBOUR_LEVELS = ("commune", "epci", "departement", "region", "caf")
+NEIGHBOUR_LEVELS = tuple(lv.code for lv in LEVELS if lv.neighbours)
 
 
 @dataclass
@@ -40,7 +41,7 @@ class BuildResult:
 def code_version() -> str:
     """Hash of the build code itself: a change to geodata/ makes the cache stale."""
     digest = hashlib.sha256()
-    for path in sorted(Path(__file__).parent.glob("*.py")):
+    for path in [*sorted(Path(__file__).parent.glob("*.py")), Path(model.__file__)]:
         digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
 
@@ -113,7 +114,7 @@ def build(
 
     t0 = time.perf_counter()
     web = {}
-    for name in LEVEL_ORDER:
+    for name in LEVEL_CODES:
         if name in levels:
             tol = TOLERANCES[name]["national"]
             web[name] = write_web_layer(levels[name], partial / "web", name, tol, "national")
@@ -122,7 +123,7 @@ def build(
 
     t0 = time.perf_counter()
     staging = partial / "tuiles-entree"
-    for name in LEVEL_ORDER:
+    for name in LEVEL_CODES:
         if name in levels:
             tol = TOLERANCES[name]["tiles"]
             source = write_web_layer(levels[name], staging, name, tol, "tiles")
@@ -137,7 +138,7 @@ def build(
     (partial / "web" / "index.json").write_text(json.dumps({"levels": web}, indent=1))
     step("tuiles vectorielles", t0)
 
-    counts = {name: len(levels[name]) for name in LEVEL_ORDER if name in levels}
+    counts = {name: len(levels[name]) for name in LEVEL_CODES if name in levels}
     counts["caf_organismes_caf"] = int((levels["caf"]["organisme"] == "Caf").sum())
     in_scope = len(cog.communes)
     report = {

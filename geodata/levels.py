@@ -20,8 +20,6 @@ from geodata.cog import Cog, Harmonised, harmonise_codes
 CRS = "EPSG:4326"
 EQUAL_AREA = "EPSG:6933"  # world cylindrical equal-area: right areas for métropole and overseas
 
-ADMIN_LEVELS = ("commune", "epci", "departement", "region", "caf")
-
 
 def read_commune_polygons(
     folder: Path, departements: Iterable[str] | None = None

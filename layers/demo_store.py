@@ -185,9 +185,9 @@ def _derived_period(data: DemoData, p: int, masks) -> list[pd.DataFrame]:
         emit(amount, np.round(raw(amount) / 100) * 100, hidden_of(count))
     emit("places_eaje", raw("places_eaje"), nothing)
     for ind in INDICATORS:
-        if ind.nature != "taux" or not ind.calcul:
+        if ind.nature != "taux" or not ind.computed_from:
             continue
-        num, den = ind.calcul
+        num, den = ind.computed_from
         with np.errstate(divide="ignore", invalid="ignore"):
             rate = np.round(100 * raw(num) / raw(den), 1)
         rate[~np.isfinite(rate)] = np.nan

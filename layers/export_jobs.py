@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from layers.catalogue import Indicator
 from layers.export_tables import ExportMeta, export_rows, to_xlsx
+from layers.model import Indicator
 from layers.profile import profile
 from layers.profile_pdf import atlas_pdf
 from layers.store import Store

@@ -16,9 +16,9 @@ from datetime import datetime
 
 import pandas as pd
 
-from layers.catalogue import Indicator
+from layers.model import Indicator, level_name
 from layers.store import PUBLISHED
-from layers.views import LEVEL_NAMES_FR, STATUS_API, decimals, period_text
+from layers.views import STATUS_API, period_text
 
 # Column order of the CSV and of the "donnees" sheet.
 EXPORT_COLUMNS: tuple[str, ...] = (
@@ -72,12 +72,12 @@ class ExportMeta:
     def of(cls, ind: Indicator, level: str, period: str, notice: str | None = None) -> ExportMeta:
         return cls(
             indicator=ind.id,
-            title=ind.titre,
+            title=ind.title,
             level=level,
             period=period,
-            unit=ind.unite,
+            unit=ind.unit,
             source=ind.source,
-            decimals=decimals(ind),
+            decimals=ind.decimals,
             definition=ind.definition,
             notice=notice,
             exported_at=datetime.now().isoformat(timespec="seconds"),
@@ -223,7 +223,7 @@ def metadata_pairs(meta: ExportMeta) -> list[tuple[str, str]]:
         ("Indicateur", meta.indicator),
         ("Définition", meta.definition),
         ("Unité", meta.unit),
-        ("Niveau", LEVEL_NAMES_FR.get(meta.level, meta.level)),
+        ("Niveau", level_name(meta.level)),
         ("Période", f"{meta.period} ({period_text(meta.period)})"),
         ("Source", meta.source_line),
         ("Statuts", STATUS_HELP_FR),

@@ -12,21 +12,14 @@ import numpy as np
 import pandas as pd
 import shapely
 
-EAJE_TYPES = {
-    # type: (share of facilities, min places, max places)
-    "Crèche collective": (0.45, 20, 60),
-    "Micro-crèche": (0.40, 10, 12),
-    "Crèche familiale": (0.08, 30, 80),
-    "Crèche parentale": (0.07, 12, 20),
-}
-LAEP = "Lieu d'accueil enfants-parents"
-# URL/API slug -> label, in the order of the map's type codes and legend.
-FACILITY_KINDS: dict[str, str] = {
-    "creche_collective": "Crèche collective",
-    "micro_creche": "Micro-crèche",
-    "creche_familiale": "Crèche familiale",
-    "creche_parentale": "Crèche parentale",
-    "laep": LAEP,
+from layers.model import FACILITY_BY_SLUG, LAEP
+
+# Demonstration mix of the EAJE types: (share of facilities, min places, max places).
+DEMO_EAJE_MIX = {
+    FACILITY_BY_SLUG["creche_collective"].label: (0.45, 20, 60),
+    FACILITY_BY_SLUG["micro_creche"].label: (0.40, 10, 12),
+    FACILITY_BY_SLUG["creche_familiale"].label: (0.08, 30, 80),
+    FACILITY_BY_SLUG["creche_parentale"].label: (0.07, 12, 20),
 }
 FIRST_YEAR, LAST_YEAR = 2005, 2024
 
@@ -57,8 +50,8 @@ def generate_facilities(
         [np.r_[np.zeros(a, bool), np.ones(b, bool)] for a, b in zip(n_eaje, n_laep, strict=True)]
         or [np.zeros(0, bool)]
     )
-    names = list(EAJE_TYPES)
-    shares = np.array([EAJE_TYPES[t][0] for t in names])
+    names = list(DEMO_EAJE_MIX)
+    shares = np.array([DEMO_EAJE_MIX[t][0] for t in names])
     kind = np.where(
         is_laep,
         LAEP,
@@ -67,7 +60,7 @@ def generate_facilities(
         ],
     )
     places = np.zeros(len(rows), dtype=np.int64)
-    for name, (_share, lo, hi) in EAJE_TYPES.items():
+    for name, (_share, lo, hi) in DEMO_EAJE_MIX.items():
         sel = kind == name
         places[sel] = rng.integers(lo, hi + 1, int(sel.sum()))
     # Older facilities are more common: opening years skewed towards the past.

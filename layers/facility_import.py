@@ -21,10 +21,10 @@ import shapely
 
 from geodata import cache
 from layers.catalogue import fold
-from layers.facilities import LAEP
 from layers.ingest.errors import CafdataFormatError
 from layers.ingest.reading import decode, read_table
 from layers.ingest.values import FORMULA
+from layers.model import LAEP
 
 MAX_BYTES = 20_000_000
 MAX_ROWS = 200_000

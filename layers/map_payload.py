@@ -11,7 +11,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from layers.catalogue import Indicator
+from layers.catalogue import GEOMETRY_INDICATORS
 from layers.classify import (
     DIVERGING,
     NO_DATA,
@@ -28,9 +28,9 @@ from layers.classify import (
     legend_entries,
     palette,
 )
-from layers.indicators_basic import INDICATORS
+from layers.model import Indicator
 from layers.store import NOT_APPLICABLE, PUBLISHED, SECRET
-from layers.views import decimals, period_text, rank
+from layers.views import period_text, rank
 
 
 def _round_values(values: pd.Series, decimals: int) -> list[float | None]:
@@ -49,23 +49,23 @@ def carte_payload(
     palette_name: str = "YlGnBu",
 ) -> dict:
     """Build the JSON of /api/carte/<level> from the values of an indicator in row order."""
-    meta = INDICATORS[indicator]
+    meta = GEOMETRY_INDICATORS[indicator]
     result = classify(
         values.to_numpy(dtype="float64"),
         k,
         "quantiles",
         palette_name=palette_name,
-        decimals=meta.decimales,
-        unit=meta.unite,
+        decimals=meta.decimals,
+        unit=meta.unit,
     )
     return {
         "niveau": level,
         "indicateur": indicator,
-        "libelle": meta.libelle,
-        "unite": meta.unite,
-        "decimales": meta.decimales,
+        "libelle": meta.title,
+        "unite": meta.unit,
+        "decimales": meta.decimals,
         "methode": "quantiles",
-        "valeurs": _round_values(values, meta.decimales),
+        "valeurs": _round_values(values, meta.decimals),
         "classes": result["classes"].tolist(),
         "bornes": result["bornes"],
         "legende": result["legende"],
@@ -114,7 +114,7 @@ def store_payload(
     `view` is `layers.views.layer()` for the whole level (feature order); `inside` restricts
     classification, ranks and counts to a territory filter. Hidden cells never carry a value.
     """
-    dec = decimals(ind)
+    dec = ind.decimals
     statut = view["statut"].astype(str).to_numpy()
     values = view["valeur"].to_numpy(dtype="float64").copy()
     values[statut != PUBLISHED] = np.nan
@@ -136,7 +136,7 @@ def store_payload(
     classes[(statut == NOT_APPLICABLE) & inside] = NOT_APPLICABLE_CLASS
     classes[~inside] = OUTSIDE_CLASS
     legend = legend_entries(
-        breaks, colours, np.where(classes >= 0, classes, -9), decimals=dec, unit=ind.unite
+        breaks, colours, np.where(classes >= 0, classes, -9), decimals=dec, unit=ind.unit
     )[:-1]
     for cls, label, colour, pattern in SPECIAL_ROWS:
         legend.append(
@@ -154,8 +154,8 @@ def store_payload(
     payload = {
         "niveau": level,
         "indicateur": ind.id,
-        "libelle": ind.titre,
-        "unite": ind.unite,
+        "libelle": ind.title,
+        "unite": ind.unit,
         "nature": ind.nature,
         "decimales": dec,
         "periode": period,
@@ -183,7 +183,7 @@ def store_payload(
             {
                 "valeur": r,
                 "rayon": round(math.sqrt(r / vmax), 4),
-                "libelle": f"{format_fr(r, 0)} {ind.unite}",
+                "libelle": f"{format_fr(r, 0)} {ind.unit}",
             }
             for r in refs
         ]

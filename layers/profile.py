@@ -17,24 +17,20 @@ from typing import Any
 import pandas as pd
 import plotly.graph_objects as go
 
-from layers.catalogue import BY_ID, CATEGORIES, INDICATORS, Indicator
+from layers.catalogue import BY_ID, CATEGORIES, INDICATORS
 from layers.classify import format_fr
+from layers.model import LEVEL, REFERENCE_LEVELS, Indicator, level_name
 from layers.store import PUBLISHED, SECRET, Store
-from layers.territory_index import LEVELS, TerritoryIndex
+from layers.territory_index import TerritoryIndex
 from layers.views import (
-    LEVEL_NAMES_FR,
     STATUS_FR,
     ViewError,
-    decimals,
     indicator,
     period_text,
     value_text,
 )
 
 SOURCE_LINE = "Source : Cnaf, fichier FILEAS - BENETRIM ; Insee ; IGN"
-# References of the context table, nearest first (the Caf is an administrative, not a
-# geographic, reference: left out).
-REFERENCE_LEVELS = ("epci", "departement", "region", "france")
 COMPOSITION = ("isoles", "monoparentales", "couples_sans_enfant", "couples_avec_enfants")
 COMPOSITION_FR = {
     "isoles": "Isolés sans enfant",
@@ -129,8 +125,8 @@ def cell(ind: Indicator, periode: str | None, valeur: Any, statut: str | None) -
         statut = "manquant"
     return {
         "indicateur": ind.id,
-        "titre": ind.titre,
-        "unite": ind.unite,
+        "titre": ind.title,
+        "unite": ind.unit,
         "periode": periode,
         "valeur": v,
         "statut": statut,
@@ -157,14 +153,14 @@ def evolution(ind: Indicator, rows: pd.DataFrame) -> dict | None:
     first, last = pub.iloc[0], pub.iloc[-1]
     v0, v1 = float(first["valeur"]), float(last["valeur"])
     diff = v1 - v0
-    nd = decimals(ind)
+    nd = ind.decimals
     if ind.nature == "taux":
         pct = None
         plural = "points" if abs(round(diff, nd)) >= 2 else "point"
         text = f"{_signed(diff, nd)}\u00a0{plural}"
     else:
         pct = diff / v0 * 100 if v0 else None
-        text = f"{_signed(diff, nd)}\u00a0{ind.unite}"
+        text = f"{_signed(diff, nd)}\u00a0{ind.unit}"
         if pct is not None:
             text += f" ({_signed(pct, 1)}\u00a0%)"
     return {
@@ -237,7 +233,7 @@ def _fetch(
 def _identity(index: TerritoryIndex, level: str, code: str) -> dict:
     terr = index.get(level, code)
     if terr is None:
-        raise ViewError(f"Territoire inconnu : {LEVEL_NAMES_FR.get(level, level)} « {code} ».", 404)
+        raise ViewError(f"Territoire inconnu : {level_name(level)} « {code} ».", 404)
     parents = []
     for plevel in ("epci", "caf", "departement", "region", "france"):
         pcode = terr.parents.get(plevel)
@@ -246,7 +242,7 @@ def _identity(index: TerritoryIndex, level: str, code: str) -> dict:
             parents.append(
                 {
                     "niveau": plevel,
-                    "niveau_libelle": LEVEL_NAMES_FR[plevel],
+                    "niveau_libelle": level_name(plevel),
                     "code": pcode,
                     "nom": name,
                 }
@@ -256,7 +252,7 @@ def _identity(index: TerritoryIndex, level: str, code: str) -> dict:
         density = terr.population / terr.area_km2
     return {
         "niveau": level,
-        "niveau_libelle": LEVEL_NAMES_FR.get(level, level),
+        "niveau_libelle": level_name(level),
         "code": code,
         "nom": terr.name,
         "parents": parents,
@@ -274,10 +270,9 @@ def _identity(index: TerritoryIndex, level: str, code: str) -> dict:
 
 def _references(identity: dict, level: str) -> list[tuple[str, str, str]]:
     """(level, code, name) of the context columns, nearest first, coarser than the level."""
-    order = {lv: i for i, lv in enumerate(LEVELS)}
     out = []
     for p in identity["parents"]:
-        if p["niveau"] in REFERENCE_LEVELS and order[p["niveau"]] < order[level]:
+        if p["niveau"] in REFERENCE_LEVELS and LEVEL[p["niveau"]].order < LEVEL[level].order:
             out.append((p["niveau"], p["code"], p["nom"]))
     return sorted(out, key=lambda t: REFERENCE_LEVELS.index(t[0]))
 
@@ -300,7 +295,7 @@ def _theme_indicators(level: str) -> list[tuple[str, str, list[Indicator]]]:
             inds = [
                 i
                 for i in INDICATORS
-                if i.categorie == cat and i.theme == theme and level in i.niveaux
+                if i.category == cat and i.theme == theme and level in i.levels
             ]
             if inds:
                 out.append((cat, theme, inds))
@@ -329,7 +324,7 @@ def profile(
     `neighbour_indicator` picks the neighbours' indicator (default: part_aides_logement).
     Raises `ViewError` (French message, HTTP status) for an unknown level or territory.
     """
-    if level not in LEVELS or level not in index.levels():
+    if level not in LEVEL or level not in index.levels():
         raise ViewError(f"Niveau inconnu : « {str(level)[:40]} ».", 404)
     identity = _identity(index, level, code)
     refs = _references(identity, level)
@@ -380,11 +375,11 @@ def profile(
             row = {
                 **at(ind, level, code, periode),
                 "nature": ind.nature,
-                "sous_theme": ind.sous_theme,
+                "sous_theme": ind.subtheme,
                 "references": [
                     {
                         "niveau": lv,
-                        "niveau_libelle": LEVEL_NAMES_FR[lv],
+                        "niveau_libelle": level_name(lv),
                         "code": c,
                         "nom": n,
                         **at(ind, lv, c, periode),
@@ -440,7 +435,7 @@ def _key_figures(
                 k: row[k]
                 for k in ("indicateur", "titre", "unite", "periode", "valeur", "statut", "texte")
             }
-        if level not in ind.niveaux or periode is None:
+        if level not in ind.levels or periode is None:
             return cell(ind, periode, None, "non_concerne")
         df = _fetch(store, ind, [(level, code)])
         return _cell_at(ind, df, level, code, periode)
@@ -486,8 +481,8 @@ def _share_text(share: float | None, statut: str) -> str:
 def _neighbour_indicator(level: str, wanted: str | None, by_id: dict) -> Indicator | None:
     if wanted:
         ind = indicator(wanted)
-        if level not in ind.niveaux:
-            raise ViewError(f"L'indicateur « {ind.titre} » n'existe pas à ce niveau.")
+        if level not in ind.levels:
+            raise ViewError(f"L'indicateur « {ind.title} » n'existe pas à ce niveau.")
         return ind
     for ident in NEIGHBOUR_DEFAULTS:
         if ident in by_id:
@@ -533,8 +528,8 @@ def neighbours(
     rows.sort(key=lambda r: (r["valeur"] is None, -(r["valeur"] or 0), r["nom"]))
     return {
         "indicateur": ind.id,
-        "titre": ind.titre,
-        "unite": ind.unite,
+        "titre": ind.title,
+        "unite": ind.unit,
         "nature": ind.nature,
         "periode": periode,
         "periode_libelle": period_text(periode) if periode else "",
@@ -609,7 +604,7 @@ def series_figure(
                 + " : %{customdata}<extra></extra>",
             )
         )
-    unit = ind.unite if ind is not None else ""
+    unit = ind.unit if ind is not None else ""
     fig.update_xaxes(
         type="category",
         categoryorder="array",
@@ -624,7 +619,7 @@ def series_figure(
         zeroline=True,
         zerolinecolor="#888",
     )
-    _base_layout(fig, title or (ind.titre if ind is not None else "Évolution"))
+    _base_layout(fig, title or (ind.title if ind is not None else "Évolution"))
     fig.update_layout(legend={"orientation": "h", "y": -0.15, "x": 0}, hovermode="x unified")
     return fig
 

@@ -20,11 +20,11 @@ import scipy.sparse as sp
 from layers.audit import Relations
 from layers.catalogue import BREAKDOWNS
 from layers.demo import DemoData
+from layers.model import parent_levels
 from layers.secrecy import primary_mask, protect
 
-LOCAL_LEVELS = ("commune", "epci")
-AGGREGATE_LEVELS = ("epci", "departement", "region", "caf", "france")
-INFRA_LEVELS = ("iris", "qpv")
+# Where the communes' values sum: EPCI, Caf, département, région, France.
+AGGREGATE_LEVELS = parent_levels("commune")
 
 # Tables of linked indicators; every other count is a table of its own.
 LINKED_TABLES: tuple[tuple[str, ...], ...] = (

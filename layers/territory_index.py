@@ -14,28 +14,8 @@ import numpy as np
 import pandas as pd
 
 from layers.catalogue import fold
+from layers.model import LEVEL, LEVEL_CODES
 
-LEVELS: tuple[str, ...] = (
-    "france",
-    "region",
-    "departement",
-    "caf",
-    "epci",
-    "commune",
-    "qpv",
-    "iris",
-)
-# Parent columns of each level's table, nearest first (the references of a series).
-PARENTS: dict[str, tuple[str, ...]] = {
-    "france": (),
-    "region": (),
-    "departement": ("region",),
-    "caf": ("departement", "region"),
-    "epci": ("departement", "region"),
-    "commune": ("epci", "caf", "departement", "region"),
-    "qpv": ("commune", "epci", "departement", "region"),
-    "iris": ("commune", "epci", "departement", "region"),
-}
 _ATTRS = ("code", "nom", "population", "area_km2", "label_lon", "label_lat", "codes_postaux")
 
 
@@ -59,20 +39,20 @@ class TerritoryIndex:
         self._tables: dict[str, pd.DataFrame] = {}
 
     def levels(self) -> list[str]:
-        return [lvl for lvl in LEVELS if (self.build_dir / "geo" / f"{lvl}.parquet").is_file()]
+        return [lvl for lvl in LEVEL_CODES if (self.build_dir / "geo" / f"{lvl}.parquet").is_file()]
 
     def table(self, level: str) -> pd.DataFrame:
         """code, nom, parents..., population, area_km2, label point; row order = feature ids."""
-        if level not in LEVELS:
+        if level not in LEVEL:
             raise KeyError(level)
         if level not in self._tables:
             path = self.build_dir / "geo" / f"{level}.parquet"
             import pyarrow.parquet as pq
 
             names = set(pq.read_schema(path).names)
-            cols = [c for c in (*_ATTRS, *PARENTS[level]) if c in names]
+            cols = [c for c in (*_ATTRS, *LEVEL[level].parents) if c in names]
             df = pd.read_parquet(path, columns=cols)
-            for col in ("code", *PARENTS[level]):
+            for col in ("code", *LEVEL[level].parents):
                 if col in df.columns:
                     df[col] = df[col].astype("string").fillna("").astype(str)
             self._tables[level] = df
@@ -92,7 +72,7 @@ class TerritoryIndex:
 
     def position(self, level: str, code: str) -> int | None:
         """Feature id of a territory in its level (None when unknown)."""
-        return self._positions(level).get(code) if level in LEVELS else None
+        return self._positions(level).get(code) if level in LEVEL else None
 
     def get(self, level: str, code: str) -> Territory | None:
         if level not in self.levels():
@@ -100,7 +80,7 @@ class TerritoryIndex:
         row = self._row(level, code)
         if row is None:
             return None
-        parents = {p: str(row[p]) for p in PARENTS[level] if p in row.index and row[p]}
+        parents = {p: str(row[p]) for p in LEVEL[level].parents if p in row.index and row[p]}
         if level != "france":
             parents["france"] = "FR"
         lon, lat = row.get("label_lon"), row.get("label_lat")

@@ -8,11 +8,19 @@ from __future__ import annotations
 
 import pandas as pd
 
-from layers.catalogue import BY_ID, Indicator
+from layers.catalogue import BY_ID
 from layers.classify import format_fr
+from layers.model import (
+    LEVEL,
+    LEVEL_CODES,
+    REFERENCE_LEVELS,
+    Indicator,
+    level_name,
+    parent_levels,
+)
 from layers.periods import label as period_label
 from layers.store import MISSING, NOT_APPLICABLE, PUBLISHED, SECRET, Store
-from layers.territory_index import LEVELS, PARENTS, TerritoryIndex
+from layers.territory_index import TerritoryIndex
 
 STATUS_API = {
     PUBLISHED: "published",
@@ -26,16 +34,6 @@ STATUS_FR = {
     MISSING: "pas de données",
     NOT_APPLICABLE: "non concerné",
 }
-LEVEL_NAMES_FR = {
-    "france": "France",
-    "region": "région",
-    "departement": "département",
-    "caf": "Caf",
-    "epci": "EPCI",
-    "commune": "commune",
-    "qpv": "QPV",
-    "iris": "IRIS",
-}
 MAX_QUERY_CHARS = 100
 
 
@@ -46,19 +44,6 @@ class ViewError(ValueError):
         super().__init__(message)
         self.message = message
         self.status = status
-
-
-def api_kind(ind: Indicator) -> str:
-    """count, rate, share or amount (a share is a part of the allocataires)."""
-    if ind.nature == "effectif":
-        return "count"
-    if ind.nature == "montant":
-        return "amount"
-    return "share" if ind.id.startswith("part_") else "rate"
-
-
-def decimals(ind: Indicator) -> int:
-    return 1 if ind.nature == "taux" else 0
 
 
 def indicator(ident: str | None) -> Indicator:
@@ -73,17 +58,17 @@ def indicator(ident: str | None) -> Indicator:
 def level_of(ind: Indicator, level: str | None, index: TerritoryIndex | None = None) -> str:
     """The level asked, checked against the indicator (400) and, given the index, against the
     levels built on this server (404)."""
-    if level not in LEVELS:
+    if level not in LEVEL:
         raise ViewError(
-            f"Niveau inconnu : « {_short(level)} ». Niveaux possibles : {', '.join(LEVELS)}."
+            f"Niveau inconnu : « {_short(level)} ». Niveaux possibles : {', '.join(LEVEL_CODES)}."
         )
-    if level not in ind.niveaux:
+    if level not in ind.levels:
         raise ViewError(
-            f"L'indicateur « {ind.titre} » n'existe pas au niveau {LEVEL_NAMES_FR[level]} "
-            f"(niveaux : {', '.join(ind.niveaux)})."
+            f"L'indicateur « {ind.title} » n'existe pas au niveau {level_name(level)} "
+            f"(niveaux : {', '.join(ind.levels)})."
         )
     if index is not None and level not in index.levels():
-        name = LEVEL_NAMES_FR[level]
+        name = level_name(level)
         raise ViewError(f"Le niveau {name} n'est pas construit sur ce serveur.", 404)
     return level
 
@@ -92,7 +77,7 @@ def period_of(store: Store, ind: Indicator, level: str, period: str | None) -> s
     """The period asked, checked; the latest one when none is asked."""
     periods = store.periods(ind.id, level)
     if not periods:
-        raise ViewError(f"Aucune donnée pour « {ind.titre} » à ce niveau.", 404)
+        raise ViewError(f"Aucune donnée pour « {ind.title} » à ce niveau.", 404)
     if period in (None, "", "derniere"):
         return periods[-1]
     if period not in periods:
@@ -115,7 +100,7 @@ def parent_of(index: TerritoryIndex, level: str, parent: str | None) -> tuple[st
     else:
         code = text
         candidates = ["departement", "region", "epci", "caf", "commune"]
-    allowed = (*PARENTS[level], "france", level)
+    allowed = (*parent_levels(level), level)
     built = index.levels()
     found = [lv for lv in candidates if lv in allowed and lv in built and index.get(lv, code)]
     if {"departement", "region"} <= set(found):  # 84: Vaucluse or Auvergne-Rhône-Alpes?
@@ -168,11 +153,11 @@ def series_with_references(
     territory's own periods. Columns: role, niveau, code, nom, periode, valeur, statut."""
     terr = index.get(level, code)
     if terr is None:
-        raise ViewError(f"Territoire inconnu : {LEVEL_NAMES_FR.get(level, level)} « {code} ».", 404)
+        raise ViewError(f"Territoire inconnu : {level_name(level)} « {code} ».", 404)
     wanted = [(level, code)]
-    for plevel in ("epci", "departement", "region", "france"):
+    for plevel in REFERENCE_LEVELS:
         pcode = terr.parents.get(plevel)
-        if pcode and plevel in ind.niveaux:
+        if pcode and plevel in ind.levels:
             wanted.append((plevel, pcode))
     df = store.series_many(ind.id, wanted)
     for col in ("niveau", "periode", "statut"):
@@ -193,8 +178,8 @@ def value_text(value: float | None, statut: str, ind: Indicator) -> str:
     """French text of a cell: "1 234 foyers", "12,3 %", "secret", "pas de données"."""
     if statut != PUBLISHED or value is None or pd.isna(value):
         return STATUS_FR.get(statut, "pas de données")
-    unit = ind.unite
-    return f"{format_fr(float(value), decimals(ind))}\u00a0{unit}".strip()
+    unit = ind.unit
+    return f"{format_fr(float(value), ind.decimals)}\u00a0{unit}".strip()
 
 
 def period_text(period: str) -> str:

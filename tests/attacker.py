@@ -19,9 +19,10 @@ import numpy as np
 import scipy.sparse as sp
 
 from layers.audit import AuditReport, Relations, audit
+from layers.model import LEVEL_CODES
 
 Key = tuple[str, str, str]  # (indicator, level, code)
-LEVELS = ("france", "region", "departement", "caf", "epci", "commune", "iris", "qpv")
+LEVELS = LEVEL_CODES  # the public vocabulary: the API documents the same codes
 
 
 def get_json(base: str, path: str, **params: str) -> object:

@@ -30,9 +30,9 @@ from layers.export_tables import (
 )
 from layers.facilities import LAEP
 from layers.facility_search import haversine_km
+from layers.model import LEVEL_CODES as LEVELS
 from layers.store import PUBLISHED, SECRET
-from layers.territory_index import LEVELS
-from layers.views import STATUS_API, decimals
+from layers.views import STATUS_API
 
 
 @pytest.fixture(scope="module")
@@ -109,7 +109,7 @@ def test_catalog_lists_levels_and_periods_the_store_has(client, appdata: AppData
     for entry in cat["indicators"]:
         ind = BY_ID[entry["id"]]
         assert entry["kind"] in {"count", "rate", "share", "amount"}
-        assert set(entry["levels"]) <= set(ind.niveaux)
+        assert set(entry["levels"]) <= set(ind.levels)
         for level in entry["levels"]:
             assert entry["periods_by_level"][level] == store.periods(ind.id, level)
             assert entry["frequency"][level] in ("trimestrielle", "annuelle")
@@ -289,7 +289,7 @@ def test_xlsx_export(client, appdata: AppData) -> None:
         assert rec["valeur"] == ref["value"]  # None for a secret cell
     assert any(dict(zip(EXPORT_COLUMNS, r, strict=True))["statut"] == "secret" for r in data[1:])
     meta = {k: v for k, v in wb["metadonnees"].values}
-    assert meta["Titre"] == BY_ID["rsa"].titre and meta["Unité"] == "foyers"
+    assert meta["Titre"] == BY_ID["rsa"].title and meta["Unité"] == "foyers"
     assert meta["Période"].startswith("2022-12") and "décembre 2022" in meta["Période"]
     assert meta["Source"] == "Source : Cnaf, fichier FILEAS - BENETRIM"
     assert meta["Avertissement"] == appdata.store().notice
@@ -610,8 +610,8 @@ def test_no_route_publishes_a_hidden_cell(client, appdata: AppData) -> None:
     secrets = 0
     for ind_id in SECRECY_INDICATORS:
         ind = BY_ID[ind_id]
-        nd = decimals(ind)
-        for level in ind.niveaux:
+        nd = ind.decimals
+        for level in ind.levels:
             periods = avail.get((ind_id, level), [])
             assert periods, (ind_id, level)
             for period in periods:
@@ -680,7 +680,7 @@ def test_key_figures_never_publish_a_hidden_cell(client, appdata: AppData) -> No
                 value, status = latest_cells.get((ind.id, code), (None, "manquant"))
                 assert fig["status"] == STATUS_API[status]
                 if status == PUBLISHED:
-                    nd = decimals(ind)
+                    nd = ind.decimals
                     assert fig["value"] == (round(value) if nd == 0 else round(value, nd))
                 else:
                     assert fig["value"] is None

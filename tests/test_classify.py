@@ -1,4 +1,4 @@
-"""Unit tests of layers/classify.py and layers/indicators_basic.py (pure functions)."""
+"""Unit tests of layers/classify.py and layers/geometry_values.py (pure functions)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 
 from layers import classify as cl
-from layers.indicators_basic import INDICATORS, compute
+from layers.catalogue import GEOMETRY_INDICATORS as INDICATORS
+from layers.geometry_values import compute
 from layers.map_payload import carte_payload
 
 

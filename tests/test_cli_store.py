@@ -94,4 +94,4 @@ def test_store_levels_match_the_catalogue(cache_dir: Path) -> None:
     present = Store(active_dir(cache_dir / "demo")).indicators()
     assert set(present["indicateur"]) == set(BY_ID)
     for ind, level in zip(present["indicateur"], present["niveau"], strict=True):
-        assert level in BY_ID[ind].niveaux, (ind, level)
+        assert level in BY_ID[ind].levels, (ind, level)

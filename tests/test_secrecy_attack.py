@@ -35,7 +35,8 @@ from scipy.optimize import linprog
 from bench.dash_client import DashSession
 from geodata.cog import load_cog
 from geodata.sources import default_sources_dir
-from layers.catalogue import BREAKDOWNS, COUNT, INDICATORS
+from layers.catalogue import BREAKDOWNS, INDICATORS
+from layers.model import COUNT
 
 INDICATOR = "allocataires"  # foyers allocataires: the count every table is built around
 PROTECTION = 5  # SECRECY.md: no secret cell pinned or narrower than the threshold

@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from layers.catalogue import AMOUNT, BY_ID, COUNT, RATE
+from layers.catalogue import BY_ID
 from layers.ingest.dates import strip_accents
+from layers.model import AMOUNT, COUNT, RATE
 
 # Territory keys, finest level first: the finest key present gives the file's level.
 KEY_COLUMNS: dict[str, tuple[str, ...]] = {

@@ -20,10 +20,10 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from layers.catalogue import RATE
 from layers.ingest.errors import CafdataFormatError
 from layers.ingest.places import ARRONDISSEMENT_PREFIX
 from layers.ingest.report import PUBLISHED, ROW_COLUMNS, SECRET, ImportReport
+from layers.model import RATE
 
 KEY = ["niveau", "target", "periode"]
 

@@ -18,7 +18,6 @@ import numpy as np
 import pandas as pd
 
 from geodata.cog import Cog
-from layers.catalogue import COUNT
 from layers.ingest import columns as cols
 from layers.ingest.dates import month_column, period_value, year_in_name
 from layers.ingest.errors import CafdataFormatError, at_line
@@ -33,6 +32,7 @@ from layers.ingest.places import arrondissement_counts, place_codes
 from layers.ingest.reading import RawTable, decode, read_table
 from layers.ingest.report import ImportReport, ImportResult
 from layers.ingest.values import check_formulas, to_numbers
+from layers.model import COUNT
 
 FORMAT_PORTAL = "export du portail Cafdata (data.caf.fr)"
 FORMAT_OLD = "ancien portail Cafdata (2009-2015)"

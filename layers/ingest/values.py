@@ -11,8 +11,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from layers.catalogue import COUNT
 from layers.ingest.errors import at_line
+from layers.model import COUNT
 
 # A spreadsheet formula: "=...", "@...", "+" or "-" followed by a letter (CSV injection).
 FORMULA = r"^\s*(?:[=@]|[+\-]\s*[A-Za-z])"

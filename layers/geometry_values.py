@@ -1,42 +1,26 @@
-"""The first two indicators, computed from the geometry table of a level: population, density.
+"""Indicators computed from the geometry table of a level: population, density.
 
-Values come back as a float Series aligned to the row order of geo/<level>.parquet (which is
-also the feature order of web/<level>.geojson); NaN means "pas de données".
+Their metadata is in the catalogue (`GEOMETRY_INDICATORS`). Values come back as a float Series
+aligned to the row order of geo/<level>.parquet (which is also the feature order of
+web/<level>.geojson); NaN means "pas de données".
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 import pandas as pd
 
-LEVELS: tuple[str, ...] = ("region", "departement", "caf", "epci", "commune", "qpv", "iris")
+from layers.catalogue import GEOMETRY_INDICATORS
+from layers.model import LEVEL
+
 TABLE_COLUMNS: tuple[str, ...] = ("code", "nom", "population", "area_km2")
-
-
-@dataclass(frozen=True)
-class Indicator:
-    """Metadata of an indicator, as shown in the interface."""
-
-    code: str
-    libelle: str
-    unite: str
-    nature: Literal["effectif", "taux"]
-    decimales: int
-
-
-INDICATORS: dict[str, Indicator] = {
-    "population": Indicator("population", "Population municipale", "habitants", "effectif", 0),
-    "densite": Indicator("densite", "Densité de population", "hab./km²", "taux", 1),
-}
 
 
 def read_level_table(cache: Path, level: str) -> pd.DataFrame:
     """Read the attribute columns (no geometry) of geo/<level>.parquet, in row order."""
-    if level not in LEVELS:
+    if level not in LEVEL or level == "france":
         raise ValueError(f"unknown level {level!r}")
     path = Path(cache) / "geo" / f"{level}.parquet"
     return pd.read_parquet(path, columns=list(TABLE_COLUMNS))
@@ -60,7 +44,7 @@ _COMPUTE = {"population": population, "densite": densite}
 
 def compute(table: pd.DataFrame, indicator: str) -> pd.Series:
     """Values of `indicator` for every row of `table` (same index, float64, NaN = missing)."""
-    if indicator not in INDICATORS:
+    if indicator not in GEOMETRY_INDICATORS:
         raise ValueError(f"unknown indicator {indicator!r}")
     values = _COMPUTE[indicator](table)
     values.name = indicator

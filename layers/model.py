@@ -1,0 +1,205 @@
+"""The domain vocabulary, declared once: geographic levels, indicators, facility types.
+
+Every package imports its words from here (geodata included): this module imports nothing of
+the project. Identifiers are English; the values the user reads (labels) and the stored column
+names stay French. Indicators themselves are data (`layers/catalogue.toml`), loaded by
+`layers.catalogue` into the `Indicator` class below.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+# ---------------------------------------------------------------------------------------------
+# Geographic levels
+
+QUARTERLY, ANNUAL = "trimestrielle", "annuelle"
+# Which Cafdata files publish a level: national and départemental files (quarterly), communal
+# files (annual), infra-communal zones (annual, larger secrecy threshold).
+NATIONAL, LOCAL, INFRA = "national", "local", "infra"
+
+
+@dataclass(frozen=True)
+class Level:
+    """A geographic level: its code (in URLs, the store and the build cache) and its words.
+
+    `plural` labels the level picker, `singular` follows « par » in a map title, `short` names
+    a territory's level (« Lyon (commune 69123) »). `parents` are the columns of the level's
+    table, nearest first. `tier` says which Cafdata files publish it (hence its frequency).
+    """
+
+    code: str
+    plural: str
+    singular: str
+    short: str
+    parents: tuple[str, ...] = ()
+    tier: str = LOCAL
+    geometry: str = "polygon"
+    neighbours: bool = False  # shared borders computed at build (neighbours, profile)
+    mappable: bool = True  # offered in the map's level picker
+    # Shown beside a finer territory's values (series, profile); the Caf is an administrative
+    # reference, not a geographic one.
+    reference: bool = False
+
+    @property
+    def frequency(self) -> str:
+        return QUARTERLY if self.tier == NATIONAL else ANNUAL
+
+    @property
+    def order(self) -> int:
+        """Rank from the coarsest (France) to the finest level."""
+        return LEVEL_CODES.index(self.code)
+
+
+# fmt: off
+LEVELS: tuple[Level, ...] = (
+    Level("france", "France", "France", "France", tier=NATIONAL, mappable=False, reference=True),
+    Level(
+        "region", "Régions", "région", "région", tier=NATIONAL, neighbours=True, reference=True,
+    ),
+    Level(
+        "departement", "Départements", "département", "département", ("region",),
+        tier=NATIONAL, neighbours=True, reference=True,
+    ),
+    Level(
+        "caf", "Territoires des Caf", "territoire de Caf", "Caf", ("departement", "region"),
+        tier=NATIONAL, neighbours=True,
+    ),
+    Level(
+        "epci", "EPCI", "EPCI", "EPCI", ("departement", "region"), neighbours=True,
+        reference=True,
+    ),
+    Level(
+        "commune", "Communes", "commune", "commune", ("epci", "caf", "departement", "region"),
+        neighbours=True,
+    ),
+    Level(
+        "qpv", "QPV (échantillon Occitanie)", "QPV", "QPV",
+        ("commune", "epci", "departement", "region"), tier=INFRA,
+    ),
+    Level(
+        "iris", "IRIS (échantillon Lyon)", "IRIS", "IRIS",
+        ("commune", "epci", "departement", "region"), tier=INFRA,
+    ),
+)
+# fmt: on
+LEVEL_CODES: tuple[str, ...] = tuple(level.code for level in LEVELS)
+LEVEL: MappingProxyType[str, Level] = MappingProxyType({lv.code: lv for lv in LEVELS})
+MAP_LEVELS: tuple[str, ...] = tuple(lv.code for lv in LEVELS if lv.mappable)
+# A map can be restricted to one of the communes' parents (région, département, Caf, EPCI).
+FILTER_LEVELS: tuple[str, ...] = tuple(c for c in LEVEL_CODES if c in LEVEL["commune"].parents)
+# Nearest first: EPCI, département, région, France.
+REFERENCE_LEVELS: tuple[str, ...] = tuple(lv.code for lv in reversed(LEVELS) if lv.reference)
+
+
+def level_name(code: str | None) -> str:
+    """« commune », « Caf »...: the short name of a level, the code itself when unknown."""
+    found = LEVEL.get(str(code))
+    return found.short if found is not None else str(code)
+
+
+def levels_of_tier(*tiers: str) -> tuple[str, ...]:
+    return tuple(lv.code for lv in LEVELS if lv.tier in tiers)
+
+
+def parent_levels(code: str) -> tuple[str, ...]:
+    """The level's parents (nearest first), France last for every level but France."""
+    return (*LEVEL[code].parents, *(("france",) if code != "france" else ()))
+
+
+# ---------------------------------------------------------------------------------------------
+# Indicators
+
+COUNT, RATE, AMOUNT = "effectif", "taux", "montant"
+
+
+@dataclass(frozen=True)
+class Indicator:
+    """One published series: what it measures, where and how often, for reading a map.
+
+    Declared in `layers/catalogue.toml` (curated) and, later, from the portal's metadata.
+    `nature` is a stored word (effectif, taux, montant); `computed_from` names the numerator
+    and denominator of a rate; `rounding` the portal's rounding of counts and amounts.
+    """
+
+    id: str
+    title: str
+    definition: str
+    unit: str  # foyers, personnes, euros, %, places
+    nature: str  # effectif, taux, montant
+    category: str
+    theme: str
+    subtheme: str
+    levels: tuple[str, ...]
+    first_period: str = "2015"
+    source: str = ""
+    scope: str = ""
+    granularity: str = ""
+    observations: str = ""
+    last_update: str = ""
+    keywords: tuple[str, ...] = ()
+    labelled_series: bool = False
+    computed_from: tuple[str, str] | None = None
+    rounding: int | None = None
+    # Indicators computed from the geometry tables (population, density), not in the store.
+    from_geometry: bool = field(default=False, compare=False)
+
+    def frequency(self, level: str) -> str:
+        return LEVEL[level].frequency
+
+    @property
+    def is_rate(self) -> bool:
+        return self.nature == RATE
+
+    @property
+    def decimals(self) -> int:
+        return 1 if self.nature == RATE else 0
+
+    @property
+    def api_kind(self) -> str:
+        """count, rate, share or amount (a share is a part of the allocataires)."""
+        if self.nature == COUNT:
+            return "count"
+        if self.nature == AMOUNT:
+            return "amount"
+        return "share" if self.id.startswith("part_") else "rate"
+
+
+# ---------------------------------------------------------------------------------------------
+# Facilities
+
+EAJE, LAEP_CATEGORY = "EAJE", "LAEP"
+
+
+@dataclass(frozen=True)
+class FacilityType:
+    """A kind of facility: URL/API slug, label (as in the facilities file), family, map colour.
+
+    Its position in `FACILITY_TYPES` is its code in the map's point layer and legend."""
+
+    slug: str
+    label: str
+    category: str  # EAJE (crèches) or LAEP
+    colour: str  # Okabe-Ito: distinguishable with the common colour-vision deficiencies
+
+    @property
+    def code(self) -> int:
+        return FACILITY_TYPES.index(self)
+
+
+FACILITY_TYPES: tuple[FacilityType, ...] = (
+    FacilityType("creche_collective", "Crèche collective", EAJE, "#0072B2"),
+    FacilityType("micro_creche", "Micro-crèche", EAJE, "#E69F00"),
+    FacilityType("creche_familiale", "Crèche familiale", EAJE, "#009E73"),
+    FacilityType("creche_parentale", "Crèche parentale", EAJE, "#CC79A7"),
+    FacilityType("laep", "Lieu d'accueil enfants-parents", LAEP_CATEGORY, "#D55E00"),
+)
+FACILITY_BY_SLUG: MappingProxyType[str, FacilityType] = MappingProxyType(
+    {ft.slug: ft for ft in FACILITY_TYPES}
+)
+FACILITY_BY_LABEL: MappingProxyType[str, FacilityType] = MappingProxyType(
+    {ft.label: ft for ft in FACILITY_TYPES}
+)
+LAEP = FACILITY_BY_SLUG["laep"].label
+EAJE_LABELS: tuple[str, ...] = tuple(ft.label for ft in FACILITY_TYPES if ft.category == EAJE)
