@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from layers.export_tables import ExportMeta, export_rows, to_xlsx
-from layers.model import Indicator
+from layers.model import FILTER_LEVELS, Indicator
 from layers.profile import profile
 from layers.profile_pdf import atlas_pdf
 from layers.store import Store
@@ -35,7 +35,7 @@ def view_xlsx(
 
 def atlas_communes(index: TerritoryIndex, level: str, code: str) -> list[str]:
     """Codes of the communes of an EPCI (or of any level above), by name."""
-    if level not in ("epci", "caf", "departement", "region"):
+    if level not in FILTER_LEVELS:
         raise ViewError("Un atlas se fait pour un EPCI, un département, une Caf ou une région.")
     sel = index.table("commune")[index.children("commune", level, code)]
     return sel.sort_values("nom")["code"].astype(str).tolist()

@@ -19,7 +19,7 @@ import plotly.graph_objects as go
 
 from layers.catalogue import BY_ID, CATEGORIES, INDICATORS
 from layers.classify import format_fr
-from layers.model import LEVEL, REFERENCE_LEVELS, Indicator, level_name
+from layers.model import LEVEL, REFERENCE_LEVELS, Indicator, level_name, parent_levels
 from layers.store import PUBLISHED, SECRET, Store
 from layers.territory_index import TerritoryIndex
 from layers.views import (
@@ -235,7 +235,7 @@ def _identity(index: TerritoryIndex, level: str, code: str) -> dict:
     if terr is None:
         raise ViewError(f"Territoire inconnu : {level_name(level)} « {code} ».", 404)
     parents = []
-    for plevel in ("epci", "caf", "departement", "region", "france"):
+    for plevel in parent_levels("commune"):  # nearest first; an IRIS lists no commune
         pcode = terr.parents.get(plevel)
         if pcode:
             name = "France" if plevel == "france" else index.name(plevel, pcode) or pcode

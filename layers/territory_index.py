@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from layers.catalogue import fold
-from layers.model import LEVEL, LEVEL_CODES
+from layers.model import LEVEL, LEVEL_CODES, MAP_LEVELS
 
 _ATTRS = ("code", "nom", "population", "area_km2", "label_lon", "label_lat", "codes_postaux")
 
@@ -146,7 +146,7 @@ class TerritoryIndex:
     @cached_property
     def _search_table(self) -> pd.DataFrame:
         parts = []
-        for level in ("commune", "epci", "departement", "region", "caf", "qpv", "iris"):
+        for level in MAP_LEVELS:
             if level not in self.levels():
                 continue
             t = self.table(level)
