@@ -9,9 +9,9 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from dashboard.app import create_app
-from dashboard.appdata import AppData
-from dashboard.config import Settings
+from layers.appdata import AppData
 from layers.catalogue import BY_ID
+from layers.config import Settings
 from layers.export_jobs import epci_atlas, view_xlsx
 from layers.profile import profile
 

@@ -98,7 +98,7 @@ def naive_app(server, settings, geometry_url: str):
     import plotly.graph_objects as go
     from dash import dcc, html
 
-    from dashboard.geocache import level_table
+    from layers.geocache import level_table
     from layers.geometry_values import compute
 
     table = level_table(settings.cache, LEVEL)
@@ -218,7 +218,7 @@ def bench_naive(base: str, runs: int, first_runs: int) -> dict[str, list[float]]
 
 def geometry_sizes(cache: Path) -> list[dict]:
     """Per level: features, vertices (when the index has them), raw and gzip bytes."""
-    from dashboard.geocache import build_dir
+    from layers.geocache import build_dir
 
     cache = build_dir(cache)
     index = json.loads((cache / "web" / "index.json").read_text(encoding="utf-8"))["levels"]
@@ -271,9 +271,9 @@ def main(argv: list[str] | None = None) -> int:
     from browser_support import LiveServer, chromium_available
 
     from dashboard.app import create_app
-    from dashboard.config import Settings
-    from dashboard.geocache import web_levels
     from dashboard.vendor import missing_files
+    from layers.config import Settings
+    from layers.geocache import web_levels
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cache", type=Path, help="build cache (default: CAFCARTO_CACHE)")

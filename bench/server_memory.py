@@ -17,9 +17,9 @@ import urllib.request
 
 import psutil
 
-from dashboard.config import Settings
-from dashboard.geocache import web_levels
 from layers.catalogue import GEOMETRY_INDICATORS as INDICATORS
+from layers.config import Settings
+from layers.geocache import web_levels
 
 NATIONAL_TILES = [(5, x, y) for x in (15, 16, 17) for y in (10, 11)]
 

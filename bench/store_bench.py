@@ -6,9 +6,9 @@ import time
 
 import pandas as pd
 
-from dashboard.config import Settings
 from geodata.cache import active_dir
 from layers.build_store import audit_store, summarise
+from layers.config import Settings
 from layers.store import Store, timed
 
 

@@ -21,16 +21,16 @@ from dash import (
 
 from callbacks.map import map_spec
 from callbacks.profile import readable_scale
-from dashboard import strings_fr as fr
-from dashboard.appdata import AppData
 from dashboard.explore_page import (
     indicator_options,
     level_options,
     period_options,
     subtheme_options,
 )
-from dashboard.geocache import web_geometries
+from layers import strings_fr as fr
+from layers.appdata import AppData
 from layers.catalogue import BY_ID, search
+from layers.geocache import web_geometries
 from layers.model import LEVEL, MAP_LEVELS, level_name
 from layers.profile import series_figure
 from layers.store import PUBLISHED

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from dash import ClientsideFunction, Dash, Input, Output, State, ctx, no_update
 
-from dashboard.appdata import AppData
 from dashboard.jobs import ATLAS_MAX_COMMUNES, save_export
+from layers.appdata import AppData
 from layers.catalogue import BY_ID
 from layers.export_jobs import epci_atlas, view_xlsx
 from layers.views import ViewError, parent_of

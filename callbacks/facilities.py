@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from dash import ClientsideFunction, Dash, Input, Output, dash_table, html
 
-from dashboard.appdata import AppData
-from dashboard.facility_routes import facilities_version
 from dashboard.layout import TABLE_CELL_STYLE
+from layers.appdata import AppData
 from layers.catalogue import BY_ID
 from layers.facility_search import display_rows, in_territory, near_facilities
 from layers.model import FACILITY_BY_SLUG, FACILITY_TYPES, level_name
@@ -122,7 +121,7 @@ def register(app: Dash, data: AppData) -> None:
         codes = sorted(FACILITY_BY_SLUG[t].code for t in (types or []) if t in FACILITY_BY_SLUG)
         if points is None or not codes:
             return {"types": []}
-        url = f"/geo/equipements.geojson?v={facilities_version(points.path)}"
+        url = f"/geo/equipements.geojson?v={points.version}"
         return {
             "url": app.get_relative_path(url),
             "types": codes,

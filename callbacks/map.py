@@ -10,11 +10,11 @@ from collections.abc import Callable, Mapping
 
 from dash import ALL, ClientsideFunction, Dash, Input, Output
 
-from dashboard import strings_fr as fr
-from dashboard.config import Settings
-from dashboard.geocache import DETAIL_SUFFIX, WebLevel
+from layers import strings_fr as fr
 from layers.catalogue import GEOMETRY_INDICATORS
 from layers.classify import NO_DATA_COLOUR, palette
+from layers.config import Settings
+from layers.geocache import DETAIL_SUFFIX, WebLevel
 from layers.model import LEVEL
 
 # A level whose bbox is wider than this (degrees of longitude) includes overseas territories:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dash import Dash, Input, Output, State, html, no_update
 
-from dashboard.appdata import AppData
+from layers.appdata import AppData
 from layers.catalogue import BY_ID
 from layers.facility_search import display_rows, near_facilities
 from layers.model import level_name

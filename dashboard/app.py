@@ -14,16 +14,12 @@ from callbacks import exports as export_callbacks
 from callbacks import facilities as facility_callbacks
 from callbacks import map as map_callbacks
 from callbacks import profile as profile_callbacks
-from dashboard import strings_fr as fr
 from dashboard.api_v1 import register_api
-from dashboard.appdata import AppData
 from dashboard.compression import register_compression
-from dashboard.config import REPO_ROOT, Settings
 from dashboard.errors import register_error_handlers
 from dashboard.explore_page import explore_layout
 from dashboard.export_routes import register_exports
 from dashboard.facility_routes import register_facility_routes
-from dashboard.geocache import web_levels
 from dashboard.http_cache import register_http_cache
 from dashboard.jobs import background_manager
 from dashboard.layout import setup_problems, shell
@@ -33,6 +29,10 @@ from dashboard.routes import register_routes
 from dashboard.security_headers import add_nonce, csp_nonce, register_security_headers
 from dashboard.url_state import DEFAULT_LEVEL
 from dashboard.vendor import vendor_url
+from layers import strings_fr as fr
+from layers.appdata import AppData, init_app
+from layers.config import REPO_ROOT, Settings
+from layers.geocache import web_levels
 from layers.model import LEVEL, MAP_LEVELS
 
 # Served by dashboard/routes.py from the vendor directory: nothing comes from a CDN.
@@ -114,6 +114,7 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     )
     app.settings = settings
     data = AppData(settings)
+    init_app(app.server, data)
     app.config.suppress_callback_exceptions = True
     app.index_string = app.index_string.replace("<html>", '<html lang="fr">', 1).replace(
         "{%css%}", "{%css%}\n" + module_tags(settings.vendor), 1

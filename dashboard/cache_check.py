@@ -13,8 +13,8 @@ import json
 from functools import lru_cache
 from pathlib import Path
 
-from dashboard.config import Settings
 from geodata.cache import MANIFEST, active_dir
+from layers.config import Settings
 
 PARQUET_MAGIC = b"PAR1"
 PMTILES_MAGIC = b"PMTiles"

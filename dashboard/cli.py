@@ -6,8 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from dashboard.config import ConfigError, Settings
 from dashboard.production import DEFAULT_THREADS, DEFAULT_TIMEOUT
+from layers.config import ConfigError, Settings
 
 
 def _build(args: argparse.Namespace, settings: Settings) -> int:

@@ -6,11 +6,11 @@ from __future__ import annotations
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
-from dashboard import strings_fr as fr
-from dashboard.appdata import AppData
 from dashboard.layout import map_area, zone_selector
 from dashboard.map_options import ALL_PALETTES
 from dashboard.url_state import ViewState, parse_state
+from layers import strings_fr as fr
+from layers.appdata import AppData
 from layers.catalogue import BY_ID, CATEGORIES, INDICATORS
 from layers.classify import METHODS
 from layers.model import FACILITY_TYPES, FILTER_LEVELS, LEVEL, MAP_LEVELS, level_name

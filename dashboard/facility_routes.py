@@ -7,26 +7,18 @@ of a point on click; the list beside the map comes from the facilities callbacks
 from __future__ import annotations
 
 import gzip
-import hashlib
 import json
-from pathlib import Path
 
 import pandas as pd
 from flask import Flask, Response, request
 
-from dashboard.appdata import AppData
 from dashboard.responses import json_error
 from dashboard.routes import LONG_CACHE, REVALIDATE, encoded_response
+from layers.appdata import AppData
 from layers.facilities import facility_places
 from layers.model import FACILITY_BY_LABEL
 
 ERR_NO_FACILITIES = "Aucun fichier d'équipements n'est installé (cafcarto build ou equipements)."
-
-
-def facilities_version(path: Path) -> str:
-    """Changes whenever the facilities file in service changes (a new import or build)."""
-    stat = path.stat()
-    return hashlib.sha256(f"{path}:{stat.st_mtime_ns}:{stat.st_size}".encode()).hexdigest()[:12]
 
 
 def facility_features(table: pd.DataFrame) -> dict:
@@ -75,7 +67,7 @@ def register_facility_routes(server: Flask, data: AppData) -> None:
         points = data.facilities()
         if points is None:
             return json_error(ERR_NO_FACILITIES, 404)
-        version = facilities_version(points.path)
+        version = points.version
         raw, raw_gz = _encoded(points.table, version)
         resp = encoded_response(
             raw,

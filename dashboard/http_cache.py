@@ -23,7 +23,7 @@ from flask import Flask, Response, g, request
 from flask_caching import Cache
 
 from dashboard.compression import choose_encoding
-from dashboard.config import Settings
+from layers.config import Settings
 
 LONG_CACHE = "public, max-age=31536000, immutable"
 DATA_PREFIXES = ("/api/v1/", "/api/carte/")

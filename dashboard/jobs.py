@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from dashboard.config import Settings
+from layers.config import Settings
 
 EXPORT_TTL = 3600
 TOKEN_RE = re.compile(r"^[0-9a-f]{32}$")

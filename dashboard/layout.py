@@ -9,11 +9,11 @@ from __future__ import annotations
 import dash_bootstrap_components as dbc
 from dash import html
 
-from dashboard import strings_fr as fr
 from dashboard.cache_check import cache_problems
-from dashboard.config import Settings
-from dashboard.geocache import web_levels
 from dashboard.vendor import missing_files
+from layers import strings_fr as fr
+from layers.config import Settings
+from layers.geocache import web_levels
 
 
 def header() -> html.Header:

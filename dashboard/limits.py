@@ -14,8 +14,8 @@ from flask_limiter.util import get_remote_address
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from dashboard.config import Settings
 from dashboard.errors import error_response
+from layers.config import Settings
 
 ERR_RATE = (
     "Trop de requêtes depuis votre adresse ({limit}) : patientez quelques secondes "

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from gunicorn.app.base import BaseApplication
 
-from dashboard.config import Settings
+from layers.config import Settings
 
 # A PDF profile or a whole-France Excel export takes seconds; 120 s covers the slowest with room.
 DEFAULT_TIMEOUT = 120

@@ -13,10 +13,15 @@ from pathlib import Path
 
 from flask import Flask, Response, request, send_file
 
-from dashboard import strings_fr as fr
-from dashboard.appdata import AppData
-from dashboard.config import Settings
-from dashboard.geocache import (
+from dashboard.map_data import store_map
+from dashboard.responses import json_error
+from dashboard.tiles import read_tile
+from dashboard.vendor import MIME_TYPES, file_version, package_version, vendor_path
+from layers import strings_fr as fr
+from layers.appdata import AppData
+from layers.catalogue import BY_ID, GEOMETRY_INDICATORS
+from layers.config import Settings
+from layers.geocache import (
     GEOMETRY_NAMES,
     geometry_file,
     level_parquet,
@@ -25,11 +30,6 @@ from dashboard.geocache import (
     web_geometries,
     web_levels,
 )
-from dashboard.map_data import store_map
-from dashboard.responses import json_error
-from dashboard.tiles import read_tile
-from dashboard.vendor import MIME_TYPES, file_version, package_version, vendor_path
-from layers.catalogue import BY_ID, GEOMETRY_INDICATORS
 from layers.geometry_values import compute
 from layers.map_payload import carte_payload
 from layers.model import MAP_LEVELS

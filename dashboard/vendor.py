@@ -132,7 +132,7 @@ def install(
 
 def main(argv: list[str] | None = None) -> int:
     """`python -m dashboard.vendor [--force]`: install the front-end libraries."""
-    from dashboard.config import Settings
+    from layers.config import Settings
 
     args = sys.argv[1:] if argv is None else argv
     target = install(Settings.from_env().vendor, force="--force" in args)

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from dashboard.config import Settings
 from geodata.build import build
+from layers.config import Settings
 
 # A small but real cut: Corse-du-Sud, Pyrénées-Orientales (QPV sample), Rhône (Lyon IRIS
 # sample) and Martinique.

@@ -17,9 +17,9 @@ import pytest
 from openpyxl import load_workbook
 
 from dashboard.api_v1 import KEY_FIGURES, register_api
-from dashboard.appdata import AppData
-from dashboard.config import Settings
+from layers.appdata import AppData
 from layers.catalogue import BY_ID, INDICATORS
+from layers.config import Settings
 from layers.export_tables import (
     EXPORT_COLUMNS,
     ExportMeta,

@@ -12,7 +12,6 @@ import pytest
 from openpyxl import load_workbook
 from pypdf import PdfReader
 
-from dashboard.appdata import AppData
 from dashboard.jobs import (
     EXPORT_TTL,
     background_manager,
@@ -20,6 +19,7 @@ from dashboard.jobs import (
     purge_exports,
     save_export,
 )
+from layers.appdata import AppData
 from layers.catalogue import BY_ID
 from layers.export_jobs import atlas_communes, epci_atlas, view_xlsx
 from layers.views import ViewError

@@ -11,9 +11,9 @@ from pathlib import Path
 import geopandas as gpd
 import pytest
 
-from dashboard.appdata import AppData
 from dashboard.cli import main as cli
 from geodata.cache import active_dir
+from layers.appdata import AppData
 from layers.facility_import import facility_type, install_facilities, parse_facilities
 from layers.ingest import CafdataFormatError
 

@@ -16,8 +16,8 @@ import pytest
 
 from dashboard.app import create_app
 from dashboard.cache_check import cache_problems, parquet_damage
-from dashboard.config import REPO_ROOT, Settings
 from geodata.cache import active_dir
+from layers.config import REPO_ROOT, Settings
 
 
 def _cli(*args: str, cache: Path) -> subprocess.Popen:

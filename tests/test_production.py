@@ -16,8 +16,8 @@ import psutil
 import pytest
 
 from dashboard.cli import parser
-from dashboard.config import REPO_ROOT, Settings
 from dashboard.production import gunicorn_options
+from layers.config import REPO_ROOT, Settings
 
 
 def _free_port() -> int:

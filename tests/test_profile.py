@@ -15,8 +15,8 @@ import zlib
 import flask
 import pytest
 
-from dashboard.appdata import AppData
 from dashboard.export_routes import register_exports
+from layers.appdata import AppData
 from layers.catalogue import BY_ID
 from layers.profile import (
     BENEFITS,

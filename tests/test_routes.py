@@ -12,9 +12,9 @@ import pytest
 
 from callbacks.map import map_spec
 from dashboard.app import create_app
-from dashboard.config import Settings
-from dashboard.geocache import build_dir, web_levels
 from dashboard.vendor import VENDOR_FILES, missing_files
+from layers.config import Settings
+from layers.geocache import build_dir, web_levels
 
 
 @pytest.fixture(scope="module")

@@ -12,10 +12,10 @@ import brotli
 import pytest
 
 from dashboard.app import create_app
-from dashboard.config import ConfigError, Settings
 from dashboard.http_cache import builds_stamp, cache_config
 from dashboard.limits import storage_uri
 from dashboard.vendor import package_version, vendor_url
+from layers.config import ConfigError, Settings
 
 DATA_URL = "/api/v1/data?indicator=allocataires&level=commune"
 

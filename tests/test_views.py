@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from dashboard.appdata import AppData
+from layers.appdata import AppData
 from layers.catalogue import BY_ID
 from layers.store import PUBLISHED, SECRET
 from layers.views import (

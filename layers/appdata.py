@@ -3,19 +3,28 @@
 The imported store (real Cafdata files) wins over the demonstration when it exists; `demo`
 says which one is in use, so that every page and export can carry the notice. Both follow their
 `current` symlink: a new build is picked up without restarting the server.
+
+Callbacks and routes reach the app's `AppData` through `current_data()`: the Flask app's
+extension (`init_app`) inside a request, else the process's own (a background job's process,
+a Celery worker), set by `use_settings`.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from dashboard.config import Settings
+if TYPE_CHECKING:
+    from flask import Flask
+
 from geodata.cache import active_dir
+from layers.config import Settings
 from layers.store import Store, StoreError
 from layers.territory_index import TerritoryIndex
 
@@ -52,6 +61,13 @@ class FacilitySet:
     @property
     def notice(self) -> str | None:
         return FACILITIES_DEMO_NOTICE if self.demo else None
+
+    @property
+    def version(self) -> str:
+        """Changes whenever the facilities file in service changes (a new import or build)."""
+        stat = self.path.stat()
+        key = f"{self.path}:{stat.st_mtime_ns}:{stat.st_size}"
+        return hashlib.sha256(key.encode()).hexdigest()[:12]
 
 
 class AppData:
@@ -107,3 +123,32 @@ class AppData:
                         self._facilities = (path, FacilitySet(table, demo, path))
                     return self._facilities[1]
         return None
+
+
+EXTENSION = "cafcarto"
+_process_data: AppData | None = None
+
+
+def init_app(server: Flask, data: AppData) -> None:
+    """Attach the data to a Flask app (`server.extensions`), and make it the process default."""
+    global _process_data
+    server.extensions[EXTENSION] = data
+    _process_data = data
+
+
+def use_settings(settings: Settings) -> AppData:
+    """The process default outside any request: a background job's process, a Celery worker."""
+    global _process_data
+    _process_data = AppData(settings)
+    return _process_data
+
+
+def current_data() -> AppData:
+    """The AppData of the app serving the request, else the process default."""
+    from flask import current_app, has_app_context
+
+    if has_app_context() and EXTENSION in current_app.extensions:
+        return current_app.extensions[EXTENSION]
+    if _process_data is None:
+        raise RuntimeError("AppData non initialisée : create_app() ou use_settings() d'abord")
+    return _process_data
