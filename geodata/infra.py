@@ -14,6 +14,7 @@ import pandas as pd
 
 from geodata.cog import Cog, normalise_commune_code
 from geodata.levels import CRS, _finish
+from layers.model import LEVEL
 
 QPV_COLUMNS = {
     "code": ("code_qp", "code_qpv", "CODE_QP", "cd_qp"),
@@ -47,7 +48,7 @@ def _to_zones(gdf: gpd.GeoDataFrame, cols: pd.DataFrame, cog: Cog) -> gpd.GeoDat
     # Lyon IRIS sit in municipal arrondissements: the commune is Lyon, the arrondissement is kept.
     cols["commune"] = cols["commune_source"].map(cog.current_code)
     parents = cog.communes.set_index("code")
-    for parent in ("epci", "departement", "region"):
+    for parent in LEVEL["iris"].parents[1:]:  # the commune's own parents
         cols[parent] = cols["commune"].map(parents[parent])
     zones = gpd.GeoDataFrame(cols, geometry=gdf.geometry.to_crs(CRS).values, crs=CRS)
     zones["code"] = zones["code"].astype(str)

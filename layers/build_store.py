@@ -26,6 +26,7 @@ from layers.audit import AuditReport, audit
 from layers.demo import DEFAULT_SEED, DemoData, generate
 from layers.demo_store import _local, publish_demo, secret_tables
 from layers.facilities import place_points
+from layers.model import LEVEL
 from layers.publish import build_table, territories
 from layers.store import PUBLISHED, SECRET, Store, write_store
 
@@ -67,7 +68,7 @@ def _code_version() -> str:
 
 def load_territories(geo_build: Path) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
     """Communes and infra zones of a geometry build, without geometry."""
-    cols = ["code", "population", "area_km2", "departement", "region", "epci", "caf"]
+    cols = ["code", "population", "area_km2", *LEVEL["commune"].parents]
     communes = pd.read_parquet(geo_build / "geo" / "commune.parquet", columns=cols)
     infra = {}
     for name in ("iris", "qpv"):

@@ -24,7 +24,7 @@ from layers.catalogue import fold
 from layers.ingest.errors import CafdataFormatError
 from layers.ingest.reading import decode, read_table
 from layers.ingest.values import FORMULA
-from layers.model import LAEP
+from layers.model import FACILITY_BY_SLUG, LAEP
 
 MAX_BYTES = 20_000_000
 MAX_ROWS = 200_000
@@ -46,12 +46,15 @@ COLUMNS = {
 }
 REQUIRED = ("nom", "type", "lon", "lat")
 # The file's types (folded) -> labels used everywhere else; the first matching pattern wins.
-TYPE_PATTERNS: tuple[tuple[str, str], ...] = (
-    (r"\blaep\b|lieu d.?accueil enfants?.?parents?", LAEP),
-    (r"micro", "Micro-crèche"),
-    (r"familial", "Crèche familiale"),
-    (r"parental", "Crèche parentale"),
-    (r"collecti|multi.?accueil|halte|creche|eaje", "Crèche collective"),
+TYPE_PATTERNS: tuple[tuple[str, str], ...] = tuple(
+    (pattern, FACILITY_BY_SLUG[slug].label)
+    for pattern, slug in (
+        (r"\blaep\b|lieu d.?accueil enfants?.?parents?", "laep"),
+        (r"micro", "micro_creche"),
+        (r"familial", "creche_familiale"),
+        (r"parental", "creche_parentale"),
+        (r"collecti|multi.?accueil|halte|creche|eaje", "creche_collective"),
+    )
 )
 LON_RANGE, LAT_RANGE = (-180.0, 180.0), (-90.0, 90.0)
 

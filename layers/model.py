@@ -89,6 +89,8 @@ LEVEL: MappingProxyType[str, Level] = MappingProxyType({lv.code: lv for lv in LE
 MAP_LEVELS: tuple[str, ...] = tuple(lv.code for lv in LEVELS if lv.mappable)
 # A map can be restricted to one of the communes' parents (région, département, Caf, EPCI).
 FILTER_LEVELS: tuple[str, ...] = tuple(c for c in LEVEL_CODES if c in LEVEL["commune"].parents)
+# A bare parent code (`filtre=69`) is tried at these levels in turn.
+BARE_CODE_LEVELS: tuple[str, ...] = ("departement", "region", "epci", "caf", "commune")
 # Nearest first: EPCI, département, région, France.
 REFERENCE_LEVELS: tuple[str, ...] = tuple(lv.code for lv in reversed(LEVELS) if lv.reference)
 

@@ -11,6 +11,7 @@ import pandas as pd
 from layers.catalogue import BY_ID
 from layers.classify import format_fr
 from layers.model import (
+    BARE_CODE_LEVELS,
     LEVEL,
     LEVEL_CODES,
     REFERENCE_LEVELS,
@@ -99,7 +100,7 @@ def parent_of(index: TerritoryIndex, level: str, parent: str | None) -> tuple[st
         candidates = [plevel]
     else:
         code = text
-        candidates = ["departement", "region", "epci", "caf", "commune"]
+        candidates = list(BARE_CODE_LEVELS)
     allowed = (*parent_levels(level), level)
     built = index.levels()
     found = [lv for lv in candidates if lv in allowed and lv in built and index.get(lv, code)]
