@@ -67,8 +67,7 @@ browser-deps:
 vendor-dev: $(STAMP)
 	$(VENV)/bin/cafcarto vendor --dev
 
-test: $(STAMP) browser-deps vendor-dev
-	$(VENV)/bin/ruff check .
+test: $(STAMP) browser-deps vendor-dev lint
 	CAFCARTO_REQUIRE_BROWSER=1 $(PY) -m pytest -q
 
 test-fast: $(STAMP)
