@@ -14,19 +14,19 @@ from callbacks import exports as export_callbacks
 from callbacks import facilities as facility_callbacks
 from callbacks import map as map_callbacks
 from callbacks import profile as profile_callbacks
-from dashboard.api_v1 import register_api
-from dashboard.compression import register_compression
-from dashboard.errors import register_error_handlers
+from dashboard.api.exports import register_exports
+from dashboard.api.facilities import register_facility_routes
+from dashboard.api.geo import register_routes
+from dashboard.api.v1 import register_api
 from dashboard.explore_page import explore_layout
-from dashboard.export_routes import register_exports
-from dashboard.facility_routes import register_facility_routes
-from dashboard.http_cache import register_http_cache
 from dashboard.jobs import background_manager
 from dashboard.layout import setup_problems, shell
-from dashboard.limits import register_limits
 from dashboard.profile_page import profile_layout
-from dashboard.routes import register_routes
-from dashboard.security_headers import add_nonce, csp_nonce, register_security_headers
+from dashboard.server.compression import register_compression
+from dashboard.server.errors import register_error_handlers
+from dashboard.server.headers import add_nonce, csp_nonce, register_security_headers
+from dashboard.server.http_cache import register_http_cache
+from dashboard.server.limits import register_limits
 from dashboard.url_state import DEFAULT_LEVEL
 from dashboard.vendor import vendor_url
 from layers import strings_fr as fr
@@ -35,7 +35,7 @@ from layers.config import REPO_ROOT, Settings
 from layers.geocache import web_levels
 from layers.model import LEVEL, MAP_LEVELS
 
-# Served by dashboard/routes.py from the vendor directory: nothing comes from a CDN.
+# Served by dashboard/api/geo.py from the vendor directory: nothing comes from a CDN.
 STYLESHEETS = ("bootstrap.min.css", "maplibre-gl.css")
 MAPLIBRE = "maplibre-gl.mjs"
 

@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 from openpyxl import load_workbook
 
-from dashboard.api_v1 import KEY_FIGURES, register_api
+from dashboard.api.v1 import KEY_FIGURES, register_api
 from layers.appdata import AppData
 from layers.catalogue import BY_ID, INDICATORS
 from layers.config import Settings

@@ -15,7 +15,7 @@ import zlib
 import flask
 import pytest
 
-from dashboard.export_routes import register_exports
+from dashboard.api.exports import register_exports
 from layers.appdata import AppData
 from layers.catalogue import BY_ID
 from layers.profile import (

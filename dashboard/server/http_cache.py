@@ -22,7 +22,7 @@ from pathlib import Path
 from flask import Flask, Response, g, request
 from flask_caching import Cache
 
-from dashboard.compression import choose_encoding
+from dashboard.server.compression import choose_encoding
 from layers.config import Settings
 
 LONG_CACHE = "public, max-age=31536000, immutable"
@@ -66,7 +66,7 @@ def is_data_path(path: str) -> bool:
 
 def matching_etag(etag: str, header: str | None) -> str | None:
     """The If-None-Match tag that names our ETag, also in its compressed variants (`-br`,
-    `-gzip`, added by dashboard.compression), or None."""
+    `-gzip`, added by dashboard.server.compression), or None."""
     for tag in (header or "").split(","):
         tag = tag.strip().removeprefix("W/").strip('"')
         if tag == "*" or tag == etag or tag.rsplit("-", 1)[0] == etag:

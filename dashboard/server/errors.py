@@ -13,7 +13,7 @@ from urllib.parse import unquote
 from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
-from dashboard.responses import json_error
+from dashboard.server.responses import json_error
 
 ERR_INTERNAL = "Erreur interne du serveur. Réessayez plus tard ou signalez le problème."
 ERR_TOO_LARGE = "Requête trop volumineuse : {max} octets au plus."

@@ -12,8 +12,8 @@ import json
 import pandas as pd
 from flask import Flask, Response, request
 
-from dashboard.responses import json_error
-from dashboard.routes import LONG_CACHE, REVALIDATE, encoded_response
+from dashboard.api.geo import LONG_CACHE, REVALIDATE, encoded_response
+from dashboard.server.responses import json_error
 from layers.appdata import AppData
 from layers.facilities import facility_places
 from layers.model import FACILITY_BY_LABEL

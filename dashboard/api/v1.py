@@ -18,10 +18,10 @@ import pandas as pd
 from flask import Blueprint, Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
+from dashboard.api.openapi import FORMATS, openapi_document
 from dashboard.cache_check import cache_problems
-from dashboard.errors import ERR_INTERNAL
-from dashboard.openapi_v1 import FORMATS, openapi_document
-from dashboard.responses import json_error, json_response
+from dashboard.server.errors import ERR_INTERNAL
+from dashboard.server.responses import json_error, json_response
 from geodata.cache import active_dir
 from layers.appdata import AppData, StoreInfo
 from layers.catalogue import BY_ID, CATEGORIES, INDICATORS, fold, in_subtheme

@@ -14,7 +14,7 @@ from flask_limiter.util import get_remote_address
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from dashboard.errors import error_response
+from dashboard.server.errors import error_response
 from layers.config import Settings
 
 ERR_RATE = (

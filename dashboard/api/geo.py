@@ -13,9 +13,9 @@ from pathlib import Path
 
 from flask import Flask, Response, request, send_file
 
-from dashboard.map_data import store_map
-from dashboard.responses import json_error
-from dashboard.tiles import read_tile
+from dashboard.api.map_data import store_map
+from dashboard.api.tiles import read_tile
+from dashboard.server.responses import json_error
 from dashboard.vendor import MIME_TYPES, file_version, package_version, vendor_path
 from layers import strings_fr as fr
 from layers.appdata import AppData
