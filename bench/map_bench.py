@@ -121,7 +121,7 @@ def naive_app(server, settings, geometry_url: str):
         map_zoom=4.6,
         margin={"l": 0, "r": 0, "t": 0, "b": 0},
     )
-    from dashboard.security_headers import add_nonce, csp_nonce
+    from dashboard.server.headers import add_nonce, csp_nonce
 
     class NaiveDash(dash.Dash):
         # The app's Content-Security-Policy covers this page too: its inline scripts need the

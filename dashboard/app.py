@@ -14,19 +14,13 @@ from callbacks import exports as export_callbacks
 from callbacks import facilities as facility_callbacks
 from callbacks import map as map_callbacks
 from callbacks import profile as profile_callbacks
-from dashboard.api_v1 import register_api
-from dashboard.compression import register_compression
-from dashboard.errors import register_error_handlers
+from dashboard.api import exports, facilities, geo, map_data, v1
 from dashboard.explore_page import explore_layout
-from dashboard.export_routes import register_exports
-from dashboard.facility_routes import register_facility_routes
-from dashboard.http_cache import register_http_cache
 from dashboard.jobs import background_manager
 from dashboard.layout import setup_problems, shell
-from dashboard.limits import register_limits
 from dashboard.profile_page import profile_layout
-from dashboard.routes import register_routes
-from dashboard.security_headers import add_nonce, csp_nonce, register_security_headers
+from dashboard.server import compression, errors, headers, http_cache, limits
+from dashboard.server.headers import add_nonce, csp_nonce
 from dashboard.url_state import DEFAULT_LEVEL
 from dashboard.vendor import vendor_url
 from layers import strings_fr as fr
@@ -35,7 +29,9 @@ from layers.config import REPO_ROOT, Settings
 from layers.geocache import web_levels
 from layers.model import LEVEL, MAP_LEVELS
 
-# Served by dashboard/routes.py from the vendor directory: nothing comes from a CDN.
+# Server routes beside the Dash pages: registered before `harden` wraps them.
+BLUEPRINTS = (geo.bp, map_data.bp, v1.bp, exports.bp, facilities.bp)
+# Served by dashboard/api/geo.py from the vendor directory: nothing comes from a CDN.
 STYLESHEETS = ("bootstrap.min.css", "maplibre-gl.css")
 MAPLIBRE = "maplibre-gl.mjs"
 
@@ -141,10 +137,8 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
         layout=lambda **kw: profile_layout(data, **kw),
     )
     app.layout = lambda: shell(_notice(data), dash.page_container, setup_problems(settings))
-    register_routes(app.server, settings, data)
-    register_api(app.server, data)
-    register_exports(app.server, data)
-    register_facility_routes(app.server, data)
+    for blueprint in BLUEPRINTS:
+        app.server.register_blueprint(blueprint)
     harden(app.server, settings)
     # Said once at start in the server log too (the page says it on every load).
     for problem in setup_problems(settings):
@@ -160,12 +154,11 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
 def harden(server: flask.Flask, settings: Settings) -> None:
     """Production behaviour of the server: limits, errors, caching, headers, compression.
     Called once every route exists (the rate limits wrap the routes registered so far)."""
-    server.config["PROPAGATE_EXCEPTIONS"] = False  # a 500 answer in French, never a traceback
-    register_error_handlers(server, settings.max_request_bytes)
-    register_http_cache(server, settings)
-    register_limits(server, settings)  # wraps the cached views: cache hits count too
-    register_security_headers(server)
-    register_compression(server)
+    errors.init_app(server)
+    http_cache.init_app(server, settings)
+    limits.init_app(server, settings)  # wraps the cached views: cache hits count too
+    headers.init_app(server)
+    compression.init_app(server)  # its hook runs last, after the headers of every other
 
 
 def main() -> None:

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from dashboard.production import DEFAULT_THREADS, DEFAULT_TIMEOUT
+from dashboard.server.production import DEFAULT_THREADS, DEFAULT_TIMEOUT
 from layers.config import ConfigError, Settings
 
 
@@ -124,7 +124,7 @@ def _facilities(args: argparse.Namespace, settings: Settings) -> int:
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
     host, port = args.host or settings.host, args.port or settings.port
     if args.workers is not None:
-        from dashboard.production import serve_production
+        from dashboard.server.production import serve_production
 
         serve_production(
             settings,

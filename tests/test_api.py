@@ -16,8 +16,9 @@ import pandas as pd
 import pytest
 from openpyxl import load_workbook
 
-from dashboard.api_v1 import KEY_FIGURES, register_api
-from layers.appdata import AppData
+from dashboard.api import v1
+from dashboard.api.v1_payloads import KEY_FIGURES
+from layers.appdata import AppData, init_app
 from layers.catalogue import BY_ID, INDICATORS
 from layers.config import Settings
 from layers.export_tables import (
@@ -33,6 +34,12 @@ from layers.facility_search import haversine_km
 from layers.model import LEVEL_CODES as LEVELS
 from layers.store import PUBLISHED, SECRET
 from layers.views import STATUS_API
+
+
+def register_api(server: flask.Flask, data: AppData) -> None:
+    """The API v1 blueprint on a bare Flask app, answering from `data`."""
+    init_app(server, data)
+    server.register_blueprint(v1.bp)
 
 
 @pytest.fixture(scope="module")

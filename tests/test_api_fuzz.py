@@ -23,7 +23,7 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
-from dashboard.openapi_v1 import openapi_document
+from dashboard.api.openapi import openapi_document
 
 # Werkzeug's and Flask's English defaults, which must never reach an API client.
 ENGLISH = ("The requested URL", "Bad Request", "Not Found", "Internal Server Error", "browser")

@@ -114,7 +114,7 @@ def test_export_route_serves_a_finished_file_and_refuses_forged_names(settings, 
     ):
         resp = client.get(forged)
         assert resp.status_code == 404 and "expiré" in resp.get_json()["erreur"]
-    # A path with ".." is refused before any route (dashboard/errors.py): no file leaks.
+    # A path with ".." is refused before any route (dashboard/server/errors.py): no file leaks.
     resp = client.get("/export/fichier/" + url.split("/")[3] + "/..%2F..%2Fjobs")
     assert resp.status_code == 400 and b"PK fake" not in resp.data
 

@@ -16,7 +16,7 @@ import psutil
 import pytest
 
 from dashboard.cli import parser
-from dashboard.production import gunicorn_options
+from dashboard.server.production import gunicorn_options
 from layers.config import REPO_ROOT, Settings
 
 

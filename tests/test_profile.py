@@ -15,8 +15,8 @@ import zlib
 import flask
 import pytest
 
-from dashboard.export_routes import register_exports
-from layers.appdata import AppData
+from dashboard.api import exports
+from layers.appdata import AppData, init_app
 from layers.catalogue import BY_ID
 from layers.profile import (
     BENEFITS,
@@ -277,7 +277,8 @@ def _unescape(raw: bytes) -> bytes:
 @pytest.fixture(scope="module")
 def client(settings):
     server = flask.Flask("test_profile")
-    register_exports(server, AppData(settings))
+    init_app(server, AppData(settings))
+    server.register_blueprint(exports.bp)
     return server.test_client()
 
 

@@ -12,8 +12,8 @@ import brotli
 import pytest
 
 from dashboard.app import create_app
-from dashboard.http_cache import builds_stamp, cache_config
-from dashboard.limits import storage_uri
+from dashboard.server.http_cache import builds_stamp, cache_config
+from dashboard.server.limits import storage_uri
 from dashboard.vendor import package_version, vendor_url
 from layers.config import ConfigError, Settings
 
@@ -105,7 +105,7 @@ def test_cache_headers_by_kind_of_url(client, settings: Settings) -> None:
 
 
 def test_data_answers_are_cached_per_build(settings: Settings, monkeypatch) -> None:
-    import dashboard.api_v1 as api
+    import dashboard.api.v1 as api
 
     client = create_app(settings).server.test_client()
     calls = []

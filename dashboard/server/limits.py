@@ -14,7 +14,7 @@ from flask_limiter.util import get_remote_address
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from dashboard.errors import error_response
+from dashboard.server.errors import error_response
 from layers.config import Settings
 
 ERR_RATE = (
@@ -42,7 +42,7 @@ def limit_label(item: object) -> str:
     return f"{amount} par {period}" if multiples == 1 else f"{amount} par {multiples} {period}s"
 
 
-def register_limits(server: Flask, settings: Settings) -> Limiter:
+def init_app(server: Flask, settings: Settings) -> Limiter:
     """Size limit on every request, rate limits on the routes registered so far under
     LIMITED_PREFIXES (call after the routes are added)."""
     server.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes
@@ -50,6 +50,7 @@ def register_limits(server: Flask, settings: Settings) -> Limiter:
         server.wsgi_app = ProxyFix(  # type: ignore[method-assign]
             server.wsgi_app, x_for=settings.proxies, x_proto=settings.proxies
         )
+    # One limiter per app: its counters' storage follows that app's settings.
     limiter = Limiter(
         get_remote_address,
         app=server,
@@ -60,6 +61,12 @@ def register_limits(server: Flask, settings: Settings) -> Limiter:
         in_memory_fallback_enabled=bool(settings.redis_url),
         key_prefix="cafcarto",
     )
+    _limit_views(server, limiter, settings)
+    server.register_error_handler(429, too_many_requests)
+    return limiter
+
+
+def _limit_views(server: Flask, limiter: Limiter, settings: Settings) -> None:
     wrapped: set[str] = set()  # an endpoint may answer several rules: count it once
     for rule in list(server.url_map.iter_rules()):
         for prefix, (setting, scope) in LIMITED_PREFIXES.items():
@@ -72,10 +79,9 @@ def register_limits(server: Flask, settings: Settings) -> Limiter:
                 limited = limiter.shared_limit(value, scope=scope)(view)
                 server.view_functions[rule.endpoint] = limited
 
-    def _too_many(err: HTTPException) -> Response:
-        item = getattr(getattr(err, "limit", None), "limit", None)
-        text = limit_label(item) if item is not None else "limite atteinte"
-        return error_response(ERR_RATE.format(limit=text), 429)
 
-    server.register_error_handler(429, _too_many)
-    return limiter
+def too_many_requests(err: HTTPException) -> Response:
+    """The French 429, naming the limit reached."""
+    item = getattr(getattr(err, "limit", None), "limit", None)
+    text = limit_label(item) if item is not None else "limite atteinte"
+    return error_response(ERR_RATE.format(limit=text), 429)

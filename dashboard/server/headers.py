@@ -54,20 +54,20 @@ def is_embed_path(path: str, prefix: str = "/") -> bool:
     return path.rstrip("/") == prefix.rstrip("/") + EMBED_PATH
 
 
-def register_security_headers(server: Flask, pathname_prefix: str = "/") -> None:
+def init_app(server: Flask) -> None:
     """Add the headers to every response of `server`."""
+    server.after_request(add_security_headers)
 
-    @server.after_request
-    def _headers(resp: Response) -> Response:
-        embeddable = is_embed_path(request.path, pathname_prefix)
-        resp.headers.setdefault("X-Content-Type-Options", "nosniff")
-        resp.headers.setdefault("Referrer-Policy", "same-origin")
-        if not embeddable:
-            resp.headers.setdefault("X-Frame-Options", "DENY")
-        # A document is what a CSP protects; JSON, scripts and images need none, and a CSP on
-        # the MapLibre worker script would become the worker's own policy.
-        if resp.mimetype == "text/html":
-            resp.headers["Content-Security-Policy"] = content_security_policy(
-                csp_nonce(), embeddable
-            )
-        return resp
+
+def add_security_headers(resp: Response) -> Response:
+    """The after_request hook."""
+    embeddable = is_embed_path(request.path)
+    resp.headers.setdefault("X-Content-Type-Options", "nosniff")
+    resp.headers.setdefault("Referrer-Policy", "same-origin")
+    if not embeddable:
+        resp.headers.setdefault("X-Frame-Options", "DENY")
+    # A document is what a CSP protects; JSON, scripts and images need none, and a CSP on
+    # the MapLibre worker script would become the worker's own policy.
+    if resp.mimetype == "text/html":
+        resp.headers["Content-Security-Policy"] = content_security_policy(csp_nonce(), embeddable)
+    return resp

@@ -40,18 +40,25 @@ def _ok(schema: dict, description: str, media: str = "application/json") -> dict
     return {"description": description, "content": {media: {"schema": schema}}}
 
 
-def _obj(props: dict, required: list[str] | None = None) -> dict:
-    return {"type": "object", "properties": props, "required": required or list(props)}
+def _obj(props: dict, optional: tuple[str, ...] = ()) -> dict:
+    return {
+        "type": "object",
+        "properties": props,
+        "required": [key for key in props if key not in optional],
+    }
 
 
 def _ref(name: str) -> dict:
     return {"$ref": f"#/components/schemas/{name}"}
 
 
-def _schemas() -> dict:
-    status = {"type": "string", "enum": list(STATUS_API.values())}
-    level = {"type": "string", "enum": list(LEVEL_CODES)}
-    parent_ref = _obj({"code": _STR, "name": _NSTR})
+_STATUS = {"type": "string", "enum": list(STATUS_API.values())}
+_LEVEL = {"type": "string", "enum": list(LEVEL_CODES)}
+_PARENT_REF = _obj({"code": _STR, "name": _NSTR})
+_ERRORS = {"400": _ERR, "404": _ERR, "500": _ERR, "503": _ERR}
+
+
+def _catalogue_schemas() -> dict:
     return {
         "Erreur": _obj(
             {
@@ -66,7 +73,7 @@ def _schemas() -> dict:
                 "kind": {"type": "string", "enum": list(KINDS)},
                 "unit": _STR,
                 "decimals": {"type": "integer"},
-                "levels": {"type": "array", "items": level},
+                "levels": {"type": "array", "items": _LEVEL},
                 "periods": {**_STRS, "description": "Périodes AAAA-MM, de la plus ancienne."},
                 "periods_by_level": {"type": "object", "additionalProperties": _STRS},
                 "definition": _STR,
@@ -104,22 +111,30 @@ def _schemas() -> dict:
                 "notice": _NSTR,
             }
         ),
+    }
+
+
+def _data_schemas() -> dict:
+    return {
         "Ligne": _obj(
             {
                 "code": _STR,
                 "name": _STR,
                 "value": {**_NUM, "description": "null sauf si status = published."},
-                "status": status,
+                "status": _STATUS,
             }
         ),
         "Donnees": _obj(
             {
                 "indicator": _STR,
                 "title": _STR,
-                "level": level,
+                "level": _LEVEL,
                 "period": _STR,
                 "parent": {
-                    "oneOf": [{"type": "null"}, _obj({"level": level, "code": _STR, "name": _NSTR})]
+                    "oneOf": [
+                        {"type": "null"},
+                        _obj({"level": _LEVEL, "code": _STR, "name": _NSTR}),
+                    ]
                 },
                 "unit": _STR,
                 "kind": {"type": "string", "enum": list(KINDS)},
@@ -132,6 +147,11 @@ def _schemas() -> dict:
                 "rows": {"type": "array", "items": _ref("Ligne")},
             }
         ),
+    }
+
+
+def _territory_schemas() -> dict:
+    return {
         "ChiffreCle": _obj(
             {
                 "indicator": _STR,
@@ -139,15 +159,15 @@ def _schemas() -> dict:
                 "unit": _STR,
                 "period": _STR,
                 "value": _NUM,
-                "status": status,
+                "status": _STATUS,
             }
         ),
         "Territoire": _obj(
             {
-                "level": level,
+                "level": _LEVEL,
                 "code": _STR,
                 "name": _STR,
-                "parents": {"type": "object", "additionalProperties": parent_ref},
+                "parents": {"type": "object", "additionalProperties": _PARENT_REF},
                 "neighbours": {**_STRS, "description": "Codes des territoires limitrophes."},
                 "population": _NUM,
                 "area_km2": _NUM,
@@ -164,12 +184,17 @@ def _schemas() -> dict:
         ),
         "Resultat": _obj(
             {
-                "level": level,
+                "level": _LEVEL,
                 "code": _STR,
                 "name": _STR,
-                "parents": {"type": "object", "additionalProperties": parent_ref},
+                "parents": {"type": "object", "additionalProperties": _PARENT_REF},
             }
         ),
+    }
+
+
+def _facility_schemas() -> dict:
+    return {
         "Equipement": _obj(
             {
                 "id": _STR,
@@ -184,22 +209,11 @@ def _schemas() -> dict:
                 "lat": _NUM,
                 "distance_km": {**_NUM, "description": "Seulement avec near=1."},
             },
-            [
-                "id",
-                "name",
-                "type",
-                "category",
-                "places",
-                "address",
-                "commune",
-                "commune_name",
-                "lon",
-                "lat",
-            ],
+            optional=("distance_km",),
         ),
         "Equipements": _obj(
             {
-                "commune": parent_ref,
+                "commune": _PARENT_REF,
                 "near": {"type": "boolean"},
                 "communes": _STRS,
                 "total": {"type": "integer"},
@@ -218,12 +232,17 @@ def _schemas() -> dict:
     }
 
 
-@lru_cache(maxsize=1)
-def openapi_document() -> dict:
-    """The OpenAPI 3.1 document (a fresh copy is not needed: callers only serialise it)."""
-    level_schema = {"type": "string", "enum": list(LEVEL_CODES)}
-    errors = {"400": _ERR, "404": _ERR, "500": _ERR, "503": _ERR}
-    data_params = [
+def _schemas() -> dict:
+    return {
+        **_catalogue_schemas(),
+        **_data_schemas(),
+        **_territory_schemas(),
+        **_facility_schemas(),
+    }
+
+
+def _data_params() -> list[dict]:
+    return [
         _param(
             "indicator",
             "query",
@@ -232,7 +251,7 @@ def openapi_document() -> dict:
             "allocataires",
             True,
         ),
-        _param("level", "query", level_schema, "Niveau géographique.", "commune", True),
+        _param("level", "query", _LEVEL, "Niveau géographique.", "commune", True),
         _param(
             "period",
             "query",
@@ -269,7 +288,11 @@ def openapi_document() -> dict:
             0,
         ),
     ]
-    export_media = {
+
+
+def _export_media() -> dict:
+    """The bodies /api/v1/data answers, by media type (`format`)."""
+    return {
         "application/json": {"schema": _ref("Donnees")},
         "text/csv": {
             "schema": {
@@ -298,7 +321,10 @@ def openapi_document() -> dict:
             }
         },
     }
-    paths = {
+
+
+def _data_paths() -> dict:
+    return {
         "/api/v1/catalog": {
             "get": {
                 "summary": "Catalogue des indicateurs (thèmes, niveaux et périodes disponibles)",
@@ -314,30 +340,41 @@ def openapi_document() -> dict:
                     "manquante ou non concernée a une valeur vide (null) et son statut."
                 ),
                 "operationId": "data",
-                "parameters": data_params,
+                "parameters": _data_params(),
                 "responses": {
                     "200": {
                         "description": "Données (JSON) ou fichier à télécharger.",
-                        "content": export_media,
+                        "content": _export_media(),
                     },
-                    **errors,
+                    **_ERRORS,
                 },
             }
         },
+    }
+
+
+def _territory_paths() -> dict:
+    search = _param(
+        "q",
+        "query",
+        {"type": "string", "minLength": 1, "maxLength": 100},
+        "Texte recherché.",
+        "lyon",
+        True,
+    )
+    code = _param(
+        "code",
+        "path",
+        {"type": "string", "maxLength": 100},
+        "Code du territoire (Insee, SIREN, QPV, IRIS).",
+        "69123",
+    )
+    return {
         "/api/v1/territories": {
             "get": {
                 "summary": "Recherche de territoires (nom sans accents, code Insee, code postal)",
                 "operationId": "searchTerritories",
-                "parameters": [
-                    _param(
-                        "q",
-                        "query",
-                        {"type": "string", "minLength": 1, "maxLength": 100},
-                        "Texte recherché.",
-                        "lyon",
-                        True,
-                    )
-                ],
+                "parameters": [search],
                 "responses": {
                     "200": _ok(
                         {"type": "array", "maxItems": 20, "items": _ref("Resultat")},
@@ -353,66 +390,69 @@ def openapi_document() -> dict:
                 "summary": "Fiche d'un territoire : parents, voisins, population, chiffres clés",
                 "operationId": "territory",
                 "parameters": [
-                    _param("level", "path", level_schema, "Niveau géographique.", "commune"),
-                    _param(
-                        "code",
-                        "path",
-                        {"type": "string", "maxLength": 100},
-                        "Code du territoire (Insee, SIREN, QPV, IRIS).",
-                        "69123",
-                    ),
+                    _param("level", "path", _LEVEL, "Niveau géographique.", "commune"),
+                    code,
                 ],
+                # 400: a path refused before routing (\\, ..)
                 "responses": {
                     "200": _ok(_ref("Territoire"), "Fiche."),
                     "400": _ERR,
                     "404": _ERR,
                     "503": _ERR,
-                },  # 400: a path refused before routing (\\, ..)
+                },
             }
         },
+    }
+
+
+def _facility_params() -> list[dict]:
+    types = ", ".join(FACILITY_TYPE_SLUGS)
+    return [
+        _param(
+            "commune",
+            "query",
+            {"type": "string", "maxLength": 100},
+            "Code Insee de la commune.",
+            "69123",
+            True,
+        ),
+        _param(
+            "type",
+            "query",
+            {
+                "type": "string",
+                "description": f"Un ou plusieurs types séparés par des virgules : {types} "
+                "ou leur libellé.",
+            },
+            "Filtre par type.",
+            "eaje",
+        ),
+        _param(
+            "near",
+            "query",
+            {"type": "string", "enum": ["0", "1"]},
+            "1 : ajoute les communes voisines, triées par distance.",
+            "1",
+        ),
+        _param(
+            "limit",
+            "query",
+            {"type": "integer", "minimum": 1, "maximum": 5000, "default": 500},
+            "Nombre maximal d'équipements.",
+            50,
+        ),
+    ]
+
+
+def _service_paths() -> dict:
+    """The facilities, this document and the health check."""
+    return {
         "/api/v1/facilities": {
             "get": {
                 "summary": "Équipements d'accueil du jeune enfant (EAJE) et LAEP d'une commune",
                 "operationId": "facilities",
-                "parameters": [
-                    _param(
-                        "commune",
-                        "query",
-                        {"type": "string", "maxLength": 100},
-                        "Code Insee de la commune.",
-                        "69123",
-                        True,
-                    ),
-                    _param(
-                        "type",
-                        "query",
-                        {
-                            "type": "string",
-                            "description": (
-                                "Un ou plusieurs types séparés par des virgules : "
-                                + ", ".join(FACILITY_TYPE_SLUGS)
-                                + " ou leur libellé."
-                            ),
-                        },
-                        "Filtre par type.",
-                        "eaje",
-                    ),
-                    _param(
-                        "near",
-                        "query",
-                        {"type": "string", "enum": ["0", "1"]},
-                        "1 : ajoute les communes voisines, triées par distance.",
-                        "1",
-                    ),
-                    _param(
-                        "limit",
-                        "query",
-                        {"type": "integer", "minimum": 1, "maximum": 5000, "default": 500},
-                        "Nombre maximal d'équipements.",
-                        50,
-                    ),
-                ],
-                "responses": {"200": _ok(_ref("Equipements"), "Équipements."), **errors},
+                "parameters": _facility_params(),
+                "responses": {"200": _ok(_ref("Equipements"), "Équipements."), **_ERRORS},
             }
         },
         "/api/v1/openapi.json": {
@@ -436,6 +476,26 @@ def openapi_document() -> dict:
             }
         },
     }
+
+
+_ERROR_RESPONSE = {
+    "description": "Erreur (paramètre invalide, territoire inconnu...).",
+    "content": {
+        "application/json": {
+            "schema": _ref("Erreur"),
+            "example": {
+                "erreur": "Indicateur inconnu : « x ». La liste est dans /api/v1/catalog.",
+                "statut": 400,
+            },
+        }
+    },
+}
+
+
+@lru_cache(maxsize=1)
+def openapi_document() -> dict:
+    """The OpenAPI 3.1 document (a fresh copy is not needed: callers only serialise it)."""
+    statuses = ", ".join(STATUS_API.values())
     return {
         "openapi": "3.1.0",
         "info": {
@@ -444,29 +504,10 @@ def openapi_document() -> dict:
             "description": (
                 "Données ouvertes de la branche Famille par territoire, après secret "
                 'statistique. Toutes les erreurs sont du JSON {"erreur", "statut"} ; les '
-                "paramètres inconnus sont ignorés. Statuts des cellules : "
-                + ", ".join(STATUS_API.values())
-                + "."
+                f"paramètres inconnus sont ignorés. Statuts des cellules : {statuses}."
             ),
         },
         "servers": [{"url": "/"}],
-        "paths": paths,
-        "components": {
-            "schemas": _schemas(),
-            "responses": {
-                "Erreur": {
-                    "description": "Erreur (paramètre invalide, territoire inconnu...).",
-                    "content": {
-                        "application/json": {
-                            "schema": _ref("Erreur"),
-                            "example": {
-                                "erreur": "Indicateur inconnu : « x ». La liste est dans "
-                                "/api/v1/catalog.",
-                                "statut": 400,
-                            },
-                        }
-                    },
-                }
-            },
-        },
+        "paths": {**_data_paths(), **_territory_paths(), **_service_paths()},
+        "components": {"schemas": _schemas(), "responses": {"Erreur": _ERROR_RESPONSE}},
     }

@@ -13,7 +13,8 @@ from urllib.parse import unquote
 from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
-from dashboard.responses import json_error
+from dashboard.server.responses import json_error
+from layers.appdata import current_data
 
 ERR_INTERNAL = "Erreur interne du serveur. Réessayez plus tard ou signalez le problème."
 ERR_TOO_LARGE = "Requête trop volumineuse : {max} octets au plus."
@@ -51,21 +52,26 @@ def is_unsafe_path(path: str) -> bool:
     return False
 
 
-def register_error_handlers(server: Flask, max_request_bytes: int) -> None:
+def init_app(server: Flask) -> None:
     """French 400 (unsafe path), 413 and 500 answers on `server`."""
+    server.config["PROPAGATE_EXCEPTIONS"] = False  # a 500 answer in French, never a traceback
+    server.before_request(refuse_unsafe_paths)
+    server.register_error_handler(413, too_large)
+    server.register_error_handler(500, internal_error)
 
-    @server.before_request
-    def _refuse_unsafe_paths() -> Response | None:
-        raw = request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI") or ""
-        if is_unsafe_path(request.path) or is_unsafe_path(raw.split("?", 1)[0]):
-            return error_response(ERR_BAD_PATH, 400)
-        return None
 
-    def _too_large(_err: HTTPException) -> Response:
-        return error_response(ERR_TOO_LARGE.format(max=max_request_bytes), 413)
+def refuse_unsafe_paths() -> Response | None:
+    """The before_request hook: a 400 for a path with a dot segment, before any routing."""
+    raw = request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI") or ""
+    if is_unsafe_path(request.path) or is_unsafe_path(raw.split("?", 1)[0]):
+        return error_response(ERR_BAD_PATH, 400)
+    return None
 
-    def _internal(_err: Exception) -> Response:
-        return error_response(ERR_INTERNAL, 500)
 
-    server.register_error_handler(413, _too_large)
-    server.register_error_handler(500, _internal)
+def too_large(_err: HTTPException) -> Response:
+    limit = current_data().settings.max_request_bytes
+    return error_response(ERR_TOO_LARGE.format(max=limit), 413)
+
+
+def internal_error(_err: Exception) -> Response:
+    return error_response(ERR_INTERNAL, 500)

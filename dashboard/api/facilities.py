@@ -6,17 +6,16 @@ of a point on click; the list beside the map comes from the facilities callbacks
 
 from __future__ import annotations
 
-import gzip
-import json
-
 import pandas as pd
-from flask import Flask, Response, request
+from flask import Blueprint, Response, request
 
-from dashboard.responses import json_error
-from dashboard.routes import LONG_CACHE, REVALIDATE, encoded_response
-from layers.appdata import AppData
+from dashboard.server.encoding import LONG_CACHE, REVALIDATE, Encoded, encoded_response
+from dashboard.server.responses import json_error
+from layers.appdata import current_data
 from layers.facilities import facility_places
 from layers.model import FACILITY_BY_LABEL
+
+bp = Blueprint("facilities", __name__)
 
 ERR_NO_FACILITIES = "Aucun fichier d'équipements n'est installé (cafcarto build ou equipements)."
 
@@ -44,38 +43,24 @@ def facility_features(table: pd.DataFrame) -> dict:
 
 # The encoded layer of the facilities file in service, by version (one entry: a new import
 # replaces it). Built from the table AppData already holds, not read again.
-_ENCODED: dict[str, tuple[bytes, bytes]] = {}
+_ENCODED: dict[str, Encoded] = {}
 
 
-def _encoded(table: pd.DataFrame, version: str) -> tuple[bytes, bytes]:
+def _encoded(table: pd.DataFrame, version: str) -> Encoded:
     hit = _ENCODED.get(version)
     if hit is None:  # threads may both build it once: harmless, and nothing is read half-set
-        raw = json.dumps(
-            facility_features(table), ensure_ascii=False, separators=(",", ":")
-        ).encode("utf-8")
-        hit = (raw, gzip.compress(raw, 6))
+        hit = Encoded.of_json(facility_features(table))
         _ENCODED.clear()
         _ENCODED[version] = hit
     return hit
 
 
-def register_facility_routes(server: Flask, data: AppData) -> None:
-    """Attach /geo/equipements.geojson."""
-
-    @server.route("/geo/equipements.geojson")
-    def facility_points() -> Response:
-        points = data.facilities()
-        if points is None:
-            return json_error(ERR_NO_FACILITIES, 404)
-        version = points.version
-        raw, raw_gz = _encoded(points.table, version)
-        resp = encoded_response(
-            raw,
-            raw_gz,
-            "application/geo+json",
-            {
-                "Cache-Control": LONG_CACHE if request.args.get("v") == version else REVALIDATE,
-            },
-        )
-        resp.headers["ETag"] = f'"{version}{"-gz" if resp.content_encoding else ""}"'
-        return resp
+@bp.route("/geo/equipements.geojson")
+def facility_points() -> Response:
+    points = current_data().facilities()
+    if points is None:
+        return json_error(ERR_NO_FACILITIES, 404)
+    version = points.version
+    control = LONG_CACHE if request.args.get("v") == version else REVALIDATE
+    body = _encoded(points.table, version)
+    return encoded_response(body, "application/geo+json", {"Cache-Control": control}, etag=version)

@@ -1,0 +1,1 @@
+"""HTTP routes of the Flask server beside the Dash pages, one module an area."""

@@ -1,0 +1,185 @@
+"""HTTP caching: Cache-Control by kind of URL, ETags on data answers, and a server-side cache
+of the data routes' answers (flask-caching: per-process memory, or Redis when
+CAFCARTO_REDIS_URL is set, so that several hosts share it).
+
+- content-hashed URLs (Dash bundles, `/assets/...?m=`, `/vendor/...?v=`): one year, immutable;
+- data (/api/v1/*, /api/carte/*): `public, max-age=CAFCARTO_DATA_MAX_AGE` with an ETag;
+- errors, /healthz and Dash callbacks: never stored.
+Revalidation (If-None-Match, answered 304) accepts the ETag in its compressed variants too.
+
+The server-side key holds the builds in service (geometry, demonstration and imported stores):
+a new `cafcarto build` or `cafcarto import` changes it, so no stale answer is ever served.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable, Mapping
+from functools import wraps
+from pathlib import Path
+
+from flask import Flask, Response, current_app, g, request
+from flask_caching import Cache
+
+from dashboard.server.encoding import LONG_CACHE, REVALIDATE, client_accepts
+from layers.appdata import current_data
+from layers.config import Settings
+
+DATA_PREFIXES = ("/api/v1/", "/api/carte/")
+NEVER_STORED = ("/healthz", "/_dash-update-component")
+# A whole-France commune answer is 2.8 MB of JSON; bigger ones (GeoJSON) are rebuilt each time.
+MAX_CACHED_BYTES = 4_000_000
+CACHE_ENTRIES = 64  # per process, with SimpleCache: at most ~256 MB
+SKIPPED_HEADERS = {"content-length", "set-cookie", "date"}
+REVALIDATION_HEADERS = ("Cache-Control", "Vary", "Last-Modified")
+# One extension object; each app gets its own backend (memory or Redis) from init_app.
+responses = Cache()
+
+
+def cache_config(settings: Settings) -> dict[str, object]:
+    """flask-caching settings: Redis when CAFCARTO_REDIS_URL is set, else in-process memory."""
+    common = {"CACHE_DEFAULT_TIMEOUT": max(settings.data_max_age, 1)}
+    if settings.redis_url:
+        return {
+            **common,
+            "CACHE_TYPE": "RedisCache",
+            "CACHE_REDIS_URL": settings.redis_url,
+            "CACHE_KEY_PREFIX": "cafcarto:reponse:",
+        }
+    return {**common, "CACHE_TYPE": "SimpleCache", "CACHE_THRESHOLD": CACHE_ENTRIES}
+
+
+def _link_target(link: Path) -> str:
+    try:
+        return os.readlink(link)
+    except OSError:
+        return "-"
+
+
+def builds_stamp(settings: Settings) -> str:
+    """Which builds are in service (cheap: three readlink calls)."""
+    links = (settings.cache, settings.store_demo, settings.store_import)
+    return "|".join(_link_target(root / "current") for root in links)
+
+
+def is_data_path(path: str) -> bool:
+    return path.startswith(DATA_PREFIXES)
+
+
+def matching_etag(etag: str, header: str | None) -> str | None:
+    """The If-None-Match tag that names our ETag, also in its compressed variants (`-br`,
+    `-gzip`, added by dashboard.server.compression), or None."""
+    for tag in (header or "").split(","):
+        tag = tag.strip().removeprefix("W/").strip('"')
+        if tag == "*" or tag == etag or tag.rsplit("-", 1)[0] == etag:
+            return etag if tag == "*" else tag
+    return None
+
+
+def not_modified(etag: str, headers: Mapping[str, str]) -> Response | None:
+    """A 304 carrying `headers` when the request's If-None-Match names `etag` (unquoted),
+    else None. Routes call it before reading a file; every answer goes through it after."""
+    tag = matching_etag(etag, request.headers.get("If-None-Match"))
+    if tag is None:
+        return None
+    resp = Response(status=304)
+    resp.headers.update(headers)
+    resp.headers["ETag"] = f'"{tag}"'
+    return resp
+
+
+def _revalidated(resp: Response) -> Response | None:
+    """A 304 for a GET whose validator the client already holds."""
+    etag = resp.get_etag()[0]
+    if request.method != "GET" or resp.status_code != 200 or not etag:
+        return None
+    kept = {name: resp.headers[name] for name in REVALIDATION_HEADERS if name in resp.headers}
+    return not_modified(etag, kept)
+
+
+def cache_control(path: str, query: Mapping[str, str], resp: Response, max_age: int) -> str | None:
+    """The Cache-Control a response should get (None: keep what the route set)."""
+    if path in NEVER_STORED or resp.status_code >= 400:
+        return "no-store"
+    if path.startswith("/_dash-component-suites/") and resp.cache_control.max_age:
+        return LONG_CACHE  # Dash fingerprints these URLs itself
+    if path.startswith("/assets/"):
+        return LONG_CACHE if query.get("m") else REVALIDATE
+    if is_data_path(path) and resp.status_code in (200, 304):
+        return f"public, max-age={max_age}"
+    if resp.mimetype == "text/html":
+        return REVALIDATE
+    return None
+
+
+def init_app(server: Flask, settings: Settings) -> None:
+    """Cache-Control on every answer and the server-side cache of the data routes registered
+    so far (call after the routes are added, before the rate limits)."""
+    responses.init_app(server, config=cache_config(settings))
+    wrapped: set[str] = set()
+    for rule in list(server.url_map.iter_rules()):
+        if is_data_path(rule.rule) and rule.endpoint not in wrapped:
+            wrapped.add(rule.endpoint)
+            server.view_functions[rule.endpoint] = cached(server.view_functions[rule.endpoint])
+    server.after_request(headers_and_store)
+
+
+def response_key() -> str:
+    """The server-side key of the current request: the builds in service, whether the client
+    takes the routes' own gzip bodies, and the full path with its query."""
+    coding = "gz" if client_accepts("gzip") else "id"
+    raw = f"{builds_stamp(current_data().settings)}\n{coding}\n{request.full_path}"
+    return hashlib.sha256(raw.encode("utf-8")).hexdigest()
+
+
+def _lookup() -> tuple[int, list[tuple[str, str]], bytes] | None:
+    g.response_key = response_key()
+    try:
+        return responses.get(g.response_key)
+    except Exception:  # a Redis outage must slow the data routes, not break them
+        current_app.logger.warning("cache de réponses indisponible", exc_info=True)
+        return None
+
+
+def cached(view: Callable[..., object]) -> Callable[..., object]:
+    """`view` answered from the server-side cache when the same GET was answered before."""
+
+    # Around the view, not in before_request: the rate limit (wrapped around this one
+    # later) counts the answers served from the cache as well.
+    @wraps(view)
+    def wrapper(*args: object, **kwargs: object) -> object:
+        if request.method != "GET":
+            return view(*args, **kwargs)
+        hit = _lookup()
+        if hit is None:
+            return view(*args, **kwargs)
+        status, headers, body = hit
+        g.response_from_cache = True
+        return Response(body, status=status, headers=headers)
+
+    return wrapper
+
+
+def headers_and_store(resp: Response) -> Response:
+    """The after_request hook: Cache-Control, the data answer stored, 304 when revalidated."""
+    max_age = current_data().settings.data_max_age
+    control = cache_control(request.path, request.args, resp, max_age)
+    if control is not None:
+        resp.headers["Cache-Control"] = control
+    if is_data_path(request.path) and resp.status_code == 200 and not resp.is_streamed:
+        _store(resp)
+    return _revalidated(resp) or resp
+
+
+def _store(resp: Response) -> None:
+    body = resp.get_data()
+    if not resp.get_etag()[0]:
+        resp.set_etag(hashlib.sha256(body).hexdigest()[:24])
+    key = g.get("response_key")
+    if key and not g.get("response_from_cache") and len(body) <= MAX_CACHED_BYTES:
+        headers = [(k, v) for k, v in resp.headers.items() if k.lower() not in SKIPPED_HEADERS]
+        try:
+            responses.set(key, (resp.status_code, headers, body))
+        except Exception:
+            current_app.logger.warning("cache de réponses indisponible", exc_info=True)

@@ -1,0 +1,165 @@
+"""The one Accept-Encoding parser and the bodies prepared once (dashboard.server.encoding), and
+the routes that answer with them, through the Flask test client on the small real cache."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+
+import flask
+import pytest
+
+from dashboard.app import create_app
+from dashboard.server.encoding import (
+    COMPRESSIONS,
+    LONG_CACHE,
+    REVALIDATE,
+    Encoded,
+    accepted_codings,
+    encoded_response,
+    negotiate,
+)
+from layers.appdata import AppData
+from layers.config import Settings
+
+# --------------------------------------------------------------------------------------------
+# Negotiation
+
+
+@pytest.mark.parametrize(
+    ("header", "offered", "expected"),
+    [
+        ("gzip, deflate, br", COMPRESSIONS, "br"),  # a tie: brotli, offered first
+        ("gzip, deflate, br, zstd", COMPRESSIONS, "br"),
+        ("gzip;q=1.0, br;q=0.5", COMPRESSIONS, "gzip"),
+        ("br;q=0.2, gzip;q=0.8", COMPRESSIONS, "gzip"),
+        ("gzip;q=0.5, br;q=0.8", ("gzip",), "gzip"),  # only what is offered counts
+        ("*", COMPRESSIONS, "br"),
+        ("*;q=0", COMPRESSIONS, None),
+        ("br;q=0, *", COMPRESSIONS, "gzip"),  # named with q=0: refused whatever `*` says
+        ("*;q=0, gzip", ("gzip",), "gzip"),
+        ("gzip;q=0", ("gzip",), None),
+        ("GZIP ; Q=0.5", ("gzip",), "gzip"),
+        ("gzip;level=1;q=0.3", ("gzip",), "gzip"),
+        ("gzip;q=abc, br;q=nan", COMPRESSIONS, None),  # unreadable q-values refuse
+        ("identity", COMPRESSIONS, None),
+        ("deflate, zstd", COMPRESSIONS, None),
+        ("", COMPRESSIONS, None),
+        (None, COMPRESSIONS, None),
+    ],
+)
+def test_negotiate(header: str | None, offered: tuple[str, ...], expected: str | None) -> None:
+    assert negotiate(header, offered) == expected
+
+
+def test_accepted_codings_reads_q_values() -> None:
+    assert accepted_codings("gzip;q=0.5, BR, , identity;q=0") == {
+        "gzip": 0.5,
+        "br": 1.0,
+        "identity": 0.0,
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# Bodies prepared once
+
+
+def test_encoded_json_is_compact_utf8_with_a_stable_gzip_copy() -> None:
+    body = Encoded.of_json({"nom": "Orléans", "valeurs": [1, None]})
+    assert body.raw == '{"nom":"Orléans","valeurs":[1,null]}'.encode()
+    assert gzip.decompress(body.gz) == body.raw
+    assert body.digest == hashlib.sha256(body.raw).hexdigest()[:20]
+    assert Encoded.of(body.raw).gz == body.gz  # no timestamp in the gzip header
+
+
+@pytest.mark.parametrize(
+    ("accept", "min_bytes", "gzipped"),
+    [
+        ("gzip, deflate, br", 0, True),
+        ("br", 0, False),  # the prepared copy is gzip: a brotli-only client gets the plain one
+        ("gzip;q=0", 0, False),
+        (None, 0, False),
+        ("gzip", 10_000, False),  # too small to be worth a gzip frame
+    ],
+)
+def test_encoded_response_answers_the_variant_the_client_takes(
+    accept: str | None, min_bytes: int, gzipped: bool
+) -> None:
+    body = Encoded.of_json({"x": "y" * 600})
+    headers = {} if accept is None else {"Accept-Encoding": accept}
+    with flask.Flask(__name__).test_request_context(headers=headers):
+        resp = encoded_response(
+            body, "application/json", {"Cache-Control": REVALIDATE}, etag="abc", min_bytes=min_bytes
+        )
+    assert resp.headers["Vary"] == "Accept-Encoding"
+    assert resp.headers["Cache-Control"] == REVALIDATE
+    assert resp.mimetype == "application/json"
+    if gzipped:
+        assert resp.headers["Content-Encoding"] == "gzip" and resp.data == body.gz
+        assert resp.headers["ETag"] == '"abc-gz"'
+    else:
+        assert "Content-Encoding" not in resp.headers and resp.data == body.raw
+        assert resp.headers["ETag"] == '"abc"'
+
+
+# --------------------------------------------------------------------------------------------
+# Routes
+
+
+@pytest.fixture(scope="module")
+def client(settings: Settings):
+    return create_app(settings).server.test_client()
+
+
+def test_label_points_are_the_same_layer_plain_or_gzipped(client) -> None:
+    gz = client.get("/geo/commune-points.geojson", headers={"Accept-Encoding": "gzip"})
+    plain = client.get("/geo/commune-points.geojson", headers={"Accept-Encoding": "identity"})
+    assert gz.status_code == plain.status_code == 200
+    assert gz.headers["Content-Encoding"] == "gzip" and "Content-Encoding" not in plain.headers
+    assert gzip.decompress(gz.data) == plain.data
+    layer = json.loads(plain.data)
+    assert [f["id"] for f in layer["features"]] == list(range(len(layer["features"])))
+    assert {"code", "nom"} == set(layer["features"][0]["properties"])
+    assert plain.headers["Cache-Control"] == REVALIDATE
+    versioned = client.get("/geo/commune-points.geojson?v=1")
+    assert versioned.headers["Cache-Control"] == LONG_CACHE
+    missing = client.get("/geo/pays-points.geojson")
+    assert missing.status_code == 404 and "pays" in missing.get_json()["erreur"]
+
+
+def test_facility_layer_has_one_validator_per_variant(client, settings: Settings) -> None:
+    version = AppData(settings).facilities().version
+    url = f"/geo/equipements.geojson?v={version}"
+    gz = client.get(url, headers={"Accept-Encoding": "gzip, deflate, br"})
+    assert gz.headers["Content-Encoding"] == "gzip"
+    assert gz.headers["ETag"] == f'"{version}-gz"'
+    assert gz.headers["Cache-Control"] == LONG_CACHE
+    plain = client.get(url, headers={"Accept-Encoding": "identity"})
+    assert plain.headers["ETag"] == f'"{version}"'
+    assert gzip.decompress(gz.data) == plain.data
+    assert json.loads(plain.data)["type"] == "FeatureCollection"
+    for accept, etag in (("gzip", gz.headers["ETag"]), ("identity", plain.headers["ETag"])):
+        again = client.get(url, headers={"Accept-Encoding": accept, "If-None-Match": etag})
+        assert again.status_code == 304 and again.data == b""
+    assert client.get("/geo/equipements.geojson").headers["Cache-Control"] == REVALIDATE
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/api/carte/commune?indicateur=population",  # the geometry's own indicator
+        "/api/carte/commune?indicateur=allocataires",  # a store indicator
+    ],
+)
+def test_map_payload_never_reaches_a_client_in_a_coding_it_refused(client, url: str) -> None:
+    # The gzip answer is stored server-side first: a later client must not be handed it
+    # unless it takes gzip.
+    gz = client.get(url, headers={"Accept-Encoding": "gzip"})
+    assert gz.headers["Content-Encoding"] == "gzip" and gz.headers["ETag"].endswith('-gz"')
+    plain = gzip.decompress(gz.data)
+    refused = client.get(url, headers={"Accept-Encoding": "gzip;q=0"})
+    assert "Content-Encoding" not in refused.headers and refused.data == plain
+    assert not refused.headers["ETag"].endswith('-gz"')
+    brotli_only = client.get(url, headers={"Accept-Encoding": "br"})
+    assert brotli_only.headers.get("Content-Encoding") in (None, "br")
