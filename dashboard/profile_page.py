@@ -8,36 +8,35 @@ from dash import dash_table, dcc, html
 
 from dashboard.layout import TABLE_CELL_STYLE
 from layers.appdata import AppData
-from layers.catalogue import BY_ID
+from layers.facility_search import DISPLAY_COLUMNS
 from layers.model import FACILITY_TYPES as TYPES
-from layers.model import level_name
-from layers.profile import cached_profile, composition_figure, neighbours_figure
+from layers.profile import Cell, Identity, Profile, Theme, cached_profile
+from layers.profile_figures import composition_figure, neighbours_figure
 from layers.views import ViewError
 
 GRAPH_CONFIG = {"displaylogo": False, "locale": "fr"}
 FACILITY_TYPES = [ft.label for ft in TYPES]
 
 
-def _card(title: str, cell: dict) -> html.Div:
+def _card(title: str, cell: Cell) -> html.Div:
     return html.Div(
         [
             html.Div(title, className="cc-card-title"),
-            html.Div(cell["texte"], className="cc-card-value"),
+            html.Div(cell.text, className="cc-card-value"),
         ],
         className="cc-card",
     )
 
 
-def _parents(identity: dict) -> html.P:
-    links = []
-    for parent in identity.get("parents", []):
-        level = parent["niveau"]
-        if level == "france":
+def _parents(identity: Identity) -> html.P:
+    links: list = []
+    for parent in identity.parents:
+        if parent.level == "france":
             continue
         links += [
             html.A(
-                f"{parent['nom']} ({parent['niveau_libelle']})",
-                href=f"/territoire/{level}/{parent['code']}",
+                f"{parent.name} ({parent.level_label})",
+                href=f"/territoire/{parent.level}/{parent.code}",
             ),
             " · ",
         ]
@@ -48,34 +47,33 @@ def _capital(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-def theme_table(theme: dict) -> html.Div:
+def theme_table(theme: Theme) -> html.Div:
     """One theme's indicators beside the references: a real table (screen readers, RGAA)."""
-    refs = theme["indicateurs"][0]["references"] if theme["indicateurs"] else []
+    refs = theme.rows[0].references if theme.rows else ()
     head = html.Tr(
         [
             html.Th("Indicateur", scope="col"),
             html.Th("Territoire", scope="col"),
-            *[html.Th(_capital(r["niveau_libelle"]), scope="col") for r in refs],
+            *[html.Th(_capital(r.parent.level_label), scope="col") for r in refs],
             html.Th("Rang dans l'EPCI", scope="col"),
             html.Th("Évolution", scope="col"),
         ]
     )
-    rows = []
-    for ind in theme["indicateurs"]:
-        rows.append(
-            html.Tr(
-                [
-                    html.Th(f"{ind['titre']} ({ind['unite']})", scope="row"),
-                    html.Td(ind["texte"], className="cc-num"),
-                    *[html.Td(r["texte"], className="cc-num") for r in ind["references"]],
-                    html.Td((ind.get("rang_epci") or {}).get("texte", "—")),
-                    html.Td((ind.get("evolution") or {}).get("texte", "—")),
-                ]
-            )
+    rows = [
+        html.Tr(
+            [
+                html.Th(f"{row.cell.title} ({row.cell.unit})", scope="row"),
+                html.Td(row.cell.text, className="cc-num"),
+                *[html.Td(r.cell.text, className="cc-num") for r in row.references],
+                html.Td(row.epci_rank.text if row.epci_rank else "—"),
+                html.Td(row.evolution.text if row.evolution else "—"),
+            ]
         )
+        for row in theme.rows
+    ]
     return html.Div(
         [
-            html.H3(theme["theme"]),
+            html.H3(theme.name),
             html.Table(
                 [html.Thead(head), html.Tbody(rows)], className="table table-sm cc-theme-table"
             ),
@@ -84,40 +82,28 @@ def theme_table(theme: dict) -> html.Div:
     )
 
 
-def profile_layout(
-    data: AppData, niveau: str | None = None, code: str | None = None, **_query: str
-) -> html.Div:
-    info, index = data.store(), data.index()
-    if info is None or index is None:
-        return html.Div(
-            html.P("Les données ne sont pas construites : lancez « cafcarto build »."),
-            className="cc-profile",
-        )
-    try:
-        prof = cached_profile(info.store, index, str(niveau), str(code)[:20], info.notice)
-    except ViewError as exc:
-        return html.Div(
-            [
-                html.H2("Territoire introuvable"),
-                html.P(exc.message),
-                html.A("Retour à la carte", href="/"),
-            ],
-            className="cc-profile",
-            role="alert",
-        )
-    ident = prof["identite"]
-    key = prof["chiffres_cles"]
-    kind = level_name(niveau) if niveau else niveau
+def _indicator_options(prof: Profile) -> list[dict[str, str]]:
+    return [{"label": row.cell.title, "value": row.cell.indicator} for row in prof.indicator_rows()]
+
+
+def _summary(prof: Profile, niveau: str, code: str) -> list:
+    """Links, title, parents, key figures, composition and the most paid benefits."""
+    key = prof.key_figures
+    kind = prof.identity.level_label
     cards = [
-        _card("Foyers allocataires", key["allocataires"]),
-        _card("Personnes couvertes", key["personnes_couvertes"]),
-        _card("Part de la population couverte", key["taux_personnes_couvertes"]),
+        _card("Foyers allocataires", key.recipients),
+        _card("Personnes couvertes", key.covered_people),
+        _card("Part de la population couverte", key.coverage_rate),
     ]
     benefits = html.Ol(
-        [html.Li(f"{b['libelle']} : {b['texte']}") for b in key["prestations"]],
+        [html.Li(f"{b.label} : {b.cell.text}") for b in key.benefits],
         className="cc-benefits",
     )
-    sections = [
+    composition = [
+        html.H3("Composition des familles allocataires"),
+        dcc.Graph(figure=composition_figure(key), config=GRAPH_CONFIG),
+    ]
+    return [
         html.Div(
             [
                 html.A("← Retour à la carte", href=f"/?territoire={niveau}:{code}"),
@@ -130,135 +116,149 @@ def profile_layout(
             ],
             className="cc-profile-actions",
         ),
-        html.H2(f"Fiche territoire : {ident['nom']}", id="fiche-titre"),
-        html.P(f"{kind.capitalize()} {code} · {key['periode_libelle']}", className="cc-note"),
-        _parents(ident),
+        html.H2(f"Fiche territoire : {prof.identity.name}", id="fiche-titre"),
+        html.P(f"{kind.capitalize()} {code} · {key.period_label}", className="cc-note"),
+        _parents(prof.identity),
         html.Div(cards, className="cc-cards"),
         html.Div(
             [
-                html.Div(
-                    [
-                        html.H3("Composition des familles allocataires"),
-                        dcc.Graph(figure=composition_figure(prof), config=GRAPH_CONFIG),
-                    ],
-                    className="cc-col",
-                ),
+                html.Div(composition, className="cc-col"),
                 html.Div([html.H3("Prestations les plus versées"), benefits], className="cc-col"),
             ],
             className="cc-row",
         ),
     ]
-    if prof["voisins"]:
-        choices = [
-            {"label": BY_ID[i["indicateur"]].title, "value": i["indicateur"]}
-            for t in prof["themes"]
-            for i in t["indicateurs"]
-        ]
-        sections.append(
-            html.Div(
-                [
-                    html.H3(
-                        "Comparaison avec les communes voisines"
-                        if niveau == "commune"
-                        else "Comparaison avec les territoires voisins"
-                    ),
-                    html.Label(
-                        "Indicateur comparé",
-                        htmlFor="voisins-indicateur",
-                        className="visually-hidden",
-                    ),
-                    dcc.Dropdown(
-                        id="voisins-indicateur",
-                        options=choices,
-                        value=prof["voisins"]["indicateur"],
-                        clearable=False,
-                    ),
-                    dcc.Graph(
-                        id="graphe-voisins",
-                        config=GRAPH_CONFIG,
-                        figure=neighbours_figure(prof["voisins"], str(code)),
-                    ),
-                ],
-                className="cc-section",
-                id="bloc-voisins",
-            )
-        )
-    sections.append(
+
+
+def _neighbours_section(prof: Profile, niveau: str, code: str) -> list:
+    if not prof.neighbours:
+        return []
+    return [
         html.Div(
             [
-                html.H3("Évolution"),
+                html.H3(
+                    "Comparaison avec les communes voisines"
+                    if niveau == "commune"
+                    else "Comparaison avec les territoires voisins"
+                ),
                 html.Label(
-                    "Indicateur de l'évolution",
-                    htmlFor="evolution-indicateur",
+                    "Indicateur comparé",
+                    htmlFor="voisins-indicateur",
                     className="visually-hidden",
                 ),
                 dcc.Dropdown(
-                    id="evolution-indicateur",
-                    value="taux_personnes_couvertes",
+                    id="voisins-indicateur",
+                    options=_indicator_options(prof),
+                    value=prof.neighbours.indicator,
                     clearable=False,
-                    options=[
-                        {"label": BY_ID[i["indicateur"]].title, "value": i["indicateur"]}
-                        for t in prof["themes"]
-                        for i in t["indicateurs"]
-                    ],
                 ),
-                dcc.Graph(id="graphe-evolution", config=GRAPH_CONFIG),
+                dcc.Graph(
+                    id="graphe-voisins",
+                    config=GRAPH_CONFIG,
+                    figure=neighbours_figure(prof.neighbours, str(code)),
+                ),
             ],
             className="cc-section",
+            id="bloc-voisins",
         )
+    ]
+
+
+def _evolution_section(prof: Profile) -> html.Div:
+    """The series chart (drawn by its callback) and the indicator picker."""
+    return html.Div(
+        [
+            html.H3("Évolution"),
+            html.Label(
+                "Indicateur de l'évolution",
+                htmlFor="evolution-indicateur",
+                className="visually-hidden",
+            ),
+            dcc.Dropdown(
+                id="evolution-indicateur",
+                value="taux_personnes_couvertes",
+                clearable=False,
+                options=_indicator_options(prof),
+            ),
+            dcc.Graph(id="graphe-evolution", config=GRAPH_CONFIG),
+        ],
+        className="cc-section",
     )
-    sections.append(
-        html.Div(
+
+
+def _compare_section() -> html.Div:
+    return html.Div(
+        [
+            html.H3("Comparer avec"),
+            html.Label("Territoires à comparer", htmlFor="comparer", className="visually-hidden"),
+            dcc.Dropdown(
+                id="comparer",
+                multi=True,
+                placeholder="Ajouter un territoire (nom, code)…",
+                options=[],
+            ),
+            html.Div(id="comparaison"),
+        ],
+        className="cc-section",
+    )
+
+
+def _facilities_section() -> html.Div:
+    """Crèches and LAEP of a commune and its neighbours (rows filled by a callback)."""
+    return html.Div(
+        [
+            html.H3("Accueil du jeune enfant à proximité (la commune et ses voisines)"),
+            dbc.Checklist(
+                id="equipements-types",
+                value=FACILITY_TYPES,
+                inline=True,
+                options=[{"label": t, "value": t} for t in FACILITY_TYPES],
+            ),
+            dash_table.DataTable(
+                id="equipements-table",
+                page_size=10,
+                sort_action="native",
+                columns=[{"name": n, "id": i} for i, n in DISPLAY_COLUMNS],
+                style_cell=TABLE_CELL_STYLE,
+            ),
+        ],
+        className="cc-section",
+        id="bloc-equipements",
+    )
+
+
+def _message(children: list | html.P, **attrs: str) -> html.Div:
+    return html.Div(children, className="cc-profile", **attrs)
+
+
+def profile_layout(
+    data: AppData, niveau: str | None = None, code: str | None = None, **_query: str
+) -> html.Div:
+    info, index = data.store(), data.index()
+    if info is None or index is None:
+        return _message(html.P("Les données ne sont pas construites : lancez « cafcarto build »."))
+    try:
+        prof = cached_profile(info.store, index, str(niveau), str(code)[:20], info.notice)
+    except ViewError as exc:
+        return _message(
             [
-                html.H3("Comparer avec"),
-                html.Label(
-                    "Territoires à comparer", htmlFor="comparer", className="visually-hidden"
-                ),
-                dcc.Dropdown(
-                    id="comparer",
-                    multi=True,
-                    placeholder="Ajouter un territoire (nom, code)…",
-                    options=[],
-                ),
-                html.Div(id="comparaison"),
+                html.H2("Territoire introuvable"),
+                html.P(exc.message),
+                html.A("Retour à la carte", href="/"),
             ],
-            className="cc-section",
+            role="alert",
         )
-    )
-    sections += [html.H3("Indicateurs par thème"), *[theme_table(t) for t in prof["themes"]]]
+    niveau, code = str(niveau), str(code)  # a known territory: both were given
+    sections = [
+        *_summary(prof, niveau, code),
+        *_neighbours_section(prof, niveau, code),
+        _evolution_section(prof),
+        _compare_section(),
+        html.H3("Indicateurs par thème"),
+        *[theme_table(t) for t in prof.themes],
+    ]
     if niveau == "commune":
-        sections.append(
-            html.Div(
-                [
-                    html.H3("Accueil du jeune enfant à proximité (la commune et ses voisines)"),
-                    dbc.Checklist(
-                        id="equipements-types",
-                        value=FACILITY_TYPES,
-                        inline=True,
-                        options=[{"label": t, "value": t} for t in FACILITY_TYPES],
-                    ),
-                    dash_table.DataTable(
-                        id="equipements-table",
-                        page_size=10,
-                        sort_action="native",
-                        columns=[
-                            {"name": n, "id": i}
-                            for i, n in (
-                                ("nom", "Nom"),
-                                ("type", "Type"),
-                                ("adresse", "Adresse"),
-                                ("commune", "Commune"),
-                                ("places", "Places"),
-                                ("distance", "Distance (km)"),
-                            )
-                        ],
-                        style_cell=TABLE_CELL_STYLE,
-                    ),
-                ],
-                className="cc-section",
-                id="bloc-equipements",
-            )
-        )
-    sections.append(html.P(prof["source"], className="cc-note"))
+        sections.append(_facilities_section())
+    sections.append(html.P(prof.source, className="cc-note"))
     sections.append(dcc.Store(id="fiche-territoire", data={"niveau": niveau, "code": code}))
     return html.Div(sections, className="cc-profile")

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from layers.export_tables import ExportMeta, export_rows, to_xlsx
 from layers.model import FILTER_LEVELS, Indicator
-from layers.profile import profile
+from layers.profile import Profile, profile
 from layers.profile_pdf import atlas_pdf
 from layers.store import Store
 from layers.territory_index import TerritoryIndex
@@ -61,7 +61,7 @@ def epci_atlas(
             f"{max_communes}. Choisissez un EPCI plus petit."
         )
     todo = [(level, code), *(("commune", c) for c in codes)]
-    profiles = []
+    profiles: list[Profile] = []
     for i, (lv, c) in enumerate(todo):
         progress(i, len(todo))
         profiles.append(profile(store, index, lv, c, notice))

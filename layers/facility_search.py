@@ -56,6 +56,18 @@ def in_territory(
     return sel.sort_values(["commune", "type", "nom"])
 
 
+# (key, French header) of the rows of `display_rows`, in table order: one list for the
+# profile page and the facilities panel.
+DISPLAY_COLUMNS = (
+    ("nom", "Nom"),
+    ("type", "Type"),
+    ("adresse", "Adresse"),
+    ("commune", "Commune"),
+    ("places", "Places"),
+    ("distance", "Distance (km)"),
+)
+
+
 def display_rows(sel: pd.DataFrame, index: TerritoryIndex, limit: int = 200) -> list[dict]:
     """Rows for a facilities table: name, type, address, commune name, places, distance."""
     names = index.table("commune").set_index("code")["nom"]

@@ -1,6 +1,6 @@
 """The territory profile as an A4 PDF (reportlab only: no browser, no kaleido).
 
-Input: the dict of `layers.profile.profile`. Tables carry the texts already formatted there
+Input: the `Profile` of `layers.profile.profile`. Tables carry the texts already formatted there
 (French numbers, « secret » for a hidden cell): nothing here can print a hidden value, the
 profile holds none. The neighbours chart is drawn with reportlab graphics from the same rows.
 """
@@ -33,8 +33,16 @@ from reportlab.platypus.doctemplate import BaseDocTemplate
 
 from layers.classify import format_fr
 from layers.periods import MONTHS_FR
-from layers.profile import OKABE_ITO, SOURCE_LINE
-from layers.store import PUBLISHED
+from layers.profile import (
+    SOURCE_LINE,
+    Cell,
+    Evolution,
+    IndicatorRow,
+    Neighbours,
+    ParentRef,
+    Profile,
+)
+from layers.profile_figures import OKABE_ITO
 from layers.views import STATUS_FR
 
 FONT, FONT_BOLD = "Helvetica", "Helvetica-Bold"
@@ -139,20 +147,20 @@ def _p(text: Any, style: ParagraphStyle) -> Paragraph:
     return Paragraph(pdf_text(text), style)
 
 
-def _identity_block(prof: dict, st: dict) -> list:
-    ident = prof["identite"]
-    parents = [p for p in ident["parents"] if p["niveau"] != "france"]
-    lines = [f"{ident['niveau_libelle'].capitalize()} {ident['code']}"]
-    lines += [f"{p['niveau_libelle'].capitalize()} : {p['nom']} ({p['code']})" for p in parents]
+def _identity_block(prof: Profile, st: dict) -> list:
+    ident = prof.identity
+    parents = [p for p in ident.parents if p.level != "france"]
+    lines = [f"{ident.level_label.capitalize()} {ident.code}"]
+    lines += [f"{p.level_label.capitalize()} : {p.name} ({p.code})" for p in parents]
     facts = []
-    if ident.get("population_texte"):
-        facts.append(("Population municipale", f"{ident['population_texte']} habitants"))
-    if ident.get("superficie_texte"):
-        facts.append(("Superficie", ident["superficie_texte"]))
-    if ident.get("densite_texte"):
-        facts.append(("Densité", ident["densite_texte"]))
-    if ident.get("codes_postaux"):
-        facts.append(("Codes postaux", ", ".join(ident["codes_postaux"])))
+    if ident.population_text:
+        facts.append(("Population municipale", f"{ident.population_text} habitants"))
+    if ident.area_text:
+        facts.append(("Superficie", ident.area_text))
+    if ident.density_text:
+        facts.append(("Densité", ident.density_text))
+    if ident.postal_codes:
+        facts.append(("Codes postaux", ", ".join(ident.postal_codes)))
     out: list = [_p(" · ".join(lines), st["corps"]), Spacer(1, 4)]
     if facts:
         rows = [[_p(k, st["cell_b"]), _p(v, st["cell"])] for k, v in facts]
@@ -171,13 +179,12 @@ def _identity_block(prof: dict, st: dict) -> list:
     return out
 
 
-def _key_figures_block(prof: dict, st: dict) -> list:
-    key = prof["chiffres_cles"]
-    out: list = [_p(f"Chiffres clés ({key.get('periode_libelle', '')})", st["h2"])]
+def _key_figures_block(prof: Profile, st: dict) -> list:
+    key = prof.key_figures
+    out: list = [_p(f"Chiffres clés ({key.period_label})", st["h2"])]
     rows = [[_p("Indicateur", st["cell_b"]), _p("Valeur", st["num_b"])]]
-    for ident in ("allocataires", "personnes_couvertes", "taux_personnes_couvertes"):
-        c = key[ident]
-        rows.append([_p(c["titre"], st["cell"]), _p(c["texte"], st["num"])])
+    for c in key.headline:
+        rows.append([_p(c.title, st["cell"]), _p(c.text, st["num"])])
     out.append(_table(rows, [9 * cm, 4 * cm]))
 
     out.append(_p("Composition familiale des foyers allocataires", st["h3"]))
@@ -188,20 +195,20 @@ def _key_figures_block(prof: dict, st: dict) -> list:
             _p("Part des allocataires", st["num_b"]),
         ]
     ]
-    for c in key["composition"]:
+    for c in key.composition:
         rows.append(
             [
-                _p(c["libelle"], st["cell"]),
-                _p(c["texte"], st["num"]),
-                _p(c["part_texte"], st["num"]),
+                _p(c.label, st["cell"]),
+                _p(c.cell.text, st["num"]),
+                _p(c.share_text, st["num"]),
             ]
         )
     out.append(_table(rows, [9 * cm, 4 * cm, 4 * cm]))
 
     out.append(_p("Prestations les plus versées", st["h3"]))
     rows = [[_p("Prestation", st["cell_b"]), _p("Foyers bénéficiaires", st["num_b"])]]
-    for c in key["prestations"]:
-        rows.append([_p(c["libelle"], st["cell"]), _p(c["texte"], st["num"])])
+    for b in key.benefits:
+        rows.append([_p(b.label, st["cell"]), _p(b.cell.text, st["num"])])
     if len(rows) == 1:
         rows.append([_p("Aucune prestation publiée", st["cell"]), _p("", st["num"])])
     out.append(_table(rows, [9 * cm, 4 * cm]))
@@ -212,11 +219,11 @@ _MONTH_ABBR = {"03": "mars", "06": "juin", "09": "sept.", "12": "déc."}
 _REF_HEAD = {"epci": "EPCI", "departement": "Départ.", "region": "Région", "france": "France"}
 
 
-def _themes_block(prof: dict, st: dict) -> list:
-    refs = prof.get("references", [])
-    has_rank = prof["identite"]["niveau"] == "commune"
+def _themes_block(prof: Profile, st: dict) -> list:
+    refs = prof.references
+    has_rank = prof.identity.level == "commune"
     out: list = [CondPageBreak(6 * cm), _p("Indicateurs par thème", st["h2"])]
-    ref_line = " ; ".join(f"{_REF_HEAD[r['niveau']]} = {r['nom']}" for r in refs)
+    ref_line = " ; ".join(f"{_REF_HEAD[r.level]} = {r.name}" for r in refs)
     if ref_line:
         out.append(_p(f"Comparaison avec : {ref_line}.", st["petit"]))
     # Column widths fit 18 cm: indicator, territory, references, rank, change.
@@ -225,32 +232,11 @@ def _themes_block(prof: dict, st: dict) -> list:
     evo_w = 3.0 * cm
     val_w = 1.8 * cm
     ind_w = 18 * cm - val_w * (1 + n_ref) - rank_w - evo_w
-    for theme in prof["themes"]:
-        head = [_p("Indicateur", st["cell_b"]), _p("Territoire", st["num_b"])]
-        head += [_p(_REF_HEAD[r["niveau"]], st["num_b"]) for r in refs]
-        if has_rank:
-            head.append(_p("Rang dans l'EPCI", st["num_b"]))
-        head.append(_p("Évolution", st["cell_b"]))
-        rows = [head]
-        for row in theme["indicateurs"]:
-            by_level = {r["niveau"]: r for r in row["references"]}
-            unit = "" if row["unite"] == "%" else f"{row['unite']}, "
-            line = [
-                _p(f"{row['titre']} ({unit}{_period_short(row['periode'])})", st["cell"]),
-                _p(_compact(row), st["num_b"]),
-            ]
-            line += [
-                _p(_compact(by_level[r["niveau"]]) if r["niveau"] in by_level else "", st["num"])
-                for r in refs
-            ]
-            if has_rank:
-                rk = row.get("rang_epci")
-                line.append(_p(rk["texte"] if rk else "-", st["num"]))
-            evo = row.get("evolution")
-            line.append(_p(_evolution_short(evo), st["cell"]))
-            rows.append(line)
-        widths = [ind_w, val_w, *[val_w] * n_ref, *([rank_w] if has_rank else []), evo_w]
-        title = _p(f"{theme['theme']} ({theme['categorie']})", st["h3"])
+    widths = [ind_w, val_w, *[val_w] * n_ref, *([rank_w] if has_rank else []), evo_w]
+    for theme in prof.themes:
+        head = _theme_head(refs, has_rank, st)  # flowables are not shared between tables
+        rows = [head, *(_theme_line(row, refs, has_rank, st) for row in theme.rows)]
+        title = _p(f"{theme.name} ({theme.category})", st["h3"])
         out.append(KeepTogether([title, _table(rows, widths)]) if len(rows) < 12 else title)
         if len(rows) >= 12:
             out.append(_table(rows, widths))
@@ -264,13 +250,40 @@ def _themes_block(prof: dict, st: dict) -> list:
     return out
 
 
-def _compact(c: dict) -> str:
+def _theme_head(refs: Sequence[ParentRef], has_rank: bool, st: dict) -> list[Paragraph]:
+    head = [_p("Indicateur", st["cell_b"]), _p("Territoire", st["num_b"])]
+    head += [_p(_REF_HEAD[r.level], st["num_b"]) for r in refs]
+    if has_rank:
+        head.append(_p("Rang dans l'EPCI", st["num_b"]))
+    return [*head, _p("Évolution", st["cell_b"])]
+
+
+def _theme_line(
+    row: IndicatorRow, refs: Sequence[ParentRef], has_rank: bool, st: dict
+) -> list[Paragraph]:
+    """An indicator's line: label (unit, period), territory, references, rank, change."""
+    by_level = {r.parent.level: r.cell for r in row.references}
+    own = row.cell
+    unit = "" if own.unit == "%" else f"{own.unit}, "
+    line = [
+        _p(f"{own.title} ({unit}{_period_short(own.period)})", st["cell"]),
+        _p(_compact(own), st["num_b"]),
+    ]
+    line += [
+        _p(_compact(by_level[r.level]) if r.level in by_level else "", st["num"]) for r in refs
+    ]
+    if has_rank:
+        line.append(_p(row.epci_rank.text if row.epci_rank else "-", st["num"]))
+    line.append(_p(_evolution_short(row.evolution), st["cell"]))
+    return line
+
+
+def _compact(c: Cell) -> str:
     """A context cell without its unit (given in the row label): fits narrow columns."""
-    if c.get("statut") != PUBLISHED or c.get("valeur") is None:
-        return str(c.get("texte") or STATUS_FR.get(c.get("statut", ""), "pas de données"))
-    unit = c.get("unite", "")
-    text = format_fr(float(c["valeur"]), 1 if unit == "%" else 0)
-    return f"{text}\u00a0%" if unit == "%" else text
+    if c.value is None:  # hidden: its French text
+        return c.text or STATUS_FR.get(c.status, "pas de données")
+    text = format_fr(c.value, 1 if c.unit == "%" else 0)
+    return f"{text}\u00a0%" if c.unit == "%" else text
 
 
 def _period_short(period: str | None) -> str:
@@ -280,29 +293,29 @@ def _period_short(period: str | None) -> str:
     return f"{_MONTH_ABBR.get(month, MONTHS_FR.get(month, month))} {year}"
 
 
-def _evolution_short(evo: dict | None) -> str:
+def _evolution_short(evo: Evolution | None) -> str:
     if not evo:
         return "-"
-    text = str(evo["texte"]).split(" entre ")[0]
-    return f"{text} depuis {evo['debut']['periode'][:4]}"
+    text = evo.text.split(" entre ")[0]
+    return f"{text} depuis {(evo.start.period or '')[:4]}"
 
 
-def neighbours_drawing(voisins: dict, width: float = 18 * cm) -> Drawing:
+def neighbours_drawing(near: Neighbours, width: float = 18 * cm) -> Drawing:
     """Horizontal bars, highest first; the territory in vermillion with « (territoire) »,
     a hidden cell as a labelled empty slot (no bar)."""
-    rows = voisins["lignes"]
+    rows = near.rows
     bar_h, gap, label_w, text_w = 11, 4, 5.2 * cm, 2.2 * cm
     height = len(rows) * (bar_h + gap) + 8
     d = Drawing(width, height)
-    values = [r["valeur"] for r in rows if r["statut"] == PUBLISHED and r["valeur"] is not None]
+    values = [r.cell.value for r in rows if r.cell.value is not None]
     top = max(values) if values else 1.0
     top = top if top > 0 else 1.0
     span = width - label_w - text_w
     d.add(Line(label_w, 2, label_w, height - 2, strokeColor=colors.grey, strokeWidth=0.5))
     for i, r in enumerate(rows):
         y = height - (i + 1) * (bar_h + gap)
-        own = bool(r.get("territoire"))
-        name = f"{r['nom']} (territoire)" if own else str(r["nom"])
+        own = r.is_territory
+        name = f"{r.name} (territoire)" if own else r.name
         d.add(
             String(
                 label_w - 4,
@@ -313,8 +326,8 @@ def neighbours_drawing(voisins: dict, width: float = 18 * cm) -> Drawing:
                 fontSize=7.5,
             )
         )
-        if r["statut"] == PUBLISHED and r["valeur"] is not None:
-            length = max(float(r["valeur"]) / top * span, 0.5)
+        if r.cell.value is not None:
+            length = max(r.cell.value / top * span, 0.5)
             d.add(
                 Rect(
                     label_w,
@@ -330,7 +343,7 @@ def neighbours_drawing(voisins: dict, width: float = 18 * cm) -> Drawing:
                 String(
                     label_w + length + 3,
                     y + 3,
-                    pdf_text_plain(r["texte"]),
+                    pdf_text_plain(r.cell.text),
                     fontName=FONT_BOLD if own else FONT,
                     fontSize=7.5,
                 )
@@ -352,7 +365,7 @@ def neighbours_drawing(voisins: dict, width: float = 18 * cm) -> Drawing:
                 String(
                     label_w + 3,
                     y + 3,
-                    pdf_text_plain(r["texte"]),
+                    pdf_text_plain(r.cell.text),
                     fontName=FONT,
                     fontSize=7.5,
                     fillColor=colors.HexColor("#444444"),
@@ -366,31 +379,30 @@ def pdf_text_plain(text: Any) -> str:
     return ("" if text is None else str(text)).translate(_WINANSI)
 
 
-def _neighbours_block(prof: dict, st: dict) -> list:
-    vois = prof.get("voisins")
-    if not vois:
+def _neighbours_block(prof: Profile, st: dict) -> list:
+    near = prof.neighbours
+    if not near:
         return []
-    level = prof["identite"]["niveau"]
-    kind = "communes voisines" if level == "commune" else "territoires voisins"
+    kind = "communes voisines" if prof.identity.level == "commune" else "territoires voisins"
     out: list = [
         CondPageBreak(7 * cm),
         _p(f"Comparaison avec les {kind}", st["h2"]),
-        _p(f"{vois['titre']} ({vois.get('periode_libelle', '')})", st["corps"]),
+        _p(f"{near.title} ({near.period_label})", st["corps"]),
     ]
     rows = [[_p("Rang", st["num_b"]), _p("Territoire", st["cell_b"]), _p("Valeur", st["num_b"])]]
     own_rows = []
     rank = 0
-    for r in vois["lignes"]:
-        published = r["statut"] == PUBLISHED
+    for r in near.rows:
+        published = r.cell.value is not None
         rank += 1 if published else 0
-        own = bool(r.get("territoire"))
-        name = f"{r['nom']} ({r['code']})" + (" - territoire" if own else "")
+        own = r.is_territory
+        name = f"{r.name} ({r.code})" + (" - territoire" if own else "")
         style_c, style_n = (st["cell_b"], st["num_b"]) if own else (st["cell"], st["num"])
         rows.append(
             [
                 _p(str(rank) if published else "-", style_n),
                 _p(name, style_c),
-                _p(r["texte"], style_n),
+                _p(r.cell.text, style_n),
             ]
         )
         if own:
@@ -399,7 +411,7 @@ def _neighbours_block(prof: dict, st: dict) -> list:
         out.append(_p("Aucun territoire voisin dans les données.", st["corps"]))
     out.append(_table(rows, [1.4 * cm, 10 * cm, 4 * cm], own_rows))
     out.append(Spacer(1, 8))
-    out.append(neighbours_drawing(vois))
+    out.append(neighbours_drawing(near))
     return out
 
 
@@ -442,33 +454,30 @@ def _heading(title: str, day: dt.date, notice: str | None, st: dict) -> list:
     return [*out, _p(notice, st["avert"])] if notice else out
 
 
-def profile_title(prof: dict) -> str:
-    ident = prof["identite"]
-    return f"Fiche territoire : {ident['nom']} ({ident['code']})"
+def profile_title(prof: Profile) -> str:
+    return f"Fiche territoire : {prof.identity.name} ({prof.identity.code})"
 
 
-def profile_story(prof: dict, day: dt.date) -> list:
+def profile_story(prof: Profile, day: dt.date) -> list:
     """The flowables of one profile (title to source line)."""
     st = _styles()
-    story = _heading(profile_title(prof), day, prof.get("avertissement"), st)
+    story = _heading(profile_title(prof), day, prof.notice, st)
     story += _identity_block(prof, st)
     story += _key_figures_block(prof, st)
     story += _themes_block(prof, st)
     story += _neighbours_block(prof, st)
-    story += [Spacer(1, 10), _p(prof.get("source") or SOURCE_LINE, st["petit"])]
+    story += [Spacer(1, 10), _p(prof.source or SOURCE_LINE, st["petit"])]
     return story
 
 
 def profile_pdf(
-    prof: dict, figures: Any = None, *, today: dt.date | None = None, compress: bool = True
+    prof: Profile, figures: Any = None, *, today: dt.date | None = None, compress: bool = True
 ) -> bytes:
     """The profile as PDF bytes (A4). `figures` is accepted for symmetry with the page and
     ignored: Plotly figures would need a browser to render; the PDF draws its own chart."""
     del figures
     buf = io.BytesIO()
-    doc, footer = _document(
-        buf, profile_title(prof), "Fiche territoire", prof.get("avertissement"), compress
-    )
+    doc, footer = _document(buf, profile_title(prof), "Fiche territoire", prof.notice, compress)
     doc.build(
         profile_story(prof, today or dt.date.today()), onFirstPage=footer, onLaterPages=footer
     )
@@ -476,7 +485,7 @@ def profile_pdf(
 
 
 def atlas_pdf(
-    title: str, profiles: Iterable[dict], notice: str | None, *, today: dt.date | None = None
+    title: str, profiles: Iterable[Profile], notice: str | None, *, today: dt.date | None = None
 ) -> bytes:
     """Several profiles in one PDF (an atlas of the communes of an EPCI), one per page run."""
     day = today or dt.date.today()

@@ -8,9 +8,12 @@ figures are secret.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import math
 import re
 import zlib
+from collections import Counter
+from collections.abc import Iterator
 
 import flask
 import pytest
@@ -20,13 +23,16 @@ from layers.appdata import AppData, init_app
 from layers.catalogue import BY_ID
 from layers.profile import (
     BENEFITS,
-    composition_figure,
-    neighbours_figure,
+    Cell,
+    CompositionRow,
+    IndicatorRow,
+    Profile,
+    cached_profile,
     profile,
-    series_figure,
 )
+from layers.profile_figures import composition_figure, neighbours_figure, series_figure
 from layers.profile_pdf import profile_pdf
-from layers.store import PUBLISHED, SECRET
+from layers.store import MISSING, NOT_APPLICABLE, PUBLISHED, SECRET
 from layers.views import series_with_references
 
 LYON, VILLEURBANNE = "69123", "69266"
@@ -50,7 +56,7 @@ def secret_code(data) -> str:
 
 
 @pytest.fixture(scope="module")
-def profiles(data, secret_code) -> dict[str, dict]:
+def profiles(data, secret_code) -> dict[str, Profile]:
     index, info = data
     return {
         c: profile(info.store, index, "commune", c, info.notice)
@@ -67,80 +73,142 @@ def _cell(store, ind: str, level: str, code: str, period: str) -> tuple[float | 
     return (None if s != PUBLISHED else float(v)), s
 
 
+def _row(prof: Profile, ident: str) -> IndicatorRow:
+    return next(r for r in prof.indicator_rows() if r.cell.indicator == ident)
+
+
+def _walk(obj: object) -> Iterator[object]:
+    """Every value inside a profile (dataclasses, containers, leaves), depth first."""
+    yield obj
+    if dataclasses.is_dataclass(obj):
+        for f in dataclasses.fields(obj):
+            yield from _walk(getattr(obj, f.name))
+    elif isinstance(obj, tuple | list | set | dict):
+        for item in obj:
+            yield from _walk(item)
+
+
+def test_the_cached_profile_cannot_be_changed(data) -> None:
+    index, info = data
+    prof = cached_profile(info.store, index, "commune", LYON, info.notice)
+    assert cached_profile(info.store, index, "commune", LYON, info.notice) is prof  # shared
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        prof.notice = None  # type: ignore[misc]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        prof.key_figures.recipients.value = 0.0  # type: ignore[misc]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        prof.neighbours.rows[0].cell.text = "0"  # type: ignore[misc, union-attr]
+    with pytest.raises(TypeError):
+        prof.themes[0].rows[0] = prof.themes[0].rows[1]  # type: ignore[index]
+    parts = list(_walk(prof))
+    assert not [p for p in parts if isinstance(p, list | set | dict)]  # tuples only
+    frozen = [type(p).__dataclass_params__.frozen for p in parts if dataclasses.is_dataclass(p)]
+    assert all(frozen) and len(frozen) > 500
+
+
+HIDDEN_TEXT = {SECRET: "secret", MISSING: "pas de données", NOT_APPLICABLE: "non concerné"}
+
+
+def test_every_hidden_cell_is_none_with_its_french_status(data, profiles) -> None:
+    index, info = data
+    iris = str(index.table("iris")["code"].iloc[0])
+    # a commune without data for the crèches' coverage rate (missing, not secret)
+    latest = info.store.periods("taux_couverture_eaje", "commune")[-1]
+    cells = info.store.layer("taux_couverture_eaje", "commune", latest)
+    blank = sorted(cells.loc[cells["statut"] == MISSING, "code"])[0]
+    others = [
+        profile(info.store, index, lv, c)
+        for lv, c in (("departement", "69"), ("iris", iris), ("commune", blank))
+    ]
+    hidden: Counter[str] = Counter()
+    for prof in [*profiles.values(), *others]:
+        parts = list(_walk(prof))
+        for cell in (p for p in parts if isinstance(p, Cell)):
+            if cell.status == PUBLISHED:
+                assert cell.value is not None and not math.isnan(cell.value)
+                continue
+            assert cell.value is None and cell.text == HIDDEN_TEXT[cell.status], cell
+            hidden[cell.status] += 1
+        # nothing computed from a hidden value: no rank, no share
+        for row in parts:
+            if isinstance(row, IndicatorRow) and row.cell.value is None:
+                assert row.epci_rank is None
+            if isinstance(row, CompositionRow) and row.cell.value is None:
+                assert row.share is None
+    assert set(hidden) == set(HIDDEN_TEXT)  # the fixture has every kind of hidden cell
+
+
 def test_identity_and_key_figures_match_the_store(data, profiles) -> None:
     index, info = data
     prof = profiles[LYON]
-    ident = prof["identite"]
-    assert ident["nom"] == "Lyon" and ident["code"] == LYON
-    assert {p["niveau"]: p["code"] for p in ident["parents"]}["epci"] == "200046977"
-    assert ident["population"] == index.get("commune", LYON).population
-    assert "69001" in ident["codes_postaux"]
-    key = prof["chiffres_cles"]
+    ident = prof.identity
+    assert ident.name == "Lyon" and ident.code == LYON
+    assert {p.level: p.code for p in ident.parents}["epci"] == "200046977"
+    assert ident.population == index.get("commune", LYON).population
+    assert "69001" in ident.postal_codes
+    key = prof.key_figures
     latest = info.store.periods("allocataires", "commune")[-1]
-    assert key["periode"] == latest == prof["periode"]
-    for ident_ in ("allocataires", "personnes_couvertes", "taux_personnes_couvertes"):
-        v, s = _cell(info.store, ident_, "commune", LYON, latest)
-        assert (key[ident_]["valeur"], key[ident_]["statut"]) == (v, s) and s == PUBLISHED
-    total = key["allocataires"]["valeur"]
-    shares = [c["part"] for c in key["composition"]]
-    assert [c["indicateur"] for c in key["composition"]] == [
+    assert key.period == latest == prof.period
+    headline = ("allocataires", "personnes_couvertes", "taux_personnes_couvertes")
+    assert [c.indicator for c in key.headline] == list(headline)
+    for cell in key.headline:
+        v, s = _cell(info.store, cell.indicator, "commune", LYON, latest)
+        assert (cell.value, cell.status) == (v, s) and s == PUBLISHED
+    total = key.recipients.value
+    shares = [c.share for c in key.composition]
+    assert [c.cell.indicator for c in key.composition] == [
         "isoles",
         "monoparentales",
         "couples_sans_enfant",
         "couples_avec_enfants",
     ]
-    for c in key["composition"]:
-        v, _ = _cell(info.store, c["indicateur"], "commune", LYON, latest)
-        assert c["valeur"] == v and c["part"] == pytest.approx(v / total * 100)
+    for c in key.composition:
+        v, _ = _cell(info.store, c.cell.indicator, "commune", LYON, latest)
+        assert c.cell.value == v and c.share == pytest.approx(v / total * 100)
     assert sum(shares) == pytest.approx(100, abs=0.5)  # the demo's breakdown adds up
-    benefits = key["prestations"]
-    assert {b["indicateur"] for b in benefits} <= set(BENEFITS)
-    values = [b["valeur"] for b in benefits if b["statut"] == PUBLISHED]
+    benefits = key.benefits
+    assert {b.cell.indicator for b in benefits} <= set(BENEFITS)
+    values = [b.cell.value for b in benefits if b.cell.status == PUBLISHED]
     assert values == sorted(values, reverse=True) and len(values) >= 10
-    assert "\u202f" in key["allocataires"]["texte"]  # French thousands separator
+    assert "\u202f" in key.recipients.text  # French thousands separator
 
 
 def test_secrets_stay_none_and_go_last(profiles, secret_code) -> None:
-    key = profiles[secret_code]["chiffres_cles"]
-    alloc = key["allocataires"]
-    assert alloc["statut"] == SECRET and alloc["valeur"] is None and alloc["texte"] == "secret"
-    statuses = [b["statut"] for b in key["prestations"]]
+    key = profiles[secret_code].key_figures
+    alloc = key.recipients
+    assert alloc.status == SECRET and alloc.value is None and alloc.text == "secret"
+    statuses = [b.cell.status for b in key.benefits]
     # secrets after every published benefit, never as 0
     assert statuses == sorted(statuses, key=lambda s: s != PUBLISHED)
-    for b in key["prestations"]:
-        assert (b["valeur"] is None) == (b["statut"] != PUBLISHED)
-    for c in key["composition"]:  # no share without a published total
-        assert c["part"] is None
-    row = next(
-        r
-        for t in profiles[secret_code]["themes"]
-        for r in t["indicateurs"]
-        if r["indicateur"] == "allocataires"
-    )
-    assert row["valeur"] is None and row["statut"] == SECRET and row["rang_epci"] is None
+    for b in key.benefits:
+        assert (b.cell.value is None) == (b.cell.status != PUBLISHED)
+    for c in key.composition:  # no share without a published total
+        assert c.share is None
+    row = _row(profiles[secret_code], "allocataires")
+    assert row.cell.value is None and row.cell.status == SECRET and row.epci_rank is None
 
 
 def test_context_equals_the_store_cells(data, profiles) -> None:
     _, info = data
     prof = profiles[VILLEURBANNE]
-    refs = {r["niveau"]: r["code"] for r in prof["references"]}
+    refs = {r.level: r.code for r in prof.references}
     assert refs == {"epci": "200046977", "departement": "69", "region": "84", "france": "FR"}
-    themes = {t["theme"] for t in prof["themes"]}
+    themes = {t.name for t in prof.themes}
     assert {"Données socio-démographiques", "Logement", "Solidarité et insertion"} <= themes
     checked = 0
-    for theme in prof["themes"]:
-        for row in theme["indicateurs"]:
-            periode = row["periode"]
-            assert periode == info.store.periods(row["indicateur"], "commune")[-1]
-            v, s = _cell(info.store, row["indicateur"], "commune", VILLEURBANNE, periode)
-            assert (row["valeur"], row["statut"]) == (v, s)
-            for ref in row["references"]:
-                # references at the commune's own (annual) period, although they are quarterly
-                assert ref["periode"] == periode
-                assert (ref["valeur"], ref["statut"]) == _cell(
-                    info.store, row["indicateur"], ref["niveau"], ref["code"], periode
-                )
-                checked += 1
+    for row in prof.indicator_rows():
+        own = row.cell
+        periode = own.period
+        assert periode == info.store.periods(own.indicator, "commune")[-1]
+        v, s = _cell(info.store, own.indicator, "commune", VILLEURBANNE, periode)
+        assert (own.value, own.status) == (v, s)
+        for ref in row.references:
+            # references at the commune's own (annual) period, although they are quarterly
+            assert ref.cell.period == periode
+            assert (ref.cell.value, ref.cell.status) == _cell(
+                info.store, own.indicator, ref.parent.level, ref.parent.code, periode
+            )
+            checked += 1
     assert checked > 100
 
 
@@ -150,78 +218,65 @@ def test_rank_within_the_epci(data, profiles, code) -> None:
     table = index.table("commune")
     epci = table.loc[table["code"] == code, "epci"].iloc[0]
     members = set(table.loc[table["epci"] == epci, "code"])
-    for theme in profiles[code]["themes"]:
-        for row in theme["indicateurs"]:
-            cells = info.store.layer(row["indicateur"], "commune", row["periode"])
-            cells = cells[cells["code"].isin(members) & (cells["statut"] == PUBLISHED)]
-            own = cells.loc[cells["code"] == code, "valeur"]
-            if own.empty:
-                assert row["rang_epci"] is None
-                continue
-            expected = 1 + int((cells["valeur"] > own.iloc[0]).sum())
-            rk = row["rang_epci"]
-            assert (rk["rang"], rk["sur"]) == (expected, len(cells))
-            assert rk["texte"] == f"{expected} sur {len(cells)}"
+    for row in profiles[code].indicator_rows():
+        cells = info.store.layer(row.cell.indicator, "commune", row.cell.period)
+        cells = cells[cells["code"].isin(members) & (cells["statut"] == PUBLISHED)]
+        own = cells.loc[cells["code"] == code, "valeur"]
+        if own.empty:
+            assert row.epci_rank is None
+            continue
+        expected = 1 + int((cells["valeur"] > own.iloc[0]).sum())
+        rk = row.epci_rank
+        assert (rk.rank, rk.total, rk.epci) == (expected, len(cells), epci)
+        assert rk.text == f"{expected} sur {len(cells)}"
 
 
 def test_evolution_is_first_to_latest_published(data, profiles) -> None:
     _, info = data
-    row = next(
-        r
-        for t in profiles[LYON]["themes"]
-        for r in t["indicateurs"]
-        if r["indicateur"] == "allocataires"
-    )
+    row = _row(profiles[LYON], "allocataires")
     series = info.store.series("allocataires", "commune", LYON)
     pub = series[series["statut"] == PUBLISHED]
-    evo = row["evolution"]
-    assert evo["debut"]["valeur"] == pub["valeur"].iloc[0]
-    assert evo["fin"]["valeur"] == pub["valeur"].iloc[-1]
-    assert evo["ecart"] == pytest.approx(pub["valeur"].iloc[-1] - pub["valeur"].iloc[0])
-    rate = next(
-        r
-        for t in profiles[LYON]["themes"]
-        for r in t["indicateurs"]
-        if r["indicateur"] == "part_aides_logement"
-    )
-    assert "point" in rate["evolution"]["texte"] and rate["evolution"]["ecart_pct"] is None
+    evo = row.evolution
+    assert evo.start.value == pub["valeur"].iloc[0]
+    assert evo.end.value == pub["valeur"].iloc[-1]
+    assert evo.change == pytest.approx(pub["valeur"].iloc[-1] - pub["valeur"].iloc[0])
+    rate = _row(profiles[LYON], "part_aides_logement")
+    assert "point" in rate.evolution.text and rate.evolution.change_pct is None
 
 
 @pytest.mark.parametrize("code", [LYON, "secret"])
 def test_neighbours_are_the_index_neighbours_sorted(data, profiles, secret_code, code) -> None:
     index, info = data
     code = secret_code if code == "secret" else code
-    vois = profiles[code]["voisins"]
-    assert vois["indicateur"] == "part_aides_logement"
-    rows = vois["lignes"]
-    assert {r["code"] for r in rows} == {code, *index.neighbours("commune", code)}
-    assert [r["code"] for r in rows if r["territoire"]] == [code]
-    values = [r["valeur"] for r in rows if r["valeur"] is not None]
+    vois = profiles[code].neighbours
+    assert vois.indicator == "part_aides_logement"
+    rows = vois.rows
+    assert {r.code for r in rows} == {code, *index.neighbours("commune", code)}
+    assert [r.code for r in rows if r.is_territory] == [code]
+    values = [r.cell.value for r in rows if r.cell.value is not None]
     assert values == sorted(values, reverse=True)
-    hidden = [r for r in rows if r["statut"] != PUBLISHED]
-    assert all(r["valeur"] is None for r in hidden)
+    hidden = tuple(r for r in rows if r.cell.status != PUBLISHED)
+    assert all(r.cell.value is None for r in hidden)
     assert rows[len(rows) - len(hidden) :] == hidden  # hidden cells last
     for r in rows:
-        assert (r["valeur"], r["statut"]) == _cell(
-            info.store, "part_aides_logement", "commune", r["code"], vois["periode"]
+        assert (r.cell.value, r.cell.status) == _cell(
+            info.store, "part_aides_logement", "commune", r.code, vois.period
         )
 
 
 def test_figures_keep_secrets_as_gaps(data, profiles, secret_code) -> None:
     index, info = data
-    vois = profiles[secret_code]["voisins"]
-    own = next(r for r in vois["lignes"] if r["territoire"])
+    vois = profiles[secret_code].neighbours
+    own = next(r for r in vois.rows if r.is_territory)
     fig = neighbours_figure(vois, secret_code)
     bar = fig.data[0]
     assert fig.layout.separators == ", "
     pos = [i for i, y in enumerate(bar.y) if "(territoire)" in y]
     assert len(pos) == 1 and bar.marker.pattern.shape[pos[0]] == "/"  # not colour alone
-    if own["statut"] == SECRET:
+    if own.cell.status == SECRET:
         assert bar.x[pos[0]] is None
         assert any(a.text == "secret" for a in fig.layout.annotations)
-    assert 0 not in [
-        x for x, r in zip(bar.x, vois["lignes"], strict=True) if r["statut"] != PUBLISHED
-    ]
+    assert 0 not in [x for x, r in zip(bar.x, vois.rows, strict=True) if r.cell.status != PUBLISHED]
 
     ind = BY_ID["allocataires"]
     df = series_with_references(info.store, index, ind, "commune", secret_code)
@@ -237,7 +292,7 @@ def test_figures_keep_secrets_as_gaps(data, profiles, secret_code) -> None:
     dashes = {t.line.dash for t in fig.data}
     assert len(dashes) == len(fig.data)  # every line has its own dash pattern
 
-    comp = composition_figure(profiles[secret_code])
+    comp = composition_figure(profiles[secret_code].key_figures)
     assert all(x is None for x in comp.data[0].x)  # total secret: no share at all
 
 
@@ -317,7 +372,7 @@ def test_pdf_prints_secret_not_a_number(client, profiles, secret_code) -> None:
     resp = client.get(f"/export/fiche/commune/{secret_code}.pdf")
     assert resp.status_code == 200
     lines = _pdf_text(resp.data)
-    name = profiles[secret_code]["identite"]["nom"]
+    name = profiles[secret_code].identity.name
     assert any(name in line for line in lines) and "secret" in lines
     # key figures table: the label is followed by its cell, which says "secret"
     pos = lines.index("Foyers allocataires")
@@ -332,12 +387,12 @@ def test_pdf_prints_secret_not_a_number(client, profiles, secret_code) -> None:
 def test_other_levels_and_pdf_without_demo(data) -> None:
     index, info = data
     prof = profile(info.store, index, "departement", "69")
-    assert prof["periode"] == info.store.periods("allocataires", "departement")[-1]
-    assert [r["niveau"] for r in prof["references"]] == ["region", "france"]
-    assert all(r["rang_epci"] is None for t in prof["themes"] for r in t["indicateurs"])
-    assert prof["avertissement"] is None
+    assert prof.period == info.store.periods("allocataires", "departement")[-1]
+    assert [r.level for r in prof.references] == ["region", "france"]
+    assert all(r.epci_rank is None for r in prof.indicator_rows())
+    assert prof.notice is None
     text = "\n".join(_pdf_text(profile_pdf(prof, compress=False)))
     assert "Fiche territoire : Rhône (69)" in text and "démonstration" not in text
     epci = profile(info.store, index, "epci", "200046977")
-    assert epci["voisins"] and epci["voisins"]["lignes"][0]["valeur"] is not None
-    assert not math.isnan(epci["chiffres_cles"]["allocataires"]["valeur"])
+    assert epci.neighbours and epci.neighbours.rows[0].cell.value is not None
+    assert not math.isnan(epci.key_figures.recipients.value)

@@ -1,0 +1,257 @@
+"""Plotly figures of the territory profile, built from its dataclasses (`layers.profile`) or
+from the frame of `layers.views.series_with_references`; nothing here knows Dash.
+
+Hidden cells stay hidden: a gap in a line, an empty bar slot labelled « secret » (or « pas de
+données »), never a zero. Colour is never the only cue (dash patterns, markers, hatching).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import pandas as pd
+import plotly.graph_objects as go
+
+from layers.classify import format_fr
+from layers.model import REFERENCE_LEVELS, Indicator
+from layers.profile import CompositionRow, KeyFigures, NeighbourRow, Neighbours, as_number
+from layers.store import MISSING, PUBLISHED
+from layers.views import STATUS_FR, indicator, period_text, value_text
+
+# Okabe-Ito: distinguishable with the common colour-vision deficiencies.
+OKABE_ITO = {
+    "orange": "#E69F00",
+    "bleu_ciel": "#56B4E9",
+    "vert": "#009E73",
+    "jaune": "#F0E442",
+    "bleu": "#0072B2",
+    "vermillon": "#D55E00",
+    "pourpre": "#CC79A7",
+    "noir": "#000000",
+}
+TERRITORY_COLOUR = OKABE_ITO["vermillon"]
+OTHER_COLOUR = OKABE_ITO["bleu"]
+# Role -> (colour, dash, marker): each reference differs by line style and marker too.
+SERIES_STYLE = {
+    "territoire": (OKABE_ITO["vermillon"], "solid", "circle"),
+    "epci": (OKABE_ITO["bleu"], "dash", "square"),
+    "departement": (OKABE_ITO["vert"], "dot", "diamond"),
+    "region": (OKABE_ITO["pourpre"], "dashdot", "triangle-up"),
+    "france": (OKABE_ITO["noir"], "longdash", "x"),
+    "caf": (OKABE_ITO["orange"], "longdashdot", "cross"),
+}
+ROLE_FR = {
+    "territoire": "Territoire",
+    "epci": "EPCI",
+    "departement": "Département",
+    "region": "Région",
+    "france": "France",
+    "caf": "Caf",
+}
+FONT = "Marianne, Arial, sans-serif"
+
+
+def _base_layout(fig: go.Figure, title: str) -> go.Figure:
+    fig.update_layout(
+        title={"text": title, "x": 0, "xanchor": "left", "font": {"size": 15}},
+        separators=", ",  # decimal comma, space between thousands
+        font={"family": FONT, "size": 12, "color": "#1e1e1e"},
+        paper_bgcolor="white",
+        plot_bgcolor="white",
+        margin={"l": 10, "r": 20, "t": 50, "b": 40},
+        hoverlabel={"font": {"family": FONT}},
+    )
+    return fig
+
+
+def _series_points(
+    part: pd.DataFrame, periods: list[str], ind: Indicator | None
+) -> tuple[list[float | None], list[str]]:
+    """One line's values by period (None for a hidden or absent cell) and their hover texts."""
+    by_period = {str(r.periode): r for r in part.itertuples()}
+    ys, texts = [], []
+    for p in periods:
+        r = by_period.get(p)
+        status = str(r.statut) if r is not None else MISSING
+        v = as_number(r.valeur) if r is not None and status == PUBLISHED else None
+        ys.append(v)
+        texts.append(
+            value_text(v, status, ind)
+            if ind is not None
+            else (format_fr(v, 1) if v is not None else STATUS_FR.get(status, ""))
+        )
+    return ys, texts
+
+
+def series_figure(
+    df: pd.DataFrame, ind: Indicator | str | None = None, title: str | None = None
+) -> go.Figure:
+    """Line chart of a territory's series and its references.
+
+    `df`: the frame of `layers.views.series_with_references`. Hidden cells are gaps (y None,
+    `connectgaps=False`); the territory's line is thick and solid, each reference has its own
+    dash pattern and marker so that colour is never the only cue.
+    """
+    ind = indicator(ind) if isinstance(ind, str) else ind
+    periods = sorted(set(df["periode"].astype(str)))
+    labels = [period_text(p) for p in periods]
+    fig = go.Figure()
+    roles = [r for r in ("territoire", *REFERENCE_LEVELS, "caf") if r in set(df["role"])]
+    for role in roles:
+        part = df[df["role"] == role]
+        ys, texts = _series_points(part, periods, ind)
+        colour, dash, symbol = SERIES_STYLE.get(role, ("#555555", "solid", "circle"))
+        name = str(part["nom"].iloc[0]) if len(part) else role
+        label = name if role == "territoire" else f"{ROLE_FR.get(role, role)} : {name}"
+        own = role == "territoire"
+        fig.add_trace(
+            go.Scatter(
+                x=labels,
+                y=ys,
+                name=label,
+                mode="lines+markers",
+                connectgaps=False,
+                line={"color": colour, "dash": dash, "width": 3.5 if own else 2},
+                marker={"symbol": symbol, "size": 9 if own else 7, "color": colour},
+                customdata=texts,
+                hovertemplate="%{x}<br>"
+                + label.replace("%", "%%")
+                + " : %{customdata}<extra></extra>",
+            )
+        )
+    fig.update_xaxes(
+        type="category",
+        categoryorder="array",
+        categoryarray=labels,
+        showline=True,
+        linecolor="#888",
+    )
+    fig.update_yaxes(
+        title={"text": ind.unit if ind is not None else ""},
+        gridcolor="#e5e5e5",
+        rangemode="tozero",
+        zeroline=True,
+        zerolinecolor="#888",
+    )
+    _base_layout(fig, title or (ind.title if ind is not None else "Évolution"))
+    fig.update_layout(legend={"orientation": "h", "y": -0.15, "x": 0}, hovermode="x unified")
+    return fig
+
+
+def _unique_labels(rows: Sequence[NeighbourRow]) -> list[str]:
+    names = [r.name for r in rows]
+    dup = {n for n in names if names.count(n) > 1}
+    return [f"{r.name} ({r.code})" if r.name in dup else r.name for r in rows]
+
+
+def _hbar(labels: list[str], xs: list[float | None], texts: list[str], **trace: Any) -> go.Figure:
+    """Horizontal bars, first row at the top; a hidden value (x None) has no bar and its text
+    (« secret »...) in the empty slot instead (a layout annotation, not a data point)."""
+    return go.Figure(
+        go.Bar(
+            orientation="h",
+            x=xs,
+            y=labels,
+            text=[t if x is not None else "" for t, x in zip(texts, xs, strict=True)],
+            textposition="outside",
+            cliponaxis=False,
+            hovertemplate="%{y} : %{customdata}<extra></extra>",
+            showlegend=False,
+            **trace,
+        )
+    )
+
+
+def _label_hidden(
+    fig: go.Figure, labels: list[str], xs: list[float | None], texts: list[str], **style: Any
+) -> None:
+    for lab, x, t in zip(labels, xs, texts, strict=True):
+        if x is None:
+            fig.add_annotation(
+                x=0,
+                xref="paper",
+                xanchor="left",
+                y=lab,
+                yref="y",
+                text=t,
+                showarrow=False,
+                bgcolor="#f2f2f2",
+                bordercolor="#999",
+                **style,
+            )
+    fig.update_yaxes(autorange="reversed", type="category", automargin=True)
+
+
+def neighbours_figure(
+    rows: Neighbours | Sequence[NeighbourRow], highlight_code: str, title: str | None = None
+) -> go.Figure:
+    """Horizontal bars of the territory and its neighbours, highest at the top.
+
+    `rows`: what `layers.profile.neighbours()` returns (or its `rows`). The territory's bar is
+    vermillion, hatched, and its label says « (territoire) »; a hidden cell has no bar (x None)
+    and reads « secret » (or « pas de données ») at the axis instead of a zero bar.
+    """
+    meta = rows if isinstance(rows, Neighbours) else None
+    lines = list(meta.rows if meta is not None else rows)
+    labels = [
+        f"▶ {lab} (territoire)" if r.code == highlight_code else lab
+        for lab, r in zip(_unique_labels(lines), lines, strict=True)
+    ]
+    xs = [r.cell.value for r in lines]  # None for every hidden cell
+    mine = [r.code == highlight_code for r in lines]
+    texts = [r.cell.text or STATUS_FR.get(r.cell.status, "") for r in lines]
+    fig = _hbar(
+        labels,
+        xs,
+        texts,
+        marker={
+            "color": [TERRITORY_COLOUR if m else OTHER_COLOUR for m in mine],
+            "line": {"color": ["#000000" if m else OTHER_COLOUR for m in mine], "width": 1.5},
+            "pattern": {
+                "shape": ["/" if m else "" for m in mine],
+                "fgcolor": "#ffffff",
+                "solidity": 0.3,
+            },
+        },
+        customdata=texts,
+    )
+    _label_hidden(fig, labels, xs, texts, font={"color": "#444", "size": 11}, borderpad=2)
+    fig.update_xaxes(
+        title={"text": meta.unit if meta is not None else ""},
+        gridcolor="#e5e5e5",
+        rangemode="tozero",
+    )
+    default = "Comparaison avec les communes voisines"
+    if meta is not None and meta.title:
+        default = f"{meta.title} — territoire et voisins ({meta.period_label})"
+    _base_layout(fig, title or default)
+    fig.update_layout(height=max(260, 60 + 28 * len(lines)), bargap=0.25)
+    return fig
+
+
+def composition_figure(
+    rows: KeyFigures | Iterable[CompositionRow], title: str | None = None
+) -> go.Figure:
+    """Horizontal bars of the family composition (share of allocataires), hidden cells labelled.
+
+    `rows`: a profile's `key_figures` (or their `composition`)."""
+    lines = list(rows.composition if isinstance(rows, KeyFigures) else rows)
+    labels = [r.label for r in lines]
+    xs = [r.share for r in lines]
+    texts = [r.share_text for r in lines]
+    colours = [OKABE_ITO[c] for c in ("bleu", "orange", "vert", "pourpre")]
+    fig = _hbar(
+        labels,
+        xs,
+        texts,
+        marker={"color": [colours[i % 4] for i in range(len(lines))]},
+        customdata=[f"{r.share_text} ({r.cell.text})" for r in lines],
+    )
+    _label_hidden(fig, labels, xs, texts)
+    fig.update_xaxes(
+        title={"text": "% des foyers allocataires"}, gridcolor="#e5e5e5", rangemode="tozero"
+    )
+    _base_layout(fig, title or "Composition familiale des foyers allocataires")
+    fig.update_layout(height=260, bargap=0.3)
+    return fig
