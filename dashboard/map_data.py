@@ -14,9 +14,9 @@ from functools import lru_cache
 
 from flask import Response, request
 
-from dashboard.map_options import map_params
 from dashboard.responses import json_error
 from layers.appdata import AppData
+from layers.map_options import map_params
 from layers.map_payload import store_payload
 from layers.store import PUBLISHED
 from layers.views import ViewError, indicator, layer, level_of, parent_of, period_of

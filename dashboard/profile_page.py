@@ -6,9 +6,9 @@ from __future__ import annotations
 import dash_bootstrap_components as dbc
 from dash import dash_table, dcc, html
 
-from dashboard.layout import TABLE_CELL_STYLE
 from layers.appdata import AppData
 from layers.catalogue import BY_ID
+from layers.facility_listing import TABLE_CELL_STYLE
 from layers.model import FACILITY_TYPES as TYPES
 from layers.model import level_name
 from layers.profile import cached_profile, composition_figure, neighbours_figure
