@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import dash
+import diskcache
 from dash import CeleryManager, DiskcacheManager
 
 from layers.appdata import use_settings
@@ -32,8 +33,6 @@ def background_manager(settings: Settings) -> CeleryManager | DiskcacheManager:
         # The workers import dashboard.wsgi: its create_app() sets their AppData.
         celery_app = Celery("cafcarto", broker=redis_url, backend=redis_url)
         return CeleryManager(celery_app, expire=EXPORT_TTL)
-    import diskcache
-
     folder = settings.jobs_root / "jobs"
     folder.mkdir(parents=True, exist_ok=True)
     return SpawningDiskcacheManager(diskcache.Cache(str(folder)), settings, expire=EXPORT_TTL)
@@ -56,11 +55,13 @@ class SpawningDiskcacheManager(DiskcacheManager):
     inherits nothing: `run_spawned_job` gets the settings (picklable values, never the app nor
     its AppData)."""
 
-    def __init__(self, cache, settings: Settings, expire: int | None = None) -> None:  # noqa: ANN001
+    def __init__(
+        self, cache: diskcache.Cache, settings: Settings, expire: int | None = None
+    ) -> None:
         super().__init__(cache, expire=expire)
         self.settings = settings
 
-    def call_job_fn(self, key, job_fn, args, context):  # noqa: ANN001, ANN201
+    def call_job_fn(self, key: str, job_fn: Callable, args: object, context: object) -> int:
         import multiprocess
 
         process = multiprocess.get_context("spawn").Process(

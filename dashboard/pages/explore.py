@@ -11,6 +11,7 @@ from collections.abc import Mapping
 import dash
 import dash_bootstrap_components as dbc
 from dash import dcc, html
+from dash.development.base_component import Component
 
 from dashboard.pages.shell import setup_message
 from layers import strings_fr as fr
@@ -23,6 +24,7 @@ from layers.options import (
     filter_options,
     indicator_options,
     level_options,
+    period_choice,
     period_options,
     subtheme_options,
     theme_options,
@@ -33,7 +35,7 @@ from layers.url_state import ViewState, parse_state
 NO_STORE = "L'entrepôt d'indicateurs n'est pas construit : lancez « cafcarto build »."
 
 
-def _labelled(label: str, control, html_for: str | None = None) -> html.Div:  # noqa: ANN001
+def _labelled(label: str, control: Component, html_for: str | None = None) -> html.Div:
     return html.Div(
         [html.Label(label, htmlFor=html_for, className="cc-label"), control], className="cc-field"
     )
@@ -102,7 +104,7 @@ def view_block(state: ViewState, built: list[str], periods: list[str]) -> html.D
                 fr.LABEL_PERIOD,
                 "periode",
                 period_options(periods),
-                state.periode or (periods[-1] if periods else None),
+                period_choice(periods, state.periode),
             ),
             html.Div(
                 _labelled(

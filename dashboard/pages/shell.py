@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dash
 from dash import html
+from dash.development.base_component import Component
 
 from dashboard.cache_check import cache_problems
 from dashboard.vendor import missing_files
@@ -54,7 +55,9 @@ def demo_banner(notice: str | None) -> html.Div | None:
     return html.Div(notice, className="cc-demo", role="note", id="bandeau-demo")
 
 
-def shell(notice: str | None, page_container, problems: list[str] | None = None) -> html.Div:  # noqa: ANN001
+def shell(
+    notice: str | None, page_container: Component, problems: list[str] | None = None
+) -> html.Div:
     """Header, demonstration banner (or what is missing to run), then the page of the URL."""
     setup = setup_message(problems) if problems else None
     parts = [header(), demo_banner(notice), setup, html.Div(page_container, className="cc-pages")]
