@@ -95,7 +95,7 @@ def wait_ready(url: str, timeout: float = 120.0) -> None:
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         try:
-            with urllib.request.urlopen(url + "/healthz", timeout=5) as resp:  # noqa: S310
+            with urllib.request.urlopen(url + "/healthz", timeout=5) as resp:
                 if resp.status == 200:
                     return
         except OSError:

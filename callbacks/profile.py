@@ -1,61 +1,97 @@
-"""Territory profile callbacks: neighbours and evolution charts, comparison, facilities nearby."""
+"""Territory profile callbacks: neighbours and evolution charts, comparison, facilities nearby.
+
+The figures come from `layers.charts`, the comparison from `layers.comparison`, the facilities
+from `layers.facility_listing`; the callbacks read `current_data()` and wire them."""
 
 from __future__ import annotations
 
-from dash import Dash, Input, Output, State, html, no_update
+import dash
+import plotly.graph_objects as go
+from dash import Input, Output, State, html, no_update
 
-from layers.appdata import AppData
+from layers.appdata import current_data
 from layers.catalogue import BY_ID
-from layers.facility_search import display_rows, near_facilities
-from layers.model import level_name
-from layers.profile import neighbours, neighbours_figure, series_figure
-from layers.views import ViewError, series_with_references, value_text
+from layers.charts import neighbours_chart, series_chart
+from layers.comparison import CHOOSE, Comparison, compared, comparison
+from layers.facility_listing import nearby_rows
+from layers.options import search_territories, territory_choices
+from layers.views import ViewError
 
-COMPARED = (
-    "allocataires",
-    "taux_personnes_couvertes",
-    "part_monoparentales",
-    "part_aides_logement",
-    "part_rsa",
-    "part_aah",
-    "taux_couverture_eaje",
+
+@dash.callback(
+    Output("graphe-voisins", "figure"),
+    Input("voisins-indicateur", "value"),
+    State("fiche-territoire", "data"),
+    prevent_initial_call=True,
 )
-MAX_COMPARED = 6
+def update_neighbours(ident: str | None, where: dict) -> go.Figure:
+    """The territory among its neighbours for the indicator chosen."""
+    data = current_data()
+    info, ind = data.store(), BY_ID.get(str(ident))
+    if ind is None or info is None or where["niveau"] not in ind.levels:
+        return no_update
+    return neighbours_chart(info.store, data.index(), ind, where["niveau"], where["code"])
 
 
-def comparison_table(data: AppData, territories: list[str]) -> html.Table | html.P:
-    """Key indicators side by side at each territory's latest period (secrets stay secret)."""
-    info, index = data.store(), data.index()
-    cols = []
-    for item in territories[:MAX_COMPARED]:
-        level, _, code = str(item).partition(":")
-        terr = index.get(level, code) if index else None
-        if terr is not None:
-            cols.append((level, code, f"{terr.name} ({level_name(level)})"))
-    if not cols or info is None:
-        return html.P("Choisissez un ou plusieurs territoires à comparer.")
-    # One store read for every indicator and territory; the latest period of each series
-    # (rows come oldest period first: the last one written wins).
-    found = info.store.series_many(list(COMPARED), [(lv, c) for lv, c, _ in cols])
-    latest = {
-        (str(r.indicateur), str(r.niveau), str(r.code)): (r.valeur, str(r.statut))
-        for r in found.itertuples()
-    }
-    rows = []
-    for ident in COMPARED:
-        ind = BY_ID[ident]
-        cells = []
-        for level, code, _ in cols:
-            if level not in ind.levels:
-                cells.append(html.Td("non concerné"))
-                continue
-            last = latest.get((ind.id, level, code))
-            text = "pas de données" if last is None else value_text(last[0], last[1], ind)
-            cells.append(html.Td(text, className="cc-num"))
-        rows.append(html.Tr([html.Th(ind.title, scope="row"), *cells]))
+@dash.callback(
+    Output("graphe-evolution", "figure"),
+    Input("evolution-indicateur", "value"),
+    State("fiche-territoire", "data"),
+)
+def update_evolution(ident: str | None, where: dict) -> go.Figure:
+    """The territory's series beside its references for the indicator chosen."""
+    data = current_data()
+    info, ind = data.store(), BY_ID.get(str(ident))
+    if ind is None or info is None or where["niveau"] not in ind.levels:
+        return no_update
+    try:
+        return series_chart(info.store, data.index(), ind, where["niveau"], where["code"])
+    except ViewError:
+        return no_update
+
+
+@dash.callback(
+    Output("comparer", "options"),
+    Input("comparer", "search_value"),
+    State("comparer", "value"),
+    State("comparer", "options"),
+)
+def compare_options(query: str | None, chosen: list[str] | None, options: list | None) -> list:
+    """Territories matching the search, after the ones already chosen (kept as options)."""
+    keep = [o for o in (options or []) if o["value"] in (chosen or [])]
+    found = search_territories(current_data().index(), query)
+    if found is None:
+        return keep or no_update
+    new = territory_choices(found, str(query), ":")
+    return keep + [o for o in new if o["value"] not in (chosen or [])]
+
+
+@dash.callback(
+    Output("comparaison", "children"),
+    Input("comparer", "value"),
+    State("fiche-territoire", "data"),
+)
+def compare(chosen: list[str] | None, where: dict) -> html.Table | html.P:
+    """Key indicators of the territory and the ones chosen, side by side."""
+    data = current_data()
+    info = data.store()
+    own = f"{where['niveau']}:{where['code']}"
+    found = comparison(info.store, data.index(), compared(own, chosen)) if info else None
+    return html.P(CHOOSE) if found is None else comparison_table(found)
+
+
+def comparison_table(found: Comparison) -> html.Table:
     head = html.Tr(
-        [html.Th("Indicateur", scope="col"), *[html.Th(name, scope="col") for *_, name in cols]]
+        [html.Th("Indicateur", scope="col")]
+        + [html.Th(name, scope="col") for name in found.territories]
     )
+    rows = [
+        html.Tr(
+            [html.Th(title, scope="row")]
+            + [html.Td(c.text, className="cc-num") if c.numeric else html.Td(c.text) for c in cells]
+        )
+        for title, cells in found.rows
+    ]
     return html.Table(
         [html.Thead(head), html.Tbody(rows)],
         className="table table-sm cc-theme-table",
@@ -63,84 +99,15 @@ def comparison_table(data: AppData, territories: list[str]) -> html.Table | html
     )
 
 
-def readable_scale(fig, ind):
-    """Counts of a commune and of France differ a thousandfold: a log axis keeps both legible."""
-    if ind.nature != "taux":
-        fig.update_yaxes(type="log", title_text=f"{ind.unit} (échelle logarithmique)")
-    return fig
-
-
-def register(app: Dash, data: AppData) -> None:
-    """Register the profile page callbacks."""
-
-    @app.callback(
-        Output("graphe-voisins", "figure"),
-        Input("voisins-indicateur", "value"),
-        State("fiche-territoire", "data"),
-        prevent_initial_call=True,
-    )
-    def update_neighbours(ident, where):
-        info, index = data.store(), data.index()
-        ind = BY_ID.get(ident)
-        if ind is None or info is None or where["niveau"] not in ind.levels:
-            return no_update
-        rows = neighbours(info.store, index, ind, where["niveau"], where["code"])
-        return neighbours_figure(rows, where["code"])
-
-    @app.callback(
-        Output("graphe-evolution", "figure"),
-        Input("evolution-indicateur", "value"),
-        State("fiche-territoire", "data"),
-    )
-    def update_evolution(ident, where):
-        info, index = data.store(), data.index()
-        ind = BY_ID.get(ident)
-        if ind is None or info is None or where["niveau"] not in ind.levels:
-            return no_update
-        try:
-            df = series_with_references(info.store, index, ind, where["niveau"], where["code"])
-        except ViewError:
-            return no_update
-        return readable_scale(series_figure(df, ind), ind)
-
-    @app.callback(
-        Output("comparer", "options"),
-        Input("comparer", "search_value"),
-        State("comparer", "value"),
-        State("comparer", "options"),
-    )
-    def compare_options(query, chosen, options):
-        index = data.index()
-        keep = [o for o in (options or []) if o["value"] in (chosen or [])]
-        if not query or index is None or len(query) < 2:
-            return keep or no_update
-        found = [
-            {
-                "label": f"{t.name} ({level_name(t.level)} {t.code})",
-                "value": f"{t.level}:{t.code}",
-                "search": query,
-            }
-            for t in index.search(query[:100], 10)
-        ]
-        return keep + [o for o in found if o["value"] not in (chosen or [])]
-
-    @app.callback(
-        Output("comparaison", "children"),
-        Input("comparer", "value"),
-        State("fiche-territoire", "data"),
-    )
-    def compare(chosen, where):
-        own = f"{where['niveau']}:{where['code']}"
-        return comparison_table(data, [own, *[c for c in (chosen or []) if c != own]])
-
-    @app.callback(
-        Output("equipements-table", "data"),
-        Input("equipements-types", "value"),
-        State("fiche-territoire", "data"),
-    )
-    def facilities(types, where):
-        points, index = data.facilities(), data.index()
-        if points is None or index is None:
-            return []
-        sel = near_facilities(points.table, index, where["code"], set(types or []), near=True)
-        return display_rows(sel, index)
+@dash.callback(
+    Output("equipements-table", "data"),
+    Input("equipements-types", "value"),
+    State("fiche-territoire", "data"),
+)
+def facilities(types: list[str] | None, where: dict) -> list[dict]:
+    """Facilities of the types ticked (labels) in the commune and its neighbours."""
+    data = current_data()
+    points, index = data.facilities(), data.index()
+    if points is None or index is None:
+        return []
+    return nearby_rows(points.table, index, where["code"], types or [])

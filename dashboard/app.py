@@ -9,25 +9,20 @@ from pathlib import Path
 import dash
 import flask
 
-from callbacks import explore as explore_callbacks
-from callbacks import exports as export_callbacks
-from callbacks import facilities as facility_callbacks
-from callbacks import map as map_callbacks
-from callbacks import profile as profile_callbacks
+import callbacks
 from dashboard.api import exports, facilities, geo, map_data, v1
-from dashboard.explore_page import explore_layout
 from dashboard.jobs import background_manager
-from dashboard.layout import setup_problems, shell
-from dashboard.profile_page import profile_layout
+from dashboard.pages import register_pages
+from dashboard.pages.explore import title as explore_title
+from dashboard.pages.shell import app_layout, setup_problems
 from dashboard.server import compression, errors, headers, http_cache, limits
 from dashboard.server.headers import add_nonce, csp_nonce
-from dashboard.url_state import DEFAULT_LEVEL
 from dashboard.vendor import vendor_url
 from layers import strings_fr as fr
 from layers.appdata import AppData, init_app
 from layers.config import REPO_ROOT, Settings
 from layers.geocache import web_levels
-from layers.model import LEVEL, MAP_LEVELS
+from layers.url_state import DEFAULT_LEVEL
 
 # Server routes beside the Dash pages: registered before `harden` wraps them.
 BLUEPRINTS = (geo.bp, map_data.bp, v1.bp, exports.bp, facilities.bp)
@@ -62,39 +57,13 @@ class CafDash(dash.Dash):
         # Dash pages give a title function the path variables only: the map's view is in the
         # query string, so its title is made here (and kept current by cafmap.js).
         if flask.request.path.rstrip("/") in ("", "/embed"):
-            kwargs["title"] = html_escape(_title(**flask.request.args.to_dict()))
+            kwargs["title"] = html_escape(explore_title(**flask.request.args.to_dict()))
         # Dash's inline config and start-up scripts run under the CSP thanks to the nonce.
         return add_nonce(super().interpolate_index(**kwargs), csp_nonce())
 
 
-def _notice(data: AppData) -> str | None:
-    info = data.store()
-    return info.notice if info else None
-
-
-def _title(**query: str) -> str:
-    """Page title naming the view (indicator and level), for tabs and screen readers."""
-    from layers.catalogue import BY_ID
-
-    ind = BY_ID.get(str(query.get("indicateur", "")))
-    found = LEVEL.get(str(query.get("niveau", "")))
-    level = found.singular if found is not None and found.mappable else ""
-    if ind is None:
-        return f"Carte des indicateurs – {fr.APP_TITLE}"
-    return f"{ind.title}{' par ' + level if level else ''} – {fr.APP_TITLE}"
-
-
-def _profile_title(data: AppData, niveau: str = "", code: str = "", **_kw: str) -> str:
-    """ "Fiche territoire : Lyon (commune) – Cafdata Carto"; the code when it is unknown."""
-    index = data.index()
-    terr = index.get(niveau, code) if index is not None and niveau in index.levels() else None
-    level = LEVEL[niveau].singular if niveau in MAP_LEVELS else ""
-    name = terr.name if terr is not None else code[:20]
-    return f"Fiche territoire : {name}{f' ({level})' if level else ''} – {fr.APP_TITLE}"
-
-
 def create_app(settings: Settings | None = None) -> dash.Dash:
-    """Build the app: layout, callbacks and server routes. Starts even with no cache."""
+    """Build the app: pages, callbacks and server routes. Starts even with no cache."""
     settings = settings or Settings.from_env()
     app = CafDash(
         __name__,
@@ -115,39 +84,15 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     app.index_string = app.index_string.replace("<html>", '<html lang="fr">', 1).replace(
         "{%css%}", "{%css%}\n" + module_tags(settings.vendor), 1
     )
-    dash.register_page(
-        "carte",
-        path="/",
-        title=_title,
-        name="Carte",
-        layout=lambda **query: explore_layout(data, **query),
-    )
-    dash.register_page(
-        "embed",
-        path="/embed",
-        title=_title,
-        name="Carte intégrable",
-        layout=lambda **query: explore_layout(data, embed=True, **query),
-    )
-    dash.register_page(
-        "fiche",
-        path_template="/territoire/<niveau>/<code>",
-        title=lambda **kw: _profile_title(data, **kw),
-        name="Fiche territoire",
-        layout=lambda **kw: profile_layout(data, **kw),
-    )
-    app.layout = lambda: shell(_notice(data), dash.page_container, setup_problems(settings))
+    register_pages()
+    app.layout = app_layout
+    callbacks.install(app)
     for blueprint in BLUEPRINTS:
         app.server.register_blueprint(blueprint)
     harden(app.server, settings)
     # Said once at start in the server log too (the page says it on every load).
     for problem in setup_problems(settings):
         app.server.logger.error(problem)
-    map_callbacks.register(app, settings)
-    explore_callbacks.register(app, data)
-    profile_callbacks.register(app, data)
-    facility_callbacks.register(app, data)
-    export_callbacks.register(app, data)
     return app
 
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import dash_bootstrap_components as dbc
 from dash import dash_table, dcc, html
 
-from dashboard.layout import TABLE_CELL_STYLE
 from layers.appdata import AppData
+from layers.facility_listing import TABLE_CELL_STYLE
 from layers.facility_search import DISPLAY_COLUMNS
 from layers.model import FACILITY_TYPES as TYPES
 from layers.profile import Cell, Identity, Profile, Theme, cached_profile

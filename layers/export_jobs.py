@@ -3,17 +3,31 @@ background callbacks, testable without them)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Literal
 
+from layers.appdata import AppData
+from layers.catalogue import BY_ID
+from layers.export_files import ATLAS_MAX_COMMUNES, save_export
 from layers.export_tables import ExportMeta, export_rows, to_xlsx
 from layers.model import FILTER_LEVELS, Indicator
 from layers.profile import Profile, profile
 from layers.profile_pdf import atlas_pdf
 from layers.store import Store
 from layers.territory_index import TerritoryIndex
-from layers.views import ViewError, layer
+from layers.views import ViewError, layer, parent_of
 
 Progress = Callable[[int, int], None]
+# What the page's progress bar shows: (percent, its label, the step in words).
+ProgressSetter = Callable[[tuple[int, str, str]], None]
+ExportKind = Literal["xlsx", "atlas"]
+
+ERR_NO_DATA = "Les données ne sont pas disponibles : l'export est impossible."
+ERR_NO_FILTER = (
+    "Pour un atlas, choisissez d'abord un EPCI (ou un autre territoire) dans « Territoire "
+    "affiché » : l'atlas réunit sa fiche et celles de ses communes."
+)
+STEP = {"atlas": "fiche", "xlsx": "ligne"}
 
 
 def view_xlsx(
@@ -68,3 +82,55 @@ def epci_atlas(
     title = f"Atlas des communes : {terr.name} ({len(codes)} communes)"
     progress(len(todo), len(todo))
     return atlas_pdf(title, profiles, notice), f"atlas_{level}_{code}.pdf"
+
+
+def megabytes(n: int) -> str:
+    """« 1,2 Mo »."""
+    return f"{n / 1e6:.1f}".replace(".", ",") + " Mo"
+
+
+def progress_reporter(kind: ExportKind, set_progress: ProgressSetter) -> Progress:
+    """The (done, total) callback of a job turned into the page's percent and French step."""
+    step = STEP[kind]
+
+    def progress(done: int, total: int) -> None:
+        pct = int(100 * done / total) if total else 100
+        text = (
+            f"{step.capitalize()} {min(done + 1, total)} sur {total}"
+            if done < total
+            else "Mise en page du fichier…"
+        )
+        set_progress((pct, f"{pct} %", text))
+
+    return progress
+
+
+def run_export(
+    data: AppData, kind: ExportKind, state: Mapping[str, str | None], set_progress: ProgressSetter
+) -> tuple[str, str]:
+    """Do the job of the explore page's state (indicateur, niveau, periode, filtre); returns
+    (URL of the file, French status). Raises ViewError (French message)."""
+    info, index = data.store(), data.index()
+    if info is None or index is None:
+        raise ViewError(ERR_NO_DATA, 503)
+    progress = progress_reporter(kind, set_progress)
+    if kind == "atlas":
+        level, _, code = (state.get("filtre") or "").partition(":")
+        if not code:
+            raise ViewError(ERR_NO_FILTER)
+        body, name = epci_atlas(
+            info.store, index, level, code, info.notice, progress, ATLAS_MAX_COMMUNES
+        )
+        what = "Atlas PDF"
+    else:
+        ind = BY_ID.get(state.get("indicateur") or "")
+        niveau, periode = state.get("niveau"), state.get("periode")
+        if ind is None or not niveau or not periode:
+            raise ViewError(ERR_NO_DATA)
+        parent = parent_of(index, niveau, state.get("filtre"))
+        body, name = view_xlsx(
+            info.store, index, ind, niveau, periode, parent, info.notice, progress
+        )
+        what = "Classeur Excel"
+    url = save_export(data.settings, name, body)
+    return url, f"{what} prêt ({megabytes(len(body))}) : le téléchargement démarre."

@@ -668,16 +668,3 @@ def cached_profile(
     for the same one (~120 ms each on all France). A new build brings new Store and index
     objects, hence new keys. Shared between requests, hence frozen."""
     return _profile_cached(store, index, level, code, notice)
-
-
-_MOVED_FIGURES = frozenset({"series_figure", "neighbours_figure", "composition_figure"})
-
-
-def __getattr__(name: str) -> Any:
-    """Transitional: the figure builders moved to `layers.profile_figures`; callbacks still
-    import them from here until they are rewritten (imported lazily: no import cycle)."""
-    if name in _MOVED_FIGURES:
-        from layers import profile_figures
-
-        return getattr(profile_figures, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -71,7 +71,7 @@ def _handler(remote: FakeRemote) -> type[BaseHTTPRequestHandler]:
         def log_message(self, *args: object) -> None:  # keep pytest output clean
             pass
 
-        def do_GET(self) -> None:  # noqa: N802 (http.server API)
+        def do_GET(self) -> None:
             path = urlsplit(self.path).path
             entry = {"path": path, "range": self.headers.get("Range"), "status": 0, "sent": 0}
             with remote.lock:

@@ -12,15 +12,10 @@ import pytest
 from openpyxl import load_workbook
 from pypdf import PdfReader
 
-from dashboard.jobs import (
-    EXPORT_TTL,
-    background_manager,
-    export_file,
-    purge_exports,
-    save_export,
-)
+from dashboard.jobs import background_manager
 from layers.appdata import AppData
 from layers.catalogue import BY_ID
+from layers.export_files import EXPORT_TTL, export_file, purge_exports, save_export
 from layers.export_jobs import atlas_communes, epci_atlas, view_xlsx
 from layers.views import ViewError
 

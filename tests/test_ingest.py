@@ -401,7 +401,7 @@ class _Portal(http.server.BaseHTTPRequestHandler):
     served: dict[str, bytes] = {}
     requests: list[str] = []
 
-    def do_GET(self) -> None:  # noqa: N802 (http.server API)
+    def do_GET(self) -> None:
         self.requests.append(self.path)
         body = self.served.get(self.path)
         if body is None:

@@ -301,7 +301,7 @@ def _pdf_text(pdf: bytes) -> list[str]:
     try:
         from pypdf import PdfReader
     except ImportError:
-        PdfReader = None  # noqa: N806
+        PdfReader = None
     if PdfReader is not None:
         import io
 

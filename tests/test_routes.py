@@ -10,11 +10,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from callbacks.map import map_spec
 from dashboard.app import create_app
 from dashboard.vendor import VENDOR_FILES, missing_files
 from layers.config import Settings
 from layers.geocache import build_dir, web_levels
+from layers.map_spec import map_spec
 
 
 @pytest.fixture(scope="module")

@@ -243,7 +243,7 @@ def test_the_attacker_pins_a_leaked_cell(cells: Cells, relations: list[Relation]
 
 
 def _fetch(url: str) -> bytes:
-    with urllib.request.urlopen(url, timeout=60) as resp:  # noqa: S310 (loopback test server)
+    with urllib.request.urlopen(url, timeout=60) as resp:
         return resp.read()
 
 

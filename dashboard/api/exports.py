@@ -11,9 +11,9 @@ import re
 
 from flask import Blueprint, Response, send_file
 
-from dashboard.jobs import export_file
 from dashboard.server.responses import json_error
 from layers.appdata import current_data
+from layers.export_files import export_file
 from layers.model import LEVEL, LEVEL_CODES, level_name
 from layers.profile import cached_profile
 from layers.profile_pdf import profile_pdf

@@ -14,7 +14,6 @@ from pathlib import Path
 
 from flask import Blueprint, Response, request
 
-from dashboard.map_options import map_params
 from dashboard.server.encoding import REVALIDATE, Encoded, encoded_response
 from dashboard.server.responses import json_error
 from layers import strings_fr as fr
@@ -22,6 +21,7 @@ from layers.appdata import AppData, StoreInfo, current_data
 from layers.catalogue import BY_ID, GEOMETRY_INDICATORS
 from layers.geocache import level_parquet, level_table, web_levels
 from layers.geometry_values import compute
+from layers.map_options import map_params
 from layers.map_payload import carte_payload, store_payload
 from layers.model import MAP_LEVELS, Indicator
 from layers.store import PUBLISHED

@@ -61,7 +61,7 @@ class ProductionServer(BaseApplication):
             if key in self.cfg.settings:  # settings an older gunicorn lacks are skipped
                 self.cfg.set(key, value)
 
-    def load(self):  # noqa: ANN201 (a WSGI callable)
+    def load(self):
         from dashboard.app import create_app
 
         return create_app(self.settings).server

@@ -10,9 +10,9 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, replace
 from urllib.parse import urlencode
 
-from dashboard.map_options import ALL_PALETTES, REPRESENTATIONS, parse_breaks
 from layers.catalogue import BY_ID
 from layers.classify import MAX_CLASSES, METHODS, MIN_CLASSES
+from layers.map_options import ALL_PALETTES, REPRESENTATIONS, parse_breaks
 from layers.model import FACILITY_BY_SLUG, FACILITY_TYPES
 from layers.store import Store
 from layers.territory_index import TerritoryIndex

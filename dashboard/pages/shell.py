@@ -1,17 +1,21 @@
-"""Page shell and shared pieces: header, demonstration banner, overseas quick view, map area.
+"""The app's layout around the pages: header, demonstration banner (or what is missing to run),
+then the page of the URL.
 
-Small factory functions, no callbacks here. The layout is a function so that a cache built or
-front-end installed after start-up is picked up on the next page load.
+Small factory functions, no callbacks here. The layout is a function, evaluated on every page
+load with the data of the app serving it: a cache built or front-end installed after start-up
+is picked up on the next load.
 """
 
 from __future__ import annotations
 
-import dash_bootstrap_components as dbc
+import dash
 from dash import html
+from dash.development.base_component import Component
 
 from dashboard.cache_check import cache_problems
 from dashboard.vendor import missing_files
 from layers import strings_fr as fr
+from layers.appdata import current_data
 from layers.config import Settings
 from layers.geocache import web_levels
 
@@ -24,21 +28,6 @@ def header() -> html.Header:
         ],
         className="cc-header",
     )
-
-
-def zone_selector() -> html.Div:
-    buttons = [
-        dbc.Button(
-            label,
-            id={"type": "zone", "code": code},
-            color="secondary",
-            outline=True,
-            size="sm",
-            n_clicks=0,
-        )
-        for code, (label, _bounds) in fr.ZONES.items()
-    ]
-    return html.Div([html.H2(fr.LABEL_ZONE), html.Div(buttons, className="cc-zones")])
 
 
 def setup_message(problems: list[str]) -> html.Div:
@@ -60,34 +49,24 @@ def setup_problems(settings: Settings) -> list[str]:
     return problems + cache_problems(settings)
 
 
-def map_area(problems: list[str]) -> html.Main:
-    if problems:
-        content = setup_message(problems)
-    else:
-        content = html.Div(
-            id="cafmap", className="cafmap-root", role="region", **{"aria-label": fr.MAP_ARIA}
-        )
-    return html.Main(content, className="cc-main")
-
-
 def demo_banner(notice: str | None) -> html.Div | None:
     if not notice:
         return None
     return html.Div(notice, className="cc-demo", role="note", id="bandeau-demo")
 
 
-def shell(notice: str | None, page_container, problems: list[str] | None = None) -> html.Div:
+def shell(
+    notice: str | None, page_container: Component, problems: list[str] | None = None
+) -> html.Div:
     """Header, demonstration banner (or what is missing to run), then the page of the URL."""
     setup = setup_message(problems) if problems else None
     parts = [header(), demo_banner(notice), setup, html.Div(page_container, className="cc-pages")]
     return html.Div([p for p in parts if p is not None], className="cc-app")
 
 
-# Data tables (profile, facilities): the page's font, not DataTable's monospace default.
-TABLE_CELL_STYLE = {
-    "fontFamily": "system-ui, sans-serif",
-    "fontSize": "0.85rem",
-    "textAlign": "left",
-    "whiteSpace": "normal",
-    "height": "auto",
-}
+def app_layout() -> html.Div:
+    """The layout of the app (`app.layout`), for the data of the app serving the request."""
+    data = current_data()
+    info = data.store()
+    notice = info.notice if info else None
+    return shell(notice, dash.page_container, setup_problems(data.settings))

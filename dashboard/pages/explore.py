@@ -1,85 +1,52 @@
-"""The explore page: side panel (indicator, level, period, classification, filter, export),
-the map, the selected territory's series and the data table. Built from the URL's state."""
+"""The explore page (/): side panel (indicator, level, period, classification, filter,
+export), the map, the selected territory's series and the data table. Built from the URL's
+state (`layers.url_state`) and the data of the app serving the request; its controls' choices
+come from `layers.options`, its callbacks from `callbacks/`.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
+import dash
 import dash_bootstrap_components as dbc
 from dash import dcc, html
+from dash.development.base_component import Component
 
-from dashboard.layout import map_area, zone_selector
-from dashboard.map_options import ALL_PALETTES
-from dashboard.url_state import ViewState, parse_state
+from dashboard.pages.shell import setup_message
 from layers import strings_fr as fr
-from layers.appdata import AppData
-from layers.catalogue import BY_ID, CATEGORIES, INDICATORS
+from layers.appdata import current_data
+from layers.catalogue import BY_ID
 from layers.classify import METHODS
-from layers.model import FACILITY_TYPES, FILTER_LEVELS, LEVEL, MAP_LEVELS, level_name
-from layers.views import period_text
+from layers.map_options import ALL_PALETTES
+from layers.model import FACILITY_TYPES, LEVEL
+from layers.options import (
+    filter_options,
+    indicator_options,
+    level_options,
+    period_choice,
+    period_options,
+    subtheme_options,
+    theme_options,
+)
+from layers.territory_index import TerritoryIndex
+from layers.url_state import ViewState, parse_state
+
+NO_STORE = "L'entrepôt d'indicateurs n'est pas construit : lancez « cafcarto build »."
 
 
-def theme_options() -> list[dict]:
-    opts = [{"label": fr.ALL_THEMES, "value": ""}]
-    for themes in CATEGORIES.values():
-        for theme in themes:
-            if not any(o["value"] == theme for o in opts):
-                opts.append({"label": theme, "value": theme})
-    return opts
-
-
-def subtheme_options(theme: str | None) -> list[dict]:
-    subs: list[str] = []
-    for ind in INDICATORS:
-        if (not theme or ind.theme == theme) and ind.subtheme not in subs:
-            subs.append(ind.subtheme)
-    return [{"label": fr.ALL_SUBTHEMES, "value": ""}] + [{"label": s, "value": s} for s in subs]
-
-
-def indicator_options(theme: str | None, subtheme: str | None) -> list[dict]:
-    return [
-        {"label": ind.title, "value": ind.id}
-        for ind in INDICATORS
-        if (not theme or ind.theme == theme) and (not subtheme or ind.subtheme == subtheme)
-    ]
-
-
-def level_options(indicator: str, built: list[str]) -> list[dict]:
-    ind = BY_ID[indicator]
-    return [
-        {
-            "label": LEVEL[lv].plural,
-            "value": lv,
-            "disabled": lv not in ind.levels or lv not in built,
-        }
-        for lv in MAP_LEVELS
-    ]
-
-
-def period_options(periods: list[str]) -> list[dict]:
-    return [{"label": period_text(p), "value": p} for p in reversed(periods)]
-
-
-def filter_options(data: AppData) -> list[dict]:
-    """Régions, départements, Caf and EPCI to restrict the map to (and zoom on)."""
-    index = data.index()
-    if index is None:
-        return []
-    opts = []
-    for level in FILTER_LEVELS:
-        if level not in index.levels():
-            continue
-        table = index.table(level).sort_values("code")
-        name = level_name(level)
-        opts += [
-            {"label": f"{r.nom} ({name} {r.code})", "value": f"{level}:{r.code}"}
-            for r in table.itertuples()
-        ]
-    return opts
-
-
-def _labelled(label: str, control, html_for: str | None = None) -> html.Div:
+def _labelled(label: str, control: Component, html_for: str | None = None) -> html.Div:
     return html.Div(
         [html.Label(label, htmlFor=html_for, className="cc-label"), control], className="cc-field"
     )
+
+
+def _select(
+    label: str, ident: str, options: list[dict], value: object, **props: object
+) -> html.Div:
+    """A labelled dropdown that always has a value."""
+    control = dcc.Dropdown(id=ident, options=options, value=value, clearable=False, **props)
+    return _labelled(label, control, ident)
 
 
 def indicator_block(state: ViewState) -> html.Div:
@@ -105,36 +72,14 @@ def indicator_block(state: ViewState) -> html.Div:
                 className="cc-results",
                 **{"aria-label": "Indicateurs trouvés"},
             ),
-            _labelled(
-                fr.LABEL_THEME,
-                dcc.Dropdown(
-                    id="theme",
-                    options=theme_options(),
-                    value=ind.theme,
-                    clearable=False,
-                ),
-                "theme",
-            ),
-            _labelled(
-                fr.LABEL_SUBTHEME,
-                dcc.Dropdown(
-                    id="sous-theme",
-                    options=subtheme_options(ind.theme),
-                    value=ind.subtheme,
-                    clearable=False,
-                ),
-                "sous-theme",
-            ),
-            _labelled(
+            _select(fr.LABEL_THEME, "theme", theme_options(), ind.theme),
+            _select(fr.LABEL_SUBTHEME, "sous-theme", subtheme_options(ind.theme), ind.subtheme),
+            _select(
                 fr.LABEL_INDICATOR,
-                dcc.Dropdown(
-                    id="indicateur",
-                    options=indicator_options(ind.theme, ind.subtheme),
-                    value=ind.id,
-                    clearable=False,
-                    optionHeight=48,
-                ),
                 "indicateur",
+                indicator_options(ind.theme, ind.subtheme),
+                ind.id,
+                optionHeight=48,
             ),
             dbc.Button(
                 fr.META_BUTTON,
@@ -155,15 +100,11 @@ def view_block(state: ViewState, built: list[str], periods: list[str]) -> html.D
         [
             html.H2(fr.LABEL_LEVEL),
             dbc.RadioItems(id="niveau", options=level_options(ind.id, built), value=state.niveau),
-            _labelled(
+            _select(
                 fr.LABEL_PERIOD,
-                dcc.Dropdown(
-                    id="periode",
-                    options=period_options(periods),
-                    value=state.periode or (periods[-1] if periods else None),
-                    clearable=False,
-                ),
                 "periode",
+                period_options(periods),
+                period_choice(periods, state.periode),
             ),
             html.Div(
                 _labelled(
@@ -187,15 +128,11 @@ def classification_block(state: ViewState) -> html.Details:
     return html.Details(
         [
             html.Summary(fr.LABEL_METHOD),
-            _labelled(
+            _select(
                 fr.LABEL_METHOD,
-                dcc.Dropdown(
-                    id="methode",
-                    options=[{"label": fr.METHOD_LABELS[m], "value": m} for m in METHODS],
-                    value=state.methode,
-                    clearable=False,
-                ),
                 "methode",
+                [{"label": fr.METHOD_LABELS[m], "value": m} for m in METHODS],
+                state.methode,
             ),
             _labelled(
                 fr.LABEL_BREAKS,
@@ -221,15 +158,11 @@ def classification_block(state: ViewState) -> html.Details:
                     marks={i: str(i) for i in range(3, 8)},
                 ),
             ),
-            _labelled(
+            _select(
                 fr.LABEL_PALETTE,
-                dcc.Dropdown(
-                    id="palette",
-                    options=[{"label": fr.PALETTE_LABELS[p], "value": p} for p in ALL_PALETTES],
-                    value=state.palette,
-                    clearable=False,
-                ),
                 "palette",
+                [{"label": fr.PALETTE_LABELS[p], "value": p} for p in ALL_PALETTES],
+                state.palette,
             ),
         ],
         className="cc-details",
@@ -340,7 +273,35 @@ def facilities_block(state: ViewState) -> html.Div:
     )
 
 
-def explore_panel(state: ViewState, data: AppData, built: list[str], periods: list[str]):
+def zone_selector() -> html.Div:
+    """Quick views: métropole and each overseas département."""
+    buttons = [
+        dbc.Button(
+            label,
+            id={"type": "zone", "code": code},
+            color="secondary",
+            outline=True,
+            size="sm",
+            n_clicks=0,
+        )
+        for code, (label, _bounds) in fr.ZONES.items()
+    ]
+    return html.Div([html.H2(fr.LABEL_ZONE), html.Div(buttons, className="cc-zones")])
+
+
+def map_area(problems: list[str]) -> html.Main:
+    if problems:
+        content = setup_message(problems)
+    else:
+        content = html.Div(
+            id="cafmap", className="cafmap-root", role="region", **{"aria-label": fr.MAP_ARIA}
+        )
+    return html.Main(content, className="cc-main")
+
+
+def explore_panel(
+    state: ViewState, index: TerritoryIndex | None, built: list[str], periods: list[str]
+) -> html.Aside:
     return html.Aside(
         [
             _labelled(
@@ -360,7 +321,7 @@ def explore_panel(state: ViewState, data: AppData, built: list[str], periods: li
                 fr.LABEL_FILTER,
                 dcc.Dropdown(
                     id="filtre",
-                    options=filter_options(data),
+                    options=filter_options(index),
                     value=state.filtre or None,
                     placeholder=fr.FILTER_PLACEHOLDER,
                     optionHeight=40,
@@ -413,75 +374,112 @@ def meta_modal() -> dbc.Modal:
     )
 
 
-def explore_layout(data: AppData, embed: bool = False, **query: str) -> html.Div:
-    """The page for a URL's query (Dash pages passes the query string as keyword arguments).
+def url_notice(ignored: list[str]) -> list[dbc.Alert]:
+    """The URL parameters dropped (unknown or stale values), said once above the page."""
+    if not ignored:
+        return []
+    text = fr.URL_NOTICE.format(names=", ".join(ignored))
+    return [
+        dbc.Alert(
+            text, color="warning", dismissable=True, className="cc-url-notice", id="url-notice"
+        )
+    ]
+
+
+def explore_layout(query: Mapping[str, object], embed: bool = False) -> html.Div:
+    """The page for a URL's query, with the data of the app serving the request.
 
     `embed`: the same view with map and legend only (/embed, for iframes)."""
-    problems = []  # the shell already says what is missing
+    data = current_data()
     info, index = data.store(), data.index()
-    if info is None:
-        problems.append("L'entrepôt d'indicateurs n'est pas construit : lancez « cafcarto build ».")
+    # The shell already says what else is missing.
+    problems = [] if info is not None else [NO_STORE]
     built = index.levels() if index is not None else []
     state, ignored = parse_state(query, info.store if info else None, index, built)
     periods = info.store.periods(state.indicateur, state.niveau) if info else []
-    notice = []
-    if ignored:
-        text = fr.URL_NOTICE.format(names=", ".join(ignored))
-        notice = [
-            dbc.Alert(
-                text, color="warning", dismissable=True, className="cc-url-notice", id="url-notice"
-            )
-        ]
-    return html.Div(
+    body = html.Div(
         [
-            *notice,
+            html.Button(
+                fr.PANEL_TOGGLE,
+                id="panneau-bascule",
+                n_clicks=0,
+                className="cc-toggle btn btn-secondary btn-sm",
+                type="button",
+                **{"aria-controls": "panneau"},
+            ),
+            explore_panel(state, index, built, periods),
             html.Div(
                 [
-                    html.Button(
-                        fr.PANEL_TOGGLE,
-                        id="panneau-bascule",
-                        n_clicks=0,
-                        className="cc-toggle btn btn-secondary btn-sm",
-                        type="button",
-                        **{"aria-controls": "panneau"},
-                    ),
-                    explore_panel(state, data, built, periods),
+                    map_area(problems),
                     html.Div(
                         [
-                            map_area(problems),
-                            html.Div(
-                                [
-                                    selection_panel(),
-                                    html.Section(
-                                        id="equipements-liste",
-                                        hidden=True,
-                                        className="cc-equip-list",
-                                        **{"aria-live": "polite"},
-                                    ),
-                                ],
-                                className="cc-bottom",
+                            selection_panel(),
+                            html.Section(
+                                id="equipements-liste",
+                                hidden=True,
+                                className="cc-equip-list",
+                                **{"aria-live": "polite"},
                             ),
                         ],
-                        className="cc-mapcol",
+                        className="cc-bottom",
                     ),
                 ],
-                className="cc-body",
+                className="cc-mapcol",
             ),
+        ],
+        className="cc-body",
+    )
+    return html.Div(
+        [
+            *url_notice(ignored),
+            body,
             html.Details(
                 [html.Summary(fr.TABLE_TOGGLE), html.Div(id="table-donnees")],
                 className="cc-table-alt",
                 id="bloc-table",
             ),
             meta_modal(),
-            dcc.Store(id="etat-initial", data={"vue": state.vue, "territoire": state.territoire}),
-            dcc.Store(id="selection-territoire", data=state.territoire or None),
-            dcc.Store(id="map-spec"),
-            dcc.Store(id="map-applied"),
-            dcc.Store(id="zone-applied"),
-            dcc.Store(id="url-applied"),
-            dcc.Store(id="export-applied"),
-            dcc.Store(id="equipements-spec"),
-            dcc.Store(id="equipements-applied"),
+            *page_stores(state),
         ],
         className="cc-page cc-embed" if embed else "cc-page",
     )
+
+
+def page_stores(state: ViewState) -> list[dcc.Store]:
+    """The page's state shared with the browser: the initial view, the selection, the specs
+    that cafmap.js and cafequip.js apply, and what they report back."""
+    return [
+        dcc.Store(id="etat-initial", data={"vue": state.vue, "territoire": state.territoire}),
+        dcc.Store(id="selection-territoire", data=state.territoire or None),
+        *[
+            dcc.Store(id=name)
+            for name in (
+                "map-spec",
+                "map-applied",
+                "zone-applied",
+                "url-applied",
+                "export-applied",
+                "equipements-spec",
+                "equipements-applied",
+            )
+        ],
+    ]
+
+
+def title(**query: str) -> str:
+    """Page title naming the view (indicator and level), for tabs and screen readers."""
+    ind = BY_ID.get(str(query.get("indicateur", "")))
+    found = LEVEL.get(str(query.get("niveau", "")))
+    level = found.singular if found is not None and found.mappable else ""
+    if ind is None:
+        return f"Carte des indicateurs – {fr.APP_TITLE}"
+    return f"{ind.title}{' par ' + level if level else ''} – {fr.APP_TITLE}"
+
+
+def layout(**query: str) -> html.Div:
+    """The page's layout (Dash pages passes the query string as keyword arguments)."""
+    return explore_layout(query)
+
+
+def register() -> None:
+    dash.register_page("carte", path="/", title=title, name="Carte", layout=layout)
