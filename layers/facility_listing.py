@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from layers.catalogue import BY_ID
-from layers.facility_search import display_rows, in_territory, near_facilities
+from layers.facility_search import DISPLAY_COLUMNS, display_rows, in_territory, near_facilities
 from layers.model import level_name
 from layers.options import territory_of
 from layers.store import Store
@@ -25,14 +25,6 @@ HINT = (
 )
 NONE_HERE = "Aucun équipement de ces types ici."
 MORE = "Les {limit} premiers sont listés : choisissez une commune pour voir ceux qui l'entourent."
-COLUMNS = (
-    ("nom", "Nom"),
-    ("type", "Type"),
-    ("adresse", "Adresse"),
-    ("commune", "Commune"),
-    ("places", "Places"),
-    ("distance", "Distance (km)"),
-)
 # Data tables of facilities (explore page, profile): the page's font, not DataTable's
 # monospace default.
 TABLE_CELL_STYLE = {
@@ -60,7 +52,7 @@ class Listing:
 
 
 def table_columns(with_distance: bool) -> list[dict]:
-    return [{"name": n, "id": i} for i, n in COLUMNS if with_distance or i != "distance"]
+    return [{"name": n, "id": i} for i, n in DISPLAY_COLUMNS if with_distance or i != "distance"]
 
 
 def coverage_text(store: Store, index: TerritoryIndex, commune: str) -> str | None:

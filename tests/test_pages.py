@@ -9,7 +9,7 @@ from dataclasses import replace
 
 import pytest
 
-from dashboard.pages import embed, explore, profile_layout, profile_title
+from dashboard.pages import embed, explore, profile
 from dashboard.pages.explore import NO_STORE
 
 PAGES_OUTPUT = ".._pages_content.children..._pages_store.data.."
@@ -84,11 +84,11 @@ def test_profile_title_names_the_territory_of_the_app_serving_it(apps) -> None:
     built, empty = apps
     with built.server.test_request_context("/territoire/commune/69123"):
         assert (
-            profile_title("commune", "69123") == "Fiche territoire : Lyon (commune) – Cafdata Carto"
+            profile.title("commune", "69123") == "Fiche territoire : Lyon (commune) – Cafdata Carto"
         )
-        assert profile_title("pays", "x" * 40) == f"Fiche territoire : {'x' * 20} – Cafdata Carto"
+        assert profile.title("pays", "x" * 40) == f"Fiche territoire : {'x' * 20} – Cafdata Carto"
     with empty.server.test_request_context("/territoire/commune/69123"):
-        assert profile_title("commune", "69123").startswith("Fiche territoire : 69123 (commune)")
+        assert profile.title("commune", "69123").startswith("Fiche territoire : 69123 (commune)")
     page = built.server.test_client().get("/territoire/commune/69123").get_data(as_text=True)
     assert 'content="Fiche territoire : Lyon (commune) – Cafdata Carto"' in page
 
@@ -112,5 +112,5 @@ def test_query_parameters_named_like_arguments_are_just_ignored(apps) -> None:
         # Passed by Dash pages as keywords: they neither embed the page nor replace its data.
         page = explore.layout(embed="1", data="x", query="y")
         assert page.className == "cc-page" and "url-notice" not in str(page)
-        fiche = profile_layout(niveau="commune", code="69123", data="x")
+        fiche = profile.layout(niveau="commune", code="69123", data="x")
         assert "cc-profile" in fiche.className

@@ -3,13 +3,15 @@ evolution, neighbours, comparison, facilities nearby, PDF export."""
 
 from __future__ import annotations
 
+import dash
 import dash_bootstrap_components as dbc
 from dash import dash_table, dcc, html
 
-from layers.appdata import AppData
-from layers.facility_listing import TABLE_CELL_STYLE
-from layers.facility_search import DISPLAY_COLUMNS
+from layers import strings_fr as fr
+from layers.appdata import AppData, current_data
+from layers.facility_listing import TABLE_CELL_STYLE, table_columns
 from layers.model import FACILITY_TYPES as TYPES
+from layers.model import LEVEL, MAP_LEVELS
 from layers.profile import Cell, Identity, Profile, Theme, cached_profile
 from layers.profile_figures import composition_figure, neighbours_figure
 from layers.views import ViewError
@@ -218,7 +220,7 @@ def _facilities_section() -> html.Div:
                 id="equipements-table",
                 page_size=10,
                 sort_action="native",
-                columns=[{"name": n, "id": i} for i, n in DISPLAY_COLUMNS],
+                columns=table_columns(with_distance=True),
                 style_cell=TABLE_CELL_STYLE,
             ),
         ],
@@ -231,9 +233,7 @@ def _message(children: list | html.P, **attrs: str) -> html.Div:
     return html.Div(children, className="cc-profile", **attrs)
 
 
-def profile_layout(
-    data: AppData, niveau: str | None = None, code: str | None = None, **_query: str
-) -> html.Div:
+def profile_layout(data: AppData, niveau: str | None = None, code: str | None = None) -> html.Div:
     info, index = data.store(), data.index()
     if info is None or index is None:
         return _message(html.P("Les données ne sont pas construites : lancez « cafcarto build »."))
@@ -262,3 +262,27 @@ def profile_layout(
     sections.append(html.P(prof.source, className="cc-note"))
     sections.append(dcc.Store(id="fiche-territoire", data={"niveau": niveau, "code": code}))
     return html.Div(sections, className="cc-profile")
+
+
+def layout(niveau: str | None = None, code: str | None = None, **_query: str) -> html.Div:
+    """The profile of the territory of the path, from the data of the app serving the request."""
+    return profile_layout(current_data(), niveau, code)
+
+
+def title(niveau: str = "", code: str = "", **_kw: str) -> str:
+    """« Fiche territoire : Lyon (commune) – Cafdata Carto »; the code when it is unknown."""
+    index = current_data().index()
+    terr = index.get(niveau, code) if index is not None and niveau in index.levels() else None
+    level = LEVEL[niveau].singular if niveau in MAP_LEVELS else ""
+    name = terr.name if terr is not None else code[:20]
+    return f"Fiche territoire : {name}{f' ({level})' if level else ''} – {fr.APP_TITLE}"
+
+
+def register() -> None:
+    dash.register_page(
+        "fiche",
+        path_template="/territoire/<niveau>/<code>",
+        title=title,
+        name="Fiche territoire",
+        layout=layout,
+    )
