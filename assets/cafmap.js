@@ -527,7 +527,7 @@
     opts = opts || {};
     const seq = ++state.seq;
     const t0 = performance.now();
-    if (spec.nodata) NODATA = spec.nodata;
+    if (spec.couleur_sans_donnees) NODATA = spec.couleur_sans_donnees;
     const map = await ensureMap(spec);
     const tMap = performance.now();
     const levelChanged = !state.current || state.current.niveau !== spec.niveau;

@@ -92,7 +92,7 @@ def map_spec(
         "accueil": [list(fr.ZONES["metropole"][1][:2]), list(fr.ZONES["metropole"][1][2:])],
         "titre": title or f"{GEOMETRY_INDICATORS[indicateur].title} par {LEVEL[niveau].singular}",
         "libelle_niveau": LEVEL[niveau].plural,
-        "nodata": NO_DATA_COLOUR,
+        "couleur_sans_donnees": NO_DATA_COLOUR,
         "couleurs": palette("YlGnBu", 5),  # the values API default: layers start right
         "zones": {code: list(bounds) for code, (_label, bounds) in fr.ZONES.items()},
         "lib": rel("/vendor/maplibre-gl.mjs"),
