@@ -73,7 +73,7 @@ def measure(repeat: int = 5) -> dict[str, tuple[float, int]] | None:
         median_ms(lambda: client.get(url), repeat),
         0,
     )
-    noop = lambda done, total: None
+    noop = lambda done, total: None  # noqa: E731
     out["tâche Excel de la vue (toutes les communes)"] = (
         median_ms(
             lambda: view_xlsx(

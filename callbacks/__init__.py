@@ -16,7 +16,7 @@ from callbacks.registry import taking
 with taking() as DECLARED:
     # isort: off
     # The order create_app registered them in before they were module-level.
-    from callbacks import map, explore, profile, facilities, exports
+    from callbacks import map, explore, profile, facilities, exports  # noqa: F401
     # isort: on
 
 

@@ -120,13 +120,13 @@ def navigate(
     State("representation", "value"),
     prevent_initial_call=True,
 )
-def levels_for(indicateur: str, niveau: str | None, representation: str | None) -> tuple:
+def levels_for(indicator: str, level: str | None, representation: str | None) -> tuple:
     """The levels of the indicator (the ones not built greyed out); a rate is drawn as a
     choropleth only."""
     index = current_data().index()
-    options, niveau = level_choice(indicateur, niveau, index.levels() if index else [])
-    rate = BY_ID[indicateur].nature == "taux"
-    return options, niveau, rate, "choroplethe" if rate else representation
+    options, level = level_choice(indicator, level, index.levels() if index else [])
+    rate = BY_ID[indicator].nature == "taux"
+    return options, level, rate, "choroplethe" if rate else representation
 
 
 @dash.callback(
@@ -137,11 +137,11 @@ def levels_for(indicateur: str, niveau: str | None, representation: str | None) 
     State("periode", "value"),
     prevent_initial_call=True,
 )
-def periods_for(indicateur: str, niveau: str | None, periode: str | None) -> tuple:
+def periods_for(indicator: str, level: str | None, period: str | None) -> tuple:
     """The periods the store has for the indicator and level, the current one kept."""
     info = current_data().store()
-    periods = info.store.periods(indicateur, niveau) if info and niveau else []
-    return period_options(periods), period_choice(periods, periode)
+    periods = info.store.periods(indicator, level) if info and level else []
+    return period_options(periods), period_choice(periods, period)
 
 
 @dash.callback(
@@ -167,17 +167,17 @@ def update_spec(*values: object) -> tuple:
     Input("bloc-table", "open"),
 )
 def data_table(
-    indicateur: str, niveau: str, periode: str | None, filtre: str | None, is_open: bool | None
+    indicator: str, level: str, period: str | None, area: str | None, is_open: bool | None
 ) -> dash_table.DataTable | html.P:
     """The map's view as a table (its text alternative), built once the block is opened."""
     if not is_open:
         return no_update
     data = current_data()
-    info, index, ind = data.store(), data.index(), BY_ID.get(indicateur)
-    if info is None or index is None or ind is None or not periode:
+    info, index, ind = data.store(), data.index(), BY_ID.get(indicator)
+    if info is None or index is None or ind is None or not period:
         return html.P(NO_DATA)
     try:
-        rows = table_rows(info.store, index, ind, niveau, periode, filtre)
+        rows = table_rows(info.store, index, ind, level, period, area)
     except ViewError as exc:
         return html.P(exc.message)
     return dash_table.DataTable(
@@ -186,7 +186,7 @@ def data_table(
         page_size=15,
         sort_action="native",
         filter_action="native",
-        columns=table_columns(ind, periode),
+        columns=table_columns(ind, period),
         style_cell=VIEW_TABLE_STYLE,
         style_header={"fontWeight": "600"},
     )
@@ -200,9 +200,9 @@ def data_table(
     State("indicateur", "value"),
     prevent_initial_call=True,
 )
-def show_metadata(_n: int, indicateur: str) -> tuple[bool, str, html.Dl]:
+def show_metadata(_n: int, indicator: str) -> tuple[bool, str, html.Dl]:
     """The « Définition et source » dialog of the indicator."""
-    ind = BY_ID[indicateur]
+    ind = BY_ID[indicator]
     parts = [part for k, v in metadata_rows(ind) for part in (html.Dt(k), html.Dd(v))]
     return True, ind.title, html.Dl(parts, className="cc-meta")
 
@@ -215,13 +215,13 @@ def show_metadata(_n: int, indicateur: str) -> tuple[bool, str, html.Dl]:
     Input("indicateur", "value"),
     Input("selection-fermer", "n_clicks"),
 )
-def show_selection(selected: str | None, indicateur: str, _close: int) -> tuple:
+def show_selection(selected: str | None, indicator: str, _close: int) -> tuple:
     """The territory clicked on the map: its series beside its references and a link to its
     profile; closed by its button."""
     if ctx.triggered_id == "selection-fermer" or not selected or ":" not in str(selected):
         return "cc-selection", fr.SELECTION_TITLE, html.P(fr.SELECTION_HINT)
     data = current_data()
-    info, index, ind = data.store(), data.index(), BY_ID.get(indicateur)
+    info, index, ind = data.store(), data.index(), BY_ID.get(indicator)
     terr = territory_of(index, selected)
     if terr is None or info is None or ind is None:
         return "cc-selection", fr.SELECTION_TITLE, html.P(UNKNOWN_TERRITORY)

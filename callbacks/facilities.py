@@ -48,13 +48,13 @@ dash.clientside_callback(
     Input("selection-territoire", "data"),
     Input("filtre", "value"),
 )
-def listing(types: list[str] | None, selection: str | None, filtre: str | None) -> tuple:
+def listing(types: list[str] | None, selection: str | None, area: str | None) -> tuple:
     """The facilities of the types ticked in the selected commune (and its neighbours) or in
     the filtered territory; hidden while no type is ticked."""
     if not types:
         return [], True
     labels = [FACILITY_BY_SLUG[t].label for t in types if t in FACILITY_BY_SLUG]
-    return facilities_list(labels, selection or filtre), False
+    return facilities_list(labels, selection or area), False
 
 
 def facilities_list(labels: list[str], target: str | None) -> list:

@@ -110,9 +110,9 @@ def xlsx_text(value: str) -> str:
     return str(neutralise(ILLEGAL_CHARACTERS_RE.sub("", value)))
 
 
-def published_value(value: object, statut: str, ndigits: int) -> float | int | None:
+def published_value(value: object, status: str, ndigits: int) -> float | int | None:
     """The rounded value of a published cell; None for any other status or a missing value."""
-    if statut != PUBLISHED or value is None:
+    if status != PUBLISHED or value is None:
         return None
     v = float(value)  # type: ignore[arg-type]
     if not math.isfinite(v):

@@ -565,7 +565,7 @@ def protect(
     rounds = solves = repairs = 0
     stuck: list[int] = []
     first_failures = -1
-    for rounds in range(1, max_rounds + 1):
+    for rounds in range(1, max_rounds + 1):  # noqa: B007 - the count is reported
         t = time.perf_counter()
         todo = hidden & (whi - wlo < protection - TOL)
         todo[stuck] = False

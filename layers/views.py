@@ -175,10 +175,10 @@ def series_with_references(
     return df[["role", "niveau", "code", "nom", "periode", "valeur", "statut"]]
 
 
-def value_text(value: float | None, statut: str, ind: Indicator) -> str:
+def value_text(value: float | None, status: str, ind: Indicator) -> str:
     """French text of a cell: "1 234 foyers", "12,3 %", "secret", "pas de données"."""
-    if statut != PUBLISHED or value is None or pd.isna(value):
-        return STATUS_FR.get(statut, "pas de données")
+    if status != PUBLISHED or value is None or pd.isna(value):
+        return STATUS_FR.get(status, "pas de données")
     unit = ind.unit
     return f"{format_fr(float(value), ind.decimals)}\u00a0{unit}".strip()
 

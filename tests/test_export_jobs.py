@@ -126,7 +126,7 @@ def test_background_manager_choice(settings, tmp_path) -> None:
     assert save_export(shared, "a.pdf", b"%PDF").startswith("/export/fichier/")
     assert len(list((tmp_path / "partage" / "exports").iterdir())) == 1
     try:
-        import celery
+        import celery  # noqa: F401
     except ImportError:
         with pytest.raises(RuntimeError, match="Celery n'est pas installé"):
             background_manager(replace(local, redis_url="redis://localhost:6379/0"))

@@ -12,7 +12,7 @@ from pmtiles.tile import Compression
 @lru_cache(maxsize=32)
 def _reader(path: str) -> tuple[Reader, bool]:
     # The file object stays open with its map: a new build gets a new path, hence a new reader.
-    fh = open(path, "rb")
+    fh = open(path, "rb")  # noqa: SIM115
     data = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
     reader = Reader(lambda offset, length: data[offset : offset + length])
     gzipped = reader.header()["tile_compression"] == Compression.GZIP

@@ -88,7 +88,7 @@ def _indicator_options(prof: Profile) -> list[dict[str, str]]:
     return [{"label": row.cell.title, "value": row.cell.indicator} for row in prof.indicator_rows()]
 
 
-def _summary(prof: Profile, niveau: str, code: str) -> list:
+def _summary(prof: Profile, level: str, code: str) -> list:
     """Links, title, parents, key figures, composition and the most paid benefits."""
     key = prof.key_figures
     kind = prof.identity.level_label
@@ -108,10 +108,10 @@ def _summary(prof: Profile, niveau: str, code: str) -> list:
     return [
         html.Div(
             [
-                html.A("← Retour à la carte", href=f"/?territoire={niveau}:{code}"),
+                html.A("← Retour à la carte", href=f"/?territoire={level}:{code}"),
                 html.A(
                     "Télécharger la fiche (PDF)",
-                    href=f"/export/fiche/{niveau}/{code}.pdf",
+                    href=f"/export/fiche/{level}/{code}.pdf",
                     className="btn btn-outline-secondary btn-sm",
                     id="fiche-pdf",
                 ),
@@ -132,7 +132,7 @@ def _summary(prof: Profile, niveau: str, code: str) -> list:
     ]
 
 
-def _neighbours_section(prof: Profile, niveau: str, code: str) -> list:
+def _neighbours_section(prof: Profile, level: str, code: str) -> list:
     if not prof.neighbours:
         return []
     return [
@@ -140,7 +140,7 @@ def _neighbours_section(prof: Profile, niveau: str, code: str) -> list:
             [
                 html.H3(
                     "Comparaison avec les communes voisines"
-                    if niveau == "commune"
+                    if level == "commune"
                     else "Comparaison avec les territoires voisins"
                 ),
                 html.Label(
@@ -233,12 +233,12 @@ def _message(children: list | html.P, **attrs: str) -> html.Div:
     return html.Div(children, className="cc-profile", **attrs)
 
 
-def profile_layout(data: AppData, niveau: str | None = None, code: str | None = None) -> html.Div:
+def profile_layout(data: AppData, level: str | None = None, code: str | None = None) -> html.Div:
     info, index = data.store(), data.index()
     if info is None or index is None:
         return _message(html.P("Les données ne sont pas construites : lancez « cafcarto build »."))
     try:
-        prof = cached_profile(info.store, index, str(niveau), str(code)[:20], info.notice)
+        prof = cached_profile(info.store, index, str(level), str(code)[:20], info.notice)
     except ViewError as exc:
         return _message(
             [
@@ -248,19 +248,19 @@ def profile_layout(data: AppData, niveau: str | None = None, code: str | None = 
             ],
             role="alert",
         )
-    niveau, code = str(niveau), str(code)  # a known territory: both were given
+    level, code = str(level), str(code)  # a known territory: both were given
     sections = [
-        *_summary(prof, niveau, code),
-        *_neighbours_section(prof, niveau, code),
+        *_summary(prof, level, code),
+        *_neighbours_section(prof, level, code),
         _evolution_section(prof),
         _compare_section(),
         html.H3("Indicateurs par thème"),
         *[theme_table(t) for t in prof.themes],
     ]
-    if niveau == "commune":
+    if level == "commune":
         sections.append(_facilities_section())
     sections.append(html.P(prof.source, className="cc-note"))
-    sections.append(dcc.Store(id="fiche-territoire", data={"niveau": niveau, "code": code}))
+    sections.append(dcc.Store(id="fiche-territoire", data={"niveau": level, "code": code}))
     return html.Div(sections, className="cc-profile")
 
 
