@@ -13,7 +13,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8050
 export HOST PORT
 
-.PHONY: run serve build vendor vendor-dev test test-fast browser-deps bench lint audit lock clean
+.PHONY: run serve build vendor vendor-dev test test-fast browser-deps bench lint lint-js audit lock clean
 
 # Exact versions from requirements.lock, then the project itself without resolving again;
 # `pip check` fails when pyproject.toml asks for a package the lock lacks (run `make lock`).
@@ -76,9 +76,20 @@ test-fast: $(STAMP)
 bench: $(STAMP) browser-deps vendor build
 	$(PY) -m bench 2>&1 | tee .cache/bench-report.txt
 
-lint: $(STAMP)
+lint: $(STAMP) lint-js
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+
+# ESLint (recommended rules, browser globals) on the browser scripts of assets/, with the exact
+# versions of tools/jslint/package-lock.json (npm ci again when the manifest changes).
+JSLINT := tools/jslint
+JSLINT_STAMP := $(JSLINT)/node_modules/.installed
+$(JSLINT_STAMP): $(JSLINT)/package.json $(JSLINT)/package-lock.json
+	cd $(JSLINT) && npm ci --ignore-scripts --no-audit --no-fund --silent
+	touch $(JSLINT_STAMP)
+
+lint-js: $(JSLINT_STAMP)
+	$(JSLINT)/node_modules/.bin/eslint --config $(JSLINT)/eslint.config.mjs --max-warnings 0 assets/
 
 clean:
 	rm -rf .cache/cafcarto

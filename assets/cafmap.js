@@ -7,9 +7,10 @@
  * class goes into its feature state `c` and the `fill-color` expression reads it. A new
  * indicator therefore never resends, reparses nor retiles geometry.
  *
- * Dash calls `dash_clientside.cafmap.apply(spec)` (spec built by callbacks/map.py) and
+ * Dash calls `dash_clientside.cafmap.apply(spec)` (spec built by layers/map_spec.py) and
  * `dash_clientside.cafmap.zone(...)` for the overseas quick selector. `window.cafmap` exposes
- * the same functions, returning promises, for tests and benchmarks.
+ * the same functions, returning promises, for tests and benchmarks, and `view()` for the image
+ * export (assets/cafexport.js, which also adds `dash_clientside.cafmap.exportImage`).
  */
 (function () {
   "use strict";
@@ -616,168 +617,31 @@
     return true;
   }
 
-  // ---- Export of the current view: map image + title, legend, source and date ----
-
-  function mapImage(map) {
-    return new Promise(function (resolve) {
-      map.once("render", function () { resolve(map.getCanvas().toDataURL("image/png")); });
-      map.triggerRepaint();
-    });
-  }
-
-  function legendRows(payload) {
-    const circles = payload.representation === "cercles" && payload.cercles;
-    return payload.legende.filter(function (r) { return !(circles && r.min !== null); });
-  }
-
-  function exportMeta(payload) {
+  // The interface of the image export (cafexport.js): the map and what it shows (values of the
+  // current level, title), or null until the first values have arrived.
+  function currentView() {
+    const entry = state.current && state.levels[state.current.niveau];
+    if (!state.map || !entry || !entry.payload) return null;
     const spec = state.lastSpec || {};
-    const date = new Date().toLocaleDateString("fr-FR");
-    return {
-      title: spec.titre || payload.libelle,
-      source: (payload.source || "") + " · IGN Admin Express · Cafdata Carto, " + date,
-      notice: payload.avertissement ? "Données de démonstration (valeurs fictives)" : "",
-      unit: payload.unite + (payload.periode_libelle ? " · " + payload.periode_libelle : ""),
-    };
-  }
-
-  function download(href, name) {
-    const a = document.createElement("a");
-    a.href = href;
-    a.download = name;
-    document.body.appendChild(a);
-    a.click();
-    a.remove();
-  }
-
-  function fileName(payload, ext) {
-    return ["cafdata", payload.indicateur, payload.niveau, payload.periode].join("_") + "." + ext;
-  }
-
-  async function exportPng() {
-    const map = state.map, entry = state.current && state.levels[state.current.niveau];
-    if (!map || !entry || !entry.payload) throw new Error("carte non prête");
-    const payload = entry.payload, meta = exportMeta(payload);
-    const img = new Image();
-    img.src = await mapImage(map);
-    await img.decode();
-    const rows = legendRows(payload);
-    const w = img.width, head = 44, foot = 40, legendW = 260;
-    const canvas = document.createElement("canvas");
-    canvas.width = w + legendW;
-    canvas.height = Math.max(img.height, rows.length * 20 + 60) + head + foot;
-    const g = canvas.getContext("2d");
-    g.fillStyle = "#fff";
-    g.fillRect(0, 0, canvas.width, canvas.height);
-    g.fillStyle = "#111";
-    g.font = "bold 18px sans-serif";
-    g.fillText(meta.title, 12, 28);
-    g.drawImage(img, 0, head);
-    let y = head + 20;
-    g.font = "bold 13px sans-serif";
-    g.fillText(payload.libelle.slice(0, 34), w + 12, y);
-    g.font = "12px sans-serif";
-    g.fillText(meta.unit, w + 12, (y += 18));
-    rows.forEach(function (r) {
-      y += 20;
-      g.fillStyle = r.couleur;
-      g.fillRect(w + 12, y - 11, 22, 13);
-      if (r.motif === "hachures") {
-        g.strokeStyle = "#505050";
-        for (let x = -13; x < 22; x += 4) {
-          g.beginPath(); g.moveTo(w + 12 + Math.max(x, 0), y - 11 + Math.max(-x, 0));
-          g.lineTo(w + 12 + Math.min(x + 13, 22), y + 2 - Math.max(x + 13 - 22, 0)); g.stroke();
-        }
-      }
-      g.strokeStyle = "#888";
-      g.strokeRect(w + 12, y - 11, 22, 13);
-      g.fillStyle = "#111";
-      g.fillText(r.libelle + " (" + r.effectif + ")", w + 42, y);
-    });
-    g.font = "12px sans-serif";
-    g.fillStyle = "#333";
-    g.fillText(meta.source, 12, canvas.height - 22);
-    if (meta.notice) { g.fillStyle = "#8a4b00"; g.fillText(meta.notice, 12, canvas.height - 6); }
-    download(canvas.toDataURL("image/png"), fileName(payload, "png"));
-    return canvas.width + "x" + canvas.height;
-  }
-
-  function xml(text) {
-    return String(text).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;")
-      .replace(/"/g, "&quot;");
-  }
-
-  async function exportSvg() {
-    const map = state.map, entry = state.current && state.levels[state.current.niveau];
-    if (!map || !entry || !entry.payload) throw new Error("carte non prête");
-    const payload = entry.payload, meta = exportMeta(payload);
-    const data = await mapImage(map);
-    const canvas = map.getCanvas();
-    const w = canvas.width, h = canvas.height, rows = legendRows(payload);
-    const H = Math.max(h, rows.length * 20 + 60) + 84, W = w + 260;
-    const parts = [
-      '<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" width="' +
-        W + '" height="' + H + '" font-family="sans-serif">',
-      '<defs><pattern id="hachures" width="6" height="6" patternUnits="userSpaceOnUse" ' +
-        'patternTransform="rotate(45)"><rect width="6" height="6" fill="#fff"/>' +
-        '<line x1="0" y1="0" x2="0" y2="6" stroke="#505050" stroke-width="2"/></pattern></defs>',
-      '<rect width="100%" height="100%" fill="#fff"/>',
-      '<title>' + xml(meta.title) + "</title>",
-      '<text x="12" y="28" font-size="18" font-weight="bold">' + xml(meta.title) + "</text>",
-      '<image x="0" y="44" width="' + w + '" height="' + h + '" xlink:href="' + data + '"/>',
-      '<text x="' + (w + 12) + '" y="64" font-size="13" font-weight="bold">' +
-        xml(payload.libelle) + "</text>",
-      '<text x="' + (w + 12) + '" y="82" font-size="12">' + xml(meta.unit) + "</text>",
-    ];
-    let y = 82;
-    rows.forEach(function (r) {
-      y += 20;
-      const fill = r.motif === "hachures" ? "url(#hachures)" : r.couleur;
-      parts.push('<rect x="' + (w + 12) + '" y="' + (y - 11) + '" width="22" height="13" fill="' +
-        fill + '" stroke="#888"/>');
-      parts.push('<text x="' + (w + 42) + '" y="' + y + '" font-size="12">' +
-        xml(r.libelle + " (" + r.effectif + ")") + "</text>");
-    });
-    parts.push('<text x="12" y="' + (H - 22) + '" font-size="12" fill="#333">' + xml(meta.source) +
-      "</text>");
-    if (meta.notice) {
-      parts.push('<text x="12" y="' + (H - 6) + '" font-size="12" fill="#8a4b00">' +
-        xml(meta.notice) + "</text>");
-    }
-    parts.push("</svg>");
-    const blob = new Blob([parts.join("\n")], { type: "image/svg+xml" });
-    download(URL.createObjectURL(blob), fileName(payload, "svg"));
-    return W + "x" + H;
+    return { map: state.map, payload: entry.payload, title: spec.titre || entry.payload.libelle };
   }
 
   window.cafmap = {
     state: state,
     render: render,
     fitZone: fitZone,
-    exportPng: exportPng,
-    exportSvg: exportSvg,
+    view: currentView,
     idle: function () { return state.map ? idle(state.map) : Promise.resolve(null); },
   };
 
+  // Merged into the namespace: cafexport.js adds `exportImage` to it (either may load first).
   window.dash_clientside = Object.assign({}, window.dash_clientside, {
-    cafmap: {
+    cafmap: Object.assign({}, window.dash_clientside && window.dash_clientside.cafmap, {
       apply: function (spec) {
         if (!spec || !spec.niveau) return window.dash_clientside.no_update;
         state.zones = spec.zones || state.zones;
         render(spec).catch(function (err) { console.error("cafmap:", err); });
         return spec.niveau + "/" + spec.indicateur;
-      },
-      exportImage: function () {
-        const ctx = window.dash_clientside.callback_context;
-        const trig = ctx && ctx.triggered_id;
-        const status = document.getElementById("export-status");
-        const run = trig === "export-svg" ? exportSvg : exportPng;
-        run().then(function (size) {
-          if (status) status.textContent = "Image exportée (" + size + " px).";
-        }).catch(function (err) {
-          if (status) status.textContent = "Export impossible : " + err.message;
-        });
-        return trig || "";
       },
       zone: function () {
         const ctx = window.dash_clientside.callback_context;
@@ -786,6 +650,6 @@
         fitZone(trig.code);
         return trig.code;
       },
-    },
+    }),
   });
 })();
