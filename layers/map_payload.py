@@ -94,6 +94,69 @@ def nice_number(value: float) -> float:
     return float(exp)
 
 
+def _scale(
+    shown: np.ndarray,
+    k: int,
+    method: str,
+    manual: list[float] | None,
+    palette_name: str,
+    reference: float | None,
+    dec: int,
+) -> tuple[list[float], list[str], float | None]:
+    """Class breaks and colours; a diverging palette is centred on the reference (France, else
+    the median of the values shown)."""
+    diverging = palette_name in DIVERGING
+    if diverging and reference is None:
+        finite = shown[np.isfinite(shown)]
+        reference = float(np.median(finite)) if finite.size else None
+    breaks = class_breaks(shown, k, method, manual=manual, decimals=dec)  # type: ignore[arg-type]
+    if diverging and reference is not None:
+        breaks = centre_breaks(breaks, reference)
+        return breaks, diverging_colours(palette_name, breaks, reference), reference
+    name = palette_name if palette_name in PALETTES else "YlGnBu"
+    return breaks, palette(name, max(len(breaks) - 1, 1)), reference
+
+
+def _legend(
+    classes: np.ndarray, breaks: list[float], colours: list[str], dec: int, unit: str
+) -> list[dict]:
+    """The classes with their counts, then secret, no data and not applicable."""
+    legend = legend_entries(
+        breaks, colours, np.where(classes >= 0, classes, -9), decimals=dec, unit=unit
+    )[:-1]
+    for cls, label, colour, pattern in SPECIAL_ROWS:
+        legend.append(
+            {
+                "min": None,
+                "max": None,
+                "couleur": colour,
+                "libelle": label,
+                "motif": pattern,
+                "classe": cls,
+                "effectif": int((classes == cls).sum()),
+            }
+        )
+    return legend
+
+
+def _circles(shown: np.ndarray, unit: str) -> dict:
+    """Radii of proportional circles (area proportional to the value) and the legend's sizes."""
+    vmax = float(np.nanmax(shown)) if np.isfinite(shown).any() else 0.0
+    radius = np.sqrt(np.clip(shown, 0, None) / vmax) if vmax > 0 else np.zeros_like(shown)
+    refs = sorted({nice_number(vmax * s) for s in CIRCLE_STEPS if vmax * s > 0}, reverse=True)
+    return {
+        "rayons": [None if math.isnan(r) else round(float(r), 4) for r in radius],
+        "cercles": [
+            {
+                "valeur": r,
+                "rayon": round(math.sqrt(r / vmax), 4),
+                "libelle": f"{format_fr(r, 0)} {unit}",
+            }
+            for r in refs
+        ],
+    }
+
+
 def store_payload(
     view: pd.DataFrame,
     ind: Indicator,
@@ -120,36 +183,11 @@ def store_payload(
     values[statut != PUBLISHED] = np.nan
     inside = np.ones(len(view), bool) if inside is None else np.asarray(inside, bool)
     shown = np.where(inside, values, np.nan)
-    diverging = palette_name in DIVERGING
-    if diverging and reference is None:
-        finite = shown[np.isfinite(shown)]
-        reference = float(np.median(finite)) if finite.size else None
-    breaks = class_breaks(shown, k, method, manual=manual, decimals=dec)  # type: ignore[arg-type]
-    if diverging and reference is not None:
-        breaks = centre_breaks(breaks, reference)
-        colours = diverging_colours(palette_name, breaks, reference)
-    else:
-        name = palette_name if palette_name in PALETTES else "YlGnBu"
-        colours = palette(name, max(len(breaks) - 1, 1))
+    breaks, colours, reference = _scale(shown, k, method, manual, palette_name, reference, dec)
     classes = class_index(shown, breaks)
     classes[(statut == SECRET) & inside] = SECRET_CLASS
     classes[(statut == NOT_APPLICABLE) & inside] = NOT_APPLICABLE_CLASS
     classes[~inside] = OUTSIDE_CLASS
-    legend = legend_entries(
-        breaks, colours, np.where(classes >= 0, classes, -9), decimals=dec, unit=ind.unit
-    )[:-1]
-    for cls, label, colour, pattern in SPECIAL_ROWS:
-        legend.append(
-            {
-                "min": None,
-                "max": None,
-                "couleur": colour,
-                "libelle": label,
-                "motif": pattern,
-                "classe": cls,
-                "effectif": int((classes == cls).sum()),
-            }
-        )
     ranks = rank(pd.Series(shown)).to_numpy()
     payload = {
         "niveau": level,
@@ -170,21 +208,10 @@ def store_payload(
         "classes_effectif": int(np.isfinite(shown).sum()),
         "bornes": breaks,
         "couleurs": colours,
-        "legende": legend,
+        "legende": _legend(classes, breaks, colours, dec, ind.unit),
         "source": f"Source : {ind.source}",
         "avertissement": notice,
     }
     if representation == "cercles":
-        vmax = float(np.nanmax(shown)) if np.isfinite(shown).any() else 0.0
-        radius = np.sqrt(np.clip(shown, 0, None) / vmax) if vmax > 0 else np.zeros_like(shown)
-        payload["rayons"] = [None if math.isnan(r) else round(float(r), 4) for r in radius]
-        refs = sorted({nice_number(vmax * s) for s in CIRCLE_STEPS if vmax * s > 0}, reverse=True)
-        payload["cercles"] = [
-            {
-                "valeur": r,
-                "rayon": round(math.sqrt(r / vmax), 4),
-                "libelle": f"{format_fr(r, 0)} {ind.unit}",
-            }
-            for r in refs
-        ]
+        payload.update(_circles(shown, ind.unit))
     return payload
