@@ -6,7 +6,8 @@ import hashlib
 import json
 import shutil
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,7 +15,7 @@ import geopandas as gpd
 import pandas as pd
 
 from geodata import cache
-from geodata.cog import load_cog
+from geodata.cog import Cog, Harmonised, load_cog
 from geodata.infra import load_iris, load_qpv
 from geodata.levels import build_admin_levels, build_communes, read_commune_polygons
 from geodata.neighbours import shared_borders
@@ -75,53 +76,88 @@ def build(
 
     partial = cache.new_build(root)
     (partial / "geo").mkdir(parents=True)
-    timings: dict[str, float] = {}
-    started = time.perf_counter()
-
-    def step(name: str, t0: float) -> None:
-        timings[name] = round(time.perf_counter() - t0, 2)
-        log(f"  {name} : {timings[name]:.1f} s")
-
+    steps = _Steps(log)
     log(f"Construction du cache depuis {sources}")
-    t0 = time.perf_counter()
+    with steps("lecture des sources"):
+        cog = _read_cog(sources, departements)
+        polygons = read_commune_polygons(sources / "geo" / "communes-2018", departements)
+    with steps("communes et niveaux supérieurs"):
+        communes, harm = build_communes(polygons, cog)
+        levels = build_admin_levels(communes, cog)
+    with steps("QPV et IRIS"):
+        levels.update(_infra_levels(sources, cog, departements, log))
+    with steps("GeoParquet et voisinages"):
+        _write_geo(levels, partial / "geo")
+    with steps("géométrie web simplifiée"):
+        web = _write_web(levels, partial / "web")
+    with steps("tuiles vectorielles"):
+        _write_tiles(levels, partial, web)
+    steps.timings["total"] = round(time.perf_counter() - steps.started, 2)
+    manifest = {
+        "format": BUILD_FORMAT,
+        "fingerprint": fingerprint,
+        "sources": str(sources),
+        "departements": departements,
+        "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "counts": _counts(levels),
+        "timings": steps.timings,
+        "report": _report(cog, communes, harm, levels, departements),
+        "web": web,
+    }
+    (partial / cache.MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=1))
+    final = cache.finish_build(root, partial)
+    _log_counts(manifest, log)
+    return BuildResult(final, False, manifest["counts"], steps.timings, manifest)
+
+
+class _Steps:
+    """Times each step of a build and says it in the log (« lecture des sources : 3.1 s »)."""
+
+    def __init__(self, log: Callable[[str], None]) -> None:
+        self.log = log
+        self.timings: dict[str, float] = {}
+        self.started = time.perf_counter()
+
+    @contextmanager
+    def __call__(self, name: str) -> Iterator[None]:
+        t0 = time.perf_counter()
+        yield
+        self.timings[name] = round(time.perf_counter() - t0, 2)
+        self.log(f"  {name} : {self.timings[name]:.1f} s")
+
+
+def _read_cog(sources: Path, departements: list[str] | None) -> Cog:
     cog = load_cog(sources / "territoires")
-    polygons = read_commune_polygons(sources / "geo" / "communes-2018", departements)
     if departements:
         cog.communes = cog.communes[cog.communes["departement"].isin(departements)]
         cog.departements = cog.departements[cog.departements["code"].isin(departements)]
         cog.regions = cog.regions[cog.regions["code"].isin(set(cog.departements["region"]))]
-    step("lecture des sources", t0)
+    return cog
 
-    t0 = time.perf_counter()
-    communes, harm = build_communes(polygons, cog)
-    levels = build_admin_levels(communes, cog)
-    step("communes et niveaux supérieurs", t0)
 
-    t0 = time.perf_counter()
-    infra = _infra_levels(sources, cog, departements, log)
-    levels.update(infra)
-    step("QPV et IRIS", t0)
-
-    t0 = time.perf_counter()
+def _write_geo(levels: dict[str, gpd.GeoDataFrame], folder: Path) -> None:
+    """Full-resolution GeoParquet of every level, and the shared borders."""
     for name, gdf in levels.items():
-        gdf.to_parquet(partial / "geo" / f"{name}.parquet", compression="zstd", index=False)
+        gdf.to_parquet(folder / f"{name}.parquet", compression="zstd", index=False)
     neighbours = pd.concat(
         [shared_borders(levels[name]).assign(niveau=name) for name in NEIGHBOUR_LEVELS],
         ignore_index=True,
     )
-    neighbours.to_parquet(partial / "geo" / "voisins.parquet", index=False)
-    step("GeoParquet et voisinages", t0)
+    neighbours.to_parquet(folder / "voisins.parquet", index=False)
 
-    t0 = time.perf_counter()
+
+def _write_web(levels: dict[str, gpd.GeoDataFrame], folder: Path) -> dict[str, dict]:
+    """Simplified national geometry of every level (GeoJSON), by level code."""
     web = {}
     for name in LEVEL_CODES:
         if name in levels:
             tol = TOLERANCES[name]["national"]
-            web[name] = write_web_layer(levels[name], partial / "web", name, tol, "national")
-            web[name] = web[name].__dict__
-    step("géométrie web simplifiée", t0)
+            web[name] = write_web_layer(levels[name], folder, name, tol, "national").__dict__
+    return web
 
-    t0 = time.perf_counter()
+
+def _write_tiles(levels: dict[str, gpd.GeoDataFrame], partial: Path, web: dict) -> None:
+    """Vector tiles (PMTiles) of every level, recorded in web/index.json."""
     staging = partial / "tuiles-entree"
     for name in LEVEL_CODES:
         if name in levels:
@@ -136,13 +172,24 @@ def build(
             }
     shutil.rmtree(staging)
     (partial / "web" / "index.json").write_text(json.dumps({"levels": web}, indent=1))
-    step("tuiles vectorielles", t0)
 
+
+def _counts(levels: dict[str, gpd.GeoDataFrame]) -> dict[str, int]:
     counts = {name: len(levels[name]) for name in LEVEL_CODES if name in levels}
     counts["caf_organismes_caf"] = int((levels["caf"]["organisme"] == "Caf").sum())
-    in_scope = len(cog.communes)
-    report = {
-        "communes_cog": in_scope,
+    return counts
+
+
+def _report(
+    cog: Cog,
+    communes: gpd.GeoDataFrame,
+    harm: Harmonised,
+    levels: dict[str, gpd.GeoDataFrame],
+    departements: list[str] | None,
+) -> dict:
+    """What the build could not place, for the log and the manifest."""
+    return {
+        "communes_cog": len(cog.communes),
         "communes_avec_polygone": len(communes),
         "communes_sans_polygone": harm.without_polygon.to_dict("records"),
         "codes_2018_non_places": harm.unplaced,
@@ -151,22 +198,6 @@ def build(
         else [],
         "communes_hors_epci": int(cog.communes["epci"].isna().sum()),
     }
-    timings["total"] = round(time.perf_counter() - started, 2)
-    manifest = {
-        "format": BUILD_FORMAT,
-        "fingerprint": fingerprint,
-        "sources": str(sources),
-        "departements": departements,
-        "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "counts": counts,
-        "timings": timings,
-        "report": report,
-        "web": web,
-    }
-    (partial / cache.MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=1))
-    final = cache.finish_build(root, partial)
-    _log_counts(manifest, log)
-    return BuildResult(final, False, counts, timings, manifest)
 
 
 def _sha256(path: Path) -> str:
