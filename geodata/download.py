@@ -26,6 +26,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 from urllib.parse import urlsplit
 
 from tqdm import tqdm
@@ -155,12 +156,25 @@ class _Fetcher:
             offset = 0
         if size is not None and offset == size and offset > 0:
             return True  # complete from an earlier run; the caller verifies it
+        response = self._open(url, part, offset)
+        with response:
+            resumed = _resumes(response, part, offset)
+            with open(part, "ab" if resumed else "wb") as out:
+                self._copy(response, out)
+            # read() returns b"" when the peer closes early: compare with Content-Length.
+            if response.length:
+                raise _Transient(f"connexion interrompue ({response.length} octets manquants)")
+        return resumed
+
+    def _open(self, url: str, part: Path, offset: int) -> http.client.HTTPResponse:
+        """The response to a GET of `url` from byte `offset`; HTTP errors sorted into
+        retryable and fatal."""
         headers = {"User-Agent": USER_AGENT, "Accept-Encoding": "identity"}
         if offset:
             headers["Range"] = f"bytes={offset}-"
         request = urllib.request.Request(url, headers=headers)
         try:
-            response = urllib.request.urlopen(request, timeout=self.timeout)
+            return urllib.request.urlopen(request, timeout=self.timeout)
         except urllib.error.HTTPError as exc:
             exc.close()
             if exc.code == 416 and offset:
@@ -171,32 +185,33 @@ class _Fetcher:
             raise _HttpFatal(exc.code, str(exc.reason)) from None
         except (OSError, http.client.HTTPException) as exc:  # URLError, timeouts, resets
             raise _Transient(_reason(exc)) from None
-        with response:
-            if response.status == 206 and offset:
-                match = _CONTENT_RANGE.match(response.headers.get("Content-Range", ""))
-                if not match or int(match[1]) != offset:
-                    part.unlink(missing_ok=True)
-                    raise _Transient("réponse partielle incohérente du serveur")
-                mode, resumed = "ab", True
-            else:
-                mode, resumed = "wb", False  # 200: the server sends the whole file again
-            with open(part, mode) as out:
-                while True:
-                    try:
-                        chunk = response.read(CHUNK)
-                    except (OSError, http.client.HTTPException) as exc:
-                        raise _Transient(f"connexion interrompue : {_reason(exc)}") from None
-                    if not chunk:
-                        break
-                    out.write(chunk)
-                    self.bar.update(len(chunk))
-                    self.report.bytes_downloaded += len(chunk)
-                out.flush()
-                os.fsync(out.fileno())
-            # read() returns b"" when the peer closes early: compare with Content-Length.
-            if response.length:
-                raise _Transient(f"connexion interrompue ({response.length} octets manquants)")
-        return resumed
+
+    def _copy(self, response: http.client.HTTPResponse, out: BinaryIO) -> None:
+        """The body into `out` by chunks, counted on the progress bar, synced to disk."""
+        while True:
+            try:
+                chunk = response.read(CHUNK)
+            except (OSError, http.client.HTTPException) as exc:
+                raise _Transient(f"connexion interrompue : {_reason(exc)}") from None
+            if not chunk:
+                break
+            out.write(chunk)
+            self.bar.update(len(chunk))
+            self.report.bytes_downloaded += len(chunk)
+        out.flush()
+        os.fsync(out.fileno())
+
+
+def _resumes(response: http.client.HTTPResponse, part: Path, offset: int) -> bool:
+    """True when the server answers the range asked (206 from `offset`); a 200 sends the whole
+    file again."""
+    if response.status != 206 or not offset:
+        return False
+    match = _CONTENT_RANGE.match(response.headers.get("Content-Range", ""))
+    if not match or int(match[1]) != offset:
+        part.unlink(missing_ok=True)
+        raise _Transient("réponse partielle incohérente du serveur")
+    return True
 
 
 def _reason(exc: BaseException) -> str:
@@ -305,21 +320,7 @@ def download_sources(
     bad = {p.file.path for p in verify_sources(dest, deep=True, cache_dir=cache_dir, files=files)}
     todo = [f for f in files if f.path in bad]
     report.present = [f.path for f in files if f.path not in bad]
-    direct = [f for f in todo if f.url and not f.member]
-    archives: dict[str, list[SourceFile]] = {}
-    for f in todo:
-        if f.url and f.member:
-            archives.setdefault(f.url, []).append(f)
-    for f in todo:
-        if not f.url:
-            if f.required:
-                report.failed[f.path] = (
-                    f"aucune adresse de téléchargement connue ({f.origin}) ; placez le fichier "
-                    f"à {f.target(dest)}."
-                )
-            else:
-                report.unavailable.append(f.path)
-
+    direct, archives = _plan(todo, dest, report)
     total = sum(f.size for f in direct) + sum(
         (members[0].archive_size or 0) for members in archives.values()
     )
@@ -335,38 +336,68 @@ def download_sources(
     ) as bar:
         fetcher = _Fetcher(timeout, max(0, retries), backoff, bar, report)
         for f in direct:
-            url = resolve_url(f.url or "", base)
-            bar.set_postfix_str(Path(f.path).name, refresh=False)
-            try:
-                fetcher.fetch(
-                    _checked_url(url),
-                    f.target(dest),
-                    size=f.size,
-                    sha256=f.sha256,
-                    label=f.path,
-                    place_at=str(f.target(dest)),
-                )
-                report.downloaded.append(f.path)
-            except (SourceError, _HttpFatal) as exc:
-                report.failed[f.path] = _http_message(exc, f.path, url, str(f.target(dest)))
+            _download_file(fetcher, f, resolve_url(f.url or "", base), dest, report)
         for archive_url, members in archives.items():
             _download_archive(fetcher, resolve_url(archive_url, base), members, dest, report)
+    _raise_for_required(files, dest, report)
+    return report
 
+
+def _plan(
+    todo: list[SourceFile], dest: Path, report: DownloadReport
+) -> tuple[list[SourceFile], dict[str, list[SourceFile]]]:
+    """Files fetched one by one, and archive members by archive URL; a file without an
+    address is failed (required) or unavailable (optional)."""
+    direct = [f for f in todo if f.url and not f.member]
+    archives: dict[str, list[SourceFile]] = {}
+    for f in todo:
+        if f.url and f.member:
+            archives.setdefault(f.url, []).append(f)
+        elif not f.url and f.required:
+            report.failed[f.path] = (
+                f"aucune adresse de téléchargement connue ({f.origin}) ; placez le fichier "
+                f"à {f.target(dest)}."
+            )
+        elif not f.url:
+            report.unavailable.append(f.path)
+    return direct, archives
+
+
+def _download_file(
+    fetcher: _Fetcher, f: SourceFile, url: str, dest: Path, report: DownloadReport
+) -> None:
+    fetcher.bar.set_postfix_str(Path(f.path).name, refresh=False)
+    try:
+        fetcher.fetch(
+            _checked_url(url),
+            f.target(dest),
+            size=f.size,
+            sha256=f.sha256,
+            label=f.path,
+            place_at=str(f.target(dest)),
+        )
+        report.downloaded.append(f.path)
+    except (SourceError, _HttpFatal) as exc:
+        report.failed[f.path] = _http_message(exc, f.path, url, str(f.target(dest)))
+
+
+def _raise_for_required(files: list[SourceFile], dest: Path, report: DownloadReport) -> None:
+    """A French error naming every required file that failed (the others stay in place)."""
     failed_required = {
         p: m for p, m in report.failed.items() if any(f.path == p and f.required for f in files)
     }
-    if failed_required:
-        lines = [
-            f"Téléchargement des sources incomplet dans {dest} : "
-            f"{len(failed_required)} fichier(s) obligatoire(s) en échec."
-        ]
-        lines += [f"  - {path} : {msg}" for path, msg in failed_required.items()]
-        lines.append(
-            "Les fichiers déjà téléchargés sont conservés ; relancez `cafcarto build --download` "
-            "pour reprendre."
-        )
-        raise SourceError("\n".join(lines), report=report)
-    return report
+    if not failed_required:
+        return
+    lines = [
+        f"Téléchargement des sources incomplet dans {dest} : "
+        f"{len(failed_required)} fichier(s) obligatoire(s) en échec."
+    ]
+    lines += [f"  - {path} : {msg}" for path, msg in failed_required.items()]
+    lines.append(
+        "Les fichiers déjà téléchargés sont conservés ; relancez `cafcarto build --download` "
+        "pour reprendre."
+    )
+    raise SourceError("\n".join(lines), report=report)
 
 
 def _checked_url(url: str) -> str:
