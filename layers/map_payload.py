@@ -94,6 +94,65 @@ def nice_number(value: float) -> float:
     return float(exp)
 
 
+def _breaks_and_colours(
+    shown: np.ndarray,
+    k: int,
+    method: str,
+    manual: list[float] | None,
+    decimals: int,
+    palette_name: str,
+    reference: float | None,
+) -> tuple[list[float], list[str]]:
+    """Class breaks and their colours: centred on `reference` for a diverging palette."""
+    breaks = class_breaks(shown, k, method, manual=manual, decimals=decimals)  # type: ignore[arg-type]
+    if palette_name in DIVERGING and reference is not None:
+        breaks = centre_breaks(breaks, reference)
+        return breaks, diverging_colours(palette_name, breaks, reference)
+    name = palette_name if palette_name in PALETTES else "YlGnBu"
+    return breaks, palette(name, max(len(breaks) - 1, 1))
+
+
+def _legend(
+    breaks: list[float], colours: list[str], classes: np.ndarray, decimals: int, unit: str
+) -> list[dict]:
+    """The classes' legend rows, then secret, no data and not applicable with their counts."""
+    legend = legend_entries(
+        breaks, colours, np.where(classes >= 0, classes, -9), decimals=decimals, unit=unit
+    )[:-1]
+    for cls, label, colour, pattern in SPECIAL_ROWS:
+        legend.append(
+            {
+                "min": None,
+                "max": None,
+                "couleur": colour,
+                "libelle": label,
+                "motif": pattern,
+                "classe": cls,
+                "effectif": int((classes == cls).sum()),
+            }
+        )
+    return legend
+
+
+def _circles(shown: np.ndarray, unit: str) -> dict:
+    """Proportional circles: each feature's radius (share of the largest) and the legend's
+    reference circles."""
+    vmax = float(np.nanmax(shown)) if np.isfinite(shown).any() else 0.0
+    radius = np.sqrt(np.clip(shown, 0, None) / vmax) if vmax > 0 else np.zeros_like(shown)
+    refs = sorted({nice_number(vmax * s) for s in CIRCLE_STEPS if vmax * s > 0}, reverse=True)
+    return {
+        "rayons": [None if math.isnan(r) else round(float(r), 4) for r in radius],
+        "cercles": [
+            {
+                "valeur": r,
+                "rayon": round(math.sqrt(r / vmax), 4),
+                "libelle": f"{format_fr(r, 0)} {unit}",
+            }
+            for r in refs
+        ],
+    }
+
+
 def store_payload(
     view: pd.DataFrame,
     ind: Indicator,
@@ -120,36 +179,14 @@ def store_payload(
     values[statut != PUBLISHED] = np.nan
     inside = np.ones(len(view), bool) if inside is None else np.asarray(inside, bool)
     shown = np.where(inside, values, np.nan)
-    diverging = palette_name in DIVERGING
-    if diverging and reference is None:
+    if palette_name in DIVERGING and reference is None:
         finite = shown[np.isfinite(shown)]
         reference = float(np.median(finite)) if finite.size else None
-    breaks = class_breaks(shown, k, method, manual=manual, decimals=dec)  # type: ignore[arg-type]
-    if diverging and reference is not None:
-        breaks = centre_breaks(breaks, reference)
-        colours = diverging_colours(palette_name, breaks, reference)
-    else:
-        name = palette_name if palette_name in PALETTES else "YlGnBu"
-        colours = palette(name, max(len(breaks) - 1, 1))
+    breaks, colours = _breaks_and_colours(shown, k, method, manual, dec, palette_name, reference)
     classes = class_index(shown, breaks)
     classes[(statut == SECRET) & inside] = SECRET_CLASS
     classes[(statut == NOT_APPLICABLE) & inside] = NOT_APPLICABLE_CLASS
     classes[~inside] = OUTSIDE_CLASS
-    legend = legend_entries(
-        breaks, colours, np.where(classes >= 0, classes, -9), decimals=dec, unit=ind.unit
-    )[:-1]
-    for cls, label, colour, pattern in SPECIAL_ROWS:
-        legend.append(
-            {
-                "min": None,
-                "max": None,
-                "couleur": colour,
-                "libelle": label,
-                "motif": pattern,
-                "classe": cls,
-                "effectif": int((classes == cls).sum()),
-            }
-        )
     ranks = rank(pd.Series(shown)).to_numpy()
     payload = {
         "niveau": level,
@@ -170,21 +207,10 @@ def store_payload(
         "classes_effectif": int(np.isfinite(shown).sum()),
         "bornes": breaks,
         "couleurs": colours,
-        "legende": legend,
+        "legende": _legend(breaks, colours, classes, dec, ind.unit),
         "source": f"Source : {ind.source}",
         "avertissement": notice,
     }
     if representation == "cercles":
-        vmax = float(np.nanmax(shown)) if np.isfinite(shown).any() else 0.0
-        radius = np.sqrt(np.clip(shown, 0, None) / vmax) if vmax > 0 else np.zeros_like(shown)
-        payload["rayons"] = [None if math.isnan(r) else round(float(r), 4) for r in radius]
-        refs = sorted({nice_number(vmax * s) for s in CIRCLE_STEPS if vmax * s > 0}, reverse=True)
-        payload["cercles"] = [
-            {
-                "valeur": r,
-                "rayon": round(math.sqrt(r / vmax), 4),
-                "libelle": f"{format_fr(r, 0)} {ind.unit}",
-            }
-            for r in refs
-        ]
+        payload.update(_circles(shown, ind.unit))
     return payload
