@@ -6,7 +6,8 @@ import hashlib
 import json
 import shutil
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,7 +15,7 @@ import geopandas as gpd
 import pandas as pd
 
 from geodata import cache
-from geodata.cog import load_cog
+from geodata.cog import Cog, Harmonised, load_cog
 from geodata.infra import load_iris, load_qpv
 from geodata.levels import build_admin_levels, build_communes, read_commune_polygons
 from geodata.neighbours import shared_borders
@@ -54,6 +55,35 @@ def inputs_fingerprint(sources: Path, root: Path, departements: Iterable[str] | 
     return digest.hexdigest()
 
 
+class _Steps:
+    """Times the build's steps and logs each as it ends."""
+
+    def __init__(self, log: Callable[[str], None]) -> None:
+        self.log = log
+        self.timings: dict[str, float] = {}
+
+    @contextmanager
+    def step(self, name: str) -> Iterator[None]:
+        t0 = time.perf_counter()
+        yield
+        self.timings[name] = round(time.perf_counter() - t0, 2)
+        self.log(f"  {name} : {self.timings[name]:.1f} s")
+
+
+def _up_to_date(
+    root: Path, fingerprint: str, force: bool, log: Callable[[str], None]
+) -> BuildResult | None:
+    """The current build when it was made from the same inputs (and not `force`)."""
+    current = cache.active_dir(root)
+    if current is None or force:
+        return None
+    manifest = cache.read_manifest(current)
+    if manifest.get("fingerprint") != fingerprint:
+        return None
+    log(f"Cache à jour ({current}) : rien à reconstruire.")
+    return BuildResult(current, True, manifest.get("counts", {}), {}, manifest)
+
+
 def build(
     sources: Path,
     root: Path,
@@ -66,62 +96,83 @@ def build(
     departements = sorted(departements) if departements else None
     root.mkdir(parents=True, exist_ok=True)
     fingerprint = inputs_fingerprint(sources, root, departements)
-    current = cache.active_dir(root)
-    if current is not None and not force:
-        manifest = cache.read_manifest(current)
-        if manifest.get("fingerprint") == fingerprint:
-            log(f"Cache à jour ({current}) : rien à reconstruire.")
-            return BuildResult(current, True, manifest.get("counts", {}), {}, manifest)
+    done = _up_to_date(root, fingerprint, force, log)
+    if done is not None:
+        return done
 
     partial = cache.new_build(root)
     (partial / "geo").mkdir(parents=True)
-    timings: dict[str, float] = {}
+    steps = _Steps(log)
     started = time.perf_counter()
-
-    def step(name: str, t0: float) -> None:
-        timings[name] = round(time.perf_counter() - t0, 2)
-        log(f"  {name} : {timings[name]:.1f} s")
-
     log(f"Construction du cache depuis {sources}")
-    t0 = time.perf_counter()
+    with steps.step("lecture des sources"):
+        cog, polygons = _read_sources(sources, departements)
+    with steps.step("communes et niveaux supérieurs"):
+        communes, harm = build_communes(polygons, cog)
+        levels = build_admin_levels(communes, cog)
+    with steps.step("QPV et IRIS"):
+        levels.update(_infra_levels(sources, cog, departements, log))
+    with steps.step("GeoParquet et voisinages"):
+        _write_geoparquet(levels, partial / "geo")
+    with steps.step("géométrie web simplifiée"):
+        web = _write_web(levels, partial / "web")
+    with steps.step("tuiles vectorielles"):
+        _write_tiles(levels, partial, web)
+
+    counts = {name: len(levels[name]) for name in LEVEL_CODES if name in levels}
+    counts["caf_organismes_caf"] = int((levels["caf"]["organisme"] == "Caf").sum())
+    steps.timings["total"] = round(time.perf_counter() - started, 2)
+    manifest = {
+        "format": BUILD_FORMAT,
+        "fingerprint": fingerprint,
+        "sources": str(sources),
+        "departements": departements,
+        "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "counts": counts,
+        "timings": steps.timings,
+        "report": _report(cog, communes, harm, levels, departements),
+        "web": web,
+    }
+    (partial / cache.MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=1))
+    final = cache.finish_build(root, partial)
+    _log_counts(manifest, log)
+    return BuildResult(final, False, counts, steps.timings, manifest)
+
+
+def _read_sources(sources: Path, departements: list[str] | None) -> tuple[Cog, gpd.GeoDataFrame]:
+    """The COG and the 2018 commune polygons, cut to `departements` when given."""
     cog = load_cog(sources / "territoires")
     polygons = read_commune_polygons(sources / "geo" / "communes-2018", departements)
     if departements:
         cog.communes = cog.communes[cog.communes["departement"].isin(departements)]
         cog.departements = cog.departements[cog.departements["code"].isin(departements)]
         cog.regions = cog.regions[cog.regions["code"].isin(set(cog.departements["region"]))]
-    step("lecture des sources", t0)
+    return cog, polygons
 
-    t0 = time.perf_counter()
-    communes, harm = build_communes(polygons, cog)
-    levels = build_admin_levels(communes, cog)
-    step("communes et niveaux supérieurs", t0)
 
-    t0 = time.perf_counter()
-    infra = _infra_levels(sources, cog, departements, log)
-    levels.update(infra)
-    step("QPV et IRIS", t0)
-
-    t0 = time.perf_counter()
+def _write_geoparquet(levels: dict[str, gpd.GeoDataFrame], folder: Path) -> None:
+    """One GeoParquet per level, and the neighbours (shared borders) of the levels having some."""
     for name, gdf in levels.items():
-        gdf.to_parquet(partial / "geo" / f"{name}.parquet", compression="zstd", index=False)
+        gdf.to_parquet(folder / f"{name}.parquet", compression="zstd", index=False)
     neighbours = pd.concat(
         [shared_borders(levels[name]).assign(niveau=name) for name in NEIGHBOUR_LEVELS],
         ignore_index=True,
     )
-    neighbours.to_parquet(partial / "geo" / "voisins.parquet", index=False)
-    step("GeoParquet et voisinages", t0)
+    neighbours.to_parquet(folder / "voisins.parquet", index=False)
 
-    t0 = time.perf_counter()
+
+def _write_web(levels: dict[str, gpd.GeoDataFrame], folder: Path) -> dict[str, dict]:
+    """The simplified national web layers; their description by level."""
     web = {}
     for name in LEVEL_CODES:
         if name in levels:
             tol = TOLERANCES[name]["national"]
-            web[name] = write_web_layer(levels[name], partial / "web", name, tol, "national")
-            web[name] = web[name].__dict__
-    step("géométrie web simplifiée", t0)
+            web[name] = write_web_layer(levels[name], folder, name, tol, "national").__dict__
+    return web
 
-    t0 = time.perf_counter()
+
+def _write_tiles(levels: dict[str, gpd.GeoDataFrame], partial: Path, web: dict) -> None:
+    """The vector tiles of each level (described in `web`), then web/index.json."""
     staging = partial / "tuiles-entree"
     for name in LEVEL_CODES:
         if name in levels:
@@ -136,13 +187,18 @@ def build(
             }
     shutil.rmtree(staging)
     (partial / "web" / "index.json").write_text(json.dumps({"levels": web}, indent=1))
-    step("tuiles vectorielles", t0)
 
-    counts = {name: len(levels[name]) for name in LEVEL_CODES if name in levels}
-    counts["caf_organismes_caf"] = int((levels["caf"]["organisme"] == "Caf").sum())
-    in_scope = len(cog.communes)
-    report = {
-        "communes_cog": in_scope,
+
+def _report(
+    cog: Cog,
+    communes: gpd.GeoDataFrame,
+    harm: Harmonised,
+    levels: dict[str, gpd.GeoDataFrame],
+    departements: list[str] | None,
+) -> dict:
+    """What the build could not place or draw, for the manifest and the log."""
+    return {
+        "communes_cog": len(cog.communes),
         "communes_avec_polygone": len(communes),
         "communes_sans_polygone": harm.without_polygon.to_dict("records"),
         "codes_2018_non_places": harm.unplaced,
@@ -151,22 +207,6 @@ def build(
         else [],
         "communes_hors_epci": int(cog.communes["epci"].isna().sum()),
     }
-    timings["total"] = round(time.perf_counter() - started, 2)
-    manifest = {
-        "format": BUILD_FORMAT,
-        "fingerprint": fingerprint,
-        "sources": str(sources),
-        "departements": departements,
-        "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "counts": counts,
-        "timings": timings,
-        "report": report,
-        "web": web,
-    }
-    (partial / cache.MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=1))
-    final = cache.finish_build(root, partial)
-    _log_counts(manifest, log)
-    return BuildResult(final, False, counts, timings, manifest)
 
 
 def _sha256(path: Path) -> str:

@@ -26,6 +26,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 from urllib.parse import urlsplit
 
 from tqdm import tqdm
@@ -149,54 +150,75 @@ class _Fetcher:
 
     def _fetch_once(self, url: str, part: Path, size: int | None) -> bool:
         """One HTTP request appending to (or restarting) `part`; True when it resumed."""
-        offset = part.stat().st_size if part.exists() else 0
-        if size is not None and offset > size:
-            part.unlink()
-            offset = 0
+        offset = _resume_offset(part, size)
         if size is not None and offset == size and offset > 0:
             return True  # complete from an earlier run; the caller verifies it
-        headers = {"User-Agent": USER_AGENT, "Accept-Encoding": "identity"}
-        if offset:
-            headers["Range"] = f"bytes={offset}-"
-        request = urllib.request.Request(url, headers=headers)
-        try:
-            response = urllib.request.urlopen(request, timeout=self.timeout)
-        except urllib.error.HTTPError as exc:
-            exc.close()
-            if exc.code == 416 and offset:
-                part.unlink(missing_ok=True)  # our partial file is no prefix of theirs
-                raise _Transient("reprise refusée par le serveur (HTTP 416)") from None
-            if exc.code >= 500 or exc.code in RETRY_STATUS:
-                raise _Transient(f"HTTP {exc.code} {exc.reason}") from None
-            raise _HttpFatal(exc.code, str(exc.reason)) from None
-        except (OSError, http.client.HTTPException) as exc:  # URLError, timeouts, resets
-            raise _Transient(_reason(exc)) from None
+        response = _open(url, part, offset, self.timeout)
         with response:
-            if response.status == 206 and offset:
-                match = _CONTENT_RANGE.match(response.headers.get("Content-Range", ""))
-                if not match or int(match[1]) != offset:
-                    part.unlink(missing_ok=True)
-                    raise _Transient("réponse partielle incohérente du serveur")
-                mode, resumed = "ab", True
-            else:
-                mode, resumed = "wb", False  # 200: the server sends the whole file again
+            mode, resumed = _write_mode(response, part, offset)
             with open(part, mode) as out:
-                while True:
-                    try:
-                        chunk = response.read(CHUNK)
-                    except (OSError, http.client.HTTPException) as exc:
-                        raise _Transient(f"connexion interrompue : {_reason(exc)}") from None
-                    if not chunk:
-                        break
-                    out.write(chunk)
-                    self.bar.update(len(chunk))
-                    self.report.bytes_downloaded += len(chunk)
-                out.flush()
-                os.fsync(out.fileno())
+                self._copy(response, out)
             # read() returns b"" when the peer closes early: compare with Content-Length.
             if response.length:
                 raise _Transient(f"connexion interrompue ({response.length} octets manquants)")
         return resumed
+
+    def _copy(self, response: http.client.HTTPResponse, out: BinaryIO) -> None:
+        """The response body into `out`, counted, then flushed to disk."""
+        while True:
+            try:
+                chunk = response.read(CHUNK)
+            except (OSError, http.client.HTTPException) as exc:
+                raise _Transient(f"connexion interrompue : {_reason(exc)}") from None
+            if not chunk:
+                break
+            out.write(chunk)
+            self.bar.update(len(chunk))
+            self.report.bytes_downloaded += len(chunk)
+        out.flush()
+        os.fsync(out.fileno())
+
+
+def _resume_offset(part: Path, size: int | None) -> int:
+    """Bytes of `part` left by an earlier run; a part longer than the file is dropped."""
+    offset = part.stat().st_size if part.exists() else 0
+    if size is not None and offset > size:
+        part.unlink()
+        offset = 0
+    return offset
+
+
+def _open(url: str, part: Path, offset: int, timeout: float) -> http.client.HTTPResponse:
+    """The response to a GET (from `offset` when resuming); failures as _Transient (worth
+    another try) or _HttpFatal."""
+    headers = {"User-Agent": USER_AGENT, "Accept-Encoding": "identity"}
+    if offset:
+        headers["Range"] = f"bytes={offset}-"
+    request = urllib.request.Request(url, headers=headers)
+    try:
+        return urllib.request.urlopen(request, timeout=timeout)
+    except urllib.error.HTTPError as exc:
+        exc.close()
+        if exc.code == 416 and offset:
+            part.unlink(missing_ok=True)  # our partial file is no prefix of theirs
+            raise _Transient("reprise refusée par le serveur (HTTP 416)") from None
+        if exc.code >= 500 or exc.code in RETRY_STATUS:
+            raise _Transient(f"HTTP {exc.code} {exc.reason}") from None
+        raise _HttpFatal(exc.code, str(exc.reason)) from None
+    except (OSError, http.client.HTTPException) as exc:  # URLError, timeouts, resets
+        raise _Transient(_reason(exc)) from None
+
+
+def _write_mode(response: http.client.HTTPResponse, part: Path, offset: int) -> tuple[str, bool]:
+    """("ab", True) when the server resumes at `offset` (206), ("wb", False) when it sends the
+    whole file again (200); an inconsistent partial answer drops `part`."""
+    if response.status == 206 and offset:
+        match = _CONTENT_RANGE.match(response.headers.get("Content-Range", ""))
+        if not match or int(match[1]) != offset:
+            part.unlink(missing_ok=True)
+            raise _Transient("réponse partielle incohérente du serveur")
+        return "ab", True
+    return "wb", False
 
 
 def _reason(exc: BaseException) -> str:
@@ -310,21 +332,39 @@ def download_sources(
     for f in todo:
         if f.url and f.member:
             archives.setdefault(f.url, []).append(f)
-    for f in todo:
-        if not f.url:
-            if f.required:
-                report.failed[f.path] = (
-                    f"aucune adresse de téléchargement connue ({f.origin}) ; placez le fichier "
-                    f"à {f.target(dest)}."
-                )
-            else:
-                report.unavailable.append(f.path)
+    _note_without_url(todo, dest, report)
 
     total = sum(f.size for f in direct) + sum(
         (members[0].archive_size or 0) for members in archives.values()
     )
+    with _progress_bar(total, progress) as bar:
+        fetcher = _Fetcher(timeout, max(0, retries), backoff, bar, report)
+        for f in direct:
+            _download_file(fetcher, f, resolve_url(f.url or "", base), dest, report)
+        for archive_url, members in archives.items():
+            _download_archive(fetcher, resolve_url(archive_url, base), members, dest, report)
+    _raise_on_required(report, files, dest)
+    return report
+
+
+def _note_without_url(todo: list[SourceFile], dest: Path, report: DownloadReport) -> None:
+    """Files to fetch with no URL: failed when required, unavailable otherwise."""
+    for f in todo:
+        if f.url:
+            continue
+        if f.required:
+            report.failed[f.path] = (
+                f"aucune adresse de téléchargement connue ({f.origin}) ; placez le fichier "
+                f"à {f.target(dest)}."
+            )
+        else:
+            report.unavailable.append(f.path)
+
+
+def _progress_bar(total: int, progress: bool) -> tqdm:
+    """A byte counter on stderr, shown only on a terminal."""
     show = progress and sys.stderr.isatty()
-    with tqdm(
+    return tqdm(
         total=total or None,
         unit="B",
         unit_scale=True,
@@ -332,41 +372,44 @@ def download_sources(
         desc="Sources",
         disable=not show,
         leave=False,
-    ) as bar:
-        fetcher = _Fetcher(timeout, max(0, retries), backoff, bar, report)
-        for f in direct:
-            url = resolve_url(f.url or "", base)
-            bar.set_postfix_str(Path(f.path).name, refresh=False)
-            try:
-                fetcher.fetch(
-                    _checked_url(url),
-                    f.target(dest),
-                    size=f.size,
-                    sha256=f.sha256,
-                    label=f.path,
-                    place_at=str(f.target(dest)),
-                )
-                report.downloaded.append(f.path)
-            except (SourceError, _HttpFatal) as exc:
-                report.failed[f.path] = _http_message(exc, f.path, url, str(f.target(dest)))
-        for archive_url, members in archives.items():
-            _download_archive(fetcher, resolve_url(archive_url, base), members, dest, report)
+    )
 
+
+def _download_file(
+    fetcher: _Fetcher, f: SourceFile, url: str, dest: Path, report: DownloadReport
+) -> None:
+    fetcher.bar.set_postfix_str(Path(f.path).name, refresh=False)
+    try:
+        fetcher.fetch(
+            _checked_url(url),
+            f.target(dest),
+            size=f.size,
+            sha256=f.sha256,
+            label=f.path,
+            place_at=str(f.target(dest)),
+        )
+        report.downloaded.append(f.path)
+    except (SourceError, _HttpFatal) as exc:
+        report.failed[f.path] = _http_message(exc, f.path, url, str(f.target(dest)))
+
+
+def _raise_on_required(report: DownloadReport, files: list[SourceFile], dest: Path) -> None:
+    """SourceError listing the required files that failed, if any."""
     failed_required = {
         p: m for p, m in report.failed.items() if any(f.path == p and f.required for f in files)
     }
-    if failed_required:
-        lines = [
-            f"Téléchargement des sources incomplet dans {dest} : "
-            f"{len(failed_required)} fichier(s) obligatoire(s) en échec."
-        ]
-        lines += [f"  - {path} : {msg}" for path, msg in failed_required.items()]
-        lines.append(
-            "Les fichiers déjà téléchargés sont conservés ; relancez `cafcarto build --download` "
-            "pour reprendre."
-        )
-        raise SourceError("\n".join(lines), report=report)
-    return report
+    if not failed_required:
+        return
+    lines = [
+        f"Téléchargement des sources incomplet dans {dest} : "
+        f"{len(failed_required)} fichier(s) obligatoire(s) en échec."
+    ]
+    lines += [f"  - {path} : {msg}" for path, msg in failed_required.items()]
+    lines.append(
+        "Les fichiers déjà téléchargés sont conservés ; relancez `cafcarto build --download` "
+        "pour reprendre."
+    )
+    raise SourceError("\n".join(lines), report=report)
 
 
 def _checked_url(url: str) -> str:
