@@ -218,7 +218,7 @@ def _sha256(path: Path) -> str:
 
 
 def _infra_levels(
-    sources: Path, cog, departements: list[str] | None, log: Callable[[str], None]
+    sources: Path, cog: Cog, departements: list[str] | None, log: Callable[[str], None]
 ) -> dict[str, gpd.GeoDataFrame]:
     out: dict[str, gpd.GeoDataFrame] = {}
     qpv = sources / "qpv" / "qp-2015-occitanie.geojson"

@@ -96,7 +96,15 @@ class ComponentLP:
     With highspy the model is built once and each new objective starts from the last basis.
     """
 
-    def __init__(self, a_eq, b_eq, a_ub, b_ub, lower, upper) -> None:
+    def __init__(
+        self,
+        a_eq: sp.spmatrix,
+        b_eq: np.ndarray,
+        a_ub: sp.spmatrix,
+        b_ub: np.ndarray,
+        lower: np.ndarray,
+        upper: np.ndarray,
+    ) -> None:
         self.n = int(a_eq.shape[1])
         self.args = (sp.csr_matrix(a_eq), b_eq, sp.csr_matrix(a_ub), b_ub, lower, upper)
         self.solves = 0

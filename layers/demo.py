@@ -248,7 +248,9 @@ INFRA_INDICATORS = {
 }
 
 
-def _infra(rng, data: DemoData, zones: pd.DataFrame, name: str):
+def _infra(
+    rng: np.random.Generator, data: DemoData, zones: pd.DataFrame, name: str
+) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
     """IRIS split their commune's households by population; QPV are poorer parts of it."""
     zones = zones.sort_values("code").reset_index(drop=True)
     row = pd.Series(range(len(data.communes)), index=data.communes["code"])
@@ -275,7 +277,9 @@ def _infra(rng, data: DemoData, zones: pd.DataFrame, name: str):
     return zones, out
 
 
-def _split_within(rng, commune_values, idx, share) -> np.ndarray:
+def _split_within(
+    rng: np.random.Generator, commune_values: np.ndarray, idx: np.ndarray, share: np.ndarray
+) -> np.ndarray:
     """Multinomial split of each commune's value among its zones (and a remainder)."""
     out = np.zeros((len(idx), commune_values.shape[1]), dtype=np.int64)
     for commune in np.unique(idx):

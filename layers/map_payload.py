@@ -174,9 +174,9 @@ def store_payload(
     classification, ranks and counts to a territory filter. Hidden cells never carry a value.
     """
     dec = ind.decimals
-    statut = view["statut"].astype(str).to_numpy()
+    status = view["statut"].astype(str).to_numpy()
     values = view["valeur"].to_numpy(dtype="float64").copy()
-    values[statut != PUBLISHED] = np.nan
+    values[status != PUBLISHED] = np.nan
     inside = np.ones(len(view), bool) if inside is None else np.asarray(inside, bool)
     shown = np.where(inside, values, np.nan)
     if palette_name in DIVERGING and reference is None:
@@ -184,8 +184,8 @@ def store_payload(
         reference = float(np.median(finite)) if finite.size else None
     breaks, colours = _breaks_and_colours(shown, k, method, manual, dec, palette_name, reference)
     classes = class_index(shown, breaks)
-    classes[(statut == SECRET) & inside] = SECRET_CLASS
-    classes[(statut == NOT_APPLICABLE) & inside] = NOT_APPLICABLE_CLASS
+    classes[(status == SECRET) & inside] = SECRET_CLASS
+    classes[(status == NOT_APPLICABLE) & inside] = NOT_APPLICABLE_CLASS
     classes[~inside] = OUTSIDE_CLASS
     ranks = rank(pd.Series(shown)).to_numpy()
     payload = {

@@ -458,7 +458,7 @@ class _Neighbourhood:
         hidden: np.ndarray,
         radius: int,
         max_members: float = np.inf,
-    ):
+    ) -> tuple[np.ndarray, np.ndarray] | None:
         """Cheapest change delta (published cells pay their cost per unit, hidden cells are free)
         with delta_j >= target, keeping every relation and x >= 0, the cells beyond `radius`
         unchanged. Returns (cells, delta) or None when infeasible."""

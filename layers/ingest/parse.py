@@ -119,7 +119,7 @@ def _long(
     names: list[str],
     dataset: str,
     stem: str,
-    periode: str | None,
+    file_period: str | None,
     report: ImportReport,
 ) -> tuple[pd.DataFrame, dict, pd.Series]:
     header = table.header
@@ -147,7 +147,7 @@ def _long(
         if key_name
         else pd.Series(["FR"] * len(table.cells), dtype=object)
     )
-    row_period = _row_periods(table, date or year, year_suffix, periode, stem, report)
+    row_period = _row_periods(table, date or year, year_suffix, file_period, stem, report)
     specs = [cols.value_column(h, dataset, year_suffix=year_suffix) for h in candidates]
     _check_value_columns(table, specs, year_suffix, report)
     keys, block = _long_rows(table, codes, row_period, specs)
@@ -159,17 +159,18 @@ def _row_periods(
     table: RawTable,
     column: str | None,
     year_suffix: bool,
-    periode: str | None,
+    file_period: str | None,
     stem: str,
     report: ImportReport,
 ) -> np.ndarray | None:
-    """Period of each row: from its date (or year) `column`, else the file's (the `periode`
-    argument or a year in the file name); None when the value columns carry their year."""
+    """Period of each row: from its date (or year) `column`, else the file's (`file_period`,
+    given to parse_file as `periode`, or a year in the file name); None when the value columns
+    carry their year."""
     if column:
         return _periods(table.cells[column], table.lines, column)
     if year_suffix:
         return None
-    fixed = periode or year_in_name(stem)
+    fixed = file_period or year_in_name(stem)
     if fixed is None:
         raise at_line(
             table.header_line,
@@ -177,7 +178,7 @@ def _row_periods(
             "colonnes : indiquez la période (paramètre periode) ou mettez l'année dans le "
             "nom du fichier (ex. « CAF_2014.csv »)",
         )
-    if periode is None:
+    if file_period is None:
         report.avertissements.append(f"période déduite du nom du fichier : {fixed}")
     return np.full(len(table.cells), fixed, dtype=object)
 
