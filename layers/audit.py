@@ -16,7 +16,7 @@ its own, the others get their exact minimum and maximum.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -96,7 +96,15 @@ class ComponentLP:
     With highspy the model is built once and each new objective starts from the last basis.
     """
 
-    def __init__(self, a_eq, b_eq, a_ub, b_ub, lower, upper) -> None:
+    def __init__(
+        self,
+        a_eq: sp.spmatrix,
+        b_eq: np.ndarray,
+        a_ub: sp.spmatrix,
+        b_ub: np.ndarray,
+        lower: np.ndarray,
+        upper: np.ndarray,
+    ) -> None:
         self.n = int(a_eq.shape[1])
         self.args = (sp.csr_matrix(a_eq), b_eq, sp.csr_matrix(a_ub), b_ub, lower, upper)
         self.solves = 0
@@ -179,6 +187,98 @@ class Ranges:
     infeasible: bool = False
 
 
+def widen(lo: np.ndarray, hi: np.ndarray, x: np.ndarray) -> None:
+    """Widen the witnessed spans [lo, hi] to the feasible point `x`, in place."""
+    np.minimum(lo, x, out=lo)
+    np.maximum(hi, x, out=hi)
+
+
+def push_witnesses(
+    lp: ComponentLP,
+    lo: np.ndarray,
+    hi: np.ndarray,
+    narrow: Callable[[], np.ndarray],
+    rng: np.random.Generator,
+    *,
+    max_rounds: int,
+    settled: int,
+    min_gain: float,
+) -> bool:
+    """Objectives pushing the `narrow()` variables all down, then all up (random weights, and
+    random signs every other round); each optimum widens [lo, hi] in place. Stops when at most
+    `settled` variables stay narrow or a round settles fewer than `min_gain` of them. False when
+    the LP is infeasible."""
+    for rnd in range(max_rounds):
+        todo = narrow()
+        before = int(todo.sum())
+        if before <= settled:
+            break
+        c = todo * rng.uniform(0.5, 1.5, lp.n)
+        if rnd % 2:
+            c = c * rng.choice([-1.0, 1.0], lp.n)
+        for sign in (1.0, -1.0):
+            status, x = lp.minimize(sign * c)
+            if status == "infeasible":
+                return False
+            if x is not None:
+                widen(lo, hi, x)
+        if before - int(narrow().sum()) < min_gain * before:
+            break
+    return True
+
+
+def _checked(n: int, n_check: int | None, only: np.ndarray | None) -> tuple[np.ndarray, int]:
+    """Mask of the variables to check, and how many bounds to return."""
+    k = n if n_check is None else n_check
+    check = np.zeros(n, dtype=bool)
+    if only is None:
+        check[:k] = True
+        return check, k
+    check[: only.size] = only
+    return check, n
+
+
+def _padded(known: np.ndarray | None, n: int, fill: float) -> np.ndarray:
+    return np.full(n, fill) if known is None else np.r_[known, np.full(n - known.size, fill)]
+
+
+def _maximum(lp: ComponentLP, j: int, cost: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> float:
+    """Exact maximum of variable j (`cost` = -e_j), inf when unbounded; widens [lo, hi]."""
+    _, x = lp.minimize(cost)
+    if x is None:
+        return np.inf
+    widen(lo, hi, x)
+    return x[j]
+
+
+def _exact_ranges(
+    lp: ComponentLP,
+    check: np.ndarray,
+    lo: np.ndarray,
+    hi: np.ndarray,
+    done: np.ndarray,
+    protection: float,
+    exact: bool,
+) -> bool:
+    """Exact min of each checked variable not yet proven safe (all with `exact`), and its exact
+    max when still narrow (`done` marks both exact). In place; False when infeasible."""
+    e = np.zeros(lp.n)
+    for j in np.flatnonzero(check):
+        if not exact and hi[j] - lo[j] >= protection - TOL:
+            continue
+        e[j] = 1.0
+        status, x = lp.minimize(e)
+        if status == "infeasible":
+            return False
+        widen(lo, hi, x)
+        lo[j] = x[j]
+        if exact or hi[j] - lo[j] < protection - TOL:
+            hi[j] = _maximum(lp, j, -e, lo, hi)
+            done[j] = True
+        e[j] = 0.0
+    return True
+
+
 def component_ranges(
     lp: ComponentLP,
     protection: float,
@@ -201,61 +301,20 @@ def component_ranges(
     min and max, which are exact.
     """
     n = lp.n
-    k = n if n_check is None else n_check
-    check = np.zeros(n, dtype=bool)
-    if only is None:
-        check[:k] = True
-    else:
-        check[: only.size] = only
-        k = n
-    lo = np.full(n, np.inf) if lo is None else np.r_[lo, np.full(n - lo.size, np.inf)]
-    hi = np.full(n, -np.inf) if hi is None else np.r_[hi, np.full(n - hi.size, -np.inf)]
+    check, k = _checked(n, n_check, only)
+    lo = _padded(lo, n, np.inf)
+    hi = _padded(hi, n, -np.inf)
     done = np.zeros(n, dtype=bool)
-
-    def see(x: np.ndarray) -> None:
-        np.minimum(lo, x, out=lo)
-        np.maximum(hi, x, out=hi)
 
     def open_cells() -> np.ndarray:
         return check & ~(hi - lo >= protection - TOL)
 
     rng = np.random.default_rng(seed)
-    for rnd in range(0 if exact else max_rounds):
-        todo = open_cells()
-        before = int(todo.sum())
-        if before <= 2:
-            break
-        c = todo * rng.uniform(0.5, 1.5, n)
-        if rnd % 2:
-            c = c * rng.choice([-1.0, 1.0], n)
-        for sign in (1.0, -1.0):
-            status, x = lp.minimize(sign * c)
-            if status == "infeasible":
-                return Ranges(lo[:k], hi[:k], done[:k], infeasible=True)
-            if x is not None:
-                see(x)
-        if before - int(open_cells().sum()) < 0.1 * before:
-            break
-    e = np.zeros(n)
-    for j in np.flatnonzero(check):
-        if not exact and hi[j] - lo[j] >= protection - TOL:
-            continue
-        e[j] = 1.0
-        status, x = lp.minimize(e)
-        if status == "infeasible":
-            return Ranges(lo[:k], hi[:k], done[:k], infeasible=True)
-        see(x)
-        lo[j] = x[j]
-        if exact or hi[j] - lo[j] < protection - TOL:
-            status, x = lp.minimize(-e)
-            if x is None:
-                hi[j] = np.inf
-            else:
-                see(x)
-                hi[j] = x[j]
-            done[j] = True
-        e[j] = 0.0
-    return Ranges(lo[:k], hi[:k], done[:k])
+    rounds = 0 if exact else max_rounds
+    feasible = push_witnesses(
+        lp, lo, hi, open_cells, rng, max_rounds=rounds, settled=2, min_gain=0.1
+    ) and _exact_ranges(lp, check, lo, hi, done, protection, exact)
+    return Ranges(lo[:k], hi[:k], done[:k], infeasible=not feasible)
 
 
 def component_lp(

@@ -73,6 +73,135 @@ def _multinomial(rng: np.random.Generator, n: np.ndarray, shares: np.ndarray) ->
     return rng.multinomial(n, pvals)
 
 
+@dataclass(frozen=True)
+class _Traits:
+    """Per commune: population, and the latent traits as columns (communes x 1) that broadcast
+    against periods."""
+
+    pop: np.ndarray  # int64
+    u: np.ndarray  # urban share
+    o: np.ndarray  # overseas
+    pr: np.ndarray  # precarity
+
+
+# The breakdowns, in the order of their parts in the draws.
+_FAMILY_TYPES = ("isoles", "monoparentales", "couples_sans_enfant", "couples_avec_enfants")
+_QF_BANDS = ("qf_moins_400", "qf_400_800", "qf_800_plus", "qf_non_calcule")
+_HOUSING_AIDS = ("apl", "alf", "als")
+
+
+def _traits(communes: pd.DataFrame, rng: np.random.Generator) -> _Traits:
+    prof = _profile(communes, rng)
+    u, o, pr = (prof[c].to_numpy()[:, None] for c in ("urban", "overseas", "precarity"))
+    return _Traits(communes["population"].fillna(0).to_numpy(np.int64), u, o, pr)
+
+
+def _family_types(rng: np.random.Generator, t: _Traits, trend: dict[str, np.ndarray]) -> np.ndarray:
+    """Allocataires split into family types (communes x periods x 4)."""
+    rate_alloc = 0.17 * np.exp(0.18 * t.pr) * (1 + 0.15 * t.o)
+    households = rng.poisson(t.pop[:, None] * rate_alloc * trend["allocataires"][None, :])
+    households = np.minimum(households, t.pop[:, None])
+    shares = np.column_stack(
+        [
+            0.36 + 0.12 * t.u[:, 0],  # isolés
+            np.clip(0.14 + 0.05 * t.pr[:, 0] + 0.08 * t.o[:, 0], 0.05, 0.4),  # monoparentales
+            np.full(len(t.pop), 0.07),  # couples sans enfant
+        ]
+    )
+    shares = np.column_stack([shares, np.clip(1 - shares.sum(1), 0.05, 1)])
+    shares /= shares.sum(1, keepdims=True)
+    return _multinomial(rng, households, shares)
+
+
+def _qf_bands(rng: np.random.Generator, t: _Traits, allocataires: np.ndarray) -> np.ndarray:
+    q400 = np.clip(0.22 + 0.1 * t.pr[:, 0], 0.05, 0.7)
+    shares = np.column_stack([q400, 0.38 * (1 - q400), 0.5 * (1 - q400), 0.12 * (1 - q400)])
+    return _multinomial(rng, allocataires, shares / shares.sum(1, keepdims=True))
+
+
+def _housing_aids(rng: np.random.Generator, t: _Traits, allocataires: np.ndarray) -> np.ndarray:
+    """APL, ALF, ALS and no housing aid (communes x periods x 4)."""
+    apl = 0.2 + 0.08 * t.u[:, 0] + 0.03 * t.pr[:, 0]
+    als = 0.12 + 0.08 * t.u[:, 0]
+    shares = np.clip(np.column_stack([apl, np.full(len(t.pop), 0.07), als]), 0.01, 0.5)
+    shares = np.column_stack([shares, 1 - shares.sum(1)])
+    return _multinomial(rng, allocataires, shares)
+
+
+def _benefits(
+    rng: np.random.Generator,
+    t: _Traits,
+    trend: dict[str, np.ndarray],
+    fam: np.ndarray,
+    allocataires: np.ndarray,
+) -> dict[str, np.ndarray]:
+    """Family, childhood, minimum income and disability benefits, drawn in this order."""
+    u, o, pr = t.u, t.o, t.pr
+    isoles, mono, csans, cavec = (fam[..., k] for k in range(4))
+    families = mono + cavec
+    af = _binomial(rng, families, 0.62 + 0 * u)
+    paje = _binomial(rng, families, 0.2 * trend["paje"][None, :] * (1 + 0.2 * o))
+    return {
+        "af": af,
+        "cf": _binomial(rng, af, 0.14 + 0.04 * o),
+        "asf": _binomial(rng, mono, 0.33 + 0.05 * pr),
+        "ars": _binomial(rng, families, 0.42 + 0.1 * pr),
+        "paje": paje,
+        "paje_ab": _binomial(rng, paje, 0.72 + 0 * u),
+        "paje_cmg": _binomial(rng, paje, (0.38 - 0.15 * u) * (1 - 0.6 * o)),
+        "paje_prepare": _binomial(rng, paje, 0.08 + 0 * u),
+        "rsa": _binomial(rng, isoles + mono, (0.17 + 0.08 * pr) * trend["rsa"][None, :]),
+        "ppa": _binomial(rng, allocataires, 0.24 * trend["ppa"][None, :] * (1 + 0 * u)),
+        "aah": _binomial(rng, isoles + csans, 0.13 * trend["aah"][None, :] + 0 * u),
+        "aeeh": _binomial(rng, families, 0.035 + 0 * u),
+    }
+
+
+def _counts(
+    rng: np.random.Generator, t: _Traits, trend: dict[str, np.ndarray]
+) -> dict[str, np.ndarray]:
+    """Every count (int32, communes x periods), a total and its breakdown adding up exactly."""
+    fam = _family_types(rng, t, trend)
+    allocataires = fam.sum(-1)
+    qf = _qf_bands(rng, t, allocataires)
+    al = _housing_aids(rng, t, allocataires)
+    _, mono, csans, cavec = (fam[..., k] for k in range(4))
+    persons = (
+        allocataires
+        + csans
+        + cavec
+        + rng.poisson(mono * 1.7)
+        + rng.poisson(cavec * (1.9 + 0.4 * t.o))
+    )
+    counts = {
+        "allocataires": allocataires,
+        "personnes_couvertes": persons,
+        **{name: fam[..., k] for k, name in enumerate(_FAMILY_TYPES)},
+        **{name: qf[..., k] for k, name in enumerate(_QF_BANDS)},
+        **{name: al[..., k] for k, name in enumerate(_HOUSING_AIDS)},
+        "aides_logement": al[..., :3].sum(-1),
+        **_benefits(rng, t, trend, fam, allocataires),
+    }
+    return {k: v.astype(np.int32) for k, v in counts.items()}
+
+
+def _childcare(
+    rng: np.random.Generator, communes: pd.DataFrame, t: _Traits, periods: list[str]
+) -> tuple[pd.DataFrame, np.ndarray, dict[str, np.ndarray]]:
+    """Facilities (EAJE and LAEP), EAJE places by period, and the childcare denominators."""
+    children = rng.poisson(np.outer(t.pop * (0.03 + 0.02 * t.o[:, 0]), np.ones(len(periods))))
+    facilities = generate_facilities(communes, rng, urban=t.u[:, 0])
+    years = np.array([int(p[:4]) for p in periods])
+    places_eaje = places_by_period(facilities, len(t.pop), years)
+    other_places = _binomial(rng, children, (0.45 - 0.2 * t.u) * (1 - 0.7 * t.o))
+    denominators = {
+        "population": np.repeat(t.pop[:, None], len(periods), axis=1),
+        "enfants_moins_3_ans": children,
+        "places_total": places_eaje + other_places,
+    }
+    return facilities, places_eaje, denominators
+
+
 def generate(
     communes: pd.DataFrame,
     *,
@@ -87,97 +216,17 @@ def generate(
     communes = communes.sort_values("code").reset_index(drop=True)
     rng = np.random.default_rng(seed)
     periods = quarters()
-    prof = _profile(communes, rng)
-    trend = _trend(periods)
-    pop = communes["population"].fillna(0).to_numpy(np.int64)
-    u, o, pr = (prof[c].to_numpy()[:, None] for c in ("urban", "overseas", "precarity"))
-
-    rate_alloc = 0.17 * np.exp(0.18 * pr) * (1 + 0.15 * o)
-    households = rng.poisson(pop[:, None] * rate_alloc * trend["allocataires"][None, :])
-    households = np.minimum(households, pop[:, None])
-
-    fam_shares = np.column_stack(
-        [
-            0.36 + 0.12 * u[:, 0],  # isolés
-            np.clip(0.14 + 0.05 * pr[:, 0] + 0.08 * o[:, 0], 0.05, 0.4),  # monoparentales
-            np.full(len(pop), 0.07),  # couples sans enfant
-        ]
-    )
-    fam_shares = np.column_stack([fam_shares, np.clip(1 - fam_shares.sum(1), 0.05, 1)])
-    fam_shares /= fam_shares.sum(1, keepdims=True)
-    fam = _multinomial(rng, households, fam_shares)
-    isoles, mono, csans, cavec = (fam[..., k] for k in range(4))
-    allocataires = fam.sum(-1)
-
-    q400 = np.clip(0.22 + 0.1 * pr[:, 0], 0.05, 0.7)
-    qf_shares = np.column_stack([q400, 0.38 * (1 - q400), 0.5 * (1 - q400), 0.12 * (1 - q400)])
-    qf = _multinomial(rng, allocataires, qf_shares / qf_shares.sum(1, keepdims=True))
-
-    apl = 0.2 + 0.08 * u[:, 0] + 0.03 * pr[:, 0]
-    als = 0.12 + 0.08 * u[:, 0]
-    al_shares = np.clip(np.column_stack([apl, np.full(len(pop), 0.07), als]), 0.01, 0.5)
-    al_shares = np.column_stack([al_shares, 1 - al_shares.sum(1)])
-    al = _multinomial(rng, allocataires, al_shares)
-
-    families = mono + cavec
-    persons = (
-        allocataires
-        + csans
-        + cavec
-        + rng.poisson(mono * 1.7)
-        + rng.poisson(cavec * (1.9 + 0.4 * o))
-    )
-    af = _binomial(rng, families, 0.62 + 0 * u)
-    paje = _binomial(rng, families, 0.2 * trend["paje"][None, :] * (1 + 0.2 * o))
-    counts = {
-        "allocataires": allocataires,
-        "personnes_couvertes": persons,
-        "isoles": isoles,
-        "monoparentales": mono,
-        "couples_sans_enfant": csans,
-        "couples_avec_enfants": cavec,
-        "qf_moins_400": qf[..., 0],
-        "qf_400_800": qf[..., 1],
-        "qf_800_plus": qf[..., 2],
-        "qf_non_calcule": qf[..., 3],
-        "apl": al[..., 0],
-        "alf": al[..., 1],
-        "als": al[..., 2],
-        "aides_logement": al[..., :3].sum(-1),
-        "af": af,
-        "cf": _binomial(rng, af, 0.14 + 0.04 * o),
-        "asf": _binomial(rng, mono, 0.33 + 0.05 * pr),
-        "ars": _binomial(rng, families, 0.42 + 0.1 * pr),
-        "paje": paje,
-        "paje_ab": _binomial(rng, paje, 0.72 + 0 * u),
-        "paje_cmg": _binomial(rng, paje, (0.38 - 0.15 * u) * (1 - 0.6 * o)),
-        "paje_prepare": _binomial(rng, paje, 0.08 + 0 * u),
-        "rsa": _binomial(rng, isoles + mono, (0.17 + 0.08 * pr) * trend["rsa"][None, :]),
-        "ppa": _binomial(rng, allocataires, 0.24 * trend["ppa"][None, :] * (1 + 0 * u)),
-        "aah": _binomial(rng, isoles + csans, 0.13 * trend["aah"][None, :] + 0 * u),
-        "aeeh": _binomial(rng, families, 0.035 + 0 * u),
-    }
-    counts = {k: v.astype(np.int32) for k, v in counts.items()}
+    traits = _traits(communes, rng)
+    counts = _counts(rng, traits, _trend(periods))
+    n = len(traits.pop)
     amounts = {
-        "rsa_montant": counts["rsa"] * rng.normal(590, 25, (len(pop), 1)),
-        "ppa_montant": counts["ppa"] * rng.normal(185, 10, (len(pop), 1)),
+        "rsa_montant": counts["rsa"] * rng.normal(590, 25, (n, 1)),
+        "ppa_montant": counts["ppa"] * rng.normal(185, 10, (n, 1)),
     }
-    not_applicable = {
-        "ppa": np.array([p < "2016-01" for p in periods]),
-        "ppa_montant": np.array([p < "2016-01" for p in periods]),
-    }
-
-    children = rng.poisson(np.outer(pop * (0.03 + 0.02 * o[:, 0]), np.ones(len(periods))))
-    facilities = generate_facilities(communes, rng, urban=u[:, 0])
-    years = np.array([int(p[:4]) for p in periods])
-    places_eaje = places_by_period(facilities, len(pop), years)
-    other_places = _binomial(rng, children, (0.45 - 0.2 * u) * (1 - 0.7 * o))
+    before_ppa = np.array([p < "2016-01" for p in periods])
+    not_applicable = {"ppa": before_ppa, "ppa_montant": before_ppa.copy()}
+    facilities, places_eaje, denominators = _childcare(rng, communes, traits, periods)
     counts["places_eaje"] = places_eaje
-    denominators = {
-        "population": np.repeat(pop[:, None], len(periods), axis=1),
-        "enfants_moins_3_ans": children,
-        "places_total": places_eaje + other_places,
-    }
     data = DemoData(
         periods,
         communes,
@@ -199,7 +248,9 @@ INFRA_INDICATORS = {
 }
 
 
-def _infra(rng, data: DemoData, zones: pd.DataFrame, name: str):
+def _infra(
+    rng: np.random.Generator, data: DemoData, zones: pd.DataFrame, name: str
+) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
     """IRIS split their commune's households by population; QPV are poorer parts of it."""
     zones = zones.sort_values("code").reset_index(drop=True)
     row = pd.Series(range(len(data.communes)), index=data.communes["code"])
@@ -226,7 +277,9 @@ def _infra(rng, data: DemoData, zones: pd.DataFrame, name: str):
     return zones, out
 
 
-def _split_within(rng, commune_values, idx, share) -> np.ndarray:
+def _split_within(
+    rng: np.random.Generator, commune_values: np.ndarray, idx: np.ndarray, share: np.ndarray
+) -> np.ndarray:
     """Multinomial split of each commune's value among its zones (and a remainder)."""
     out = np.zeros((len(idx), commune_values.shape[1]), dtype=np.int64)
     for commune in np.unique(idx):

@@ -22,7 +22,7 @@ import shapely
 from geodata import cache
 from layers.catalogue import fold
 from layers.ingest.errors import CafdataFormatError
-from layers.ingest.reading import decode, read_table
+from layers.ingest.reading import RawTable, decode, read_table
 from layers.ingest.values import FORMULA
 from layers.model import FACILITY_BY_SLUG, LAEP
 
@@ -148,10 +148,7 @@ def _place(
     return out, moved, placed
 
 
-def parse_facilities(raw: bytes, communes: gpd.GeoDataFrame) -> FacilityImport:
-    """Read a facilities CSV; `communes` has the commune `code` and WGS84 `geometry`.
-
-    Raises `CafdataFormatError` (French, naming the lines) on anything wrong."""
+def _read(raw: bytes) -> RawTable:
     if len(raw) > MAX_BYTES:
         raise CafdataFormatError(
             f"fichier trop volumineux ({len(raw) / 1e6:.1f} Mo, au plus {MAX_BYTES // 10**6} Mo)"
@@ -162,89 +159,152 @@ def parse_facilities(raw: bytes, communes: gpd.GeoDataFrame) -> FacilityImport:
     table = read_table(text)
     if len(table.cells) > MAX_ROWS:
         raise CafdataFormatError(f"{len(table.cells)} lignes : au plus {MAX_ROWS} équipements")
-    cols = _columns(table.header)
-    cells = table.cells
-    lines = table.lines
-    errors: list[str] = []
+    return table
 
-    def col(name: str) -> pd.Series:
-        return cells[cols[name]].fillna("").astype(str).str.strip() if name in cols else None
 
-    for name in cols:
-        hit = col(name).str.contains(FORMULA, regex=True)
-        for i in np.flatnonzero(hit.to_numpy())[: MAX_ERRORS + 1]:
-            errors.append(f"ligne {lines[i]} : formule de tableur refusée ({cols[name]})")
-    noms = col("nom")
-    for i in np.flatnonzero((noms == "").to_numpy())[: MAX_ERRORS + 1]:
-        errors.append(f"ligne {lines[i]} : nom vide")
-    types = col("type").map(facility_type)
-    for i in np.flatnonzero(types.isna().to_numpy())[: MAX_ERRORS + 1]:
-        errors.append(
-            f"ligne {lines[i]} : type « {col('type').iloc[i][:40]} » inconnu (crèche collective, "
-            "micro-crèche, crèche familiale, crèche parentale, multi-accueil ou LAEP)"
-        )
-    lon, lat = _numbers(col("lon")), _numbers(col("lat"))
-    bad = ~(lon.between(*LON_RANGE) & lat.between(*LAT_RANGE))
-    for i in np.flatnonzero(bad.to_numpy())[: MAX_ERRORS + 1]:
-        errors.append(
-            f"ligne {lines[i]} : coordonnées invalides ({col('lon').iloc[i][:20]} ; "
-            f"{col('lat').iloc[i][:20]}), degrés décimaux WGS84 attendus"
-        )
-    places = _numbers(col("places")) if "places" in cols else pd.Series(np.nan, index=cells.index)
-    has_places = col("places") != "" if "places" in cols else pd.Series(False, index=cells.index)
-    bad_places = has_places & ~(places.ge(0) & places.le(10_000) & (places % 1 == 0))
-    for i in np.flatnonzero(bad_places.to_numpy())[: MAX_ERRORS + 1]:
-        errors.append(
-            f"ligne {lines[i]} : nombre de places « {col('places').iloc[i][:20]} » "
-            "invalide (entier positif attendu)"
-        )
-    if errors:
-        raise _refuse(errors)
+class _Fields:
+    """The file's cells by canonical column, as stripped text ('' where empty)."""
 
-    given = col("commune") if "commune" in cols else pd.Series("", index=cells.index)
+    def __init__(self, table: RawTable) -> None:
+        self.cells = table.cells
+        self.lines = table.lines
+        self.names = _columns(table.header)
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.names
+
+    def text(self, name: str) -> pd.Series:
+        return self.cells[self.names[name]].fillna("").astype(str).str.strip()
+
+    def text_or_blank(self, name: str) -> pd.Series:
+        return self.text(name) if name in self else pd.Series("", index=self.cells.index)
+
+    def at_fault(self, mask: pd.Series | np.ndarray) -> list[tuple[int, int]]:
+        """(position, file line) of the first rows flagged, one more than reported (for the
+        final ' …')."""
+        rows = np.flatnonzero(np.asarray(mask))[: MAX_ERRORS + 1]
+        return [(i, self.lines[i]) for i in rows]
+
+
+@dataclass(frozen=True)
+class _Rows:
+    """The parsed columns: names, type labels (None when unknown), coordinates, places."""
+
+    names: pd.Series
+    types: pd.Series
+    lon: pd.Series
+    lat: pd.Series
+    places: pd.Series
+    has_places: pd.Series
+
+    @classmethod
+    def parse(cls, f: _Fields) -> _Rows:
+        index = f.cells.index
+        if "places" in f:
+            places, has_places = _numbers(f.text("places")), f.text("places") != ""
+        else:
+            places, has_places = pd.Series(np.nan, index=index), pd.Series(False, index=index)
+        lon, lat = _numbers(f.text("lon")), _numbers(f.text("lat"))
+        types = f.text("type").map(facility_type)
+        return cls(f.text("nom"), types, lon, lat, places, has_places)
+
+
+def _value_errors(f: _Fields, rows: _Rows) -> list[str]:
+    """Spreadsheet formulas, empty names, unknown types, invalid coordinates and places."""
+    errors = [
+        f"ligne {line} : formule de tableur refusée ({f.names[name]})"
+        for name in f.names
+        for _, line in f.at_fault(f.text(name).str.contains(FORMULA, regex=True))
+    ]
+    errors += [f"ligne {line} : nom vide" for _, line in f.at_fault(rows.names == "")]
+    errors += [
+        f"ligne {line} : type « {f.text('type').iloc[i][:40]} » inconnu (crèche collective, "
+        "micro-crèche, crèche familiale, crèche parentale, multi-accueil ou LAEP)"
+        for i, line in f.at_fault(rows.types.isna())
+    ]
+    bad = ~(rows.lon.between(*LON_RANGE) & rows.lat.between(*LAT_RANGE))
+    errors += [
+        f"ligne {line} : coordonnées invalides ({f.text('lon').iloc[i][:20]} ; "
+        f"{f.text('lat').iloc[i][:20]}), degrés décimaux WGS84 attendus"
+        for i, line in f.at_fault(bad)
+    ]
+    places = rows.places
+    bad_places = rows.has_places & ~(places.ge(0) & places.le(10_000) & (places % 1 == 0))
+    errors += [
+        f"ligne {line} : nombre de places « {f.text('places').iloc[i][:20]} » "
+        "invalide (entier positif attendu)"
+        for i, line in f.at_fault(bad_places)
+    ]
+    return errors
+
+
+def _commune_errors(f: _Fields, given: pd.Series, communes: gpd.GeoDataFrame) -> list[str]:
     unknown = (given != "") & ~given.str.zfill(5).isin(set(communes["code"].astype(str)))
-    for i in np.flatnonzero(unknown.to_numpy())[: MAX_ERRORS + 1]:
-        errors.append(f"ligne {lines[i]} : code commune « {given.iloc[i][:10]} » inconnu")
-    if errors:
-        raise _refuse(errors)
-    # The file's codes, normalised ("1004" -> "01004"); "" where the file gives none.
-    given_codes = given.str.zfill(5).where(given != "", "").to_numpy(dtype=object)
-    codes, moved, placed = _place(lon.to_numpy(float), lat.to_numpy(float), given_codes, communes)
-    for i in np.flatnonzero(codes == "")[: MAX_ERRORS + 1]:
-        errors.append(
-            f"ligne {lines[i]} : le point ({lon.iloc[i]:g} ; {lat.iloc[i]:g}) n'est "
-            "dans aucune commune connue"
-        )
-    far = np.flatnonzero(np.char.startswith(codes.astype(str), "!"))
-    for i in far[: MAX_ERRORS + 1]:
-        errors.append(
-            f"ligne {lines[i]} : le point est à plus de {TOLERANCE_KM:g} km de la "
-            f"commune {codes[i][1:]} indiquée"
-        )
+    return [
+        f"ligne {line} : code commune « {given.iloc[i][:10]} » inconnu"
+        for i, line in f.at_fault(unknown)
+    ]
+
+
+def _placement_errors(f: _Fields, rows: _Rows, codes: np.ndarray) -> list[str]:
+    """Points in no known commune, or far from the commune the file names."""
+    errors = [
+        f"ligne {line} : le point ({rows.lon.iloc[i]:g} ; {rows.lat.iloc[i]:g}) n'est "
+        "dans aucune commune connue"
+        for i, line in f.at_fault(codes == "")
+    ]
+    errors += [
+        f"ligne {line} : le point est à plus de {TOLERANCE_KM:g} km de la "
+        f"commune {codes[i][1:]} indiquée"
+        for i, line in f.at_fault(np.char.startswith(codes.astype(str), "!"))
+    ]
+    return errors
+
+
+def _refuse_any(errors: list[str]) -> None:
     if errors:
         raise _refuse(errors)
 
-    ids = col("id") if "id" in cols else pd.Series("", index=cells.index)
-    ids = ids.where(ids != "", [f"IMP-{n:06d}" for n in range(1, len(cells) + 1)])
+
+def _identifiers(f: _Fields) -> pd.Series:
+    """The file's identifiers, IMP-000001... where it gives none; refused when repeated."""
+    ids = f.text_or_blank("id")
+    ids = ids.where(ids != "", [f"IMP-{n:06d}" for n in range(1, len(f.cells) + 1)])
     dup = ids.duplicated(keep=False)
     if dup.any():
         first = int(np.flatnonzero(dup.to_numpy())[0])
         raise CafdataFormatError(
-            f"ligne {lines[first]} : identifiant « {ids.iloc[first][:30]} » en double"
+            f"ligne {f.lines[first]} : identifiant « {ids.iloc[first][:30]} » en double"
         )
+    return ids
+
+
+def parse_facilities(raw: bytes, communes: gpd.GeoDataFrame) -> FacilityImport:
+    """Read a facilities CSV; `communes` has the commune `code` and WGS84 `geometry`.
+
+    Raises `CafdataFormatError` (French, naming the lines) on anything wrong."""
+    f = _Fields(_read(raw))
+    rows = _Rows.parse(f)
+    _refuse_any(_value_errors(f, rows))
+    given = f.text_or_blank("commune")
+    _refuse_any(_commune_errors(f, given, communes))
+    # The file's codes, normalised ("1004" -> "01004"); "" where the file gives none.
+    given_codes = given.str.zfill(5).where(given != "", "").to_numpy(dtype=object)
+    lon, lat = rows.lon.to_numpy(float), rows.lat.to_numpy(float)
+    codes, moved, placed = _place(lon, lat, given_codes, communes)
+    _refuse_any(_placement_errors(f, rows, codes))
+    ids = _identifiers(f)
     out = pd.DataFrame(
         {
             "id": ids.to_numpy(str),
-            "nom": noms.to_numpy(str),
-            "type": types.to_numpy(str),
+            "nom": rows.names.to_numpy(str),
+            "type": rows.types.to_numpy(str),
             # A LAEP has no approved places; a missing count stays missing, never 0.
-            "places": places.where(has_places & types.ne(LAEP)).astype("Float64"),
+            "places": rows.places.where(rows.has_places & rows.types.ne(LAEP)).astype("Float64"),
             "commune": codes.astype(str),
-            "adresse": (
-                col("adresse") if "adresse" in cols else pd.Series("", index=cells.index)
-            ).replace("", None),
-            "lon": lon.round(6).to_numpy(float),
-            "lat": lat.round(6).to_numpy(float),
+            "adresse": f.text_or_blank("adresse").replace("", None),
+            "lon": rows.lon.round(6).to_numpy(float),
+            "lat": rows.lat.round(6).to_numpy(float),
         }
     )
     return FacilityImport(out, moved, placed)

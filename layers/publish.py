@@ -131,59 +131,17 @@ def build_table(
     data: DemoData, terr: Territories, columns: tuple[str, ...], period: int, local: bool
 ) -> Table:
     """Cells and relations of `columns` at period index `period`."""
-    n_t = len(terr)
-    present = np.zeros((n_t, len(columns)), dtype=bool)
-    values = np.zeros((n_t, len(columns)), dtype=np.int64)
     annual = {int(p): i for i, p in enumerate(data.annual_index)}
-    for k, ind in enumerate(columns):
-        values[:, k] = _aggregate(terr, data.counts[ind][:, period].astype(np.int64), local)
-        present[:, k] = terr.commune_row >= 0
-        present[:, k] |= np.isin(terr.level, AGGREGATE_LEVELS)
-        for name, rows in terr.zone_rows.items():
-            zones_vals = data.infra[name][1].get(ind)
-            present[rows, k] = zones_vals is not None and period in annual
-            if zones_vals is not None and period in annual:
-                values[rows, k] = zones_vals[:, annual[period]]
-    index = np.full((n_t, len(columns)), -1)
+    values, present = _cell_values(data, terr, columns, period, local, annual)
+    index = np.full(present.shape, -1)
     index[present] = np.arange(int(present.sum()))
     cell_terr, cell_col = np.nonzero(present)
-
-    eq_rows: list[tuple[np.ndarray, np.ndarray]] = []  # (total cell, part cells) pairs
-    general_rows: list[tuple[np.ndarray, np.ndarray]] = []  # sum(left) = sum(right)
-    le_rows: list[tuple[np.ndarray, np.ndarray]] = []
-    n_c = len(data.communes) if local else 0
-    for k in range(len(columns)):
-        col = index[:, k]
-        if local:
-            for parent in terr.parents.values():
-                has = parent >= 0
-                eq_rows.append((col[parent[has]], col[np.arange(n_c)[has]]))
-        else:
-            # Without communes: départements add up to régions and France, and the Caf of a
-            # group of départements add up to them (Landes + Pyrénées-Atlantiques = 3 Caf).
-            deps = np.flatnonzero(terr.level == "departement")
-            dep_of = _dep_parents(data, terr)
-            for level in ("region", "france"):
-                eq_rows.append((col[dep_of[level]], col[deps]))
-            for caf_cells, dep_cells in _caf_groups(data, terr):
-                general_rows.append((col[caf_cells], col[dep_cells]))
-        for name, rows in terr.zone_rows.items():
-            if col[rows[0]] < 0:
-                continue
-            le_rows.append((col[terr.zone_parent[name]], col[rows]))
-    for total, *parts in _breakdowns(columns):
-        for t in range(n_t):
-            cells = index[t, [total, *parts]]
-            if (cells >= 0).all():
-                eq_rows.append((cells[:1], cells[1:][None, :].ravel()))
-    n_cells = len(cell_terr)
-    eq = sp.vstack([_matrix(eq_rows, n_cells), _balance(general_rows, n_cells)], format="csr")
-    relations = Relations(eq, _matrix(le_rows, n_cells))
+    relations = _relations(data, terr, columns, index, local)
     alloc = _aggregate(terr, data.counts["allocataires"][:, period].astype(np.int64), local)
     for name, rows in terr.zone_rows.items():
-        zones_vals = data.infra[name][1].get("allocataires")
-        if zones_vals is not None and period in annual:
-            alloc[rows] = zones_vals[:, annual[period]]
+        zones_vals = _zone_values(data, name, "allocataires", period, annual)
+        if zones_vals is not None:
+            alloc[rows] = zones_vals
     return Table(
         columns,
         cell_terr,
@@ -193,6 +151,104 @@ def build_table(
         terr.level[cell_terr],
         alloc[cell_terr],
     )
+
+
+def _zone_values(
+    data: DemoData, name: str, ind: str, period: int, annual: dict[int, int]
+) -> np.ndarray | None:
+    """Values of `ind` in the zones of infra level `name`, None when the zones do not carry it
+    or `period` is not a published (December) one."""
+    zones_vals = data.infra[name][1].get(ind)
+    if zones_vals is None or period not in annual:
+        return None
+    return zones_vals[:, annual[period]]
+
+
+def _cell_values(
+    data: DemoData,
+    terr: Territories,
+    columns: tuple[str, ...],
+    period: int,
+    local: bool,
+    annual: dict[int, int],
+) -> tuple[np.ndarray, np.ndarray]:
+    """Values (territories x columns) and where a cell exists."""
+    n_t = len(terr)
+    present = np.zeros((n_t, len(columns)), dtype=bool)
+    values = np.zeros((n_t, len(columns)), dtype=np.int64)
+    for k, ind in enumerate(columns):
+        values[:, k] = _aggregate(terr, data.counts[ind][:, period].astype(np.int64), local)
+        present[:, k] = terr.commune_row >= 0
+        present[:, k] |= np.isin(terr.level, AGGREGATE_LEVELS)
+        for name, rows in terr.zone_rows.items():
+            zones_vals = _zone_values(data, name, ind, period, annual)
+            present[rows, k] = zones_vals is not None
+            if zones_vals is not None:
+                values[rows, k] = zones_vals
+    return values, present
+
+
+Pairs = list[tuple[np.ndarray, np.ndarray]]
+
+
+def _relations(
+    data: DemoData, terr: Territories, columns: tuple[str, ...], index: np.ndarray, local: bool
+) -> Relations:
+    """Geographic sums of each column, then the breakdowns of each territory. `index` is the
+    cell of each (territory, column), -1 where none."""
+    cols = [index[:, k] for k in range(len(columns))]
+    general_rows: Pairs = []  # sum(left) = sum(right)
+    if local:
+        eq_rows = [pair for col in cols for pair in _commune_sums(terr, col, len(data.communes))]
+    else:
+        eq_rows, general_rows = _departement_sums(data, terr, cols)
+    le_rows = [pair for col in cols for pair in _zone_sums(terr, col)]
+    eq_rows += _breakdown_sums(columns, index)
+    n_cells = int((index >= 0).sum())
+    eq = sp.vstack([_matrix(eq_rows, n_cells), _balance(general_rows, n_cells)], format="csr")
+    return Relations(eq, _matrix(le_rows, n_cells))
+
+
+def _commune_sums(terr: Territories, col: np.ndarray, n_c: int) -> Pairs:
+    """(total cells, part cells): communes into each aggregate level."""
+    pairs = []
+    for parent in terr.parents.values():
+        has = parent >= 0
+        pairs.append((col[parent[has]], col[np.arange(n_c)[has]]))
+    return pairs
+
+
+def _departement_sums(
+    data: DemoData, terr: Territories, cols: list[np.ndarray]
+) -> tuple[Pairs, Pairs]:
+    """Without communes: départements add up to régions and France (equalities), and the Caf
+    of a group of départements add up to them (Landes + Pyrénées-Atlantiques = 3 Caf)."""
+    deps = np.flatnonzero(terr.level == "departement")
+    dep_of = _dep_parents(data, terr)
+    groups = _caf_groups(data, terr)
+    eq_rows = [(col[dep_of[level]], col[deps]) for col in cols for level in ("region", "france")]
+    general_rows = [(col[cafs], col[dep_cells]) for col in cols for cafs, dep_cells in groups]
+    return eq_rows, general_rows
+
+
+def _zone_sums(terr: Territories, col: np.ndarray) -> Pairs:
+    """(commune cells, zone cells): zones within their commune, for the levels carrying `col`."""
+    return [
+        (col[terr.zone_parent[name]], col[rows])
+        for name, rows in terr.zone_rows.items()
+        if col[rows[0]] >= 0
+    ]
+
+
+def _breakdown_sums(columns: tuple[str, ...], index: np.ndarray) -> Pairs:
+    """(total cell, part cells) of each breakdown in each territory having all its cells."""
+    pairs = []
+    for total, *parts in _breakdowns(columns):
+        for t in range(index.shape[0]):
+            cells = index[t, [total, *parts]]
+            if (cells >= 0).all():
+                pairs.append((cells[:1], cells[1:][None, :].ravel()))
+    return pairs
 
 
 def _dep_parents(data: DemoData, terr: Territories) -> dict[str, np.ndarray]:

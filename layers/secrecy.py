@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import heapq
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -34,6 +34,8 @@ from layers.audit import (
     as_relations,
     hidden_components,
     iter_components,
+    push_witnesses,
+    widen,
 )
 
 __all__ = [
@@ -376,52 +378,54 @@ def _group_ranges(
     minimum and maximum of the rest, one variable per block in each solve: blocks share no
     relation, so a sum objective is optimised block by block. Returns the number of solves."""
 
-    def see(x: np.ndarray | None) -> None:
-        if x is not None:
-            np.minimum(lo, x, out=lo)
-            np.maximum(hi, x, out=hi)
-
     def narrow() -> np.ndarray:
         return mine & (hi - lo < protection - TOL)
 
-    for rnd in range(max_rounds):
-        todo = narrow()
-        before = int(todo.sum())
-        if before == 0:
-            return lp.solves
-        c = todo * rng.uniform(0.5, 1.5, lp.n)
-        if rnd % 2:
-            c = c * rng.choice([-1.0, 1.0], lp.n)
-        for sign in (1.0, -1.0):
-            status, x = lp.minimize(sign * c)
-            if status == "infeasible":
-                return lp.solves  # cannot happen (the true values are feasible); stay unproven
-            see(x)
-        if before - int(narrow().sum()) < 0.05 * before:
-            break
-    # Exact minima (a minimum at 0 needs no solve), then exact maxima of the still narrow.
-    for sign in (1.0, -1.0):
-        want = narrow() & (lo > TOL) if sign > 0 else narrow()
-        while want.any():
-            pick = np.flatnonzero(want)
-            pick = pick[np.unique(blk[pick], return_index=True)[1]]  # first of each block
-            c = np.zeros(lp.n)
-            c[pick] = sign
-            status, x = lp.minimize(c)
-            if x is not None:
-                see(x)
-            else:  # an unbounded maximum somewhere: one variable at a time
-                for j in pick:
-                    c[:] = 0.0
-                    c[j] = sign
-                    status, x = lp.minimize(c)
-                    if x is not None:
-                        see(x)
-                    elif sign < 0:
-                        hi[j] = np.inf
-            want[pick] = False
-            want &= narrow()
+    # An infeasible LP cannot happen (the true values are feasible): its cells stay unproven.
+    if push_witnesses(lp, lo, hi, narrow, rng, max_rounds=max_rounds, settled=0, min_gain=0.05):
+        # Exact minima (a minimum at 0 needs no solve), then exact maxima of the still narrow.
+        _block_extremes(lp, blk, 1.0, narrow() & (lo > TOL), narrow, lo, hi)
+        _block_extremes(lp, blk, -1.0, narrow(), narrow, lo, hi)
     return lp.solves
+
+
+def _block_extremes(
+    lp: ComponentLP,
+    blk: np.ndarray,
+    sign: float,
+    want: np.ndarray,
+    narrow: Callable[[], np.ndarray],
+    lo: np.ndarray,
+    hi: np.ndarray,
+) -> None:
+    """Exact block minima (`sign` 1) or maxima (-1) of the `want` variables while they stay
+    narrow, the first wanted variable of each block in each solve; widens lo / hi in place."""
+    while want.any():
+        pick = np.flatnonzero(want)
+        pick = pick[np.unique(blk[pick], return_index=True)[1]]  # first of each block
+        c = np.zeros(lp.n)
+        c[pick] = sign
+        _, x = lp.minimize(c)
+        if x is not None:
+            widen(lo, hi, x)
+        else:  # an unbounded maximum somewhere: one variable at a time
+            _one_at_a_time(lp, pick, sign, lo, hi)
+        want[pick] = False
+        want &= narrow()
+
+
+def _one_at_a_time(
+    lp: ComponentLP, pick: np.ndarray, sign: float, lo: np.ndarray, hi: np.ndarray
+) -> None:
+    c = np.zeros(lp.n)
+    for j in pick:
+        c[:] = 0.0
+        c[j] = sign
+        _, x = lp.minimize(c)
+        if x is not None:
+            widen(lo, hi, x)
+        elif sign < 0:
+            hi[j] = np.inf
 
 
 class _Neighbourhood:
@@ -454,7 +458,7 @@ class _Neighbourhood:
         hidden: np.ndarray,
         radius: int,
         max_members: float = np.inf,
-    ):
+    ) -> tuple[np.ndarray, np.ndarray] | None:
         """Cheapest change delta (published cells pay their cost per unit, hidden cells are free)
         with delta_j >= target, keeping every relation and x >= 0, the cells beyond `radius`
         unchanged. Returns (cells, delta) or None when infeasible."""
@@ -511,6 +515,140 @@ def _check_values(rel: Relations, values: np.ndarray) -> None:
         )
 
 
+class _IntervalRepair:
+    """The interval check and repair rounds of `protect`: witness spans of the hidden cells,
+    widened by class and block witnesses, then LP repairs of the cells still narrow. `hidden`
+    is updated in place; cells no repair can protect end up in `stuck`."""
+
+    def __init__(
+        self,
+        rel: Relations,
+        values: np.ndarray,
+        hidden: np.ndarray,
+        costs: np.ndarray,
+        protection: float,
+        *,
+        radius: int,
+        block_cells: int,
+        repair_members: int,
+    ) -> None:
+        self.rel, self.v, self.hidden, self.protection = rel, values, hidden, protection
+        # Witness span of every hidden cell: v itself is feasible, every other feasible point
+        # found widens it. Hiding more cells only relaxes the attacker's LP, so spans stay valid.
+        self.wlo, self.whi = values.copy(), values.copy()
+        self.a_by_cell = sp.vstack([rel.eq, rel.le], format="csc")
+        self.hood = _Neighbourhood(rel, values, costs)
+        # Small blocks (an EPCI) prove most cells cheaply, larger ones (a département) the rest.
+        self.block_caps = (max(2, block_cells // 10), block_cells)
+        # Local first (national totals are constants there), the whole table last.
+        self.repair_scopes = (
+            (radius, repair_members // 10),
+            (radius, repair_members),
+            (radius + 2, repair_members),
+            (radius + 2, np.inf),
+        )
+        self.stuck: list[int] = []
+        self.rounds = self.solves = self.repairs = 0
+        self.first_failures = -1
+        self.t_check = self.t_repair = 0.0
+
+    def narrow(self) -> np.ndarray:
+        return self.whi - self.wlo < self.protection - TOL
+
+    def run(self, max_rounds: int) -> None:
+        """Check, then repair what fails, until nothing fails or no repair succeeds."""
+        for rounds in range(1, max_rounds + 1):
+            self.rounds = rounds
+            failing = self.check()
+            if not failing.size:
+                break
+            new_stuck = self.repair(failing)
+            if new_stuck and len(new_stuck) == failing.size:
+                break
+
+    def check(self) -> np.ndarray:
+        """Widen the spans with witnesses; the hidden cells still narrow (stuck ones aside)."""
+        t = time.perf_counter()
+        todo = self.hidden & self.narrow()
+        todo[self.stuck] = False
+        _class_witnesses(self.a_by_cell, self.v, self.hidden, self.protection, self.wlo, self.whi)
+        todo &= self.narrow()
+        for cap in self.block_caps:
+            todo &= self.narrow()
+            self.solves += _block_witnesses(
+                self.rel, self.v, self.hidden, todo, self.protection, self.wlo, self.whi, cap=cap
+            )
+        failing = np.flatnonzero(todo & self.narrow())
+        self.t_check += time.perf_counter() - t
+        if self.first_failures < 0:
+            self.first_failures = int(failing.size)
+        return failing
+
+    def repair(self, failing: np.ndarray) -> list[int]:
+        """Repair the failing cells, narrowest first; returns the ones no repair could move."""
+        t = time.perf_counter()
+        new_stuck = []
+        width = self.whi - self.wlo
+        for _, j in sorted(zip(width[failing], failing.tolist(), strict=True)):
+            if self.whi[j] - self.wlo[j] >= self.protection - TOL:
+                continue  # settled by an earlier repair of this round
+            if not self._repair_cell(j):
+                new_stuck.append(j)
+        self.stuck.extend(new_stuck)
+        self.t_repair += time.perf_counter() - t
+        return new_stuck
+
+    def _repair_cell(self, j: int) -> bool:
+        """Hide the cheapest cells that let cell j move by `protection`; False when none do."""
+        target = self.wlo[j] + self.protection - self.v[j]
+        moved = None
+        for rad, cap in self.repair_scopes:
+            moved = self.hood.move(j, target, self.hidden, rad, cap)
+            if moved is not None:
+                break
+        if moved is None:
+            return False
+        cells, delta = moved
+        self.hidden[cells[np.abs(delta) > 1e-7]] = True
+        self.wlo[cells] = np.minimum(self.wlo[cells], self.v[cells] + delta)
+        self.whi[cells] = np.maximum(self.whi[cells], self.v[cells] + delta)
+        self.repairs += 1
+        return True
+
+
+def _hiding_costs(v: np.ndarray, costs: np.ndarray | None) -> np.ndarray:
+    """The given costs (default 1 + log(1 + value)); a zero cell is never hidden (inf)."""
+    costs = default_costs(v) if costs is None else np.asarray(costs, dtype=float)
+    return np.where(v > 0, costs, np.inf)
+
+
+def _stats(
+    v: np.ndarray,
+    rel: Relations,
+    primary: np.ndarray,
+    hidden: np.ndarray,
+    quick: int,
+    n_pinned: int,
+    check: _IntervalRepair,
+) -> dict:
+    """The run's report (`seconds` and `timings` are added by the caller)."""
+    total = v.sum()
+    return {
+        "cells": int(v.size),
+        "relations": rel.n_relations,
+        "primary": int(primary.sum()),
+        "secondary": int((hidden & ~primary).sum()),
+        "secondary_quick_pass": quick,
+        "recoverable_after_quick_pass": n_pinned,
+        "narrow_after_quick_pass": check.first_failures,
+        "repairs": check.repairs,
+        "rounds": check.rounds,
+        "lp_solves": check.solves,
+        "share_cells_hidden": float(hidden.mean()) if v.size else 0.0,
+        "share_value_hidden": float(v[hidden].sum() / total) if total else 0.0,
+    }
+
+
 def protect(
     values: np.ndarray,
     relations: Relations | sp.spmatrix,
@@ -538,8 +676,7 @@ def protect(
     v = np.asarray(values, dtype=float)
     _check_values(rel, v)
     primary = np.asarray(primary, dtype=bool)
-    costs = default_costs(v) if costs is None else np.asarray(costs, dtype=float)
-    costs = np.where(v > 0, costs, np.inf)
+    costs = _hiding_costs(v, costs)
     single = np.zeros(v.size) if single is None else np.asarray(single, dtype=float)
     hidden = primary.copy()
     timings: dict[str, float] = {}
@@ -556,77 +693,21 @@ def protect(
         n_pinned = int(recoverable(rel, hidden).sum())
         timings["recovery"] = time.perf_counter() - t
 
-    # Witness span of every hidden cell: v itself is feasible, every other feasible point found
-    # widens it. Hiding more cells only relaxes the attacker's LP, so spans stay valid.
-    wlo, whi = v.copy(), v.copy()
-    a_by_cell = sp.vstack([rel.eq, rel.le], format="csc")
-    hood = _Neighbourhood(rel, v, costs)
-    t_check = t_repair = 0.0
-    rounds = solves = repairs = 0
-    stuck: list[int] = []
-    first_failures = -1
-    for rounds in range(1, max_rounds + 1):  # noqa: B007 - the count is reported
-        t = time.perf_counter()
-        todo = hidden & (whi - wlo < protection - TOL)
-        todo[stuck] = False
-        _class_witnesses(a_by_cell, v, hidden, protection, wlo, whi)
-        todo &= whi - wlo < protection - TOL
-        # Small blocks (an EPCI) prove most cells cheaply, larger ones (a département) the rest.
-        for cap in (max(2, block_cells // 10), block_cells):
-            todo &= whi - wlo < protection - TOL
-            solves += _block_witnesses(rel, v, hidden, todo, protection, wlo, whi, cap=cap)
-        failing = np.flatnonzero(todo & (whi - wlo < protection - TOL))
-        t_check += time.perf_counter() - t
-        if first_failures < 0:
-            first_failures = int(failing.size)
-        if not failing.size:
-            break
-        t = time.perf_counter()
-        new_stuck = []
-        for _, j in sorted(zip((whi - wlo)[failing], failing.tolist(), strict=True)):
-            if whi[j] - wlo[j] >= protection - TOL:
-                continue  # settled by an earlier repair of this round
-            moved = None
-            # Local first (national totals are constants there), the whole table last.
-            for rad, cap in (
-                (radius, repair_members // 10),
-                (radius, repair_members),
-                (radius + 2, repair_members),
-                (radius + 2, np.inf),
-            ):
-                moved = hood.move(j, wlo[j] + protection - v[j], hidden, rad, cap)
-                if moved is not None:
-                    break
-            if moved is None:
-                new_stuck.append(j)
-                continue
-            cells, delta = moved
-            hidden[cells[np.abs(delta) > 1e-7]] = True
-            wlo[cells] = np.minimum(wlo[cells], v[cells] + delta)
-            whi[cells] = np.maximum(whi[cells], v[cells] + delta)
-            repairs += 1
-        stuck.extend(new_stuck)
-        t_repair += time.perf_counter() - t
-        if new_stuck and len(new_stuck) == failing.size:
-            break
-    timings["interval_check"] = t_check
-    timings["repair"] = t_repair
-    secondary = hidden & ~primary
-    total = v.sum()
-    stats = {
-        "cells": int(v.size),
-        "relations": rel.n_relations,
-        "primary": int(primary.sum()),
-        "secondary": int(secondary.sum()),
-        "secondary_quick_pass": quick,
-        "recoverable_after_quick_pass": n_pinned,
-        "narrow_after_quick_pass": first_failures,
-        "repairs": repairs,
-        "rounds": rounds,
-        "lp_solves": solves,
-        "share_cells_hidden": float(hidden.mean()) if v.size else 0.0,
-        "share_value_hidden": float(v[hidden].sum() / total) if total else 0.0,
-        "seconds": time.perf_counter() - t0,
-        "timings": {k: round(x, 2) for k, x in timings.items()},
-    }
-    return SecrecyResult(hidden, primary, secondary, stats, np.array(sorted(stuck), dtype=int))
+    check = _IntervalRepair(
+        rel,
+        v,
+        hidden,
+        costs,
+        protection,
+        radius=radius,
+        block_cells=block_cells,
+        repair_members=repair_members,
+    )
+    check.run(max_rounds)
+    timings["interval_check"] = check.t_check
+    timings["repair"] = check.t_repair
+    stats = _stats(v, rel, primary, hidden, quick, n_pinned, check)
+    stats["seconds"] = time.perf_counter() - t0
+    stats["timings"] = {k: round(x, 2) for k, x in timings.items()}
+    unprotected = np.array(sorted(check.stuck), dtype=int)
+    return SecrecyResult(hidden, primary, hidden & ~primary, stats, unprotected)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import duckdb
@@ -122,29 +122,29 @@ class Store:
     def query(self, sql: str, params: list | None = None) -> pd.DataFrame:
         return self._con().execute(sql, params or []).df()
 
-    def layer(self, indicateur: str, niveau: str, periode: str) -> pd.DataFrame:
+    def layer(self, indicator: str, level: str, period: str) -> pd.DataFrame:
         """Every territory of a level for one indicator and period: code, valeur, statut."""
         return self.query(
             "SELECT code, valeur, statut FROM v WHERE indicateur = ? AND niveau = ? "
             "AND periode = ? ORDER BY code",
-            [indicateur, niveau, periode],
+            [indicator, level, period],
         )
 
-    def series(self, indicateur: str, niveau: str, code: str) -> pd.DataFrame:
+    def series(self, indicator: str, level: str, code: str) -> pd.DataFrame:
         """One territory's series: periode, valeur, statut (secrets stay gaps)."""
         return self.query(
             "SELECT periode, valeur, statut FROM v WHERE indicateur = ? AND niveau = ? "
             "AND code = ? ORDER BY periode",
-            [indicateur, niveau, code],
+            [indicator, level, code],
         )
 
     def series_many(
-        self, indicateur: str | Sequence[str], territories: list[tuple[str, str]]
+        self, indicator: str | Sequence[str], territories: list[tuple[str, str]]
     ) -> pd.DataFrame:
         """Several territories' series at once (a commune and its references), for one
         indicator or several (one scan: a profile reads some thirty indicators)."""
         columns = ["indicateur", "niveau", "code", "periode", "valeur", "statut"]
-        wanted_ind = [indicateur] if isinstance(indicateur, str) else list(indicateur)
+        wanted_ind = [indicator] if isinstance(indicator, str) else list(indicator)
         if not territories or not wanted_ind:
             return pd.DataFrame(columns=columns)
         keys = pd.DataFrame(territories, columns=["niveau", "code"])
@@ -187,12 +187,12 @@ class Store:
                 self._availability = {k: sorted(v) for k, v in found.items()}
             return self._availability
 
-    def periods(self, indicateur: str, niveau: str) -> list[str]:
-        return list(self.availability().get((indicateur, niveau), []))
+    def periods(self, indicator: str, level: str) -> list[str]:
+        return list(self.availability().get((indicator, level), []))
 
-    def latest_periods(self, niveau: str) -> dict[str, str]:
+    def latest_periods(self, level: str) -> dict[str, str]:
         """Latest period of every indicator at a level."""
-        return {ind: per[-1] for (ind, lvl), per in self.availability().items() if lvl == niveau}
+        return {ind: per[-1] for (ind, lvl), per in self.availability().items() if lvl == level}
 
     def indicators(self) -> pd.DataFrame:
         return self.query(
@@ -201,7 +201,7 @@ class Store:
         )
 
 
-def timed(fn, *args, repeat: int = 20) -> float:
+def timed(fn: Callable[..., object], *args: object, repeat: int = 20) -> float:
     """Median wall time of a call, in milliseconds (for the bench)."""
     times = []
     for _ in range(repeat):

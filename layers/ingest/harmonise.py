@@ -117,6 +117,22 @@ def prefer_city_rows(block: WideBlock, report: ImportReport) -> WideBlock:
     return block.take(~drop)
 
 
+@dataclass
+class _Groups:
+    """The rows that land with others on one (niveau, current code, period), or are municipal
+    arrondissements: their keys and group, and per group (in group order) its first keys."""
+
+    keys: pd.DataFrame
+    gid: np.ndarray
+    first: pd.DataFrame  # niveau, target, periode, line (the smallest)
+    n_arr: np.ndarray  # arrondissements among the group's rows
+    incomplete: np.ndarray  # Paris, Lyon or Marseille with arrondissements missing
+
+    @property
+    def is_plm(self) -> np.ndarray:
+        return self.n_arr > 0
+
+
 def merge_to_current(
     block: WideBlock, report: ImportReport, expected_arr: dict[str, int]
 ) -> WideBlock:
@@ -138,53 +154,78 @@ def merge_to_current(
         out = block.take(np.ones(len(keys), dtype=bool))
         return out
 
-    m_keys = keys[in_merge]
-    m_gid = gid[in_merge]
-    values = block.values[in_merge]
-    secret = block.secret[in_merge]
-    grouped_sum = values.groupby(m_gid).sum(min_count=1)
-    any_secret = (secret == 1).groupby(m_gid).any()
-    present = secret.notna().groupby(m_gid).sum()
+    groups = _groups(keys[in_merge], gid[in_merge], arr_count, expected_arr)
+    values, secret, masked_rates = _merged_cells(block.take(in_merge), groups)
+    _report_merges(report, groups, expected_arr, masked_rates)
+    merged_keys = groups.first.reset_index(drop=True).assign(
+        source=groups.first["target"].to_numpy()
+    )
+    kept = block.take(~in_merge)
+    return WideBlock(
+        pd.concat([kept.keys, merged_keys[kept.keys.columns]], ignore_index=True),
+        pd.concat([kept.values, values.reset_index(drop=True)], ignore_index=True),
+        pd.concat([kept.secret, secret.reset_index(drop=True)], ignore_index=True),
+        block.natures,
+    )
+
+
+def _groups(
+    m_keys: pd.DataFrame, m_gid: np.ndarray, arr_count: np.ndarray, expected_arr: dict[str, int]
+) -> _Groups:
     first = m_keys.groupby(m_gid).agg(
         niveau=("niveau", "first"),
         target=("target", "first"),
         periode=("periode", "first"),
         line=("line", "min"),
     )
-    group_ids = first.index.to_numpy()
-    n_arr = arr_count[group_ids]
-    is_plm = n_arr > 0
+    n_arr = arr_count[first.index.to_numpy()]
     expected = np.array([expected_arr.get(t, 0) for t in first["target"]])
-    incomplete = is_plm & (n_arr < expected)
+    incomplete = (n_arr > 0) & (n_arr < expected)
+    return _Groups(m_keys, m_gid, first, n_arr, incomplete)
 
-    out_values = grouped_sum.copy()
+
+def _merged_cells(merging: WideBlock, groups: _Groups) -> tuple[pd.DataFrame, pd.DataFrame, int]:
+    """Values and secret flags of each group, and how many rates were hidden (a rate is never
+    summed: several rows, or arrondissements, hide it)."""
+    gid = groups.gid
+    any_secret = (merging.secret == 1).groupby(gid).any()
+    present = merging.secret.notna().groupby(gid).sum()
+    out_values = merging.values.groupby(gid).sum(min_count=1)
     out_secret = any_secret.astype(float)
     masked_rates = 0
-    for column, nature in block.natures.items():
+    for column, nature in merging.natures.items():
         if column not in out_values:
             continue
-        hide = any_secret[column].to_numpy() | incomplete
+        hide = any_secret[column].to_numpy() | groups.incomplete
+        n_present = present[column].to_numpy()
         if nature == RATE:
-            rate_hidden = (present[column].to_numpy() > 1) | is_plm
-            masked_rates += int((rate_hidden & (present[column].to_numpy() > 0)).sum())
+            rate_hidden = (n_present > 1) | groups.is_plm
+            masked_rates += int((rate_hidden & (n_present > 0)).sum())
             hide = hide | rate_hidden
         out_secret[column] = np.where(hide, 1.0, 0.0)
         out_values[column] = np.where(hide, np.nan, out_values[column].to_numpy())
-        absent = present[column].to_numpy() == 0
+        absent = n_present == 0
         out_secret.loc[absent, column] = np.nan
         out_values.loc[absent, column] = np.nan
+    return out_values, out_secret, masked_rates
 
-    # Report what was merged (over every period).
-    sources = m_keys.assign(g=m_gid).groupby("g")["source"].agg(lambda s: sorted(set(s)))
-    for g, target, plm in zip(group_ids, first["target"], is_plm, strict=True):
-        if plm:
+
+def _report_merges(
+    report: ImportReport, groups: _Groups, expected_arr: dict[str, int], masked_rates: int
+) -> None:
+    """What was merged (over every period), and the totals and rates hidden by merging."""
+    sources = groups.keys.assign(g=groups.gid).groupby("g")["source"].agg(lambda s: sorted(set(s)))
+    first = groups.first
+    for g, target, n_arr in zip(first.index.to_numpy(), first["target"], groups.n_arr, strict=True):
+        if n_arr > 0:
             report.arrondissements_sommes[target] = max(
-                report.arrondissements_sommes.get(target, 0), int(arr_count[g])
+                report.arrondissements_sommes.get(target, 0), int(n_arr)
             )
         else:
             merged = set(report.communes_fusionnees.get(target, [])) | set(sources[g])
             report.communes_fusionnees[target] = sorted(merged)
-    for city, n in zip(first.loc[incomplete, "target"], n_arr[incomplete], strict=True):
+    incomplete = groups.incomplete
+    for city, n in zip(first.loc[incomplete, "target"], groups.n_arr[incomplete], strict=True):
         report.avertissements.append(
             f"{city} : {int(n)} arrondissement(s) sur {expected_arr[city]} dans le fichier, "
             "total masqué (secret)"
@@ -194,15 +235,6 @@ def merge_to_current(
             f"{masked_rates} taux de communes fusionnées ou d'arrondissements masqués (secret) : "
             "un taux ne s'additionne pas"
         )
-
-    merged_keys = first.reset_index(drop=True).assign(source=first["target"].to_numpy())
-    kept = block.take(~in_merge)
-    return WideBlock(
-        pd.concat([kept.keys, merged_keys[kept.keys.columns]], ignore_index=True),
-        pd.concat([kept.values, out_values.reset_index(drop=True)], ignore_index=True),
-        pd.concat([kept.secret, out_secret.reset_index(drop=True)], ignore_index=True),
-        block.natures,
-    )
 
 
 def _strings(values: np.ndarray | list, positions: np.ndarray) -> pd.Series:

@@ -109,18 +109,23 @@ def _periods(
     return text.str.strip().map(parsed).to_numpy(dtype=object)
 
 
+def _first_column(header: list[str], names: list[str], wanted: tuple[str, ...]) -> str | None:
+    """The file's name of the first column whose canonical name is in `wanted`."""
+    return next((header[names.index(n)] for n in wanted if n in names), None)
+
+
 def _long(
     table: RawTable,
     names: list[str],
     dataset: str,
     stem: str,
-    periode: str | None,
+    file_period: str | None,
     report: ImportReport,
 ) -> tuple[pd.DataFrame, dict, pd.Series]:
     header = table.header
     key = _key_column(names, cols.LEVELS_BY_FINENESS)
-    date = next((header[names.index(n)] for n in cols.DATE_COLUMNS if n in names), None)
-    year = next((header[names.index(n)] for n in cols.YEAR_COLUMNS if n in names), None)
+    date = _first_column(header, names, cols.DATE_COLUMNS)
+    year = _first_column(header, names, cols.YEAR_COLUMNS)
     candidates = [
         h
         for h, n in zip(header, names, strict=True)
@@ -142,33 +147,53 @@ def _long(
         if key_name
         else pd.Series(["FR"] * len(table.cells), dtype=object)
     )
-
-    # Period of each row (date column) or of each value column (year suffix) or of the file.
-    row_period: np.ndarray | None = None
-    if date or year:
-        column = date or year
-        row_period = _periods(table.cells[column], table.lines, column)
-    elif not year_suffix:
-        fixed = periode or year_in_name(stem)
-        if fixed is None:
-            raise at_line(
-                table.header_line,
-                "aucune colonne de date (dtreffre, annee, DTREF) ni année dans les noms de "
-                "colonnes : indiquez la période (paramètre periode) ou mettez l'année dans le "
-                "nom du fichier (ex. « CAF_2014.csv »)",
-            )
-        if periode is None:
-            report.avertissements.append(f"période déduite du nom du fichier : {fixed}")
-        row_period = np.full(len(table.cells), fixed, dtype=object)
-
+    row_period = _row_periods(table, date or year, year_suffix, file_period, stem, report)
     specs = [cols.value_column(h, dataset, year_suffix=year_suffix) for h in candidates]
+    _check_value_columns(table, specs, year_suffix, report)
+    keys, block = _long_rows(table, codes, row_period, specs)
+    keys["level"] = level
+    return keys, block, codes
+
+
+def _row_periods(
+    table: RawTable,
+    column: str | None,
+    year_suffix: bool,
+    file_period: str | None,
+    stem: str,
+    report: ImportReport,
+) -> np.ndarray | None:
+    """Period of each row: from its date (or year) `column`, else the file's (`file_period`,
+    given to parse_file as `periode`, or a year in the file name); None when the value columns
+    carry their year."""
+    if column:
+        return _periods(table.cells[column], table.lines, column)
     if year_suffix:
-        unsuffixed = [s.source for s in specs if s.period is None]
-        if unsuffixed:
-            raise at_line(
-                table.header_line,
-                f"colonne « {unsuffixed[0]} » sans année alors que les autres en portent une",
-            )
+        return None
+    fixed = file_period or year_in_name(stem)
+    if fixed is None:
+        raise at_line(
+            table.header_line,
+            "aucune colonne de date (dtreffre, annee, DTREF) ni année dans les noms de "
+            "colonnes : indiquez la période (paramètre periode) ou mettez l'année dans le "
+            "nom du fichier (ex. « CAF_2014.csv »)",
+        )
+    if file_period is None:
+        report.avertissements.append(f"période déduite du nom du fichier : {fixed}")
+    return np.full(len(table.cells), fixed, dtype=object)
+
+
+def _check_value_columns(
+    table: RawTable, specs: list[cols.ValueColumn], year_suffix: bool, report: ImportReport
+) -> None:
+    """Every column carries a year when some do, and no two columns give the same indicator
+    (for the same year); the report lists the recognised and unknown columns."""
+    unsuffixed = [s.source for s in specs if s.period is None] if year_suffix else []
+    if unsuffixed:
+        raise at_line(
+            table.header_line,
+            f"colonne « {unsuffixed[0]} » sans année alors que les autres en portent une",
+        )
     seen: dict[tuple[str, str | None], str] = {}
     for spec in specs:
         slot = (spec.indicator, spec.period)
@@ -182,11 +207,19 @@ def _long(
         target = report.colonnes_reconnues if spec.known else report.colonnes_inconnues
         target[spec.source] = spec.indicator
 
+
+def _long_rows(
+    table: RawTable,
+    codes: pd.Series,
+    row_period: np.ndarray | None,
+    specs: list[cols.ValueColumn],
+) -> tuple[pd.DataFrame, dict]:
+    """Keys (raw code, period, line) and values, one block of rows per period of the value
+    columns (a single one unless the columns carry their year)."""
     by_period: dict[str | None, list[cols.ValueColumn]] = {}
     for spec in specs:
         by_period.setdefault(spec.period, []).append(spec)
     key_parts, value_parts, secret_parts = [], [], []
-    natures = {s.indicator: s.nature for s in specs}
     for period, group in by_period.items():
         values, secret = {}, {}
         for spec in group:
@@ -203,14 +236,12 @@ def _long(
         )
         value_parts.append(pd.DataFrame(values))
         secret_parts.append(pd.DataFrame(secret))
-    keys = pd.concat(key_parts, ignore_index=True)
-    keys["level"] = level
     block = {
         "values": pd.concat(value_parts, ignore_index=True),
         "secret": pd.concat(secret_parts, ignore_index=True),
-        "natures": natures,
+        "natures": {s.indicator: s.nature for s in specs},
     }
-    return keys, block, codes
+    return pd.concat(key_parts, ignore_index=True), block
 
 
 def _quarterly(

@@ -43,7 +43,79 @@ def _normalise_short(code: str) -> str:
     return text.zfill(2) if text.isdigit() and len(text) == 1 else text
 
 
-def _place_one(raw: str, level: str, cog: Cog, caf_file: bool, known: dict) -> tuple:
+# A placed code: normalised source code, current code (None when unplaced), level, reason.
+Placed = tuple[str, str | None, str, str | None]
+
+
+@dataclass(frozen=True)
+class _Known:
+    """What codes are placed against: the COG and its codes, and whether the file is by Caf."""
+
+    cog: Cog
+    caf_file: bool
+    departements: frozenset[str]
+    regions: frozenset[str]
+    epci: frozenset[str]
+
+
+def _listed(code: str, level: str, found: bool) -> Placed:
+    return (code, code, level, None) if found else (code, None, level, UNKNOWN)
+
+
+def _place_commune(text: str, level: str, known: _Known) -> Placed:
+    code = normalise_commune_code(text)
+    if code == "99999":
+        return code, None, level, ABROAD
+    current = known.cog.to_current.get(code)
+    if current:
+        return code, current, level, None
+    if code.startswith(OUT_OF_SCOPE_PREFIXES):
+        return code, None, level, OUT_OF_SCOPE
+    return code, None, level, UNKNOWN
+
+
+def _place_departement(text: str, level: str, known: _Known) -> Placed:
+    """A département or Caf code: the Pays basque and Béarn-Soule Caf are Caf only, and a file
+    by Caf places a département's code on its Caf (except 64, shared by two Caf)."""
+    code = _normalise_short(text)
+    if code in _FRANCE_WORDS:
+        return code, FRANCE, "france", None
+    if code == "17M":
+        return code, None, level, MARITIME
+    if code in CAF_ONLY:
+        return code, code, "caf", None
+    if code not in known.departements:
+        return code, None, level, UNKNOWN
+    by_caf = (known.caf_file or level == "caf") and code != "64"
+    return code, code, "caf" if by_caf else "departement", None
+
+
+def _place_region(text: str, level: str, known: _Known) -> Placed:
+    code = _normalise_short(text)
+    return _listed(code, level, code in known.regions)
+
+
+def _place_epci(text: str, level: str, known: _Known) -> Placed:
+    code = text.upper()
+    return _listed(code, level, code in known.epci)
+
+
+def _place_qpv(text: str, level: str, known: _Known) -> Placed:
+    code = text.upper()
+    return _listed(code, level, bool(_QPV.match(code)))
+
+
+_PLACERS = {
+    "commune": _place_commune,
+    "departement": _place_departement,
+    "caf": _place_departement,
+    "region": _place_region,
+    "epci": _place_epci,
+    "qpv": _place_qpv,
+}
+
+
+def _place_one(raw: str, level: str, known: _Known) -> Placed:
     text = raw.strip()
     if text == "":
         return "", None, level, EMPTY
@@ -52,44 +124,9 @@ def _place_one(raw: str, level: str, cog: Cog, caf_file: bool, known: dict) -> t
     upper = text.upper()
     if set(upper) == {"X"}:
         return upper, None, level, UNKNOWN_COMMUNE if level == "commune" else PLACEHOLDER
-    if level == "commune":
-        code = normalise_commune_code(text)
-        if code == "99999":
-            return code, None, level, ABROAD
-        current = cog.to_current.get(code)
-        if current:
-            return code, current, level, None
-        if code.startswith(OUT_OF_SCOPE_PREFIXES):
-            return code, None, level, OUT_OF_SCOPE
-        return code, None, level, UNKNOWN
-    if level in ("departement", "caf"):
-        code = _normalise_short(text)
-        if code in _FRANCE_WORDS:
-            return code, FRANCE, "france", None
-        if code == "17M":
-            return code, None, level, MARITIME
-        if code in CAF_ONLY:
-            return code, code, "caf", None
-        if code in known["departement"]:
-            return (
-                code,
-                code,
-                "caf" if (caf_file or level == "caf") and code != "64" else ("departement"),
-                None,
-            )
-        return code, None, level, UNKNOWN
-    if level == "region":
-        code = _normalise_short(text)
-        return (
-            (code, code, level, None) if code in known["region"] else (code, None, level, UNKNOWN)
-        )
-    if level == "epci":
-        code = upper
-        return (code, code, level, None) if code in known["epci"] else (code, None, level, UNKNOWN)
-    if level == "qpv":
-        code = upper
-        return (code, code, level, None) if _QPV.match(code) else (code, None, level, UNKNOWN)
-    raise ValueError(level)
+    if level not in _PLACERS:
+        raise ValueError(level)
+    return _PLACERS[level](text, level, known)
 
 
 def place_codes(raw: pd.Series, level: str, cog: Cog) -> Placement:
@@ -98,12 +135,14 @@ def place_codes(raw: pd.Series, level: str, cog: Cog) -> Placement:
     caf_file = level == "caf" or (
         level == "departement" and bool({_normalise_short(c) for c in distinct} & CAF_ONLY)
     )
-    known = {
-        "departement": set(cog.departements["code"]),
-        "region": set(cog.regions["code"]),
-        "epci": set(cog.epci["code"]),
-    }
-    placed = [_place_one(c, level, cog, caf_file, known) for c in distinct]
+    known = _Known(
+        cog,
+        caf_file,
+        frozenset(cog.departements["code"]),
+        frozenset(cog.regions["code"]),
+        frozenset(cog.epci["code"]),
+    )
+    placed = [_place_one(c, level, known) for c in distinct]
     columns = list(zip(*placed, strict=True)) if placed else [(), (), (), ()]
     return Placement(
         source=pd.Series(columns[0], index=distinct, dtype=object),
