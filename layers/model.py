@@ -101,6 +101,13 @@ def level_name(code: str | None) -> str:
     return found.short if found is not None else str(code)
 
 
+def singular_name(code: str | None) -> str:
+    """The level as a page title names it (« par commune », « Lyon (commune) »); "" for France
+    and unknown codes, which no map shows."""
+    found = LEVEL.get(str(code))
+    return found.singular if found is not None and found.mappable else ""
+
+
 def levels_of_tier(*tiers: str) -> tuple[str, ...]:
     return tuple(lv.code for lv in LEVELS if lv.tier in tiers)
 

@@ -19,7 +19,7 @@ from layers.appdata import current_data
 from layers.catalogue import BY_ID
 from layers.classify import METHODS
 from layers.map_options import ALL_PALETTES
-from layers.model import FACILITY_TYPES, LEVEL
+from layers.model import FACILITY_TYPES, singular_name
 from layers.options import (
     filter_options,
     indicator_options,
@@ -469,8 +469,7 @@ def page_stores(state: ViewState) -> list[dcc.Store]:
 def title(**query: str) -> str:
     """Page title naming the view (indicator and level), for tabs and screen readers."""
     ind = BY_ID.get(str(query.get("indicateur", "")))
-    found = LEVEL.get(str(query.get("niveau", "")))
-    level = found.singular if found is not None and found.mappable else ""
+    level = singular_name(query.get("niveau"))
     if ind is None:
         return f"Carte des indicateurs – {fr.APP_TITLE}"
     return f"{ind.title}{' par ' + level if level else ''} – {fr.APP_TITLE}"

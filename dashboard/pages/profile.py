@@ -11,7 +11,7 @@ from layers import strings_fr as fr
 from layers.appdata import AppData, current_data
 from layers.facility_listing import TABLE_CELL_STYLE, table_columns
 from layers.model import FACILITY_TYPES as TYPES
-from layers.model import LEVEL, MAP_LEVELS
+from layers.model import singular_name
 from layers.profile import Cell, Identity, Profile, Theme, cached_profile
 from layers.profile_figures import composition_figure, neighbours_figure
 from layers.views import ViewError
@@ -273,7 +273,7 @@ def title(niveau: str = "", code: str = "", **_kw: str) -> str:
     """« Fiche territoire : Lyon (commune) – Cafdata Carto »; the code when it is unknown."""
     index = current_data().index()
     terr = index.get(niveau, code) if index is not None and niveau in index.levels() else None
-    level = LEVEL[niveau].singular if niveau in MAP_LEVELS else ""
+    level = singular_name(niveau)
     name = terr.name if terr is not None else code[:20]
     return f"Fiche territoire : {name}{f' ({level})' if level else ''} – {fr.APP_TITLE}"
 
