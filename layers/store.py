@@ -20,6 +20,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from layers.provenance import PROVENANCE_FILE, Provenance, check_provenance, lookup
+
 PUBLISHED, SECRET, MISSING, NOT_APPLICABLE = "publie", "secret", "manquant", "non_concerne"
 STATUSES = (PUBLISHED, SECRET, MISSING, NOT_APPLICABLE)
 COLUMNS = ("indicateur", "niveau", "code", "periode", "valeur", "statut")
@@ -74,11 +76,15 @@ def _write(rows: pd.DataFrame, order: list[str], path: Path, row_group: int) -> 
     pq.write_table(table, path, compression="zstd", row_group_size=row_group)
 
 
-def write_store(rows: pd.DataFrame, folder: Path, meta: dict) -> dict:
-    """Write `valeurs.parquet` (by indicator), `series.parquet` (by territory) and the manifest
-    into `folder` (which must be new)."""
+def write_store(
+    rows: pd.DataFrame, folder: Path, meta: dict, provenance: pd.DataFrame | None = None
+) -> dict:
+    """Write `valeurs.parquet` (by indicator), `series.parquet` (by territory), the provenance
+    of each series (when known) and the manifest into `folder` (which must be new)."""
     rows = check_rows(rows)
     folder.mkdir(parents=True)
+    if provenance is not None:
+        check_provenance(provenance).to_parquet(folder / PROVENANCE_FILE, index=False)
     _write(rows, ["indicateur", "niveau", "periode", "code"], folder / VALUES_FILE, ROW_GROUP)
     _write(
         rows, ["niveau", "code", "indicateur", "periode"], folder / SERIES_FILE, SERIES_ROW_GROUP
@@ -109,6 +115,7 @@ class Store:
         self._local = threading.local()
         self._lock = threading.Lock()
         self._availability: dict[tuple[str, str], list[str]] | None = None
+        self._provenance: dict[tuple[str, str, str], Provenance] | None = None
 
     def _con(self) -> duckdb.DuckDBPyConnection:
         con = getattr(self._local, "con", None)
@@ -186,6 +193,14 @@ class Store:
                     found.setdefault((ind, lvl), []).append(per)
                 self._availability = {k: sorted(v) for k, v in found.items()}
             return self._availability
+
+    def provenance(self, indicator: str, level: str, period: str) -> Provenance | None:
+        """Dataset, field, update date and disclosure regime of one series (None if unknown)."""
+        with self._lock:
+            if self._provenance is None:
+                path = self.folder / PROVENANCE_FILE
+                self._provenance = lookup(pd.read_parquet(path)) if path.is_file() else {}
+            return self._provenance.get((indicator, level, period))
 
     def periods(self, indicator: str, level: str) -> list[str]:
         return list(self.availability().get((indicator, level), []))

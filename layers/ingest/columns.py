@@ -175,6 +175,25 @@ def value_column(source: str, dataset: str, *, year_suffix: bool) -> ValueColumn
     return ValueColumn(source, f"{dataset}.{name}", infer_nature(name), False, period)
 
 
+_LEVEL_SUFFIX = re.compile(r"_(?:nat|fr|reg|dep|caf|epci|com|iris|qpv)$")
+
+
+def series_id(field: str, dimension: str | None = None, value: str | None = None) -> str:
+    """Store id of a portal field, the same at every level: the curated indicator when the
+    field is one (and not split by a breakdown), else the field without its level suffix
+    (`txcouv_eaje_com` -> `txcouv_eaje`); a breakdown value appends `.<dimension>_<value>`
+    (`indfoy_rsa.rsa_type_rsa_majore`)."""
+    name = canonical(field)
+    if dimension is None:
+        known = catalogue_id(name)
+        if known:
+            return known
+    base = _LEVEL_SUFFIX.sub("", name)
+    if dimension is None:
+        return base
+    return f"{base}.{slug(dimension)}_{slug(value or 'inconnu')}"
+
+
 def has_year_suffix(name: str) -> bool:
     match = _YEAR_SUFFIX.match(canonical(name))
     return bool(match and match.group(1))

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from layers.provenance import empty_provenance
+
 ROW_COLUMNS = ["indicateur", "niveau", "code", "periode", "valeur", "statut"]
 PUBLISHED, SECRET = "publie", "secret"
 
@@ -72,7 +74,9 @@ class ImportReport:
 
 @dataclass
 class ImportResult:
-    """Long-format rows (columns `ROW_COLUMNS`) and the report of the import."""
+    """Long-format rows (columns `ROW_COLUMNS`), the report of the import, and the provenance
+    of each (indicator, level, period) it carries (`layers.provenance.PROVENANCE_COLUMNS`)."""
 
     rows: pd.DataFrame
     report: ImportReport
+    provenance: pd.DataFrame = field(default_factory=empty_provenance)
