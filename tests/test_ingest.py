@@ -90,7 +90,7 @@ def test_commune_export_sums_paris_and_lyon(cog: Cog) -> None:
     assert report.periodes == ["2023-12", "2024-12"]
     assert report.colonnes_reconnues["indfoy_ndur"] == "allocataires"
     assert report.colonnes_reconnues["indmtt_rsa"] == "rsa_montant"
-    assert report.colonnes_inconnues == {"indfoy_xyz": "s_ben_com_f.indfoy_xyz"}
+    assert report.colonnes_inconnues == {"indfoy_xyz": "indfoy_xyz"}
     assert report.arrondissements_sommes == {"75056": 20, "69123": 9}
     assert report.effectifs_arrondis_a_5
 
@@ -137,9 +137,12 @@ def test_unlocated_households_are_reported_not_placed(cog: Cog) -> None:
     assert report.codes_non_places == ["(vide)"]
 
 
-def test_dataset_id_names_unknown_columns(cog: Cog) -> None:
+def test_a_field_is_one_series_whatever_the_dataset(cog: Cog) -> None:
+    # series_id: the portal field names the series (no more "<dataset>.<field>"); the dataset
+    # goes to the provenance.
     result = parse_file(FIXTURES / "s_ben_com_f.csv", cog, dataset_id="s_ben_com_f_v2")
-    assert "s_ben_com_f_v2.indfoy_xyz" in set(result.rows["indicateur"])
+    assert "indfoy_xyz" in set(result.rows["indicateur"])
+    assert set(result.provenance["jeu"]) == {"s_ben_com_f_v2"}
 
 
 def test_comma_separated_coverage_by_epci(cog: Cog) -> None:
@@ -339,11 +342,6 @@ def test_quarterly_file_with_unknown_name_gets_generic_id(cog: Cog, tmp_path: Pa
         (HEADER + GOOD + "2024-12;01001;A;5;-abc;;\n", "ligne 3 : formule de tableur", 3),
         (HEADER + GOOD + '2024-12;01001;"A;5;;;\n' + GOOD, "ligne 3 : structure CSV invalide", 3),
         (HEADER + GOOD + "2024-13;01001;A;5;;;\n", "ligne 3 : date « 2024-13 » non reconnue", 3),
-        (
-            HEADER + GOOD + "2024-12;1004;A;8716;2430;275;130900\n",
-            "lignes 2 et 3 : le code « 01004 » (commune) apparaît deux fois",
-            3,
-        ),
         ("dtreffre;numcomdo;indfoy_af;indfoy_af\n", "ligne 1 : colonne « indfoy_af » en double", 1),
     ],
 )
@@ -452,7 +450,7 @@ def test_import_dataset_parses_with_its_id(portal: str, cog: Cog) -> None:
     check_contract(result)
     assert result.report.niveaux == ["departement"]
     assert result.report.periodes == ["2024-09", "2024-12"]  # dtreffre "2024-12-01"
-    assert "s_ben_dep.indben_aah" in set(result.rows["indicateur"])
+    assert "indben_aah" in set(result.rows["indicateur"])
     assert result.report.codes_non_places == ["XXX"]
     src = [r for r in source_rows("s_ben_dep.csv") if r["dtreffre"] == "2024-12-01"]
     ain = next(r for r in src if r["numdep"] == "01")

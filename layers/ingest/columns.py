@@ -34,6 +34,10 @@ LABEL_COLUMNS = {
     "geo_shape",
     "geo_point",
     "zone",
+    "national",  # "FRANCE ENTIERE HORS MAYOTTE"
+    "lieures",  # "LA REUNION/LA REUNION": département and région names
+    "commune",
+    "territoire",
 }
 LABEL_PREFIXES = ("nom", "lib", "geo_")
 LABEL_SUFFIXES = ("lib", "_nom", "_libelle")
@@ -117,13 +121,38 @@ _STEM_PREFIXES: tuple[tuple[str, str], ...] = (
 _STEM_FOLLOW = r"(?=caf|dep|depuis|par|trim|foyers|nb|\d|$)"
 
 
+# Value fields: a column whose name says it holds numbers (portal prefixes `indfoy_`, `indnbp_`,
+# `indmtt_`, `indben_`, childcare `txcouv*` / `pl_*` / `tot_offre*`, older `NB_*` / `ALL_*`).
+# A numeric column with any other name has no known meaning: reported and set aside.
+_VALUE_NAME = re.compile(
+    r"^(?:ind(?:foy|nbp|mtt|ben)_|txcouv|tx_|taux|pl_|nbpla|nbpl_|tot_|nb_|all_|mtt_|montant"
+    r"|part_|pct_|eff_|nb[a-z]+_)"
+)
+# Breakdown dimensions seen on the portal (catalogue §3 C); any other bounded text column too.
+DIMENSION_NAMES = re.compile(r"^(?:rsa_type|qf_\d+|aah_|al_|ars_|asf_|cmg_|af_|sitfam|prepare_)")
+# Level suffix of a field ("txcouv_eaje_dep") -> level of the values the column holds.
+SUFFIX_LEVELS = {
+    "nat": "france",
+    "fr": "france",
+    "reg": "region",
+    "dep": "departement",
+    "caf": "caf",
+    "epci": "epci",
+    "com": "commune",
+    "iris": "iris",
+    "qpv": "qpv",
+}
+
+
 @dataclass(frozen=True)
 class ValueColumn:
     source: str  # as written in the file
-    indicator: str
+    indicator: str  # store series id (`series_id`)
     nature: str  # effectif, taux, montant
     known: bool  # in the catalogue
     period: str | None = None  # from a year suffix ("TXCOUVGLO_COM_2014")
+    level: str | None = None  # from a level suffix ("_dep"), None when the name has none
+    field: str = ""  # canonical name without year suffix ("txcouvglo_com")
 
 
 def canonical(name: str) -> str:
@@ -161,18 +190,36 @@ def catalogue_id(name: str) -> str | None:
     return None
 
 
-def value_column(source: str, dataset: str, *, year_suffix: bool) -> ValueColumn:
-    """Indicator of a value column; `year_suffix` splits "TXCOUVGLO_COM_2014" into name + year."""
+def is_value_name(name: str) -> bool:
+    """Whether a canonical column name says it holds values (with or without a year suffix)."""
+    match = _YEAR_SUFFIX.match(name)
+    base = match.group(1).rstrip("_") if match and match.group(1) else name
+    return bool(catalogue_id(base) or _VALUE_NAME.match(base) or level_of_suffix(base))
+
+
+def level_of_suffix(name: str) -> str | None:
+    """Level named by a field's suffix (`txcouv_eaje_dep` -> departement), else None."""
+    head, _, tail = name.rpartition("_")
+    return SUFFIX_LEVELS.get(tail) if head else None
+
+
+def field_nature(name: str) -> str:
+    known = catalogue_id(name)
+    return BY_ID[known].nature if known else infer_nature(name)
+
+
+def value_column(source: str, *, year_suffix: bool) -> ValueColumn:
+    """Series of a value column; `year_suffix` splits "TXCOUVGLO_COM_2014" into name + year."""
     name = canonical(source)
     period = None
     if year_suffix:
         match = _YEAR_SUFFIX.match(name)
         if match and match.group(1):
             name, period = match.group(1).rstrip("_"), f"{match.group(2)}-12"
-    known = catalogue_id(name)
-    if known:
-        return ValueColumn(source, known, BY_ID[known].nature, True, period)
-    return ValueColumn(source, f"{dataset}.{name}", infer_nature(name), False, period)
+    known = catalogue_id(name) is not None
+    return ValueColumn(
+        source, series_id(name), field_nature(name), known, period, level_of_suffix(name), name
+    )
 
 
 _LEVEL_SUFFIX = re.compile(r"_(?:nat|fr|reg|dep|caf|epci|com|iris|qpv)$")

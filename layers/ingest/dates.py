@@ -7,6 +7,7 @@ French month abbreviations with or without dot, 2- or 4-digit year ("déc.-14", 
 
 from __future__ import annotations
 
+import calendar
 import re
 import unicodedata
 
@@ -86,6 +87,50 @@ def period_value(value: str) -> str | None:
     if match:
         return f"{match.group(1)}-12"
     return month_column(text)
+
+
+# A UTC timestamp a few hours before midnight: Opendatasoft's instant of a Paris date
+# ("2024-11-30T23:00:00+00:00" is 1 December 2024 in Paris).
+_LATE_UTC = re.compile(
+    r"^((?:19|20)\d{2})-(\d{2})-(\d{2})t(2[0-3]):\d{2}(?::\d{2}(?:\.\d+)?)?(?:\+00:?00|z)$"
+)
+_STAMP_YEAR = re.compile(r"^((?:19|20)\d{2})-\d{2}-\d{2}(?:[t\s].*)?$")
+
+
+def _paris_month(text: str) -> tuple[int, int] | None:
+    """(year, month) of a UTC timestamp late on a month's last day, read in Paris time."""
+    match = _LATE_UTC.match(text)
+    if not match:
+        return None
+    year, month, day = (int(match.group(i)) for i in (1, 2, 3))
+    if not 1 <= month <= 12 or day != calendar.monthrange(year, month)[1]:
+        return None
+    return (year + 1, 1) if month == 12 else (year, month + 1)
+
+
+def month_value(value: str) -> str | None:
+    """A `dtreffre` cell ("2024-12", "2024-12-01", "2024-12-01T00:00:00+00:00") as "YYYY-MM"."""
+    text = strip_accents(str(value)).strip().lower()
+    shifted = _paris_month(text)
+    if shifted:
+        return f"{shifted[0]:04d}-{shifted[1]:02d}"
+    return period_value(text)
+
+
+def year_value(value: str) -> str | None:
+    """An `annee` cell (2023, "2023", "2023.0", "2023-01-01T00:00:00+00:00") as "YYYY-12"."""
+    text = strip_accents(str(value)).strip().lower()
+    shifted = _paris_month(text)
+    if shifted:
+        return f"{shifted[0]:04d}-12"
+    match = _STAMP_YEAR.match(text)
+    if match:
+        return f"{match.group(1)}-12"
+    match = _YEAR.match(text)
+    if match:
+        return f"{match.group(1)}-12"
+    month = period_value(text)
+    return f"{month[:4]}-12" if month else None
 
 
 def year_in_name(name: str) -> str | None:

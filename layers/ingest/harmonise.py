@@ -20,7 +20,6 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from layers.ingest.errors import CafdataFormatError
 from layers.ingest.places import ARRONDISSEMENT_PREFIX
 from layers.ingest.report import PUBLISHED, ROW_COLUMNS, SECRET, ImportReport
 from layers.model import RATE
@@ -53,44 +52,6 @@ def _arrondissement_mask(keys: pd.DataFrame) -> np.ndarray:
             & keys["source"].str.startswith(prefix)
         ).to_numpy()
     return mask
-
-
-def drop_duplicates(block: WideBlock, report: ImportReport) -> WideBlock:
-    """Identical repeated rows are dropped (and counted); differing ones are an error."""
-    dup_key = ["niveau", "source", "periode"]
-    repeated = block.keys.duplicated(dup_key, keep=False).to_numpy()
-    if not repeated.any():
-        return block
-    both = pd.concat(
-        [block.values.fillna(np.inf), block.secret.fillna(-1.0)], axis=1, ignore_index=True
-    )
-    signature = pd.util.hash_pandas_object(both, index=False).to_numpy()
-    sub = block.keys[repeated].assign(sig=signature[repeated])
-    distinct = sub.groupby(dup_key, sort=False)["sig"].transform("nunique")
-    conflicts = sub[distinct.to_numpy() > 1].sort_values("line")
-    if len(conflicts):
-        first = conflicts.iloc[0]
-        same = conflicts[
-            (conflicts["niveau"] == first["niveau"])
-            & (conflicts["source"] == first["source"])
-            & (conflicts["periode"] == first["periode"])
-        ]
-        other = same[same["sig"] != first["sig"]].iloc[0]
-        a, b = int(first["line"]), int(other["line"])
-        raise CafdataFormatError(
-            f"lignes {a} et {b} : le code « {first['source']} » ({first['niveau']}) apparaît "
-            f"deux fois pour la période {first['periode']} avec des valeurs différentes",
-            b,
-        )
-    drop = block.keys.duplicated(dup_key, keep="first").to_numpy()
-    report.doublons_identiques += int(drop.sum())
-    lines = block.keys.loc[drop, "line"].drop_duplicates().head(5).tolist()
-    report.avertissements.append(
-        f"{int(drop.sum())} ligne(s) répétée(s) à l'identique ignorée(s) (lignes "
-        + ", ".join(map(str, lines))
-        + (" ...)" if drop.sum() > len(lines) else ")")
-    )
-    return block.take(~drop)
 
 
 def prefer_city_rows(block: WideBlock, report: ImportReport) -> WideBlock:

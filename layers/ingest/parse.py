@@ -19,20 +19,15 @@ import pandas as pd
 
 from geodata.cog import Cog
 from layers.ingest import columns as cols
-from layers.ingest.dates import month_column, period_value, year_in_name
+from layers.ingest.assemble import LevelBlock, assemble
+from layers.ingest.breakdown import Field, dimension_keys
+from layers.ingest.dates import month_column, month_value, year_in_name, year_value
 from layers.ingest.errors import CafdataFormatError, at_line
-from layers.ingest.harmonise import (
-    WideBlock,
-    drop_duplicates,
-    merge_to_current,
-    prefer_city_rows,
-    to_long,
-)
-from layers.ingest.places import arrondissement_counts, place_codes
+from layers.ingest.layout import Layout, classify
 from layers.ingest.reading import RawTable, decode, read_table
 from layers.ingest.report import ImportReport, ImportResult
 from layers.ingest.values import check_formulas, to_numbers
-from layers.model import COUNT
+from layers.model import level_name
 
 FORMAT_PORTAL = "export du portail Cafdata (data.caf.fr)"
 FORMAT_OLD = "ancien portail Cafdata (2009-2015)"
@@ -68,15 +63,14 @@ def parse_file(
     report.lignes_lues = len(table.cells)
     report.entetes_repetees = table.repeated_headers
     report.lignes_vides = table.blank_lines
-    dataset = cols.slug(dataset_id or path.stem)
-
     names = [cols.canonical(h) for h in table.header]
     months = {h: month_column(h) for h in table.header}
     if any(months.values()):
-        keys, block, raw_codes = _quarterly(table, names, months, dataset_id or path.stem, report)
+        blocks = [_quarterly(table, names, months, dataset_id or path.stem, report)]
     else:
-        keys, block, raw_codes = _long(table, names, dataset, path.stem, periode, report)
-    return _finish(keys, block, raw_codes, cog, report)
+        blocks = _long(table, names, path.stem, periode, report)
+    report.lignes_placees = report.lignes_lues
+    return assemble(blocks, cog, report, dataset_id or path.name)
 
 
 def _key_column(names: list[str], levels: tuple[str, ...]) -> tuple[str, str] | None:
@@ -95,11 +89,11 @@ def _unknown_header(table: RawTable, detail: str = "") -> CafdataFormatError:
     )
 
 
-def _periods(
-    text: pd.Series, lines: np.ndarray, column: str, line_of: dict | None = None
-) -> np.ndarray:
+def _periods(text: pd.Series, lines: np.ndarray, column: str, *, year: bool) -> np.ndarray:
+    """ "YYYY-MM" of each cell of a date column (`year`: an `annee` column, December)."""
+    reader = year_value if year else month_value
     distinct = text.str.strip().unique()
-    parsed = {value: period_value(value) for value in distinct if value}
+    parsed = {value: reader(value) for value in distinct if value}
     bad = [v for v in distinct if not v or parsed.get(v) is None]
     if bad:
         stripped = text.str.strip().to_numpy()
@@ -115,25 +109,21 @@ def _first_column(header: list[str], names: list[str], wanted: tuple[str, ...]) 
 
 
 def _long(
-    table: RawTable,
-    names: list[str],
-    dataset: str,
-    stem: str,
-    file_period: str | None,
-    report: ImportReport,
-) -> tuple[pd.DataFrame, dict, pd.Series]:
+    table: RawTable, names: list[str], stem: str, file_period: str | None, report: ImportReport
+) -> list[LevelBlock]:
+    """One block per level the value columns describe, the rows' own level first."""
     header = table.header
-    key = _key_column(names, cols.LEVELS_BY_FINENESS)
     date = _first_column(header, names, cols.DATE_COLUMNS)
     year = _first_column(header, names, cols.YEAR_COLUMNS)
-    candidates = [
-        h
-        for h, n in zip(header, names, strict=True)
-        if not cols.is_label(n) and n not in cols.DATE_COLUMNS and n not in cols.YEAR_COLUMNS
+    layout = classify(table, names, set(cols.DATE_COLUMNS) | set(cols.YEAR_COLUMNS))
+    report.colonnes_ignorees = [
+        h for h in header if h not in layout.values and h not in layout.dimensions
     ]
-    report.colonnes_ignorees = [h for h in header if h not in candidates]
-    year_suffix = date is None and year is None and any(map(cols.has_year_suffix, candidates))
-    if not candidates or (key is None and date is None and year is None and not year_suffix):
+    for column, why in layout.set_aside.items():
+        report.colonnes_ecartees[column] = why
+    year_suffix = date is None and year is None and any(map(cols.has_year_suffix, layout.values))
+    dated = date is not None or year is not None or year_suffix
+    if not layout.values or not (layout.key_columns or dated or "national" in names):
         raise _unknown_header(table)
     old = (
         any(h != h.lower() for h in header)
@@ -141,33 +131,27 @@ def _long(
         or {"codes_insee", "communes", "dtref"} & set(names)
     )
     report.format = FORMAT_OLD if old else FORMAT_PORTAL
-    level, key_name = key if key else ("france", None)
-    codes = (
-        table.cells[header[names.index(key_name)]]
-        if key_name
-        else pd.Series(["FR"] * len(table.cells), dtype=object)
-    )
-    row_period = _row_periods(table, date or year, year_suffix, file_period, stem, report)
-    specs = [cols.value_column(h, dataset, year_suffix=year_suffix) for h in candidates]
+    row_period = _row_periods(table, date, year, year_suffix, file_period, stem, report)
+    specs = [cols.value_column(h, year_suffix=year_suffix) for h in layout.values]
     _check_value_columns(table, specs, year_suffix, report)
-    keys, block = _long_rows(table, codes, row_period, specs)
-    keys["level"] = level
-    return keys, block, codes
+    return _blocks(table, layout, row_period, specs, report)
 
 
 def _row_periods(
     table: RawTable,
-    column: str | None,
+    date: str | None,
+    year: str | None,
     year_suffix: bool,
     file_period: str | None,
     stem: str,
     report: ImportReport,
 ) -> np.ndarray | None:
-    """Period of each row: from its date (or year) `column`, else the file's (`file_period`,
+    """Period of each row: from its date (or year) column, else the file's (`file_period`,
     given to parse_file as `periode`, or a year in the file name); None when the value columns
     carry their year."""
-    if column:
-        return _periods(table.cells[column], table.lines, column)
+    if date or year:
+        column = date or year
+        return _periods(table.cells[column], table.lines, column, year=date is None)
     if year_suffix:
         return None
     fixed = file_period or year_in_name(stem)
@@ -186,17 +170,17 @@ def _row_periods(
 def _check_value_columns(
     table: RawTable, specs: list[cols.ValueColumn], year_suffix: bool, report: ImportReport
 ) -> None:
-    """Every column carries a year when some do, and no two columns give the same indicator
-    (for the same year); the report lists the recognised and unknown columns."""
+    """Every column carries a year when some do, and no two columns give the same series at
+    one level (for the same year); the report lists the recognised and unknown columns."""
     unsuffixed = [s.source for s in specs if s.period is None] if year_suffix else []
     if unsuffixed:
         raise at_line(
             table.header_line,
             f"colonne « {unsuffixed[0]} » sans année alors que les autres en portent une",
         )
-    seen: dict[tuple[str, str | None], str] = {}
+    seen: dict[tuple[str, str | None, str | None], str] = {}
     for spec in specs:
-        slot = (spec.indicator, spec.period)
+        slot = (spec.indicator, spec.period, spec.level)
         if slot in seen:
             raise at_line(
                 table.header_line,
@@ -208,40 +192,85 @@ def _check_value_columns(
         target[spec.source] = spec.indicator
 
 
+def _blocks(
+    table: RawTable,
+    layout: Layout,
+    row_period: np.ndarray | None,
+    specs: list[cols.ValueColumn],
+    report: ImportReport,
+) -> list[LevelBlock]:
+    """Value columns grouped by the level they describe: the rows' own level, or the level
+    named by a column's suffix when the rows carry that level's code (`NUMDEP` for
+    `TXCOUVGLO_DEP_2014`); other columns of another level are set aside."""
+    by_level: dict[str, list[cols.ValueColumn]] = {}
+    for spec in specs:
+        level = spec.level if spec.level and spec.level != layout.level else layout.level
+        if level != layout.level and level != "france" and level not in layout.level_codes:
+            why = f"valeurs de niveau {level_name(level)} sans colonne de code de ce niveau"
+            report.colonnes_ecartees[spec.source] = why
+            continue
+        by_level.setdefault(level, []).append(spec)
+    dims = dimension_keys(table.cells[layout.dimensions]) if layout.dimensions else None
+    communes = layout.level_codes.get("commune")
+    if layout.level == "commune":
+        communes = layout.codes
+    blocks = []
+    for level, group in sorted(by_level.items(), key=lambda kv: kv[0] != layout.level):
+        if level == layout.level:
+            codes = layout.codes
+        elif level == "france":
+            codes = pd.Series(["FR"] * len(table.cells), dtype=object)
+        else:
+            codes = layout.level_codes[level]
+        block = _long_rows(table, codes, row_period, group, dims, communes)
+        block.level, block.finest = level, level == layout.level
+        blocks.append(block)
+    return blocks
+
+
 def _long_rows(
     table: RawTable,
     codes: pd.Series,
     row_period: np.ndarray | None,
     specs: list[cols.ValueColumn],
-) -> tuple[pd.DataFrame, dict]:
-    """Keys (raw code, period, line) and values, one block of rows per period of the value
-    columns (a single one unless the columns carry their year)."""
+    dims: pd.DataFrame | None,
+    communes: pd.Series | None,
+) -> LevelBlock:
+    """Keys (raw code, period, line, dimensions) and values, one stack of rows per period of
+    the value columns (a single one unless the columns carry their year)."""
     by_period: dict[str | None, list[cols.ValueColumn]] = {}
     for spec in specs:
         by_period.setdefault(spec.period, []).append(spec)
-    key_parts, value_parts, secret_parts = [], [], []
+    key_parts, value_parts, secret_parts, champs = [], [], [], {}
     for period, group in by_period.items():
         values, secret = {}, {}
         for spec in group:
             v, s = to_numbers(table.cells[spec.source], table.lines, spec.source, spec.nature)
             values[spec.indicator], secret[spec.indicator] = v, s.astype(float)
-        key_parts.append(
-            pd.DataFrame(
-                {
-                    "raw": codes.to_numpy(dtype=object),
-                    "periode": row_period if period is None else period,
-                    "line": table.lines,
-                }
-            )
+            champs[(spec.indicator, period)] = spec.source
+        part = pd.DataFrame(
+            {
+                "raw": codes.to_numpy(dtype=object),
+                "periode": row_period if period is None else period,
+                "line": table.lines,
+            }
         )
+        if dims is not None:
+            part = pd.concat([part, dims], axis=1)
+        key_parts.append(part)
         value_parts.append(pd.DataFrame(values))
         secret_parts.append(pd.DataFrame(secret))
-    block = {
-        "values": pd.concat(value_parts, ignore_index=True),
-        "secret": pd.concat(secret_parts, ignore_index=True),
-        "natures": {s.indicator: s.nature for s in specs},
-    }
-    return pd.concat(key_parts, ignore_index=True), block
+    stacks = len(key_parts)
+    return LevelBlock(
+        level="",
+        keys=pd.concat(key_parts, ignore_index=True),
+        values=pd.concat(value_parts, ignore_index=True),
+        secret=pd.concat(secret_parts, ignore_index=True),
+        natures={s.indicator: s.nature for s in specs},
+        fields={s.indicator: Field(s.source, s.field) for s in specs},
+        champs=champs,
+        communes=None if communes is None else pd.concat([communes] * stacks, ignore_index=True),
+    )
 
 
 def _quarterly(
@@ -250,7 +279,7 @@ def _quarterly(
     months: dict[str, str | None],
     name: str,
     report: ImportReport,
-) -> tuple[pd.DataFrame, dict, pd.Series]:
+) -> LevelBlock:
     key = _key_column(names, ("caf", "departement"))
     if key is None:
         raise _unknown_header(table, "fichier trimestriel sans colonne dep ou caf")
@@ -295,56 +324,12 @@ def _quarterly(
             "line": np.tile(table.lines, len(period_columns)),
         }
     )
-    keys["level"] = level
-    block = {
-        "values": pd.DataFrame({indicator: np.concatenate(values)}),
-        "secret": pd.DataFrame({indicator: np.concatenate(secret)}),
-        "natures": {indicator: nature},
-    }
-    return keys, block, codes
-
-
-def _finish(
-    keys: pd.DataFrame, block: dict, raw_codes: pd.Series, cog: Cog, report: ImportReport
-) -> ImportResult:
-    level = keys["level"].iloc[0]
-    placement = place_codes(raw_codes, level, cog)
-    raw = keys["raw"].fillna("").astype(str)
-    keys = pd.DataFrame(
-        {
-            "source": raw.map(placement.source).to_numpy(dtype=object),
-            "target": raw.map(placement.target).to_numpy(dtype=object),
-            "niveau": raw.map(placement.level).to_numpy(dtype=object),
-            "reason": raw.map(placement.reason).to_numpy(dtype=object),
-            "periode": keys["periode"].to_numpy(dtype=object),
-            "line": keys["line"].to_numpy(),
-        }
+    return LevelBlock(
+        level=level,
+        keys=keys,
+        values=pd.DataFrame({indicator: np.concatenate(values)}),
+        secret=pd.DataFrame({indicator: np.concatenate(secret)}),
+        natures={indicator: nature},
+        fields={indicator: Field(label, indicator)},
+        champs={(indicator, months[h]): h for h in period_columns},
     )
-    unplaced = keys["reason"].notna().to_numpy()
-    if unplaced.any():
-        lost = keys[unplaced].drop_duplicates("line")
-        report.lignes_non_placees = len(lost)
-        report.non_placees = lost["reason"].value_counts().sort_index().astype(int).to_dict()
-        report.codes_non_places = sorted({c if c else "(vide)" for c in lost["source"].astype(str)})
-    report.lignes_placees = report.lignes_lues - report.lignes_non_placees
-
-    placed = ~unplaced
-    wide = WideBlock(
-        keys.loc[placed, ["source", "target", "niveau", "periode", "line"]].reset_index(drop=True),
-        block["values"][placed].reset_index(drop=True),
-        block["secret"][placed].reset_index(drop=True),
-        block["natures"],
-    )
-    if len(wide.keys):
-        wide = drop_duplicates(wide, report)
-        wide = prefer_city_rows(wide, report)
-        wide = merge_to_current(wide, report, arrondissement_counts(cog))
-    rows = to_long(wide)
-    report.niveaux = sorted(rows["niveau"].unique().tolist())
-    report.periodes = sorted(rows["periode"].unique().tolist())
-    counts = [c for c, nature in block["natures"].items() if nature == COUNT]
-    published = rows.loc[rows["indicateur"].isin(counts) & (rows["statut"] == "publie"), "valeur"]
-    report.effectifs_arrondis_a_5 = bool(len(published)) and bool((published % 5 == 0).all())
-    if not len(rows):
-        report.avertissements.append("aucune ligne n'a pu être placée sur un territoire actuel")
-    return ImportResult(rows=rows, report=report)

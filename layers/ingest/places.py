@@ -18,11 +18,19 @@ PLACEHOLDER = "ligne de regroupement sans territoire (XX, XXX)"
 MARITIME = "Caisse maritime d'allocations familiales (17M), sans territoire"
 OUT_OF_SCOPE = "collectivité d'outre-mer hors du réseau des Caf"
 UNKNOWN = "code inconnu du COG 2026"
+MASKED = "code masqué (04XXX : commune non diffusée)"
+NO_TERRITORY = "99 (territoire non précisé)"
+QPV_2024 = "QPV 2024 sans contour"
+IRIS_OUTSIDE = "IRIS hors de la géographie IRIS disponible (échantillon)"
+# Rows of households the portal cannot place on the map: reported with their sums.
+NOT_LOCATED = frozenset({EMPTY, ABROAD, UNKNOWN_COMMUNE, PLACEHOLDER, MASKED, NO_TERRITORY})
 
 PLM_CITIES = frozenset(PLM.values())
 ARRONDISSEMENT_PREFIX = {"75056": "751", "69123": "6938", "13055": "132"}
 CAF_ONLY = frozenset({PAYS_BASQUE, BEARN_SOULE})
 _QPV = re.compile(r"^Q[A-Z]\d{5,6}[A-Z0-9]?$")
+_QPV_2024 = re.compile(r"^QN\d")
+_MASKED = re.compile(r"^[0-9AB]{1,4}X+$")
 _FRANCE_WORDS = frozenset({"FR", "FRA", "FRANCE", "TOTAL", "FRANCE ENTIERE", "FRANCE ENTIÈRE"})
 
 
@@ -56,6 +64,7 @@ class _Known:
     departements: frozenset[str]
     regions: frozenset[str]
     epci: frozenset[str]
+    iris: frozenset[str]
 
 
 def _listed(code: str, level: str, found: bool) -> Placed:
@@ -80,6 +89,8 @@ def _place_departement(text: str, level: str, known: _Known) -> Placed:
     code = _normalise_short(text)
     if code in _FRANCE_WORDS:
         return code, FRANCE, "france", None
+    if code == "99":
+        return code, None, level, NO_TERRITORY
     if code == "17M":
         return code, None, level, MARITIME
     if code in CAF_ONLY:
@@ -92,6 +103,8 @@ def _place_departement(text: str, level: str, known: _Known) -> Placed:
 
 def _place_region(text: str, level: str, known: _Known) -> Placed:
     code = _normalise_short(text)
+    if code == "99":
+        return code, None, level, NO_TERRITORY
     return _listed(code, level, code in known.regions)
 
 
@@ -101,8 +114,19 @@ def _place_epci(text: str, level: str, known: _Known) -> Placed:
 
 
 def _place_qpv(text: str, level: str, known: _Known) -> Placed:
+    """QPV 2015 codes (QP...) are placed; the 2024 geography (QN... codes, or a commune and a
+    name) has no contour yet."""
     code = text.upper()
+    if code.startswith("QPV2024|") or _QPV_2024.match(code):
+        return text, None, level, QPV_2024
     return _listed(code, level, bool(_QPV.match(code)))
+
+
+def _place_iris(text: str, level: str, known: _Known) -> Placed:
+    code = text.upper()
+    if len(code) != 9:
+        return code, None, level, UNKNOWN
+    return (code, code, level, None) if code in known.iris else (code, None, level, IRIS_OUTSIDE)
 
 
 _PLACERS = {
@@ -112,6 +136,7 @@ _PLACERS = {
     "region": _place_region,
     "epci": _place_epci,
     "qpv": _place_qpv,
+    "iris": _place_iris,
 }
 
 
@@ -124,13 +149,18 @@ def _place_one(raw: str, level: str, known: _Known) -> Placed:
     upper = text.upper()
     if set(upper) == {"X"}:
         return upper, None, level, UNKNOWN_COMMUNE if level == "commune" else PLACEHOLDER
+    if _MASKED.match(upper):
+        return upper, None, level, MASKED
     if level not in _PLACERS:
         raise ValueError(level)
     return _PLACERS[level](text, level, known)
 
 
-def place_codes(raw: pd.Series, level: str, cog: Cog) -> Placement:
-    """Place the distinct codes of a key column; a file holding 641/642 is a file by Caf."""
+def place_codes(
+    raw: pd.Series, level: str, cog: Cog, iris: frozenset[str] = frozenset()
+) -> Placement:
+    """Place the distinct codes of a key column; a file holding 641/642 is a file by Caf;
+    `iris` holds the IRIS codes of the geography."""
     distinct = pd.Index(raw.fillna("").astype(str).unique())
     caf_file = level == "caf" or (
         level == "departement" and bool({_normalise_short(c) for c in distinct} & CAF_ONLY)
@@ -141,6 +171,7 @@ def place_codes(raw: pd.Series, level: str, cog: Cog) -> Placement:
         frozenset(cog.departements["code"]),
         frozenset(cog.regions["code"]),
         frozenset(cog.epci["code"]),
+        iris,
     )
     placed = [_place_one(c, level, known) for c in distinct]
     columns = list(zip(*placed, strict=True)) if placed else [(), (), (), ()]

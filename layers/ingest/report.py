@@ -27,12 +27,22 @@ class ImportReport:
     colonnes_inconnues: dict[str, str] = field(default_factory=dict)
     # key, label and date columns, and columns set aside
     colonnes_ignorees: list[str] = field(default_factory=list)
+    # extra columns set aside (unknown text, numbers without meaning) -> why
+    colonnes_ecartees: dict[str, str] = field(default_factory=dict)
+    # breakdown dimensions (file column -> number of distinct values)
+    dimensions: dict[str, int] = field(default_factory=dict)
     lignes_lues: int = 0  # data lines (headers, repeated headers and blank lines excluded)
     lignes_placees: int = 0
     lignes_non_placees: int = 0
     # reason (French) -> number of lines; codes not placed, distinct and sorted
     non_placees: dict[str, int] = field(default_factory=dict)
     codes_non_places: list[str] = field(default_factory=list)
+    # households the portal could not locate (empty, XX, 99, 04XXX...): kept out of the map;
+    # their number of lines and the sum of each count column (published cells)
+    non_localises_lignes: int = 0
+    non_localises_sommes: dict[str, float] = field(default_factory=dict)
+    # cells of one territory and period whose repeated values disagree (not imported)
+    conflits: int = 0
     entetes_repetees: int = 0
     lignes_vides: int = 0
     doublons_identiques: int = 0
@@ -56,6 +66,7 @@ class ImportReport:
         ]
         for reason, count in self.non_placees.items():
             out.append(f"  - {reason} : {count} ligne(s)")
+        out.extend(self._details())
         if self.colonnes_reconnues:
             pairs = ", ".join(f"{c} → {i}" for c, i in self.colonnes_reconnues.items())
             out.append(f"Colonnes reconnues : {pairs}")
@@ -70,6 +81,30 @@ class ImportReport:
             out.append(f"Arrondissements municipaux sommés dans {city} : {n}")
         out.extend(f"Attention : {w}" for w in self.avertissements)
         return "\n".join(out)
+
+    def _details(self) -> list[str]:
+        """Lines on what was set aside: households not located, columns, dimensions."""
+        out = []
+        if self.non_localises_lignes:
+            sums = ", ".join(f"{c} {_number(v)}" for c, v in self.non_localises_sommes.items())
+            out.append(
+                f"Non localisés (hors carte) : {self.non_localises_lignes} ligne(s)"
+                + (f" ; sommes : {sums}" if sums else "")
+            )
+        if self.entetes_repetees:
+            out.append(f"En-têtes répétés ignorés : {self.entetes_repetees}")
+        for column, why in self.colonnes_ecartees.items():
+            out.append(f"Colonne « {column} » ignorée : {why}")
+        if self.dimensions:
+            dims = ", ".join(f"{c} ({n} valeurs)" for c, n in self.dimensions.items())
+            out.append(f"Dimensions de ventilation : {dims}")
+        return out
+
+
+def _number(value: float) -> str:
+    """12345.0 -> "12 345" (French thousands, no decimals for whole numbers)."""
+    text = f"{value:,.0f}" if float(value).is_integer() else f"{value:,.1f}"
+    return text.replace(",", " ").replace(".", ",")
 
 
 @dataclass

@@ -1,7 +1,9 @@
 """Text cells to numbers, vectorised (pyarrow compute); a bad cell is an error naming its line.
 
 A blank cell is a value hidden by statistical secrecy (or missing): NaN with the secret flag,
-never 0. Decimal comma and spaces as thousand separators are accepted ("1 234,5").
+never 0; the portal also writes an absent value `null` or `None` (JSON and Parquet exports read
+as text). Decimal comma and spaces as thousand separators are accepted ("1 234,5"), and counts
+serialised as floats ("37793.0").
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from layers.model import COUNT
 # A spreadsheet formula: "=...", "@...", "+" or "-" followed by a letter (CSV injection).
 FORMULA = r"^\s*(?:[=@]|[+\-]\s*[A-Za-z])"
 _SPACES = r"[\s\x{00a0}\x{202f}]"
+# Absent values as the portal's exports write them (compared in lower case).
+NULL_WORDS = ["", "null", "none"]
 
 
 def _arrow(text: pd.Series) -> pa.Array:
@@ -66,7 +70,7 @@ def to_numbers(
     """(values, secret) for one column of text cells; errors name the line and the column."""
     raw = _arrow(text)
     trimmed = pc.utf8_trim_whitespace(raw)
-    blank_arrow = pc.equal(trimmed, "")
+    blank_arrow = pc.is_in(pc.utf8_lower(trimmed), pa.array(NULL_WORDS))
     blank = blank_arrow.to_numpy(zero_copy_only=False)
     cleaned = pc.if_else(blank_arrow, "0", _clean(trimmed))
     try:

@@ -1,0 +1,43 @@
+"""EPCI codes of an older year brought to current ones, through the communes a file lists.
+
+The COG tables hold only the current EPCI and their members. An older EPCI code is mapped to a
+current one when the communes the file puts in it (brought to current communes) are exactly the
+members of one current EPCI: same perimeter, so its values still describe that territory.
+Otherwise it is reported (merged, split or partly covered EPCI: a rate cannot be carried over).
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from geodata.cog import Cog
+
+
+def map_old_epci(epci: pd.Series, communes: pd.Series, cog: Cog) -> tuple[dict, dict]:
+    """(older code -> current code, older code -> French reason) for the EPCI codes of a file
+    that are not current; `communes` holds the commune code of each row."""
+    current = frozenset(cog.epci["code"])
+    frame = pd.DataFrame(
+        {
+            "epci": epci.astype(str).str.strip().str.upper().to_numpy(),
+            "commune": communes.map(cog.current_code).to_numpy(),
+        }
+    )
+    frame = frame[(frame["epci"] != "") & ~frame["epci"].isin(current)].dropna()
+    if frame.empty:
+        return {}, {}
+    of_commune = cog.communes["epci"]
+    members = cog.communes.dropna(subset=["epci"]).groupby("epci")["code"].agg(frozenset)
+    mapped, reasons = {}, {}
+    for old, group in frame.groupby("epci"):
+        towns = frozenset(group["commune"])
+        now = {of_commune.get(t) for t in towns}
+        if len(now) == 1 and None not in now:
+            new = next(iter(now))
+            if members.get(new) == towns:
+                mapped[old] = new
+                continue
+            reasons[old] = f"périmètre différent de l'EPCI actuel {new}"
+        else:
+            reasons[old] = f"communes aujourd'hui réparties dans {len(now)} EPCI"
+    return mapped, reasons

@@ -1,0 +1,99 @@
+"""Provenance of the series a file gives, and its disclosure regime inferred from the file.
+
+Regime (see `layers/provenance.py`): blanks among the file's values -> `supprime` (secret
+cells left blank, as the older portal did; a blank rate hides counts too); else counts of a fine
+level (commune, EPCI, IRIS, QPV) all multiples of 5, or a dataset id ending `_f` ("floutés") ->
+`arrondi`, step 5 for counts and 100 for `indmtt_*` amounts; otherwise `exact` (national and
+départemental files).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from layers.model import AMOUNT, COUNT
+from layers.provenance import EXACT, PROVENANCE_COLUMNS, ROUNDED, SUPPRESSED, empty_provenance
+
+if TYPE_CHECKING:
+    from layers.ingest.assemble import LevelBlock
+
+FINE_LEVELS = frozenset({"commune", "epci", "iris", "qpv"})
+# Below this many non-zero counts, multiples of 5 may be chance: the file is not called rounded.
+MIN_NONZERO = 3
+COUNT_STEP, AMOUNT_STEP = 5, 100
+
+
+@dataclass(frozen=True)
+class Regime:
+    name: str = EXACT
+
+    @property
+    def rounded(self) -> bool:
+        return self.name == ROUNDED
+
+    def step(self, nature: str, field: str) -> int:
+        if not self.rounded:
+            return 0
+        if nature == COUNT:
+            return COUNT_STEP
+        return AMOUNT_STEP if nature == AMOUNT and field.startswith("indmtt") else 0
+
+
+def _cells(
+    blocks: list[LevelBlock], fine: bool, counts: bool = True
+) -> tuple[np.ndarray, np.ndarray]:
+    values, secret = [], []
+    for block in blocks:
+        if fine and block.level not in FINE_LEVELS:
+            continue
+        for column, nature in block.natures.items():
+            if nature == COUNT or not counts:
+                values.append(block.values[column].to_numpy(dtype=float))
+                secret.append(block.secret[column].to_numpy(dtype=float))
+    if not values:
+        return np.zeros(0), np.zeros(0)
+    return np.concatenate(values), np.concatenate(secret)
+
+
+def infer_regime(blocks: list[LevelBlock], dataset: str) -> Regime:
+    _, secret = _cells(blocks, fine=False, counts=False)
+    if (secret == 1).any():
+        return Regime(SUPPRESSED)
+    values, secret = _cells(blocks, fine=True)
+    published = values[secret == 0]
+    nonzero = published[published != 0]
+    by_five = len(nonzero) >= MIN_NONZERO and bool((np.mod(published, COUNT_STEP) == 0).all())
+    return Regime(ROUNDED) if by_five or dataset.endswith("_f") else Regime(EXACT)
+
+
+def provenance_of(
+    rows: pd.DataFrame,
+    champs: dict[tuple[str, str | None], str],
+    natures: dict[str, str],
+    dataset: str,
+    regime: Regime,
+) -> pd.DataFrame:
+    """One provenance row per (indicator, level, period) of `rows`."""
+    cells = rows[["indicateur", "niveau", "periode"]].drop_duplicates()
+    if cells.empty:
+        return empty_provenance()
+    fields = [
+        champs.get((i, p)) or champs.get((i, None)) or i
+        for i, p in zip(cells["indicateur"], cells["periode"], strict=True)
+    ]
+    out = cells.assign(
+        jeu=dataset,
+        champ=fields,
+        mis_a_jour="",
+        regime=regime.name,
+        arrondi=[
+            regime.step(natures.get(i, COUNT), f)
+            for i, f in zip(cells["indicateur"], fields, strict=True)
+        ],
+    )
+    out["arrondi"] = out["arrondi"].astype("int64")
+    return out[list(PROVENANCE_COLUMNS)].reset_index(drop=True)
