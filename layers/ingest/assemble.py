@@ -15,7 +15,13 @@ from layers.ingest.breakdown import DIM_PREFIX, Field, spread
 from layers.ingest.epci_history import map_old_epci
 from layers.ingest.harmonise import WideBlock, merge_to_current, prefer_city_rows, to_long
 from layers.ingest.infra_codes import sample_iris_codes
-from layers.ingest.places import NOT_LOCATED, Placement, arrondissement_counts, place_codes
+from layers.ingest.places import (
+    NOT_LOCATED,
+    QPV_2024,
+    Placement,
+    arrondissement_counts,
+    place_codes,
+)
 from layers.ingest.provenance_rows import Regime, infer_regime, provenance_of
 from layers.ingest.repeats import collapse_repeats
 from layers.ingest.report import ImportReport, ImportResult
@@ -87,6 +93,9 @@ def _report_unplaced(block: LevelBlock, keys: pd.DataFrame, report: ImportReport
     report.non_placees = lost["reason"].value_counts().sort_index().astype(int).to_dict()
     report.codes_non_places = sorted({c if c else "(vide)" for c in lost["source"].astype(str)})
     report.lignes_placees = report.lignes_lues - report.lignes_non_placees
+    qpv = int(report.non_placees.get(QPV_2024, 0))
+    if qpv:
+        report.avertissements.append(f"{QPV_2024} : {qpv} lignes")
     located = ~keys["reason"].isin(NOT_LOCATED).to_numpy()
     if located.all():
         return
@@ -97,9 +106,6 @@ def _report_unplaced(block: LevelBlock, keys: pd.DataFrame, report: ImportReport
             name = block.fields[column].source if column in block.fields else column
             total = float(block.values[column].to_numpy()[published].sum())
             report.non_localises_sommes[name] = report.non_localises_sommes.get(name, 0) + total
-    qpv = int(report.non_placees.get("QPV 2024 sans contour", 0))
-    if qpv:
-        report.avertissements.append(f"QPV 2024 sans contour : {qpv} lignes")
 
 
 def _level_rows(

@@ -102,29 +102,41 @@ def _is_numeric(text: pd.Series) -> bool:
     return True
 
 
-def _text_role(table: RawTable, source: str, name: str) -> tuple[str, str]:
-    """("dimension" | "aside", reason) of a column whose name is not a known value field."""
+def _splits_rows(row_key: pd.Series, text: pd.Series) -> bool:
+    """Whether a text column tells apart rows that share a territory and a date: the mark of a
+    breakdown (a free comment on rows that are already one per territory is not)."""
+    repeated = int(row_key.duplicated().sum())
+    return repeated > 0 and int((row_key + "|" + text).duplicated().sum()) < repeated
+
+
+def _text_role(table: RawTable, source: str, name: str, row_key: pd.Series) -> tuple[str, str]:
+    """("dimension" | "aside", reason) of a column whose name is not a known value field: a
+    portal dimension name, or a bounded text column that splits rows of one territory."""
     text = table.cells[source]
     if _is_numeric(text):
         return "aside", "colonne numérique sans signification connue"
-    distinct = text.str.strip().nunique()
-    named = bool(cols.DIMENSION_NAMES.match(name))
-    if distinct <= MAX_DIMENSION_VALUES and (named or distinct >= 2):
+    stripped = text.astype(str).str.strip()
+    distinct = stripped.nunique()
+    if distinct <= MAX_DIMENSION_VALUES and (
+        cols.DIMENSION_NAMES.match(name) or _splits_rows(row_key, stripped)
+    ):
         return "dimension", ""
     return "aside", f"colonne de texte inconnue ({distinct} valeurs distinctes)"
 
 
-def classify(table: RawTable, names: list[str], not_values: set[str]) -> Layout:
-    """Keys, then every other column: label/date (in `not_values`), value, dimension or aside."""
+def classify(table: RawTable, names: list[str], not_values: set[str], date: str | None) -> Layout:
+    """Keys, then every other column: label/date (in `not_values`), value, dimension or aside;
+    `date` is the file's date (or year) column."""
     level, codes, coarser, keys = find_keys(table, names)
     layout = Layout(level, codes, coarser, key_columns=keys)
+    row_key = codes.astype(str) + "|" + (table.cells[date].astype(str) if date else "")
     for source, name in zip(table.header, names, strict=True):
         if name in not_values or name in keys or cols.is_label(name):
             continue
         if cols.is_value_name(name):
             layout.values.append(source)
             continue
-        role, reason = _text_role(table, source, name)
+        role, reason = _text_role(table, source, name, row_key)
         if role == "dimension":
             layout.dimensions.append(source)
         else:

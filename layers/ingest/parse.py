@@ -115,7 +115,7 @@ def _long(
     header = table.header
     date = _first_column(header, names, cols.DATE_COLUMNS)
     year = _first_column(header, names, cols.YEAR_COLUMNS)
-    layout = classify(table, names, set(cols.DATE_COLUMNS) | set(cols.YEAR_COLUMNS))
+    layout = classify(table, names, set(cols.DATE_COLUMNS) | set(cols.YEAR_COLUMNS), date or year)
     report.colonnes_ignorees = [
         h for h in header if h not in layout.values and h not in layout.dimensions
     ]
@@ -134,7 +134,15 @@ def _long(
     row_period = _row_periods(table, date, year, year_suffix, file_period, stem, report)
     specs = [cols.value_column(h, year_suffix=year_suffix) for h in layout.values]
     _check_value_columns(table, specs, year_suffix, report)
-    return _blocks(table, layout, row_period, specs, report)
+    blocks = _blocks(table, layout, row_period, specs, report)
+    if not blocks:
+        raise at_line(
+            table.header_line,
+            "aucune colonne de valeurs utilisable ("
+            + " ; ".join(f"{c} : {w}" for c, w in report.colonnes_ecartees.items())
+            + ")",
+        )
+    return blocks
 
 
 def _row_periods(
