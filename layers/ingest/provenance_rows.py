@@ -15,13 +15,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from layers.model import AMOUNT, COUNT
+from layers.model import AMOUNT, COUNT, INFRA, LOCAL, levels_of_tier
 from layers.provenance import EXACT, PROVENANCE_COLUMNS, ROUNDED, SUPPRESSED, empty_provenance
 
 if TYPE_CHECKING:
     from layers.ingest.assemble import LevelBlock
 
-FINE_LEVELS = frozenset({"commune", "epci", "iris", "qpv"})
+# Levels of the communal and infra-communal files (commune, EPCI, IRIS, QPV): rounded to 5.
+FINE_LEVELS = frozenset(levels_of_tier(LOCAL, INFRA))
 # Below this many non-zero counts, multiples of 5 may be chance: the file is not called rounded.
 MIN_NONZERO = 3
 COUNT_STEP, AMOUNT_STEP = 5, 100
