@@ -108,10 +108,30 @@ def _report_unplaced(block: LevelBlock, keys: pd.DataFrame, report: ImportReport
             report.non_localises_sommes[name] = report.non_localises_sommes.get(name, 0) + total
 
 
+def _cells(wide: WideBlock) -> pd.DataFrame:
+    """(indicateur, niveau, periode) of every series-level-period the block holds (read on
+    the wide block: far fewer rows than the long one)."""
+    if not len(wide.keys) or wide.values.empty:
+        return pd.DataFrame(columns=["indicateur", "niveau", "periode"])
+    present = wide.secret.notna()
+    by = [wide.keys["niveau"].to_numpy(dtype=object), wide.keys["periode"].to_numpy(dtype=object)]
+    stacked = present.groupby(by).any().stack()
+    stacked = stacked[stacked.to_numpy(dtype=bool)]
+    index = stacked.index
+    return pd.DataFrame(
+        {
+            "indicateur": index.get_level_values(2).astype(str),
+            "niveau": index.get_level_values(0).astype(str),
+            "periode": index.get_level_values(1).astype(str),
+        }
+    )
+
+
 def _level_rows(
     block: LevelBlock, cog: Cog, report: ImportReport
-) -> tuple[pd.DataFrame, dict[tuple[str, str | None], str], dict[str, str]]:
-    """Long rows of one block, and the provenance field and nature of each output column."""
+) -> tuple[pd.DataFrame, pd.DataFrame, dict[tuple[str, str | None], str], dict[str, str]]:
+    """Long rows of one block, its (series, level, period) cells, and the provenance field
+    and nature of each output column."""
     keys = _placed_keys(block, _placement(block, cog, report))
     _report_unplaced(block, keys, report)
     placed = keys["reason"].isna().to_numpy()
@@ -134,7 +154,7 @@ def _level_rows(
         )
         wide = prefer_city_rows(wide, report)
         wide = merge_to_current(wide, report, arrondissement_counts(cog))
-    return to_long(wide), champs, wide.natures
+    return to_long(wide), _cells(wide), champs, wide.natures
 
 
 def assemble(
@@ -145,11 +165,20 @@ def assemble(
     parts, provenance, all_natures = [], [], {}
     for block in blocks:
         block.regime = regime
-        rows, champs, natures = _level_rows(block, cog, report)
+        rows, cells, champs, natures = _level_rows(block, cog, report)
         parts.append(rows)
         all_natures.update(natures)
-        provenance.append(provenance_of(rows, champs, natures, dataset, regime))
-    rows = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+        provenance.append(provenance_of(cells, champs, natures, dataset, regime))
+    rows = parts[0] if len(parts) == 1 else _merge_levels(parts, report)
+    prov = pd.concat(provenance, ignore_index=True) if provenance else empty_provenance()
+    prov = prov.drop_duplicates(["indicateur", "niveau", "periode"]).reset_index(drop=True)
+    _summarise(rows, all_natures, report)
+    return ImportResult(rows=rows, report=report, provenance=prov)
+
+
+def _merge_levels(parts: list[pd.DataFrame], report: ImportReport) -> pd.DataFrame:
+    """The rows of several levels in one sorted table (each part is sorted and unique)."""
+    rows = pd.concat(parts, ignore_index=True)
     key = ["indicateur", "niveau", "code", "periode"]
     clash = rows.duplicated(key, keep="first").to_numpy()
     if clash.any():
@@ -158,11 +187,7 @@ def assemble(
             "la première est retenue"
         )
         rows = rows[~clash]
-    rows = rows.sort_values(key, kind="stable").reset_index(drop=True)
-    prov = pd.concat(provenance, ignore_index=True) if provenance else empty_provenance()
-    prov = prov.drop_duplicates(["indicateur", "niveau", "periode"]).reset_index(drop=True)
-    _summarise(rows, all_natures, report)
-    return ImportResult(rows=rows, report=report, provenance=prov)
+    return rows.sort_values(key, kind="stable").reset_index(drop=True)
 
 
 def _summarise(rows: pd.DataFrame, natures: dict[str, str], report: ImportReport) -> None:

@@ -17,27 +17,30 @@ def map_old_epci(epci: pd.Series, communes: pd.Series, cog: Cog) -> tuple[dict, 
     """(older code -> current code, older code -> French reason) for the EPCI codes of a file
     that are not current; `communes` holds the commune code of each row."""
     current = frozenset(cog.epci["code"])
+    codes = epci.fillna("").astype(str).str.strip().str.upper()
+    older = ((codes != "") & ~codes.isin(current)).to_numpy()
+    if not older.any():
+        return {}, {}
     frame = pd.DataFrame(
         {
-            "epci": epci.astype(str).str.strip().str.upper().to_numpy(),
-            "commune": communes.map(cog.current_code).to_numpy(),
+            "epci": codes[older].to_numpy(),
+            "commune": communes[older].map(cog.current_code).to_numpy(),
         }
-    )
-    frame = frame[(frame["epci"] != "") & ~frame["epci"].isin(current)].dropna()
-    if frame.empty:
-        return {}, {}
-    of_commune = cog.communes["epci"]
+    ).dropna()
+    of_commune = cog.communes["epci"].dropna()
     members = cog.communes.dropna(subset=["epci"]).groupby("epci")["code"].agg(frozenset)
     mapped, reasons = {}, {}
     for old, group in frame.groupby("epci"):
         towns = frozenset(group["commune"])
         now = {of_commune.get(t) for t in towns}
-        if len(now) == 1 and None not in now:
-            new = next(iter(now))
-            if members.get(new) == towns:
-                mapped[old] = new
-                continue
-            reasons[old] = f"périmètre différent de l'EPCI actuel {new}"
+        if now == {None}:
+            reasons[old] = "ses communes ne sont aujourd'hui dans aucun EPCI"
+        elif len(now) > 1:
+            reasons[old] = f"communes aujourd'hui réparties dans {len(now - {None})} EPCI"
+            if None in now:
+                reasons[old] += " ou hors EPCI"
+        elif members.get(next(iter(now))) == towns:
+            mapped[old] = next(iter(now))
         else:
-            reasons[old] = f"communes aujourd'hui réparties dans {len(now)} EPCI"
+            reasons[old] = f"périmètre différent de l'EPCI actuel {next(iter(now))}"
     return mapped, reasons

@@ -72,14 +72,13 @@ def infer_regime(blocks: list[LevelBlock], dataset: str) -> Regime:
 
 
 def provenance_of(
-    rows: pd.DataFrame,
+    cells: pd.DataFrame,
     champs: dict[tuple[str, str | None], str],
     natures: dict[str, str],
     dataset: str,
     regime: Regime,
 ) -> pd.DataFrame:
-    """One provenance row per (indicator, level, period) of `rows`."""
-    cells = rows[["indicateur", "niveau", "periode"]].drop_duplicates()
+    """One provenance row per (indicator, level, period) `cells`."""
     if cells.empty:
         return empty_provenance()
     fields = [
