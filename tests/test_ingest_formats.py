@@ -191,10 +191,10 @@ def test_other_level_column_without_its_code_is_set_aside(cog: Cog, tmp_path: Pa
 
 
 def test_extra_columns_are_reported_and_ignored(cog: Cog, tmp_path: Path) -> None:
-    text = "dtreffre;numcomdo;nomcom;objectid;commentaire;indfoy_ndur\n"
-    text += "2024-12;01004;A;1;vu le 3 mars;8715\n2024-12;01053;B;2;à revoir;20000\n"
+    text = "dtreffre;numcomdo;nomcom;objectid;commentaire;zone_com;indfoy_ndur\n"
+    text += "2024-12;01004;A;1;vu le 3 mars;urbain;8715\n2024-12;01053;B;2;à revoir;rural;20000\n"
     result = parse_file(write(tmp_path, text, "s_ben_com_f.csv"), cog)
-    assert set(result.report.colonnes_ecartees) == {"objectid", "commentaire"}
+    assert set(result.report.colonnes_ecartees) == {"objectid", "commentaire", "zone_com"}
     assert set(result.rows["indicateur"]) == {"allocataires"}
     assert "Colonne « objectid » ignorée" in result.report.resume()
 

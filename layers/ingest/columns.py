@@ -190,11 +190,21 @@ def catalogue_id(name: str) -> str | None:
     return None
 
 
-def is_value_name(name: str) -> bool:
-    """Whether a canonical column name says it holds values (with or without a year suffix)."""
+def _without_year(name: str) -> str:
     match = _YEAR_SUFFIX.match(name)
-    base = match.group(1).rstrip("_") if match and match.group(1) else name
-    return bool(catalogue_id(base) or _VALUE_NAME.match(base) or level_of_suffix(base))
+    return match.group(1).rstrip("_") if match and match.group(1) else name
+
+
+def is_value_name(name: str) -> bool:
+    """Whether a canonical column name says it holds values (with or without a year suffix):
+    a catalogue field or a portal value prefix; a text cell there is an error."""
+    base = _without_year(name)
+    return bool(catalogue_id(base) or _VALUE_NAME.match(base))
+
+
+def may_be_values(name: str) -> bool:
+    """A name ending with a level suffix (`..._epci`): values when its cells are numbers."""
+    return level_of_suffix(_without_year(name)) is not None
 
 
 def level_of_suffix(name: str) -> str | None:

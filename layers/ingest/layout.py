@@ -133,7 +133,9 @@ def classify(table: RawTable, names: list[str], not_values: set[str], date: str 
     for source, name in zip(table.header, names, strict=True):
         if name in not_values or name in keys or cols.is_label(name):
             continue
-        if cols.is_value_name(name):
+        if cols.is_value_name(name) or (
+            cols.may_be_values(name) and _is_numeric(table.cells[source])
+        ):
             layout.values.append(source)
             continue
         role, reason = _text_role(table, source, name, row_key)
