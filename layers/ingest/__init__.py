@@ -1,7 +1,7 @@
 """Import of real Cafdata files (data.caf.fr and its older exports) into the long format.
 
-`parse_file(path, cog)` -> `ImportResult(rows, report)`; `fetch_dataset(id)` downloads a dataset
-from the portal's Opendatasoft API; `import_dataset(id, cog)` does both.
+`parse_file(path, cog)` -> `ImportResult(rows, report, provenance)`; `fetch_dataset(id)`
+downloads a dataset from the portal's Opendatasoft API; `import_dataset(id, cog)` does both.
 """
 
 from layers.ingest.errors import CafdataDownloadError, CafdataFormatError

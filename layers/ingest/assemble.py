@@ -54,6 +54,10 @@ def _placement(block: LevelBlock, cog: Cog, report: ImportReport) -> Placement:
             code = placement.source[raw]
             if code in mapped:
                 placement.target[raw], placement.reason[raw] = mapped[code], None
+        for old, new in sorted(mapped.items()):
+            report.avertissements.append(
+                f"EPCI {old} d'un ancien millésime converti en {new} (même périmètre)"
+            )
         for old, why in sorted(reasons.items()):
             report.avertissements.append(f"EPCI {old} d'un ancien millésime non converti : {why}")
     return placement

@@ -2,11 +2,15 @@
 
 Formats (detected by header, never by file name):
 1. current portal exports (data.caf.fr, Opendatasoft): lower-case columns, `dtreffre` or `annee`,
-   keys `numcomdo` / `numcom` / `numepci` / `numdep` (none for national files);
+   keys `numcomdo` (+ `numirisd` for IRIS, + `nomqpv` for QPV 2024) / `numcom` / `numepci` /
+   `numdep` / `numregi` (none, or a `national` label, for national files), breakdown
+   dimensions (`rsa_type`, `qf_400`, `aah_age_5`...) spread into one series per value;
 2. older portal (2009-2015): `Communes;Codes_Insee;NB_Allocataires;...`,
-   `NOMEPCI;NUMEPCI;DEPSEPCI;DTREF;...`, `NUMCOM;...;TXCOUVGLO_COM_2014` (year in column names);
+   `NOMEPCI;NUMEPCI;DEPSEPCI;DTREF;...`, `NUMCOM;...;TXCOUVGLO_COM_2014;TXCOUVGLO_DEP_2014`
+   (year in column names; a level suffix other than the rows' own puts the column at that level);
 3. quarterly wide files by Caf or département: `dep;deplib;reg;juin-15;mars-15;déc.-14;...`.
-Parsing is all-or-nothing: any problem raises `CafdataFormatError` naming the line.
+Parsing is all-or-nothing: any problem raises `CafdataFormatError` naming the line; what is set
+aside (extra columns, repeated or conflicting rows, territories not placed) is in the report.
 """
 
 from __future__ import annotations
@@ -42,11 +46,12 @@ EXPECTED = (
 def parse_file(
     path: Path, cog: Cog, *, dataset_id: str | None = None, periode: str | None = None
 ) -> ImportResult:
-    """Read a Cafdata CSV into long-format rows and a report.
+    """Read a Cafdata CSV into long-format rows, a report and the provenance of each series.
 
-    `dataset_id` (e.g. "s_ben_com_f") names the indicators of unknown columns and, for quarterly
-    files, gives the indicator; by default the file name stem is used. `periode` ("YYYY-MM") is
-    only used for an older-portal file that has no date column nor a year in its column names.
+    `dataset_id` (e.g. "s_ben_com_f") is the provenance's dataset (by default the file name) and
+    a hint of the regime (`_f`: rounded); for quarterly files it gives the indicator (by default
+    the file name stem). `periode` ("YYYY-MM") is only used for an older-portal file that has no
+    date column nor a year in its column names.
     """
     path = Path(path)
     if periode is not None and not re.fullmatch(r"(19|20)\d{2}-(0[1-9]|1[0-2])", periode):
