@@ -7,7 +7,6 @@ import http.server
 import math
 import socket
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -374,7 +373,7 @@ def test_decimal_comma_and_thousands_spaces(cog: Cog, tmp_path: Path) -> None:
     assert value(result, "places_eaje", "01004", "2023-12")["valeur"] == 1250
 
 
-def test_a_large_commune_file_parses_fast(cog: Cog, tmp_path: Path) -> None:
+def test_a_large_commune_file_parses_whole(cog: Cog, tmp_path: Path) -> None:
     codes = cog.communes["code"].to_numpy()
     columns = [f"indfoy_c{i}" for i in range(15)]
     rng = np.random.default_rng(1)
@@ -385,11 +384,9 @@ def test_a_large_commune_file_parses_fast(cog: Cog, tmp_path: Path) -> None:
         cells = [";".join(map(str, row)) for row in values.tolist()]
         lines += [f"{prefix};X;{cell}" for prefix, cell in zip(body, cells, strict=True)]
     path = write(tmp_path, "\n".join(lines) + "\n", "big.csv")
-    start = time.perf_counter()
-    result = parse_file(path, cog)
-    elapsed = time.perf_counter() - start
+    result = parse_file(path, cog)  # its speed is measured in bench/ingest_bench.py
     assert len(result.rows) == 2 * 15 * len(codes)
-    assert elapsed < 8, f"{elapsed:.1f} s"
+    assert set(result.provenance["regime"]) == {"arrondi"}
 
 
 # --- 4. the portal's Opendatasoft API (local fake server) --------------------------------------

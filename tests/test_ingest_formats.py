@@ -372,6 +372,9 @@ def test_one_series_per_dimension_value_with_its_field(cog: Cog, tmp_path: Path)
     champs = set(result.provenance["champ"])
     assert {f"indben_aah|aah_tx_inca={r['aah_tx_inca']}" for r in records} <= champs
     assert "indben_aah|aah_tx_inca=Taux d’incapacité supérieur ou égal à 80%" in champs
+    # counts of 1 to 4 the exact file publishes are flagged for the secrecy pass
+    small = sum(1 for r in records if 1 <= r["indben_aah"] <= 4)
+    assert small and f"{small} effectif(s) de 1 à 4" in result.report.resume()
 
 
 def test_rsa_type_series_and_provenance(cog: Cog, tmp_path: Path) -> None:

@@ -27,6 +27,7 @@ from layers.ingest.repeats import collapse_repeats
 from layers.ingest.report import ImportReport, ImportResult
 from layers.model import COUNT, level_name
 from layers.provenance import empty_provenance
+from layers.secrecy import primary_mask
 
 
 @dataclass
@@ -202,5 +203,13 @@ def _summarise(rows: pd.DataFrame, natures: dict[str, str], report: ImportReport
     report.effectifs_arrondis_a_5 = bool(len(published)) and bool(
         (np.mod(published.to_numpy(), 5) == 0).all()
     )
+    small = int(primary_mask(published.to_numpy()).sum())
+    if small:
+        # exact files (national, départemental) publish counts of 1 to 4: the store's secrecy
+        # pass must hide them before any of them is shown
+        report.avertissements.append(
+            f"{small} effectif(s) de 1 à 4 publiés tels quels par la source (fichier exact) : "
+            "soumis au secret statistique primaire avant publication"
+        )
     if not len(rows):
         report.avertissements.append("aucune ligne n'a pu être placée sur un territoire actuel")
