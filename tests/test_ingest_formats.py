@@ -21,6 +21,7 @@ from geodata.sources import default_sources_dir
 from layers.ingest import CafdataFormatError, ImportResult, parse_file
 from layers.ingest.columns import series_id
 from layers.ingest.infra_codes import sample_iris_codes
+from layers.ingest.parse import FORMAT_PORTAL
 from layers.ingest.places import EMPTY, IRIS_OUTSIDE, MASKED, NO_TERRITORY, PLACEHOLDER, QPV_2024
 from layers.provenance import EXACT, PROVENANCE_COLUMNS, ROUNDED, SUPPRESSED, check_provenance
 
@@ -252,6 +253,24 @@ def test_real_s_ben_dep_record(cog: Cog, tmp_path: Path) -> None:
     numeric = [k for k, v in record.items() if k.startswith("ind")]
     assert len(result.rows) == len(numeric)
     assert set(result.provenance["regime"]) == {EXACT}
+
+
+def test_labelled_export_headers_become_fields(cog: Cog, tmp_path: Path) -> None:
+    # exports/csv?use_labels=true: "Date référence", "Numéro commune", "Nombre foyers NDUR"...
+    text = (
+        "\ufeffDate référence;Numéro commune;Nom commune;Nombre foyers NDUR;"
+        "Nombre personnes RSA;Montant total RSA\r\n"
+        "2024-12;01004;AMBERIEU;8715;610;130900\r\n2024-12;;;33605;80;9000\r\n"
+    )
+    result = parse_file(write(tmp_path, text, "labels.csv"), cog, dataset_id="s_ben_com_f")
+    assert result.report.format == FORMAT_PORTAL
+    assert cell(result, "allocataires", "commune", "01004", "2024-12")["valeur"] == 8715
+    assert cell(result, "rsa_montant", "commune", "01004", "2024-12")["valeur"] == 130900
+    assert cell(result, "indnbp_rsa", "commune", "01004", "2024-12")["valeur"] == 610
+    prov = result.provenance.set_index("indicateur")
+    assert prov.loc["rsa_montant", "champ"] == "indmtt_rsa"
+    assert prov.loc["rsa_montant", "arrondi"] == 100  # a `_f` dataset: rounded
+    assert result.report.non_localises_sommes == {"indfoy_ndur": 33605, "indnbp_rsa": 80}
 
 
 @pytest.mark.parametrize("absent", ["", "null", "None", "NULL"])

@@ -144,6 +144,37 @@ SUFFIX_LEVELS = {
 }
 
 
+# Labelled CSV exports (`use_labels=true`, catalogue §6) carry French labels as headers:
+# "Date référence", "Numéro commune", "Nombre foyers NDUR", "Montant total RSA"...
+_LABELLED_VALUES: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"^nombre_foyers_([a-z0-9]+)$"), r"indfoy_\1"),
+    (re.compile(r"^nombre_personnes_([a-z0-9]+)$"), r"indnbp_\1"),
+    (re.compile(r"^montant_total_([a-z0-9]+)$"), r"indmtt_\1"),
+    (re.compile(r"^nombre_beneficiaires_([a-z0-9]+)$"), r"indben_\1"),
+)
+_LABELLED_NAMES = {
+    "date_reference": "dtreffre",
+    "numero_commune": "numcomdo",
+    "num_commune": "numcomdo",
+    "numero_departement": "numdep",
+    "numero_epci": "numepci",
+    "numero_region": "numregi",
+    "lieu_residence": "lieures",
+    "type_de_rsa": "rsa_type",
+}
+
+
+def field_of_label(header: str) -> str | None:
+    """The portal field a labelled export's header stands for, None when not a known label."""
+    name = slug(header)
+    if name in _LABELLED_NAMES:
+        return _LABELLED_NAMES[name]
+    for pattern, field in _LABELLED_VALUES:
+        if pattern.match(name):
+            return pattern.sub(field, name)
+    return None
+
+
 @dataclass(frozen=True)
 class ValueColumn:
     source: str  # as written in the file

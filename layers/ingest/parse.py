@@ -117,6 +117,7 @@ def _long(
     table: RawTable, names: list[str], stem: str, file_period: str | None, report: ImportReport
 ) -> list[LevelBlock]:
     """One block per level the value columns describe, the rows' own level first."""
+    names = _field_names(table, names, report)
     header = table.header
     date = _first_column(header, names, cols.DATE_COLUMNS)
     year = _first_column(header, names, cols.YEAR_COLUMNS)
@@ -131,7 +132,7 @@ def _long(
     if not layout.values or not (layout.key_columns or dated or "national" in names):
         raise _unknown_header(table)
     old = (
-        any(h != h.lower() for h in header)
+        any(h != h.lower() for h in layout.values)
         or year_suffix
         or {"codes_insee", "communes", "dtref"} & set(names)
     )
@@ -148,6 +149,23 @@ def _long(
             + ")",
         )
     return blocks
+
+
+def _field_names(table: RawTable, names: list[str], report: ImportReport) -> list[str]:
+    """Headers of a labelled export ("Nombre foyers RSA") renamed to their portal fields
+    (`indfoy_rsa`), in the table itself; the canonical names of the renamed header."""
+    renamed = {}
+    for header in table.header:
+        field = cols.field_of_label(header)
+        if field and field not in names and field not in renamed.values():
+            renamed[header] = field
+    if not renamed:
+        return names
+    table.header = [renamed.get(h, h) for h in table.header]
+    table.cells = table.cells.rename(columns=renamed)
+    pairs = ", ".join(f"{h} → {f}" for h, f in renamed.items())
+    report.avertissements.append(f"export avec libellés : en-têtes traduits ({pairs})")
+    return [cols.canonical(h) for h in table.header]
 
 
 def _row_periods(
