@@ -11,6 +11,7 @@ import csv
 import io
 import json
 import math
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -271,6 +272,38 @@ def test_labelled_export_headers_become_fields(cog: Cog, tmp_path: Path) -> None
     assert prov.loc["rsa_montant", "champ"] == "indmtt_rsa"
     assert prov.loc["rsa_montant", "arrondi"] == 100  # a `_f` dataset: rounded
     assert result.report.non_localises_sommes == {"indfoy_ndur": 33605, "indnbp_rsa": 80}
+
+
+def test_json_exports_read_like_the_csv(cog: Cog, tmp_path: Path) -> None:
+    # the real records as the portal's exports/json gives them, read as they are
+    path = SAMPLES / "aah_s_tx_inca_dep_974.first_records.json"
+    records = sample(path.name)
+    from_json = parse_file(path, cog, dataset_id="aah_s_tx_inca_dep")
+    from_csv = parse_file(
+        records_csv(tmp_path, records, "a.csv"), cog, dataset_id="aah_s_tx_inca_dep"
+    )
+    pd.testing.assert_frame_equal(from_json.rows, from_csv.rows)
+    pd.testing.assert_frame_equal(from_json.provenance, from_csv.provenance)
+    # the records API wraps them in « results »; one record alone is a record too
+    api = {"total_count": len(records), "results": records}
+    wrapped = parse_file(write(tmp_path, json.dumps(api), "api.json"), cog)
+    pd.testing.assert_frame_equal(wrapped.rows, from_json.rows)
+    one = parse_file(SAMPLES / "s_ben_dep_974.first_record.json", cog)
+    assert cell(one, "rsa", "departement", "974", "2021-07")["valeur"] == 99187
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('[{"dtreffre": "2024-12", "numdep": "974"', "fichier JSON illisible (ligne 1)"),
+        ('{"txcouv": [{"annee": 2023}]}', "fichier JSON non reconnu"),
+        ("[]", "fichier vide"),
+        ('[{"dtreffre": "2024-12", "numdep": "974", "indfoy_rsa": "abc"}]', "ligne 2 : valeur"),
+    ],
+)
+def test_bad_json_is_a_french_error(cog: Cog, tmp_path: Path, text: str, message: str) -> None:
+    with pytest.raises(CafdataFormatError, match=f"^{re.escape(message)}"):
+        parse_file(write(tmp_path, text, "x.json"), cog)
 
 
 @pytest.mark.parametrize("absent", ["", "null", "None", "NULL"])

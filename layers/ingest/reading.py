@@ -2,7 +2,8 @@
 
 Encoding: UTF-16 when it has a BOM, else UTF-8 (with or without BOM) tried strictly, else
 Windows-1252, else Latin-1. Separator: the most frequent of `;`, `,` and tab in the header line.
-Blank lines and header lines repeated inside the file are skipped (and counted).
+Blank lines and header lines repeated inside the file are skipped (and counted). A JSON export
+of the portal (a list of records) is read by `layers/ingest/json_records.py` into the same table.
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ def sniff_separator(header_line: str) -> str:
     return best if counts[best] else ";"
 
 
-def _canon(cells: list[str]) -> list[str]:
+def canonical_header(cells: list[str]) -> list[str]:
     return [c.strip().strip('"').strip().lower() for c in cells]
 
 
@@ -67,6 +68,10 @@ def read_table(text: str) -> RawTable:
     """Parse CSV text; raise `CafdataFormatError` (with the line) on any structural problem."""
     if not text.strip():
         raise CafdataFormatError("fichier vide")
+    if text.lstrip("\ufeff \t\r\n")[:1] in ("[", "{"):
+        from layers.ingest.json_records import json_table  # it imports this module
+
+        return json_table(text.lstrip("\ufeff"))
     first = next(line for line in text.splitlines() if line.strip())
     sep = sniff_separator(first)
     fast = _fast_table(text, sep)
@@ -98,18 +103,20 @@ def _fast_table(text: str, sep: str) -> RawTable | None:
     header = [c.strip().lstrip("\ufeff").strip() for c in physical[head].split(sep)]
     while header and header[-1] == "":
         header.pop()
-    _check_header(header, _canon(header), head + 1)
+    check_header(header, canonical_header(header), head + 1)
     data = filled[1:]
     if len(data) == 0 or (fields[data] != width_raw).any():
         return None
-    header_key = _canon(header)
+    header_key = canonical_header(header)
     rows = lines.take(pa.array(data))
     firsts = pc.utf8_lower(
         pc.utf8_trim_whitespace(pc.utf8_slice_codeunits(rows, 0, len(physical[head])))
     )
     maybe = np.flatnonzero(pc.starts_with(firsts, header_key[0]).to_numpy(zero_copy_only=False))
     repeated = [
-        i for i in maybe if _canon(physical[data[i]].split(sep))[: len(header)] == header_key
+        i
+        for i in maybe
+        if canonical_header(physical[data[i]].split(sep))[: len(header)] == header_key
     ]
     keep = np.ones(len(data), dtype=bool)
     keep[repeated] = False
@@ -163,11 +170,11 @@ def _careful_table(text: str, sep: str) -> RawTable:
                 header = [c.strip().lstrip("\ufeff").strip() for c in row]
                 while header and header[-1] == "":
                     header.pop()
-                header_key = _canon(header)
+                header_key = canonical_header(header)
                 first_key = header_key[0]
                 header_line = start
                 width = len(header)
-                _check_header(header, header_key, start)
+                check_header(header, header_key, start)
                 continue
             if len(row) != width:
                 if len(row) > width and not "".join(row[width:]).strip():
@@ -175,7 +182,7 @@ def _careful_table(text: str, sep: str) -> RawTable:
                 else:
                     hint = " (ligne tronquée ?)" if len(row) < width else ""
                     raise at_line(start, f"{len(row)} champs au lieu de {width}{hint}")
-            if row[0].strip().lower() == first_key and _canon(row) == header_key:
+            if row[0].strip().lower() == first_key and canonical_header(row) == header_key:
                 repeated += 1
                 continue
             records.append(row)
@@ -210,7 +217,7 @@ def _careful_table(text: str, sep: str) -> RawTable:
     )
 
 
-def _check_header(header: list[str], key: list[str], line: int) -> None:
+def check_header(header: list[str], key: list[str], line: int) -> None:
     seen: set[str] = set()
     for name, canon in zip(header, key, strict=True):
         if not canon:
