@@ -477,6 +477,17 @@ def test_duplicated_breakdown_rows_are_not_double_counted(cog: Cog, tmp_path: Pa
     assert result.report.doublons_identiques == 1
 
 
+def test_unnamed_dimension_found_by_the_rows_it_splits(cog: Cog, tmp_path: Path) -> None:
+    # a breakdown column the importer does not know, coded in words or in numbers
+    for values in (("public", "privé"), ("1", "2")):
+        text = "dtreffre;numdep;parc;indfoy_ndural\n"
+        text += f"2024-12;974;{values[0]};100\n2024-12;974;{values[1]};40\n"
+        result = parse_file(write(tmp_path, text, "al_s_parc_dep.csv"), cog)
+        assert result.report.dimensions == {"parc": 2}
+        sid = series_id("indfoy_ndural", "parc", values[1])
+        assert cell(result, sid, "departement", "974", "2024-12")["valeur"] == 40
+
+
 # --- 6. series ids and provenance --------------------------------------------------------------
 
 

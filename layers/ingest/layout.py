@@ -111,16 +111,15 @@ def _splits_rows(row_key: pd.Series, text: pd.Series) -> bool:
 
 def _text_role(table: RawTable, source: str, name: str, row_key: pd.Series) -> tuple[str, str]:
     """("dimension" | "aside", reason) of a column whose name is not a known value field: a
-    portal dimension name, or a bounded text column that splits rows of one territory."""
-    text = table.cells[source]
-    if _is_numeric(text):
-        return "aside", "colonne numérique sans signification connue"
-    stripped = text.astype(str).str.strip()
+    portal dimension name, or a bounded column that splits the rows of one territory and date
+    (a breakdown coded in numbers too); else set aside (a comment, an object id)."""
+    stripped = table.cells[source].astype(str).str.strip()
     distinct = stripped.nunique()
-    if distinct <= MAX_DIMENSION_VALUES and (
-        cols.DIMENSION_NAMES.match(name) or _splits_rows(row_key, stripped)
-    ):
+    bounded = distinct <= MAX_DIMENSION_VALUES
+    if bounded and (cols.DIMENSION_NAMES.match(name) or _splits_rows(row_key, stripped)):
         return "dimension", ""
+    if _is_numeric(stripped):
+        return "aside", "colonne numérique sans signification connue"
     return "aside", f"colonne de texte inconnue ({distinct} valeurs distinctes)"
 
 
