@@ -66,12 +66,17 @@ def _placement(block: LevelBlock, cog: Cog, report: ImportReport) -> Placement:
 
 def _placed_keys(block: LevelBlock, placement: Placement) -> pd.DataFrame:
     raw = block.keys["raw"].fillna("").astype(str)
+    at = placement.source.index.get_indexer(raw)  # one lookup, four columns
+
+    def take(column: pd.Series) -> np.ndarray:
+        return column.to_numpy(dtype=object)[at]
+
     keys = pd.DataFrame(
         {
-            "source": raw.map(placement.source).to_numpy(dtype=object),
-            "target": raw.map(placement.target).to_numpy(dtype=object),
-            "niveau": raw.map(placement.level).to_numpy(dtype=object),
-            "reason": raw.map(placement.reason).to_numpy(dtype=object),
+            "source": take(placement.source),
+            "target": take(placement.target),
+            "niveau": take(placement.level),
+            "reason": take(placement.reason),
             "periode": block.keys["periode"].to_numpy(dtype=object),
             "line": block.keys["line"].to_numpy(),
         }
