@@ -399,6 +399,16 @@ def test_qpv_2024_rows_are_reported_without_contour(cog: Cog, tmp_path: Path) ->
     assert result.report.non_placees == {QPV_2024: 1}
 
 
+def test_codes_written_as_numbers_by_a_spreadsheet(cog: Cog, tmp_path: Path) -> None:
+    text = "annee;numepci;txcouv_epci\n2023;200069193.0;61,5\n"
+    result = parse_file(write(tmp_path, text, "txcouv_pe_epci.csv"), cog)
+    assert cell(result, "taux_couverture_global", "epci", "200069193", "2023-12")["valeur"] == 61.5
+    text = "dtreffre;numcomdo;numirisd;indfoy_ndur\n2024-12;69381.0;101;50\n"
+    result = parse_file(write(tmp_path, text, "iris.csv"), cog)
+    assert "693810101" in sample_iris_codes()
+    assert set(result.rows["code"]) == {"693810101"}
+
+
 def test_region_and_national_files(cog: Cog, tmp_path: Path) -> None:
     text = "annee;numregi;nomregi;txcouv_reg\n2022;84;AUVERGNE RHONE ALPES;66,1\n2022;XX;XX;10\n"
     result = parse_file(write(tmp_path, text, "txcouv_pe_reg.csv"), cog)

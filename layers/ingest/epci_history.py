@@ -17,7 +17,7 @@ def map_old_epci(epci: pd.Series, communes: pd.Series, cog: Cog) -> tuple[dict, 
     """(older code -> current code, older code -> French reason) for the EPCI codes of a file
     that are not current; `communes` holds the commune code of each row."""
     current = frozenset(cog.epci["code"])
-    codes = epci.fillna("").astype(str).str.strip().str.upper()
+    codes = epci.fillna("").astype(str).str.strip().str.upper().str.removesuffix(".0")
     older = ((codes != "") & ~codes.isin(current)).to_numpy()
     if not older.any():
         return {}, {}

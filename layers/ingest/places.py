@@ -109,7 +109,7 @@ def _place_region(text: str, level: str, known: _Known) -> Placed:
 
 
 def _place_epci(text: str, level: str, known: _Known) -> Placed:
-    code = text.upper()
+    code = text.upper().removesuffix(".0")  # a SIREN read as a number by a spreadsheet
     return _listed(code, level, code in known.epci)
 
 
