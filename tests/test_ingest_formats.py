@@ -528,6 +528,12 @@ def test_regime_inferred_from_the_file(cog: Cog, tmp_path: Path) -> None:
     assert set(parse_file(write(tmp_path, exact, "e.csv"), cog).provenance["regime"]) == {EXACT}
     by_id = parse_file(write(tmp_path, exact, "e.csv"), cog, dataset_id="s_ben_com_f").provenance
     assert set(by_id["regime"]) == {ROUNDED}
+    rate = "annee;numcom;txcouv_com;pl_eaje_com\n2023;01004;57,5;120\n2023;01053;61,0;800\n"
+    prov = parse_file(write(tmp_path, rate, "t.csv"), cog, dataset_id="x_com_f").provenance
+    assert prov.set_index("indicateur")["regime"].to_dict() == {
+        "taux_couverture_global": EXACT,
+        "places_eaje": ROUNDED,
+    }
     dep = "dtreffre;numdep;indfoy_rsa\n2024-12;01;14000\n2024-12;02;15005\n2024-12;03;900\n"
     assert set(parse_file(write(tmp_path, dep, "d.csv"), cog).provenance["regime"]) == {EXACT}
 

@@ -85,15 +85,12 @@ def provenance_of(
         champs.get((i, p)) or champs.get((i, None)) or i
         for i, p in zip(cells["indicateur"], cells["periode"], strict=True)
     ]
-    out = cells.assign(
-        jeu=dataset,
-        champ=fields,
-        mis_a_jour="",
-        regime=regime.name,
-        arrondi=[
-            regime.step(natures.get(i, COUNT), f)
-            for i, f in zip(cells["indicateur"], fields, strict=True)
-        ],
-    )
+    steps = [
+        regime.step(natures.get(i, COUNT), f)
+        for i, f in zip(cells["indicateur"], fields, strict=True)
+    ]
+    # in a rounded file, a rate (or an amount other than `indmtt_*`) is as the portal wrote it
+    regimes = [EXACT if regime.rounded and not step else regime.name for step in steps]
+    out = cells.assign(jeu=dataset, champ=fields, mis_a_jour="", regime=regimes, arrondi=steps)
     out["arrondi"] = out["arrondi"].astype("int64")
     return out[list(PROVENANCE_COLUMNS)].reset_index(drop=True)
