@@ -147,32 +147,10 @@ def _write_facilities(data: DemoData, geo_build: Path, build: Path) -> int:
 
 
 def import_rows(root: Path, new_rows: pd.DataFrame, source: str) -> Path:
-    """Merge imported rows into the import store, all or nothing: the cells a file carries
-    (indicator, level, period) replace those already imported."""
-    current = cache.active_dir(root)
-    rows = new_rows
-    sources = [source]
-    if current is not None:
-        old = pd.read_parquet(current / "valeurs.parquet")
-        for col in ("indicateur", "niveau", "periode", "statut"):
-            old[col] = old[col].astype(str)
-        keys = new_rows[["indicateur", "niveau", "periode"]].drop_duplicates()
-        stale = (
-            old.merge(keys, on=["indicateur", "niveau", "periode"], how="left", indicator=True)[
-                "_merge"
-            ]
-            .eq("both")
-            .to_numpy()
-        )
-        rows = pd.concat([old[~stale], new_rows], ignore_index=True)
-        sources = cache.read_manifest(current).get("sources", []) + sources
-    build = cache.new_build(root)
-    write_store(
-        rows,
-        build,
-        {"mode": "reel", "sources": sources, "construit_le": time.strftime("%Y-%m-%dT%H:%M:%S")},
-    )
-    return cache.finish_build(root, build)
+    """Merge imported rows into the real store (moved to `layers/real_store.py`)."""
+    from layers.real_store import import_rows as merge_into_real_store
+
+    return merge_into_real_store(root, new_rows, source)
 
 
 _AUDIT: dict = {}  # structure and published cells, shared with forked workers

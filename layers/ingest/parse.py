@@ -28,6 +28,7 @@ from layers.ingest.harmonise import (
     prefer_city_rows,
     to_long,
 )
+from layers.ingest.parquet_table import PARQUET_ENCODING, read_parquet_table
 from layers.ingest.places import arrondissement_counts, place_codes
 from layers.ingest.reading import RawTable, decode, read_table
 from layers.ingest.report import ImportReport, ImportResult
@@ -56,13 +57,10 @@ def parse_file(
     path = Path(path)
     if periode is not None and not re.fullmatch(r"(19|20)\d{2}-(0[1-9]|1[0-2])", periode):
         raise ValueError(f"période « {periode} » invalide : format attendu AAAA-MM (ex. 2014-12)")
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise CafdataFormatError(f"fichier illisible : {path} ({exc.strerror})") from exc
-    text, encoding = decode(raw)
-    table = read_table(text)
-    table.encoding = encoding
+    if path.suffix.lower() == ".parquet":  # the portal's whole-dataset export
+        table, encoding = read_parquet_table(path), PARQUET_ENCODING
+    else:
+        table, encoding = _read_csv(path)
     check_formulas(table.cells, table.lines)
     report = ImportReport(encodage=encoding, separateur=table.separator)
     report.lignes_lues = len(table.cells)
@@ -77,6 +75,17 @@ def parse_file(
     else:
         keys, block, raw_codes = _long(table, names, dataset, path.stem, periode, report)
     return _finish(keys, block, raw_codes, cog, report)
+
+
+def _read_csv(path: Path) -> tuple[RawTable, str]:
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise CafdataFormatError(f"fichier illisible : {path} ({exc.strerror})") from exc
+    text, encoding = decode(raw)
+    table = read_table(text)
+    table.encoding = encoding
+    return table, encoding
 
 
 def _key_column(names: list[str], levels: tuple[str, ...]) -> tuple[str, str] | None:
