@@ -25,7 +25,7 @@ from layers.ingest.errors import CafdataDownloadError, CafdataFormatError
 from layers.ingest.parse import parse_file
 from layers.ingest.portal import PortalClient, PortalDataset
 from layers.ingest.report import ImportResult
-from layers.ingest.sync_progress import SyncProgress
+from layers.ingest.sync_progress import SyncProgress, size_text
 from layers.model import INFRA, LOCAL, levels_of_tier
 from layers.provenance import EXACT, PROVENANCE_COLUMNS, ROUNDED
 from layers.real_store import publish_real, read_portal_meta
@@ -99,14 +99,16 @@ class SyncSummary:
     def lines(self) -> list[str]:
         out = [f"Jeu écarté : {i} ({why})" for i, why in sorted(self.skipped.items())]
         out += [f"Échec : {i} : {why}" for i, why in sorted(self.failed.items())]
-        if not self.downloaded and not self.failed:
-            out.append("Portail inchangé depuis la dernière synchronisation : rien à télécharger.")
+        if not self.downloaded:
+            out.append(
+                "Aucun jeu republié depuis la dernière synchronisation : rien à télécharger."
+            )
         out.append(
             f"Jeux : {len(self.kept)} conservés, {len(self.skipped)} écartés, "
             f"{len(self.unchanged)} inchangés, {len(self.downloaded)} téléchargés, "
             f"{len(self.failed)} en échec ; {self.rows} lignes importées ; "
             f"{self.series} séries ; {self.cells} cellules ; entrepôt "
-            f"{self.store_bytes / 1e6:.1f} Mo ; {self.seconds:.1f} s"
+            f"{size_text(self.store_bytes)} ; {self.seconds:.1f} s"
         )
         if self.published is not None:
             out.append(f"Entrepôt réel publié : {self.published}")
@@ -203,6 +205,7 @@ def sync(job: SyncJob) -> SyncSummary:
             continue
         try:
             path = local or _download(job, dataset, n, len(kept), summary)
+            state.record(dataset, path)  # kept even if parsing fails: not downloaded again
             result = with_provenance(
                 parse_file(path, job.cog(), dataset_id=dataset.dataset_id), dataset, level
             )
@@ -213,13 +216,12 @@ def sync(job: SyncJob) -> SyncSummary:
         results.append(result)
         sources.append(dataset.dataset_id)
         meta[dataset.dataset_id] = dataset.meta_json(time.strftime("%Y-%m-%dT%H:%M:%S"))
-        state.record(dataset, path)
         summary.rows += len(result.rows)
     if results:
         summary.published = publish_real(
             job.store_root, results, sources, {"portail": job.client.base_url, "jeux": meta}
         )
-        state.save()
+    state.save()
     _measure_store(job.store_root, summary)
     summary.seconds = time.perf_counter() - t0
     return summary

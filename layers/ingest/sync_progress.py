@@ -11,8 +11,10 @@ import time
 from typing import TextIO
 
 
-def _size(n: float) -> str:
-    return f"{n / 1e6:.1f} Mo".replace(".", ",")
+def size_text(n: float) -> str:
+    """« 3,4 Mo », « 12 ko »."""
+    text = f"{n / 1e6:.1f} Mo" if n >= 1e6 else f"{n / 1e3:.0f} ko"
+    return text.replace(".", ",")
 
 
 class SyncProgress:
@@ -52,8 +54,12 @@ class SyncProgress:
             if quarter <= self._quarter or quarter >= 4:
                 return
             self._quarter = quarter
-        done = f"{_size(got)} / {_size(total)} ({share * 100:.0f} %)" if total else _size(got)
+        done = (
+            f"{size_text(got)} / {size_text(total)} ({share * 100:.0f} %)"
+            if total
+            else size_text(got)
+        )
         self._write(f"{self._prefix} : {done}", final=not self.tty)
 
     def finish(self, size: int) -> None:
-        self._write(f"{self._prefix} : téléchargé ({_size(size)})", final=True)
+        self._write(f"{self._prefix} : téléchargé ({size_text(size)})", final=True)
