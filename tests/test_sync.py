@@ -1,0 +1,309 @@
+"""`cafcarto sync` against a fake Cafdata portal on loopback (`tests/fake_portal.py`): a full
+sync the app serves, cell by cell; resume after a truncated download; incremental runs; one
+dataset failing alone; every dataset failing (the previous store keeps serving); offline;
+Parquet refused (CSV fallback); files and synced datasets in one real store."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import socket
+from dataclasses import replace
+from pathlib import Path
+
+import flask
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from dashboard.api import v1
+from dashboard.cli import main
+from geodata.cache import active_dir
+from layers.appdata import AppData, init_app
+from layers.config import Settings
+from layers.ingest.parquet_table import read_parquet_table
+from layers.ingest.reading import decode, read_table
+from layers.provenance import EXACT, ROUNDED
+from layers.real_store import PORTAL_FILE
+from layers.store import Store
+from tests.fake_portal import FakePortal, csv_bytes
+from tests.fake_portal_data import portal_datasets
+
+# Datasets today's parser reads; the others (`lieures`, `national`, breakdown dimensions)
+# need the real conventions the ingest branch teaches it. Tests that need every dataset to
+# succeed sync these only.
+PARSED = ["s_ben_nat", "s_ben_com_f", "s_ben_epci_f", "txcouv_pe_com", "txcouv_pe_dep"]
+CONVENTIONS = {"s_ben_dep", "rsa_s_type_com_f", "txcouv_pe_nat", "aah_s_tx_inca_dep"}
+
+
+@pytest.fixture(scope="module")
+def communes(small_cache: Path) -> pd.DataFrame:
+    columns = ["code", "population", "epci", "departement", "region"]
+    return pd.read_parquet(active_dir(small_cache) / "geo" / "commune.parquet", columns=columns)
+
+
+@pytest.fixture()
+def portal(communes: pd.DataFrame, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")  # a proxy never sees loopback
+    with FakePortal(portal_datasets(communes), slow_seconds=2.5) as fake:
+        yield fake
+
+
+@pytest.fixture()
+def settings(small_cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """A cache of its own (the small cut's geometry linked in), so that the real store written
+    here is never served to the other tests."""
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    (cache / "current").symlink_to(active_dir(small_cache))
+    monkeypatch.setenv("CAFCARTO_CACHE", str(cache))
+    monkeypatch.delenv("CAFCARTO_PORTAL", raising=False)
+    return replace(Settings.from_env(), cache=cache)
+
+
+def sync(portal: FakePortal, *jeux: str, delay: int = 5) -> int:
+    args = ["sync", "--portail", portal.url, "--delai", str(delay)]
+    return main(args + (["--jeux", ",".join(jeux)] if jeux else []))
+
+
+def store_of(settings: Settings) -> Store:
+    return Store(active_dir(settings.store_import))
+
+
+def source_table(portal: FakePortal, dataset_id: str) -> pd.DataFrame:
+    return portal.datasets[dataset_id].table.to_pandas()
+
+
+def api_rows(settings: Settings, query: str) -> dict:
+    server = flask.Flask(__name__)
+    init_app(server, AppData(settings))
+    server.register_blueprint(v1.bp)
+    resp = server.test_client().get(f"/api/v1/data?{query}")
+    assert resp.status_code == 200, resp.get_data(as_text=True)[:300]
+    return resp.get_json()
+
+
+def test_full_sync_publishes_what_the_api_serves(
+    portal: FakePortal, settings: Settings, capsys: pytest.CaptureFixture
+) -> None:
+    code = sync(portal)
+    out, err = capsys.readouterr()
+    failed = set(re.findall(r"^Échec : (\S+) : .+$", out, re.M))
+    assert failed <= CONVENTIONS and code == (1 if failed else 0)
+    assert "Jeu écarté : s_ben_caf (clé géographique non reconnue (numcaf))" in out
+    assert "Jeu écarté : s_ben_epci_f-copy (copie destinée à la datavisualisation)" in out
+    store = store_of(settings)
+    series = int(re.search(r"; (\d+) séries ;", out).group(1))
+    assert series == store.query("SELECT count(DISTINCT indicateur) n FROM v")["n"][0] > 5
+    assert "\x1b" not in err and "[3/10] s_ben_com_f : téléchargé" in err  # not a tty
+
+    # commune level: rsa (indfoy_rsa of s_ben_com_f), December 2023, cell by cell
+    body = api_rows(settings, "indicator=rsa&level=commune&period=2023-12")
+    assert not body["notice"]  # real data: no demonstration notice
+    src = source_table(portal, "s_ben_com_f")
+    src = src[src["dtreffre"] == dt.date(2023, 12, 1)].set_index("numcomdo")["indfoy_rsa"]
+    served = {r["code"]: r["value"] for r in body["rows"]}
+    plain = [c for c in served if not c.startswith(("69123", "75", "13"))]
+    assert len(plain) > 500 and all(served[c] == src[c] for c in plain)
+    assert served["69123"] == src[[c for c in src.index if c.startswith("6938")]].sum()
+
+    # département level: global coverage rate (txcouv_dep of txcouv_pe_dep), 2023
+    body = api_rows(settings, "indicator=taux_couverture_global&level=departement&period=2023-12")
+    src = source_table(portal, "txcouv_pe_dep")
+    src = src[src["annee"] == 2023].set_index("numdep")["txcouv_dep"]
+    assert {r["code"]: r["value"] for r in body["rows"]} == src.to_dict()
+
+    rounded = store.provenance("rsa", "commune", "2023-12")
+    assert (rounded.dataset, rounded.field, rounded.regime, rounded.rounding) == (
+        "s_ben_com_f",
+        "indfoy_rsa",
+        ROUNDED,
+        5,
+    )
+    assert rounded.updated == "2026-01-16"
+    assert store.provenance("rsa_montant", "commune", "2023-12").rounding == 100
+    assert store.provenance("rsa", "france", "2024-12").regime == EXACT
+    meta = json.loads((store.folder / PORTAL_FILE).read_text(encoding="utf-8"))
+    assert meta["portail"] == portal.url
+    champs = meta["jeux"]["s_ben_com_f"]["champs"]
+    assert champs["indfoy_rsa"]["libelle"] == "Nombre foyers RSA"
+    assert meta["jeux"]["s_ben_com_f"]["mis_a_jour"] == "2026-01-16"
+
+
+def test_interrupted_download_resumes(
+    portal: FakePortal, settings: Settings, capsys: pytest.CaptureFixture
+) -> None:
+    portal.faults["s_ben_com_f"] = "truncated"
+    assert sync(portal, "s_ben_nat", "s_ben_com_f") == 1
+    out = capsys.readouterr().out
+    assert re.search(r"Échec : s_ben_com_f : .*réponse tronquée", out)
+    parts = list(settings.downloads.glob("s_ben_com_f.parquet.*.part"))
+    assert len(parts) == 1 and parts[0].stat().st_size > 0
+    assert not (settings.downloads / "s_ben_com_f.parquet").exists()  # never a partial file
+    assert store_of(settings).periods("rsa", "commune") == []  # nothing of it imported
+    assert store_of(settings).periods("rsa", "france")  # the other one is
+
+    received = parts[0].stat().st_size
+    del portal.faults["s_ben_com_f"]
+    portal.requests.clear()
+    assert sync(portal, "s_ben_nat", "s_ben_com_f") == 0
+    resumed = [r for p, r in portal.requests if "s_ben_com_f/exports/parquet" in p]
+    assert resumed == [f"bytes={received}-"]  # answered 206: only the rest was sent
+    assert portal.downloads() == ["s_ben_com_f"]  # s_ben_nat is unchanged
+    layer = store_of(settings).layer("rsa", "commune", "2022-12").set_index("code")["valeur"]
+    src = source_table(portal, "s_ben_com_f")
+    src = src[src["dtreffre"] == dt.date(2022, 12, 1)].set_index("numcomdo")["indfoy_rsa"]
+    assert layer["2A004"] == src["2A004"] and layer["66136"] == src["66136"]
+    assert not list(settings.downloads.glob("*.part"))
+
+
+def test_second_sync_downloads_nothing_and_a_change_only_that_dataset(
+    portal: FakePortal, settings: Settings, capsys: pytest.CaptureFixture
+) -> None:
+    assert sync(portal, *PARSED) == 0
+    first = active_dir(settings.store_import)
+    assert sorted(portal.downloads()) == sorted(PARSED)
+    portal.requests.clear()
+    capsys.readouterr()
+
+    assert sync(portal, *PARSED) == 0
+    assert portal.downloads() == []
+    out = capsys.readouterr().out
+    assert "rien à télécharger" in out and f"{len(PARSED)} inchangés" in out
+    assert active_dir(settings.store_import) == first  # nothing published again
+
+    table = portal.datasets["s_ben_epci_f"].table
+    doubled = table.set_column(
+        table.column_names.index("indfoy_rsa"),
+        "indfoy_rsa",
+        pa.compute.multiply(table.column("indfoy_rsa"), 2),
+    )
+    portal.republish("s_ben_epci_f", doubled)
+    assert sync(portal, *PARSED) == 0
+    assert portal.downloads() == ["s_ben_epci_f"]
+    store = store_of(settings)
+    code = table.column("numepci")[0].as_py()
+    src = doubled.to_pandas()
+    expected = src[(src["numepci"] == code) & (src["dtreffre"] == dt.date(2023, 12, 1))]
+    assert (
+        store.series("rsa", "epci", code).set_index("periode")["valeur"]["2023-12"]
+        == (expected["indfoy_rsa"].iloc[0])
+    )
+    assert store.periods("rsa", "commune") == ["2022-12", "2023-12"]  # others kept
+
+
+@pytest.mark.parametrize(
+    ("fault", "message"),
+    [
+        ("404", "le portail a répondu 404 (jeu introuvable)"),
+        ("500", "le portail a répondu 500 (erreur du portail"),
+        ("timeout", "le portail n'a pas répondu en 1 s"),
+    ],
+)
+def test_one_failing_dataset_fails_alone(
+    portal: FakePortal, settings: Settings, capsys: pytest.CaptureFixture, fault, message
+) -> None:
+    portal.faults["s_ben_epci_f"] = fault
+    assert sync(portal, *PARSED, delay=1) == 1
+    out = capsys.readouterr().out
+    assert f"Échec : s_ben_epci_f : jeu « s_ben_epci_f » : {message}" in out
+    assert len(re.findall(r"^Échec", out, re.M)) == 1
+    store = store_of(settings)
+    assert store.periods("rsa", "epci") == []
+    assert store.periods("rsa", "commune") == ["2022-12", "2023-12"]
+    assert store.periods("taux_couverture_global", "departement") == ["2022-12", "2023-12"]
+
+
+def test_every_dataset_failing_keeps_the_previous_store(
+    portal: FakePortal, settings: Settings, capsys: pytest.CaptureFixture
+) -> None:
+    assert sync(portal, "s_ben_nat", "txcouv_pe_dep") == 0
+    before = active_dir(settings.store_import)
+    for dataset_id in ("s_ben_nat", "txcouv_pe_dep"):
+        portal.republish(dataset_id)
+        portal.faults[dataset_id] = "500"
+    capsys.readouterr()
+    assert sync(portal, "s_ben_nat", "txcouv_pe_dep") == 1
+    out = capsys.readouterr().out
+    assert "Rien n'a été publié : l'entrepôt en service reste inchangé." in out
+    assert active_dir(settings.store_import) == before and before.is_dir()
+    body = api_rows(settings, "indicator=taux_couverture_global&level=departement")
+    assert {r["status"] for r in body["rows"]} == {"published"}
+
+
+def test_offline_says_so_in_french_and_touches_nothing(
+    settings: Settings, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    assert main(["sync", "--portail", f"http://127.0.0.1:{port}"]) == 2
+    err = capsys.readouterr().err
+    assert f"le portail http://127.0.0.1:{port} est injoignable (hors ligne ?)" in err
+    assert "importez des fichiers déjà téléchargés avec « cafcarto import fichier.csv »" in err
+    assert not settings.store_import.exists() and not settings.downloads.exists()
+
+
+@pytest.mark.parametrize("fault", ["refuse_parquet", "not_parquet"])
+def test_parquet_refused_falls_back_to_csv(
+    portal: FakePortal, settings: Settings, fault: str
+) -> None:
+    portal.faults["s_ben_com_f"] = fault
+    assert sync(portal, "s_ben_com_f") == 0
+    assert (settings.downloads / "s_ben_com_f.csv").is_file()
+    assert not (settings.downloads / "s_ben_com_f.parquet").exists()
+    assert any("s_ben_com_f/exports/csv?delimiter=%3B" in p for p, _ in portal.requests)
+    layer = store_of(settings).layer("rsa", "commune", "2023-12").set_index("code")["valeur"]
+    src = source_table(portal, "s_ben_com_f")
+    src = src[src["dtreffre"] == dt.date(2023, 12, 1)].set_index("numcomdo")["indfoy_rsa"]
+    assert layer["2A004"] == src["2A004"] and layer["97209"] == src["97209"]
+
+
+def test_imported_files_and_synced_datasets_share_one_store(
+    portal: FakePortal, settings: Settings
+) -> None:
+    assert sync(portal, "s_ben_com_f") == 0
+    fixture = Path(__file__).parent / "fixtures" / "cafdata" / "txcouv_pe_epci.csv"
+    assert main(["import", str(fixture)]) == 0
+    store = store_of(settings)
+    assert store.periods("rsa", "commune") == ["2022-12", "2023-12"]  # synced, kept
+    assert store.periods("taux_couverture_global", "epci")  # imported
+    assert set(store.meta["sources"]) == {"s_ben_com_f", "txcouv_pe_epci.csv"}
+    meta = json.loads((store.folder / PORTAL_FILE).read_text(encoding="utf-8"))
+    assert list(meta["jeux"]) == ["s_ben_com_f"]  # the portal metadata survives an import
+    # a second sync finds the dataset in the store: nothing to download
+    portal.requests.clear()
+    assert sync(portal, "s_ben_com_f") == 0 and portal.downloads() == []
+
+
+def test_parquet_export_reads_as_the_csv_export(portal: FakePortal, tmp_path: Path) -> None:
+    """The same dataset through both exports gives the same text cells (dates, floats as
+    integers, nulls empty), hence the same rows."""
+    for dataset_id in ("s_ben_dep", "txcouv_pe_nat", "nbpla_pe_epci"):
+        table = portal.datasets[dataset_id].table
+        pq.write_table(table, tmp_path / f"{dataset_id}.parquet")
+        csv_table = read_table(decode(csv_bytes(table))[0])
+        parquet = read_parquet_table(tmp_path / f"{dataset_id}.parquet")
+        assert parquet.header == csv_table.header
+        for column in parquet.header:
+            left = parquet.cells[column].tolist()
+            # the CSV writes floats as Python does (37793.0), the parser reads both
+            right = [re.sub(r"^(\d+)\.0$", r"\1", v) for v in csv_table.cells[column]]
+            assert left == right, column
+    cells = read_parquet_table(tmp_path / "s_ben_dep.parquet").cells
+    assert cells["dtreffre"][0] == "2024-01" and cells["indfoy_asf"][3] == ""
+
+
+def test_parquet_dates_in_paris_time(tmp_path: Path) -> None:
+    """A December month stored as a UTC instant (30 November 23:00) is December in Paris."""
+    instant = pa.array([dt.datetime(2024, 11, 30, 23, 0)], pa.timestamp("ms", tz="UTC"))
+    pq.write_table(pa.table({"dtreffre": instant, "numdep": ["01"]}), tmp_path / "x.parquet")
+    assert read_parquet_table(tmp_path / "x.parquet").cells["dtreffre"][0] == "2024-12"
+    pq.write_table(pa.table({"d": [dt.date(2024, 12, 15)]}), tmp_path / "y.parquet")
+    assert read_parquet_table(tmp_path / "y.parquet").cells["d"][0] == "2024-12-15"
+    (tmp_path / "z.parquet").write_bytes(b"PAR1 not really")
+    with pytest.raises(Exception, match="Parquet illisible"):
+        read_parquet_table(tmp_path / "z.parquet")
