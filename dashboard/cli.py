@@ -184,6 +184,25 @@ def _vendor(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _data_commands(sub: argparse._SubParsersAction) -> None:
+    """`import` (files) and `sync` (the portal): real Cafdata into the real store."""
+    i = sub.add_parser("import", help="importe des fichiers Cafdata (CSV ou Parquet)")
+    i.add_argument("fichiers", nargs="+")
+    i.set_defaults(func=_import)
+
+    y = sub.add_parser(
+        "sync",
+        help="télécharge les jeux du portail Cafdata (data.caf.fr) dans l'entrepôt réel ; "
+        "seuls les jeux republiés depuis la dernière fois sont téléchargés",
+    )
+    y.add_argument("--portail", help="adresse du portail (défaut : CAFCARTO_PORTAL ou data.caf.fr)")
+    y.add_argument("--jeux", help="seulement ces jeux (ex. s_ben_com_f,s_ben_dep)")
+    y.add_argument(
+        "--delai", type=_positive, default=60, help="secondes d'attente du portail (défaut 60)"
+    )
+    y.set_defaults(func=_sync)
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="cafcarto", description="Cafdata Carto")
     sub = root.add_subparsers(dest="command", required=True)
@@ -216,21 +235,7 @@ def parser() -> argparse.ArgumentParser:
     a.add_argument("--periodes", help="périodes à vérifier (ex. 2024-12,2025-03)")
     a.set_defaults(func=_audit)
 
-    i = sub.add_parser("import", help="importe des fichiers Cafdata (CSV ou Parquet)")
-    i.add_argument("fichiers", nargs="+")
-    i.set_defaults(func=_import)
-
-    y = sub.add_parser(
-        "sync",
-        help="télécharge les jeux du portail Cafdata (data.caf.fr) dans l'entrepôt réel ; "
-        "seuls les jeux republiés depuis la dernière fois sont téléchargés",
-    )
-    y.add_argument("--portail", help="adresse du portail (défaut : CAFCARTO_PORTAL ou data.caf.fr)")
-    y.add_argument("--jeux", help="seulement ces jeux (ex. s_ben_com_f,s_ben_dep)")
-    y.add_argument(
-        "--delai", type=_positive, default=60, help="secondes d'attente du portail (défaut 60)"
-    )
-    y.set_defaults(func=_sync)
+    _data_commands(sub)
 
     e = sub.add_parser(
         "equipements",
