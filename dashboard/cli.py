@@ -93,6 +93,7 @@ def _sync(args: argparse.Namespace, settings: Settings) -> int:
     from layers.ingest.portal import PortalClient, PortalError
     from layers.ingest.sync import SyncJob, sync
     from layers.ingest.sync_progress import SyncProgress
+    from layers.store import StoreError
 
     only = [i.strip() for i in args.jeux.split(",") if i.strip()] if args.jeux else None
     job = SyncJob(
@@ -108,6 +109,9 @@ def _sync(args: argparse.Namespace, settings: Settings) -> int:
     except PortalError as exc:
         print(f"Erreur : {exc}", file=sys.stderr)
         return 2
+    except StoreError as exc:  # the publication failed: the store in service is untouched
+        print(f"Erreur : {exc} (entrepôt en service inchangé)", file=sys.stderr)
+        return 1
     for line in summary.lines():
         print(line)
     return summary.exit_code

@@ -119,6 +119,17 @@ def _dep_frame(communes: pd.DataFrame) -> pd.DataFrame:
     return deps
 
 
+def _dep_keys(month: dt.date, deps: pd.DataFrame) -> dict:
+    """The date and key columns of a départemental file, as in the real s_ben_dep record."""
+    return {
+        "dtreffre": month,
+        "numdep": deps["departement"],
+        "nomdep": "DEPARTEMENT " + deps["departement"],
+        "numregi": deps["region"],
+        "nomregi": "REGION " + deps["region"],
+    }
+
+
 def s_ben_dep(communes: pd.DataFrame, rng: np.random.Generator) -> FakeDataset:
     deps = _dep_frame(communes)
     parts = []
@@ -128,11 +139,7 @@ def s_ben_dep(communes: pd.DataFrame, rng: np.random.Generator) -> FakeDataset:
         parts.append(
             pd.DataFrame(
                 {
-                    "dtreffre": month,
-                    "numdep": deps["departement"],
-                    "nomdep": "DEPARTEMENT " + deps["departement"],
-                    "numregi": deps["region"],
-                    "nomregi": "REGION " + deps["region"],
+                    **_dep_keys(month, deps),
                     "indfoy_ndur": allocataires.round().astype(np.int64),
                     "indfoy_rsa": (allocataires * 0.08).round().astype(np.int64),
                     "indmtt_rsa": (allocataires * 0.08 * 640).round().astype(np.int64),
@@ -252,11 +259,7 @@ def aah_s_tx_inca_dep(communes: pd.DataFrame, rng: np.random.Generator) -> FakeD
             parts.append(
                 pd.DataFrame(
                     {
-                        "dtreffre": month,
-                        "numdep": deps["departement"],
-                        "nomdep": "DEPARTEMENT " + deps["departement"],
-                        "numregi": deps["region"],
-                        "nomregi": "REGION " + deps["region"],
+                        **_dep_keys(month, deps),
                         "aah_tx_inca": kind,
                         "indben_aah": (deps["population"] * rng.uniform(0.005, 0.01))
                         .round()

@@ -28,7 +28,7 @@ from layers.ingest.report import ImportResult
 from layers.ingest.sync_progress import SyncProgress, size_text
 from layers.model import INFRA, LOCAL, levels_of_tier
 from layers.provenance import EXACT, PROVENANCE_COLUMNS, ROUNDED
-from layers.real_store import publish_real, read_portal_meta
+from layers.real_store import compact, publish_real, read_portal_meta
 from layers.store import Store
 
 STATE_FILE = "sync-etat.json"
@@ -139,7 +139,8 @@ def with_provenance(result: ImportResult, dataset: PortalDataset, level: str) ->
             regime=ROUNDED, arrondi=amount.map({True: AMOUNT_STEP, False: COUNT_STEP})
         )
     prov = prov[list(PROVENANCE_COLUMNS)].astype({"arrondi": "int64"}).reset_index(drop=True)
-    return ImportResult(rows=result.rows, report=result.report, provenance=prov)
+    # compact at once: a sync holds every dataset's rows until the one publication
+    return ImportResult(rows=compact(result.rows), report=result.report, provenance=prov)
 
 
 class SyncState:
@@ -148,8 +149,10 @@ class SyncState:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.datasets: dict[str, dict] = {}
-        if path.is_file():
+        try:
             self.datasets = json.loads(path.read_text(encoding="utf-8")).get("jeux", {})
+        except (OSError, ValueError, AttributeError):
+            self.datasets = {}  # absent or damaged: every dataset is downloaded again
 
     def local_file(self, dataset: PortalDataset) -> Path | None:
         """The file of the same version downloaded earlier, when still intact."""
@@ -203,6 +206,8 @@ def sync(job: SyncJob) -> SyncSummary:
             summary.unchanged.append(dataset.dataset_id)
             job.progress.note(n, len(kept), dataset.dataset_id, "inchangé")
             continue
+        if local is not None:
+            job.progress.note(n, len(kept), dataset.dataset_id, "déjà téléchargé, relu")
         try:
             path = local or _download(job, dataset, n, len(kept), summary)
             state.record(dataset, path)  # kept even if parsing fails: not downloaded again
@@ -217,11 +222,11 @@ def sync(job: SyncJob) -> SyncSummary:
         sources.append(dataset.dataset_id)
         meta[dataset.dataset_id] = dataset.meta_json(time.strftime("%Y-%m-%dT%H:%M:%S"))
         summary.rows += len(result.rows)
+    state.save()  # the downloads are good whatever happens to the publication
     if results:
         summary.published = publish_real(
             job.store_root, results, sources, {"portail": job.client.base_url, "jeux": meta}
         )
-    state.save()
     _measure_store(job.store_root, summary)
     summary.seconds = time.perf_counter() - t0
     return summary
