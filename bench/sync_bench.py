@@ -102,6 +102,21 @@ def _queries(store: Store, communes: pd.DataFrame) -> dict:
     }
 
 
+def _today(settings: Settings, communes: pd.DataFrame) -> dict | None:
+    """The same two queries on the demonstration store in service (today's store), if any."""
+    folder = active_dir(settings.store_demo)
+    if folder is None:
+        return None
+    store = Store(folder)
+    period = store.periods("rsa", "commune")[-1]
+    code = "69123" if "69123" in set(communes["code"]) else communes["code"].iloc[0]
+    return {
+        "cells": store.meta["cellules"],
+        "layer_ms": timed(store.layer, "rsa", "commune", period),
+        "series_ms": timed(store.series, "rsa", "commune", code),
+    }
+
+
 def measure() -> dict:
     settings = Settings.from_env()
     cog = load_cog(locate_sources(settings.sources) / "territoires")
@@ -130,6 +145,7 @@ def measure() -> dict:
             "series": store.meta.get("series"),
             "tail": tail,
             **_queries(store, communes),
+            "today": _today(settings, communes),
         }
 
 
@@ -152,6 +168,12 @@ def main(argv: list[str] | None = None) -> None:
         f"{r['layer_ms']:.1f} ms (cible < 20 ms) ; série d'une commune {r['series_ms']:.1f} ms "
         "(cible < 10 ms)"
     )
+    if r["today"]:
+        t = r["today"]
+        print(
+            f"même mesure sur l'entrepôt de démonstration en service ({t['cells']} cellules) : "
+            f"{t['layer_ms']:.1f} ms et {t['series_ms']:.1f} ms"
+        )
     print(r["tail"])
 
 

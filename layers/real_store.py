@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -93,13 +93,19 @@ def merge_results(
     keys = [frame[SERIES_KEY].drop_duplicates().astype(str) for frame in new]
     later = [_union(keys[i + 1 :]) for i in range(len(keys))]
     rows = _concat(
-        [rows[~_stale(rows, _union(keys))]]
-        + [frame[~_stale(frame, after)] for frame, after in zip(new, later, strict=True)]
+        [_without(rows, _union(keys))]
+        + [_without(frame, after) for frame, after in zip(new, later, strict=True)]
     )
-    parts = [provenance[columns][~_stale(provenance, _union(keys))]]
+    parts = [_without(provenance[columns], _union(keys))]
     for result, after in zip(results, later, strict=True):
-        parts.append(result.provenance[columns][~_stale(result.provenance, after)])
+        parts.append(_without(result.provenance[columns], after))
     return rows, pd.concat(parts, ignore_index=True)
+
+
+def _without(frame: pd.DataFrame, keys: pd.DataFrame) -> pd.DataFrame:
+    """`frame` without the series in `keys` (itself, not a copy, when it has none of them)."""
+    stale = _stale(frame, keys)
+    return frame[~stale] if stale.any() else frame
 
 
 def _union(keys: Sequence[pd.DataFrame]) -> pd.DataFrame:
@@ -110,7 +116,7 @@ def _union(keys: Sequence[pd.DataFrame]) -> pd.DataFrame:
 
 def publish_real(
     root: Path,
-    results: Sequence[ImportResult],
+    results: Iterable[ImportResult],
     sources: Sequence[str],
     portal_meta: dict | None = None,
 ) -> Path:
@@ -121,7 +127,9 @@ def publish_real(
     Returns the new build folder; raises (and leaves the store in service) on any error."""
     current = cache.active_dir(root)
     rows, provenance, old_sources = _in_service(current)
+    results = list(results)  # a generator hands them over: freed once merged
     rows, provenance = merge_results(rows, provenance, results)
+    del results
     rows, provenance = derived_values(rows, provenance)
     portal = read_portal_meta(current)
     if portal_meta:
@@ -152,3 +160,10 @@ def import_rows(
         provenance=empty_provenance() if provenance is None else provenance,
     )
     return publish_real(root, [result], [source])
+
+
+def handed_over(results: list[ImportResult]) -> Iterator[ImportResult]:
+    """The results, each dropped from `results` as it is taken: passed to `publish_real`, they
+    are freed once merged instead of living beside the merged store until it is written."""
+    while results:
+        yield results.pop(0)

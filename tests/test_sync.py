@@ -26,8 +26,8 @@ from layers.config import Settings
 from layers.ingest.parquet_table import read_parquet_table
 from layers.ingest.reading import decode, read_table
 from layers.provenance import EXACT, ROUNDED
-from layers.real_store import PORTAL_FILE
-from layers.store import Store
+from layers.real_store import PORTAL_FILE, compact
+from layers.store import Store, StoreError, write_store
 from tests.fake_portal import FakePortal, csv_bytes
 from tests.fake_portal_data import portal_datasets
 
@@ -307,3 +307,24 @@ def test_parquet_dates_in_paris_time(tmp_path: Path) -> None:
     (tmp_path / "z.parquet").write_bytes(b"PAR1 not really")
     with pytest.raises(Exception, match="Parquet illisible"):
         read_parquet_table(tmp_path / "z.parquet")
+
+
+def test_compact_rows_are_written_and_duplicates_refused(tmp_path: Path) -> None:
+    """The real store's rows travel as categories; the store reads them back as text, and two
+    cells with the same key are still refused."""
+    rows = pd.DataFrame(
+        {
+            "indicateur": ["rsa", "rsa", "af"],
+            "niveau": ["commune"] * 3,
+            "code": ["01001", "01002", "01001"],
+            "periode": ["2023-12"] * 3,
+            "valeur": [5.0, 10.0, 5.0],
+            "statut": ["publie"] * 3,
+        }
+    )
+    write_store(compact(rows), tmp_path / "a", {})
+    layer = Store(tmp_path / "a").layer("rsa", "commune", "2023-12")
+    assert layer["code"].tolist() == ["01001", "01002"] and layer["valeur"].tolist() == [5, 10]
+    with pytest.raises(StoreError, match="double"):
+        write_store(compact(pd.concat([rows, rows.iloc[[1]]])), tmp_path / "b", {})
+    assert not (tmp_path / "b" / "valeurs.parquet").exists()

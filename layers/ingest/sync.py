@@ -28,7 +28,7 @@ from layers.ingest.report import ImportResult
 from layers.ingest.sync_progress import SyncProgress, size_text
 from layers.model import INFRA, LOCAL, levels_of_tier
 from layers.provenance import EXACT, PROVENANCE_COLUMNS, ROUNDED
-from layers.real_store import compact, publish_real, read_portal_meta
+from layers.real_store import compact, handed_over, publish_real, read_portal_meta
 from layers.store import Store
 
 STATE_FILE = "sync-etat.json"
@@ -225,7 +225,10 @@ def sync(job: SyncJob) -> SyncSummary:
     state.save()  # the downloads are good whatever happens to the publication
     if results:
         summary.published = publish_real(
-            job.store_root, results, sources, {"portail": job.client.base_url, "jeux": meta}
+            job.store_root,
+            handed_over(results),
+            sources,
+            {"portail": job.client.base_url, "jeux": meta},
         )
     _measure_store(job.store_root, summary)
     summary.seconds = time.perf_counter() - t0
