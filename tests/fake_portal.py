@@ -5,7 +5,8 @@ Endpoints: `catalog/datasets?limit&offset` (paged, `total_count`), `catalog/data
 `{id}/exports/parquet` (typed columns: dates, ints, floats, strings; `Range` answered 206) and
 `{id}/exports/csv?delimiter=%3B` (BOM, `;`, CRLF, empty codes). Faults per dataset (`faults`):
 "404", "500", "timeout" (sleeps past the client's timeout), "truncated" (a Content-Length larger
-than the body sent), "refuse_parquet" (400 on Parquet), "not_parquet" (an HTML page instead).
+than the body sent), "refuse_parquet" (400 on Parquet), "not_parquet" (an HTML page instead),
+"no_range" (a `Range` ignored: the whole body again, 200).
 
 The values are TEST DATA, generated deterministically (seeded) on real territory codes and
 labelled as such in every dataset's description; their shapes follow the real samples of
@@ -223,7 +224,7 @@ class _Handler(BaseHTTPRequestHandler):
             return self._error(400, f"Unknown export format {kind}")
         body = self.fake.body(dataset_id, kind)
         mime = "application/octet-stream" if kind == "parquet" else "text/csv; charset=utf-8"
-        start = _range_start(self.headers.get("Range"), len(body))
+        start = 0 if fault == "no_range" else _range_start(self.headers.get("Range"), len(body))
         if fault == "truncated":
             self.send_response(200)
             self.send_header("Content-Type", mime)

@@ -159,6 +159,19 @@ def test_interrupted_download_resumes(
     assert not list(settings.downloads.glob("*.part"))
 
 
+def test_a_server_ignoring_range_restarts_the_download(
+    portal: FakePortal, settings: Settings
+) -> None:
+    portal.faults["s_ben_com_f"] = "truncated"
+    assert sync(portal, "s_ben_com_f") == 1
+    portal.faults["s_ben_com_f"] = "no_range"  # answers 200 with the whole body
+    assert sync(portal, "s_ben_com_f") == 0
+    ranges = [r for p, r in portal.requests if "s_ben_com_f/exports/parquet" in p]
+    assert ranges[0] is None and ranges[1].startswith("bytes=")
+    downloaded = (settings.downloads / "s_ben_com_f.parquet").read_bytes()
+    assert downloaded == portal.body("s_ben_com_f", "parquet")  # not appended to the half
+
+
 def test_second_sync_downloads_nothing_and_a_change_only_that_dataset(
     portal: FakePortal, settings: Settings, capsys: pytest.CaptureFixture
 ) -> None:

@@ -237,6 +237,9 @@ class PortalClient:
         except (urllib.error.URLError, ConnectionError, TimeoutError) as exc:
             raise self._failure(dataset_id, exc) from exc
         with resp:
+            if resp.status == 206 and _range_start(resp) != have:
+                part.unlink()  # not the rest of our .part: start over without a Range
+                return self._fetch(url, final, dataset_id, tag, progress, parquet=parquet)
             self._receive(resp, part, have, dataset_id, progress)
         if parquet and not _looks_parquet(part):
             part.unlink()
@@ -282,13 +285,6 @@ class PortalClient:
                 f"{start + body} annoncés) ; relancez « cafcarto sync » pour reprendre"
             )
 
-    def _status_text(code: int) -> str:
-        if code == 404:
-            return "jeu introuvable"
-        if code >= 500:
-            return "erreur du portail, réessayez plus tard"
-        return "requête refusée"
-
 
 class _ParquetRefused(Exception):
     """The portal answered the Parquet export with a refusal or a body that is not Parquet."""
@@ -310,11 +306,18 @@ def _expected(resp: http.client.HTTPResponse, have: int) -> tuple[int, int | Non
     length = resp.headers.get("Content-Length")
     body = int(length) if length and length.isdigit() else None
     if resp.status == 206:
-        match = re.match(r"bytes (\d+)-\d+/(\d+|\*)", resp.headers.get("Content-Range", ""))
-        if match and int(match.group(1)) == have:
-            total = match.group(2)
-            return have, body, int(total) if total.isdigit() else None
+        total = _CONTENT_RANGE.match(resp.headers.get("Content-Range", "")).group(2)
+        return have, body, int(total) if total.isdigit() else None
     return 0, body, body
+
+
+_CONTENT_RANGE = re.compile(r"bytes (\d+)-\d+/(\d+|\*)")
+
+
+def _range_start(resp: http.client.HTTPResponse) -> int | None:
+    """Where a 206 body starts (None when its Content-Range is missing or unreadable)."""
+    match = _CONTENT_RANGE.match(resp.headers.get("Content-Range", ""))
+    return int(match.group(1)) if match else None
 
 
 def _status_text(code: int) -> str:
