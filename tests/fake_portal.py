@@ -110,7 +110,9 @@ class FakePortal:
     def __init__(self, datasets: list[FakeDataset], *, slow_seconds: float = 3.0) -> None:
         self.datasets = {d.dataset_id: d for d in datasets}
         self.faults: dict[str, str] = {}
-        self.requests: list[tuple[str, str | None]] = []  # (path, Range header)
+        # (path, Range header); the path is a whole URL when the request came through a proxy
+        self.requests: list[tuple[str, str | None]] = []
+        self.user_agents: set[str] = set()
         self.slow_seconds = slow_seconds
         self._bodies: dict[tuple[str, str], bytes] = {}
         self._lock = threading.Lock()
@@ -185,6 +187,7 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         url = urllib.parse.urlsplit(self.path)
         self.fake.requests.append((self.path, self.headers.get("Range")))
+        self.fake.user_agents.add(self.headers.get("User-Agent", ""))
         parts = url.path.removeprefix(API).strip("/").split("/")
         try:
             if url.path.rstrip("/") == API:

@@ -98,6 +98,7 @@ def test_full_sync_publishes_what_the_api_serves(
     series = int(re.search(r"; (\d+) séries ;", out).group(1))
     assert series == store.query("SELECT count(DISTINCT indicateur) n FROM v")["n"][0] > 5
     assert "\x1b" not in err and "[3/10] s_ben_com_f : téléchargé" in err  # not a tty
+    assert portal.user_agents == {"cafdata-carto"}
 
     # commune level: rsa (indfoy_rsa of s_ben_com_f), December 2023, cell by cell
     body = api_rows(settings, "indicator=rsa&level=commune&period=2023-12")
@@ -244,6 +245,20 @@ def test_every_dataset_failing_keeps_the_previous_store(
     assert active_dir(settings.store_import) == before and before.is_dir()
     body = api_rows(settings, "indicator=taux_couverture_global&level=departement")
     assert {r["status"] for r in body["rows"]} == {"published"}
+
+
+def test_the_proxy_variables_are_honoured(
+    portal: FakePortal, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With `http_proxy` set, every request goes through the proxy (here the fake portal
+    itself, answering for a portal name that does not resolve)."""
+    monkeypatch.setenv("http_proxy", portal.url)
+    monkeypatch.setenv("no_proxy", "")
+    assert main(["sync", "--portail", "http://portail.invalid", "--jeux", "s_ben_nat"]) == 0
+    assert portal.requests and all(
+        p.startswith("http://portail.invalid/api/explore/v2.1/") for p, _ in portal.requests
+    )
+    assert store_of(settings).periods("rsa", "france")
 
 
 def test_offline_says_so_in_french_and_touches_nothing(

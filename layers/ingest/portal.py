@@ -6,8 +6,9 @@ portal refuses Parquet. A download is written to a `.part` file, resumed with a 
 when the server allows it, checked (length, Parquet footer) and only then renamed: a body that
 ends early is an error for that dataset, never a partial file.
 
-Proxies: urllib's default opener reads `http_proxy`, `https_proxy` and `no_proxy` from the
-environment, so the standard proxy variables are honoured without any code here.
+Proxies: urllib's default handlers read `http_proxy`, `https_proxy` and `no_proxy` from the
+environment, so the standard proxy variables are honoured without any code here (each client
+builds its opener, hence reads them when it is created).
 """
 
 from __future__ import annotations
@@ -143,6 +144,9 @@ class PortalClient:
     def __init__(self, base_url: str = DEFAULT_PORTAL, *, timeout: float = 60) -> None:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
+        # urllib's default handlers, proxies read from the environment now (urlopen's global
+        # opener would keep those of its first use)
+        self._opener = urllib.request.build_opener()
 
     def url(self, path: str) -> str:
         return f"{self.base_url}{API}{path}"
@@ -155,7 +159,7 @@ class PortalClient:
 
     def open(self, url: str, headers: dict[str, str] | None = None) -> http.client.HTTPResponse:
         request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT, **(headers or {})})
-        return urllib.request.urlopen(request, timeout=self.timeout)
+        return self._opener.open(request, timeout=self.timeout)
 
     def catalogue(self) -> list[PortalDataset]:
         """Every dataset of the portal, page by page until `total_count`."""
