@@ -2,7 +2,7 @@
 
 Two stores live in the build cache, each with the same atomic layout as the geometry
 (`<root>/current -> builds/<id>`): `demo/` (the demonstration dataset, the default) and `import/`
-(real Cafdata files loaded with `cafcarto import`; each file replaces the cells it carries).
+(real Cafdata: files and synced portal datasets, written by `layers/real_store.py`).
 """
 
 from __future__ import annotations
@@ -144,13 +144,6 @@ def _write_facilities(data: DemoData, geo_build: Path, build: Path) -> int:
     )
     points.to_parquet(build / "equipements.parquet", index=False)
     return len(points)
-
-
-def import_rows(root: Path, new_rows: pd.DataFrame, source: str) -> Path:
-    """Merge imported rows into the real store (moved to `layers/real_store.py`)."""
-    from layers.real_store import import_rows as merge_into_real_store
-
-    return merge_into_real_store(root, new_rows, source)
 
 
 _AUDIT: dict = {}  # structure and published cells, shared with forked workers
