@@ -24,11 +24,12 @@ from geodata.cache import active_dir
 from layers.appdata import AppData, init_app
 from layers.config import Settings
 from layers.ingest.parquet_table import read_parquet_table
+from layers.ingest.portal import PortalClient
 from layers.ingest.reading import decode, read_table
 from layers.provenance import EXACT, ROUNDED
 from layers.real_store import PORTAL_FILE, compact
 from layers.store import Store, StoreError, write_store
-from tests.fake_portal import FakePortal, csv_bytes
+from tests.fake_portal import FakeDataset, FakePortal, csv_bytes
 from tests.fake_portal_data import portal_datasets
 
 # Datasets today's parser reads; the others (`lieures`, `national`, breakdown dimensions)
@@ -356,3 +357,16 @@ def test_compact_rows_are_written_and_duplicates_refused(tmp_path: Path) -> None
     with pytest.raises(StoreError, match="double"):
         write_store(compact(pd.concat([rows, rows.iloc[[1]]])), tmp_path / "b", {})
     assert not (tmp_path / "b" / "valeurs.parquet").exists()
+
+
+def test_catalogue_is_read_page_by_page(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
+    tiny = pa.table({"dtreffre": [dt.date(2024, 12, 1)], "numdep": ["01"], "indfoy_af": [5]})
+    datasets = [FakeDataset(f"af_s_jeu{n:03d}_dep", f"Jeu {n}", tiny) for n in range(250)]
+    with FakePortal(datasets) as fake:
+        found = PortalClient(fake.url, timeout=5).catalogue()
+        offsets = [re.search(r"offset=(\d+)", p).group(1) for p, _ in fake.requests]
+    assert [d.dataset_id for d in found] == [d.dataset_id for d in datasets]
+    assert offsets == ["0", "100", "200"]
+    assert found[7].fields[2].name == "indfoy_af" and found[7].fields[0].type == "date"
+    assert found[7].version == "2026-01-16T08:00:00+00:00" and found[7].updated == "2026-01-16"
