@@ -53,12 +53,15 @@ def portal(communes: pd.DataFrame, monkeypatch: pytest.MonkeyPatch):
 
 
 @pytest.fixture()
-def settings(small_cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
-    """A cache of its own (the small cut's geometry linked in), so that the real store written
-    here is never served to the other tests."""
+def settings(
+    small_cache: Path, small_store: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Settings:
+    """A cache of its own (the small cut's geometry and demonstration store linked in), so that
+    the real store written here is never served to the other tests."""
     cache = tmp_path / "cache"
     cache.mkdir()
     (cache / "current").symlink_to(active_dir(small_cache))
+    (cache / "demo").symlink_to(small_store)
     monkeypatch.setenv("CAFCARTO_CACHE", str(cache))
     monkeypatch.delenv("CAFCARTO_PORTAL", raising=False)
     return replace(Settings.from_env(), cache=cache)
@@ -103,7 +106,7 @@ def test_full_sync_publishes_what_the_api_serves(
 
     # commune level: rsa (indfoy_rsa of s_ben_com_f), December 2023, cell by cell
     body = api_rows(settings, "indicator=rsa&level=commune&period=2023-12")
-    assert not body["notice"]  # real data: no demonstration notice
+    assert not body["notice"]  # the real store, not the demonstration beside it
     src = source_table(portal, "s_ben_com_f")
     src = src[src["dtreffre"] == dt.date(2023, 12, 1)].set_index("numcomdo")["indfoy_rsa"]
     served = {r["code"]: r["value"] for r in body["rows"]}
