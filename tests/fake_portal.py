@@ -6,7 +6,8 @@ Endpoints: `catalog/datasets?limit&offset` (paged, `total_count`), `catalog/data
 `{id}/exports/csv?delimiter=%3B` (BOM, `;`, CRLF, empty codes). Faults per dataset (`faults`):
 "404", "500", "timeout" (sleeps past the client's timeout), "truncated" (a Content-Length larger
 than the body sent), "refuse_parquet" (400 on Parquet), "not_parquet" (an HTML page instead),
-"no_range" (a `Range` ignored: the whole body again, 200).
+"no_range" (a `Range` ignored: the whole body again, 200), "bad_parquet" (Parquet's magic
+bytes around nothing readable).
 
 The values are TEST DATA, generated deterministically (seeded) on real territory codes and
 labelled as such in every dataset's description; their shapes follow the real samples of
@@ -211,20 +212,30 @@ class _Handler(BaseHTTPRequestHandler):
         page = [d.api_item() for d in items[offset : offset + limit]]
         self._json({"total_count": len(items), "results": page})
 
+    def _refused(self, fault: str | None, kind: str, dataset_id: str) -> bool:
+        """Answer the faults that replace the export; False when the export is to be sent."""
+        if fault == "404":
+            self._error(404, f"Dataset {dataset_id} not found")
+        elif fault == "500":
+            self._error(500, "Internal server error")
+        elif kind not in ("parquet", "csv"):
+            self._error(400, f"Unknown export format {kind}")
+        elif kind == "parquet" and fault == "refuse_parquet":
+            self._error(400, "Export format not allowed")
+        elif kind == "parquet" and fault == "not_parquet":
+            self._send(200, b"<html>maintenance</html>", "text/html")
+        elif kind == "parquet" and fault == "bad_parquet":  # the magic bytes, nothing readable
+            self._send(200, b"PAR1" + b"\0" * 64 + b"PAR1", "application/octet-stream")
+        else:
+            return False
+        return True
+
     def _export(self, dataset_id: str, kind: str) -> None:
         fault = self.fake.faults.get(dataset_id)
-        if fault == "404":
-            return self._error(404, f"Dataset {dataset_id} not found")
-        if fault == "500":
-            return self._error(500, "Internal server error")
         if fault == "timeout":
             time.sleep(self.fake.slow_seconds)
-        if kind == "parquet" and fault == "refuse_parquet":
-            return self._error(400, "Export format not allowed")
-        if kind == "parquet" and fault == "not_parquet":
-            return self._send(200, b"<html>maintenance</html>", "text/html")
-        if kind not in ("parquet", "csv"):
-            return self._error(400, f"Unknown export format {kind}")
+        if self._refused(fault, kind, dataset_id):
+            return None
         body = self.fake.body(dataset_id, kind)
         mime = "application/octet-stream" if kind == "parquet" else "text/csv; charset=utf-8"
         start = 0 if fault == "no_range" else _range_start(self.headers.get("Range"), len(body))

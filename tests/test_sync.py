@@ -6,6 +6,7 @@ Parquet refused (CSV fallback); files and synced datasets in one real store."""
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
 import re
 import socket
@@ -26,6 +27,7 @@ from layers.config import Settings
 from layers.ingest.parquet_table import read_parquet_table
 from layers.ingest.portal import PortalClient
 from layers.ingest.reading import decode, read_table
+from layers.ingest.sync_progress import SyncProgress
 from layers.provenance import EXACT, ROUNDED
 from layers.real_store import PORTAL_FILE, compact
 from layers.store import Store, StoreError, write_store
@@ -175,6 +177,47 @@ def test_a_server_ignoring_range_restarts_the_download(
     assert ranges[0] is None and ranges[1].startswith("bytes=")
     downloaded = (settings.downloads / "s_ben_com_f.parquet").read_bytes()
     assert downloaded == portal.body("s_ben_com_f", "parquet")  # not appended to the half
+
+
+def test_a_republished_dataset_never_resumes_an_older_part(
+    portal: FakePortal, settings: Settings
+) -> None:
+    portal.faults["s_ben_com_f"] = "truncated"
+    assert sync(portal, "s_ben_com_f") == 1
+    del portal.faults["s_ben_com_f"]
+    table = portal.datasets["s_ben_com_f"].table
+    portal.republish("s_ben_com_f", table.slice(0, table.num_rows // 2))
+    portal.requests.clear()
+    assert sync(portal, "s_ben_com_f") == 0
+    assert [r for p, r in portal.requests if "/exports/" in p] == [None]  # from the start
+    downloaded = (settings.downloads / "s_ben_com_f.parquet").read_bytes()
+    assert downloaded == portal.body("s_ben_com_f", "parquet")
+
+
+def test_a_body_that_does_not_parse_fails_that_dataset(
+    portal: FakePortal, settings: Settings, capsys: pytest.CaptureFixture
+) -> None:
+    portal.faults["s_ben_com_f"] = "bad_parquet"
+    assert sync(portal, "s_ben_com_f", "s_ben_nat") == 1
+    assert re.search(r"Échec : s_ben_com_f : fichier Parquet illisible", capsys.readouterr().out)
+    assert store_of(settings).periods("rsa", "commune") == []
+    assert store_of(settings).periods("rsa", "france")
+
+
+def test_progress_in_a_log_is_plain_lines() -> None:
+    log = io.StringIO()
+    progress = SyncProgress(log, tty=False)
+    progress.start(2, 5, "s_ben_dep")
+    for got in range(0, 1_000_001, 50_000):
+        progress.bytes(got, 1_000_000)
+    progress.finish(1_000_000)
+    lines = log.getvalue().splitlines()
+    assert lines[0] == "[2/5] s_ben_dep : téléchargement…"
+    assert [line.rsplit("(", 1)[-1] for line in lines[1:-1]] == ["0 %)", "25 %)", "50 %)", "75 %)"]
+    assert lines[-1] == "[2/5] s_ben_dep : téléchargé (1,0 Mo)" and "\x1b" not in log.getvalue()
+    screen = io.StringIO()
+    SyncProgress(screen, tty=True).note(1, 5, "s_ben_nat", "inchangé")
+    assert screen.getvalue() == "\r\x1b[K[1/5] s_ben_nat : inchangé\n"
 
 
 def test_second_sync_downloads_nothing_and_a_change_only_that_dataset(
