@@ -24,6 +24,8 @@ from dashboard.cli import main
 from geodata.cache import active_dir
 from layers.appdata import AppData, init_app
 from layers.config import Settings
+from layers.ingest import sync as sync_module
+from layers.ingest.errors import CafdataFormatError
 from layers.ingest.parquet_table import read_parquet_table
 from layers.ingest.portal import PortalClient
 from layers.ingest.reading import decode, read_table
@@ -137,6 +139,7 @@ def test_full_sync_publishes_what_the_api_serves(
     champs = meta["jeux"]["s_ben_com_f"]["champs"]
     assert champs["indfoy_rsa"]["libelle"] == "Nombre foyers RSA"
     assert meta["jeux"]["s_ben_com_f"]["mis_a_jour"] == "2026-01-16"
+    assert meta["jeux"]["s_ben_com_f"]["traite_le"] == "2026-01-16T08:00:00+00:00"
 
 
 def test_interrupted_download_resumes(
@@ -253,6 +256,40 @@ def test_second_sync_downloads_nothing_and_a_change_only_that_dataset(
         == (expected["indfoy_rsa"].iloc[0])
     )
     assert store.periods("rsa", "commune") == ["2022-12", "2023-12"]  # others kept
+
+
+def test_a_version_downloaded_but_not_imported_is_read_again(
+    portal: FakePortal, settings: Settings, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    """Downloaded, then refused by the parser: the next run reads the same file again (no
+    download) instead of calling the older version in the store unchanged."""
+    assert sync(portal, "s_ben_epci_f") == 0
+    table = portal.datasets["s_ben_epci_f"].table
+    column = table.column_names.index("indfoy_rsa")
+    portal.republish(
+        "s_ben_epci_f",
+        table.set_column(
+            column, "indfoy_rsa", pa.array([v + 5 for v in table.column("indfoy_rsa").to_pylist()])
+        ),
+    )
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise CafdataFormatError("ligne 2 : refusé pour le test")
+
+    parse_file = sync_module.parse_file
+    monkeypatch.setattr(sync_module, "parse_file", refuse)
+    assert sync(portal, "s_ben_epci_f") == 1
+    monkeypatch.setattr(sync_module, "parse_file", parse_file)
+    portal.requests.clear()
+    capsys.readouterr()
+    assert sync(portal, "s_ben_epci_f") == 0
+    assert portal.downloads() == []
+    assert "[1/1] s_ben_epci_f : déjà téléchargé, relu" in capsys.readouterr().err
+    code = table.column("numepci")[0].as_py()
+    first = table.to_pandas()
+    first = first[(first["numepci"] == code) & (first["dtreffre"] == dt.date(2023, 12, 1))]
+    served = store_of(settings).series("rsa", "epci", code).set_index("periode")["valeur"]
+    assert served["2023-12"] == first["indfoy_rsa"].iloc[0] + 5
 
 
 @pytest.mark.parametrize(

@@ -81,13 +81,14 @@ class PortalDataset:
     def field_names(self) -> list[str]:
         return [f.name.lower() for f in self.fields]
 
-    def meta_json(self, processed_on: str) -> dict:
-        """This dataset's entry of the store's `portail.json`."""
+    def meta_json(self) -> dict:
+        """This dataset's entry of the store's `portail.json`: `mis_a_jour` the update date,
+        `traite_le` the portal's version (`data_processed`, else `modified`) in full."""
         return {
             "titre": self.title,
             "description": self.description,
             "mis_a_jour": self.updated,
-            "traite_le": processed_on,
+            "traite_le": self.version,
             "theme": list(self.theme),
             "mots_cles": list(self.keywords),
             "licence": self.license,

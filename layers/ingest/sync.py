@@ -202,7 +202,9 @@ def sync(job: SyncJob) -> SyncSummary:
     results, sources, meta = [], [], {}
     for n, (dataset, level) in enumerate(kept, 1):
         local = state.local_file(dataset)
-        if local is not None and dataset.dataset_id in in_store:
+        if local is not None and in_store.get(dataset.dataset_id, {}).get("traite_le") == (
+            dataset.version
+        ):
             summary.unchanged.append(dataset.dataset_id)
             job.progress.note(n, len(kept), dataset.dataset_id, "inchangé")
             continue
@@ -220,7 +222,7 @@ def sync(job: SyncJob) -> SyncSummary:
             continue
         results.append(result)
         sources.append(dataset.dataset_id)
-        meta[dataset.dataset_id] = dataset.meta_json(time.strftime("%Y-%m-%dT%H:%M:%S"))
+        meta[dataset.dataset_id] = dataset.meta_json()
         summary.rows += len(result.rows)
     state.save()  # the downloads are good whatever happens to the publication
     if results:
