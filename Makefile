@@ -13,7 +13,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8050
 export HOST PORT
 
-.PHONY: run serve build vendor vendor-dev test test-fast browser-deps bench lint lint-js audit lock clean
+.PHONY: run serve sync build vendor vendor-dev test test-fast browser-deps bench lint lint-js audit lock clean
 
 # Exact versions from requirements.lock, then the project itself without resolving again;
 # `pip check` fails when pyproject.toml asks for a package the lock lacks (run `make lock`).
@@ -45,6 +45,13 @@ vendor: $(STAMP)
 
 build: $(STAMP)
 	$(VENV)/bin/cafcarto build --demo $(DEMO)
+
+# Real Cafdata: every dataset of the portal (CAFCARTO_PORTAL, default https://data.caf.fr) into
+# the real store, served instead of the demonstration; a second run downloads only what changed.
+# The territories first (sources and COG; up to date in a second), not the demonstration.
+sync: $(STAMP)
+	$(VENV)/bin/cafcarto build --demo aucune
+	$(VENV)/bin/cafcarto sync
 
 run: vendor build
 	@echo "Cafdata Carto : http://$(HOST):$(PORT)"

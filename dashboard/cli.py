@@ -66,8 +66,8 @@ def _audit(args: argparse.Namespace, settings: Settings) -> int:
 def _import(args: argparse.Namespace, settings: Settings) -> int:
     from geodata.cog import load_cog
     from geodata.sources import locate_sources
-    from layers.build_store import import_rows
     from layers.ingest import CafdataFormatError, parse_file
+    from layers.real_store import publish_real
     from layers.store import StoreError
 
     cog = load_cog(locate_sources(settings.sources) / "territoires")
@@ -76,13 +76,45 @@ def _import(args: argparse.Namespace, settings: Settings) -> int:
         path = Path(name)
         try:
             result = parse_file(path, cog)
-            import_rows(settings.store_import, result.rows, path.name)
+            publish_real(settings.store_import, [result], [path.name])
         except (CafdataFormatError, StoreError, OSError) as exc:
             print(f"Erreur dans {path.name} : {exc} (fichier non importé)", file=sys.stderr)
             status = 2
             continue
         print(f"{path.name} : {result.report.resume()}")
     return status
+
+
+def _sync(args: argparse.Namespace, settings: Settings) -> int:
+    from functools import cache
+
+    from geodata.cog import load_cog
+    from geodata.sources import locate_sources
+    from layers.ingest.portal import PortalClient, PortalError
+    from layers.ingest.sync import SyncJob, sync
+    from layers.ingest.sync_progress import SyncProgress
+    from layers.store import StoreError
+
+    only = [i.strip() for i in args.jeux.split(",") if i.strip()] if args.jeux else None
+    job = SyncJob(
+        client=PortalClient(args.portail or settings.portal, timeout=args.delai),
+        store_root=settings.store_import,
+        downloads=settings.downloads,
+        cog=cache(lambda: load_cog(locate_sources(settings.sources) / "territoires")),
+        progress=SyncProgress(),
+        only=only,
+    )
+    try:
+        summary = sync(job)
+    except PortalError as exc:
+        print(f"Erreur : {exc}", file=sys.stderr)
+        return 2
+    except StoreError as exc:  # the publication failed: the store in service is untouched
+        print(f"Erreur : {exc} (entrepôt en service inchangé)", file=sys.stderr)
+        return 1
+    for line in summary.lines():
+        print(line)
+    return summary.exit_code
 
 
 def _facilities(args: argparse.Namespace, settings: Settings) -> int:
@@ -156,6 +188,25 @@ def _vendor(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _data_commands(sub: argparse._SubParsersAction) -> None:
+    """`import` (files) and `sync` (the portal): real Cafdata into the real store."""
+    i = sub.add_parser("import", help="importe des fichiers Cafdata (CSV ou Parquet)")
+    i.add_argument("fichiers", nargs="+")
+    i.set_defaults(func=_import)
+
+    y = sub.add_parser(
+        "sync",
+        help="télécharge les jeux du portail Cafdata (data.caf.fr) dans l'entrepôt réel ; "
+        "seuls les jeux republiés depuis la dernière fois sont téléchargés",
+    )
+    y.add_argument("--portail", help="adresse du portail (défaut : CAFCARTO_PORTAL ou data.caf.fr)")
+    y.add_argument("--jeux", help="seulement ces jeux (ex. s_ben_com_f,s_ben_dep)")
+    y.add_argument(
+        "--delai", type=_positive, default=60, help="secondes d'attente du portail (défaut 60)"
+    )
+    y.set_defaults(func=_sync)
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="cafcarto", description="Cafdata Carto")
     sub = root.add_subparsers(dest="command", required=True)
@@ -188,9 +239,7 @@ def parser() -> argparse.ArgumentParser:
     a.add_argument("--periodes", help="périodes à vérifier (ex. 2024-12,2025-03)")
     a.set_defaults(func=_audit)
 
-    i = sub.add_parser("import", help="importe des fichiers Cafdata (CSV)")
-    i.add_argument("fichiers", nargs="+")
-    i.set_defaults(func=_import)
+    _data_commands(sub)
 
     e = sub.add_parser(
         "equipements",

@@ -2,7 +2,7 @@
 
 Two stores live in the build cache, each with the same atomic layout as the geometry
 (`<root>/current -> builds/<id>`): `demo/` (the demonstration dataset, the default) and `import/`
-(real Cafdata files loaded with `cafcarto import`; each file replaces the cells it carries).
+(real Cafdata: files and synced portal datasets, written by `layers/real_store.py`).
 """
 
 from __future__ import annotations
@@ -144,35 +144,6 @@ def _write_facilities(data: DemoData, geo_build: Path, build: Path) -> int:
     )
     points.to_parquet(build / "equipements.parquet", index=False)
     return len(points)
-
-
-def import_rows(root: Path, new_rows: pd.DataFrame, source: str) -> Path:
-    """Merge imported rows into the import store, all or nothing: the cells a file carries
-    (indicator, level, period) replace those already imported."""
-    current = cache.active_dir(root)
-    rows = new_rows
-    sources = [source]
-    if current is not None:
-        old = pd.read_parquet(current / "valeurs.parquet")
-        for col in ("indicateur", "niveau", "periode", "statut"):
-            old[col] = old[col].astype(str)
-        keys = new_rows[["indicateur", "niveau", "periode"]].drop_duplicates()
-        stale = (
-            old.merge(keys, on=["indicateur", "niveau", "periode"], how="left", indicator=True)[
-                "_merge"
-            ]
-            .eq("both")
-            .to_numpy()
-        )
-        rows = pd.concat([old[~stale], new_rows], ignore_index=True)
-        sources = cache.read_manifest(current).get("sources", []) + sources
-    build = cache.new_build(root)
-    write_store(
-        rows,
-        build,
-        {"mode": "reel", "sources": sources, "construit_le": time.strftime("%Y-%m-%dT%H:%M:%S")},
-    )
-    return cache.finish_build(root, build)
 
 
 _AUDIT: dict = {}  # structure and published cells, shared with forked workers

@@ -17,6 +17,8 @@ DEFAULT_EXPORT_RATE_LIMIT = "30/minute"
 DEFAULT_MAX_REQUEST_BYTES = 2_000_000
 DEFAULT_DATA_MAX_AGE = 300
 NO_LIMIT = ("", "0", "aucune", "none")
+# The Cafdata portal `cafcarto sync` reads (Opendatasoft Explore API v2.1).
+DEFAULT_PORTAL = "https://data.caf.fr"
 
 
 class ConfigError(ValueError):
@@ -63,6 +65,7 @@ class Settings:
     CAFCARTO_JOBS               background jobs' state and files, shared by all hosts
                                 (default: the build cache)
     CAFCARTO_PROXIES            reverse proxies in front that set X-Forwarded-For (default 0)
+    CAFCARTO_PORTAL             the Cafdata portal `cafcarto sync` reads (https://data.caf.fr)
     """
 
     sources: Path
@@ -78,6 +81,7 @@ class Settings:
     data_max_age: int = DEFAULT_DATA_MAX_AGE
     proxies: int = 0
     jobs: Path | None = None
+    portal: str = DEFAULT_PORTAL
 
     @property
     def jobs_root(self) -> Path:
@@ -92,6 +96,11 @@ class Settings:
     @property
     def store_import(self) -> Path:
         return self.cache / "import"
+
+    @property
+    def downloads(self) -> Path:
+        """Whole datasets downloaded by `cafcarto sync` (kept for the next, incremental run)."""
+        return self.cache / "telechargements"
 
     @property
     def facilities_import(self) -> Path:
@@ -119,4 +128,5 @@ class Settings:
             data_max_age=_int_env(env, "CAFCARTO_DATA_MAX_AGE", DEFAULT_DATA_MAX_AGE),
             proxies=_int_env(env, "CAFCARTO_PROXIES", 0),
             jobs=Path(env["CAFCARTO_JOBS"]).resolve() if env.get("CAFCARTO_JOBS") else None,
+            portal=env.get("CAFCARTO_PORTAL", "").strip() or DEFAULT_PORTAL,
         )

@@ -53,10 +53,21 @@ def check_rows(rows: pd.DataFrame) -> pd.DataFrame:
         raise StoreError("une cellule non publiée porte une valeur : écriture refusée")
     if rows.loc[~hidden, "valeur"].isna().any():
         raise StoreError("une cellule publiée n'a pas de valeur")
-    key = ["indicateur", "niveau", "code", "periode"]
-    if rows.duplicated(key).any():
+    if _has_duplicates(rows, ["indicateur", "niveau", "code", "periode"]):
         raise StoreError("cellules en double (même indicateur, niveau, code et période)")
     return rows
+
+
+def _has_duplicates(rows: pd.DataFrame, key: list[str]) -> bool:
+    """Whether two rows share `key`: each column's codes folded into one int64 and sorted
+    (`DataFrame.duplicated` hashes every row: 400 MB more for a 6-million-row real store)."""
+    combined = np.zeros(len(rows), dtype=np.int64)
+    for col in key:
+        codes, uniques = pd.factorize(rows[col], use_na_sentinel=True)
+        combined *= len(uniques) + 1
+        combined += codes + 1  # a missing value (-1) is a value of its own
+    combined.sort()
+    return bool((combined[1:] == combined[:-1]).any())
 
 
 SCHEMA = pa.schema(

@@ -1,13 +1,10 @@
-"""Import of real Cafdata files: the three CSV formats, harmonisation, errors, the portal API."""
+"""Import of real Cafdata files: the three CSV formats, harmonisation, errors (the portal's API:
+test_sync.py)."""
 
 from __future__ import annotations
 
 import csv
-import http.server
 import math
-import socket
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -18,11 +15,8 @@ from geodata.cog import Cog, load_cog
 from geodata.sources import default_sources_dir
 from layers.ingest import (
     ROW_COLUMNS,
-    CafdataDownloadError,
     CafdataFormatError,
     ImportResult,
-    fetch_dataset,
-    import_dataset,
     parse_file,
 )
 from layers.ingest.parse import FORMAT_OLD, FORMAT_PORTAL, FORMAT_QUARTERLY
@@ -387,89 +381,3 @@ def test_a_large_commune_file_parses_whole(cog: Cog, tmp_path: Path) -> None:
     result = parse_file(path, cog)  # its speed is measured in bench/ingest_bench.py
     assert len(result.rows) == 2 * 15 * len(codes)
     assert set(result.provenance["regime"]) == {"arrondi"}
-
-
-# --- 4. the portal's Opendatasoft API (local fake server) --------------------------------------
-
-
-class _Portal(http.server.BaseHTTPRequestHandler):
-    served: dict[str, bytes] = {}
-    requests: list[str] = []
-
-    def do_GET(self) -> None:
-        self.requests.append(self.path)
-        body = self.served.get(self.path)
-        if body is None:
-            self.send_error(404)
-            return
-        self.send_response(200)
-        self.send_header("Content-Type", "text/csv; charset=utf-8")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
-@pytest.fixture()
-def portal(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    for name in ("http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
-    path = "/api/explore/v2.1/catalog/datasets/s_ben_dep/exports/csv?delimiter=%3B"
-    _Portal.served = {path: (FIXTURES / "s_ben_dep.csv").read_bytes()}
-    _Portal.requests = []
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Portal)
-    thread = threading.Thread(
-        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-    )
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
-def test_fetch_dataset_from_the_api(portal: str, tmp_path: Path) -> None:
-    path = fetch_dataset("s_ben_dep", base_url=portal, timeout=5, dest=tmp_path)
-    assert path == tmp_path / "s_ben_dep.csv"
-    assert path.read_bytes() == (FIXTURES / "s_ben_dep.csv").read_bytes()
-    assert [p.name for p in tmp_path.iterdir()] == ["s_ben_dep.csv"]  # no partial file left
-    assert _Portal.requests == [
-        "/api/explore/v2.1/catalog/datasets/s_ben_dep/exports/csv?delimiter=%3B"
-    ]
-
-
-def test_import_dataset_parses_with_its_id(portal: str, cog: Cog) -> None:
-    result = import_dataset("s_ben_dep", cog, base_url=portal, timeout=5)
-    check_contract(result)
-    assert result.report.niveaux == ["departement"]
-    assert result.report.periodes == ["2024-09", "2024-12"]  # dtreffre "2024-12-01"
-    assert "indben_aah" in set(result.rows["indicateur"])
-    assert result.report.codes_non_places == ["XXX"]
-    src = [r for r in source_rows("s_ben_dep.csv") if r["dtreffre"] == "2024-12-01"]
-    ain = next(r for r in src if r["numdep"] == "01")
-    assert value(result, "allocataires", "01", "2024-12")["valeur"] == int(ain["indfoy_ndur"])
-
-
-def test_unknown_dataset_is_a_french_error(portal: str, tmp_path: Path) -> None:
-    with pytest.raises(CafdataDownloadError, match="404.*introuvable"):
-        fetch_dataset("inconnu", base_url=portal, timeout=5, dest=tmp_path)
-    assert list(tmp_path.iterdir()) == []
-
-
-def test_offline_is_a_french_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
-    with socket.socket() as sock:  # a port nobody listens on
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    with pytest.raises(CafdataDownloadError, match="hors ligne"):
-        fetch_dataset("s_ben_dep", base_url=f"http://127.0.0.1:{port}", timeout=2, dest=tmp_path)
-    assert list(tmp_path.iterdir()) == []
-
-
-def test_invalid_dataset_id_is_refused() -> None:
-    with pytest.raises(CafdataDownloadError, match="invalide"):
-        fetch_dataset("../etc/passwd")

@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 
 from geodata.cog import Cog, load_cog
 from geodata.sources import default_sources_dir
-from layers.build_store import import_rows
 from layers.ingest import ROW_COLUMNS, CafdataFormatError, parse_file
+from layers.real_store import import_rows
 from layers.store import StoreError
 
 SOURCES = default_sources_dir()

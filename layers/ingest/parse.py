@@ -28,6 +28,7 @@ from layers.ingest.breakdown import Field, dimension_keys
 from layers.ingest.dates import month_column, month_value, year_in_name, year_value
 from layers.ingest.errors import CafdataFormatError, at_line
 from layers.ingest.layout import Layout, classify
+from layers.ingest.parquet_table import PARQUET_ENCODING, read_parquet_table
 from layers.ingest.reading import RawTable, decode, read_table
 from layers.ingest.report import ImportReport, ImportResult
 from layers.ingest.values import check_formulas, to_numbers
@@ -56,13 +57,10 @@ def parse_file(
     path = Path(path)
     if periode is not None and not re.fullmatch(r"(19|20)\d{2}-(0[1-9]|1[0-2])", periode):
         raise ValueError(f"période « {periode} » invalide : format attendu AAAA-MM (ex. 2014-12)")
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise CafdataFormatError(f"fichier illisible : {path} ({exc.strerror})") from exc
-    text, encoding = decode(raw)
-    table = read_table(text)
-    table.encoding = encoding
+    if path.suffix.lower() == ".parquet":  # the portal's whole-dataset export
+        table, encoding = read_parquet_table(path), PARQUET_ENCODING
+    else:
+        table, encoding = _read_csv(path)
     check_formulas(table.cells, table.lines)
     report = ImportReport(encodage=encoding, separateur=table.separator)
     report.lignes_lues = len(table.cells)
@@ -76,6 +74,17 @@ def parse_file(
         blocks = _long(table, names, path.stem, periode, report)
     report.lignes_placees = report.lignes_lues
     return assemble(blocks, cog, report, dataset_id or path.name)
+
+
+def _read_csv(path: Path) -> tuple[RawTable, str]:
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise CafdataFormatError(f"fichier illisible : {path} ({exc.strerror})") from exc
+    text, encoding = decode(raw)
+    table = read_table(text)
+    table.encoding = encoding
+    return table, encoding
 
 
 def _key_column(names: list[str], levels: tuple[str, ...]) -> tuple[str, str] | None:
