@@ -28,7 +28,7 @@ class CatalogueError(ValueError):
     """A catalogue file that cannot be read; the message (French) names the file and entry."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # compared and hashed by identity (a cache key)
 class Catalogue:
     indicators: tuple[Indicator, ...]
     categories: Mapping[str, Mapping[str, tuple[str, ...]]]  # category -> theme -> sub-themes

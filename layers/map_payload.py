@@ -29,6 +29,8 @@ from layers.classify import (
     palette,
 )
 from layers.model import Indicator
+from layers.provenance import Provenance
+from layers.series_notes import is_approximate, note, source_line
 from layers.store import NOT_APPLICABLE, PUBLISHED, SECRET
 from layers.views import period_text, rank
 
@@ -171,6 +173,7 @@ def store_payload(
     reference: float | None = None,
     inside: np.ndarray | None = None,
     notice: str | None = None,
+    provenance: Provenance | None = None,
 ) -> dict:
     """The JSON of /api/carte for a store indicator: one entry per feature of the level.
 
@@ -209,7 +212,9 @@ def store_payload(
         "bornes": breaks,
         "couleurs": colours,
         "legende": _legend(classes, breaks, colours, dec, ind.unit),
-        "source": f"Source : {ind.source}",
+        "source": source_line(provenance, ind),
+        "note": note(provenance),
+        "approximatif": is_approximate(provenance),
         "avertissement": notice,
     }
     if representation == "cercles":
