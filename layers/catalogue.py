@@ -34,14 +34,25 @@ class Catalogue:
     categories: Mapping[str, Mapping[str, tuple[str, ...]]]  # category -> theme -> sub-themes
     breakdowns: Mapping[str, tuple[str, ...]]
     geometry_indicators: tuple[Indicator, ...]
+    # Known by id but not offered: the curated indicators a real store lacks (pages that name
+    # a curated id, such as the profile's key figures, still read its words; no value comes).
+    known: tuple[Indicator, ...] = ()
 
     @property
     def by_id(self) -> Mapping[str, Indicator]:
         # Built once per catalogue (a frozen dataclass cannot hold a cached property).
         found = self.__dict__.get("_by_id")
         if found is None:
-            found = MappingProxyType({i.id: i for i in self.indicators})
+            found = MappingProxyType({i.id: i for i in (*self.known, *self.indicators)})
             object.__setattr__(self, "_by_id", found)
+        return found
+
+    @property
+    def offered_ids(self) -> frozenset[str]:
+        found = self.__dict__.get("_offered")
+        if found is None:
+            found = frozenset(i.id for i in self.indicators)
+            object.__setattr__(self, "_offered", found)
         return found
 
 
@@ -144,6 +155,12 @@ def activate(catalogue: Catalogue | None) -> None:
 
 def active() -> Catalogue:
     return _active
+
+
+def offered(ident: object) -> bool:
+    """Whether the catalogue in service offers this indicator (a real store may lack a
+    curated one: it is then refused, never shown empty)."""
+    return isinstance(ident, str) and ident in _active.offered_ids
 
 
 class _ActiveIndicators(Sequence[Indicator]):

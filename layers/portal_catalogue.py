@@ -320,6 +320,7 @@ def store_catalogue(folder: Path, availability: dict[tuple[str, str], list[str]]
         categories=_categories(indicators),
         breakdowns=CURATED.breakdowns,
         geometry_indicators=CURATED.geometry_indicators,
+        known=tuple(i for i in CURATED.indicators if i.id not in levels),
     )
 
 
