@@ -1,0 +1,44 @@
+"""A real store in the browser: the legend names the portal dataset and the rounding, no
+demonstration banner; a screenshot is saved for a person to look at."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from browser_support import LiveServer, wait_for
+from real_store_support import real_settings
+from selenium.webdriver.common.by import By
+
+from layers.catalogue import activate
+
+pytestmark = pytest.mark.browser
+SHOTS = Path(os.environ.get("CAFCARTO_SCREENSHOTS", "/tmp"))
+
+
+@pytest.fixture(scope="module")
+def real_app(settings, tmp_path_factory):
+    from dashboard.app import create_app
+
+    real = real_settings(settings, tmp_path_factory.mktemp("reel-navigateur"))
+    with LiveServer(create_app(real).server) as server:
+        yield server
+    activate(None)
+
+
+def test_real_store_map_legend_says_source_and_rounding(real_app, browser) -> None:
+    browser.get(real_app.url + "/?indicateur=indnbp_ndural&niveau=commune&periode=2024-12")
+
+    def legend_text() -> str:
+        found = browser.find_elements(By.ID, "cafmap-legend")
+        return found[0].text if found else ""
+
+    wait_for(lambda: "s_ben_com_f" in legend_text(), timeout=60)
+    text = legend_text()
+    assert "Personnes couvertes par les aides au logement" in text
+    assert "Source : Cnaf, data.caf.fr, jeu s_ben_com_f, mis à jour le 16/01/2026" in text
+    assert "arrondies à 5" in text and "un 0 signifie" in text
+    assert not browser.find_elements(By.ID, "bandeau-demo")
+    assert "Données de démonstration" not in text
+    browser.save_screenshot(str(SHOTS / "cafcarto-carte-reelle.png"))
