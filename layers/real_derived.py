@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from layers.catalogue import CURATED
-from layers.model import RATE
+from layers.model import NATIONAL, RATE, levels_of_tier
 from layers.provenance import (
     EXACT,
     MIN_ROUNDED_DENOMINATOR,
@@ -38,7 +38,10 @@ from layers.series_notes import DERIVED, SUM
 from layers.store import COLUMNS, MISSING, PUBLISHED, SECRET
 
 KEY = ["indicateur", "niveau", "periode"]
-SUM_LEVELS = ("region", "caf", "france")
+# Levels summed from départements: the national-tier levels above them (France, région, Caf).
+SUM_LEVELS: tuple[str, ...] = tuple(lv for lv in levels_of_tier(NATIONAL) if lv != "departement")
+# Columns of the geography: each département's région and Caf.
+GEO_COLUMNS: list[str] = ["departement", *(lv for lv in SUM_LEVELS if lv != "france")]
 # Two exact sums may differ by float noise only; beyond this the portal and the app disagree.
 SUM_TOLERANCE = 0.5
 
@@ -93,9 +96,9 @@ def derived_values(
 def geography_of(build: Path) -> pd.DataFrame:
     """Département -> région and Caf, from a build's communes (a Caf only when the département
     is wholly in it and the Caf holds whole départements only)."""
-    communes = pd.read_parquet(
-        Path(build) / "geo" / "commune.parquet", columns=["departement", "region", "caf"]
-    ).astype(str)
+    communes = pd.read_parquet(Path(build) / "geo" / "commune.parquet", columns=GEO_COLUMNS).astype(
+        str
+    )
     pairs = communes.drop_duplicates()
     cafs_of_dep = pairs.groupby("departement")["caf"].nunique()
     deps_split = set(cafs_of_dep[cafs_of_dep > 1].index)
