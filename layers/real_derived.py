@@ -256,7 +256,9 @@ def derived_rates(
     portal does not publish the rate."""
     have = _published_keys(rows)
     prov = provenance.set_index(KEY)
-    series = dict(tuple(rows.groupby(KEY)))
+    terms = {t for i in CURATED.indicators for t in (i.computed_from or ())}
+    # Only the terms' series are split (a synced store holds millions of other cells).
+    series = dict(tuple(rows[rows["indicateur"].isin(terms)].groupby(KEY)))
     out_rows, out_prov = [], []
     for ind in CURATED.indicators:
         if not ind.computed_from:
@@ -268,8 +270,8 @@ def derived_rates(
             keys = [(num, level, period), (den, level, period)]
             if not all(k in prov.index for k in keys):
                 continue  # a term of unknown provenance: its regime is unknown
-            terms = prov.loc[keys]
-            regime, step = _rate_regime(terms)
+            found = prov.loc[keys]
+            regime, step = _rate_regime(found)
             cells = rate_cells(
                 series[keys[0]][["code", "valeur", "statut"]],
                 series[keys[1]][["code", "valeur", "statut"]],
@@ -281,9 +283,9 @@ def derived_rates(
                     "indicateur": ind.id,
                     "niveau": level,
                     "periode": period,
-                    "jeu": "+".join(dict.fromkeys(terms["jeu"].astype(str))),
+                    "jeu": "+".join(dict.fromkeys(found["jeu"].astype(str))),
                     "champ": f"{DERIVED}{num} / {den} × 100",
-                    "mis_a_jour": max(terms["mis_a_jour"].astype(str)),
+                    "mis_a_jour": max(found["mis_a_jour"].astype(str)),
                     "regime": regime,
                     "arrondi": step,
                 }
