@@ -1,8 +1,11 @@
 """The indicator catalogue: categories -> themes -> sub-themes -> indicators, as Cafdata files them.
 
 The curated indicators are data (`catalogue.toml`, beside this module), turned into
-`layers.model.Indicator` objects once at import. `load_catalogue()` reads any number of such
-files, so that series described by the portal's metadata join the curated ones without code.
+`layers.model.Indicator` objects once at import (`CURATED`). The catalogue in service is the
+curated one for the demonstration, and curated + the portal's series for a real store
+(`layers/portal_catalogue.py`), activated by `layers.appdata.AppData.store()`; `BY_ID`,
+`INDICATORS`, `CATEGORIES`, `search`, `tree` read the active one. Code that must see the
+curated catalogue whatever the store (the demonstration generator, the importer) uses `CURATED`.
 `BREAKDOWNS` lists the linked tables (a total and its parts) that secrecy treats together.
 """
 

@@ -102,28 +102,27 @@ def _rounding(rows: pd.DataFrame, prov: pd.DataFrame, report: RealAudit) -> None
 
 def _denominators(rows: pd.DataFrame, prov: pd.DataFrame, report: RealAudit) -> None:
     """A published derived rate has published terms and a large enough denominator."""
-    published = rows[rows["statut"] == PUBLISHED].set_index(CELL)["valeur"]
     derived = prov[prov["champ"].astype(str).str.contains(" / ", regex=False)]
+    rates = {i.id: i.computed_from for i in CURATED.indicators if i.computed_from}
+    wanted = set(rates) | {t for pair in rates.values() for t in pair}
+    pub = rows[(rows["statut"] == PUBLISHED) & rows["indicateur"].isin(wanted)]
+    series = {k: g[["code", "valeur"]] for k, g in pub.groupby(KEY)}
+    none = pd.DataFrame(columns=["code", "valeur"])
     for src in derived.itertuples(index=False):
-        ind = CURATED.by_id.get(src.indicateur)
-        if ind is None or not ind.computed_from:
+        if src.indicateur not in rates:
             continue
-        num, den = ind.computed_from
-        cells = rows[
-            (rows["indicateur"] == src.indicateur)
-            & (rows["niveau"] == src.niveau)
-            & (rows["periode"] == src.periode)
-            & (rows["statut"] == PUBLISHED)
-        ]
+        num, den = rates[src.indicateur]
+        cells = series.get((src.indicateur, src.niveau, src.periode), none)[["code"]]
+        for name, term in (("n", num), ("d", den)):
+            part = series.get((term, src.niveau, src.periode), none)
+            cells = cells.merge(part.rename(columns={"valeur": name}), on="code", how="left")
         floor = MIN_ROUNDED_DENOMINATOR if src.regime == ROUNDED else 1
-        for code in cells["code"]:
-            n = published.get((num, src.niveau, src.periode, code))
-            d = published.get((den, src.niveau, src.periode, code))
-            if n is None or d is None or d < floor:
-                report.failures.append(
-                    f"taux {src.indicateur} {src.niveau} {code} {src.periode} publié sur un "
-                    f"terme caché ou un dénominateur trop petit ({d})"
-                )
+        bad = cells[cells["n"].isna() | cells["d"].isna() | (cells["d"] < floor)]
+        for r in bad.head(10).itertuples(index=False):
+            report.failures.append(
+                f"taux {src.indicateur} {src.niveau} {r.code} {src.periode} publié sur un "
+                f"terme caché ou un dénominateur trop petit ({r.d})"
+            )
         report.rates += int(len(cells))
 
 

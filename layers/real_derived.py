@@ -136,14 +136,19 @@ def _sum_level(deps: pd.DataFrame, geography: pd.DataFrame, level: str) -> pd.Da
     children = pd.DataFrame({"code": parent.index, "parent": parent.to_numpy()})
     cells = children.merge(deps, on="code", how="left")
     cells["statut"] = cells["statut"].fillna(MISSING)
-    out = []
-    for code, group in cells.groupby("parent", sort=True):
-        statuses = set(group["statut"])
-        if statuses == {PUBLISHED}:
-            out.append((code, float(group["valeur"].sum()), PUBLISHED))
-        else:
-            out.append((code, np.nan, SECRET if SECRET in statuses else MISSING))
-    return pd.DataFrame(out, columns=["code", "valeur", "statut"])
+    cells["tout"] = cells["statut"] == PUBLISHED
+    cells["cache"] = cells["statut"] == SECRET
+    g = cells.groupby("parent", sort=True).agg(
+        valeur=("valeur", "sum"), tout=("tout", "all"), cache=("cache", "any")
+    )
+    status = np.where(g["tout"], PUBLISHED, np.where(g["cache"], SECRET, MISSING))
+    return pd.DataFrame(
+        {
+            "code": g.index.astype(str),
+            "valeur": g["valeur"].astype(float).where(g["tout"]).to_numpy(),
+            "statut": status,
+        }
+    )
 
 
 def _published_keys(rows: pd.DataFrame) -> set[tuple[str, str, str]]:
