@@ -128,6 +128,12 @@ def test_api_catalogue_lists_the_store_series(client) -> None:
     doc = client.get("/api/v1/openapi.json").get_json()
     params = {p["name"]: p for p in doc["paths"]["/api/v1/data"]["get"]["parameters"]}
     assert "indnbp_ndural" in params["indicator"]["schema"]["enum"]
+    assert "apl" not in params["indicator"]["schema"]["enum"]
+    # A curated series the real store lacks is refused, never served empty or generated.
+    refused = client.get("/api/v1/data?indicator=apl&level=commune")
+    assert refused.status_code == 400 and "Indicateur inconnu" in refused.get_json()["erreur"]
+    carte = client.get("/api/carte/commune?indicateur=apl")
+    assert carte.status_code == 400
 
 
 def test_map_legend_says_source_and_regime(client) -> None:
