@@ -18,16 +18,15 @@ import numpy as np
 import pandas as pd
 
 from layers.catalogue import CURATED
-from layers.model import RATE
 from layers.provenance import MIN_ROUNDED_DENOMINATOR, PROVENANCE_FILE, ROUNDED
 from layers.real_derived import (
     KEY,
     derived_values,
     geography_in_service,
+    rate_series,
     split_derived,
     sum_conflicts,
 )
-from layers.series_notes import DERIVED
 from layers.store import PUBLISHED, VALUES_FILE
 
 CELL = [*KEY, "code"]
@@ -86,9 +85,7 @@ def _reproducible(derived: pd.DataFrame, again: pd.DataFrame, report: RealAudit)
 
 def _rounding(rows: pd.DataFrame, prov: pd.DataFrame, report: RealAudit) -> None:
     """Counts and amounts of a rounded series are multiples of its step."""
-    rates = {i.id for i in CURATED.indicators if i.nature == RATE}
-    steps = prov[(prov["regime"] == ROUNDED) & ~prov["indicateur"].isin(rates)]
-    steps = steps[~steps["champ"].astype(str).str.startswith(("txcouv", DERIVED))]
+    steps = prov[(prov["regime"] == ROUNDED) & ~rate_series(prov)]
     cells = rows[rows["statut"] == PUBLISHED].merge(steps[[*KEY, "arrondi"]], on=KEY)
     step = cells["arrondi"].replace(0, 5).astype(float)
     off = cells[np.abs(np.remainder(cells["valeur"].astype(float), step)) > 1e-6]

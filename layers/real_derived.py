@@ -151,16 +151,25 @@ def _sum_level(deps: pd.DataFrame, geography: pd.DataFrame, level: str) -> pd.Da
     )
 
 
+def rate_series(provenance: pd.DataFrame) -> pd.Series:
+    """Provenance rows of rates (curated rates, portal rates such as `txcouv_*`, derived
+    series): never summed, never held to a rounding step."""
+    from layers.ingest.columns import infer_nature  # the importer's rule, one home
+
+    rates = {i.id for i in CURATED.indicators if i.nature == RATE}
+    champ = provenance["champ"].astype(str)
+    by_field = champ.map(lambda c: infer_nature(c.partition("|")[0]) == RATE)
+    return provenance["indicateur"].isin(rates) | by_field | champ.str.startswith(DERIVED)
+
+
 def _published_keys(rows: pd.DataFrame) -> set[tuple[str, str, str]]:
     return set(map(tuple, rows[KEY].drop_duplicates().to_numpy().tolist()))
 
 
 def _exact_department_series(rows: pd.DataFrame, provenance: pd.DataFrame) -> pd.DataFrame:
     """Provenance rows of the exact, non-rate département series (what may be summed)."""
-    rates = {i.id for i in CURATED.indicators if i.nature == RATE}
     prov = provenance[(provenance["niveau"] == "departement") & (provenance["regime"] == EXACT)]
-    prov = prov[~prov["indicateur"].isin(rates)]
-    return prov[~prov["champ"].astype(str).str.startswith(("txcouv", DERIVED))]
+    return prov[~rate_series(prov)]
 
 
 def derived_sums(

@@ -235,3 +235,22 @@ def test_catalogue_views_read_the_active_catalogue(data: AppData) -> None:
     assert catalogue.active() is real and len(INDICATORS) == len(real.indicators)
     activate(None)
     assert catalogue.active() is catalogue.CURATED and offered("apl")
+
+
+def test_series_notes_for_each_kind_of_provenance() -> None:
+    from layers.provenance import Provenance
+    from layers.series_notes import api_fields, note, source_line
+
+    ind = BY_ID["rsa"]
+    demo = Provenance("demonstration", "rsa", "", "arrondi", 5)
+    assert "démonstration" in source_line(demo, ind) and "Cnaf, data.caf.fr" not in (
+        source_line(demo, ind)
+    )
+    assert api_fields(demo)["source"]["url"] is None and "arrondies à 5" in note(demo)
+    blank = Provenance("s_ben_com", "indfoy_rsa", "2019-06-30", "supprime")
+    assert note(blank).startswith("Secret statistique")
+    assert source_line(blank, ind).endswith("mis à jour le 30/06/2019")
+    summed = Provenance("s_ben_dep", "calcul : somme des départements (indfoy_rsa)", "", "exact")
+    assert "calculé par l'application" in source_line(summed, ind)
+    assert api_fields(summed)["approximatif"] is False and "exactes" in note(summed)
+    assert source_line(None, ind) == f"Source : {ind.source}" and note(None) == ""
