@@ -27,18 +27,27 @@ def real_app(settings, tmp_path_factory):
     activate(None)
 
 
+def _legend_text(browser) -> str:
+    found = browser.find_elements(By.ID, "cafmap-legend")
+    return found[0].text if found else ""
+
+
 def test_real_store_map_legend_says_source_and_rounding(real_app, browser) -> None:
     browser.get(real_app.url + "/?indicateur=indnbp_ndural&niveau=commune&periode=2024-12")
-
-    def legend_text() -> str:
-        found = browser.find_elements(By.ID, "cafmap-legend")
-        return found[0].text if found else ""
-
-    wait_for(lambda: "s_ben_com_f" in legend_text(), timeout=60)
-    text = legend_text()
+    wait_for(lambda: "s_ben_com_f" in _legend_text(browser), timeout=60)
+    text = _legend_text(browser)
     assert "Personnes couvertes par les aides au logement" in text
     assert "Source : Cnaf, data.caf.fr, jeu s_ben_com_f, mis à jour le 16/01/2026" in text
     assert "arrondies à 5" in text and "un 0 signifie" in text
     assert not browser.find_elements(By.ID, "bandeau-demo")
     assert "Données de démonstration" not in text
     browser.save_screenshot(str(SHOTS / "cafcarto-carte-reelle.png"))
+
+
+def test_suppressed_year_legend_says_blanks_are_secret(real_app, browser) -> None:
+    browser.get(real_app.url + "/?indicateur=rsa&niveau=commune&periode=2019-12")
+    wait_for(lambda: "jeu s_ben_com," in _legend_text(browser), timeout=60)
+    text = _legend_text(browser)
+    assert "Secret statistique : une case vide cache moins de 5 foyers" in text
+    assert "arrondies" not in text
+    browser.save_screenshot(str(SHOTS / "cafcarto-carte-reelle-supprime.png"))

@@ -254,3 +254,13 @@ def test_series_notes_for_each_kind_of_provenance() -> None:
     assert "calculé par l'application" in source_line(summed, ind)
     assert api_fields(summed)["approximatif"] is False and "exactes" in note(summed)
     assert source_line(None, ind) == f"Source : {ind.source}" and note(None) == ""
+
+
+def test_definition_dialog_names_the_shown_series(app) -> None:
+    from callbacks import explore
+
+    with app.server.test_request_context("/"):
+        is_open, title, body = explore.show_metadata(1, "part_rsa", "commune", "2024-12")
+    text = json.dumps(body.to_plotly_json(), default=str, ensure_ascii=False)
+    assert is_open and title == BY_ID["part_rsa"].title
+    assert "Série affichée" in text and "jeu s_ben_com_f" in text and "≈" in text
