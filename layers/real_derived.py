@@ -130,7 +130,8 @@ def _parent_codes(geography: pd.DataFrame, level: str) -> pd.Series:
 
 def _sum_level(deps: pd.DataFrame, geography: pd.DataFrame, level: str) -> pd.DataFrame:
     """One département table (code, valeur, statut) summed into `level`: published where every
-    child département is, else secret (a hidden child) or missing."""
+    child département is, else secret (a hidden child) or missing (an absent child); no row
+    for a territory none of whose départements the file carries."""
     parent = _parent_codes(geography, level)
     parent = parent[parent != ""]
     children = pd.DataFrame({"code": parent.index, "parent": parent.to_numpy()})
@@ -138,9 +139,11 @@ def _sum_level(deps: pd.DataFrame, geography: pd.DataFrame, level: str) -> pd.Da
     cells["statut"] = cells["statut"].fillna(MISSING)
     cells["tout"] = cells["statut"] == PUBLISHED
     cells["cache"] = cells["statut"] == SECRET
+    cells["vu"] = cells["statut"] != MISSING
     g = cells.groupby("parent", sort=True).agg(
-        valeur=("valeur", "sum"), tout=("tout", "all"), cache=("cache", "any")
+        valeur=("valeur", "sum"), tout=("tout", "all"), cache=("cache", "any"), vu=("vu", "any")
     )
+    g = g[g["vu"]]
     status = np.where(g["tout"], PUBLISHED, np.where(g["cache"], SECRET, MISSING))
     return pd.DataFrame(
         {
@@ -190,6 +193,8 @@ def derived_sums(
             if (src.indicateur, level, src.periode) in have:
                 continue  # the portal publishes it: its value wins
             cells = _sum_level(deps[["code", "valeur", "statut"]], geography, level)
+            if not (cells["statut"] == PUBLISHED).any():
+                continue  # nothing to show at that level: no series of blanks
             cells = cells.assign(indicateur=src.indicateur, niveau=level, periode=src.periode)
             out_rows.append(cells[list(COLUMNS)])
             out_prov.append(
@@ -248,7 +253,12 @@ def _rate_regime(terms: pd.DataFrame) -> tuple[str, int]:
 
 def rate_cells(num: pd.DataFrame, den: pd.DataFrame, rounded: bool) -> pd.DataFrame:
     """num / den × 100 by code: published only where both terms are, the denominator is
-    positive and, from rounded counts, at least MIN_ROUNDED_DENOMINATOR; else hidden."""
+    positive and, from rounded counts, at least MIN_ROUNDED_DENOMINATOR; else hidden.
+
+    Why that floor: counts rounded to 5 are each off by at most 2.5, so a share r = n / d is
+    off by at most (2.5 + 2.5 r) / d: 5 points (plus r × 5 points) at d = 50, one point at
+    d = 250. Under 50 the error could exceed the value of most shares; above it the note
+    (« ≈ ») says the value is approximate."""
     both = num.merge(den, on="code", how="outer", suffixes=("_n", "_d"))
     both[["statut_n", "statut_d"]] = both[["statut_n", "statut_d"]].fillna(MISSING)
     ok = (both["statut_n"] == PUBLISHED) & (both["statut_d"] == PUBLISHED)
