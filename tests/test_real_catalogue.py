@@ -142,11 +142,14 @@ def test_map_legend_says_source_and_regime(client) -> None:
     assert rounded["source"] == SOURCE and rounded["avertissement"] is None
     assert "arrondies à 5" in rounded["note"] and "un 0 signifie" in rounded["note"]
     assert rounded["approximatif"] is False
+    # The Cnaf rounds instead of hiding: no empty « Secret statistique » row for that series.
+    assert "Secret statistique" not in [r["libelle"] for r in rounded["legende"]]
     rate = client.get(base + "part_rsa").get_json()
     assert rate["approximatif"] is True and "≈" in rate["note"]
     assert "calculé par l'application" in rate["source"]
     old = client.get("/api/carte/commune?periode=2019-12&indicateur=rsa").get_json()
     assert "Secret statistique" in old["note"] and "jeu s_ben_com," in old["source"]
+    assert "Secret statistique" in [r["libelle"] for r in old["legende"]]
     places = client.get("/api/carte/commune?indicateur=pl_psu_col").get_json()
     assert places["note"] == "Valeurs exactes" and "nbpla_pe_com" in places["source"]
 
