@@ -8,7 +8,9 @@ import io
 import json
 
 import pytest
+from openpyxl import load_workbook
 from real_store_support import real_settings
+from test_profile import _pdf_text
 
 from dashboard.pages.profile import profile_layout
 from layers import catalogue
@@ -17,6 +19,7 @@ from layers.catalogue import BY_ID, INDICATORS, activate, offered, search
 from layers.options import indicator_options, theme_options
 from layers.portal_catalogue import PORTAL_CATEGORY, field_words, parse_field, value_text
 from layers.profile import cached_profile
+from layers.profile_pdf import profile_pdf
 from layers.url_state import parse_state
 
 SOURCE = "Source : Cnaf, data.caf.fr, jeu s_ben_com_f, mis à jour le 16/01/2026"
@@ -172,6 +175,9 @@ def test_api_data_and_csv_carry_the_provenance(client) -> None:
     assert {r["source"] for r in rows} == {SOURCE}
     assert len({r["note"] for r in rows}) == 1 and "arrondies à 5" in rows[0]["note"]
     assert {r["avertissement"] for r in rows} == {""}
+    xlsx = client.get("/api/v1/data?indicator=part_rsa&level=commune&format=xlsx").data
+    meta = dict(load_workbook(io.BytesIO(xlsx))["metadonnees"].iter_rows(values_only=True))
+    assert "jeu s_ben_com_f" in meta["Source"] and "≈" in meta["Diffusion"]
 
 
 def test_profile_lists_each_series_source(data: AppData, client) -> None:
@@ -184,6 +190,8 @@ def test_profile_lists_each_series_source(data: AppData, client) -> None:
     assert "s_ben_com_f" in prof.source and prof.notice is None
     page = json.dumps(profile_layout(data, "commune", code).to_plotly_json(), default=str)
     assert "Sources et diffusion" in page and "jeu s_ben_com_f" in page
+    pdf = " ".join(_pdf_text(profile_pdf(prof)))
+    assert "jeu s_ben_com_f" in pdf and "Cnaf, data.caf.fr (jeux s_ben_com_f" in pdf
     territory = client.get(f"/api/v1/territories/commune/{code}").get_json()
     figures = {f["indicator"]: f for f in territory["key_figures"]}
     assert figures["allocataires"]["source"]["jeu"] == "s_ben_com_f"
