@@ -22,6 +22,7 @@ from typing import Any
 import pandas as pd
 
 from layers.catalogue import CURATED, Catalogue, fold
+from layers.ingest.columns import infer_nature  # the importer's rule, one home
 from layers.model import LEVEL_CODES, Indicator
 from layers.provenance import PROVENANCE_FILE
 
@@ -145,8 +146,6 @@ def field_words(field: Field, label: str = "", dataset_title: str = "") -> Words
                 return found
         else:
             return _benefit_words(prefix, code, label, dataset_title)
-    from layers.ingest.columns import infer_nature  # the importer's rule, one home
-
     text = label.strip() or field.name
     title = f"{text[:1].upper()}{text[1:]}" + (f" ({dataset_title})" if dataset_title else "")
     nature = infer_nature(field.name)

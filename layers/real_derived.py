@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from layers.catalogue import CURATED
+from layers.ingest.columns import infer_nature  # the importer's rule, one home
 from layers.model import NATIONAL, RATE, levels_of_tier
 from layers.provenance import (
     EXACT,
@@ -157,8 +158,6 @@ def _sum_level(deps: pd.DataFrame, geography: pd.DataFrame, level: str) -> pd.Da
 def rate_series(provenance: pd.DataFrame) -> pd.Series:
     """Provenance rows of rates (curated rates, portal rates such as `txcouv_*`, derived
     series): never summed, never held to a rounding step."""
-    from layers.ingest.columns import infer_nature  # the importer's rule, one home
-
     rates = {i.id for i in CURATED.indicators if i.nature == RATE}
     champ = provenance["champ"].astype(str)
     by_field = champ.map(lambda c: infer_nature(c.partition("|")[0]) == RATE)
