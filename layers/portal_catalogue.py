@@ -292,10 +292,11 @@ def store_catalogue(folder: Path, availability: dict[tuple[str, str], list[str]]
     levels: dict[str, list[str]] = {}
     periods: dict[str, list[str]] = {}
     for (ind, level), pers in availability.items():
-        levels.setdefault(ind, []).append(level)
-        periods.setdefault(ind, []).extend(pers)
+        if level in LEVEL_CODES:  # a level the model lacks (arrondissements) is not mapped yet
+            levels.setdefault(ind, []).append(level)
+            periods.setdefault(ind, []).extend(pers)
     for ind in levels:
-        levels[ind].sort(key=lambda lv: LEVEL_CODES.index(lv) if lv in LEVEL_CODES else 99)
+        levels[ind].sort(key=LEVEL_CODES.index)
     where = origins(_read_provenance(folder))
     meta = PortalMeta.read(folder)
     curated = [
@@ -310,7 +311,7 @@ def store_catalogue(folder: Path, availability: dict[tuple[str, str], list[str]]
     portal = [
         portal_indicator(i, where.get(i), meta, levels[i], periods[i])
         for i in levels
-        if i not in CURATED.by_id and all(lv in LEVEL_CODES for lv in levels[i])
+        if i not in CURATED.by_id
     ]
     portal.sort(key=lambda i: (_theme_order(i.theme), fold(i.subtheme), fold(i.title)))
     indicators = [*curated, *portal]
