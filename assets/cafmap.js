@@ -455,6 +455,7 @@
         "Centre : " + fmt(payload.reference, payload.decimales) + " " + payload.unite;
     }
     if (payload.source) el("div", "cafmap-legend-source", legend).textContent = payload.source;
+    if (payload.note) el("div", "cafmap-legend-note", legend).textContent = payload.note;
     if (payload.avertissement) {
       el("div", "cafmap-legend-demo", legend).textContent = "Données de démonstration";
     }
@@ -486,8 +487,11 @@
       else if (c === -3) text = "non concerné";
       else if (c === -4) text = "hors du territoire affiché";
       else text = fmt(v, p.decimales) + (v === null || v === undefined ? "" : " " + p.unite);
+      if (p.approximatif && v !== null && v !== undefined) text = "≈ " + text;
       line.textContent = p.libelle + " : " + text;
       if (p.periode_libelle) el("div", "cafmap-tip-code", tip).textContent = p.periode_libelle;
+      // The disclosure regime, so that a 0 or a blank is read as the Cnaf meant it.
+      if (p.note) el("div", "cafmap-tip-note", tip).textContent = p.note;
       const rank = p.rangs ? p.rangs[f.id] : null;
       if (rank !== null && rank !== undefined) {
         el("div", "cafmap-tip-rank", tip).textContent =

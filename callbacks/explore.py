@@ -46,6 +46,7 @@ from layers.options import (
     territory_label,
     territory_of,
 )
+from layers.series_notes import note, provenance_of, source_line
 from layers.views import ViewError
 
 GRAPH_CONFIG = {"displaylogo": False, "locale": "fr"}
@@ -198,12 +199,22 @@ def data_table(
     Output("meta-corps", "children"),
     Input("btn-meta", "n_clicks"),
     State("indicateur", "value"),
+    State("niveau", "value"),
+    State("periode", "value"),
     prevent_initial_call=True,
 )
-def show_metadata(_n: int, indicator: str) -> tuple[bool, str, html.Dl]:
-    """The « Définition et source » dialog of the indicator."""
+def show_metadata(
+    _n: int, indicator: str, level: str | None = None, period: str | None = None
+) -> tuple[bool, str, html.Dl]:
+    """The « Définition et source » dialog of the indicator, with the origin and disclosure
+    regime of the series shown (its dataset, field, update date) when the store knows them."""
     ind = BY_ID[indicator]
-    parts = [part for k, v in metadata_rows(ind) for part in (html.Dt(k), html.Dd(v))]
+    info = current_data().store()
+    prov = provenance_of(info.store if info else None, ind.id, str(level), str(period or ""))
+    rows = metadata_rows(ind)
+    if prov is not None:
+        rows += [("Série affichée", source_line(prov, ind)), ("Diffusion", note(prov))]
+    parts = [part for k, v in rows for part in (html.Dt(k), html.Dd(v))]
     return True, ind.title, html.Dl(parts, className="cc-meta")
 
 

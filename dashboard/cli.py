@@ -41,7 +41,11 @@ def _build(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _audit(args: argparse.Namespace, settings: Settings) -> int:
-    from geodata.cache import CacheError, require_active
+    from geodata.cache import CacheError, active_dir, require_active
+
+    real = active_dir(settings.store_import)
+    if real is not None:  # the store in service is real: audit what the app derived from it
+        return _audit_real(real, active_dir(settings.cache))
     from layers.build_store import audit_store, summarise
     from layers.store import Store, StoreError
 
@@ -61,6 +65,19 @@ def _audit(args: argparse.Namespace, settings: Settings) -> int:
         f"({s['secondes']} s)"
     )
     return 0 if s["echecs"] == 0 else 1
+
+
+def _audit_real(folder: Path, build: Path | None) -> int:
+    from layers.real_audit import audit_real_store
+    from layers.real_derived import geography_of
+
+    found = build is not None and (build / "geo" / "commune.parquet").is_file()
+    geography = geography_of(build) if found else None
+    report = audit_real_store(folder, geography)
+    for line in [*report.conflicts, *report.failures]:
+        print(f"  {line}", file=sys.stderr)
+    print(report.summary())
+    return 0 if report.ok else 1
 
 
 def _import(args: argparse.Namespace, settings: Settings) -> int:

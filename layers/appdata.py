@@ -18,19 +18,24 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import duckdb
 import pandas as pd
 
 if TYPE_CHECKING:
     from flask import Flask
 
 from geodata.cache import active_dir
+from layers import catalogue as catalogue_module
+from layers.catalogue import CURATED, Catalogue
 from layers.config import Settings
+from layers.portal_catalogue import store_catalogue
 from layers.store import Store, StoreError
 from layers.territory_index import TerritoryIndex
 
 DEMO_NOTICE = (
     "Données de démonstration : valeurs générées à partir des populations réelles, "
-    "après secret statistique. Ce ne sont pas des chiffres de la Cnaf."
+    "après secret statistique. Ce ne sont pas des chiffres de la Cnaf. "
+    "Pour afficher les données réelles : make sync (ou cafcarto sync)."
 )
 
 FACILITIES_DEMO_NOTICE = (
@@ -44,6 +49,16 @@ class StoreInfo:
     store: Store
     demo: bool
     folder: Path
+    # The catalogue this store serves: curated only for the demonstration (its generator
+    # makes the curated series), curated + the portal's series for a real store.
+    catalogue: Catalogue = CURATED
+
+    @classmethod
+    def open(cls, folder: Path, demo: bool) -> StoreInfo:
+        store = Store(folder)
+        if demo:
+            return cls(store, demo, folder)
+        return cls(store, demo, folder, store_catalogue(folder, store.availability()))
 
     @property
     def notice(self) -> str | None:
@@ -91,7 +106,16 @@ class AppData:
             return self._index[1]
 
     def store(self) -> StoreInfo | None:
-        """The imported store when there is one, else the demonstration (None if neither)."""
+        """The imported store when there is one, else the demonstration (None if neither).
+
+        Its catalogue becomes the process's catalogue in service (`layers.catalogue.activate`):
+        every caller reaches the data through here first, so pages, callbacks, exports and the
+        API list the series of the store they answer from."""
+        info = self._open_store()
+        catalogue_module.activate(None if info is None else info.catalogue)
+        return info
+
+    def _open_store(self) -> StoreInfo | None:
         for root, demo in ((self.settings.store_import, False), (self.settings.store_demo, True)):
             folder = active_dir(root)
             if folder is None:
@@ -100,8 +124,8 @@ class AppData:
             with self._lock:
                 if self._store is None or self._store[0] != folder:
                     try:
-                        self._store = (folder, StoreInfo(Store(folder), demo, folder))
-                    except (StoreError, OSError, json.JSONDecodeError):
+                        self._store = (folder, StoreInfo.open(folder, demo))
+                    except (StoreError, OSError, json.JSONDecodeError, duckdb.Error):
                         continue
                 return self._store[1]
         return None

@@ -1,8 +1,11 @@
 """The indicator catalogue: categories -> themes -> sub-themes -> indicators, as Cafdata files them.
 
 The curated indicators are data (`catalogue.toml`, beside this module), turned into
-`layers.model.Indicator` objects once at import. `load_catalogue()` reads any number of such
-files, so that series described by the portal's metadata join the curated ones without code.
+`layers.model.Indicator` objects once at import (`CURATED`). The catalogue in service is the
+curated one for the demonstration, and curated + the portal's series for a real store
+(`layers/portal_catalogue.py`), activated by `layers.appdata.AppData.store()`; `BY_ID`,
+`INDICATORS`, `CATEGORIES`, `search`, `tree` read the active one. Code that must see the
+curated catalogue whatever the store (the demonstration generator, the importer) uses `CURATED`.
 `BREAKDOWNS` lists the linked tables (a total and its parts) that secrecy treats together.
 """
 
@@ -10,7 +13,7 @@ from __future__ import annotations
 
 import tomllib
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
 from types import MappingProxyType
@@ -28,12 +31,32 @@ class CatalogueError(ValueError):
     """A catalogue file that cannot be read; the message (French) names the file and entry."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # compared and hashed by identity (a cache key)
 class Catalogue:
     indicators: tuple[Indicator, ...]
     categories: Mapping[str, Mapping[str, tuple[str, ...]]]  # category -> theme -> sub-themes
     breakdowns: Mapping[str, tuple[str, ...]]
     geometry_indicators: tuple[Indicator, ...]
+    # Known by id but not offered: the curated indicators a real store lacks (pages that name
+    # a curated id, such as the profile's key figures, still read its words; no value comes).
+    known: tuple[Indicator, ...] = ()
+
+    @property
+    def by_id(self) -> Mapping[str, Indicator]:
+        # Built once per catalogue (a frozen dataclass cannot hold a cached property).
+        found = self.__dict__.get("_by_id")
+        if found is None:
+            found = MappingProxyType({i.id: i for i in (*self.known, *self.indicators)})
+            object.__setattr__(self, "_by_id", found)
+        return found
+
+    @property
+    def offered_ids(self) -> frozenset[str]:
+        found = self.__dict__.get("_offered")
+        if found is None:
+            found = frozenset(i.id for i in self.indicators)
+            object.__setattr__(self, "_offered", found)
+        return found
 
 
 def _indicator(entry: Mapping[str, Any], doc: Mapping[str, Any], where: str) -> Indicator:
@@ -113,14 +136,78 @@ def load_catalogue(paths: Iterable[Path] = (CATALOGUE_FILE,)) -> Catalogue:
     )
 
 
-CATALOGUE = load_catalogue()
-INDICATORS: tuple[Indicator, ...] = CATALOGUE.indicators
-BY_ID: Mapping[str, Indicator] = MappingProxyType({i.id: i for i in INDICATORS})
-CATEGORIES = CATALOGUE.categories
-BREAKDOWNS = CATALOGUE.breakdowns
+CURATED = load_catalogue()
+BREAKDOWNS = CURATED.breakdowns
 GEOMETRY_INDICATORS: Mapping[str, Indicator] = MappingProxyType(
-    {i.id: i for i in CATALOGUE.geometry_indicators}
+    {i.id: i for i in CURATED.geometry_indicators}
 )
+
+# The catalogue in service follows the store in service (`layers.appdata.AppData.store()`
+# activates it): curated only for the demonstration, curated + the portal's series for a real
+# store. Some twenty modules import `BY_ID`, `INDICATORS`, `CATEGORIES` by name, so these names
+# are views that read the active catalogue at each use; activating swaps one reference, which
+# is atomic in CPython: a reader sees the old catalogue or the new one, never a mix.
+_active: Catalogue = CURATED
+
+
+def activate(catalogue: Catalogue | None) -> None:
+    """Serve `catalogue` (None: the curated one) to every page, callback, export and API."""
+    global _active
+    _active = catalogue if catalogue is not None else CURATED
+
+
+def active() -> Catalogue:
+    return _active
+
+
+def offered(ident: object) -> bool:
+    """Whether the catalogue in service offers this indicator (a real store may lack a
+    curated one: it is then refused, never shown empty)."""
+    return isinstance(ident, str) and ident in _active.offered_ids
+
+
+class _ActiveIndicators(Sequence[Indicator]):
+    """`INDICATORS`: the indicators offered by the active catalogue, in order."""
+
+    def __getitem__(self, i):  # type: ignore[override]
+        return _active.indicators[i]
+
+    def __len__(self) -> int:
+        return len(_active.indicators)
+
+    def __iter__(self) -> Iterator[Indicator]:
+        return iter(_active.indicators)
+
+
+class _ActiveById(Mapping[str, Indicator]):
+    """`BY_ID`: id -> indicator of the active catalogue."""
+
+    def __getitem__(self, key: str) -> Indicator:
+        return _active.by_id[key]
+
+    def __len__(self) -> int:
+        return len(_active.by_id)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(_active.by_id)
+
+
+class _ActiveCategories(Mapping[str, Mapping[str, tuple[str, ...]]]):
+    """`CATEGORIES`: category -> theme -> sub-themes of the active catalogue."""
+
+    def __getitem__(self, key: str) -> Mapping[str, tuple[str, ...]]:
+        return _active.categories[key]
+
+    def __len__(self) -> int:
+        return len(_active.categories)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(_active.categories)
+
+
+INDICATORS: Sequence[Indicator] = _ActiveIndicators()
+BY_ID: Mapping[str, Indicator] = _ActiveById()
+CATEGORIES: Mapping[str, Mapping[str, tuple[str, ...]]] = _ActiveCategories()
 
 
 def fold(text: str) -> str:
@@ -138,7 +225,7 @@ def search(query: str, limit: int = 10) -> list[Indicator]:
     if not words:
         return []
     scored = []
-    for order, ind in enumerate(INDICATORS):
+    for order, ind in enumerate(_active.indicators):
         strong = fold(" ".join((ind.id.replace("_", " "), ind.title, *ind.keywords)))
         weak = fold(" ".join((ind.definition, ind.theme, ind.subtheme)))
         score = 0
@@ -154,15 +241,18 @@ def search(query: str, limit: int = 10) -> list[Indicator]:
     return [ind for _, _, ind in sorted(scored)[:limit]]
 
 
-def in_subtheme(category: str, theme: str, subtheme: str) -> list[str]:
+def in_subtheme(
+    category: str, theme: str, subtheme: str, catalogue: Catalogue | None = None
+) -> list[str]:
     """Ids of the indicators filed under one sub-theme, in catalogue order."""
-    return [
-        i.id for i in INDICATORS if (i.category, i.theme, i.subtheme) == (category, theme, subtheme)
-    ]
+    cat = catalogue or _active
+    key = (category, theme, subtheme)
+    return [i.id for i in cat.indicators if (i.category, i.theme, i.subtheme) == key]
 
 
 def tree() -> list[dict]:
     """Category -> theme -> sub-theme -> indicator ids, in catalogue order (for the side panel)."""
+    cat_ = _active  # one catalogue for the whole answer, even if another is activated meanwhile
     return [
         {
             "categorie": cat,
@@ -170,12 +260,12 @@ def tree() -> list[dict]:
                 {
                     "theme": theme,
                     "sous_themes": [
-                        {"sous_theme": sub, "indicateurs": in_subtheme(cat, theme, sub)}
+                        {"sous_theme": sub, "indicateurs": in_subtheme(cat, theme, sub, cat_)}
                         for sub in subs
                     ],
                 }
                 for theme, subs in themes.items()
             ],
         }
-        for cat, themes in CATEGORIES.items()
+        for cat, themes in cat_.categories.items()
     ]

@@ -42,7 +42,7 @@ def view_xlsx(
 ) -> tuple[bytes, str]:
     """Excel of exactly the map's view (every territory of the level or of the filter)."""
     cells = layer(store, index, ind, level, period, parent)
-    meta = ExportMeta.of(ind, level, period, notice)
+    meta = ExportMeta.of(ind, level, period, notice, store.provenance(ind.id, level, period))
     body = to_xlsx(export_rows(cells, meta), meta, progress)
     return body, meta.filename("xlsx")
 

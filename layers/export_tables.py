@@ -17,6 +17,8 @@ from datetime import datetime
 import pandas as pd
 
 from layers.model import Indicator, level_name
+from layers.provenance import Provenance
+from layers.series_notes import note, source_line
 from layers.store import PUBLISHED
 from layers.views import STATUS_API, period_text
 
@@ -32,6 +34,7 @@ EXPORT_COLUMNS: tuple[str, ...] = (
     "statut",
     "unite",
     "source",
+    "note",
     "avertissement",
 )
 GEOJSON_PROPERTIES: tuple[str, ...] = (
@@ -42,6 +45,7 @@ GEOJSON_PROPERTIES: tuple[str, ...] = (
     "unite",
     "periode",
     "source",
+    "note",
     "avertissement",
 )
 # A text cell starting with one of these is run as a formula by Excel / LibreOffice.
@@ -67,9 +71,18 @@ class ExportMeta:
     definition: str = ""
     notice: str | None = None
     exported_at: str = ""
+    line: str = ""  # the provenance's source line, when the store knows it
+    note: str = ""  # the disclosure regime in words (layers.series_notes.note)
 
     @classmethod
-    def of(cls, ind: Indicator, level: str, period: str, notice: str | None = None) -> ExportMeta:
+    def of(
+        cls,
+        ind: Indicator,
+        level: str,
+        period: str,
+        notice: str | None = None,
+        provenance: Provenance | None = None,
+    ) -> ExportMeta:
         return cls(
             indicator=ind.id,
             title=ind.title,
@@ -81,11 +94,13 @@ class ExportMeta:
             definition=ind.definition,
             notice=notice,
             exported_at=datetime.now().isoformat(timespec="seconds"),
+            line=source_line(provenance, ind) if provenance is not None else "",
+            note=note(provenance),
         )
 
     @property
     def source_line(self) -> str:
-        return f"Source : {self.source}"
+        return self.line or f"Source : {self.source}"
 
     def filename(self, ext: str) -> str:
         """cafdata_<indicator>_<level>_<period>.<ext>; callers pass validated values only."""
@@ -143,6 +158,7 @@ def export_rows(cells: pd.DataFrame, meta: ExportMeta) -> pd.DataFrame:
             "statut": [STATUS_API.get(s, "missing") for s in statut],
             "unite": [meta.unit] * n,
             "source": [meta.source_line] * n,
+            "note": [meta.note] * n,
             "avertissement": [meta.notice or ""] * n,
         },
         columns=list(EXPORT_COLUMNS),
@@ -188,7 +204,7 @@ def to_xlsx(
     wb = Workbook(write_only=True)
     ws = wb.create_sheet("donnees")
     ws.freeze_panes = "A2"
-    for i, width in enumerate((12, 32, 12, 22, 40, 10, 12, 14, 10, 40, 40), start=1):
+    for i, width in enumerate((12, 32, 12, 22, 40, 10, 12, 14, 10, 40, 50, 40), start=1):
         ws.column_dimensions[get_column_letter(i)].width = width
     ws.append(list(EXPORT_COLUMNS))
     number_format = "0" if meta.decimals == 0 else "0." + "0" * meta.decimals
@@ -226,6 +242,7 @@ def metadata_pairs(meta: ExportMeta) -> list[tuple[str, str]]:
         ("Niveau", level_name(meta.level)),
         ("Période", f"{meta.period} ({period_text(meta.period)})"),
         ("Source", meta.source_line),
+        ("Diffusion", meta.note),
         ("Statuts", STATUS_HELP_FR),
         ("Avertissement", meta.notice or ""),
         ("Date de l'export", meta.exported_at),
@@ -259,6 +276,7 @@ def to_geojson(
         "niveau": meta.level,
         "periode": meta.period,
         "source": meta.source_line,
+        "note": meta.note or None,
         "avertissement": meta.notice,
         "features": out,
     }

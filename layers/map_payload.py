@@ -29,6 +29,8 @@ from layers.classify import (
     palette,
 )
 from layers.model import Indicator
+from layers.provenance import ROUNDED, Provenance
+from layers.series_notes import is_approximate, is_derived, note, source_line
 from layers.store import NOT_APPLICABLE, PUBLISHED, SECRET
 from layers.views import period_text, rank
 
@@ -139,6 +141,14 @@ def _legend(
     return legend
 
 
+def _regime_legend(legend: list[dict], provenance: Provenance | None) -> list[dict]:
+    """A rounded series has no blank (the Cnaf rounds instead of hiding): its legend shows no
+    empty « Secret statistique » row, which would suggest hidden cells."""
+    if provenance is None or provenance.regime != ROUNDED or is_derived(provenance):
+        return legend
+    return [r for r in legend if not (r.get("classe") == SECRET_CLASS and r["effectif"] == 0)]
+
+
 def _circles(shown: np.ndarray, unit: str) -> dict:
     """Radii of proportional circles (area proportional to the value) and the legend's sizes."""
     vmax = float(np.nanmax(shown)) if np.isfinite(shown).any() else 0.0
@@ -171,6 +181,7 @@ def store_payload(
     reference: float | None = None,
     inside: np.ndarray | None = None,
     notice: str | None = None,
+    provenance: Provenance | None = None,
 ) -> dict:
     """The JSON of /api/carte for a store indicator: one entry per feature of the level.
 
@@ -208,8 +219,10 @@ def store_payload(
         "classes_effectif": int(np.isfinite(shown).sum()),
         "bornes": breaks,
         "couleurs": colours,
-        "legende": _legend(classes, breaks, colours, dec, ind.unit),
-        "source": f"Source : {ind.source}",
+        "legende": _regime_legend(_legend(classes, breaks, colours, dec, ind.unit), provenance),
+        "source": source_line(provenance, ind),
+        "note": note(provenance),
+        "approximatif": is_approximate(provenance),
         "avertissement": notice,
     }
     if representation == "cercles":

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any
 
@@ -21,6 +21,8 @@ import pandas as pd
 from layers.catalogue import BY_ID, CATEGORIES, INDICATORS
 from layers.classify import format_fr
 from layers.model import LEVEL, REFERENCE_LEVELS, Indicator, level_name, parent_levels
+from layers.provenance import Provenance
+from layers.series_notes import APPROX, is_approximate, note, provenance_of, source_line
 from layers.store import MISSING, NOT_APPLICABLE, PUBLISHED, SECRET, Store
 from layers.territory_index import TerritoryIndex
 from layers.views import STATUS_FR, ViewError, indicator, period_text, value_text
@@ -198,6 +200,8 @@ class IndicatorRow:
     references: tuple[Reference, ...]
     epci_rank: Rank | None  # communes only; None for a hidden value
     evolution: Evolution | None  # None with fewer than two published values
+    source: str = ""  # « Source : Cnaf, data.caf.fr, jeu … » when the store knows it
+    note: str = ""  # disclosure regime (« Valeurs arrondies à 5 … »)
 
 
 @dataclass(frozen=True, slots=True)
@@ -508,7 +512,7 @@ def profile(
     # Two queries for the whole page (latest periods, then every series), not two per indicator.
     periods: dict[str, str | None] = dict(store.latest_periods(level))
     page = _read_page(store, index, identity, [i.id for _, _, inds in grouped for i in inds])
-    themes = _themes(page, grouped, periods)
+    themes = _themes(page, grouped, periods, store)
     by_id = {row.cell.indicator: row.cell for theme in themes for row in theme.rows}
     key = _key_figures(store, level, code, periods, by_id)
     chosen = _neighbour_indicator(level, neighbour_indicator, by_id)
@@ -523,18 +527,34 @@ def profile(
         themes=themes,
         neighbours=near,
         references=page.refs,
-        source=SOURCE_LINE,
+        source=profile_source(themes),
         notice=demo_notice,
     )
 
 
+def profile_source(themes: tuple[Theme, ...]) -> str:
+    """The page's source line: the portal datasets its rows come from, when the store says."""
+    datasets: list[str] = []
+    for theme in themes:
+        for row in theme.rows:
+            head = row.source.partition(", jeu ")[2].partition(",")[0].partition(" (")[0]
+            if row.source.startswith("Source : Cnaf, data.caf.fr") and head not in datasets:
+                datasets.append(head)
+    if not datasets:
+        return SOURCE_LINE
+    return f"Source : Cnaf, data.caf.fr (jeux {', '.join(datasets)}) ; Insee ; IGN"
+
+
 def _themes(
-    page: _Page, grouped: list[tuple[str, str, list[Indicator]]], periods: dict[str, str | None]
+    page: _Page,
+    grouped: list[tuple[str, str, list[Indicator]]],
+    periods: dict[str, str | None],
+    store: Store | None = None,
 ) -> tuple[Theme, ...]:
     themes = []
     for cat, theme, inds in grouped:
         rows = tuple(
-            _indicator_row(page, ind, period)
+            _indicator_row(page, ind, period, provenance_of(store, ind.id, page.level, period))
             for ind in inds
             if (period := periods.get(ind.id)) is not None  # None: not in this store at all
         )
@@ -543,8 +563,12 @@ def _themes(
     return tuple(themes)
 
 
-def _indicator_row(page: _Page, ind: Indicator, period: str) -> IndicatorRow:
+def _indicator_row(
+    page: _Page, ind: Indicator, period: str, prov: Provenance | None = None
+) -> IndicatorRow:
     own = page.cell(ind, page.level, page.code, period)
+    if is_approximate(prov) and own.value is not None:
+        own = replace(own, text=f"{APPROX} {own.text}")
     rank = None
     if page.siblings is not None:  # a commune: its rank among its EPCI's communes
         published = page.sibling_values.get((ind.id, period))
@@ -556,6 +580,8 @@ def _indicator_row(page: _Page, ind: Indicator, period: str) -> IndicatorRow:
         references=tuple(Reference(p, page.cell(ind, p.level, p.code, period)) for p in page.refs),
         epci_rank=rank,
         evolution=evolution(ind, page.series(ind)),
+        source=source_line(prov, ind) if prov is not None else "",
+        note=note(prov),
     )
 
 

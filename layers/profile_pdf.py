@@ -467,7 +467,17 @@ def profile_story(prof: Profile, day: dt.date) -> list:
     story += _themes_block(prof, st)
     story += _neighbours_block(prof, st)
     story += [Spacer(1, 10), _p(prof.source or SOURCE_LINE, st["petit"])]
+    story += _provenance_lines(prof, st)
     return story
+
+
+def _provenance_lines(prof: Profile, st: dict) -> list:
+    """One small line per series whose origin the store knows (dataset, update, regime)."""
+    return [
+        _p(f"{row.cell.title} : {row.source}" + (f" — {row.note}" if row.note else ""), st["petit"])
+        for row in prof.indicator_rows()
+        if row.source
+    ]
 
 
 def profile_pdf(

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, replace
 from urllib.parse import urlencode
 
-from layers.catalogue import BY_ID
+from layers.catalogue import BY_ID, INDICATORS, offered
 from layers.classify import MAX_CLASSES, METHODS, MIN_CLASSES
 from layers.map_options import ALL_PALETTES, REPRESENTATIONS, parse_breaks
 from layers.model import FACILITY_BY_SLUG, FACILITY_TYPES
@@ -44,6 +44,14 @@ class ViewState:
         return urlencode(items)
 
 
+def default_indicator() -> str:
+    """The default indicator when the catalogue in service offers it (a real store may lack
+    it), else its first indicator."""
+    if offered(DEFAULT_INDICATOR) or not INDICATORS:
+        return DEFAULT_INDICATOR
+    return INDICATORS[0].id
+
+
 def _float_triplet(text: str) -> bool:
     parts = text.split(",")
     if len(parts) != 3:
@@ -71,7 +79,7 @@ def parse_state(
     """The state asked by a URL, each bad parameter replaced by its default; and the names of
     the parameters that were ignored."""
     q = {k: str(v)[:MAX_PARAM] for k, v in query.items() if isinstance(v, str)}
-    state, bad = ViewState(), []
+    state, bad = ViewState(indicateur=default_indicator()), []
 
     def take(name: str, ok: bool, value: object) -> None:
         nonlocal state
@@ -82,8 +90,7 @@ def parse_state(
         else:
             bad.append(name)
 
-    ind = BY_ID.get(q.get("indicateur", ""))
-    take("indicateur", ind is not None, q.get("indicateur"))
+    take("indicateur", offered(q.get("indicateur")), q.get("indicateur"))
     ind = BY_ID[state.indicateur]
     usable = [lv for lv in ind.levels if lv in levels and lv != "france"]
     lvl = q.get("niveau", "")

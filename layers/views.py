@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from layers.catalogue import BY_ID
+from layers.catalogue import BY_ID, offered
 from layers.classify import format_fr
 from layers.model import (
     BARE_CODE_LEVELS,
@@ -49,7 +49,7 @@ class ViewError(ValueError):
 
 def indicator(ident: str | None) -> Indicator:
     ind = BY_ID.get(str(ident or "")[:MAX_QUERY_CHARS])
-    if ind is None:
+    if ind is None or not offered(ind.id):
         raise ViewError(
             f"Indicateur inconnu : « {_short(ident)} ». La liste est dans /api/v1/catalog."
         )

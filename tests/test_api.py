@@ -162,7 +162,7 @@ def test_data_json_rows_follow_the_level_table(client, appdata: AppData) -> None
     assert body["total"] == len(table) == len(body["rows"]) and body["offset"] == 0
     assert body["limit"] == 50000 and body["kind"] == "count" and body["unit"] == "foyers"
     assert [r["code"] for r in body["rows"]] == table["code"].tolist()
-    assert body["notice"] and body["source"] == BY_ID["allocataires"].source
+    assert body["notice"] and body["source"]["text"] == f"Source : {BY_ID['allocataires'].source}"
     statuses = {r["status"] for r in body["rows"]}
     assert statuses <= set(STATUS_API.values()) and {"published", "secret"} <= statuses
     for row in body["rows"]:
@@ -323,6 +323,7 @@ def test_geojson_export(client, appdata: AppData) -> None:
             "unite",
             "periode",
             "source",
+            "note",
             "avertissement",
         }
         assert feat["id"] == i and props["code"] == row["code"] == table["code"].iloc[i]

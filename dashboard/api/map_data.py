@@ -71,6 +71,7 @@ def _store_payload(data: AppData, folder: str, key: tuple) -> Encoded:
         reference=_france_reference(info, ind, period),
         inside=inside,
         notice=info.notice,
+        provenance=info.store.provenance(ind.id, level, period),
         **dict(params),
     )
     if parent is not None:

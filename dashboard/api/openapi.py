@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from layers.catalogue import INDICATORS
+from layers.catalogue import Catalogue, active
 from layers.model import FACILITY_TYPES, LEVEL_CODES
 from layers.views import STATUS_API
 
@@ -55,6 +55,33 @@ def _ref(name: str) -> dict:
 _STATUS = {"type": "string", "enum": list(STATUS_API.values())}
 _LEVEL = {"type": "string", "enum": list(LEVEL_CODES)}
 _PARENT_REF = _obj({"code": _STR, "name": _NSTR})
+_NINT = {"type": ["integer", "null"]}
+# Where a series comes from and how the Cnaf disclosed it (/api/v1/data, key figures).
+_PROVENANCE = {
+    "source": _obj(
+        {
+            "text": {
+                **_STR,
+                "description": "« Source : Cnaf, data.caf.fr, jeu …, mis à jour le … »",
+            },
+            "jeu": {**_NSTR, "description": "Jeu de données du portail (s_ben_com_f)."},
+            "champ": {**_NSTR, "description": "Champ source (indfoy_rsa)."},
+            "mis_a_jour": {**_NSTR, "description": "Date de mise à jour du jeu (AAAA-MM-JJ)."},
+            "url": {**_NSTR, "description": "Page du jeu sur data.caf.fr."},
+        }
+    ),
+    "regime": {
+        "type": ["string", "null"],
+        "enum": ["exact", "arrondi", "supprime", None],
+        "description": "Régime de diffusion : exact, arrondi (à `arrondi`), supprime (secret).",
+    },
+    "arrondi": {**_NINT, "description": "Pas d'arrondi (5 foyers, 100 euros)."},
+    "note": {**_NSTR, "description": "Ce que le régime signifie (un 0, une case vide)."},
+    "approximatif": {
+        "type": "boolean",
+        "description": "Taux calculé à partir d'effectifs arrondis : valeur approchée (≈).",
+    },
+}
 _ERRORS = {"400": _ERR, "404": _ERR, "500": _ERR, "503": _ERR}
 
 
@@ -139,7 +166,7 @@ def _data_schemas() -> dict:
                 "unit": _STR,
                 "kind": {"type": "string", "enum": list(KINDS)},
                 "decimals": {"type": "integer"},
-                "source": _STR,
+                **_PROVENANCE,
                 "notice": _NSTR,
                 "total": {"type": "integer"},
                 "offset": {"type": "integer"},
@@ -160,6 +187,7 @@ def _territory_schemas() -> dict:
                 "period": _STR,
                 "value": _NUM,
                 "status": _STATUS,
+                **_PROVENANCE,
             }
         ),
         "Territoire": _obj(
@@ -241,12 +269,12 @@ def _schemas() -> dict:
     }
 
 
-def _data_params() -> list[dict]:
+def _data_params(catalogue: Catalogue) -> list[dict]:
     return [
         _param(
             "indicator",
             "query",
-            {"type": "string", "enum": [i.id for i in INDICATORS]},
+            {"type": "string", "enum": [i.id for i in catalogue.indicators]},
             "Identifiant de l'indicateur (voir /api/v1/catalog).",
             "allocataires",
             True,
@@ -323,7 +351,7 @@ def _export_media() -> dict:
     }
 
 
-def _data_paths() -> dict:
+def _data_paths(catalogue: Catalogue) -> dict:
     return {
         "/api/v1/catalog": {
             "get": {
@@ -340,7 +368,7 @@ def _data_paths() -> dict:
                     "manquante ou non concernée a une valeur vide (null) et son statut."
                 ),
                 "operationId": "data",
-                "parameters": _data_params(),
+                "parameters": _data_params(catalogue),
                 "responses": {
                     "200": {
                         "description": "Données (JSON) ou fichier à télécharger.",
@@ -492,9 +520,15 @@ _ERROR_RESPONSE = {
 }
 
 
-@lru_cache(maxsize=1)
 def openapi_document() -> dict:
-    """The OpenAPI 3.1 document (a fresh copy is not needed: callers only serialise it)."""
+    """The OpenAPI 3.1 document of the catalogue in service (its indicator ids)."""
+    return _document(active())
+
+
+@lru_cache(maxsize=4)
+def _document(catalogue: Catalogue) -> dict:
+    # Keyed by the catalogue in service: a real store's portal series are valid indicators.
+    # (A fresh copy is not needed: callers only serialise it.)
     statuses = ", ".join(STATUS_API.values())
     return {
         "openapi": "3.1.0",
@@ -508,6 +542,6 @@ def openapi_document() -> dict:
             ),
         },
         "servers": [{"url": "/"}],
-        "paths": {**_data_paths(), **_territory_paths(), **_service_paths()},
+        "paths": {**_data_paths(catalogue), **_territory_paths(), **_service_paths()},
         "components": {"schemas": _schemas(), "responses": {"Erreur": _ERROR_RESPONSE}},
     }

@@ -100,7 +100,8 @@ def data_route() -> Response:
     query = data_query(info, index)
     cells = layer(info.store, index, query.ind, query.level, query.period, query.parent)
     page = cells.iloc[query.offset : query.offset + query.limit].reset_index(drop=True)
-    meta = ExportMeta.of(query.ind, query.level, query.period, info.notice)
+    prov = info.store.provenance(query.ind.id, query.level, query.period)
+    meta = ExportMeta.of(query.ind, query.level, query.period, info.notice, prov)
     rows = export_rows(page, meta)
     if query.fmt == "json":
         return json_response(data_json(query, info, index, rows, len(cells)))

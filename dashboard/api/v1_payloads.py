@@ -20,6 +20,8 @@ from layers.catalogue import BY_ID, CATEGORIES, INDICATORS, in_subtheme
 from layers.export_tables import ExportMeta, published_value, to_geojson
 from layers.facilities import facility_places
 from layers.model import LAEP, Indicator, level_name
+from layers.provenance import Provenance
+from layers.series_notes import api_fields, source_line
 from layers.store import Store
 from layers.territory_index import Territory, TerritoryIndex
 from layers.views import STATUS_API, ViewError
@@ -121,6 +123,17 @@ def catalog_payload(info: StoreInfo, built: list[str]) -> dict:
 # Data
 
 
+def series_provenance(prov: Provenance | None, ind: Indicator) -> dict:
+    """`source` (its line, dataset, field, update date, portal page), `regime`, `arrondi`,
+    `note` and `approximatif` of one series, as /api/v1/data and the territories say them."""
+    fields = api_fields(prov)
+    fields["source"] = {
+        "text": source_line(prov, ind),
+        **(fields["source"] or {"jeu": None, "champ": None, "mis_a_jour": None, "url": None}),
+    }
+    return fields
+
+
 def data_json(
     query: DataQuery, info: StoreInfo, index: TerritoryIndex, rows: pd.DataFrame, total: int
 ) -> dict:
@@ -142,7 +155,7 @@ def data_json(
         "unit": ind.unit,
         "kind": ind.api_kind,
         "decimals": ind.decimals,
-        "source": ind.source,
+        **series_provenance(info.store.provenance(ind.id, query.level, query.period), ind),
         "notice": info.notice,
         "total": total,
         "offset": query.offset,
@@ -235,6 +248,7 @@ def key_figures(store: Store, index: TerritoryIndex, level: str, code: str) -> l
                 "period": period,
                 "value": published_value(value, statut, ind.decimals),
                 "status": STATUS_API.get(statut, "missing"),
+                **series_provenance(store.provenance(ind.id, level, period), ind),
             }
         )
     return out

@@ -260,8 +260,26 @@ def profile_layout(data: AppData, level: str | None = None, code: str | None = N
     if level == "commune":
         sections.append(_facilities_section())
     sections.append(html.P(prof.source, className="cc-note"))
+    sections += _provenance_section(prof)
     sections.append(dcc.Store(id="fiche-territoire", data={"niveau": level, "code": code}))
     return html.Div(sections, className="cc-profile")
+
+
+def _provenance_section(prof: Profile) -> list:
+    """One line per series whose origin the store knows: its dataset, update and regime."""
+    lines = [
+        html.Li(f"{row.cell.title} : {row.source}" + (f" — {row.note}" if row.note else ""))
+        for row in prof.indicator_rows()
+        if row.source
+    ]
+    if not lines:
+        return []
+    return [
+        html.Details(
+            [html.Summary("Sources et diffusion de chaque série"), html.Ul(lines)],
+            className="cc-note cc-provenance",
+        )
+    ]
 
 
 def layout(niveau: str | None = None, code: str | None = None, **_query: str) -> html.Div:
