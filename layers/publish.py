@@ -20,17 +20,26 @@ import scipy.sparse as sp
 from layers.audit import Relations
 from layers.catalogue import BREAKDOWNS
 from layers.demo import DemoData
+from layers.household_links import link_groups, mirrored_pairs
 from layers.model import parent_levels
 from layers.secrecy import primary_mask, protect
 
 # Where the communes' values sum: EPCI, Caf, département, région, France.
 AGGREGATE_LEVELS = parent_levels("commune")
+# Rounds of "protect, then hide the mirrored cells" before giving up (2 or 3 suffice).
+MAX_LINK_ROUNDS = 8
 
-# Tables of linked indicators; every other count is a table of its own.
-LINKED_TABLES: tuple[tuple[str, ...], ...] = (
-    ("allocataires", *BREAKDOWNS["allocataires"], *BREAKDOWNS["allocataires@qf"]),
-    ("aides_logement", *BREAKDOWNS["aides_logement"]),
-)
+
+def linked_tables(counts: list[str]) -> list[tuple[str, ...]]:
+    """Secrecy tables of `counts` (in order): a total with all its breakdowns (the catalogue's
+    `[breakdowns]`) and the counts describing the same households (persons covered) form one
+    table; every other count is a table of its own."""
+    tables = [
+        (total.split("@")[0], *parts)
+        for total, parts in BREAKDOWNS.items()
+        if all(c in counts for c in (total.split("@")[0], *parts))
+    ]
+    return link_groups([*tables, *((c,) for c in counts)])
 
 
 @dataclass
@@ -347,11 +356,42 @@ def _matrix(pairs: list[tuple[np.ndarray, np.ndarray]], n_cells: int) -> sp.csr_
 def protect_table(
     table: Table, threshold: int = 5, protection: float = 5
 ) -> tuple[np.ndarray, dict]:
-    """Hidden mask of a table (primary + secondary) and the run's statistics."""
+    """Hidden mask of a table (primary + secondary) and the run's statistics.
+
+    Columns describing the same households (allocataires and persons covered) are hidden
+    together, territory by territory: a mirrored cell joins the primary cells and the
+    protection runs again, until the masks agree."""
     primary = primary_mask(
         table.values, threshold, zone_kind=table.zone_kind, allocataires=table.allocataires
     )
-    result = protect(
-        table.values, table.relations, primary, threshold=threshold, protection=protection
-    )
-    return result.hidden, result.stats
+    forced = primary.copy()
+    rounds = 0
+    while rounds < MAX_LINK_ROUNDS:
+        rounds += 1
+        result = protect(
+            table.values, table.relations, forced, threshold=threshold, protection=protection
+        )
+        mirrored = result.hidden | mirror_mask(table, result.hidden)
+        if (mirrored == result.hidden).all():
+            break
+        forced = mirrored
+    stats = {**result.stats, "primary": int(primary.sum()), "link_rounds": rounds}
+    stats["secondary"] = int((result.hidden & ~primary).sum())
+    return result.hidden, stats
+
+
+def mirror_mask(table: Table, hidden: np.ndarray) -> np.ndarray:
+    """Cells to hide because the cell of the same territory in a mirrored column is hidden."""
+    out = np.zeros_like(hidden)
+    n_terr = int(table.cell_terr.max()) + 1 if table.cell_terr.size else 0
+    for a, b in mirrored_pairs(table.columns):
+        ca, cb = table.columns.index(a), table.columns.index(b)
+        cell_a = np.full(n_terr, -1)
+        cell_b = np.full(n_terr, -1)
+        cell_a[table.cell_terr[table.cell_col == ca]] = np.flatnonzero(table.cell_col == ca)
+        cell_b[table.cell_terr[table.cell_col == cb]] = np.flatnonzero(table.cell_col == cb)
+        both = (cell_a >= 0) & (cell_b >= 0)
+        either = hidden[cell_a[both]] | hidden[cell_b[both]]
+        out[cell_a[both][either]] = True
+        out[cell_b[both][either]] = True
+    return out
