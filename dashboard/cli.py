@@ -42,7 +42,7 @@ def _build(args: argparse.Namespace, settings: Settings) -> int:
 
 def _audit(args: argparse.Namespace, settings: Settings) -> int:
     from geodata.cache import CacheError, require_active
-    from layers.build_store import audit_store, summarise
+    from layers.build_store import audit_store, check_lines, store_checks, summarise
     from layers.store import Store, StoreError
 
     try:
@@ -60,7 +60,10 @@ def _audit(args: argparse.Namespace, settings: Settings) -> int:
         f"{s['secretes']} secrètes, intervalle le plus étroit {width}, {s['echecs']} échec(s) "
         f"({s['secondes']} s)"
     )
-    return 0 if s["echecs"] == 0 else 1
+    checks = store_checks(store, geo, periods)
+    print("\n".join(check_lines(checks)))
+    failed = s["echecs"] or checks["cellules_liees"] or len(checks["ecarts_arrondi"])
+    return 1 if failed else 0
 
 
 def _import(args: argparse.Namespace, settings: Settings) -> int:

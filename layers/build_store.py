@@ -24,9 +24,16 @@ import pandas as pd
 from geodata import cache
 from layers.audit import AuditReport, audit
 from layers.demo import DEFAULT_SEED, DemoData, generate
-from layers.demo_regimes import ROUNDED_FROM, ROUNDED_LEVELS, demo_provenance, rounding_step
+from layers.demo_regimes import (
+    ROUNDED_FROM,
+    ROUNDED_LEVELS,
+    demo_provenance,
+    rounding_step,
+    rounding_violations,
+)
 from layers.demo_store import _local, publish_demo, secret_tables
 from layers.facilities import place_points
+from layers.household_links import linked_exposures
 from layers.model import LEVEL
 from layers.publish import build_table, territories
 from layers.store import PUBLISHED, SECRET, Store, write_store
@@ -271,6 +278,62 @@ def _audit_job(job: tuple[int, tuple[str, ...]]) -> tuple[str, tuple[str, ...], 
         published, table.relations, hidden, protection=_AUDIT["protection"], rounding=rounding
     )
     return period, columns, report
+
+
+def store_checks(
+    store: Store, geo_build: Path, periods: Iterable[str] | None = None
+) -> dict[str, object]:
+    """The two checks beside the attacker's LP, over every period and level: published cells
+    linked to a hidden household count (persons, amounts, rates; must be none), and the
+    rounding rule of the rounded periods (no count off its step, no rate giving an exact count
+    back). Counts by (period, level) in `liees`; offending cells in `ecarts_arrondi`."""
+    cells = store.query("SELECT indicateur, niveau, code, periode, valeur, statut FROM v")
+    cells = cells.astype({"indicateur": str, "niveau": str, "periode": str, "statut": str})
+    if periods is not None:
+        cells = cells[cells["periode"].isin(set(periods))]
+    exposed = linked_exposures(cells)
+    keys = cells[["periode", "niveau"]].drop_duplicates()
+    per_key = exposed.groupby(["periode", "niveau"]).size().rename("liees").reset_index()
+    per_key = keys.merge(per_key, how="left").fillna({"liees": 0}).astype({"liees": int})
+    rounded = set(cache.read_manifest(store.folder).get("periodes_arrondies", []))
+    checked, off = rounding_violations(cells, rounded, _public_denominators(geo_build))
+    return {
+        "liees": per_key.sort_values(["periode", "niveau"]).reset_index(drop=True),
+        "cellules_liees": int(len(exposed)),
+        "arrondi_verifiees": checked,
+        "ecarts_arrondi": off,
+    }
+
+
+def check_lines(checks: dict) -> list[str]:
+    """The French lines `cafcarto audit` prints for `store_checks`."""
+    per_key = checks["liees"]
+    lines = [
+        f"Cellules publiées liées à un nombre de foyers secret : {checks['cellules_liees']} "
+        f"({len(per_key)} couples période × niveau vérifiés)"
+    ]
+    for row in per_key[per_key["liees"] > 0].itertuples(index=False):
+        lines.append(f"  {row.periode} {row.niveau} : {row.liees}")
+    off = checks["ecarts_arrondi"]
+    lines.append(
+        f"Règle d'arrondi : {checks['arrondi_verifiees']} cellules arrondies vérifiées, "
+        f"{len(off)} écart(s)"
+    )
+    for row in off.head(10).itertuples(index=False):
+        lines.append(f"  {row.periode} {row.niveau} {row.code} {row.indicateur} = {row.valeur:g}")
+    return lines
+
+
+def _public_denominators(geo_build: Path) -> pd.DataFrame:
+    """Public populations (Insee) of communes and EPCI: denominators a reader knows."""
+    communes, _ = load_territories(geo_build)
+    pop = communes["population"].fillna(0).astype(float)
+    epci = pop.groupby(communes["epci"]).sum()
+    frames = [
+        pd.DataFrame({"niveau": "commune", "code": communes["code"], "valeur": pop}),
+        pd.DataFrame({"niveau": "epci", "code": epci.index, "valeur": epci.to_numpy()}),
+    ]
+    return pd.concat(frames, ignore_index=True).assign(indicateur="population")
 
 
 def demo_data_structure(geo_build: Path) -> DemoData:

@@ -90,3 +90,35 @@ def demo_provenance(rows: pd.DataFrame, rounded_from: int | None) -> pd.DataFram
         arrondi=np.where(is_rounded, step, 0).astype("int64"),
     )
     return check_provenance(out[list(PROVENANCE_COLUMNS)])
+
+
+def rounding_violations(
+    cells: pd.DataFrame, rounded_periods: set[str], public: pd.DataFrame
+) -> tuple[int, pd.DataFrame]:
+    """The rounding rule, checked on published cells (indicateur, niveau, code, periode, valeur,
+    statut) of the rounded levels and periods: every count and amount on its step, and every
+    approximate rate equal to the one computed from the published rounded counts (or a public
+    denominator, `public`: indicateur, niveau, code, valeur, e.g. the population), so that no
+    derived value gives an exact count below the rounding. Returns (cells checked, offenders)."""
+    at = cells["niveau"].isin(ROUNDED_LEVELS) & cells["periode"].isin(rounded_periods)
+    pub = cells[at & (cells["statut"] == "publie")]
+    step = pub["indicateur"].map(rounding_step)
+    counted = pub[step > 0]
+    off_step = counted[(counted["valeur"] % step[step > 0]).abs() > 1e-9]
+    rates = pub[pub["indicateur"].map(is_rounded_rate)]
+    known = pd.concat([pub, public.assign(periode=None)], ignore_index=True)
+    wrong = [off_step]
+    for ind, group in rates.groupby("indicateur"):
+        num, den = BY_ID[ind].computed_from
+        merged = group
+        for name, col in ((num, "num"), (den, "den")):
+            part = known[known["indicateur"] == name][["niveau", "code", "periode", "valeur"]]
+            if part["periode"].isna().all():  # public, every period
+                part = part.drop(columns="periode")
+            merged = merged.merge(part.rename(columns={"valeur": col}), how="left")
+        expected = np.round(100 * merged["num"] / merged["den"], 1)
+        wrong.append(
+            merged.loc[~((expected - merged["valeur"]).abs() <= 0.05 + 1e-9), group.columns]
+        )
+    checked = len(counted) + len(rates)
+    return checked, pd.concat(wrong, ignore_index=True)[list(cells.columns)]
