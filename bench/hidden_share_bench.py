@@ -1,12 +1,13 @@
 """Share of cells hidden per level and regime, build time and audit of the demonstration store.
 
     PYTHONPATH=. .venv/bin/python bench/hidden_share_bench.py CACHE [--periodes 2019-12,2024-12]
-        [--departements 2A,66,69,972] [--suppression-partout]
+        [--departements 2A,66,69,972] [--suppression-partout] [--geo GEOMETRY_BUILD]
 
-CACHE is a build cache (built here for the given départements when it has no geometry yet);
-the store goes to CACHE/demo_bench. Prints the seconds of the store and of its secrecy, the
-share of secret cells per level before and from 2020, the cells linked to a hidden household
-count and the rounding rule (must be 0), and the attacker's audit.
+CACHE is a build cache (built here for the given départements when it has no geometry yet, or
+read from --geo); the store goes to CACHE/demo_bench; --periodes "" for every period. Prints
+the seconds of the store and of its secrecy, the share of secret cells per level before and
+from 2020, the cells linked to a hidden household count and the rounding rule (must be 0), and
+the attacker's audit.
 """
 
 from __future__ import annotations
@@ -50,11 +51,12 @@ def main() -> None:
     parser.add_argument("--periodes", default="2019-12,2021-12,2024-12,2025-03")
     parser.add_argument("--departements", default="2A,66,69,972")
     parser.add_argument("--suppression-partout", action="store_true")
+    parser.add_argument("--geo", type=Path, help="a geometry build to read (else CACHE's)")
     args = parser.parse_args()
-    if active_dir(args.cache) is None:
+    if args.geo is None and active_dir(args.cache) is None:
         deps = args.departements.split(",") if args.departements else None
         build(Settings.from_env().sources, args.cache, departements=deps, log=lambda _: None)
-    geo = active_dir(args.cache)
+    geo = args.geo or active_dir(args.cache)
     periods = args.periodes.split(",") if args.periodes else None
     rounded_from = None if args.suppression_partout else ROUNDED_FROM
     t0 = time.perf_counter()
