@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
+from scipy.sparse.csgraph import connected_components
 
 from layers.audit import Relations
 from layers.catalogue import BREAKDOWNS
@@ -26,7 +27,7 @@ from layers.secrecy import primary_mask, protect
 
 # Where the communes' values sum: EPCI, Caf, département, région, France.
 AGGREGATE_LEVELS = parent_levels("commune")
-# Rounds of "protect, then hide the mirrored cells" before giving up (2 or 3 suffice).
+# Runs per group of "protect, then hide the mirrored cells" before giving up (1 or 2 suffice).
 MAX_LINK_ROUNDS = 8
 
 
@@ -359,25 +360,60 @@ def protect_table(
     """Hidden mask of a table (primary + secondary) and the run's statistics.
 
     Columns describing the same households (allocataires and persons covered) are hidden
-    together, territory by territory: a mirrored cell joins the primary cells and the
-    protection runs again, until the masks agree."""
+    together, territory by territory. The table splits into groups of columns no relation
+    joins (a total with its breakdowns; the persons covered), each protected alone in turn;
+    the cells mirrored from a group's mask join the hidden cells of the others, and a group
+    that gained some runs again, until the masks agree."""
     primary = primary_mask(
         table.values, threshold, zone_kind=table.zone_kind, allocataires=table.allocataires
     )
-    forced = primary.copy()
-    rounds = 0
-    while rounds < MAX_LINK_ROUNDS:
-        rounds += 1
+    groups = _column_groups(table)
+    forced = primary | mirror_mask(table, primary)
+    hidden = forced.copy()
+    todo = list(range(len(groups)))  # the total's group first, then its mirrors
+    runs = 0
+    while todo and runs < MAX_LINK_ROUNDS * len(groups):
+        runs += 1
+        cells, relations = groups[todo.pop(0)]
         result = protect(
-            table.values, table.relations, forced, threshold=threshold, protection=protection
+            table.values[cells],
+            relations,
+            forced[cells],
+            threshold=threshold,
+            protection=protection,
         )
-        mirrored = result.hidden | mirror_mask(table, result.hidden)
-        if (mirrored == result.hidden).all():
-            break
-        forced = mirrored
-    stats = {**result.stats, "primary": int(primary.sum()), "link_rounds": rounds}
-    stats["secondary"] = int((result.hidden & ~primary).sum())
-    return result.hidden, stats
+        hidden[cells] = result.hidden
+        gained = mirror_mask(table, hidden) & ~hidden
+        forced |= hidden | gained
+        hidden |= gained
+        todo += [g for g, (c, _) in enumerate(groups) if gained[c].any() and g not in todo]
+    stats = {
+        "cells": int(table.values.size),
+        "primary": int(primary.sum()),
+        "secondary": int((hidden & ~primary).sum()),
+        "protect_runs": runs,
+        "share_cells_hidden": float(hidden.mean()) if hidden.size else 0.0,
+    }
+    return hidden, stats
+
+
+def _column_groups(table: Table) -> list[tuple[np.ndarray, Relations]]:
+    """(cells, relations) of each group of columns joined by relations, in column order."""
+    a = sp.vstack([table.relations.eq, table.relations.le], format="coo")
+    n_cols = len(table.columns)
+    links = sp.coo_matrix(
+        (np.ones(a.nnz), (a.row, table.cell_col[a.col])), shape=(a.shape[0], n_cols)
+    ).tocsc()
+    graph = (links.T @ links).tocsr()
+    _, label = connected_components(graph, directed=False)
+    out = []
+    for g in dict.fromkeys(label.tolist()):
+        cells = np.flatnonzero(np.isin(table.cell_col, np.flatnonzero(label == g)))
+        eq, le = table.relations.eq[:, cells], table.relations.le[:, cells]
+        eq = eq[np.flatnonzero(np.diff(eq.indptr))]
+        le = le[np.flatnonzero(np.diff(le.indptr))]
+        out.append((cells, Relations(eq.tocsr(), le.tocsr())))
+    return out
 
 
 def mirror_mask(table: Table, hidden: np.ndarray) -> np.ndarray:
