@@ -46,7 +46,7 @@ def _audit(args: argparse.Namespace, settings: Settings) -> int:
     real = active_dir(settings.store_import)
     if real is not None:  # the store in service is real: audit what the app derived from it
         return _audit_real(real, active_dir(settings.cache))
-    from layers.build_store import audit_store, summarise
+    from layers.build_store import audit_store, check_lines, store_checks, summarise
     from layers.store import Store, StoreError
 
     try:
@@ -64,7 +64,10 @@ def _audit(args: argparse.Namespace, settings: Settings) -> int:
         f"{s['secretes']} secrètes, intervalle le plus étroit {width}, {s['echecs']} échec(s) "
         f"({s['secondes']} s)"
     )
-    return 0 if s["echecs"] == 0 else 1
+    checks = store_checks(store, geo, periods)
+    print("\n".join(check_lines(checks)))
+    failed = s["echecs"] or checks["cellules_liees"] or len(checks["ecarts_arrondi"])
+    return 1 if failed else 0
 
 
 def _audit_real(folder: Path, build: Path | None) -> int:

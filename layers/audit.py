@@ -322,15 +322,15 @@ def component_lp(
     cells: np.ndarray,
     fixed: np.ndarray,
     *,
-    rounding: float | None = None,
+    rounding: float | np.ndarray | None = None,
     hidden: np.ndarray | None = None,
 ) -> tuple[ComponentLP, np.ndarray]:
     """The attacker's LP for the hidden `cells` of one component: variables and their cells.
 
     `fixed` holds the published value of every other cell. Without rounding they are constants.
-    With rounding, the published cells met by the component's relations become variables within
-    [v - r, v + r] (r = rounding / 2), and so do the relations among them alone: a one-ring view
-    of the whole system.
+    With rounding (one step, or one per cell, 0 for an exact cell), the published cells met by
+    the component's relations become variables within [v - r, v + r] (r = rounding / 2), and so
+    do the relations among them alone: a one-ring view of the whole system.
     """
     eq, le = relations.eq, relations.le
     eq_rows = np.flatnonzero(eq[:, cells].getnnz(axis=1))
@@ -339,15 +339,16 @@ def component_lp(
     n_hidden = var.size
     lower = np.zeros(n_hidden)
     upper = np.full(n_hidden, np.inf)
-    if rounding:
-        r = rounding / 2.0
+    if rounding is not None and np.any(rounding):
+        r = np.broadcast_to(np.asarray(rounding, dtype=float) / 2.0, (relations.n_cells,))
         touched = np.union1d(eq[eq_rows].indices, le[le_rows].indices)
         extra = np.setdiff1d(touched, var)
         if hidden is not None:
             extra = extra[~hidden[extra]]
+        extra = extra[r[extra] > 0]  # exact published cells stay constants
         var = np.r_[var, extra]
-        lower = np.r_[lower, np.maximum(0.0, fixed[extra] - r)]
-        upper = np.r_[upper, fixed[extra] + r]
+        lower = np.r_[lower, np.maximum(0.0, fixed[extra] - r[extra])]
+        upper = np.r_[upper, fixed[extra] + r[extra]]
         inside = np.zeros(relations.n_cells, dtype=bool)
         inside[var] = True
         eq_rows = _rows_within(eq, eq_rows, inside)
@@ -408,14 +409,15 @@ def audit(
     hidden: np.ndarray,
     *,
     protection: float = 5,
-    rounding: float | None = None,
+    rounding: float | np.ndarray | None = None,
     exact: bool = False,
 ) -> AuditReport:
     """Bound every hidden cell from published information only and check it is protected.
 
     `published` holds the published value of every cell (anything, e.g. NaN, where hidden; None
     when nothing but the mask is known, which makes every relation free). `rounding`: published
-    values are multiples of it, so each is known within +/- rounding / 2. With `exact`, every
+    values are multiples of it (one step, or one per cell, 0 where exact), so each is known
+    within +/- rounding / 2. With `exact`, every
     hidden cell gets its exact min and max; otherwise cells proven safe by witnesses are skipped
     and `narrowest` is the narrowest exact range computed.
     """

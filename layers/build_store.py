@@ -24,8 +24,16 @@ import pandas as pd
 from geodata import cache
 from layers.audit import AuditReport, audit
 from layers.demo import DEFAULT_SEED, DemoData, generate
+from layers.demo_regimes import (
+    ROUNDED_FROM,
+    ROUNDED_LEVELS,
+    demo_provenance,
+    rounding_step,
+    rounding_violations,
+)
 from layers.demo_store import _local, publish_demo, secret_tables
 from layers.facilities import place_points
+from layers.household_links import linked_exposures
 from layers.model import LEVEL
 from layers.publish import build_table, territories
 from layers.store import PUBLISHED, SECRET, Store, write_store
@@ -35,28 +43,51 @@ STORE_FORMAT = 1
 
 # Modules whose code decides the store's content; their `layers` imports are followed, so that
 # editing a page or an export (views, profile...) does not rebuild a 5-minute store.
-STORE_ROOTS = ("build_store", "demo", "demo_store", "facilities", "publish", "secrecy", "store")
+STORE_ROOTS = (
+    "build_store",
+    "demo",
+    "demo_regimes",
+    "demo_store",
+    "facilities",
+    "household_links",
+    "publish",
+    "secrecy",
+    "store",
+)
 
 
 def store_modules() -> list[Path]:
-    """The `layers` source files the store depends on (import closure of STORE_ROOTS)."""
+    """The `layers` source files the store depends on (import closure of STORE_ROOTS, through
+    subpackages: importing `layers.ingest.columns` runs `layers/ingest/__init__.py` too)."""
     folder = Path(__file__).parent
-    seen: set[str] = set()
-    todo = list(STORE_ROOTS)
+    seen: set[Path] = set()
+    todo = [f"layers.{name}" for name in STORE_ROOTS]
     while todo:
-        name = todo.pop()
-        path = folder / f"{name}.py"
-        if name in seen or not path.is_file():
+        module = todo.pop()
+        parts = module.split(".")[1:]
+        todo += [".".join(["layers", *parts[:k]]) for k in range(1, len(parts))]  # packages
+        path = folder.joinpath(*parts).with_suffix(".py")
+        if not path.is_file():
+            path = folder.joinpath(*parts, "__init__.py")
+        if path in seen or not path.is_file():
             continue
-        seen.add(name)
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            module = getattr(node, "module", None) or ""
-            if isinstance(node, ast.ImportFrom) and module.startswith("layers"):
-                parts = module.split(".")
-                todo += [parts[1]] if len(parts) > 1 else [a.name for a in node.names]
-            elif isinstance(node, ast.Import):
-                todo += [a.name.split(".")[1] for a in node.names if a.name.startswith("layers.")]
-    return sorted(folder / f"{n}.py" for n in seen)
+        seen.add(path)
+        todo += _layers_imports(path)
+    return sorted(seen)
+
+
+def _layers_imports(path: Path) -> list[str]:
+    """Dotted `layers...` modules a source file imports (`from layers.x import y` may name a
+    submodule y: both are listed, the missing one is skipped)."""
+    out = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        module = getattr(node, "module", None) or ""
+        if isinstance(node, ast.ImportFrom) and module.startswith("layers"):
+            out.append(module)
+            out += [f"{module}.{a.name}" for a in node.names]
+        elif isinstance(node, ast.Import):
+            out += [a.name for a in node.names if a.name.startswith("layers.")]
+    return out
 
 
 def _code_version() -> str:
@@ -90,13 +121,24 @@ def build_demo_store(
     seed: int = DEFAULT_SEED,
     periods: list[str] | None = None,
     force: bool = False,
+    rounded_from: int | None = ROUNDED_FROM,
     log: Callable[[str], None] = print,
 ) -> Path:
-    """Generate, protect and write the demonstration store unless it is up to date."""
+    """Generate, protect and write the demonstration store unless it is up to date.
+
+    Local cells of the Decembers from `rounded_from` on are rounded like the portal's (None:
+    suppression everywhere, the older portal's regime)."""
     geo_manifest = json.loads((geo_build / cache.MANIFEST).read_text(encoding="utf-8"))
     fingerprint = hashlib.sha256(
         json.dumps(
-            [STORE_FORMAT, _code_version(), geo_manifest["fingerprint"], seed, periods]
+            [
+                STORE_FORMAT,
+                _code_version(),
+                geo_manifest["fingerprint"],
+                seed,
+                periods,
+                rounded_from,
+            ]
         ).encode()
     ).hexdigest()
     current = cache.active_dir(root)
@@ -110,7 +152,7 @@ def build_demo_store(
     t0 = time.perf_counter()
     log("Jeu de démonstration : génération et secret statistique…")
     data = demo_data(geo_build, seed)
-    rows, meta = publish_demo(data, periods=periods, log=log)
+    rows, meta = publish_demo(data, periods=periods, rounded_from=rounded_from, log=log)
     build = cache.new_build(root)
     meta.update(
         {
@@ -119,12 +161,16 @@ def build_demo_store(
             "construit_le": time.strftime("%Y-%m-%dT%H:%M:%S"),
         }
     )
-    meta = write_store(rows, build, meta)
+    meta = write_store(rows, build, meta, provenance=demo_provenance(rows, rounded_from))
     meta["equipements"] = _write_facilities(data, geo_build, build)
     meta["duree_s"] = round(time.perf_counter() - t0, 1)
-    # The portal rounds its counts to 5; the demonstration publishes exact values (the audit
-    # then treats them as exact, the harder case).
-    meta["arrondi"] = "aucun : effectifs exacts (données de démonstration)"
+    meta["arrondi"] = (
+        f"comme le portail : effectifs arrondis à 5 et montants à 100 € aux niveaux communal, "
+        f"EPCI, IRIS et QPV depuis décembre {rounded_from} ; secret par suppression avant ; "
+        "valeurs exactes aux niveaux départemental, Caf, régional et national"
+        if rounded_from is not None
+        else "aucun : secret par suppression à tous les niveaux"
+    )
     (build / "manifest.json").write_text(json.dumps(meta, ensure_ascii=False, indent=1))
     final = cache.finish_build(root, build)
     log(
@@ -169,7 +215,8 @@ def audit_store(
         if period in wanted and period in by_key
         for columns in secret_tables()
     ]
-    _AUDIT.update(structure=structure, by_key=by_key, protection=protection)
+    rounded = cache.read_manifest(store.folder).get("periodes_arrondies", [])
+    _AUDIT.update(structure=structure, by_key=by_key, protection=protection, rounded=set(rounded))
     workers = workers or max(1, min(2, os.cpu_count() or 1))
     if workers > 1 and len(jobs) > 1:
         with ProcessPoolExecutor(workers) as pool:
@@ -183,6 +230,9 @@ def audit_store(
 
 
 def _audit_job(job: tuple[int, tuple[str, ...]]) -> tuple[str, tuple[str, ...], AuditReport]:
+    """One secrecy table of one period. In a rounded period, the rounded local cells are
+    published within +/- half their step: the attacker uses them to bound the national
+    secret cells."""
     p, columns = job
     structure = _AUDIT["structure"]
     period = structure.periods[p]
@@ -190,11 +240,71 @@ def _audit_job(job: tuple[int, tuple[str, ...]]) -> tuple[str, tuple[str, ...], 
     terr = territories(structure, local=local, infra=("iris", "qpv"))
     table = build_table(structure, terr, columns, p, local)
     published, hidden = _published_cells(_AUDIT["by_key"][period], terr, table)
-    return (
-        period,
-        columns,
-        audit(published, table.relations, hidden, protection=_AUDIT["protection"]),
+    rounding = None
+    if period in _AUDIT["rounded"]:
+        steps = np.array([rounding_step(c) for c in columns], dtype=float)
+        at_rounded = np.isin(terr.level[table.cell_terr], ROUNDED_LEVELS)
+        rounding = np.where(at_rounded, steps[table.cell_col], 0.0)
+    report = audit(
+        published, table.relations, hidden, protection=_AUDIT["protection"], rounding=rounding
     )
+    return period, columns, report
+
+
+def store_checks(
+    store: Store, geo_build: Path, periods: Iterable[str] | None = None
+) -> dict[str, object]:
+    """The two checks beside the attacker's LP, over every period and level: published cells
+    linked to a hidden household count (persons, amounts, rates; must be none), and the
+    rounding rule of the rounded periods (no count off its step, no rate giving an exact count
+    back). Counts by (period, level) in `liees`; offending cells in `ecarts_arrondi`."""
+    cells = store.query("SELECT indicateur, niveau, code, periode, valeur, statut FROM v")
+    cells = cells.astype({"indicateur": str, "niveau": str, "periode": str, "statut": str})
+    if periods is not None:
+        cells = cells[cells["periode"].isin(set(periods))]
+    exposed = linked_exposures(cells)
+    keys = cells[["periode", "niveau"]].drop_duplicates()
+    per_key = exposed.groupby(["periode", "niveau"]).size().rename("liees").reset_index()
+    per_key = keys.merge(per_key, how="left").fillna({"liees": 0}).astype({"liees": int})
+    rounded = set(cache.read_manifest(store.folder).get("periodes_arrondies", []))
+    checked, off = rounding_violations(cells, rounded, _public_denominators(geo_build))
+    return {
+        "liees": per_key.sort_values(["periode", "niveau"]).reset_index(drop=True),
+        "cellules_liees": int(len(exposed)),
+        "arrondi_verifiees": checked,
+        "ecarts_arrondi": off,
+    }
+
+
+def check_lines(checks: dict) -> list[str]:
+    """The French lines `cafcarto audit` prints for `store_checks`."""
+    per_key = checks["liees"]
+    lines = [
+        f"Cellules publiées liées à un nombre de foyers secret : {checks['cellules_liees']} "
+        f"({len(per_key)} couples période × niveau vérifiés)"
+    ]
+    for row in per_key[per_key["liees"] > 0].itertuples(index=False):
+        lines.append(f"  {row.periode} {row.niveau} : {row.liees}")
+    off = checks["ecarts_arrondi"]
+    lines.append(
+        f"Règle d'arrondi : {checks['arrondi_verifiees']} cellules arrondies vérifiées, "
+        f"{len(off)} écart(s)"
+    )
+    for row in off.head(10).itertuples(index=False):
+        lines.append(f"  {row.periode} {row.niveau} {row.code} {row.indicateur} = {row.valeur:g}")
+    return lines
+
+
+def _public_denominators(geo_build: Path) -> pd.DataFrame:
+    """Public populations (Insee) of communes and EPCI: denominators a reader knows."""
+    communes, _ = load_territories(geo_build)
+    pop = communes["population"].fillna(0).astype(float)
+    epci = pop.groupby(communes["epci"]).sum()
+    frames = [
+        pd.DataFrame({"niveau": "commune", "code": communes["code"], "valeur": pop}),
+        pd.DataFrame({"niveau": "epci", "code": epci.index, "valeur": epci.to_numpy()}),
+    ]
+    return pd.concat(frames, ignore_index=True).assign(indicateur="population")
 
 
 def demo_data_structure(geo_build: Path) -> DemoData:

@@ -1,4 +1,5 @@
-"""Build the published demonstration cells: demo values -> secrecy -> rows for the store."""
+"""Build the published demonstration cells: demo values -> regime (suppressed or rounded) ->
+rows for the store (see `layers.demo_regimes` for which cells are rounded, suppressed or exact)."""
 
 from __future__ import annotations
 
@@ -13,15 +14,20 @@ import pandas as pd
 
 from layers.catalogue import INDICATORS
 from layers.demo import DEMO_NOTICE, DemoData
+from layers.demo_regimes import (
+    ROUNDED_FROM,
+    ROUNDED_LEVELS,
+    is_rounded_period,
+    is_rounded_rate,
+    round_to,
+    rounding_step,
+)
+from layers.household_links import DESCRIBES, under_secrecy
 from layers.periods import decembers
-from layers.publish import LINKED_TABLES, Territories, build_table, protect_table, territories
+from layers.provenance import MIN_ROUNDED_DENOMINATOR
+from layers.publish import Territories, build_table, linked_tables, protect_table, territories
 from layers.secrecy import mask_rate
 from layers.store import MISSING, NOT_APPLICABLE, PUBLISHED, SECRET
-
-# Counts that describe households go through secrecy; places in crèches do not (facilities are
-# public, and a place is not a household).
-NOT_SECRET = {"places_eaje"}
-AMOUNT_OF = {"rsa_montant": "rsa", "ppa_montant": "ppa"}
 
 _DATA: DemoData | None = None  # shared with forked workers (copy-on-write)
 
@@ -30,32 +36,87 @@ _DATA: DemoData | None = None  # shared with forked workers (copy-on-write)
 class Job:
     period: int
     columns: tuple[str, ...]
+    local: bool  # communes, EPCI and zones go through suppression with the national levels
 
 
 def secret_tables() -> list[tuple[str, ...]]:
-    linked = {c for table in LINKED_TABLES for c in table}
-    singles = [
-        (i.id,)
-        for i in INDICATORS
-        if i.nature == "effectif" and i.id not in linked and i.id not in NOT_SECRET
-    ]
-    return [*LINKED_TABLES, *singles]
+    """The secrecy tables: every count of households or of the persons they cover, a total
+    with its breakdowns and the persons covered by the same households in one table."""
+    return linked_tables([i.id for i in INDICATORS if under_secrecy(i.id)])
 
 
 def _local(data: DemoData, period: int) -> bool:
+    """Whether local levels (communes, EPCI, zones) are published at this period."""
     return data.periods[period] in set(decembers())
 
 
-def _territories(data: DemoData, period: int) -> Territories:
-    return territories(data, local=_local(data, period), infra=("iris", "qpv"))
+def suppressed_local(data: DemoData, period: int, rounded_from: int | None) -> bool:
+    """Whether the local cells of this period go through suppression (older portal years);
+    from `rounded_from` on they are rounded instead, and only national cells are protected."""
+    return _local(data, period) and not is_rounded_period(data.periods[period], rounded_from)
+
+
+def _territories(data: DemoData, period: int, local: bool | None = None) -> Territories:
+    local = _local(data, period) if local is None else local
+    return territories(data, local=local, infra=("iris", "qpv"))
 
 
 def _run(job: Job) -> tuple[Job, np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict]:
     data = _DATA
-    terr = _territories(data, job.period)
-    table = build_table(data, terr, job.columns, job.period, _local(data, job.period))
+    terr = _territories(data, job.period, job.local)
+    table = build_table(data, terr, job.columns, job.period, job.local)
     hidden, stats = protect_table(table)
     return job, table.cell_terr, table.cell_col, table.values, hidden, stats
+
+
+def _protected_rows(data: DemoData, results: list, masks: dict, stats_all: dict) -> list:
+    """Rows of the secrecy tables, and the hidden mask of each (period, indicator)."""
+    frames = []
+    for job, cell_terr, cell_col, values, hidden, stats in results:
+        terr = _territories(data, job.period, job.local)
+        for k, ind in enumerate(job.columns):
+            sel = cell_col == k
+            rows = _rows(ind, terr, cell_terr[sel], data.periods[job.period], values[sel])
+            rows["statut"] = np.where(hidden[sel], SECRET, PUBLISHED)
+            rows.loc[hidden[sel], "valeur"] = np.nan
+            frames.append(rows)
+            masks[(job.period, ind)] = pd.Series(
+                hidden[sel], index=pd.MultiIndex.from_arrays([rows["niveau"], rows["code"]])
+            )
+        for key in ("cells", "primary", "secondary"):
+            stats_all[key] += stats[key]
+        stats_all["tables"] += 1
+    return frames
+
+
+def _rows(ind: str, terr: Territories, where: np.ndarray, period: str, values) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "indicateur": ind,
+            "niveau": terr.level[where],
+            "code": terr.code[where],
+            "periode": period,
+            "valeur": np.asarray(values, dtype=float),
+            "statut": PUBLISHED,
+        }
+    )
+
+
+def _rounded_rows(data: DemoData, p: int, columns: list[str], masks: dict) -> list:
+    """Local cells of a rounded period: every count rounded to its step, nothing hidden."""
+    terr = _territories(data, p, True)
+    table = build_table(data, terr, tuple(columns), p, True)
+    local = np.isin(terr.level[table.cell_terr], ROUNDED_LEVELS)
+    frames = []
+    for k, ind in enumerate(columns):
+        sel = (table.cell_col == k) & local
+        values = round_to(table.values[sel], rounding_step(ind))
+        rows = _rows(ind, terr, table.cell_terr[sel], data.periods[p], values)
+        frames.append(rows)
+        index = pd.MultiIndex.from_arrays([rows["niveau"], rows["code"]])
+        mask = pd.Series(False, index=index)
+        masks[(p, ind)] = pd.concat([masks[(p, ind)], mask]) if (p, ind) in masks else mask
+    return frames
 
 
 def publish_demo(
@@ -63,15 +124,22 @@ def publish_demo(
     *,
     periods: list[str] | None = None,
     workers: int | None = None,
+    rounded_from: int | None = ROUNDED_FROM,
     log: Callable[[str], None] = print,
 ) -> tuple[pd.DataFrame, dict]:
-    """Rows (indicateur, niveau, code, periode, valeur, statut) of every published cell."""
+    """Rows (indicateur, niveau, code, periode, valeur, statut) of every published cell.
+
+    Local cells of the Decembers from `rounded_from` on are rounded (None: every period goes
+    through suppression, the regime of the older portal)."""
     global _DATA
     _DATA = data
     wanted = [i for i, p in enumerate(data.periods) if periods is None or p in periods]
-    jobs = [Job(p, cols) for p in wanted for cols in secret_tables()]
+    jobs = [
+        Job(p, cols, suppressed_local(data, p, rounded_from))
+        for p in wanted
+        for cols in secret_tables()
+    ]
     workers = workers or max(1, min(2, os.cpu_count() or 1))
-    frames: list[pd.DataFrame] = []
     masks: dict[tuple[int, str], pd.Series] = {}
     stats_all = {"cells": 0, "primary": 0, "secondary": 0, "seconds": 0.0, "tables": 0}
     t0 = time.perf_counter()
@@ -80,41 +148,26 @@ def publish_demo(
             results = list(pool.map(_run, jobs, chunksize=1))
     else:
         results = [_run(job) for job in jobs]
-    for job, cell_terr, cell_col, values, hidden, stats in results:
-        terr = _territories(data, job.period)
-        period = data.periods[job.period]
-        for k, ind in enumerate(job.columns):
-            sel = cell_col == k
-            rows = pd.DataFrame(
-                {
-                    "indicateur": ind,
-                    "niveau": terr.level[cell_terr[sel]],
-                    "code": terr.code[cell_terr[sel]],
-                    "periode": period,
-                    "valeur": np.where(hidden[sel], np.nan, values[sel]).astype(float),
-                    "statut": np.where(hidden[sel], SECRET, PUBLISHED),
-                }
-            )
-            frames.append(rows)
-            masks[(job.period, ind)] = pd.Series(
-                hidden[sel], index=pd.MultiIndex.from_arrays([rows["niveau"], rows["code"]])
-            )
-        for key in ("cells", "primary", "secondary"):
-            stats_all[key] += stats[key]
-        stats_all["tables"] += 1
+    frames = _protected_rows(data, results, masks, stats_all)
     stats_all["seconds"] = round(time.perf_counter() - t0, 1)
-    frames.extend(_derived(data, wanted, masks))
-    rows = pd.concat(frames, ignore_index=True)
-    rows = _not_applicable(data, rows)
+    counts = [c for t in secret_tables() for c in t]
+    rounded = [p for p in wanted if _local(data, p) and not suppressed_local(data, p, rounded_from)]
+    for p in rounded:
+        frames.extend(_rounded_rows(data, p, counts, masks))
+    frames.extend(_derived(data, wanted, masks, rounded))
+    rows = _not_applicable(data, pd.concat(frames, ignore_index=True))
     log(
         f"  secret statistique : {stats_all['tables']} tableaux, {stats_all['cells']} cellules, "
-        f"{stats_all['primary'] + stats_all['secondary']} masquées ({stats_all['seconds']} s)"
+        f"{stats_all['primary'] + stats_all['secondary']} masquées ({stats_all['seconds']} s) ; "
+        f"{len(rounded)} période(s) arrondie(s) aux niveaux locaux"
     )
     meta = {
         "mode": "demonstration",
         "avertissement": DEMO_NOTICE,
         "graine": data.seed,
         "secret": stats_all,
+        "arrondi_depuis": rounded_from,
+        "periodes_arrondies": [data.periods[p] for p in rounded],
     }
     return rows, meta
 
@@ -136,64 +189,79 @@ def _aggregates(data: DemoData, terr: Territories, per_commune: np.ndarray) -> n
     return out
 
 
-def _derived(data: DemoData, wanted: list[int], masks) -> list[pd.DataFrame]:
+def _derived(data: DemoData, wanted: list[int], masks, rounded: list[int]) -> list[pd.DataFrame]:
     """Amounts, rates and unprotected counts, masked from the counts they derive from."""
     frames: list[pd.DataFrame] = []
     for p in wanted:
-        frames.extend(_derived_period(data, p, masks))
+        frames.extend(_derived_period(data, p, masks, p in rounded))
     return frames
 
 
-def _derived_period(data: DemoData, p: int, masks) -> list[pd.DataFrame]:
-    terr = _territories(data, p)
-    period = data.periods[p]
-    national_or_local = ~np.isin(terr.level, ("iris", "qpv"))
-    index = pd.MultiIndex.from_arrays([terr.level, terr.code])
-    nothing = np.zeros(len(terr), dtype=bool)
-    frames = []
+class _PeriodCells:
+    """What a reader sees of one period: the value of any count or denominator (rounded at the
+    rounded levels of a rounded period, exact elsewhere) and the hidden mask of each count."""
 
-    def hidden_of(ind: str) -> np.ndarray:
-        mask = masks.get((p, ind))
-        if mask is None or ind in NOT_SECRET:
-            return nothing
+    def __init__(self, data: DemoData, p: int, masks, rounded: bool) -> None:
+        self.data, self.p, self.masks = data, p, masks
+        self.terr = _territories(data, p)
+        self.index = pd.MultiIndex.from_arrays([self.terr.level, self.terr.code])
+        self.nothing = np.zeros(len(self.terr), dtype=bool)
+        self.at_rounded = np.isin(self.terr.level, ROUNDED_LEVELS) & rounded
+        self.frames: list[pd.DataFrame] = []
+
+    def hidden_of(self, ind: str) -> np.ndarray:
+        mask = self.masks.get((self.p, ind))
+        if mask is None or not under_secrecy(ind):
+            return self.nothing
         # A cell the secrecy tables did not cover (a zone without that count) stays hidden.
-        return mask.reindex(index, fill_value=True).to_numpy(dtype=bool)
+        return mask.reindex(self.index, fill_value=True).to_numpy(dtype=bool)
 
-    def raw(name: str) -> np.ndarray:
+    def value(self, name: str) -> np.ndarray:
+        data = self.data
         source = data.counts.get(name, data.denominators.get(name))
         if source is None:
             source = data.amounts[name]
-        return _aggregates(data, terr, source[:, p].astype(float))
+        raw = _aggregates(data, self.terr, source[:, self.p].astype(float))
+        return np.where(self.at_rounded, round_to(raw, rounding_step(name)), raw)
 
-    def emit(ind: str, value: np.ndarray, hide: np.ndarray) -> None:
-        where = national_or_local
-        status = np.where(hide, SECRET, np.where(np.isnan(value), MISSING, PUBLISHED))
-        frames.append(
-            pd.DataFrame(
-                {
-                    "indicateur": ind,
-                    "niveau": terr.level[where],
-                    "code": terr.code[where],
-                    "periode": period,
-                    "valeur": np.where(status == PUBLISHED, value, np.nan)[where],
-                    "statut": status[where],
-                }
-            )
+    def emit(self, ind: str, values: np.ndarray, hide: np.ndarray) -> None:
+        """Rows of national and local territories (no derived value for the zones)."""
+        where = ~np.isin(self.terr.level, ("iris", "qpv"))
+        status = np.where(hide, SECRET, np.where(np.isnan(values), MISSING, PUBLISHED))
+        rows = _rows(
+            ind, self.terr, np.flatnonzero(where), self.data.periods[self.p], values[where]
         )
+        rows["statut"] = status[where]
+        rows.loc[rows["statut"] != PUBLISHED, "valeur"] = np.nan
+        self.frames.append(rows)
 
-    for amount, count in AMOUNT_OF.items():
-        emit(amount, np.round(raw(amount) / 100) * 100, hidden_of(count))
-    emit("places_eaje", raw("places_eaje"), nothing)
+
+def _derived_period(data: DemoData, p: int, masks, rounded: bool) -> list[pd.DataFrame]:
+    """Amounts paid (hidden with their households), places (public) and rates."""
+    cells = _PeriodCells(data, p, masks, rounded)
+    for amount, count in DESCRIBES.items():
+        if amount in data.amounts:  # amounts paid, hidden with their households
+            cells.emit(amount, round_to(cells.value(amount), 100), cells.hidden_of(count))
     for ind in INDICATORS:
-        if ind.nature != "taux" or not ind.computed_from:
-            continue
-        num, den = ind.computed_from
-        with np.errstate(divide="ignore", invalid="ignore"):
-            rate = np.round(100 * raw(num) / raw(den), 1)
-        rate[~np.isfinite(rate)] = np.nan
-        # Hidden even where the rate is undefined: "no data" would reveal a zero denominator.
-        emit(ind.id, rate, mask_rate(hidden_of(num), hidden_of(den)))
-    return frames
+        if ind.nature == "effectif" and not under_secrecy(ind.id) and ind.id in data.counts:
+            cells.emit(ind.id, cells.value(ind.id), cells.nothing)  # places: no household
+    for ind in INDICATORS:
+        if ind.nature == "taux" and ind.computed_from:
+            _emit_rate(cells, ind.id, *ind.computed_from)
+    return cells.frames
+
+
+def _emit_rate(cells: _PeriodCells, ind: str, num: str, den: str) -> None:
+    """A rate, hidden with a hidden numerator or denominator; at rounded levels computed from
+    the rounded counts, and not computed below MIN_ROUNDED_DENOMINATOR."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rate = np.round(100 * cells.value(num) / cells.value(den), 1)
+    rate[~np.isfinite(rate)] = np.nan
+    # Hidden even where the rate is undefined: "no data" would reveal a zero denominator.
+    hide = mask_rate(cells.hidden_of(num), cells.hidden_of(den))
+    if is_rounded_rate(ind):
+        hide |= cells.at_rounded & (cells.value(den) < MIN_ROUNDED_DENOMINATOR)
+    cells.emit(ind, rate, hide)
 
 
 def _not_applicable(data: DemoData, rows: pd.DataFrame) -> pd.DataFrame:

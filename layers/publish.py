@@ -16,21 +16,31 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
+from scipy.sparse.csgraph import connected_components
 
 from layers.audit import Relations
 from layers.catalogue import BREAKDOWNS
 from layers.demo import DemoData
+from layers.household_links import link_groups, mirrored_pairs
 from layers.model import parent_levels
 from layers.secrecy import primary_mask, protect
 
 # Where the communes' values sum: EPCI, Caf, département, région, France.
 AGGREGATE_LEVELS = parent_levels("commune")
+# Runs per group of "protect, then hide the mirrored cells" before giving up (1 or 2 suffice).
+MAX_LINK_ROUNDS = 8
 
-# Tables of linked indicators; every other count is a table of its own.
-LINKED_TABLES: tuple[tuple[str, ...], ...] = (
-    ("allocataires", *BREAKDOWNS["allocataires"], *BREAKDOWNS["allocataires@qf"]),
-    ("aides_logement", *BREAKDOWNS["aides_logement"]),
-)
+
+def linked_tables(counts: list[str]) -> list[tuple[str, ...]]:
+    """Secrecy tables of `counts` (in order): a total with all its breakdowns (the catalogue's
+    `[breakdowns]`) and the counts describing the same households (persons covered) form one
+    table; every other count is a table of its own."""
+    tables = [
+        (total.split("@")[0], *parts)
+        for total, parts in BREAKDOWNS.items()
+        if all(c in counts for c in (total.split("@")[0], *parts))
+    ]
+    return link_groups([*tables, *((c,) for c in counts)])
 
 
 @dataclass
@@ -347,11 +357,77 @@ def _matrix(pairs: list[tuple[np.ndarray, np.ndarray]], n_cells: int) -> sp.csr_
 def protect_table(
     table: Table, threshold: int = 5, protection: float = 5
 ) -> tuple[np.ndarray, dict]:
-    """Hidden mask of a table (primary + secondary) and the run's statistics."""
+    """Hidden mask of a table (primary + secondary) and the run's statistics.
+
+    Columns describing the same households (allocataires and persons covered) are hidden
+    together, territory by territory. The table splits into groups of columns no relation
+    joins (a total with its breakdowns; the persons covered), each protected alone in turn;
+    the cells mirrored from a group's mask join the hidden cells of the others, and a group
+    that gained some runs again, until the masks agree."""
     primary = primary_mask(
         table.values, threshold, zone_kind=table.zone_kind, allocataires=table.allocataires
     )
-    result = protect(
-        table.values, table.relations, primary, threshold=threshold, protection=protection
-    )
-    return result.hidden, result.stats
+    groups = _column_groups(table)
+    forced = primary | mirror_mask(table, primary)
+    hidden = forced.copy()
+    todo = list(range(len(groups)))  # the total's group first, then its mirrors
+    runs = 0
+    while todo and runs < MAX_LINK_ROUNDS * len(groups):
+        runs += 1
+        cells, relations = groups[todo.pop(0)]
+        result = protect(
+            table.values[cells],
+            relations,
+            forced[cells],
+            threshold=threshold,
+            protection=protection,
+        )
+        hidden[cells] = result.hidden
+        gained = mirror_mask(table, hidden) & ~hidden
+        forced |= hidden | gained
+        hidden |= gained
+        todo += [g for g, (c, _) in enumerate(groups) if gained[c].any() and g not in todo]
+    stats = {
+        "cells": int(table.values.size),
+        "primary": int(primary.sum()),
+        "secondary": int((hidden & ~primary).sum()),
+        "protect_runs": runs,
+        "share_cells_hidden": float(hidden.mean()) if hidden.size else 0.0,
+    }
+    return hidden, stats
+
+
+def _column_groups(table: Table) -> list[tuple[np.ndarray, Relations]]:
+    """(cells, relations) of each group of columns joined by relations, in column order."""
+    a = sp.vstack([table.relations.eq, table.relations.le], format="coo")
+    n_cols = len(table.columns)
+    links = sp.coo_matrix(
+        (np.ones(a.nnz), (a.row, table.cell_col[a.col])), shape=(a.shape[0], n_cols)
+    ).tocsc()
+    graph = (links.T @ links).tocsr()
+    _, label = connected_components(graph, directed=False)
+    out = []
+    for g in dict.fromkeys(label.tolist()):
+        cells = np.flatnonzero(np.isin(table.cell_col, np.flatnonzero(label == g)))
+        eq, le = table.relations.eq[:, cells], table.relations.le[:, cells]
+        eq = eq[np.flatnonzero(np.diff(eq.indptr))]
+        le = le[np.flatnonzero(np.diff(le.indptr))]
+        out.append((cells, Relations(eq.tocsr(), le.tocsr())))
+    return out
+
+
+def mirror_mask(table: Table, hidden: np.ndarray) -> np.ndarray:
+    """Cells to hide because the cell of the same territory in a mirrored column is hidden."""
+    out = np.zeros_like(hidden)
+    n_terr = int(table.cell_terr.max()) + 1 if table.cell_terr.size else 0
+    for a, b in mirrored_pairs(table.columns):
+        ca, cb = table.columns.index(a), table.columns.index(b)
+        cell_a = np.full(n_terr, -1)
+        cell_b = np.full(n_terr, -1)
+        cell_a[table.cell_terr[table.cell_col == ca]] = np.flatnonzero(table.cell_col == ca)
+        cell_b[table.cell_terr[table.cell_col == cb]] = np.flatnonzero(table.cell_col == cb)
+        both = (cell_a >= 0) & (cell_b >= 0)
+        either = hidden[cell_a[both]] | hidden[cell_b[both]]
+        out[cell_a[both][either]] = True
+        out[cell_b[both][either]] = True
+    return out

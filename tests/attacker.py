@@ -57,6 +57,15 @@ class Relation:
     exact: bool
 
 
+@dataclass
+class Linear:
+    """sum(coef * cell) == 0 when `exact`, else <= 0: a published rate linking its numerator
+    and denominator, or a public fact (a household counts at least one person)."""
+
+    coefs: dict[Key, float]
+    exact: bool = False
+
+
 def download(base: str, indicator: str, period: str, levels: Iterable[str]) -> Cells:
     cells = Cells()
     for level in levels:
@@ -74,27 +83,39 @@ def members(base: str, indicator: str, period: str, level: str, parent: str) -> 
 
 
 def attack(
-    cells: Cells, relations: list[Relation], protection: float = 5
+    cells: Cells,
+    relations: list[Relation | Linear],
+    protection: float = 5,
+    rounding: dict[Key, float] | None = None,
 ) -> tuple[AuditReport, list[Key]]:
     """Bound every unpublished cell; the report's failures are indices into the key list.
 
     Secret, missing and not-applicable cells are all unknowns (x >= 0); only secret cells
-    must be protected, so failures on other statuses are dropped by the caller.
+    must be protected, so failures on other statuses are dropped by the caller. `rounding`:
+    published cells known within +/- half their step (amounts rounded to 100 EUR).
     """
-    keys = sorted({k for r in relations for k in (r.total, *r.parts)} | set(cells.status))
+    rows = [_row(r) for r in relations]
+    keys = sorted({k for row, _ in rows for k in row} | set(cells.status))
     pos = {k: i for i, k in enumerate(keys)}
     eq_rows, le_rows = [], []
-    for rel in relations:
-        row = {pos[rel.total]: -1.0}
-        for part in rel.parts:
-            row[pos[part]] = row.get(pos[part], 0.0) + 1.0
-        (eq_rows if rel.exact else le_rows).append(row)
+    for row, exact in rows:
+        (eq_rows if exact else le_rows).append({pos[k]: v for k, v in row.items()})
     rel = Relations(_matrix(eq_rows, len(keys)), _matrix(le_rows, len(keys)))
     hidden = np.array([cells.status.get(k) != "published" for k in keys])
     published = np.array(
         [np.nan if h else float(cells.value[k]) for k, h in zip(keys, hidden, strict=True)]
     )
-    return audit(published, rel, hidden, protection=protection, exact=True), keys
+    steps = np.array([(rounding or {}).get(k, 0.0) for k in keys])
+    return audit(published, rel, hidden, protection=protection, exact=True, rounding=steps), keys
+
+
+def _row(rel: Relation | Linear) -> tuple[dict[Key, float], bool]:
+    if isinstance(rel, Linear):
+        return rel.coefs, rel.exact
+    row = {rel.total: -1.0}
+    for part in rel.parts:
+        row[part] = row.get(part, 0.0) + 1.0
+    return row, rel.exact
 
 
 def _matrix(rows: list[dict[int, float]], n: int) -> sp.csr_matrix:

@@ -37,8 +37,14 @@ def small_store(small_cache: Path) -> Path:
     from geodata.cache import active_dir
     from layers.build_store import build_demo_store
 
+    # Suppression at every period (the older portal's regime), so that the pages' secret cells
+    # stay testable; the portal's rounded regime has its own store in tests/test_demo_regimes.py.
     build_demo_store(
-        active_dir(small_cache), small_cache / "demo", periods=TEST_PERIODS, log=lambda _: None
+        active_dir(small_cache),
+        small_cache / "demo",
+        periods=TEST_PERIODS,
+        rounded_from=None,
+        log=lambda _: None,
     )
     return small_cache / "demo"
 

@@ -112,6 +112,19 @@ def test_rounding_widens_ranges():
     assert rep.ok
 
 
+def test_rounding_per_cell_keeps_exact_cells_exact():
+    # A département (exact, 13) = three communes rounded to 5; commune a hidden. The exact total
+    # is a constant, the rounded communes intervals: a ranges over [0, 8], not [0, 12.5].
+    rel = build_relations(4, [{3: [0, 1, 2]}])
+    hidden = np.array([True, False, False, False])
+    published = np.array([0, 5, 5, 13])
+    steps = np.array([0, 5, 5, 0])
+    rep = audit(published, rel, hidden, rounding=steps, exact=True)
+    assert rep.narrowest[1:] == (pytest.approx(0), pytest.approx(8))
+    # published exact everywhere, the same cell is pinned
+    assert not audit(published, rel, hidden, rounding=np.zeros(4)).ok
+
+
 def test_inequality_relations():
     values = np.array([100, 3, 37, 40])
     rel = build_relations(4, within=[{0: [1, 2, 3]}])

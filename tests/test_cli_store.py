@@ -33,9 +33,13 @@ def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_build_writes_a_demo_store_with_secrets(cache_dir: Path) -> None:
     store = Store(active_dir(cache_dir / "demo"))
     assert store.meta["mode"] == "demonstration"
-    layer = store.layer("rsa", "commune", "2024-12")
+    # Like the portal: secret cells blanked before 2020, rounded to 5 with no blank since.
+    layer = store.layer("rsa", "commune", "2019-12")
     assert len(layer) > 90 and (layer["statut"] == SECRET).any()
     assert layer.loc[layer["statut"] == SECRET, "valeur"].isna().all()
+    rounded = store.layer("rsa", "commune", "2024-12")
+    assert len(rounded) > 90 and not (rounded["statut"] == SECRET).any()
+    assert (rounded["valeur"] % 5 == 0).all() and (rounded["valeur"] > 0).any()
     assert len(store.periods("rsa", "departement")) == 44  # quarterly 2015 to 2025
 
 

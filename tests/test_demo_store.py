@@ -105,13 +105,19 @@ def test_store_fingerprint_covers_exactly_what_builds_the_store() -> None:
 
     from layers.build_store import store_modules
 
-    hashed = {p.stem for p in store_modules()}
+    root = store_modules()[0].parent
+    while root.name != "layers":
+        root = root.parent
+    hashed = {
+        ".".join(p.relative_to(root).with_suffix("").parts).removesuffix(".__init__")
+        for p in store_modules()
+    }
     out = subprocess.run(
         [
             sys.executable,
             "-c",
             "import sys, layers.build_store; "
-            "print(' '.join(m.split('.')[1] for m in sys.modules if m.startswith('layers.')))",
+            "print(' '.join(m.split('.', 1)[1] for m in sys.modules if m.startswith('layers.')))",
         ],
         capture_output=True,
         text=True,

@@ -22,6 +22,7 @@ import pytest
 from attacker import (
     LEVELS,
     Cells,
+    Linear,
     Relation,
     attack,
     download,
@@ -367,3 +368,82 @@ def _check_relations(cells: Cells, relations: list[Relation]) -> None:
         if rel.exact and all(cells.status.get(k) == "published" for k in keys):
             total = cells.value[rel.total]
             assert sum(cells.value[p] for p in rel.parts) == pytest.approx(total), rel.total
+
+
+# --------------------------------------------------------------------------------------------
+# Linked tables: households, the persons they cover, the amounts they are paid, and the rates
+
+
+LINKED_COUNTS = ("allocataires", "personnes_couvertes", "rsa")
+AMOUNT, SHARE, POPULATION_SHARE = "rsa_montant", "part_rsa", "taux_personnes_couvertes"
+# Public facts an attacker may use: a household counts at least one person, no household is
+# paid more than this much RSA in a month (a generous ceiling).
+MAX_MONTHLY_RSA = 3000.0
+
+
+def _rate_rows(data: Cells, rate: str, num: str, den: str) -> list[Linear]:
+    """A published rate s = round(100 num / den, 1): 100 num - (s +/- 0.05) den within 0."""
+    out = []
+    for (ind, level, code), status in data.status.items():
+        value = data.value[(ind, level, code)]
+        if ind != rate or status != "published" or value is None:
+            continue
+        n, d = (num, level, code), (den, level, code)
+        if n not in data.status or d not in data.status:
+            continue
+        out.append(Linear({n: 100.0, d: -(value + 0.05)}))
+        out.append(Linear({n: -100.0, d: value - 0.05}))
+    return out
+
+
+def _pairs(data: Cells, small: str, big: str, factor: float = 1.0) -> list[Linear]:
+    """small <= factor * big, territory by territory."""
+    return [
+        Linear({(small, lv, code): 1.0, (big, lv, code): -factor})
+        for (ind, lv, code) in list(data.status)
+        if ind == small and (big, lv, code) in data.status
+    ]
+
+
+def test_linked_tables_give_no_household_back(
+    live_app, settings, catalog, geography, period: str
+) -> None:
+    """The LP attacker over households, persons covered, RSA households and amounts, the share
+    of RSA households and the share of the population covered (with the public populations):
+    no secret cell pinned or narrower than the protection width."""
+    import pandas as pd
+
+    from geodata.cache import active_dir
+
+    data = Cells()
+    for ind in (*LINKED_COUNTS, AMOUNT, SHARE, POPULATION_SHARE):
+        got = download(live_app.url, ind, period, levels_with(catalog, ind, period))
+        data.status.update(got.status)
+        data.value.update(got.value)
+    geo_file = active_dir(settings.cache) / "geo" / "commune.parquet"
+    population = pd.read_parquet(geo_file, columns=["code", "population"]).dropna()
+    for code, pop in population.itertuples(index=False):
+        data.status[("population", "commune", code)] = "published"
+        data.value[("population", "commune", code)] = float(pop)
+    rels: list = []
+    for ind in (*LINKED_COUNTS, AMOUNT):
+        rels += table_relations(geography, data, (ind,))
+    rels += _pairs(data, "allocataires", "personnes_couvertes")
+    rels += _pairs(data, "rsa", "allocataires")
+    rels += _pairs(data, AMOUNT, "rsa", MAX_MONTHLY_RSA)
+    rels += _rate_rows(data, SHARE, "rsa", "allocataires")
+    rels += _rate_rows(data, POPULATION_SHARE, "personnes_couvertes", "population")
+    rounding = {k: 100.0 for k in data.status if k[0] == AMOUNT}
+    secret = data.secret()
+    assert sum(k[0] == "allocataires" for k in secret) > 10
+    assert sum(k[0] == "personnes_couvertes" for k in secret) > 10
+    report, keys = attack(data, rels, PROTECTION, rounding)
+    assert report.infeasible_components == 0, "relations fausses : le système est infaisable"
+    found = recovered(data, report, keys)
+    assert not found, "SECRET ROMPU : " + "; ".join(
+        f"{k[0]} {k[1]} {k[2]} dans [{lo:g}, {hi:g}]" for k, lo, hi in found[:10]
+    )
+    print(
+        f"\ntables liées : {len(data.status)} cellules, {len(secret)} secrètes, {len(rels)} "
+        f"relations, {report.lp_solves} PL ({report.seconds:.1f} s)"
+    )

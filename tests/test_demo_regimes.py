@@ -1,0 +1,136 @@
+"""The demonstration follows the portal's disclosure regimes: rounded local cells from 2020
+(counts to 5, amounts to 100 EUR, no blank), suppression before, exact national values; its
+provenance says so, and the audit checks both regimes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from geodata.cache import active_dir
+from layers.build_store import audit_store, build_demo_store, demo_data, store_checks, summarise
+from layers.demo_regimes import ROUNDED_LEVELS, round_to, rounding_violations
+from layers.provenance import EXACT, MIN_ROUNDED_DENOMINATOR, ROUNDED, SUPPRESSED
+from layers.store import PUBLISHED, SECRET, Store
+
+PERIODS = ["2019-12", "2024-12", "2025-03"]
+
+
+@pytest.fixture(scope="module")
+def geo(small_cache: Path) -> Path:
+    return active_dir(small_cache)
+
+
+@pytest.fixture(scope="module")
+def store(geo: Path, tmp_path_factory: pytest.TempPathFactory) -> Store:
+    root = tmp_path_factory.mktemp("regimes")
+    return Store(build_demo_store(geo, root / "demo", periods=PERIODS, log=lambda _: None))
+
+
+@pytest.fixture(scope="module")
+def cells(store: Store) -> pd.DataFrame:
+    df = store.query("SELECT indicateur, niveau, code, periode, valeur, statut FROM v")
+    return df.astype({"indicateur": str, "niveau": str, "periode": str, "statut": str})
+
+
+def layer(cells: pd.DataFrame, indicator: str, level: str, period: str) -> pd.DataFrame:
+    sel = (cells["indicateur"] == indicator) & (cells["niveau"] == level)
+    return cells[sel & (cells["periode"] == period)].set_index("code")
+
+
+def test_provenance_names_the_regime_of_every_series(store: Store) -> None:
+    expected = {
+        ("allocataires", "commune", "2024-12"): (ROUNDED, 5),
+        ("personnes_couvertes", "iris", "2024-12"): (ROUNDED, 5),
+        ("rsa_montant", "epci", "2024-12"): (ROUNDED, 100),
+        ("part_rsa", "commune", "2024-12"): (ROUNDED, 0),  # approximate, not on a step
+        ("places_eaje", "commune", "2024-12"): (EXACT, 0),  # places are no household
+        ("allocataires", "departement", "2024-12"): (EXACT, 0),
+        ("allocataires", "commune", "2019-12"): (SUPPRESSED, 0),
+        ("rsa", "departement", "2019-12"): (SUPPRESSED, 0),
+    }
+    for key, (regime, step) in expected.items():
+        prov = store.provenance(*key)
+        assert prov is not None and prov.is_demo, key
+        assert (prov.regime, prov.rounding, prov.field) == (regime, step, key[0]), key
+
+
+def test_local_cells_are_rounded_without_blank_from_2020(cells: pd.DataFrame) -> None:
+    recent = cells[(cells["periode"] == "2024-12") & cells["niveau"].isin(ROUNDED_LEVELS)]
+    counts = recent[recent["indicateur"].isin(["allocataires", "rsa", "personnes_couvertes"])]
+    assert set(counts["niveau"]) == set(ROUNDED_LEVELS)
+    assert (counts["statut"] == PUBLISHED).all()  # no blank, no hatch
+    assert (counts["valeur"] % 5 == 0).all() and (counts["valeur"] == 0).any()
+    amounts = recent[recent["indicateur"] == "rsa_montant"]
+    assert len(amounts) and (amounts["valeur"] % 100 == 0).all()
+    older = layer(cells, "allocataires", "commune", "2019-12")
+    assert (older["statut"] == SECRET).sum() >= 3  # the older portal's blanks
+    assert (older.loc[older["statut"] == PUBLISHED, "valeur"] % 5 != 0).any()  # exact there
+
+
+def test_national_totals_are_exact_never_sums_of_rounded_communes(
+    cells: pd.DataFrame, geo: Path
+) -> None:
+    data = demo_data(geo)
+    p = data.periods.index("2024-12")
+    raw = pd.Series(data.counts["allocataires"][:, p], index=data.communes["code"].to_numpy())
+    exact = raw.groupby(data.communes["departement"].to_numpy()).sum()
+    deps = layer(cells, "allocataires", "departement", "2024-12")["valeur"]
+    assert (deps.sort_index() == exact.sort_index().astype(float)).all()
+    communes = layer(cells, "allocataires", "commune", "2024-12")["valeur"]
+    assert (communes == pd.Series(round_to(raw, 5), raw.index)[communes.index]).all()
+    rounded_sum = communes.groupby(data.communes.set_index("code")["departement"]).sum()
+    assert (rounded_sum.sort_index() != deps.sort_index()).any()
+
+
+def test_rates_come_from_the_rounded_counts_and_need_a_denominator(cells: pd.DataFrame) -> None:
+    rate = layer(cells, "part_rsa", "commune", "2024-12")
+    rsa = layer(cells, "rsa", "commune", "2024-12")["valeur"]
+    alloc = layer(cells, "allocataires", "commune", "2024-12")["valeur"]
+    small = alloc < MIN_ROUNDED_DENOMINATOR
+    assert small.any() and (~small).any()
+    assert (rate.loc[small[small].index, "statut"] == SECRET).all()
+    shown = rate[rate["statut"] == PUBLISHED]
+    assert len(shown) > 20
+    expected = np.round(100 * rsa[shown.index] / alloc[shown.index], 1)
+    assert np.allclose(shown["valeur"], expected)
+
+
+def test_the_audit_checks_both_regimes(store: Store, geo: Path, cells: pd.DataFrame) -> None:
+    checks = store_checks(store, geo)
+    assert checks["cellules_liees"] == 0 and checks["ecarts_arrondi"].empty
+    assert checks["arrondi_verifiees"] > 1000
+    assert set(checks["liees"]["periode"]) == set(PERIODS)
+    report = summarise(audit_store(store, geo, workers=1, log=lambda _: None))
+    assert report["echecs"] == 0 and report["secretes"] > 100
+
+
+def test_the_rounding_check_catches_an_exact_value(cells: pd.DataFrame, geo: Path) -> None:
+    """Test of the check: a count off its step, or a share computed from an exact numerator."""
+    from layers.build_store import _public_denominators
+
+    public = _public_denominators(geo)
+    bad = cells.copy()
+    count = bad.index[
+        (bad["indicateur"] == "rsa")
+        & (bad["niveau"] == "commune")
+        & (bad["periode"] == "2024-12")
+        & (bad["valeur"] > 0)
+    ][0]
+    bad.loc[count, "valeur"] += 2
+    share = bad.index[
+        (bad["indicateur"] == "taux_personnes_couvertes")
+        & (bad["niveau"] == "epci")
+        & (bad["periode"] == "2024-12")
+        & (bad["statut"] == PUBLISHED)
+    ][0]
+    bad.loc[share, "valeur"] += 0.3
+    _, off = rounding_violations(bad, {"2024-12"}, public)
+    found = set(zip(off["indicateur"], off["code"], strict=True))
+    assert ("rsa", bad.loc[count, "code"]) in found
+    assert ("taux_personnes_couvertes", bad.loc[share, "code"]) in found
+    _, clean = rounding_violations(cells, {"2024-12"}, public)
+    assert clean.empty
