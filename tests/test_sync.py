@@ -292,6 +292,31 @@ def test_a_version_downloaded_but_not_imported_is_read_again(
     assert served["2023-12"] == first["indfoy_rsa"].iloc[0] + 5
 
 
+def test_an_interrupted_run_keeps_its_downloads(
+    portal: FakePortal, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C during the second dataset: nothing is published, and the next run downloads only
+    what the first did not finish."""
+    parse_file = sync_module.parse_file
+    seen: list[str] = []
+
+    def interrupted(path: Path, *args: object, **kwargs: object):
+        seen.append(path.name)
+        if len(seen) == 2:
+            raise KeyboardInterrupt
+        return parse_file(path, *args, **kwargs)
+
+    monkeypatch.setattr(sync_module, "parse_file", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        sync(portal, "s_ben_nat", "s_ben_com_f")
+    assert active_dir(settings.store_import) is None  # nothing half-published
+    monkeypatch.setattr(sync_module, "parse_file", parse_file)
+    portal.requests.clear()
+    assert sync(portal, "s_ben_nat", "s_ben_com_f") == 0
+    assert portal.downloads() == []  # both files were complete: read again, not downloaded
+    assert store_of(settings).periods("rsa", "commune") == ["2022-12", "2023-12"]
+
+
 @pytest.mark.parametrize(
     ("fault", "message"),
     [

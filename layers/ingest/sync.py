@@ -212,7 +212,9 @@ def sync(job: SyncJob) -> SyncSummary:
             job.progress.note(n, len(kept), dataset.dataset_id, "déjà téléchargé, relu")
         try:
             path = local or _download(job, dataset, n, len(kept), summary)
-            state.record(dataset, path)  # kept even if parsing fails: not downloaded again
+            # saved at once: a parse failure or an interruption does not cost the download
+            state.record(dataset, path)
+            state.save()
             result = with_provenance(
                 parse_file(path, job.cog(), dataset_id=dataset.dataset_id), dataset, level
             )
@@ -224,7 +226,6 @@ def sync(job: SyncJob) -> SyncSummary:
         sources.append(dataset.dataset_id)
         meta[dataset.dataset_id] = dataset.meta_json()
         summary.rows += len(result.rows)
-    state.save()  # the downloads are good whatever happens to the publication
     if results:
         summary.published = publish_real(
             job.store_root,
