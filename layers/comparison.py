@@ -7,9 +7,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from layers.catalogue import BY_ID
-from layers.model import level_name
+from layers.model import Indicator, level_name
 from layers.options import territory_of
-from layers.store import Store
+from layers.series_notes import APPROX, is_approximate
+from layers.store import PUBLISHED, Store
 from layers.territory_index import TerritoryIndex
 from layers.views import value_text
 
@@ -45,6 +46,15 @@ def compared(own: str, chosen: Iterable[str] | None) -> list[str]:
     return [own, *[c for c in (chosen or []) if c != own]]
 
 
+def _text(store: Store, ind: Indicator, level: str, last: tuple) -> str:
+    """« 8,6 % », « ≈ 8,6 % » for a rate computed from rounded counts, « secret »."""
+    value, status, period = last
+    text = value_text(value, status, ind)
+    if status == PUBLISHED and is_approximate(store.provenance(ind.id, level, period)):
+        return f"{APPROX} {text}"
+    return text
+
+
 def comparison(
     store: Store, index: TerritoryIndex | None, territories: list[str]
 ) -> Comparison | None:
@@ -58,7 +68,7 @@ def comparison(
     # (rows come oldest period first: the last one written wins).
     cells = store.series_many(list(COMPARED), [(t.level, t.code) for t in cols])
     latest = {
-        (str(r.indicateur), str(r.niveau), str(r.code)): (r.valeur, str(r.statut))
+        (str(r.indicateur), str(r.niveau), str(r.code)): (r.valeur, str(r.statut), str(r.periode))
         for r in cells.itertuples()
     }
     rows = []
@@ -70,7 +80,7 @@ def comparison(
                 row.append(Cell(NOT_CONCERNED, False))
                 continue
             last = latest.get((ind.id, t.level, t.code))
-            row.append(Cell(NO_DATA if last is None else value_text(*last, ind), True))
+            row.append(Cell(NO_DATA if last is None else _text(store, ind, t.level, last), True))
         rows.append((ind.title, row))
     names = [f"{t.name} ({level_name(t.level)})" for t in cols]
     return Comparison(names, rows)

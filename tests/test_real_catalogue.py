@@ -16,6 +16,7 @@ from dashboard.pages.profile import profile_layout
 from layers import catalogue
 from layers.appdata import DEMO_NOTICE, AppData
 from layers.catalogue import BY_ID, INDICATORS, activate, offered, search
+from layers.comparison import comparison
 from layers.options import indicator_options, theme_options
 from layers.portal_catalogue import PORTAL_CATEGORY, field_words, parse_field, value_text
 from layers.profile import cached_profile
@@ -180,6 +181,19 @@ def test_api_data_and_csv_carry_the_provenance(client) -> None:
     assert "jeu s_ben_com_f" in meta["Source"] and "≈" in meta["Diffusion"]
 
 
+def _find(component, ident: str):
+    """The component of a layout with this id (depth first), None when absent."""
+    if getattr(component, "id", None) == ident:
+        return component
+    children = getattr(component, "children", None)
+    for child in children if isinstance(children, list) else [children]:
+        if child is not None and not isinstance(child, str | int | float):
+            found = _find(child, ident)
+            if found is not None:
+                return found
+    return None
+
+
 def test_profile_lists_each_series_source(data: AppData, client) -> None:
     info, index = data.store(), data.index()
     code = index.table("commune")["code"].iloc[30]  # not one of the small communes
@@ -192,6 +206,12 @@ def test_profile_lists_each_series_source(data: AppData, client) -> None:
     assert "Sources et diffusion" in page and "jeu s_ben_com_f" in page
     pdf = " ".join(_pdf_text(profile_pdf(prof)))
     assert "jeu s_ben_com_f" in pdf and "Cnaf, data.caf.fr (jeux s_ben_com_f" in pdf
+    # The evolution picker starts on a series the store has (not the absent coverage rate).
+    chosen = _find(profile_layout(data, "commune", code), "evolution-indicateur").value
+    assert offered(chosen) and chosen in rows
+    compared = comparison(info.store, index, [f"commune:{code}"])
+    texts = {title: row[0].text for title, row in compared.rows}
+    assert texts[BY_ID["part_rsa"].title].startswith("≈ ")
     territory = client.get(f"/api/v1/territories/commune/{code}").get_json()
     figures = {f["indicator"]: f for f in territory["key_figures"]}
     assert figures["allocataires"]["source"]["jeu"] == "s_ben_com_f"

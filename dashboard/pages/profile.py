@@ -166,8 +166,18 @@ def _neighbours_section(prof: Profile, level: str, code: str) -> list:
     ]
 
 
+EVOLUTION_DEFAULT = "taux_personnes_couvertes"
+
+
+def _evolution_default(options: list[dict[str, str]]) -> str | None:
+    """The coverage rate when the profile has it (a real store may not), else its first row."""
+    values = [o["value"] for o in options]
+    return EVOLUTION_DEFAULT if EVOLUTION_DEFAULT in values else (values or [None])[0]
+
+
 def _evolution_section(prof: Profile) -> html.Div:
     """The series chart (drawn by its callback) and the indicator picker."""
+    options = _indicator_options(prof)
     return html.Div(
         [
             html.H3("Évolution"),
@@ -178,9 +188,9 @@ def _evolution_section(prof: Profile) -> html.Div:
             ),
             dcc.Dropdown(
                 id="evolution-indicateur",
-                value="taux_personnes_couvertes",
+                value=_evolution_default(options),
                 clearable=False,
-                options=_indicator_options(prof),
+                options=options,
             ),
             dcc.Graph(id="graphe-evolution", config=GRAPH_CONFIG),
         ],
