@@ -265,7 +265,9 @@ def test_csv_export(client, appdata: AppData) -> None:
     assert secret and all(r["valeur"] == "" for r in secret)
     published = [r for r in rows if r["statut"] == "published"]
     assert published and all(re.fullmatch(r"\d+", r["valeur"]) for r in published)
-    assert {r["source"] for r in rows} == {"Source : Cnaf, fichier FILEAS - BENETRIM"}
+    assert {r["source"] for r in rows} == {
+        "Source : données de démonstration (générées, pas des chiffres de la Cnaf)"
+    }
     assert {r["avertissement"] for r in rows} == {appdata.store().notice}
     assert {r["niveau"] for r in rows} == {"commune"} and {r["periode"] for r in rows} == {
         "2024-12"
@@ -299,7 +301,7 @@ def test_xlsx_export(client, appdata: AppData) -> None:
     meta = {k: v for k, v in wb["metadonnees"].values}
     assert meta["Titre"] == BY_ID["rsa"].title and meta["Unité"] == "foyers"
     assert meta["Période"].startswith("2022-12") and "décembre 2022" in meta["Période"]
-    assert meta["Source"] == "Source : Cnaf, fichier FILEAS - BENETRIM"
+    assert meta["Source"].startswith("Source : données de démonstration")
     assert meta["Avertissement"] == appdata.store().notice
     assert meta["Définition"] == BY_ID["rsa"].definition and meta["Date de l'export"]
 

@@ -65,7 +65,12 @@ def test_page_loads_and_map_draws(live_app, browser) -> None:
     assert pixels["colours"] >= 3, pixels  # several classes drawn, not a flat fill
     legend = browser.find_element(By.ID, "cafmap-legend").text
     assert "Part de la population couverte" in legend
-    for entry in ("Secret statistique", "Pas de données", "Non concerné", "Source : Cnaf"):
+    for entry in (
+        "Secret statistique",
+        "Pas de données",
+        "Non concerné",
+        "Source : données de démonstration",
+    ):
         assert entry in legend
     assert "\u2013" in legend
     assert "démonstration" in browser.find_element(By.ID, "bandeau-demo").text

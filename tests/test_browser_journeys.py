@@ -133,7 +133,7 @@ def test_export_csv_and_png_of_the_view(live_app, browser) -> None:
     assert all(r["code"].startswith("66") for r in rows) and len(rows) > 200
     secret = [r for r in rows if r["statut"] == "secret"]
     assert secret and all(r["valeur"] == "" for r in secret)
-    assert all(r["source"].startswith("Source : Cnaf") for r in rows)
+    assert all(r["source"].startswith("Source : données de démonstration") for r in rows)
     assert all("démonstration" in r["avertissement"] for r in rows)
 
     # PNG: capture the download the button triggers (a data URL) and decode it.
@@ -323,7 +323,9 @@ def test_long_exports_run_in_the_background_with_progress(live_app, browser) -> 
         sheet = load_workbook(io.BytesIO(resp.read()))["donnees"]
     rows = list(sheet.iter_rows(values_only=True))
     header = rows[0]
-    assert header[:2] == ("code", "nom") and all(r[9].startswith("Source : Cnaf") for r in rows[1:])
+    assert header[:2] == ("code", "nom") and all(
+        r[9].startswith("Source : données de démonstration") for r in rows[1:]
+    )
     assert len(rows) - 1 == int(
         browser.execute_script(
             "const p = window.cafmap.state.levels.epci.payload;"

@@ -392,7 +392,7 @@ def test_other_levels_and_pdf_without_demo(data) -> None:
     assert all(r.epci_rank is None for r in prof.indicator_rows())
     assert prof.notice is None
     text = "\n".join(_pdf_text(profile_pdf(prof, compress=False)))
-    assert "Fiche territoire : Rhône (69)" in text and "démonstration" not in text
+    assert "Fiche territoire : Rhône (69)" in text and "Ce ne sont pas des chiffres" not in text
     epci = profile(info.store, index, "epci", "200046977")
     assert epci.neighbours and epci.neighbours.rows[0].cell.value is not None
     assert not math.isnan(epci.key_figures.recipients.value)
