@@ -1,0 +1,140 @@
+"""The additive relations of a table of real rows, for the secrecy pass (`layers.real_secrecy`).
+
+A table is one series group (a field and its breakdown values `<field>.<dimension>_<value>`)
+at one period. Its relations, as the store will publish them:
+
+- breakdown: the values of one dimension add up to the field, per territory;
+- geography: départements add up to their région and to France, régions to France.
+
+A relation is kept only when the values verify it and no cell of it is rounded (rounded cells
+are not additive): an exact sum is an equality; parts adding up to less than the total (a part
+missing from the file, or left blank by the portal: its value is unknown) give "parts within
+the total"; anything else (the parts exceed the total) is ignored and counted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from geodata.cog import Cog
+from layers.audit import TOL, Relations
+from layers.model import parent_levels
+from layers.secrecy import build_relations
+
+FRANCE_LEVEL = "france"
+CHILD_LEVELS = ("departement", "region")  # the levels of the national files that add up
+
+Relation = tuple[tuple[str, ...], int, np.ndarray]  # (family, total row, part rows)
+
+
+@dataclass
+class Table:
+    """Rows of one table (indicateur, niveau, code, raw, hidden, rounded, dimension) and which
+    of them are cells of the secondary suppression (`known`: value known, not rounded)."""
+
+    rows: pd.DataFrame
+    known: np.ndarray
+    regions: Mapping[str, str]  # département -> région
+
+    @classmethod
+    def of(cls, rows: pd.DataFrame, regions: Mapping[str, str]) -> Table:
+        raw = rows["raw"].to_numpy(dtype=float)
+        known = ~np.isnan(raw) & (np.nan_to_num(raw, nan=-1.0) >= 0) & ~rows["rounded"].to_numpy()
+        return cls(rows, known, regions)
+
+    @property
+    def index(self) -> pd.Index:
+        """The original row labels of the cells."""
+        return self.rows.index[self.known]
+
+    @property
+    def values(self) -> np.ndarray:
+        return self.rows["raw"].to_numpy(dtype=float)[self.known]
+
+    @property
+    def hidden(self) -> np.ndarray:
+        return self.rows["hidden"].to_numpy(dtype=bool)[self.known]
+
+
+def regions_of(cog: Cog) -> dict[str, str]:
+    """Département code -> région code."""
+    return dict(zip(cog.departements["code"], cog.departements["region"], strict=True))
+
+
+def _breakdowns(rows: pd.DataFrame) -> Iterator[Relation]:
+    """Per territory and dimension: the breakdown values add up to the field."""
+    ids = rows["indicateur"].astype(str)
+    part = ids.str.contains(".", regex=False).to_numpy()
+    pos = np.arange(len(rows))
+    totals = dict(
+        zip(zip(rows["niveau"][~part], rows["code"][~part], strict=True), pos[~part], strict=True)
+    )
+    parts = rows[part].assign(pos=pos[part])
+    for (niveau, code, dim), grp in parts.groupby(["niveau", "code", "dimension"], sort=True):
+        total = totals.get((niveau, code))
+        if total is not None:
+            yield ("dimension", str(dim)), int(total), grp["pos"].to_numpy()
+
+
+def _geography(rows: pd.DataFrame, regions: Mapping[str, str]) -> Iterator[Relation]:
+    """Départements into their région and France, régions into France, per indicator."""
+    pos = pd.Series(np.arange(len(rows)), index=rows.index)
+    for _, grp in rows.groupby("indicateur", sort=True):
+        for child in CHILD_LEVELS:
+            kids = grp[grp["niveau"] == child]
+            if kids.empty:
+                continue
+            for parent in parent_levels(child):
+                totals = grp[grp["niveau"] == parent]
+                if parent == FRANCE_LEVEL:
+                    owner = pd.Series(totals["code"].iloc[0] if len(totals) else "", kids.index)
+                else:
+                    owner = kids["code"].map(regions)
+                for code, label in zip(totals["code"], totals.index, strict=True):
+                    members = pos[kids.index[(owner == code).to_numpy()]].to_numpy()
+                    if members.size:
+                        yield (child, parent), int(pos[label]), members
+
+
+def _kind(total: int, parts: np.ndarray, raw: np.ndarray, known: np.ndarray) -> str | None:
+    """ "eq", "le" or None (not verified by the values) for one relation of known cells."""
+    if not known[total]:
+        return None
+    seen = parts[known[parts]]
+    if not seen.size:
+        return None
+    gap = raw[seen].sum() - raw[total]
+    if abs(gap) <= TOL / 2 and seen.size == parts.size:
+        return "eq"
+    return "le" if gap <= TOL / 2 else None
+
+
+def table_relations(table: Table) -> tuple[Relations, int, int]:
+    """The table's relations over its cells, and how many were kept and ignored."""
+    rows = table.rows
+    raw = rows["raw"].to_numpy(dtype=float)
+    rounded = rows["rounded"].to_numpy(dtype=bool)
+    cell_of = np.cumsum(table.known) - 1
+    maps: dict[tuple[str, tuple[str, ...]], dict[int, np.ndarray]] = {}
+    used = skipped = 0
+    relations = [*_breakdowns(rows), *_geography(rows, table.regions)]
+    for family, total, parts in relations:
+        kind = (
+            None
+            if rounded[total] or rounded[parts].any()
+            else _kind(total, parts, raw, table.known)
+        )
+        if kind is None:
+            skipped += 1
+            continue
+        used += 1
+        cells = cell_of[parts[table.known[parts]]]
+        maps.setdefault((kind, family), {})[int(cell_of[total])] = cells
+    n = int(table.known.sum())
+    eq = [m for (kind, _), m in maps.items() if kind == "eq"]
+    le = [m for (kind, _), m in maps.items() if kind == "le"]
+    return build_relations(n, eq, le), used, skipped
