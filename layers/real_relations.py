@@ -33,18 +33,44 @@ Relation = tuple[tuple[str, ...], int, np.ndarray]  # (family, total row, part r
 
 @dataclass
 class Table:
-    """Rows of one table (indicateur, niveau, code, raw, hidden, rounded, dimension) and which
-    of them are cells of the secondary suppression (`known`: value known, not rounded)."""
+    """Rows of one table (indicateur, niveau, code, raw, hidden, rounded, dimension), its
+    candidate relations, and which rows are cells of the secondary suppression (`known`: value
+    known, not rounded). `deduced`: secret cells the portal left blank whose value the other
+    cells of a sum give back, taken as known (never published) so that they are protected."""
 
     rows: pd.DataFrame
+    raw: np.ndarray
     known: np.ndarray
-    regions: Mapping[str, str]  # département -> région
+    relations: list[Relation]
+    deduced: int = 0
 
     @classmethod
     def of(cls, rows: pd.DataFrame, regions: Mapping[str, str]) -> Table:
-        raw = rows["raw"].to_numpy(dtype=float)
-        known = ~np.isnan(raw) & (np.nan_to_num(raw, nan=-1.0) >= 0) & ~rows["rounded"].to_numpy()
-        return cls(rows, known, regions)
+        raw = rows["raw"].to_numpy(dtype=float).copy()
+        rounded = rows["rounded"].to_numpy(dtype=bool)
+        known = ~np.isnan(raw) & (np.nan_to_num(raw, nan=-1.0) >= 0) & ~rounded
+        relations = [*_breakdowns(rows), *_geography(rows, regions)]
+        table = cls(rows, raw, known, relations)
+        table.deduce(rows["hidden"].to_numpy(dtype=bool) & np.isnan(raw) & ~rounded)
+        return table
+
+    def deduce(self, blank: np.ndarray) -> None:
+        """Give a blank secret cell the value a sum gives back (its only unknown member), until
+        no sum gives more: an attacker would do the same."""
+        changed = True
+        while changed:
+            changed = False
+            for _, total, parts in self.relations:
+                members = np.r_[total, parts]
+                open_ = members[~self.known[members]]
+                if open_.size != 1 or not blank[open_[0]]:
+                    continue
+                others = self.raw[parts[self.known[parts]]].sum()
+                value = others if open_[0] == total else self.raw[total] - others
+                if value >= 0:
+                    self.raw[open_[0]], self.known[open_[0]] = value, True
+                    self.deduced += 1
+                    changed = True
 
     @property
     def index(self) -> pd.Index:
@@ -53,11 +79,12 @@ class Table:
 
     @property
     def values(self) -> np.ndarray:
-        return self.rows["raw"].to_numpy(dtype=float)[self.known]
+        return self.raw[self.known]
 
     @property
     def hidden(self) -> np.ndarray:
-        return self.rows["hidden"].to_numpy(dtype=bool)[self.known]
+        hidden = self.rows["hidden"].to_numpy(dtype=bool)
+        return hidden[self.known]
 
 
 def regions_of(cog: Cog) -> dict[str, str]:
@@ -115,19 +142,14 @@ def _kind(total: int, parts: np.ndarray, raw: np.ndarray, known: np.ndarray) -> 
 
 def table_relations(table: Table) -> tuple[Relations, int, int]:
     """The table's relations over its cells, and how many were kept and ignored."""
-    rows = table.rows
-    raw = rows["raw"].to_numpy(dtype=float)
-    rounded = rows["rounded"].to_numpy(dtype=bool)
+    rounded = table.rows["rounded"].to_numpy(dtype=bool)
     cell_of = np.cumsum(table.known) - 1
     maps: dict[tuple[str, tuple[str, ...]], dict[int, np.ndarray]] = {}
     used = skipped = 0
-    relations = [*_breakdowns(rows), *_geography(rows, table.regions)]
-    for family, total, parts in relations:
-        kind = (
-            None
-            if rounded[total] or rounded[parts].any()
-            else _kind(total, parts, raw, table.known)
-        )
+    for family, total, parts in table.relations:
+        kind = None
+        if not (rounded[total] or rounded[parts].any()):
+            kind = _kind(total, parts, table.raw, table.known)
         if kind is None:
             skipped += 1
             continue

@@ -13,7 +13,8 @@ which the importer flags but keeps. `protect_real` hides them, and what would gi
    its `computed_from` numerator or denominator;
 3. secondary: `layers.secrecy.protect` on each table of one series (a field and its breakdown
    values, see `layers.real_relations`) and period, so that no hidden cell comes back by
-   difference.
+   difference; a cell the portal left blank that a sum gives back is protected the same way
+   (its value, deduced, is never written); links and secondary cells alternate until stable.
 
 Rounded cells (regime `arrondi`) are never touched; a blank is never filled; a secret cell
 stays secret. Idempotent: a second pass hides nothing more.
@@ -57,6 +58,7 @@ class SecrecyReport:
     relations_ignorees: int = 0
     non_proteges: int = 0
     deja_secrets: int = 0
+    deduites: int = 0
     details: list[str] = field(default_factory=list)
 
     @property
@@ -72,6 +74,11 @@ class SecrecyReport:
             f"Relations additives protégées : {self.relations} ; ignorées (non vérifiées par "
             f"les valeurs ou avec une cellule arrondie) : {self.relations_ignorees}",
         ]
+        if self.deduites:
+            out.append(
+                f"Cellules laissées vides par le portail mais déductibles par différence, "
+                f"protégées : {self.deduites}"
+            )
         if self.non_proteges:
             out.append(
                 f"Attention : {self.non_proteges} cellule(s) masquée(s) sans protection "
@@ -102,8 +109,11 @@ def _frame(rows: pd.DataFrame, provenance: pd.DataFrame) -> pd.DataFrame:
     """The rows with their raw value, nature, regime and breakdown dimension."""
     df = rows[KEYS].copy()
     df["raw"] = pd.to_numeric(rows["valeur"], errors="coerce").astype(float)
-    df["hidden"] = rows["statut"].astype(str).to_numpy() != PUBLISHED
-    df.loc[df["hidden"], "raw"] = np.nan
+    status = rows["statut"].astype(str).to_numpy()
+    # only published cells may be hidden; a missing or not-applicable cell is left as it is
+    df["published"] = status == PUBLISHED
+    df["hidden"] = status == SECRET
+    df.loc[~df["published"], "raw"] = np.nan
     ids = pd.Series(df["indicateur"].unique())
     df["nature"] = df["indicateur"].map(dict(zip(ids, ids.map(nature_of), strict=True)))
     prov = provenance.drop_duplicates(["indicateur", "niveau", "periode"])
@@ -137,11 +147,11 @@ def _linked(df: pd.DataFrame) -> np.ndarray:
             any((p, *k) in hidden_at for p in parts)
             for k in zip(*(df.loc[mine, c] for c in place), strict=True)
         ]
-    return (hit & ~df["hidden"] & ~df["rounded"]).to_numpy()
+    return (hit & df["published"] & ~df["hidden"] & ~df["rounded"]).to_numpy()
 
 
 def _hide(df: pd.DataFrame, mask: np.ndarray) -> int:
-    new = mask & ~df["hidden"].to_numpy()
+    new = mask & df["published"].to_numpy() & ~df["hidden"].to_numpy()
     df.loc[new, "hidden"] = True
     return int(new.sum())
 
@@ -154,6 +164,7 @@ def _secondary(df: pd.DataFrame, cog: Cog, threshold: int, protection: float) ->
     group = additive["indicateur"].str.partition(".")[0].map(series_id)
     for _, sub in additive.groupby([group, additive["periode"]], sort=True):
         table = Table.of(sub, regions)
+        report.deduites += table.deduced
         if not table.hidden.any():
             continue
         rel, used, skipped = table_relations(table)
@@ -185,7 +196,7 @@ def protect_real(
     protection = float(threshold if protection is None else protection)
     df = _frame(rows.reset_index(drop=True), provenance)
     already = int(df["hidden"].sum())
-    counts = (df["nature"] == COUNT) & ~df["rounded"] & ~df["hidden"]
+    counts = (df["nature"] == COUNT) & ~df["rounded"] & df["published"]
     primary = counts.to_numpy() & primary_mask(df["raw"].fillna(0).to_numpy(), threshold)
     report = SecrecyReport(primaire=_hide(df, primary), deja_secrets=already)
     # Links and secondary cells in turn until stable: a household count hidden to protect
@@ -197,6 +208,7 @@ def protect_real(
         report.non_proteges = step.non_proteges
         report.relations = max(report.relations, step.relations)
         report.relations_ignorees = max(report.relations_ignorees, step.relations_ignorees)
+        report.deduites = max(report.deduites, step.deduites)
         if not step.secondaire:
             break
     out = rows.reset_index(drop=True).copy()

@@ -65,6 +65,10 @@ def _table(field: str, dim: str, labels: tuple[str, ...], parts: dict, deps: pd.
     return rows, prov
 
 
+def frame_key(rows: list[tuple], indicator: str, level: str, code: str) -> int:
+    return next(i for i, r in enumerate(rows) if r[:3] == (indicator, level, code))
+
+
 @pytest.fixture(scope="module")
 def real(cog: Cog) -> tuple[pd.DataFrame, pd.DataFrame]:
     """AAH beneficiaries by age band, RSA households / persons / amounts by type, per
@@ -94,6 +98,9 @@ def real(cog: Cog) -> tuple[pd.DataFrame, pd.DataFrame]:
     ]
     rows.append(("rsa", "commune", "01001", PERIOD, np.nan, SECRET))
     prov.append(("rsa", "commune", PERIOD, "test_f", "indfoy_rsa", "", ROUNDED, 5))
+    # a cell of the exact file left blank by the portal: it stays blank, and protected
+    blank = frame_key(rows, series_id("indben_aah", "aah_age_5", AGES[1]), DEP, "69")
+    rows[blank] = (*rows[blank][:4], np.nan, SECRET)
     frame = pd.DataFrame(
         rows, columns=["indicateur", "niveau", "code", "periode", "valeur", "statut"]
     )
@@ -174,9 +181,14 @@ def test_persons_and_amounts_hidden_with_their_households(real, protected) -> No
 
 
 def test_rounded_rows_and_blanks_untouched(real, protected) -> None:
-    out, _ = protected
+    out, report = protected
     com = out["niveau"] == "commune"
     pd.testing.assert_frame_equal(out[com], real[0][com])
+    blank = real[0]["statut"] == SECRET
+    assert blank.sum() == 2 and out.loc[blank, "valeur"].isna().all()
+    assert (out.loc[blank, "statut"] == SECRET).all()
+    # the exact file's blank is given back by its sums: taken as a hidden cell to protect
+    assert report.deduites == 1 and "déductibles par différence" in report.resume()
 
 
 def test_idempotent(protected, real, cog: Cog) -> None:
