@@ -88,7 +88,8 @@ class SecrecyReport:
 
 
 def nature_of(indicator: str) -> str | None:
-    """`effectif` or `montant` for an additive series, None otherwise (rates, unknown)."""
+    """The catalogue's nature of a curated id; else `effectif` or `montant` from the field
+    prefix; None for any other series (a rate or an unknown field: never primary nor summed)."""
     if indicator in BY_ID:
         return BY_ID[indicator].nature
     base = indicator.split(".")[0]

@@ -224,3 +224,38 @@ def test_relations_with_a_rounded_total_are_skipped(cog: Cog) -> None:
     rows.loc[3, "valeur"] = 93.0
     out, report = protect_real(rows, exact, cog)
     assert report.secondaire >= 1 and (out["statut"] == SECRET).sum() == 1 + report.secondaire
+
+
+def _rows(cells: list[tuple[str, str, str, float, str]]) -> pd.DataFrame:
+    return pd.DataFrame(
+        [(i, lv, c, PERIOD, v, s) for i, lv, c, v, s in cells],
+        columns=["indicateur", "niveau", "code", "periode", "valeur", "statut"],
+    )
+
+
+def test_rate_hidden_with_its_count_and_missing_cells_left_alone(cog: Cog) -> None:
+    rows = _rows(
+        [
+            ("rsa", DEP, "01", 3.0, PUBLISHED),
+            ("allocataires", DEP, "01", 500.0, PUBLISHED),
+            ("part_rsa", DEP, "01", 0.6, PUBLISHED),
+            ("rsa", DEP, "02", 70.0, PUBLISHED),
+            ("part_rsa", DEP, "02", 9.1, PUBLISHED),
+            ("indnbp_rsa", DEP, "01", np.nan, "manquant"),
+            ("tx_inconnu", DEP, "01", 2.0, PUBLISHED),  # a rate of no catalogue: not a count
+        ]
+    )
+    # no provenance at all: every series taken as exact
+    out, report = protect_real(rows, pd.DataFrame(columns=list(PROVENANCE_COLUMNS)), cog)
+    assert list(out["statut"]) == [SECRET, PUBLISHED, SECRET, PUBLISHED, PUBLISHED] + [
+        "manquant",
+        PUBLISHED,
+    ]
+    assert (report.primaire, report.lies, report.secondaire) == (1, 1, 0)
+
+
+def test_nature_of_series() -> None:
+    assert nature_of("rsa") == COUNT and nature_of("rsa_montant") == "montant"
+    assert nature_of("indben_aah.aah_age_5_moins_de_20_ans") == COUNT
+    assert nature_of("tot_offre") == COUNT and nature_of("indmtt_aah") == "montant"
+    assert nature_of("part_rsa") == "taux" and nature_of("txcouv_eaje") is None
