@@ -22,6 +22,7 @@ import pandas as pd
 
 from geodata.cog import Cog
 from layers.audit import TOL, Relations
+from layers.ingest.places import FRANCE
 from layers.model import parent_levels
 from layers.secrecy import build_relations
 
@@ -92,39 +93,61 @@ def regions_of(cog: Cog) -> dict[str, str]:
     return dict(zip(cog.departements["code"], cog.departements["region"], strict=True))
 
 
+def _split(family: tuple[str, ...], parent: np.ndarray, child: np.ndarray) -> Iterator[Relation]:
+    """One relation per parent row from (parent, child) row pairs; a parent of -1 is none."""
+    keep = parent >= 0
+    if not keep.any():
+        return
+    parent, child = parent[keep], child[keep]
+    order = np.lexsort((child, parent))
+    parent, child = parent[order], child[order]
+    starts = np.flatnonzero(np.r_[True, parent[1:] != parent[:-1]])
+    for total, parts in zip(parent[starts], np.split(child, starts[1:]), strict=True):
+        yield family, int(total), parts
+
+
+def _positions(keys: list[tuple], wanted: list[tuple]) -> np.ndarray:
+    """Row of each wanted key among `keys` (the first one), -1 when absent."""
+    where: dict[tuple, int] = {}
+    for i, key in enumerate(keys):
+        where.setdefault(key, i)
+    return np.array([where.get(k, -1) for k in wanted], dtype=int)
+
+
 def _breakdowns(rows: pd.DataFrame) -> Iterator[Relation]:
     """Per territory and dimension: the breakdown values add up to the field."""
-    ids = rows["indicateur"].astype(str)
-    part = ids.str.contains(".", regex=False).to_numpy()
-    pos = np.arange(len(rows))
-    totals = dict(
-        zip(zip(rows["niveau"][~part], rows["code"][~part], strict=True), pos[~part], strict=True)
-    )
-    parts = rows[part].assign(pos=pos[part])
-    for (niveau, code, dim), grp in parts.groupby(["niveau", "code", "dimension"], sort=True):
-        total = totals.get((niveau, code))
-        if total is not None:
-            yield ("dimension", str(dim)), int(total), grp["pos"].to_numpy()
+    ids = rows["indicateur"].astype(str).to_numpy()
+    part = np.char.find(ids.astype(str), ".") >= 0
+    if not part.any() or part.all():
+        return
+    places = list(zip(rows["niveau"], rows["code"], strict=True))
+    totals = np.flatnonzero(~part)
+    children = np.flatnonzero(part)
+    found = _positions([places[i] for i in totals], [places[i] for i in children])
+    parent = np.where(found >= 0, totals[np.maximum(found, 0)], -1)
+    dims = rows["dimension"].astype(str).to_numpy()[part]
+    for dim in sorted(set(dims)):
+        mine = dims == dim
+        yield from _split(("dimension", dim), parent[mine], children[mine])
 
 
 def _geography(rows: pd.DataFrame, regions: Mapping[str, str]) -> Iterator[Relation]:
     """Départements into their région and France, régions into France, per indicator."""
-    pos = pd.Series(np.arange(len(rows)), index=rows.index)
-    for _, grp in rows.groupby("indicateur", sort=True):
-        for child in CHILD_LEVELS:
-            kids = grp[grp["niveau"] == child]
-            if kids.empty:
-                continue
-            for parent in parent_levels(child):
-                totals = grp[grp["niveau"] == parent]
-                if parent == FRANCE_LEVEL:
-                    owner = pd.Series(totals["code"].iloc[0] if len(totals) else "", kids.index)
-                else:
-                    owner = kids["code"].map(regions)
-                for code, label in zip(totals["code"], totals.index, strict=True):
-                    members = pos[kids.index[(owner == code).to_numpy()]].to_numpy()
-                    if members.size:
-                        yield (child, parent), int(pos[label]), members
+    ind = rows["indicateur"].astype(str).to_numpy()
+    level = rows["niveau"].astype(str).to_numpy()
+    code = rows["code"].astype(str).to_numpy()
+    keys = list(zip(ind, level, code, strict=True))
+    for child in CHILD_LEVELS:
+        kids = np.flatnonzero(level == child)
+        if not kids.size:
+            continue
+        for parent in parent_levels(child):
+            if parent == FRANCE_LEVEL:
+                owner = [FRANCE] * kids.size
+            else:
+                owner = [regions.get(c, "") for c in code[kids]]
+            wanted = list(zip(ind[kids], [parent] * kids.size, owner, strict=True))
+            yield from _split((child, parent), _positions(keys, wanted), kids)
 
 
 def _kind(total: int, parts: np.ndarray, raw: np.ndarray, known: np.ndarray) -> str | None:

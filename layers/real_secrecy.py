@@ -162,7 +162,8 @@ def _secondary(df: pd.DataFrame, cog: Cog, threshold: int, protection: float) ->
     report = SecrecyReport()
     additive = df[df["nature"].isin([COUNT, AMOUNT])]
     regions = regions_of(cog)
-    group = additive["indicateur"].str.partition(".")[0].map(series_id)
+    bases = additive["indicateur"].str.partition(".")[0]
+    group = bases.map({b: series_id(b) for b in bases.unique()})
     for _, sub in additive.groupby([group, additive["periode"]], sort=True):
         table = Table.of(sub, regions)
         report.deduites += table.deduced
