@@ -23,7 +23,7 @@ stays secret. Idempotent: a second pass hides nothing more.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -59,7 +59,6 @@ class SecrecyReport:
     non_proteges: int = 0
     deja_secrets: int = 0
     deduites: int = 0
-    details: list[str] = field(default_factory=list)
 
     @property
     def masquees(self) -> int:
@@ -84,7 +83,7 @@ class SecrecyReport:
                 f"Attention : {self.non_proteges} cellule(s) masquée(s) sans protection "
                 "suffisante par les relations (aucune cellule à masquer ne l'élargit)"
             )
-        return "\n".join(out + self.details)
+        return "\n".join(out)
 
 
 def nature_of(indicator: str) -> str | None:
