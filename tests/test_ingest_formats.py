@@ -521,10 +521,19 @@ def test_regime_inferred_from_the_file(cog: Cog, tmp_path: Path) -> None:
     prov = parse_file(write(tmp_path, rounded, "r.csv"), cog).provenance.set_index("indicateur")
     assert set(prov["regime"]) == {ROUNDED}
     assert prov.loc["rsa", "arrondi"] == 5 and prov.loc["rsa_montant", "arrondi"] == 100
+    # rounding wins over blanks: the blank stays a secret cell of a rounded file
     blank = rounded + "2024-12;01033;;\n"
-    prov = parse_file(write(tmp_path, blank, "b.csv"), cog).provenance
-    assert set(prov["regime"]) == {SUPPRESSED} and set(prov["arrondi"]) == {0}
+    result = parse_file(write(tmp_path, blank, "b.csv"), cog)
+    prov = result.provenance.set_index("indicateur")
+    assert set(prov["regime"]) == {ROUNDED} and prov.loc["rsa", "arrondi"] == 5
+    assert cell(result, "rsa", "commune", "01033", "2024-12")["statut"] == "secret"
     exact = header + "2024-12;01004;273;131245\n2024-12;01053;912;401020\n"
+    # blanks without rounding: suppressed, unless the dataset id says `_f`
+    holed = exact + "2024-12;01033;;\n"
+    prov = parse_file(write(tmp_path, holed, "h.csv"), cog).provenance
+    assert set(prov["regime"]) == {SUPPRESSED} and set(prov["arrondi"]) == {0}
+    by_id = parse_file(write(tmp_path, holed, "h.csv"), cog, dataset_id="s_ben_com_f").provenance
+    assert set(by_id["regime"]) == {ROUNDED}
     assert set(parse_file(write(tmp_path, exact, "e.csv"), cog).provenance["regime"]) == {EXACT}
     by_id = parse_file(write(tmp_path, exact, "e.csv"), cog, dataset_id="s_ben_com_f").provenance
     assert set(by_id["regime"]) == {ROUNDED}

@@ -1,10 +1,11 @@
 """Provenance of the series a file gives, and its disclosure regime inferred from the file.
 
-Regime (see `layers/provenance.py`): blanks among the file's values -> `supprime` (secret
-cells left blank, as the older portal did; a blank rate hides counts too); else counts of a fine
+Regime (see `layers/provenance.py`): evidence of rounding wins over blanks. Counts of a fine
 level (commune, EPCI, IRIS, QPV) all multiples of 5, or a dataset id ending `_f` ("floutés") ->
-`arrondi`, step 5 for counts and 100 for `indmtt_*` amounts; otherwise `exact` (national and
-départemental files).
+`arrondi`, step 5 for counts and 100 for `indmtt_*` amounts, even when some cells are blank (the
+blanks stay secret cells); else blanks among the file's values -> `supprime` (secret cells left
+blank without rounding, as the older portal did; a blank rate hides counts too); otherwise
+`exact` (national and départemental files).
 """
 
 from __future__ import annotations
@@ -61,14 +62,14 @@ def _cells(
 
 
 def infer_regime(blocks: list[LevelBlock], dataset: str) -> Regime:
-    _, secret = _cells(blocks, fine=False, counts=False)
-    if (secret == 1).any():
-        return Regime(SUPPRESSED)
     values, secret = _cells(blocks, fine=True)
     published = values[secret == 0]
     nonzero = published[published != 0]
     by_five = len(nonzero) >= MIN_NONZERO and bool((np.mod(published, COUNT_STEP) == 0).all())
-    return Regime(ROUNDED) if by_five or dataset.endswith("_f") else Regime(EXACT)
+    if by_five or dataset.endswith("_f"):
+        return Regime(ROUNDED)
+    _, secret = _cells(blocks, fine=False, counts=False)
+    return Regime(SUPPRESSED) if (secret == 1).any() else Regime(EXACT)
 
 
 def provenance_of(

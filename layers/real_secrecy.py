@@ -1,0 +1,219 @@
+"""Statistical secrecy of real rows before they reach the store (SECRECY.md).
+
+The portal's exact files (national, départemental, AAH by age band...) publish counts of 1 to 4,
+which the importer flags but keeps. `protect_real` hides them, and what would give them back:
+
+1. primary: a published count (nature `effectif`: the catalogue's for a curated id, else the
+   field prefix `indfoy_`, `indnbp_`, `indben_`, `pl_`, `tot_offre`) from 1 to threshold - 1;
+2. linked: the other cells of the same households: for one benefit stem `<b>`, a hidden
+   `indfoy_<b>`, `indnbp_<b>` or `indben_<b>` cell hides the `indfoy_/indnbp_/indben_/indmtt_<b>`
+   cells of the same territory, period and breakdown value (households and the persons they
+   cover mirror each other, as on branch `secrecy`: its `layers/household_links.py` is not on
+   this branch, so this is the same rule read from field stems); a curated rate is hidden with
+   its `computed_from` numerator or denominator;
+3. secondary: `layers.secrecy.protect` on each table of one series (a field and its breakdown
+   values, see `layers.real_relations`) and period, so that no hidden cell comes back by
+   difference; a cell the portal left blank that a sum gives back is protected the same way
+   (its value, deduced, is never written); links and secondary cells alternate until stable.
+
+Rounded cells (regime `arrondi`) are never touched; a blank is never filled; a secret cell
+stays secret. Idempotent: a second pass hides nothing more.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from geodata.cog import Cog
+from layers.catalogue import BY_ID
+from layers.ingest.columns import KNOWN, series_id
+from layers.model import AMOUNT, COUNT
+from layers.provenance import ROUNDED
+from layers.real_relations import Table, regions_of, table_relations
+from layers.secrecy import primary_mask, protect
+from layers.store import PUBLISHED, SECRET
+
+KEYS = ["indicateur", "niveau", "code", "periode"]
+COUNT_PREFIXES = ("indfoy_", "indnbp_", "indben_", "pl_", "tot_offre")
+AMOUNT_PREFIXES = ("indmtt_",)
+_STEM = re.compile(r"^ind(foy|nbp|ben|mtt)_([a-z0-9]+)$")
+# Kinds that count the households of a benefit (or the persons they cover); `mtt` only follows.
+HEAD_KINDS = frozenset({"foy", "nbp", "ben"})
+# Curated id -> its portal field, for the stems (`rsa_montant` -> `indmtt_rsa`).
+_FIELD_OF_ID = {i: f for f, i in reversed(list(KNOWN.items())) if f.startswith("ind")}
+
+
+@dataclass
+class SecrecyReport:
+    """What the secrecy pass hid, per level of the rule (counts of cells)."""
+
+    primaire: int = 0
+    lies: int = 0
+    secondaire: int = 0
+    relations: int = 0
+    relations_ignorees: int = 0
+    non_proteges: int = 0
+    deja_secrets: int = 0
+    deduites: int = 0
+
+    @property
+    def masquees(self) -> int:
+        return self.primaire + self.lies + self.secondaire
+
+    def resume(self) -> str:
+        """A short French summary for the sync and import reports."""
+        out = [
+            f"Secret statistique : {self.masquees} cellule(s) masquée(s) "
+            f"({self.primaire} primaire(s), {self.lies} liée(s) aux mêmes foyers, "
+            f"{self.secondaire} secondaire(s)) ; {self.deja_secrets} déjà secrète(s)",
+            f"Relations additives protégées : {self.relations} ; ignorées (non vérifiées par "
+            f"les valeurs ou avec une cellule arrondie) : {self.relations_ignorees}",
+        ]
+        if self.deduites:
+            out.append(
+                f"Cellules laissées vides par le portail mais déductibles par différence, "
+                f"protégées : {self.deduites}"
+            )
+        if self.non_proteges:
+            out.append(
+                f"Attention : {self.non_proteges} cellule(s) masquée(s) sans protection "
+                "suffisante par les relations (aucune cellule à masquer ne l'élargit)"
+            )
+        return "\n".join(out)
+
+
+def nature_of(indicator: str) -> str | None:
+    """The catalogue's nature of a curated id; else `effectif` or `montant` from the field
+    prefix; None for any other series (a rate or an unknown field: never primary nor summed)."""
+    if indicator in BY_ID:
+        return BY_ID[indicator].nature
+    base = indicator.split(".")[0]
+    if base.startswith(COUNT_PREFIXES):
+        return COUNT
+    return AMOUNT if base.startswith(AMOUNT_PREFIXES) else None
+
+
+def _stem(indicator: str) -> tuple[str, str, str] | None:
+    """(kind, benefit, breakdown value) of a household series: `indmtt_rsa.rsa_type_x` ->
+    (mtt, rsa, rsa_type_x); None for a series of no benefit stem."""
+    base, _, value = indicator.partition(".")
+    match = _STEM.match(_FIELD_OF_ID.get(base, base))
+    return (match.group(1), match.group(2), value) if match else None
+
+
+def _frame(rows: pd.DataFrame, provenance: pd.DataFrame) -> pd.DataFrame:
+    """The rows with their raw value, nature, regime and breakdown dimension."""
+    df = rows[KEYS].copy()
+    df["raw"] = pd.to_numeric(rows["valeur"], errors="coerce").astype(float)
+    status = rows["statut"].astype(str).to_numpy()
+    # only published cells may be hidden; a missing or not-applicable cell is left as it is
+    df["published"] = status == PUBLISHED
+    df["hidden"] = status == SECRET
+    df.loc[~df["published"], "raw"] = np.nan
+    ids = pd.Series(df["indicateur"].unique())
+    df["nature"] = df["indicateur"].map(dict(zip(ids, ids.map(nature_of), strict=True)))
+    prov = provenance.drop_duplicates(["indicateur", "niveau", "periode"])
+    prov = prov.set_index(["indicateur", "niveau", "periode"])
+    index = pd.MultiIndex.from_frame(df[["indicateur", "niveau", "periode"]])
+    df["rounded"] = prov["regime"].reindex(index).to_numpy() == ROUNDED
+    champ = prov["champ"].reindex(index).fillna("").astype(str).to_numpy()
+    df["dimension"] = [c.partition("|")[2].partition("=")[0] for c in champ]
+    return df
+
+
+def _linked(df: pd.DataFrame) -> np.ndarray:
+    """Cells to hide with a hidden household count: same stems, and rates of hidden parts."""
+    stems = {i: _stem(i) for i in df["indicateur"].unique()}
+    place = ["niveau", "code", "periode"]
+    key = df["indicateur"].map(lambda i: (s[1], s[2]) if (s := stems[i]) else None)
+    kind = df["indicateur"].map(lambda i: s[0] if (s := stems[i]) else None)
+    heads = df[df["hidden"] & kind.isin(HEAD_KINDS).to_numpy()]
+    hit = pd.Series(False, index=df.index)
+    if not heads.empty:
+        hidden_keys = pd.MultiIndex.from_arrays([key[heads.index], *(heads[c] for c in place)])
+        mine = pd.MultiIndex.from_arrays([key, *(df[c] for c in place)])
+        hit |= mine.isin(hidden_keys) & kind.notna().to_numpy()
+    hidden_at = set(zip(*(df.loc[df["hidden"] | hit, c] for c in KEYS), strict=True))
+    for rate in df["indicateur"].unique():
+        parts = BY_ID[rate].computed_from if rate in BY_ID else None
+        if not parts:
+            continue
+        mine = df["indicateur"] == rate
+        hit[mine] = [
+            any((p, *k) in hidden_at for p in parts)
+            for k in zip(*(df.loc[mine, c] for c in place), strict=True)
+        ]
+    return (hit & df["published"] & ~df["hidden"] & ~df["rounded"]).to_numpy()
+
+
+def _hide(df: pd.DataFrame, mask: np.ndarray) -> int:
+    new = mask & df["published"].to_numpy() & ~df["hidden"].to_numpy()
+    df.loc[new, "hidden"] = True
+    return int(new.sum())
+
+
+def _secondary(df: pd.DataFrame, cog: Cog, threshold: int, protection: float) -> SecrecyReport:
+    """Secondary suppression on each table (series group, period); hides cells of `df`."""
+    report = SecrecyReport()
+    additive = df[df["nature"].isin([COUNT, AMOUNT])]
+    regions = regions_of(cog)
+    bases = additive["indicateur"].str.partition(".")[0]
+    group = bases.map({b: series_id(b) for b in bases.unique()})
+    for _, sub in additive.groupby([group, additive["periode"]], sort=True):
+        table = Table.of(sub, regions)
+        report.deduites += table.deduced
+        if not table.hidden.any():
+            continue
+        rel, used, skipped = table_relations(table)
+        report.relations += used
+        report.relations_ignorees += skipped
+        if not used:
+            continue
+        result = protect(
+            table.values, rel, table.hidden, threshold=threshold, protection=protection
+        )
+        report.secondaire += _hide(df, df.index.isin(table.index[result.secondary]))
+        report.non_proteges += int(result.unprotected.size)
+    return report
+
+
+def protect_real(
+    rows: pd.DataFrame,
+    provenance: pd.DataFrame,
+    cog: Cog,
+    *,
+    threshold: int = 5,
+    protection: float | None = None,
+) -> tuple[pd.DataFrame, SecrecyReport]:
+    """The rows (store columns, statuses `publie` / `secret`) with every count from 1 to
+    `threshold` - 1 of a non-rounded file hidden, the cells of the same households with it, and
+    the cells that would give them back by difference; `protection` (default `threshold`) is
+    the narrowest range a hidden cell may be bounded to. `provenance` gives each series' regime
+    and breakdown dimension; `cog` the région of each département."""
+    protection = float(threshold if protection is None else protection)
+    df = _frame(rows.reset_index(drop=True), provenance)
+    already = int(df["hidden"].sum())
+    counts = (df["nature"] == COUNT) & ~df["rounded"] & df["published"]
+    primary = counts.to_numpy() & primary_mask(df["raw"].fillna(0).to_numpy(), threshold)
+    report = SecrecyReport(primaire=_hide(df, primary), deja_secrets=already)
+    # Links and secondary cells in turn until stable: a household count hidden to protect
+    # another hides its persons too (and the reverse), so a second pass hides nothing more.
+    while True:
+        report.lies += _hide(df, _linked(df))
+        step = _secondary(df, cog, threshold, protection)
+        report.secondaire += step.secondaire
+        report.non_proteges = step.non_proteges
+        report.relations = max(report.relations, step.relations)
+        report.relations_ignorees = max(report.relations_ignorees, step.relations_ignorees)
+        report.deduites = max(report.deduites, step.deduites)
+        if not step.secondaire:
+            break
+    out = rows.reset_index(drop=True).copy()
+    hide = df["hidden"].to_numpy() & (out["statut"].astype(str).to_numpy() == PUBLISHED)
+    out.loc[hide, "statut"] = SECRET
+    out.loc[hide, "valeur"] = np.nan
+    return out, report
