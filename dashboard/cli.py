@@ -96,7 +96,14 @@ def _import(args: argparse.Namespace, settings: Settings) -> int:
         path = Path(name)
         try:
             result = parse_file(path, cog)
-            publish_real(settings.store_import, [result], [path.name])
+            publish_real(
+                settings.store_import,
+                [result],
+                [path.name],
+                cog=cog,
+                threshold=settings.secrecy_threshold,
+                log=print,
+            )
         except (CafdataFormatError, StoreError, OSError) as exc:
             print(f"Erreur dans {path.name} : {exc} (fichier non importé)", file=sys.stderr)
             status = 2
@@ -123,6 +130,7 @@ def _sync(args: argparse.Namespace, settings: Settings) -> int:
         cog=cache(lambda: load_cog(locate_sources(settings.sources) / "territoires")),
         progress=SyncProgress(),
         only=only,
+        threshold=settings.secrecy_threshold,
     )
     try:
         summary = sync(job)

@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from geodata.cog import Cog
-from layers.catalogue import BY_ID
+from layers.catalogue import CURATED
 from layers.ingest.columns import KNOWN, series_id
 from layers.model import AMOUNT, COUNT
 from layers.provenance import ROUNDED
@@ -89,8 +89,8 @@ class SecrecyReport:
 def nature_of(indicator: str) -> str | None:
     """The catalogue's nature of a curated id; else `effectif` or `montant` from the field
     prefix; None for any other series (a rate or an unknown field: never primary nor summed)."""
-    if indicator in BY_ID:
-        return BY_ID[indicator].nature
+    if indicator in CURATED.by_id:
+        return CURATED.by_id[indicator].nature
     base = indicator.split(".")[0]
     if base.startswith(COUNT_PREFIXES):
         return COUNT
@@ -129,8 +129,9 @@ def _linked(df: pd.DataFrame) -> np.ndarray:
     """Cells to hide with a hidden household count: same stems, and rates of hidden parts."""
     stems = {i: _stem(i) for i in df["indicateur"].unique()}
     place = ["niveau", "code", "periode"]
-    key = df["indicateur"].map(lambda i: (s[1], s[2]) if (s := stems[i]) else None)
-    kind = df["indicateur"].map(lambda i: s[0] if (s := stems[i]) else None)
+    # dict maps (strings, not tuples): the column may be categorical (a merged real store)
+    key = df["indicateur"].map({i: f"{s[1]}|{s[2]}" for i, s in stems.items() if s})
+    kind = df["indicateur"].map({i: s[0] for i, s in stems.items() if s})
     heads = df[df["hidden"] & kind.isin(HEAD_KINDS).to_numpy()]
     hit = pd.Series(False, index=df.index)
     if not heads.empty:
@@ -139,7 +140,7 @@ def _linked(df: pd.DataFrame) -> np.ndarray:
         hit |= mine.isin(hidden_keys) & kind.notna().to_numpy()
     hidden_at = set(zip(*(df.loc[df["hidden"] | hit, c] for c in KEYS), strict=True))
     for rate in df["indicateur"].unique():
-        parts = BY_ID[rate].computed_from if rate in BY_ID else None
+        parts = CURATED.by_id[rate].computed_from if rate in CURATED.by_id else None
         if not parts:
             continue
         mine = df["indicateur"] == rate
@@ -213,6 +214,9 @@ def protect_real(
         if not step.secondaire:
             break
     out = rows.reset_index(drop=True).copy()
+    if isinstance(out["statut"].dtype, pd.CategoricalDtype):  # a merged store is compacted
+        known = set(out["statut"].cat.categories)
+        out["statut"] = out["statut"].cat.add_categories([SECRET] if SECRET not in known else [])
     hide = df["hidden"].to_numpy() & (out["statut"].astype(str).to_numpy() == PUBLISHED)
     out.loc[hide, "statut"] = SECRET
     out.loc[hide, "valeur"] = np.nan

@@ -1,17 +1,18 @@
 """The real store: Cafdata files and synced portal datasets, accumulated in one store.
 
 Every publication (`cafcarto import`, `cafcarto sync`) reads the store in service, replaces the
-(indicator, level, period) series each new result carries (values and provenance alike), adds
-the derived values (`layers/real_derived.py`), and writes a new build that is put in service
-only when complete (`geodata/cache.py`): the previous store keeps serving until then, and for
-good when anything fails.
+(indicator, level, period) series each new result carries (values and provenance alike), hides
+what statistical secrecy requires (`layers/real_secrecy.py`), adds the derived values
+(`layers/real_derived.py`), and writes a new build that is put in service only when complete
+(`geodata/cache.py`): the previous store keeps serving until then, and for good when anything
+fails.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -19,10 +20,12 @@ import pandas as pd
 from pandas.api.types import union_categoricals
 
 from geodata import cache
-from layers.ingest.report import ROW_COLUMNS, ImportReport, ImportResult
+from geodata.cog import Cog
+from layers.ingest.report import ROW_COLUMNS, ImportResult
 from layers.provenance import PROVENANCE_COLUMNS, PROVENANCE_FILE, empty_provenance
 from layers.real_derived import derived_values
-from layers.store import VALUES_FILE, write_store
+from layers.real_secrecy import protect_real
+from layers.store import VALUES_FILE, StoreError, write_store
 
 PORTAL_FILE = "portail.json"
 SERIES_KEY = ["indicateur", "niveau", "periode"]
@@ -119,17 +122,34 @@ def publish_real(
     results: Iterable[ImportResult],
     sources: Sequence[str],
     portal_meta: dict | None = None,
+    *,
+    cog: Cog,
+    threshold: int = 5,
+    log: Callable[[str], None] | None = None,
 ) -> Path:
     """Merge `results` into the real store at `root` and put the new build in service.
 
     `sources` (file names or dataset ids) are added to the manifest's list; `portal_meta`
     (`{"portail": url, "jeux": {id: {...}}}`) is merged into `portail.json`, dataset by dataset.
-    Returns the new build folder; raises (and leaves the store in service) on any error."""
+    The merged rows go through the secrecy pass (`protect_real`, counts under `threshold` of
+    exact files and what gives them back) before anything is derived or written; `log` gets
+    its French report. Returns the new build folder; raises (and leaves the store in service)
+    on any error, or when a hidden cell could not be protected."""
     current = cache.active_dir(root)
     rows, provenance, old_sources = _in_service(current)
     results = list(results)  # a generator hands them over: freed once merged
     rows, provenance = merge_results(rows, provenance, results)
     del results
+    # Secrecy runs on the merged store: a France file and a département file of two datasets
+    # form one table; on cells already protected it hides nothing more.
+    rows, report = protect_real(rows, provenance, cog, threshold=threshold)
+    if log is not None:
+        log(report.resume())
+    if report.non_proteges:
+        raise StoreError(
+            f"secret statistique : {report.non_proteges} cellule(s) masquée(s) resteraient "
+            "déductibles : entrepôt non publié (signalez ces fichiers)"
+        )
     rows, provenance = derived_values(rows, provenance)
     portal = read_portal_meta(current)
     if portal_meta:
@@ -147,19 +167,6 @@ def publish_real(
     write_store(rows, build, meta, provenance)
     (build / PORTAL_FILE).write_text(json.dumps(portal, ensure_ascii=False, indent=1))
     return cache.finish_build(root, build)
-
-
-def import_rows(
-    root: Path, new_rows: pd.DataFrame, source: str, provenance: pd.DataFrame | None = None
-) -> Path:
-    """Merge one imported file's rows into the real store, all or nothing: the series it
-    carries (indicator, level, period) replace those already there."""
-    result = ImportResult(
-        rows=new_rows,
-        report=ImportReport(),
-        provenance=empty_provenance() if provenance is None else provenance,
-    )
-    return publish_real(root, [result], [source])
 
 
 def handed_over(results: list[ImportResult]) -> Iterator[ImportResult]:

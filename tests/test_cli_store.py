@@ -93,8 +93,9 @@ def test_demo_facilities_lie_in_their_commune_and_make_its_places(cache_dir: Pat
 
 
 def test_store_levels_match_the_catalogue(cache_dir: Path) -> None:
-    from layers.catalogue import BY_ID
+    from layers.catalogue import CURATED
 
+    BY_ID = CURATED.by_id  # the demonstration's; the active catalogue follows the store served
     present = Store(active_dir(cache_dir / "demo")).indicators()
     assert set(present["indicateur"]) == set(BY_ID)
     for ind, level in zip(present["indicateur"], present["niveau"], strict=True):

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from geodata.cog import Cog, load_cog
 from geodata.sources import default_sources_dir
 from layers.ingest import ROW_COLUMNS, CafdataFormatError, parse_file
-from layers.real_store import import_rows
+from layers.real_store import publish_real
 from layers.store import StoreError
 
 SOURCES = default_sources_dir()
@@ -128,7 +128,7 @@ def tree_hash(root: Path) -> dict[str, str]:
 def import_file(path: Path, cog: Cog, store: Path) -> None:
     """What `cafcarto import` does with one file."""
     result = parse_file(path, cog)
-    import_rows(store, result.rows, path.name)
+    publish_real(store, [result], [path.name], cog=cog)
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from layers.catalogue import BY_ID
+from layers.catalogue import CURATED
 from layers.ingest.dates import strip_accents
 from layers.model import AMOUNT, COUNT, RATE
 
@@ -246,7 +246,7 @@ def level_of_suffix(name: str) -> str | None:
 
 def field_nature(name: str) -> str:
     known = catalogue_id(name)
-    return BY_ID[known].nature if known else infer_nature(name)
+    return CURATED.by_id[known].nature if known else infer_nature(name)
 
 
 def value_column(source: str, *, year_suffix: bool) -> ValueColumn:
@@ -292,6 +292,6 @@ def quarterly_indicator(name: str) -> tuple[str, str, bool]:
     compact = re.sub(r"[^a-z0-9]", "", strip_accents(name).lower())
     for prefix, indicator in _STEM_PREFIXES:
         if re.match(prefix + _STEM_FOLLOW, compact):
-            return indicator, BY_ID[indicator].nature, True
+            return indicator, CURATED.by_id[indicator].nature, True
     generic = slug(name)
     return generic, infer_nature(generic), False

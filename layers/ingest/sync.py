@@ -91,6 +91,7 @@ class SyncSummary:
     store_bytes: int = 0
     seconds: float = 0.0
     published: Path | None = None
+    secrecy: list[str] = field(default_factory=list)  # the secrecy pass's French report
 
     @property
     def exit_code(self) -> int:
@@ -99,6 +100,7 @@ class SyncSummary:
     def lines(self) -> list[str]:
         out = [f"Jeu écarté : {i} ({why})" for i, why in sorted(self.skipped.items())]
         out += [f"Échec : {i} : {why}" for i, why in sorted(self.failed.items())]
+        out += self.secrecy
         if not self.downloaded:
             out.append(
                 "Aucun jeu republié depuis la dernière synchronisation : rien à télécharger."
@@ -188,6 +190,7 @@ class SyncJob:
     cog: Callable[[], Cog]  # loaded only when a file is parsed
     progress: SyncProgress
     only: list[str] | None = None
+    threshold: int = 5  # primary secrecy threshold of the real store
 
 
 def sync(job: SyncJob) -> SyncSummary:
@@ -232,6 +235,9 @@ def sync(job: SyncJob) -> SyncSummary:
             handed_over(results),
             sources,
             {"portail": job.client.base_url, "jeux": meta},
+            cog=job.cog(),
+            threshold=job.threshold,
+            log=summary.secrecy.append,
         )
     _measure_store(job.store_root, summary)
     summary.seconds = time.perf_counter() - t0
