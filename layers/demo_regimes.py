@@ -102,10 +102,10 @@ def rounding_violations(
     derived value gives an exact count below the rounding. Returns (cells checked, offenders)."""
     at = cells["niveau"].isin(ROUNDED_LEVELS) & cells["periode"].isin(rounded_periods)
     pub = cells[at & (cells["statut"] == "publie")]
-    step = pub["indicateur"].map(rounding_step)
+    step = pub["indicateur"].map(rounding_step).astype("int64")  # int even when empty
     counted = pub[step > 0]
     off_step = counted[(counted["valeur"] % step[step > 0]).abs() > 1e-9]
-    rates = pub[pub["indicateur"].map(is_rounded_rate)]
+    rates = pub[pub["indicateur"].map(is_rounded_rate).astype(bool)]
     known = pd.concat([pub, public.assign(periode=None)], ignore_index=True)
     wrong = [off_step]
     for ind, group in rates.groupby("indicateur"):

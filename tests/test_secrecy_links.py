@@ -77,6 +77,18 @@ def test_no_published_cell_describes_a_hidden_household_count(cells: pd.DataFram
     assert found.empty, f"cellules liées publiées : {by.to_dict()}"
 
 
+def test_store_checks_of_a_store_without_rounded_period(small_store: Path, small_cache) -> None:
+    """`cafcarto audit`'s checks on the suppression-only store: nothing linked, nothing
+    rounded to check."""
+    from layers.build_store import check_lines, store_checks
+
+    store = Store(active_dir(small_store))
+    checks = store_checks(store, active_dir(small_cache))
+    assert checks["cellules_liees"] == 0 and checks["arrondi_verifiees"] == 0
+    assert (checks["liees"]["liees"] == 0).all() and len(checks["liees"]) > 10
+    assert check_lines(checks)[0].startswith("Cellules publiées liées à un nombre de foyers")
+
+
 def test_persons_and_households_share_one_mask(cells: pd.DataFrame) -> None:
     both = cells[cells["indicateur"].isin(["allocataires", "personnes_couvertes"])]
     wide = both.pivot_table(
