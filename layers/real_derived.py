@@ -160,8 +160,9 @@ def rate_series(provenance: pd.DataFrame) -> pd.Series:
     series): never summed, never held to a rounding step."""
     rates = {i.id for i in CURATED.indicators if i.nature == RATE}
     champ = provenance["champ"].astype(str)
-    by_field = champ.map(lambda c: infer_nature(c.partition("|")[0]) == RATE)
-    return provenance["indicateur"].isin(rates) | by_field | champ.str.startswith(DERIVED)
+    by_field = champ.map(lambda c: infer_nature(c.partition("|")[0]) == RATE).astype(bool)
+    derived = champ.str.startswith(DERIVED).astype(bool)
+    return provenance["indicateur"].isin(rates).astype(bool) | by_field | derived
 
 
 def _published_keys(rows: pd.DataFrame) -> set[tuple[str, str, str]]:
