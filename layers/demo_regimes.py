@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from layers.catalogue import BY_ID
+from layers.catalogue import CURATED
 from layers.household_links import household_counts, under_secrecy
 from layers.model import INFRA, LOCAL, levels_of_tier
 from layers.periods import decembers
@@ -43,7 +43,7 @@ def is_rounded_period(period: str, rounded_from: int | None) -> bool:
 def rounding_step(indicator: str) -> int:
     """The portal's rounding of an indicator at a rounded level: 5 for the counts under
     secrecy, 100 for the amounts paid to those households, 0 (exact) for the rest."""
-    ind = BY_ID.get(indicator)
+    ind = CURATED.by_id.get(indicator)
     if ind is None or not ind.rounding:
         return 0
     if under_secrecy(indicator) or (ind.nature != "taux" and household_counts(indicator)):
@@ -60,7 +60,7 @@ def round_to(values: np.ndarray, step: int) -> np.ndarray:
 
 def is_rounded_rate(indicator: str) -> bool:
     """A rate computed from at least one count rounded at the rounded levels."""
-    ind = BY_ID.get(indicator)
+    ind = CURATED.by_id.get(indicator)
     return bool(ind and ind.computed_from and any(rounding_step(c) for c in ind.computed_from))
 
 
@@ -109,7 +109,7 @@ def rounding_violations(
     known = pd.concat([pub, public.assign(periode=None)], ignore_index=True)
     wrong = [off_step]
     for ind, group in rates.groupby("indicateur"):
-        num, den = BY_ID[ind].computed_from
+        num, den = CURATED.by_id[ind].computed_from
         merged = group
         for name, col in ((num, "num"), (den, "den")):
             part = known[known["indicateur"] == name][["niveau", "code", "periode", "valeur"]]

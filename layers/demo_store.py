@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from layers.catalogue import INDICATORS
+from layers.catalogue import CURATED
 from layers.demo import DEMO_NOTICE, DemoData
 from layers.demo_regimes import (
     ROUNDED_FROM,
@@ -42,7 +42,7 @@ class Job:
 def secret_tables() -> list[tuple[str, ...]]:
     """The secrecy tables: every count of households or of the persons they cover, a total
     with its breakdowns and the persons covered by the same households in one table."""
-    return linked_tables([i.id for i in INDICATORS if under_secrecy(i.id)])
+    return linked_tables([i.id for i in CURATED.indicators if under_secrecy(i.id)])
 
 
 def _local(data: DemoData, period: int) -> bool:
@@ -242,10 +242,10 @@ def _derived_period(data: DemoData, p: int, masks, rounded: bool) -> list[pd.Dat
     for amount, count in DESCRIBES.items():
         if amount in data.amounts:  # amounts paid, hidden with their households
             cells.emit(amount, round_to(cells.value(amount), 100), cells.hidden_of(count))
-    for ind in INDICATORS:
+    for ind in CURATED.indicators:
         if ind.nature == "effectif" and not under_secrecy(ind.id) and ind.id in data.counts:
             cells.emit(ind.id, cells.value(ind.id), cells.nothing)  # places: no household
-    for ind in INDICATORS:
+    for ind in CURATED.indicators:
         if ind.nature == "taux" and ind.computed_from:
             _emit_rate(cells, ind.id, *ind.computed_from)
     return cells.frames

@@ -21,7 +21,7 @@ from types import MappingProxyType
 
 import pandas as pd
 
-from layers.catalogue import BY_ID
+from layers.catalogue import CURATED
 from layers.ingest.columns import KNOWN
 from layers.model import COUNT
 
@@ -32,9 +32,9 @@ HOUSEHOLDS, PERSONS, AMOUNT_PAID = "foy", "nbp", "mtt"
 def _household_unit(known: Mapping[str, str]) -> str:
     """The unit of household counts: the one of the indicators read from `indfoy_` fields."""
     units = Counter(
-        BY_ID[ind].unit
+        CURATED.by_id[ind].unit
         for field, ind in known.items()
-        if ind in BY_ID and (m := _STEM.match(field)) and m.group(1) == HOUSEHOLDS
+        if ind in CURATED.by_id and (m := _STEM.match(field)) and m.group(1) == HOUSEHOLDS
     )
     return units.most_common(1)[0][0]
 
@@ -44,7 +44,7 @@ def _stem_links(known: Mapping[str, str]) -> dict[str, str]:
     by_benefit: dict[str, dict[str, str]] = {}
     for field, indicator in known.items():
         match = _STEM.match(field)
-        if match and indicator in BY_ID:
+        if match and indicator in CURATED.by_id:
             by_benefit.setdefault(match.group(2), {})[match.group(1)] = indicator
     links: dict[str, str] = {}
     for kinds in by_benefit.values():
@@ -62,7 +62,7 @@ HOUSEHOLD_UNIT = _household_unit(KNOWN)
 
 def is_household_count(indicator: str) -> bool:
     """A count of households (the unit secrecy protects), not of places or persons."""
-    ind = BY_ID.get(indicator)
+    ind = CURATED.by_id.get(indicator)
     return (
         ind is not None
         and ind.nature == COUNT
@@ -73,7 +73,7 @@ def is_household_count(indicator: str) -> bool:
 
 def under_secrecy(indicator: str) -> bool:
     """Counts protected by their own secrecy table: households and the persons they cover."""
-    ind = BY_ID.get(indicator)
+    ind = CURATED.by_id.get(indicator)
     return (
         ind is not None
         and ind.nature == COUNT
@@ -88,7 +88,7 @@ def household_counts(indicator: str) -> tuple[str, ...]:
     out: list[str] = []
     if indicator in DESCRIBES:
         out.append(DESCRIBES[indicator])
-    ind = BY_ID.get(indicator)
+    ind = CURATED.by_id.get(indicator)
     for part in (ind.computed_from or ()) if ind is not None else ():
         if under_secrecy(part):
             out += [part, *household_counts(part)]
