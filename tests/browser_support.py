@@ -114,3 +114,29 @@ def webgl_renderer(driver) -> str:
         return String(gl.getParameter(ext ? ext.UNMASKED_RENDERER_WEBGL : gl.RENDERER));
         """
     )
+
+
+def hover_lyon(browser) -> str:
+    """Centre the map on Lyon, hover its label point and return the tooltip's text."""
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+
+    offset = browser.execute_async_script(
+        """
+        const done = arguments[arguments.length - 1];
+        const map = window.cafmap.map;
+        map.jumpTo({center: [4.8297, 45.7573], zoom: 10});
+        map.once('idle', () => {
+          const p = map.project([4.8297, 45.7573]);
+          const c = map.getCanvas();
+          done([p.x - c.clientWidth / 2, p.y - c.clientHeight / 2]);
+        });
+        """
+    )
+    canvas = browser.find_element(By.CSS_SELECTOR, "#cafmap canvas.maplibregl-canvas")
+    ActionChains(browser).move_to_element_with_offset(
+        canvas, int(offset[0]), int(offset[1])
+    ).perform()
+    tooltip = browser.find_element(By.ID, "cafmap-tooltip")
+    wait_for(lambda: tooltip.is_displayed() and "Lyon" in tooltip.text, timeout=10)
+    return tooltip.text

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from browser_support import wait_for, webgl_renderer
-from selenium.webdriver.common.action_chains import ActionChains
+from browser_support import hover_lyon, wait_for, webgl_renderer
 from selenium.webdriver.common.by import By
 
 pytestmark = pytest.mark.browser
@@ -110,26 +109,7 @@ def test_search_an_indicator_and_switch_level_without_refetching_geometry(
 
 def test_hover_shows_name_code_and_value(live_app, browser) -> None:
     _open(browser, live_app.url + "/?niveau=commune&indicateur=allocataires", niveau="commune")
-    # Centre the map on Lyon and find its label point on screen.
-    offset = browser.execute_async_script(
-        """
-        const done = arguments[arguments.length - 1];
-        const map = window.cafmap.map;
-        map.jumpTo({center: [4.8297, 45.7573], zoom: 10});
-        map.once('idle', () => {
-          const p = map.project([4.8297, 45.7573]);
-          const c = map.getCanvas();
-          done([p.x - c.clientWidth / 2, p.y - c.clientHeight / 2]);
-        });
-        """
-    )
-    canvas = browser.find_element(By.CSS_SELECTOR, "#cafmap canvas.maplibregl-canvas")
-    ActionChains(browser).move_to_element_with_offset(
-        canvas, int(offset[0]), int(offset[1])
-    ).perform()
-    tooltip = browser.find_element(By.ID, "cafmap-tooltip")
-    wait_for(lambda: tooltip.is_displayed() and "Lyon" in tooltip.text, timeout=10)
-    text = tooltip.text
+    text = hover_lyon(browser)
     assert "69123" in text
     assert "Foyers allocataires" in text and "foyers" in text and "décembre 2024" in text
     assert "Rang : 1er sur" in text  # Lyon has the most allocataires of the cut

@@ -7,9 +7,8 @@ import os
 from pathlib import Path
 
 import pytest
-from browser_support import LiveServer, wait_for
+from browser_support import LiveServer, hover_lyon, wait_for
 from real_store_support import real_settings
-from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 
 from layers.catalogue import activate
@@ -58,25 +57,7 @@ def test_tooltip_marks_an_approximate_rate(real_app, browser) -> None:
     browser.get(real_app.url + "/?indicateur=part_rsa&niveau=commune&periode=2024-12")
     wait_for(lambda: "≈" in _legend_text(browser), timeout=60)
     # Hover Lyon (its rate is computed from rounded counts over a large denominator).
-    offset = browser.execute_async_script(
-        """
-        const done = arguments[arguments.length - 1];
-        const map = window.cafmap.map;
-        map.jumpTo({center: [4.8297, 45.7573], zoom: 10});
-        map.once('idle', () => {
-          const p = map.project([4.8297, 45.7573]);
-          const c = map.getCanvas();
-          done([p.x - c.clientWidth / 2, p.y - c.clientHeight / 2]);
-        });
-        """
-    )
-    canvas = browser.find_element(By.CSS_SELECTOR, "#cafmap canvas.maplibregl-canvas")
-    ActionChains(browser).move_to_element_with_offset(
-        canvas, int(offset[0]), int(offset[1])
-    ).perform()
-    tooltip = browser.find_element(By.ID, "cafmap-tooltip")
-    wait_for(lambda: tooltip.is_displayed() and "Lyon" in tooltip.text, timeout=10)
-    text = tooltip.text
+    text = hover_lyon(browser)
     assert "Part des allocataires percevant le RSA : ≈ " in text
     assert "Valeur approximative" in text
     browser.save_screenshot(str(SHOTS / "cafcarto-infobulle-approx.png"))
