@@ -60,8 +60,10 @@ class Provenance:
             step = self.rounding or 5
             zero = f"moins de {step // 2} €" if step >= 100 else f"de 0 à {step // 2}"
             what = f"{step} €" if step >= 100 else str(step)
+            # generated values are rounded the way the portal rounds, not by the Cnaf
+            who = "comme sur le portail de la Cnaf" if self.is_demo else "par la Cnaf"
             return (
-                f"Valeurs arrondies à {what} par la Cnaf (secret statistique) : "
+                f"Valeurs arrondies à {what} {who} (secret statistique) : "
                 f"un 0 signifie {zero} ; les taux calculés sur ces effectifs sont approximatifs"
             )
         if self.regime == SUPPRESSED:

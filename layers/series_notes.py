@@ -53,7 +53,8 @@ def note(prov: Provenance | None) -> str:
         step = prov.rounding or 5
         return (
             f"Valeur approximative ({APPROX}) : taux calculé à partir d'effectifs arrondis à "
-            f"{step} par la Cnaf ; non calculé quand le dénominateur est inférieur à "
+            f"{step}{'' if prov.is_demo else ' par la Cnaf'} ; non calculé quand le "
+            "dénominateur est inférieur à "
             f"{MIN_ROUNDED_DENOMINATOR}"
         )
     if is_derived(prov) and prov.regime == EXACT:
