@@ -10,6 +10,7 @@ blank without rounding, as the older portal did; a blank rate hides counts too);
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -27,6 +28,8 @@ FINE_LEVELS = frozenset(levels_of_tier(LOCAL, INFRA))
 # Below this many non-zero counts, multiples of 5 may be chance: the file is not called rounded.
 MIN_NONZERO = 3
 COUNT_STEP, AMOUNT_STEP = 5, 100
+# The portal's rounded ("floutés") datasets: `s_ben_com_f`, `rsa_s_type_iris_f`, `..._f_hist`.
+ROUNDED_ID = re.compile(r"_f(?:_hist)?$")
 
 
 @dataclass(frozen=True)
@@ -66,7 +69,7 @@ def infer_regime(blocks: list[LevelBlock], dataset: str) -> Regime:
     published = values[secret == 0]
     nonzero = published[published != 0]
     by_five = len(nonzero) >= MIN_NONZERO and bool((np.mod(published, COUNT_STEP) == 0).all())
-    if by_five or dataset.endswith("_f"):
+    if by_five or ROUNDED_ID.search(dataset):
         return Regime(ROUNDED)
     _, secret = _cells(blocks, fine=False, counts=False)
     return Regime(SUPPRESSED) if (secret == 1).any() else Regime(EXACT)

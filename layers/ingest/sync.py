@@ -26,8 +26,6 @@ from layers.ingest.parse import parse_file
 from layers.ingest.portal import PortalClient, PortalDataset
 from layers.ingest.report import ImportResult
 from layers.ingest.sync_progress import SyncProgress, size_text
-from layers.model import INFRA, LOCAL, levels_of_tier
-from layers.provenance import EXACT, PROVENANCE_COLUMNS, ROUNDED
 from layers.real_store import compact, handed_over, publish_real, read_portal_meta
 from layers.store import Store
 
@@ -47,10 +45,6 @@ GEO_KEYS: tuple[tuple[str, tuple[str, ...]], ...] = (
 _KEY_FIELDS = {name for _, names in GEO_KEYS for name in names}
 # A field named like a territory code that is none of the keys above (numcaf, numzone...).
 _CODE_FIELD = re.compile(r"^(num|cod)[a-z_]*$")
-# `_f` datasets of these levels are rounded by the Cnaf: counts to 5, amounts to 100 EUR.
-ROUNDED_LEVELS = frozenset(levels_of_tier(LOCAL, INFRA))
-_ROUNDED_ID = re.compile(r"_f(?:_hist)?$")
-COUNT_STEP, AMOUNT_STEP = 5, 100
 FAILURES = (CafdataDownloadError, CafdataFormatError, ValueError, OSError, pa.ArrowException)
 
 
@@ -119,28 +113,10 @@ class SyncSummary:
         return out
 
 
-def _champs(result: ImportResult) -> dict[str, str]:
-    """Indicator -> source field, from the report (when the parser gave no provenance)."""
-    columns = {**result.report.colonnes_reconnues, **result.report.colonnes_inconnues}
-    return {indicator: source.lower() for source, indicator in columns.items()}
-
-
-def with_provenance(result: ImportResult, dataset: PortalDataset, level: str) -> ImportResult:
-    """The result with its provenance dated from the portal's metadata, and the Cnaf's
-    rounding regime for the `_f` datasets of communes, EPCI, IRIS and QPV."""
-    prov = result.provenance
-    if not len(prov):
-        champs = _champs(result)
-        prov = result.rows[["indicateur", "niveau", "periode"]].drop_duplicates()
-        prov = prov.assign(champ=prov["indicateur"].map(champs).fillna(""), regime=EXACT)
-        prov = prov.assign(arrondi=0)
-    prov = prov.assign(jeu=dataset.dataset_id, mis_a_jour=dataset.updated)
-    if level in ROUNDED_LEVELS and _ROUNDED_ID.search(dataset.dataset_id):
-        amount = prov["champ"].astype(str).str.startswith("indmtt_")
-        prov = prov.assign(
-            regime=ROUNDED, arrondi=amount.map({True: AMOUNT_STEP, False: COUNT_STEP})
-        )
-    prov = prov[list(PROVENANCE_COLUMNS)].astype({"arrondi": "int64"}).reset_index(drop=True)
+def with_provenance(result: ImportResult, dataset: PortalDataset) -> ImportResult:
+    """The result with its provenance dated from the portal's metadata (the parser, given the
+    dataset id, already set the regime: `_f` datasets are rounded)."""
+    prov = result.provenance.assign(mis_a_jour=dataset.updated)
     # compact at once: a sync holds every dataset's rows until the one publication
     return ImportResult(rows=compact(result.rows), report=result.report, provenance=prov)
 
@@ -203,7 +179,7 @@ def sync(job: SyncJob) -> SyncSummary:
     state = SyncState(job.store_root / STATE_FILE)
     in_store = read_portal_meta(active_dir(job.store_root))["jeux"]
     results, sources, meta = [], [], {}
-    for n, (dataset, level) in enumerate(kept, 1):
+    for n, (dataset, _) in enumerate(kept, 1):
         local = state.local_file(dataset)
         if local is not None and in_store.get(dataset.dataset_id, {}).get("traite_le") == (
             dataset.version
@@ -219,7 +195,7 @@ def sync(job: SyncJob) -> SyncSummary:
             state.record(dataset, path)
             state.save()
             result = with_provenance(
-                parse_file(path, job.cog(), dataset_id=dataset.dataset_id), dataset, level
+                parse_file(path, job.cog(), dataset_id=dataset.dataset_id), dataset
             )
         except FAILURES as exc:
             summary.failed[dataset.dataset_id] = str(exc)
