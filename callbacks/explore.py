@@ -126,7 +126,7 @@ def levels_for(indicator: str, level: str | None, representation: str | None) ->
     choropleth only."""
     index = current_data().index()
     options, level = level_choice(indicator, level, index.levels() if index else [])
-    rate = BY_ID[indicator].nature == "taux"
+    rate = BY_ID[indicator].is_rate
     return options, level, rate, "choroplethe" if rate else representation
 
 

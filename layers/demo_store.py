@@ -23,6 +23,7 @@ from layers.demo_regimes import (
     rounding_step,
 )
 from layers.household_links import DESCRIBES, under_secrecy
+from layers.model import COUNT
 from layers.periods import decembers
 from layers.provenance import MIN_ROUNDED_DENOMINATOR
 from layers.publish import Territories, build_table, linked_tables, protect_table, territories
@@ -243,10 +244,10 @@ def _derived_period(data: DemoData, p: int, masks, rounded: bool) -> list[pd.Dat
         if amount in data.amounts:  # amounts paid, hidden with their households
             cells.emit(amount, round_to(cells.value(amount), 100), cells.hidden_of(count))
     for ind in CURATED.indicators:
-        if ind.nature == "effectif" and not under_secrecy(ind.id) and ind.id in data.counts:
+        if ind.nature == COUNT and not under_secrecy(ind.id) and ind.id in data.counts:
             cells.emit(ind.id, cells.value(ind.id), cells.nothing)  # places: no household
     for ind in CURATED.indicators:
-        if ind.nature == "taux" and ind.computed_from:
+        if ind.is_rate and ind.computed_from:
             _emit_rate(cells, ind.id, *ind.computed_from)
     return cells.frames
 

@@ -25,8 +25,22 @@ from layers.catalogue import CURATED
 from layers.ingest.columns import KNOWN
 from layers.model import COUNT
 
-_STEM = re.compile(r"^ind(foy|nbp|mtt)_([a-z0-9]+)$")
-HOUSEHOLDS, PERSONS, AMOUNT_PAID = "foy", "nbp", "mtt"
+# Field stems of one benefit <b>: households, persons covered, beneficiaries, amount paid.
+_STEM = re.compile(r"^ind(foy|nbp|ben|mtt)_([a-z0-9]+)$")
+HOUSEHOLDS, PERSONS, BENEFICIARIES, AMOUNT_PAID = "foy", "nbp", "ben", "mtt"
+# Kinds that count the households of a benefit (or the persons they cover); an amount follows.
+HEAD_KINDS = frozenset({HOUSEHOLDS, PERSONS, BENEFICIARIES})
+# Curated id -> its portal field, for the stems (`rsa_montant` -> `indmtt_rsa`).
+_FIELD_OF_ID = {i: f for f, i in reversed(list(KNOWN.items())) if f.startswith("ind")}
+
+
+def benefit_stem(indicator: str) -> tuple[str, str, str] | None:
+    """(kind, benefit, breakdown value) of a series of a benefit, curated or portal:
+    `indmtt_rsa.rsa_type_x` -> (mtt, rsa, rsa_type_x), `rsa_montant` -> (mtt, rsa, "");
+    None for a series of no benefit stem."""
+    base, _, value = indicator.partition(".")
+    match = _STEM.match(_FIELD_OF_ID.get(base, base))
+    return (match.group(1), match.group(2), value) if match else None
 
 
 def _household_unit(known: Mapping[str, str]) -> str:

@@ -23,7 +23,7 @@ import pandas as pd
 
 from layers.catalogue import CURATED, Catalogue, fold
 from layers.ingest.columns import infer_nature  # the importer's rule, one home
-from layers.model import LEVEL_CODES, Indicator
+from layers.model import COUNT, LEVEL_CODES, Indicator
 from layers.provenance import PROVENANCE_FILE
 
 WORDS_FILE = Path(__file__).with_name("portal_catalogue.toml")
@@ -260,7 +260,7 @@ def portal_indicator(
         scope=meta.title(dataset),
         last_update=origin.updated,
         keywords=(field.source, field.name, *origin.datasets, *words.keywords),
-        labelled_series=words.nature == "effectif",
+        labelled_series=words.nature == COUNT,
     )
 
 

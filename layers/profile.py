@@ -284,7 +284,7 @@ def evolution(ind: Indicator, rows: pd.DataFrame) -> Evolution | None:
     v0, v1 = float(first["valeur"]), float(last["valeur"])
     diff = v1 - v0
     nd = ind.decimals
-    if ind.nature == "taux":
+    if ind.is_rate:
         pct = None
         plural = "points" if abs(round(diff, nd)) >= 2 else "point"
         text = f"{_signed(diff, nd)}\u00a0{plural}"

@@ -4,13 +4,13 @@ The portal's exact files (national, départemental, AAH by age band...) publish 
 which the importer flags but keeps. `protect_real` hides them, and what would give them back:
 
 1. primary: a published count (nature `effectif`: the catalogue's for a curated id, else the
-   field prefix `indfoy_`, `indnbp_`, `indben_`, `pl_`, `tot_offre`) from 1 to threshold - 1;
-2. linked: the other cells of the same households: for one benefit stem `<b>`, a hidden
-   `indfoy_<b>`, `indnbp_<b>` or `indben_<b>` cell hides the `indfoy_/indnbp_/indben_/indmtt_<b>`
-   cells of the same territory, period and breakdown value (households and the persons they
-   cover mirror each other, as on branch `secrecy`: its `layers/household_links.py` is not on
-   this branch, so this is the same rule read from field stems); a curated rate is hidden with
-   its `computed_from` numerator or denominator;
+   importer's reading of the field name, `layers.ingest.columns.infer_nature`) from 1 to
+   threshold - 1;
+2. linked: the other cells of the same households (`layers.household_links.benefit_stem`):
+   for one benefit stem `<b>`, a hidden `indfoy_<b>`, `indnbp_<b>` or `indben_<b>` cell hides
+   the `indfoy_/indnbp_/indben_/indmtt_<b>` cells of the same territory, period and breakdown
+   value (households and the persons they cover mirror each other); a curated rate is hidden
+   with its `computed_from` numerator or denominator;
 3. secondary: `layers.secrecy.protect` on each table of one series (a field and its breakdown
    values, see `layers.real_relations`) and period, so that no hidden cell comes back by
    difference; a cell the portal left blank that a sum gives back is protected the same way
@@ -22,7 +22,6 @@ stays secret. Idempotent: a second pass hides nothing more.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,7 +29,8 @@ import pandas as pd
 
 from geodata.cog import Cog
 from layers.catalogue import CURATED
-from layers.ingest.columns import KNOWN, series_id
+from layers.household_links import HEAD_KINDS, benefit_stem
+from layers.ingest.columns import infer_nature, series_id
 from layers.model import AMOUNT, COUNT
 from layers.provenance import ROUNDED
 from layers.real_relations import Table, regions_of, table_relations
@@ -38,13 +38,6 @@ from layers.secrecy import primary_mask, protect
 from layers.store import PUBLISHED, SECRET
 
 KEYS = ["indicateur", "niveau", "code", "periode"]
-COUNT_PREFIXES = ("indfoy_", "indnbp_", "indben_", "pl_", "tot_offre")
-AMOUNT_PREFIXES = ("indmtt_",)
-_STEM = re.compile(r"^ind(foy|nbp|ben|mtt)_([a-z0-9]+)$")
-# Kinds that count the households of a benefit (or the persons they cover); `mtt` only follows.
-HEAD_KINDS = frozenset({"foy", "nbp", "ben"})
-# Curated id -> its portal field, for the stems (`rsa_montant` -> `indmtt_rsa`).
-_FIELD_OF_ID = {i: f for f, i in reversed(list(KNOWN.items())) if f.startswith("ind")}
 
 
 @dataclass
@@ -86,23 +79,12 @@ class SecrecyReport:
         return "\n".join(out)
 
 
-def nature_of(indicator: str) -> str | None:
-    """The catalogue's nature of a curated id; else `effectif` or `montant` from the field
-    prefix; None for any other series (a rate or an unknown field: never primary nor summed)."""
+def nature_of(indicator: str) -> str:
+    """The catalogue's nature of a curated id, else the importer's reading of the field name
+    (a count unless the name says rate or amount: an unknown field is protected as a count)."""
     if indicator in CURATED.by_id:
         return CURATED.by_id[indicator].nature
-    base = indicator.split(".")[0]
-    if base.startswith(COUNT_PREFIXES):
-        return COUNT
-    return AMOUNT if base.startswith(AMOUNT_PREFIXES) else None
-
-
-def _stem(indicator: str) -> tuple[str, str, str] | None:
-    """(kind, benefit, breakdown value) of a household series: `indmtt_rsa.rsa_type_x` ->
-    (mtt, rsa, rsa_type_x); None for a series of no benefit stem."""
-    base, _, value = indicator.partition(".")
-    match = _STEM.match(_FIELD_OF_ID.get(base, base))
-    return (match.group(1), match.group(2), value) if match else None
+    return infer_nature(indicator.split(".")[0])
 
 
 def _frame(rows: pd.DataFrame, provenance: pd.DataFrame) -> pd.DataFrame:
@@ -127,7 +109,7 @@ def _frame(rows: pd.DataFrame, provenance: pd.DataFrame) -> pd.DataFrame:
 
 def _linked(df: pd.DataFrame) -> np.ndarray:
     """Cells to hide with a hidden household count: same stems, and rates of hidden parts."""
-    stems = {i: _stem(i) for i in df["indicateur"].unique()}
+    stems = {i: benefit_stem(i) for i in df["indicateur"].unique()}
     place = ["niveau", "code", "periode"]
     # dict maps (strings, not tuples): the column may be categorical (a merged real store)
     key = df["indicateur"].map({i: f"{s[1]}|{s[2]}" for i, s in stems.items() if s})

@@ -260,4 +260,5 @@ def test_nature_of_series() -> None:
     assert nature_of("rsa") == COUNT and nature_of("rsa_montant") == "montant"
     assert nature_of("indben_aah.aah_age_5_moins_de_20_ans") == COUNT
     assert nature_of("tot_offre") == COUNT and nature_of("indmtt_aah") == "montant"
-    assert nature_of("part_rsa") == "taux" and nature_of("txcouv_eaje") is None
+    assert nature_of("part_rsa") == "taux" and nature_of("txcouv_eaje") == "taux"
+    assert nature_of("indfoy_inconnu") == COUNT and nature_of("champ_sans_prefixe") == COUNT
