@@ -140,7 +140,11 @@ def _write_geo(levels: dict[str, gpd.GeoDataFrame], folder: Path) -> None:
     for name, gdf in levels.items():
         gdf.to_parquet(folder / f"{name}.parquet", compression="zstd", index=False)
     neighbours = pd.concat(
-        [shared_borders(levels[name]).assign(niveau=name) for name in NEIGHBOUR_LEVELS],
+        [
+            shared_borders(levels[name]).assign(niveau=name)
+            for name in NEIGHBOUR_LEVELS
+            if name in levels
+        ],
         ignore_index=True,
     )
     neighbours.to_parquet(folder / "voisins.parquet", index=False)

@@ -12,6 +12,7 @@ from pathlib import Path
 import geopandas as gpd
 import pandas as pd
 
+from geodata.caf import caf_of_communes
 from geodata.cog import Cog, normalise_commune_code
 from geodata.levels import CRS, _finish
 from layers.model import LEVEL
@@ -47,7 +48,7 @@ def _to_zones(gdf: gpd.GeoDataFrame, cols: pd.DataFrame, cog: Cog) -> gpd.GeoDat
     cols["commune_source"] = cols["commune_source"].map(normalise_commune_code)
     # Lyon IRIS sit in municipal arrondissements: the commune is Lyon, the arrondissement is kept.
     cols["commune"] = cols["commune_source"].map(cog.current_code)
-    parents = cog.communes.set_index("code")
+    parents = cog.communes.assign(caf=caf_of_communes(cog.communes)).set_index("code")
     for parent in LEVEL["iris"].parents[1:]:  # the commune's own parents
         cols[parent] = cols["commune"].map(parents[parent])
     zones = gpd.GeoDataFrame(cols, geometry=gdf.geometry.to_crs(CRS).values, crs=CRS)

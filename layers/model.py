@@ -41,6 +41,9 @@ class Level:
     # Shown beside a finer territory's values (series, profile); the Caf is an administrative
     # reference, not a geographic one.
     reference: bool = False
+    # A view made of other levels' territories (« communes et arrondissements »: the communes,
+    # with Paris, Lyon and Marseille replaced by their municipal arrondissements).
+    composite: tuple[str, ...] = ()
 
     @property
     def frequency(self) -> str:
@@ -74,13 +77,22 @@ LEVELS: tuple[Level, ...] = (
         "commune", "Communes", "commune", "commune", ("epci", "caf", "departement", "region"),
         neighbours=True,
     ),
+    # The 45 municipal arrondissements of Paris, Lyon and Marseille (INSEE type « ARM »).
     Level(
-        "qpv", "QPV (échantillon Occitanie)", "QPV", "QPV",
-        ("commune", "epci", "departement", "region"), tier=INFRA,
+        "arm", "Arrondissements municipaux", "arrondissement municipal", "arrondissement",
+        ("commune", "epci", "caf", "departement", "region"), neighbours=True,
     ),
     Level(
-        "iris", "IRIS (échantillon Lyon)", "IRIS", "IRIS",
-        ("commune", "epci", "departement", "region"), tier=INFRA,
+        "commune_arm", "Communes et arrondissements", "commune ou arrondissement", "commune",
+        ("epci", "caf", "departement", "region"), neighbours=True, composite=("commune", "arm"),
+    ),
+    Level(
+        "qpv", "Quartiers prioritaires (QPV)", "QPV", "QPV",
+        ("commune", "epci", "caf", "departement", "region"), tier=INFRA, neighbours=True,
+    ),
+    Level(
+        "iris", "IRIS", "IRIS", "IRIS",
+        ("commune", "epci", "caf", "departement", "region"), tier=INFRA, neighbours=True,
     ),
 )
 # fmt: on
