@@ -6,8 +6,9 @@
   "use strict";
   const NAMES = ["indicateur", "niveau", "periode", "representation", "methode", "classes",
     "bornes", "palette", "filtre", "territoire", "equipements"];
-  const DEFAULTS = { methode: "quantiles", classes: "5", palette: "YlGnBu",
-    representation: "choroplethe" };
+  // No default for the representation: it depends on the indicator's nature (counts as
+  // circles), so the URL always says it.
+  const DEFAULTS = { methode: "quantiles", classes: "5", palette: "YlGnBu" };
 
   window.dash_clientside = Object.assign({}, window.dash_clientside, {
     cafurl: {

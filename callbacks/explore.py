@@ -35,6 +35,7 @@ from layers.explore_view import (
     table_rows,
 )
 from layers.geocache import web_geometries
+from layers.map_options import default_representation, representation_note
 from layers.map_spec import MAP_INPUTS, view_spec
 from layers.options import (
     indicator_choice,
@@ -121,13 +122,24 @@ def navigate(
     State("representation", "value"),
     prevent_initial_call=True,
 )
-def levels_for(indicator: str, level: str | None, representation: str | None) -> tuple:
-    """The levels of the indicator (the ones not built greyed out); a rate is drawn as a
-    choropleth only."""
+def levels_for(indicator: str, level: str | None, _representation: str | None) -> tuple:
+    """The levels of the indicator (the ones not built greyed out); a new indicator opens in
+    its nature's representation (counts as circles, a rate as a choropleth only)."""
     index = current_data().index()
     options, level = level_choice(indicator, level, index.levels() if index else [])
-    rate = BY_ID[indicator].is_rate
-    return options, level, rate, "choroplethe" if rate else representation
+    ind = BY_ID[indicator]
+    return options, level, ind.is_rate, default_representation(ind)
+
+
+@dash.callback(
+    Output("note-representation", "children"),
+    Input("indicateur", "value"),
+    Input("representation", "value"),
+    prevent_initial_call=True,
+)
+def representation_text(indicator: str, representation: str | None) -> str:
+    """Why counts are circles, or the note of a choropleth of counts asked for."""
+    return representation_note(BY_ID.get(indicator), representation)
 
 
 @dash.callback(

@@ -15,6 +15,7 @@ from layers import strings_fr as fr
 from layers.catalogue import BY_ID, GEOMETRY_INDICATORS
 from layers.classify import NO_DATA_COLOUR, palette
 from layers.geocache import DETAIL_SUFFIX, WebLevel
+from layers.map_options import default_representation
 from layers.model import FACILITY_BY_SLUG, FACILITY_TYPES, LEVEL, MAP_LEVELS
 from layers.views import period_text
 
@@ -37,6 +38,20 @@ MAP_INPUTS = (
     "filtre",
 )
 Relative = Callable[[str], str]
+
+
+def insets(bbox: Iterable[float], area: object) -> list[dict]:
+    """The overseas départements drawn beside the national map (as Insee draws them): only for
+    a level that reaches overseas (bbox wider than NATIONAL_SPAN) and with no territory filter.
+    Each is drawn even where the build has none of its features (its box and name stay)."""
+    west, _s, east, _n = bbox
+    if area or east - west <= NATIONAL_SPAN:
+        return []
+    return [
+        {"code": code, "nom": label, "emprise": list(bounds)}
+        for code, (label, bounds) in fr.ZONES.items()
+        if code != "metropole"
+    ]
 
 
 def detail_zoom(tolerance: float | None) -> float:
@@ -108,7 +123,8 @@ def values_query(state: Mapping[str, object]) -> str:
         "methode": state.get("methode") or "quantiles",
         "classes": state.get("classes") or 5,
         "palette": state.get("palette") or "YlGnBu",
-        "representation": state.get("representation") or "choroplethe",
+        "representation": state.get("representation")
+        or default_representation(BY_ID.get(str(state["indicateur"]))),
     }
     if params["methode"] == "manual":
         params["bornes"] = state.get("bornes") or ""
@@ -152,6 +168,7 @@ def view_spec(
     )
     if spec is None:
         return None
+    spec["encarts"] = insets(levels[str(niveau)].bbox, state.get("filtre"))
     spec["profil"] = rel("/territoire/")
     spec["points"] = rel(f"/geo/{niveau}-points.geojson?v={levels[str(niveau)].version}")
     return spec, rel(export_href(state, "csv")), rel(export_href(state, "geojson"))

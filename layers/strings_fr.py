@@ -79,6 +79,21 @@ PALETTE_LABELS = {
     "PuOr": "Violet ↔ orange, centrée sur la France (divergente)",
 }
 REPRESENTATION_LABELS = {"choroplethe": "Carte choroplèthe", "cercles": "Cercles proportionnels"}
+# Why counts are circles (the cartographic rule), and the note of a choropleth of counts.
+CIRCLES_WHY = (
+    "Un effectif ou un montant est représenté par des cercles proportionnels : la surface du "
+    "cercle suit la valeur, quelle que soit la taille du territoire."
+)
+COUNT_CHOROPLETH_NOTE = (
+    "Une carte choroplèthe d'effectifs fait dépendre la couleur de la taille des territoires : "
+    "les plus peuplés ou les plus étendus ressortent d'abord. Pour comparer des territoires, "
+    "préférez les cercles proportionnels ou un taux."
+)
+ERR_RATE_AS_CIRCLES = (
+    "Un taux ou une part ne se représente pas en cercles proportionnels : "
+    "choisissez « choroplethe »."
+)
+INSETS_LABEL = "Départements et régions d'outre-mer"
 URL_NOTICE = "Paramètres d'adresse ignorés (valeur inconnue ou périmée) : {names}."
 PANEL_TOGGLE = "Réglages"
 SELECTION_TITLE = "Territoire sélectionné"

@@ -12,7 +12,12 @@ from urllib.parse import urlencode
 
 from layers.catalogue import BY_ID, INDICATORS, offered
 from layers.classify import MAX_CLASSES, METHODS, MIN_CLASSES
-from layers.map_options import ALL_PALETTES, REPRESENTATIONS, parse_breaks
+from layers.map_options import (
+    ALL_PALETTES,
+    default_representation,
+    parse_breaks,
+    representation_allowed,
+)
 from layers.model import FACILITY_BY_SLUG, FACILITY_TYPES
 from layers.store import Store
 from layers.territory_index import TerritoryIndex
@@ -31,15 +36,17 @@ class ViewState:
     classes: int = 5
     palette: str = "YlGnBu"
     bornes: str = ""
-    representation: str = "choroplethe"
+    representation: str = ""  # "" = the indicator's default (default_representation)
     filtre: str = ""  # "departement:69"
     territoire: str = ""  # selected territory "commune:69123"
     equipements: str = ""  # facility types shown over the map "creche_collective,laep"
     vue: str = ""  # "lon,lat,zoom"
 
     def query(self) -> str:
-        """Query string with only the non-default parameters."""
+        """Query string with only the non-default parameters (the representation is default
+        when it is the indicator's own)."""
         default = asdict(ViewState())
+        default["representation"] = default_representation(BY_ID.get(self.indicateur))
         items = {k: v for k, v in asdict(self).items() if v != default[k] and v != ""}
         return urlencode(items)
 
@@ -109,9 +116,11 @@ def parse_state(
     take("palette", pal in ALL_PALETTES, pal)
     bornes = q.get("bornes", "")
     take("bornes", parse_breaks(bornes) is not None, bornes)
-    rep = q.get("representation")
-    circles_ok = rep != "cercles" or ind.nature != "taux"
-    take("representation", rep in REPRESENTATIONS and circles_ok, rep)
+    # A saved choropleth of a count (?representation=choroplethe) is kept; absent, the
+    # indicator's nature decides.
+    state = replace(state, representation=default_representation(ind))
+    rep = q.get("representation", "")
+    take("representation", representation_allowed(ind, rep), rep)
     take("filtre", _territory(index, q.get("filtre", "")), q.get("filtre"))
     take("territoire", _territory(index, q.get("territoire", "")), q.get("territoire"))
     take("vue", _float_triplet(q.get("vue", "")), q.get("vue"))

@@ -94,7 +94,7 @@ def store_map(data: AppData, level: str, args: Mapping[str, str]) -> Response:
         level = level_of(ind, level, index)
         period = period_of(info.store, ind, level, args.get("periode"))
         parent = parent_of(index, level, args.get("filtre"))
-        params = map_params(args)
+        params = map_params(args, ind)
     except ViewError as exc:
         return json_error(exc.message, exc.status)
     frozen = tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in params.items()))

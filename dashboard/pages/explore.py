@@ -18,7 +18,7 @@ from layers import strings_fr as fr
 from layers.appdata import current_data
 from layers.catalogue import BY_ID
 from layers.classify import METHODS
-from layers.map_options import ALL_PALETTES
+from layers.map_options import ALL_PALETTES, default_representation, representation_note
 from layers.model import FACILITY_TYPES, singular_name
 from layers.options import (
     filter_options,
@@ -95,7 +95,8 @@ def indicator_block(state: ViewState) -> html.Div:
 
 def view_block(state: ViewState, built: list[str], periods: list[str]) -> html.Div:
     ind = BY_ID[state.indicateur]
-    counts = ind.nature != "taux"
+    counts = not ind.is_rate
+    representation = state.representation or default_representation(ind)
     return html.Div(
         [
             html.H2(fr.LABEL_LEVEL),
@@ -107,16 +108,24 @@ def view_block(state: ViewState, built: list[str], periods: list[str]) -> html.D
                 period_choice(periods, state.periode),
             ),
             html.Div(
-                _labelled(
-                    fr.LABEL_REPRESENTATION,
-                    dbc.RadioItems(
-                        id="representation",
-                        options=[
-                            {"label": v, "value": k} for k, v in fr.REPRESENTATION_LABELS.items()
-                        ],
-                        value=state.representation if counts else "choroplethe",
+                [
+                    _labelled(
+                        fr.LABEL_REPRESENTATION,
+                        dbc.RadioItems(
+                            id="representation",
+                            options=[
+                                {"label": v, "value": k}
+                                for k, v in fr.REPRESENTATION_LABELS.items()
+                            ],
+                            value=representation,
+                        ),
                     ),
-                ),
+                    html.P(
+                        representation_note(ind, representation),
+                        id="note-representation",
+                        className="cc-note",
+                    ),
+                ],
                 id="bloc-representation",
                 hidden=not counts,
             ),
