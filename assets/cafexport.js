@@ -23,6 +23,41 @@
     });
   }
 
+  function loaded(src) {
+    const img = new Image();
+    img.src = src;
+    return img.decode().then(function () { return img; });
+  }
+
+  // The map's image with the overseas insets drawn where they show on screen (their map, box
+  // and name): the PNG and the SVG both start from it.
+  async function composedImage(view) {
+    const main = await loaded(await mapImage(view.map));
+    const insets = view.insets || [];
+    if (!insets.length) return main;
+    const canvas = document.createElement("canvas");
+    canvas.width = main.width;
+    canvas.height = main.height;
+    const g = canvas.getContext("2d");
+    g.drawImage(main, 0, 0);
+    const k = main.width / (view.map.getCanvas().clientWidth || main.width); // device px per CSS px
+    for (const inset of insets) {
+      const img = await loaded(await mapImage(inset.map));
+      const b = inset.box.map(function (v) { return v * k; });
+      const c = inset.canvas.map(function (v) { return v * k; });
+      g.fillStyle = "#fff";
+      g.fillRect(b[0], b[1], b[2], b[3]);
+      g.drawImage(img, c[0], c[1], c[2], c[3]);
+      g.strokeStyle = "#9a9a9a";
+      g.lineWidth = k;
+      g.strokeRect(b[0], b[1], b[2], b[3]);
+      g.fillStyle = "#222";
+      g.font = Math.round(11 * k) + "px sans-serif";
+      g.fillText(inset.nom, b[0] + 3 * k, Math.max(c[1] - 3 * k, b[1] + 11 * k)); // its caption
+    }
+    return loaded(canvas.toDataURL("image/png"));
+  }
+
   function legendRows(payload) {
     const circles = payload.representation === "cercles" && payload.cercles;
     return payload.legende.filter(function (r) { return !(circles && r.min !== null); });
@@ -54,10 +89,8 @@
 
   async function exportPng() {
     const view = currentView();
-    const map = view.map, payload = view.payload, meta = exportMeta(view);
-    const img = new Image();
-    img.src = await mapImage(map);
-    await img.decode();
+    const payload = view.payload, meta = exportMeta(view);
+    const img = await composedImage(view);
     const rows = legendRows(payload);
     const w = img.width, head = 44, foot = 40, legendW = 260;
     const canvas = document.createElement("canvas");
@@ -106,10 +139,10 @@
 
   async function exportSvg() {
     const view = currentView();
-    const map = view.map, payload = view.payload, meta = exportMeta(view);
-    const data = await mapImage(map);
-    const canvas = map.getCanvas();
-    const w = canvas.width, h = canvas.height, rows = legendRows(payload);
+    const payload = view.payload, meta = exportMeta(view);
+    const img = await composedImage(view);
+    const data = img.src;
+    const w = img.width, h = img.height, rows = legendRows(payload);
     const H = Math.max(h, rows.length * 20 + 60) + 84, W = w + 260;
     const parts = [
       '<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" width="' +

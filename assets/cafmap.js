@@ -67,6 +67,10 @@
     ui.title = el("div", "cafmap-title", root);
     ui.legend = el("div", "cafmap-legend", root);
     ui.legend.id = "cafmap-legend";
+    ui.insets = el("div", "cafmap-insets", root);
+    ui.insets.hidden = true;
+    ui.insets.setAttribute("role", "group");
+    ui.insets.setAttribute("aria-label", "Départements et régions d'outre-mer");
     ui.tooltip = el("div", "cafmap-tooltip", root);
     ui.tooltip.id = "cafmap-tooltip";
     ui.tooltip.setAttribute("role", "status");
@@ -82,6 +86,7 @@
     state.root = root;
     state.levels = {};
     state.current = null;
+    state.insets = null;
     state.ui = buildUi(root);
     // Warm the HTTP cache with the first geometry while MapLibre loads; the worker's own
     // request for the same (immutable, versioned) URL is then served from the cache.
@@ -97,7 +102,7 @@
           layers: [{ id: "fond", type: "background", paint: { "background-color": BACKGROUND } }],
         },
         bounds: spec.accueil || HOME,
-        fitBoundsOptions: { padding: 10 },
+        fitBoundsOptions: { padding: framePadding(10, spec) },
         renderWorldCopies: false,
         attributionControl: false,
         dragRotate: false,
@@ -117,6 +122,7 @@
       map.on("zoomend", maybeAddDetail);
       if (state.initialView) map.jumpTo(state.initialView);
       map.on("moveend", onMoveEnd);
+      map.on("moveend", updateInsets);
       return new Promise(function (resolve) {
         if (map.loaded()) resolve(map);
         else map.once("load", function () { resolve(map); });
@@ -186,16 +192,11 @@
     return id;
   }
 
-  // One "part" = one geometry source of a level with its fill, line and hover layers.
-  // A level has its national geometry and, optionally, a finer one used from `zoom_detail`.
-  function addPart(map, entry, srcId, suffix, zoomRange) {
-    const before = map.getLayer("bordures-dep") ? "bordures-dep" : undefined;
+  // The fill, secret hatching, outline and hover layers of one geometry source of a level: the
+  // one definition of how a level is drawn, for the main map and the overseas insets.
+  function partLayers(map, entry, srcId, suffix, range, before) {
     const vis = state.current && state.current.niveau === entry.level ? "visible" : "none";
     const ids = ["fill-", "line-", "hover-"].map(function (p) { return p + entry.level + suffix; });
-    const range = {};
-    if (zoomRange[0] !== null) range.minzoom = zoomRange[0];
-    if (zoomRange[1] !== null) range.maxzoom = zoomRange[1];
-    if (state.sourceLayers[srcId]) range["source-layer"] = state.sourceLayers[srcId];
     map.addLayer(Object.assign({
       id: ids[0], type: "fill", source: srcId,
       layout: { visibility: vis },
@@ -234,6 +235,18 @@
         "line-width": ["case", ["boolean", ["feature-state", "h"], false], 2, 0],
       },
     }, range));
+    return ids;
+  }
+
+  // One "part" = one geometry source of a level with its fill, line and hover layers.
+  // A level has its national geometry and, optionally, a finer one used from `zoom_detail`.
+  function addPart(map, entry, srcId, suffix, zoomRange) {
+    const before = map.getLayer("bordures-dep") ? "bordures-dep" : undefined;
+    const range = {};
+    if (zoomRange[0] !== null) range.minzoom = zoomRange[0];
+    if (zoomRange[1] !== null) range.maxzoom = zoomRange[1];
+    if (state.sourceLayers[srcId]) range["source-layer"] = state.sourceLayers[srcId];
+    const ids = partLayers(map, entry, srcId, suffix, range, before);
     const part = { source: srcId, sourceLayer: state.sourceLayers[srcId] || undefined, layers: ids };
     map.on("mousemove", ids[0], function (e) { onHover(entry, part, e); });
     map.on("mouseleave", ids[0], function () { clearHover(entry); });
@@ -309,7 +322,8 @@
     const viewArea = (view.getEast() - view.getWest()) * (view.getNorth() - view.getSouth());
     const area = (b[2] - b[0]) * (b[3] - b[1]);
     if (!inside || area * 16 < viewArea) {
-      map.fitBounds([[b[0], b[1]], [b[2], b[3]]], { padding: 30, duration: 0, maxZoom: 12 });
+      map.fitBounds([[b[0], b[1]], [b[2], b[3]]],
+        { padding: framePadding(30, spec), duration: 0, maxZoom: 12 });
     }
   }
 
@@ -325,11 +339,16 @@
   }
 
   // Feature state `c` = class index, only for features whose class changed.
+  // A part of an inset says which features it holds (`ids`, null until its tiles are read): the
+  // few features of one DROM instead of the whole level.
   function setStates(map, part, next, prev) {
     const target = { source: part.source, sourceLayer: part.sourceLayer, id: 0 };
     const state1 = { c: 0 };
-    for (let i = 0, n = next.length; i < n; i++) {
-      if (prev === null || prev[i] !== next[i]) {
+    if (part.ids === null) return;
+    const ids = part.ids;
+    for (let k = 0, n = ids ? ids.length : next.length; k < n; k++) {
+      const i = ids ? ids[k] : k;
+      if (i < next.length && (prev === null || prev[i] !== next[i])) {
         target.id = i;
         state1.c = next[i];
         map.setFeatureState(target, state1);
@@ -337,26 +356,53 @@
     }
   }
 
+  // The one home of colouring: classes into feature state and the palette into `fill-color`,
+  // on every part of the level, main map and insets alike.
+  function paintPart(map, part, entry, prev) {
+    const payload = entry.payload;
+    if (!payload || !entry.classes) return;
+    setStates(map, part, entry.classes, prev);
+    map.setPaintProperty(part.layers[0], "fill-color",
+      fillColour(payload.couleurs, payload.representation === "cercles"));
+  }
+
   function applyClasses(map, entry, payload) {
     const next = Int16Array.from(payload.classes);
     const prev = entry.classes && entry.classes.length === next.length ? entry.classes : null;
-    entry.parts.forEach(function (part) {
-      setStates(map, part, next, prev);
-      map.setPaintProperty(part.layers[0], "fill-color",
-        fillColour(payload.couleurs, payload.representation === "cercles"));
-    });
     entry.classes = next;
     entry.payload = payload;
+    entry.parts.forEach(function (part) { paintPart(map, part, entry, prev); });
     applyCircles(map, entry, payload);
+    insetsOf(entry.level).forEach(function (one) {
+      paintPart(one.inset.map, one.part, entry, prev);
+      insetCircles(one.inset, entry);
+    });
   }
 
   // Proportional circles (counts): one point per territory at its label point; the radius,
   // in feature state `r` (share of the largest, area-proportional), scales with the zoom.
+  const CIRCLE_STOPS = [[3, 14], [6, 30], [9, 60], [12, 110]]; // zoom -> radius of the largest
   function circleRadius() {
     const r = ["coalesce", ["feature-state", "r"], 0];
     // "zoom" must be the input of the top-level interpolate: scale r at each stop
-    return ["interpolate", ["exponential", 2], ["zoom"],
-      3, ["*", r, 14], 6, ["*", r, 30], 9, ["*", r, 60], 12, ["*", r, 110]];
+    const expr = ["interpolate", ["exponential", 2], ["zoom"]];
+    CIRCLE_STOPS.forEach(function (s) { expr.push(s[0], ["*", r, s[1]]); });
+    return expr;
+  }
+
+  // The radius of the largest circle at `zoom`, as circleRadius() interpolates it: the insets
+  // draw their circles at the main map's scale, so that sizes compare across the map.
+  function radiusAt(zoom) {
+    const st = CIRCLE_STOPS;
+    if (zoom <= st[0][0]) return st[0][1];
+    for (let k = 1; k < st.length; k++) {
+      if (zoom <= st[k][0]) {
+        const span = st[k][0] - st[k - 1][0];
+        const t = (Math.pow(2, zoom - st[k - 1][0]) - 1) / (Math.pow(2, span) - 1);
+        return st[k - 1][1] + t * (st[k][1] - st[k - 1][1]);
+      }
+    }
+    return st[st.length - 1][1];
   }
 
   function applyCircles(map, entry, payload) {
@@ -400,9 +446,213 @@
     }
   }
 
+  // ---- Overseas insets: Guadeloupe, Martinique, Guyane, La Réunion, Mayotte beside the
+  // national view (as Insee draws them). One small non-interactive MapLibre map per DROM, fitted
+  // to its bounds, drawing the current level with the same layers (partLayers) and coloured by
+  // paintPart from the same classes; a click selects, a hover shows the tooltip. Shown only
+  // while the spec lists them (national view, no filter) and the main map shows the métropole.
+  // A DROM the build lacks keeps its empty box and name.
+  const METRO = [-5.3, 41.3, 9.7, 51.2];
+  const INSETS_WIDTH = 110; // px the inset column takes at the right edge (style.css)
+
+  // Padding of a national framing: room for the inset column when the spec has insets.
+  function framePadding(base, spec) {
+    const room = spec && spec.encarts && spec.encarts.length ? INSETS_WIDTH : 0;
+    return { top: base, bottom: base, left: base, right: base + room };
+  }
+
+  function createInset(def) {
+    const box = el("div", "cafmap-inset", state.ui.insets);
+    box.dataset.code = def.code;
+    el("div", "cafmap-inset-name", box).textContent = def.nom;
+    const holder = el("div", "cafmap-inset-map", box);
+    const b = def.emprise;
+    const map = new state.lib.Map({
+      container: holder,
+      style: {
+        version: 8, sources: {},
+        layers: [{ id: "fond", type: "background", paint: { "background-color": BACKGROUND } }],
+      },
+      bounds: [[b[0], b[1]], [b[2], b[3]]],
+      fitBoundsOptions: { padding: 3 },
+      interactive: false, attributionControl: false, renderWorldCopies: false, fadeDuration: 0,
+    });
+    const inset = {
+      code: def.code, nom: def.nom, emprise: def.emprise, box: box, map: map, parts: {},
+    };
+    inset.ready = new Promise(function (resolve) {
+      if (map.loaded()) resolve(map);
+      else map.once("load", function () { resolve(map); });
+    });
+    holder.addEventListener("click", function (ev) { insetPointer(inset, ev, true); });
+    holder.addEventListener("mousemove", function (ev) { insetPointer(inset, ev, false); });
+    holder.addEventListener("mouseleave", function () { state.ui.tooltip.style.display = "none"; });
+    return inset;
+  }
+
+  // The part of `level` drawn in an inset, once its map is loaded.
+  function insetPart(inset, spec, entry) {
+    const level = spec.niveau;
+    if (inset.parts[level]) return inset.parts[level];
+    const map = inset.map;
+    const id = sourceId(level);
+    map.addSource(id, spec.tuiles ? tileSource(spec.tuiles, spec.tuiles_maxzoom)
+      : { type: "geojson", data: spec.detail || spec.geometrie, tolerance: SIMPLIFY_CLOSE });
+    const range = spec.tuiles ? { "source-layer": level } : {};
+    const part = {
+      source: id, sourceLayer: spec.tuiles ? level : undefined, ids: null,
+      layers: partLayers(map, entry, id, "", range, undefined),
+    };
+    inset.parts[level] = part;
+    // Its features are known once its tiles are in: then it is painted.
+    const onIdle = function () {
+      if (!map.isSourceLoaded(id)) { map.once("idle", onIdle); return; }
+      const seen = {};
+      map.querySourceFeatures(id, { sourceLayer: part.sourceLayer }).forEach(function (f) {
+        if (f.id !== undefined && f.id !== null) seen[f.id] = true;
+      });
+      part.ids = Int32Array.from(Object.keys(seen).map(Number));
+      paintPart(map, part, entry, null);
+      insetCircles(inset, entry);
+    };
+    map.once("idle", onIdle);
+    return part;
+  }
+
+  // [{inset, part}] of the insets drawing `level`.
+  function insetsOf(level) {
+    return (state.insets || []).filter(function (inset) { return inset.parts[level]; })
+      .map(function (inset) { return { inset: inset, part: inset.parts[level] }; });
+  }
+
+  function insetsWanted() {
+    const spec = state.lastSpec;
+    const map = state.map;
+    if (!spec || !spec.encarts || !spec.encarts.length || !map) return false;
+    const c = map.getCenter(), v = map.getBounds();
+    const inMetro = c.lng >= METRO[0] - 3 && c.lng <= METRO[2] + 3 &&
+      c.lat >= METRO[1] - 3 && c.lat <= METRO[3] + 3;
+    return inMetro && v.getEast() - v.getWest() >= 0.55 * (METRO[2] - METRO[0]);
+  }
+
+  // Show or hide the insets for the main map's view; create them the first time they show.
+  function updateInsets() {
+    const box = state.ui.insets;
+    if (!box || !state.lib) return;
+    const wanted = insetsWanted();
+    box.hidden = !wanted;
+    state.root.dataset.encarts = wanted ? String(state.lastSpec.encarts.length) : "0";
+    if (!wanted) return;
+    if (!state.insets) state.insets = state.lastSpec.encarts.map(createInset);
+    const spec = state.lastSpec;
+    const entry = state.levels[spec.niveau];
+    state.insets.forEach(function (inset) {
+      inset.map.resize();
+      inset.ready.then(function () {
+        if (!entry || state.lastSpec.niveau !== spec.niveau) return;
+        const part = insetPart(inset, spec, entry);
+        Object.keys(inset.parts).forEach(function (level) {
+          const vis = level === spec.niveau ? "visible" : "none";
+          inset.parts[level].layers.forEach(function (id) {
+            inset.map.setLayoutProperty(id, "visibility", vis);
+          });
+        });
+        paintPart(inset.map, part, entry, null);
+        insetCircles(inset, entry);
+      });
+    });
+  }
+
+  // The label points of a level, fetched once (insets draw circles from their own few).
+  function levelPoints(url) {
+    state.points = state.points || {};
+    if (!state.points[url]) {
+      state.points[url] = fetch(url).then(function (r) { return r.json(); });
+    }
+    return state.points[url];
+  }
+
+  // Proportional circles in an inset: the DROM's label points, radius from the same payload at
+  // the main map's scale.
+  function insetCircles(inset, entry) {
+    const map = inset.map, payload = entry.payload;
+    const id = "cercles-" + entry.level, src = "pts-" + entry.level;
+    const on = payload && payload.representation === "cercles" && payload.rayons;
+    Object.keys(inset.parts).forEach(function (level) {
+      const lid = "cercles-" + level;
+      if (map.getLayer(lid) && (level !== entry.level || !on)) {
+        map.setLayoutProperty(lid, "visibility", "none");
+      }
+    });
+    if (!on || !entry.points || !inset.parts[entry.level]) return;
+    const scale = radiusAt(state.map.getZoom());
+    levelPoints(entry.points).then(function (all) {
+      if (!map.getSource(src)) {
+        const b = inset.emprise;
+        const mine = all.features.filter(function (f) {
+          const p = f.geometry.coordinates;
+          return p[0] >= b[0] - 1 && p[0] <= b[2] + 1 && p[1] >= b[1] - 1 && p[1] <= b[3] + 1;
+        });
+        map.addSource(src, { type: "geojson", data: { type: "FeatureCollection", features: mine } });
+        map.addLayer({
+          id: id, type: "circle", source: src,
+          paint: {
+            "circle-radius": ["*", ["coalesce", ["feature-state", "r"], 0], scale],
+            "circle-color": "rgba(196, 78, 12, 0.55)",
+            "circle-stroke-color": "#6b2a05",
+            "circle-stroke-width": 0.8,
+          },
+        });
+        inset.pointIds = mine.map(function (f) { return f.id; });
+      }
+      map.setPaintProperty(id, "circle-radius",
+        ["*", ["coalesce", ["feature-state", "r"], 0], scale]);
+      map.setLayoutProperty(id, "visibility", "visible");
+      const rayons = entry.payload.rayons;
+      (inset.pointIds || []).forEach(function (i) {
+        map.setFeatureState({ source: src, id: i }, { r: rayons[i] === null ? 0 : rayons[i] });
+      });
+    });
+  }
+
+  // A click (select) or a hover (tooltip) in an inset: the feature under the pointer.
+  function insetPointer(inset, ev, isClick) {
+    const level = state.current && state.current.niveau;
+    const part = level && inset.parts[level];
+    const entry = level && state.levels[level];
+    if (!part || !entry) return;
+    const rect = inset.map.getCanvas().getBoundingClientRect();
+    const x = ev.clientX - rect.left, y = ev.clientY - rect.top;
+    const f = inset.map.queryRenderedFeatures([x, y], { layers: [part.layers[0]] })[0];
+    if (!f) { state.ui.tooltip.style.display = "none"; return; }
+    if (isClick) { select(entry, f); return; }
+    const root = state.root.getBoundingClientRect();
+    showTip(entry, f, ev.clientX - root.left, ev.clientY - root.top);
+  }
+
+  // What the image export draws over the map: each inset's map and its box, in pixels of the
+  // main canvas.
+  function insetsView() {
+    if (!state.insets || !state.ui.insets || state.ui.insets.hidden) return [];
+    const origin = state.map.getCanvas().getBoundingClientRect();
+    return state.insets.map(function (inset) {
+      const r = inset.box.getBoundingClientRect();
+      const m = inset.map.getCanvas().getBoundingClientRect();
+      return {
+        map: inset.map, nom: inset.nom, code: inset.code,
+        box: [r.left - origin.left, r.top - origin.top, r.width, r.height],
+        canvas: [m.left - origin.left, m.top - origin.top, m.width, m.height],
+      };
+    });
+  }
+
   function onClick(entry, e) {
     if (window.cafequip && window.cafequip.hit(state.map, e.point)) return; // a facility's popup
-    const f = e.features && e.features[0];
+    select(entry, e.features && e.features[0]);
+  }
+
+  // A click on a territory, on the main map or an inset, selects it.
+  function select(entry, f) {
     if (!f || !f.properties || !f.properties.code) return;
     const value = entry.level + ":" + f.properties.code;
     state.root.dataset.selection = value;
@@ -473,6 +723,11 @@
     entry.hovered = { source: part.source, sourceLayer: part.sourceLayer, id: f.id };
     map.setFeatureState(entry.hovered, { h: true });
     map.getCanvas().style.cursor = "pointer";
+    showTip(entry, f, e.point.x, e.point.y);
+  }
+
+  // The tooltip of feature `f` at (x, y), pixels of the map's container.
+  function showTip(entry, f, x, y) {
     const p = entry.payload;
     const tip = state.ui.tooltip;
     tip.innerHTML = "";
@@ -498,7 +753,6 @@
           "Rang : " + rank + (rank === 1 ? "er" : "e") + " sur " + p.classes_effectif;
       }
     }
-    const x = e.point.x, y = e.point.y;
     const w = state.ui.map.clientWidth;
     tip.style.left = (x > w - 260 ? x - 250 : x + 14) + "px";
     tip.style.top = (y + 14) + "px";
@@ -559,6 +813,7 @@
     renderLegend(payload, spec);
     state.current = { niveau: spec.niveau, indicateur: spec.indicateur };
     state.lastSpec = spec;
+    updateInsets();
     maybeAddDetail();
     state.root.dataset.niveau = spec.niveau;
     state.root.dataset.indicateur = spec.indicateur;
@@ -617,7 +872,8 @@
   function fitZone(code) {
     const b = state.zones[code];
     if (!b || !state.map) return false;
-    state.map.fitBounds([[b[0], b[1]], [b[2], b[3]]], { padding: 20, duration: 600 });
+    const padding = code === "metropole" ? framePadding(20, state.lastSpec) : 20;
+    state.map.fitBounds([[b[0], b[1]], [b[2], b[3]]], { padding: padding, duration: 600 });
     return true;
   }
 
@@ -627,7 +883,10 @@
     const entry = state.current && state.levels[state.current.niveau];
     if (!state.map || !entry || !entry.payload) return null;
     const spec = state.lastSpec || {};
-    return { map: state.map, payload: entry.payload, title: spec.titre || entry.payload.libelle };
+    return {
+      map: state.map, payload: entry.payload, title: spec.titre || entry.payload.libelle,
+      insets: insetsView(),
+    };
   }
 
   window.cafmap = {
