@@ -1,10 +1,10 @@
 /*
- * cafexport: PNG and SVG export of the map's current view (map image + title, legend, source
+ * cafexport: PNG, SVG and PDF export of the map's current view (map image + title, legend, source
  * and date), in the browser.
  *
  * It reads the map through `window.cafmap.view()` (assets/cafmap.js) only: the MapLibre map and
  * what it shows. Dash calls `dash_clientside.cafmap.exportImage` (callbacks/explore.py) for the
- * "PNG" and "SVG" buttons; `window.cafexport` exposes the two exports, returning promises.
+ * "PNG", "SVG" and "PDF" buttons; `window.cafexport` exposes the three exports, returning promises.
  */
 (function () {
   "use strict";
@@ -87,8 +87,8 @@
     return ["cafdata", payload.indicateur, payload.niveau, payload.periode].join("_") + "." + ext;
   }
 
-  async function exportPng() {
-    const view = currentView();
+  // The exported picture: title, the map with its insets, legend, source and notice.
+  async function composeCanvas(view) {
     const payload = view.payload, meta = exportMeta(view);
     const img = await composedImage(view);
     const rows = legendRows(payload);
@@ -128,7 +128,69 @@
     g.fillStyle = "#333";
     g.fillText(meta.source, 12, canvas.height - 22);
     if (meta.notice) { g.fillStyle = "#8a4b00"; g.fillText(meta.notice, 12, canvas.height - 6); }
-    download(canvas.toDataURL("image/png"), fileName(payload, "png"));
+    return canvas;
+  }
+
+  async function exportPng() {
+    const view = currentView();
+    const canvas = await composeCanvas(view);
+    download(canvas.toDataURL("image/png"), fileName(view.payload, "png"));
+    return canvas.width + "x" + canvas.height;
+  }
+
+  // A one-page A4 landscape PDF holding the exported picture as a JPEG (DCTDecode): the same
+  // image as the PNG, so the insets, legend and source are in it.
+  function pdfBlob(jpeg, w, h) {
+    const W = 842, H = 595, m = 24;
+    const s = Math.min((W - 2 * m) / w, (H - 2 * m) / h);
+    const dw = w * s, dh = h * s;
+    const draw = "q " + dw.toFixed(2) + " 0 0 " + dh.toFixed(2) + " " + ((W - dw) / 2).toFixed(2) +
+      " " + ((H - dh) / 2).toFixed(2) + " cm /Im0 Do Q";
+    const objects = [
+      "<< /Type /Catalog /Pages 2 0 R >>",
+      "<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+      "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 " + W + " " + H + "] " +
+        "/Resources << /XObject << /Im0 4 0 R >> >> /Contents 5 0 R >>",
+      ["<< /Type /XObject /Subtype /Image /Width " + w + " /Height " + h +
+        " /ColorSpace /DeviceRGB /BitsPerComponent 8 /Filter /DCTDecode /Length " + jpeg.length +
+        " >>\nstream\n", jpeg, "\nendstream"],
+      "<< /Length " + draw.length + " >>\nstream\n" + draw + "\nendstream",
+    ];
+    const enc = new TextEncoder();
+    const chunks = [];
+    let size = 0;
+    const push = function (part) {
+      const bytes = typeof part === "string" ? enc.encode(part) : part;
+      chunks.push(bytes);
+      size += bytes.length;
+    };
+    push("%PDF-1.4\n");
+    const offsets = objects.map(function (body, i) {
+      const at = size;
+      push((i + 1) + " 0 obj\n");
+      (Array.isArray(body) ? body : [body]).forEach(push);
+      push("\nendobj\n");
+      return at;
+    });
+    const xref = size;
+    push("xref\n0 " + (objects.length + 1) + "\n0000000000 65535 f \n" + offsets.map(function (o) {
+      return String(o).padStart(10, "0") + " 00000 n \n";
+    }).join(""));
+    push("trailer\n<< /Size " + (objects.length + 1) + " /Root 1 0 R >>\nstartxref\n" + xref +
+      "\n%%EOF\n");
+    return new Blob(chunks, { type: "application/pdf" });
+  }
+
+  async function exportPdf() {
+    const view = currentView();
+    const canvas = await composeCanvas(view);
+    const jpeg = await new Promise(function (resolve, reject) {
+      canvas.toBlob(function (b) {
+        if (b) resolve(b.arrayBuffer()); else reject(new Error("image JPEG impossible"));
+      }, "image/jpeg", 0.92);
+    });
+    const pdf = pdfBlob(new Uint8Array(jpeg), canvas.width, canvas.height);
+    download(URL.createObjectURL(pdf), fileName(view.payload, "pdf"));
     return canvas.width + "x" + canvas.height;
   }
 
@@ -179,7 +241,7 @@
     return W + "x" + H;
   }
 
-  window.cafexport = { png: exportPng, svg: exportSvg };
+  window.cafexport = { png: exportPng, svg: exportSvg, pdf: exportPdf };
 
   // Merged into the map's namespace, which cafmap.js also fills (either may load first).
   window.dash_clientside = Object.assign({}, window.dash_clientside, {
@@ -188,7 +250,7 @@
         const ctx = window.dash_clientside.callback_context;
         const trig = ctx && ctx.triggered_id;
         const status = document.getElementById("export-status");
-        const run = trig === "export-svg" ? exportSvg : exportPng;
+        const run = { "export-svg": exportSvg, "export-pdf": exportPdf }[trig] || exportPng;
         run().then(function (size) {
           if (status) status.textContent = "Image exportée (" + size + " px).";
         }).catch(function (err) {

@@ -297,6 +297,7 @@ dash.clientside_callback(
     Output("export-applied", "data"),
     Input("export-png", "n_clicks"),
     Input("export-svg", "n_clicks"),
+    Input("export-pdf", "n_clicks"),
     prevent_initial_call=True,
 )
 dash.clientside_callback(

@@ -93,7 +93,7 @@ ERR_RATE_AS_CIRCLES = (
     "Un taux ou une part ne se représente pas en cercles proportionnels : "
     "choisissez « choroplethe »."
 )
-INSETS_LABEL = "Départements et régions d'outre-mer"
+MAP_PDF_HINT = "La carte affichée (avec les outre-mer), sa légende et sa source, en PDF A4"
 URL_NOTICE = "Paramètres d'adresse ignorés (valeur inconnue ou périmée) : {names}."
 PANEL_TOGGLE = "Réglages"
 SELECTION_TITLE = "Territoire sélectionné"

@@ -1,5 +1,5 @@
 """The overseas insets and the cartographic rule in real Chromium: five DROM boxes beside the
-national map, coloured from the same classes, clickable, in the PNG and SVG exports, absent
+national map, coloured from the same classes, clickable, in the PNG, SVG and PDF exports, absent
 from a filtered or zoomed view; a count opens as circles, a rate as a choropleth.
 
 The test cut holds Martinique (972) only among the DROM: the four others keep an empty box
@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 from browser_support import wait_for
 from PIL import Image
+from pypdf import PdfReader
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 
@@ -65,14 +66,24 @@ def _inset_972(driver) -> list:
     return wait_for(lambda: driver.execute_script(INSET_972_JS), timeout=40)
 
 
+def _open_national(driver, live_app, indicateur: str, extra: str = "") -> list:
+    """The national commune map of `indicateur`, once its five insets show and the 972 one is
+    painted; returns the 972 inset's features (code, inset class, main map class)."""
+    _open(
+        driver,
+        f"{live_app.url}/?indicateur={indicateur}&niveau=commune{extra}",
+        "commune",
+        indicateur,
+    )
+    wait_for(lambda: _insets_shown(driver) == 5, timeout=20)
+    return _inset_972(driver)
+
+
 def test_national_commune_map_has_five_coloured_insets(live_app, browser) -> None:
-    url = f"{live_app.url}/?indicateur=taux_personnes_couvertes&niveau=commune"
-    _open(browser, url, "commune", "taux_personnes_couvertes")
-    wait_for(lambda: _insets_shown(browser) == 5, timeout=20)
+    painted = _open_national(browser, live_app, "taux_personnes_couvertes")
     boxes = browser.find_elements(By.CSS_SELECTOR, "#cafmap .cafmap-inset")
     assert [b.text for b in boxes] == DROM_NAMES
     assert all(b.is_displayed() for b in boxes)
-    painted = _inset_972(browser)
     assert len(painted) >= 20 and all(code.startswith("972") for code, _c, _m in painted)
     # Same classes as the main map, several of them (a rate: a real choropleth).
     assert all(c == main for _code, c, main in painted)
@@ -83,9 +94,7 @@ def test_national_commune_map_has_five_coloured_insets(live_app, browser) -> Non
         "const i = window.cafmap.state.insets.find(x => x.code === '972');"
         "return JSON.stringify(i.map.getPaintProperty('fill-commune', 'fill-color'))"
     )
-    _open(browser, url + "&palette=OrRd", "commune", "taux_personnes_couvertes")
-    wait_for(lambda: _insets_shown(browser) == 5, timeout=20)
-    _inset_972(browser)
+    _open_national(browser, live_app, "taux_personnes_couvertes", "&palette=OrRd")
     after = browser.execute_script(
         "const i = window.cafmap.state.insets.find(x => x.code === '972');"
         "const m = window.cafmap.state.levels.commune.payload.couleurs;"
@@ -95,10 +104,7 @@ def test_national_commune_map_has_five_coloured_insets(live_app, browser) -> Non
 
 
 def test_clicking_an_inset_territory_selects_it(live_app, browser) -> None:
-    url = f"{live_app.url}/?indicateur=allocataires&niveau=commune"
-    _open(browser, url, "commune", "allocataires")
-    wait_for(lambda: _insets_shown(browser) == 5, timeout=20)
-    _inset_972(browser)
+    _open_national(browser, live_app, "allocataires")
     # Fort-de-France (97209): its label point in the inset, from the holder's centre.
     offset = browser.execute_script(
         """
@@ -194,11 +200,8 @@ def _inset_pixels(image: Image.Image, box: list[float], top: int) -> tuple[int, 
     return int(keep.sum()), len({tuple(p) for p in rgb[keep].tolist()})
 
 
-def test_png_and_svg_exports_contain_the_insets(live_app, browser) -> None:
-    url = f"{live_app.url}/?indicateur=taux_personnes_couvertes&niveau=commune"
-    _open(browser, url, "commune", "taux_personnes_couvertes")
-    wait_for(lambda: _insets_shown(browser) == 5, timeout=20)
-    _inset_972(browser)
+def test_png_svg_and_pdf_exports_contain_the_insets(live_app, browser) -> None:
+    _open_national(browser, live_app, "taux_personnes_couvertes")
     boxes = browser.execute_script(
         "return Object.fromEntries(window.cafmap.view().insets.map(i => [i.code, i.canvas]))"
     )
@@ -222,6 +225,29 @@ def test_png_and_svg_exports_contain_the_insets(live_app, browser) -> None:
     assert embedded is not None
     image = Image.open(io.BytesIO(base64.b64decode(embedded.group(1))))
     assert _inset_pixels(image, boxes["972"], 0)[0] > 0.15 * area
+    # PDF: one A4 landscape page holding the same picture (JPEG: colours compared loosely).
+    name, _pdf_url = _download(browser, "export-pdf")
+    assert name.endswith(".pdf")
+    body = base64.b64decode(
+        browser.execute_async_script(
+            "const done = arguments[arguments.length - 1]; const r = new FileReader();"
+            "r.onload = () => done(r.result.split(',')[1]); r.readAsDataURL(window.__blob);"
+        )
+    )
+    (SHOTS / "cafcarto-export-encarts.pdf").write_bytes(body)
+    pdf = PdfReader(io.BytesIO(body))
+    assert len(pdf.pages) == 1 and [round(v) for v in pdf.pages[0].mediabox] == [0, 0, 842, 595]
+    picture = pdf.pages[0].images[0].image
+    assert picture.size == png.size
+    x, y, w, h = (round(v) for v in boxes["972"])
+    crop = np.asarray(
+        picture.convert("RGB").crop(
+            (x + 2, EXPORT_HEAD + y + 2, x + w - 2, EXPORT_HEAD + y + h - 2)
+        ),
+        dtype=int,
+    )
+    far = np.abs(crop - np.array(BACKGROUND)).sum(axis=2) > 60
+    assert far.sum() > 0.15 * area
 
 
 def test_filtered_or_zoomed_views_have_no_insets(live_app, browser) -> None:

@@ -179,6 +179,18 @@ def classification_block(state: ViewState) -> html.Details:
     )
 
 
+def _export_button(label: str, ident: str, title: str | None = None) -> html.Button:
+    extra = {"title": title} if title else {}
+    return html.Button(
+        label,
+        id=ident,
+        className="btn btn-outline-secondary btn-sm",
+        n_clicks=0,
+        type="button",
+        **extra,
+    )
+
+
 def export_block() -> html.Div:
     links = [
         html.A(
@@ -188,13 +200,7 @@ def export_block() -> html.Div:
             download="",
             href="#",
         ),
-        html.Button(
-            "Excel",
-            id="export-xlsx",
-            className="btn btn-outline-secondary btn-sm",
-            n_clicks=0,
-            type="button",
-        ),
+        _export_button("Excel", "export-xlsx"),
         html.A(
             "GeoJSON",
             id="export-geojson",
@@ -202,28 +208,10 @@ def export_block() -> html.Div:
             download="",
             href="#",
         ),
-        html.Button(
-            "PNG",
-            id="export-png",
-            className="btn btn-outline-secondary btn-sm",
-            n_clicks=0,
-            type="button",
-        ),
-        html.Button(
-            "SVG",
-            id="export-svg",
-            className="btn btn-outline-secondary btn-sm",
-            n_clicks=0,
-            type="button",
-        ),
-        html.Button(
-            fr.ATLAS_BUTTON,
-            id="export-atlas",
-            title=fr.ATLAS_HINT,
-            className="btn btn-outline-secondary btn-sm",
-            n_clicks=0,
-            type="button",
-        ),
+        _export_button("PNG", "export-png"),
+        _export_button("SVG", "export-svg"),
+        _export_button("PDF", "export-pdf", fr.MAP_PDF_HINT),
+        _export_button(fr.ATLAS_BUTTON, "export-atlas", fr.ATLAS_HINT),
     ]
     job = html.Div(
         [
