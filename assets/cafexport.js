@@ -58,6 +58,27 @@
     return loaded(canvas.toDataURL("image/png"));
   }
 
+  // The reference circles of a map of counts, at the sizes the map draws them at its zoom
+  // (`circleScale`, cafmap.js): [{r, label}] largest first, and the height they take.
+  function circleKey(view) {
+    const p = view.payload;
+    if (p.representation !== "cercles" || !p.cercles) return { items: [], height: 0, rmax: 0 };
+    const items = p.cercles.map(function (c) {
+      return { r: Math.min(60, Math.max(2, c.rayon * (view.circleScale || 30))), label: c.libelle };
+    });
+    const height = items.reduce(function (h, c) { return h + Math.max(20, 2 * c.r + 6); }, 0);
+    return { items: items, height: height, rmax: items.length ? items[0].r : 0 };
+  }
+
+  // Lays the circles out from legend line `y` at column `x`; calls draw(cx, cy, r, label, ty).
+  function eachCircle(key, x, y, draw) {
+    key.items.forEach(function (c) {
+      y += Math.max(20, 2 * c.r + 6);
+      draw(x + key.rmax, y - c.r - 3, c.r, c.label, y - c.r + 1);
+    });
+    return y;
+  }
+
   function legendRows(payload) {
     const circles = payload.representation === "cercles" && payload.cercles;
     return payload.legende.filter(function (r) { return !(circles && r.min !== null); });
@@ -91,11 +112,11 @@
   async function composeCanvas(view) {
     const payload = view.payload, meta = exportMeta(view);
     const img = await composedImage(view);
-    const rows = legendRows(payload);
+    const rows = legendRows(payload), key = circleKey(view);
     const w = img.width, head = 44, foot = 40, legendW = 260;
     const canvas = document.createElement("canvas");
-    canvas.width = w + legendW;
-    canvas.height = Math.max(img.height, rows.length * 20 + 60) + head + foot;
+    canvas.width = w + Math.max(legendW, 2 * key.rmax + 160);
+    canvas.height = Math.max(img.height, rows.length * 20 + key.height + 60) + head + foot;
     const g = canvas.getContext("2d");
     g.fillStyle = "#fff";
     g.fillRect(0, 0, canvas.width, canvas.height);
@@ -108,6 +129,16 @@
     g.fillText(payload.libelle.slice(0, 34), w + 12, y);
     g.font = "12px sans-serif";
     g.fillText(meta.unit, w + 12, (y += 18));
+    y = eachCircle(key, w + 12, y, function (cx, cy, r, label, ty) {
+      g.beginPath();
+      g.arc(cx, cy, r, 0, 2 * Math.PI);
+      g.fillStyle = "rgba(196, 78, 12, 0.55)";
+      g.fill();
+      g.strokeStyle = "#6b2a05";
+      g.stroke();
+      g.fillStyle = "#111";
+      g.fillText(label, w + 12 + 2 * key.rmax + 8, ty);
+    });
     rows.forEach(function (r) {
       y += 20;
       g.fillStyle = r.couleur;
@@ -204,8 +235,9 @@
     const payload = view.payload, meta = exportMeta(view);
     const img = await composedImage(view);
     const data = img.src;
-    const w = img.width, h = img.height, rows = legendRows(payload);
-    const H = Math.max(h, rows.length * 20 + 60) + 84, W = w + 260;
+    const w = img.width, h = img.height, rows = legendRows(payload), key = circleKey(view);
+    const H = Math.max(h, rows.length * 20 + key.height + 60) + 84;
+    const W = w + Math.max(260, 2 * key.rmax + 160);
     const parts = [
       '<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" width="' +
         W + '" height="' + H + '" font-family="sans-serif">',
@@ -220,7 +252,12 @@
         xml(payload.libelle) + "</text>",
       '<text x="' + (w + 12) + '" y="82" font-size="12">' + xml(meta.unit) + "</text>",
     ];
-    let y = 82;
+    let y = eachCircle(key, w + 12, 82, function (cx, cy, r, label, ty) {
+      parts.push('<circle cx="' + cx + '" cy="' + cy + '" r="' + r +
+        '" fill="rgba(196, 78, 12, 0.55)" stroke="#6b2a05"/>');
+      parts.push('<text x="' + (w + 20 + 2 * key.rmax) + '" y="' + ty + '" font-size="12">' +
+        xml(label) + "</text>");
+    });
     rows.forEach(function (r) {
       y += 20;
       const fill = r.motif === "hachures" ? "url(#hachures)" : r.couleur;

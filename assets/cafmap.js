@@ -123,6 +123,7 @@
       if (state.initialView) map.jumpTo(state.initialView);
       map.on("moveend", onMoveEnd);
       map.on("moveend", updateInsets);
+      map.on("zoomend", redrawCircleLegend);
       return new Promise(function (resolve) {
         if (map.loaded()) resolve(map);
         else map.once("load", function () { resolve(map); });
@@ -669,6 +670,13 @@
     return sw;
   }
 
+  // The legend's reference circles follow the zoom, as the circles of the map do.
+  function redrawCircleLegend() {
+    const entry = state.current && state.levels[state.current.niveau];
+    const p = entry && entry.payload;
+    if (p && p.representation === "cercles" && state.lastSpec) renderLegend(p, state.lastSpec);
+  }
+
   function renderLegend(payload, spec) {
     const legend = state.ui.legend;
     legend.innerHTML = "";
@@ -683,7 +691,7 @@
       payload.cercles.forEach(function (c) {
         const line = el("div", "cafmap-legend-row", box);
         const dot = el("span", "cafmap-circle", line);
-        const r = Math.max(2, c.rayon * 30);
+        const r = Math.min(60, Math.max(2, c.rayon * radiusAt(state.map ? state.map.getZoom() : 6)));
         dot.style.width = dot.style.height = (2 * r) + "px";
         el("span", "cafmap-legend-label", line).textContent = c.libelle;
       });
@@ -885,7 +893,7 @@
     const spec = state.lastSpec || {};
     return {
       map: state.map, payload: entry.payload, title: spec.titre || entry.payload.libelle,
-      insets: insetsView(),
+      insets: insetsView(), circleScale: radiusAt(state.map.getZoom()),
     };
   }
 

@@ -28,6 +28,7 @@ pytestmark = pytest.mark.browser
 SHOTS = Path(os.environ.get("CAFCARTO_SCREENSHOTS", "/tmp"))
 DROM_NAMES = ["Guadeloupe", "Martinique", "Guyane", "La Réunion", "Mayotte"]
 BACKGROUND = (247, 247, 244)
+CIRCLE_ON_WHITE = (223, 158, 121)  # rgba(196, 78, 12, 0.55) over white
 EXPORT_HEAD = 44  # px above the map in the PNG (assets/cafexport.js)
 
 # The 972 inset's painted features: code, the class in its feature state, the main map's class.
@@ -148,6 +149,14 @@ def test_a_count_opens_as_circles_and_a_rate_as_a_choropleth(live_app, browser) 
         timeout=30,
     )
     browser.save_screenshot(str(SHOTS / "cafcarto-encarts-communes-cercles.png"))
+    # The exported legend draws the reference circles (the classes do not colour circles).
+    _capture_downloads(browser)
+    png = _png(_download(browser, "export-png")[1])
+    png.save(SHOTS / "cafcarto-export-cercles.png")
+    width = browser.execute_script("return window.cafmap.map.getCanvas().width")
+    legend = np.asarray(png.convert("RGB"), dtype=int)[:, width:]
+    circle = np.abs(legend - np.array(CIRCLE_ON_WHITE)).sum(axis=2) < 12
+    assert circle.sum() > 300, circle.sum()
     # A choropleth of counts only on request, with its note; a saved URL keeps it.
     _open(
         browser,
@@ -190,6 +199,10 @@ def _download(browser, button: str) -> tuple[str, str]:
     )
 
 
+def _png(data_url: str) -> Image.Image:
+    return Image.open(io.BytesIO(base64.b64decode(data_url.split(",", 1)[1])))
+
+
 def _inset_pixels(image: Image.Image, box: list[float], top: int) -> tuple[int, int]:
     """Pixels of the inset's map area in the exported image that are neither the map's
     background nor white, and their number of distinct colours."""
@@ -209,7 +222,7 @@ def test_png_svg_and_pdf_exports_contain_the_insets(live_app, browser) -> None:
     _capture_downloads(browser)
     name, data_url = _download(browser, "export-png")
     assert name.endswith(".png")
-    png = Image.open(io.BytesIO(base64.b64decode(data_url.split(",", 1)[1])))
+    png = _png(data_url)
     png.save(SHOTS / "cafcarto-export-encarts.png")
     painted, colours = _inset_pixels(png, boxes["972"], EXPORT_HEAD)
     area = boxes["972"][2] * boxes["972"][3]
