@@ -104,6 +104,21 @@ def test_national_commune_map_has_five_coloured_insets(live_app, browser) -> Non
     assert after[0] != before and all(colour in after[0] for colour in after[1])
 
 
+def test_insets_follow_the_level(live_app, browser) -> None:
+    _open_national(browser, live_app, "taux_personnes_couvertes")
+    browser.find_element(By.CSS_SELECTOR, "#niveau input[value='departement']").click()
+    wait_for(lambda: _rendered(browser, "departement", "taux_personnes_couvertes"), timeout=60)
+    painted = _inset_972(browser)
+    assert [code for code, _c, _m in painted] == ["972"]
+    assert all(c == main and c >= 0 for _code, c, main in painted)
+    hidden = browser.execute_script(
+        "const i = window.cafmap.state.insets.find(x => x.code === '972');"
+        "return i.map.getLayoutProperty('fill-commune', 'visibility')"
+    )
+    assert hidden == "none"
+    browser.save_screenshot(str(SHOTS / "cafcarto-encarts-departements.png"))
+
+
 def test_clicking_an_inset_territory_selects_it(live_app, browser) -> None:
     _open_national(browser, live_app, "allocataires")
     # Fort-de-France (97209): its label point in the inset, from the holder's centre.
