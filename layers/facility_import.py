@@ -309,6 +309,8 @@ def _place(
     arm = np.full(len(has), "", dtype=object)
     if places.arm_polygons:
         arm[has] = places.point_arm(lon[has], lat[has])
+        parent = np.array([places.arm_parent.get(a, "") for a in arm], dtype=object)
+        arm[parent != codes] = ""  # a neighbour's point near the city's edge
     else:  # the postcode's arrondissement, when the point is in its city
         same = has & (codes == named["commune"].to_numpy(dtype=object))
         arm[same] = named["arm"].to_numpy(dtype=object)[same]

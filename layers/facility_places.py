@@ -47,6 +47,7 @@ FRANCE_BOXES = (
 )
 # A geocoded point may fall just outside its commune (address on the border, rounding).
 TOLERANCE_KM = 2.0
+NEAR_ARM_DEG = 0.5 / 111.0  # 500 m
 COMMUNE_CODE = re.compile(r"^(\d[\dAB]\d{3})$")
 
 
@@ -179,8 +180,15 @@ class Gazetteer:
             return out
         shapes = self.arm.dropna(subset=["geometry"])
         tree = shapely.STRtree(shapes["geometry"].to_numpy())
-        pt, poly = tree.query(shapely.points(lon, lat), predicate="within")
-        out[pt] = shapes["code"].to_numpy()[poly]
+        points = shapely.points(lon, lat)
+        codes = shapes["code"].to_numpy()
+        pt, poly = tree.query(points, predicate="within")
+        out[pt] = codes[poly]
+        # On the coast or a border the simplified polygons may miss a point by a few metres.
+        lost = np.flatnonzero(out == "")
+        if lost.size:
+            near_pt, near_poly = tree.query_nearest(points[lost], max_distance=NEAR_ARM_DEG)
+            out[lost[near_pt]] = codes[near_poly]
         return out
 
     def label_point(self, commune: str, arm: str) -> tuple[float, float]:

@@ -9,6 +9,8 @@ from layers.classify import format_fr
 from layers.facilities import GENERATED, facility_places
 from layers.territory_index import TerritoryIndex
 
+ARM = "arm"  # municipal arrondissements: facilities carry theirs
+
 EARTH_RADIUS_KM = 6371.0
 
 
@@ -49,7 +51,11 @@ def near_facilities(
 def in_territory(
     facilities: pd.DataFrame, index: TerritoryIndex, level: str, code: str
 ) -> pd.DataFrame:
-    """Facilities of the communes of a région, département, Caf or EPCI, by commune and name."""
+    """Facilities of the communes of a région, département, Caf or EPCI, or of a municipal
+    arrondissement (the `arm` an import keeps beside the city), by commune and name."""
+    if level == ARM:
+        sel = facilities[facilities.get("arm", pd.Series("", index=facilities.index)) == code]
+        return sel.sort_values(["type", "nom"])
     communes = index.table("commune")
     codes = set(communes.loc[index.children("commune", level, code), "code"].astype(str))
     sel = facilities[facilities["commune"].astype(str).isin(codes)]

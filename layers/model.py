@@ -255,6 +255,10 @@ FACILITY_MATCH_ORDER: tuple[FacilityType, ...] = tuple(
         "creche_collective", "eaje_non_precise",
     )
 )  # fmt: skip
+FACILITY_CATEGORY: MappingProxyType[str, str] = MappingProxyType(
+    {ft.label: ft.category for ft in FACILITY_TYPES}
+)
+FACILITY_CATEGORIES: tuple[str, ...] = tuple(dict.fromkeys(ft.category for ft in FACILITY_TYPES))
 LAEP = FACILITY_BY_SLUG["laep"].label
 EAJE_LABELS: tuple[str, ...] = tuple(ft.label for ft in FACILITY_TYPES if ft.category == EAJE)
 # Kinds without approved places (a file's 0 there means "not applicable").
