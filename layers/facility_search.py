@@ -74,12 +74,22 @@ DISPLAY_COLUMNS = (
 )
 
 
+def _place_name(index: TerritoryIndex, commune: str, row: object) -> str:
+    """« Marseille » or, for a point of Paris, Lyon or Marseille, its arrondissement too:
+    « Marseille (Marseille 3e Arrondissement) », its code while the build has no such level."""
+    arm = str(getattr(row, "arm", "") or "")
+    if not arm:
+        return commune
+    found = index.get(ARM, arm) if ARM in index.levels() else None
+    return f"{commune} ({found.name if found is not None else arm})"
+
+
 def display_rows(sel: pd.DataFrame, index: TerritoryIndex, limit: int = 200) -> list[dict]:
     """Rows for a facilities table: name, type, address, commune name, places, distance."""
     names = index.table("commune").set_index("code")["nom"]
     rows = []
     for r in sel.head(limit).itertuples():
-        commune = names.get(str(r.commune), str(r.commune))
+        commune = _place_name(index, names.get(str(r.commune), str(r.commune)), r)
         places = facility_places(r.type, getattr(r, "places", None))
         distance = getattr(r, "distance_km", None)
         address = getattr(r, "adresse", None)
