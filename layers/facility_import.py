@@ -24,6 +24,7 @@ from layers.facility_columns import ColumnMap, map_columns
 from layers.facility_formats import SourceTable, read_source
 from layers.facility_places import (
     COMMUNE_CODE,
+    OUTSIDE,
     TOLERANCE_KM,
     WGS84,
     Gazetteer,
@@ -80,7 +81,7 @@ class FacilityImport:
         if self.moved:
             lines.append(f"{self.moved} à moins de {TOLERANCE_KM:g} km de la commune indiquée")
         if self.outside:
-            lines.append(f"{self.outside} hors des communes construites (non importés)")
+            lines.append(f"{self.outside} {OUTSIDE} (non importés)")
         for kind, n in sorted(self.unknown_types.items(), key=lambda kv: -kv[1]):
             lines.append(f"type « {kind} » inconnu : {n} ligne(s) non importée(s)")
         lines += self._listed_lines()
@@ -249,7 +250,8 @@ def parse_facilities(
     if not known.any():
         _refuse_any([f"aucun type d'équipement reconnu ({_some(unknown)})"])
     keep = known & (placed["commune"] != "").to_numpy()
-    listed = _listed(rows, f, named, places, known & ~rows.has_xy & ~keep)
+    elsewhere = known & ~keep & (rows.has_xy | (named["probleme"] == OUTSIDE).to_numpy())
+    listed = _listed(rows, f, named, places, known & ~keep & ~elsewhere)
     ids = _identifiers(f, keep, options.id_prefix)
     kinds = rows.types.fillna("")
     table = pd.DataFrame(
@@ -274,7 +276,7 @@ def parse_facilities(
         epsg,
         listed,
         unknown,
-        outside=int((known & rows.has_xy & (placed["commune"] == "").to_numpy()).sum()),
+        outside=int(elsewhere.sum()),
         moved=int(placed.attrs.get("moved", 0)),
         approximate=int((placed["approx"].to_numpy() & keep).sum()),
     )

@@ -47,6 +47,7 @@ FRANCE_BOXES = (
 )
 # A geocoded point may fall just outside its commune (address on the border, rounding).
 TOLERANCE_KM = 2.0
+OUTSIDE = "hors des communes construites"
 NEAR_ARM_DEG = 0.5 / 111.0  # 500 m
 COMMUNE_CODE = re.compile(r"^(\d[\dAB]\d{3})$")
 
@@ -104,6 +105,9 @@ class Gazetteer:
 
     communes: gpd.GeoDataFrame  # code, nom, departement, codes_postaux, label_lon/lat, geometry
     arm: pd.DataFrame  # code, nom, commune, codes_postaux (COG); geometry when built
+    # Any commune code of the COG (older codes too) -> its current commune, all France: a code
+    # outside the build is a place elsewhere, not an error.
+    to_current: dict[str, str] = field(default_factory=dict)
     by_postcode: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
     by_name: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
 
@@ -130,12 +134,12 @@ class Gazetteer:
         communes = gpd.read_parquet(
             geo_build / "geo" / "commune.parquet", columns=[*cols, "geometry"]
         )
-        arm = _cog_arrondissements(sources, set(communes["code"]))
+        arm, to_current = _cog_tables(sources, set(communes["code"]))
         polygons = geo_build / "geo" / "arm.parquet"
         if polygons.is_file() and not arm.empty:
             shapes = gpd.read_parquet(polygons, columns=["code", "geometry"])
             arm = arm.merge(pd.DataFrame(shapes), on="code", how="left")
-        return cls(communes, arm)
+        return cls(communes, arm, to_current)
 
     @property
     def arm_polygons(self) -> bool:
@@ -147,12 +151,7 @@ class Gazetteer:
         if COMMUNE_CODE.match(town.strip().upper()) and not insee:
             insee, town = town, ""  # an old-style « commune » column holding codes
         if insee:
-            code = insee.strip().upper().zfill(5)
-            if code in self.codes:
-                return code, "", ""
-            if code in self.arm_parent:
-                return self.arm_parent[code], code, ""
-            return "", "", f"code Insee « {insee[:10]} » inconnu"
+            return self._by_code(insee)
         cp = postcode.strip().zfill(5) if postcode.strip() else ""
         choices = self.by_postcode.get(cp, []) if cp else []
         if town:
@@ -168,6 +167,19 @@ class Gazetteer:
         if cp or town:
             return "", "", f"commune « {town or postcode} » inconnue"
         return "", "", ""
+
+    def _by_code(self, insee: str) -> tuple[str, str, str]:
+        code = insee.strip().upper().zfill(5)
+        if code in self.codes:
+            return code, "", ""
+        if code in self.arm_parent:
+            return self.arm_parent[code], code, ""
+        current = self.to_current.get(code)
+        if current in self.codes:  # an older code of a commune of the build
+            return current, "", ""
+        if current is not None:
+            return "", "", OUTSIDE
+        return "", "", f"code Insee « {insee[:10]} » inconnu"
 
     def _same_departement(self, commune: str, postcode: str) -> bool:
         dep = self.departement.get(commune, "")
@@ -202,17 +214,29 @@ class Gazetteer:
         return float(row["label_lon"]), float(row["label_lat"])
 
 
-def _cog_arrondissements(sources: Path | None, communes: set[str]) -> pd.DataFrame:
+def _cog_tables(sources: Path | None, communes: set[str]) -> tuple[pd.DataFrame, dict[str, str]]:
+    """The arrondissements of the build's cities (code, nom, commune, codes_postaux) and every
+    COG code (current, delegated, associated, older) -> its current commune."""
     columns = ["code", "nom", "commune", "codes_postaux"]
     path = None if sources is None else sources / "territoires" / "communes.json"
     if path is None or not path.is_file():
-        return pd.DataFrame(columns=columns)
+        return pd.DataFrame(columns=columns), {}
+    raw = json.loads(path.read_text(encoding="utf-8"))
     rows = [
         (r["code"], r["nom"], r["commune"], " ".join(r.get("codesPostaux", [])))
-        for r in json.loads(path.read_text(encoding="utf-8"))
+        for r in raw
         if r.get("type") == "arrondissement-municipal" and r.get("commune") in communes
     ]
-    return pd.DataFrame(rows, columns=columns)
+    to_current: dict[str, str] = {}
+    for r in raw:  # a current code wins over any older meaning of the same code
+        current = r.get("chefLieu") or r.get("commune") or r["code"]
+        to_current.setdefault(r["code"], current)
+        for old in r.get("anciensCodes", []):
+            to_current.setdefault(old, r["code"])
+    for r in raw:
+        if r.get("type") == "commune-actuelle":
+            to_current[r["code"]] = r["code"]
+    return pd.DataFrame(rows, columns=columns), to_current
 
 
 def place_points(

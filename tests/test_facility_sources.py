@@ -259,6 +259,7 @@ def _bpe_files(folder: Path, with_nomenclature: bool = True) -> Path:
         ("69383", "D504", "RPE TEST", *to_l93.transform(4.8500, 45.7600)),
         ("97209", "D502", "", *to_utm20.transform(-61.0700, 14.6050)),
         ("13201", "A101", "POLICE TEST", *to_l93.transform(5.3800, 43.3000)),
+        ("33063", "D502", "BORDEAUX TEST", *to_l93.transform(-0.5800, 44.8400)),
     ]
     lines = ["AN;DEPCOM;TYPEQU;NOMRS;LAMBERT_X;LAMBERT_Y;QUALITE_XY"]
     lines += [f"2024;{d};{t};{n};{x:.2f};{y:.2f};Bonne" for d, t, n, x, y in rows]
@@ -287,6 +288,8 @@ def test_a_bpe_file_imports_its_childcare_codes(geo, tmp_path) -> None:
     lines = import_facilities_file(_args(fichier=str(data)), settings, active_dir(geo))
     text = "\n".join(lines)
     assert text.startswith("BPE 2024 : 4 équipements importés")
+    # Bordeaux is a real commune outside this build: counted, not an error.
+    assert "1 hors des communes construites (non importés)" in text
     assert "D502 (EAJE (type non précisé)), D504 (Relais petite enfance), D509 (Micro-crèche)" in (
         text
     )
