@@ -84,6 +84,14 @@ def _place_name(index: TerritoryIndex, commune: str, row: object) -> str:
     return f"{commune} ({found.name if found is not None else arm})"
 
 
+def _address(address: object, commune: str, approximate: bool) -> str:
+    # The demonstration's points all carry the same notice as address.
+    if address == GENERATED:
+        return "adresse fictive"
+    text = str(address) if address else commune
+    return f"{text} (position approximative)" if approximate else text
+
+
 def display_rows(sel: pd.DataFrame, index: TerritoryIndex, limit: int = 200) -> list[dict]:
     """Rows for a facilities table: name, type, address, commune name, places, distance."""
     names = index.table("commune").set_index("code")["nom"]
@@ -98,8 +106,7 @@ def display_rows(sel: pd.DataFrame, index: TerritoryIndex, limit: int = 200) -> 
                 "id": str(r.id),
                 "nom": r.nom,
                 "type": r.type,
-                # The demonstration's points all carry the same notice as address.
-                "adresse": "adresse fictive" if address == GENERATED else (address or commune),
+                "adresse": _address(address, commune, bool(getattr(r, "approx", False))),
                 "commune": commune,
                 "places": "" if places is None else places,
                 "distance": "" if distance is None or pd.isna(distance) else format_fr(distance, 1),

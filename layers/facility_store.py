@@ -121,6 +121,10 @@ def install_facilities(root: Path, table: pd.DataFrame, source: str) -> pd.DataF
     if previous is not None:
         rows = pd.concat([previous[previous["source"] != source], rows], ignore_index=True)
     rows["id"] = _unique_ids(rows)
+    # Rows of an import made before arrondissements and approximate points were kept.
+    rows["arm"] = rows.get("arm", pd.Series("", index=rows.index)).fillna("").astype(str)
+    rows["approx"] = rows.get("approx", pd.Series(False, index=rows.index)).fillna(False)
+    rows["approx"] = rows["approx"].astype(bool)
     served = merge_duplicates(rows)
     build = cache.new_build(root)
     build.mkdir(parents=True)

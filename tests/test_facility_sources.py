@@ -97,6 +97,18 @@ def test_rows_without_coordinates_are_placed_only_when_asked(places) -> None:
     assert "13 sans coordonnées placés" in result.resume()
 
 
+def test_approximate_points_say_so_in_the_tables(places, geo) -> None:
+    from layers.appdata import AppData
+    from layers.facility_search import display_rows
+
+    asked = ImportOptions(place_without_coordinates=True)
+    t = parse_facilities(MARSEILLE.read_bytes(), places, asked).table
+    index = AppData(replace(Settings.from_env(), cache=geo)).index()
+    rows = display_rows(t, index, limit=len(t))
+    flagged = [r["nom"] for r in rows if r["adresse"].endswith("(position approximative)")]
+    assert sorted(flagged) == sorted(t.loc[t["approx"], "nom"]) and len(flagged) == 13
+
+
 def test_points_fall_in_the_arrondissements_polygons(with_arm) -> None:
     t = parse_facilities(MARSEILLE.read_bytes(), with_arm).table
     assert len(t) == 198 and t["arm"].str.match(r"^132(0[1-9]|1[0-6])$").all()
