@@ -67,6 +67,11 @@ ROLES: dict[str, tuple[str, tuple[str, ...]]] = {
         "Commune",
         ("commune", "ville", "nom_commune", "nom_de_la_commune", "libelle_commune", "localite"),
     ),
+    # With a commune's name only: which of the homonyms (Vitrolles 05 or 13).
+    "dep": (
+        "Département",
+        ("code_departement", "departement", "num_departement", "numdep", "code_dep", "dep"),
+    ),
     "adresse": (
         "Adresse",
         ("adresse", "address", "adresse_postale", "adresse_complete", "adresse_1", "voie", "rue"),
@@ -89,6 +94,7 @@ ROLE_WORDS = {
     "code_postal": "cp",
     "commune": "ville",
     "identifiant": "id",
+    "departement": "dep",
 }
 
 

@@ -198,10 +198,8 @@ def _coordinates(f: _Fields, rows: _Rows, crs: int | None) -> tuple[np.ndarray, 
 
 def _where_named(f: _Fields, places: Gazetteer) -> pd.DataFrame:
     """Commune, arrondissement and problem of each row from its INSEE code, postcode, name."""
-    found = [
-        places.resolve(i, c, v)
-        for i, c, v in zip(f.text("insee"), f.text("cp"), f.text("ville"), strict=True)
-    ]
+    texts = (f.text("insee"), f.text("cp"), f.text("ville"), f.text("dep"))
+    found = [places.resolve(*row) for row in zip(*texts, strict=True)]
     out = pd.DataFrame(found, columns=["commune", "arm", "probleme"], index=f.cells.index)
     bad = out["probleme"].str.startswith("code Insee")
     _refuse_any([f"{where} : {out['probleme'].iloc[i]}" for i, where in f.at_fault(bad)])

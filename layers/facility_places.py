@@ -48,6 +48,7 @@ FRANCE_BOXES = (
 # A geocoded point may fall just outside its commune (address on the border, rounding).
 TOLERANCE_KM = 2.0
 OUTSIDE = "hors des communes construites"
+DEPARTEMENT_CODE = re.compile(r"^(\d{2,3}|2[AB])$")
 NEAR_ARM_DEG = 0.5 / 111.0  # 500 m
 COMMUNE_CODE = re.compile(r"^(\d[\dAB]\d{3})$")
 
@@ -145,9 +146,12 @@ class Gazetteer:
     def arm_polygons(self) -> bool:
         return "geometry" in self.arm.columns and self.arm["geometry"].notna().any()
 
-    def resolve(self, insee: str, postcode: str, town: str) -> tuple[str, str, str]:
+    def resolve(
+        self, insee: str, postcode: str, town: str, departement: str = ""
+    ) -> tuple[str, str, str]:
         """(commune, arrondissement, problem) from what a row says of its place; '' where
-        unknown. The INSEE code wins, then the postcode, then the name."""
+        unknown. The INSEE code wins, then the postcode, then the name (among homonyms, the
+        one of the postcode's or the given département)."""
         if COMMUNE_CODE.match(town.strip().upper()) and not insee:
             insee, town = town, ""  # an old-style « commune » column holding codes
         if insee:
@@ -157,7 +161,9 @@ class Gazetteer:
         if town:
             named = self.by_name.get(name_key(town), [])
             both = [c for c in choices if c[0] in {n[0] for n in named}]
-            choices = both or [n for n in named if not cp or self._same_departement(n[0], cp)]
+            dep = departement.strip().upper().zfill(2)
+            area = dep if DEPARTEMENT_CODE.match(dep) else cp  # a name there is not used
+            choices = both or [n for n in named if self._same_departement(n[0], area)]
         communes = {c[0] for c in choices}
         if len(communes) == 1:
             arms = {c[1] for c in choices}
@@ -181,9 +187,12 @@ class Gazetteer:
             return "", "", OUTSIDE
         return "", "", f"code Insee « {insee[:10]} » inconnu"
 
-    def _same_departement(self, commune: str, postcode: str) -> bool:
+    def _same_departement(self, commune: str, area: str) -> bool:
+        """Is the commune in the département given, or of the postcode given ('' : yes)?"""
         dep = self.departement.get(commune, "")
-        return dep.startswith(postcode[:2]) or (postcode[:2] == "20" and dep in ("2A", "2B"))
+        if len(area) < 5:  # a département code
+            return not area or dep == area
+        return dep.startswith(area[:2]) or (area[:2] == "20" and dep in ("2A", "2B"))
 
     def point_arm(self, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
         """The arrondissement containing each point ('' elsewhere, or without polygons)."""

@@ -39,11 +39,11 @@ ROWS = [
 
 @pytest.fixture(scope="module")
 def geo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A real build of Bouches-du-Rhône, Rhône, Paris and Martinique (a few seconds)."""
+    """A real build of Hautes-Alpes, Bouches-du-Rhône, Rhône, Paris and Martinique (seconds)."""
     if not MARSEILLE.is_file():
         pytest.skip(f"raw sources not found in {SOURCES}")
     root = tmp_path_factory.mktemp("cache13")
-    build(SOURCES, root, departements=["13", "69", "75", "972"], log=lambda _: None)
+    build(SOURCES, root, departements=["05", "13", "69", "75", "972"], log=lambda _: None)
     return root
 
 
@@ -216,6 +216,10 @@ def test_postcodes_name_the_arrondissements(places) -> None:
     assert places.resolve("", "", "Villeurbanne")[:2] == ("69266", "")
     assert places.resolve("", "", "Fort-de-France")[:2] == ("97209", "")
     assert "inconnue" in places.resolve("", "", "Atlantide")[2]
+    # Vitrolles is in Hautes-Alpes and in Bouches-du-Rhône: the postcode or département says.
+    assert "ambiguë (2 possibles)" in places.resolve("", "", "VITROLLES")[2]
+    assert places.resolve("", "13127", "Vitrolles")[:2] == ("13117", "")
+    assert places.resolve("", "", "Vitrolles", "05")[:2] == ("05184", "")
 
 
 def test_columns_named_by_the_user(places) -> None:
