@@ -161,7 +161,7 @@ class Gazetteer:
         if town:
             named = self.by_name.get(name_key(town), [])
             both = [c for c in choices if c[0] in {n[0] for n in named}]
-            dep = departement.strip().upper().zfill(2)
+            dep = departement.strip().upper().zfill(2) if departement.strip() else ""
             area = dep if DEPARTEMENT_CODE.match(dep) else cp  # a name there is not used
             choices = both or [n for n in named if self._same_departement(n[0], area)]
         communes = {c[0] for c in choices}
