@@ -24,6 +24,7 @@ import pandas as pd
 from layers.facility_columns import header_key
 from layers.facility_formats import SourceTable
 from layers.facility_places import LAMBERT93, to_wgs84
+from layers.facility_store import UNNAMED_SUFFIX
 from layers.ingest.errors import CafdataFormatError
 from layers.model import FACILITY_BY_SLUG
 
@@ -145,7 +146,7 @@ def _as_facilities(rows: pd.DataFrame, codes: dict[str, str]) -> SourceTable:
         for i in range(len(rows))
     ]
     names = rows["nomrs"] if "nomrs" in rows else pd.Series("", index=rows.index)
-    names = names.where(names.str.strip() != "", kind + " (BPE)")
+    names = names.where(names.str.strip() != "", kind + UNNAMED_SUFFIX)
     cells = pd.DataFrame(
         {
             "nom": names.str.strip(),

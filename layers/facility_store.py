@@ -28,6 +28,10 @@ SOURCES_NAME = "equipements_sources.parquet"
 # address differs by a few tens of metres between a city's list and the BPE).
 MERGE_METRES = 80.0
 BPE_PREFIX = "BPE"
+# A source that gives no name (the BPE for many facilities) is named « <type> (BPE) »: such a
+# point is the same facility as another source's closer than this, whatever its name.
+UNNAMED_SUFFIX = f" ({BPE_PREFIX})"
+UNNAMED_METRES = 40.0
 # Words every crèche's name may carry: not what tells two facilities apart.
 _COMMON = re.compile(
     r"\b(creches?|micro|multi|accueil|halte|garderie|eaje|laep|rpe|ram|jardin|enfants?|"
@@ -72,9 +76,21 @@ def merge_duplicates(rows: pd.DataFrame) -> pd.DataFrame:
     tree = shapely.STRtree(shapely.points(xy))
     left, right = tree.query(shapely.points(xy), predicate="dwithin", distance=MERGE_METRES)
     src, names = rows["source"].to_numpy(), rows["nom"].to_numpy()
-    for i, j in zip(left, right, strict=True):
-        if i < j and src[i] != src[j] and similar_names(names[i], names[j]):
-            parent[root(j)] = root(i)
+    unnamed = rows["nom"].str.endswith(UNNAMED_SUFFIX).to_numpy()
+    dist = np.hypot(*(xy[left] - xy[right]).T)
+    # Nearest pairs first; a group never holds two rows of one source (an unnamed point
+    # between two crèches of a city's list must not join them).
+    members = {i: {src[i]} for i in range(len(rows))}
+    for k in np.argsort(dist, kind="stable"):
+        i, j = root(left[k]), root(right[k])
+        if i == j or members[i] & members[j]:
+            continue
+        a, b = left[k], right[k]
+        if similar_names(names[a], names[b]) or (
+            dist[k] <= UNNAMED_METRES and (unnamed[a] or unnamed[b])
+        ):
+            parent[j] = i
+            members[i] |= members.pop(j)
     group = np.array([root(i) for i in range(len(rows))])
     rank = rows["rang"].to_numpy() + np.where(
         rows["source"].str.startswith(BPE_PREFIX), 0, 1_000_000

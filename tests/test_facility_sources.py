@@ -242,17 +242,25 @@ def test_files_accumulate_duplicates_merge_reimport_replaces(places, tmp_path) -
     root = tmp_path / "equipements"
     city = parse_facilities(MARSEILLE.read_bytes(), places).table
     # A national source naming MISSION 30 m away, and a crèche the city's list lacks.
+    # BELSUNCE unnamed 20 m away; REPUBLIQUE unnamed but 150 m away (kept apart).
     national = parse_facilities(
         (
             "nom;type;longitude;latitude\n"
             "Crèche Mission;EAJE;5.38035;43.29860\n"
             "Les Calanques;Micro-crèche;5.4400;43.2200\n"
+            "EAJE (type non précisé) (BPE);EAJE;5.37870;43.30030\n"
+            "EAJE (type non précisé) (BPE);EAJE;5.37430;43.30100\n"
         ).encode(),
         places,
     ).table
     install_facilities(root, national, "BPE 2024")
     served = install_facilities(root, city, MARSEILLE.name)
-    assert len(served) == 198 + 1
+    assert len(served) == 198 + 2
+    belsunce = served[served["nom"] == "BELSUNCE"].iloc[0]
+    assert belsunce["sources"] == f"{MARSEILLE.name} ; BPE 2024"
+    # That unnamed point is 34 m from another crèche of the list too: the two stay apart.
+    capucins = served[served["nom"] == "LES MINOTS DES CAPUCINS"]
+    assert len(capucins) == 1 and capucins.iloc[0]["sources"] == MARSEILLE.name
     mission = served[served["nom"] == "MISSION"].iloc[0]
     assert mission["sources"] == f"{MARSEILLE.name} ; BPE 2024"
     assert mission["type"] == "Multi-accueil"  # the city's kind wins over the generic one
@@ -260,8 +268,8 @@ def test_files_accumulate_duplicates_merge_reimport_replaces(places, tmp_path) -
     again = install_facilities(root, city, MARSEILLE.name)
     assert len(again) == len(served) and active_dir(root) != first
     kept = pd.read_parquet(active_dir(root) / SOURCES_NAME)
-    assert kept["source"].value_counts().to_dict() == {MARSEILLE.name: 198, "BPE 2024": 2}
-    assert len(pd.read_parquet(active_dir(root) / FILE_NAME)) == 199
+    assert kept["source"].value_counts().to_dict() == {MARSEILLE.name: 198, "BPE 2024": 4}
+    assert len(pd.read_parquet(active_dir(root) / FILE_NAME)) == 200
 
 
 def _bpe_files(folder: Path, with_nomenclature: bool = True) -> Path:
