@@ -68,7 +68,7 @@ class FacilityImport:
         counts = self.table["type"].value_counts()
         parts = ", ".join(f"{n} {t}" for t, n in counts.items())
         lines = [
-            f"{len(self.table)} équipements importés ({parts})",
+            f"{len(self.table)} équipements placés et importés ({parts})",
             f"lu comme {self.form} ; coordonnées "
             + ("WGS84 (degrés)" if self.crs == WGS84 else f"EPSG:{self.crs} reprojetées en WGS84"),
             "colonnes : " + " ; ".join(self.columns.lines()),

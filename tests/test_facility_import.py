@@ -54,7 +54,7 @@ def test_a_good_file_is_placed_in_its_communes(places) -> None:
     # A LAEP has no places; a blank count stays blank, never 0.
     assert t["places"].isna().tolist() == [False, False, True, True]
     report = result.resume()
-    assert "4 équipements importés" in report and "Nom ← Nom" in report
+    assert "4 équipements placés et importés" in report and "Nom ← Nom" in report
 
 
 @pytest.mark.parametrize(
@@ -156,7 +156,7 @@ def test_cli_imports_or_refuses_without_touching_the_previous(
     good.write_text(GOOD, encoding="utf-8")
     bad.write_text(GOOD + "Z9;Crèche;LAEP;4,8;95,7;;;\n", encoding="utf-8")
     assert cli(["equipements", str(good)]) == 0
-    assert "4 équipements importés" in capsys.readouterr().out
+    assert "4 équipements placés et importés" in capsys.readouterr().out
     installed = active_dir(own_cache / "equipements")
     assert cli(["equipements", str(bad)]) == 2
     err = capsys.readouterr().err

@@ -88,6 +88,24 @@ def test_the_real_marseille_list_imports_as_it_is(places) -> None:
     assert "13 sans coordonnées, non placés" in report and "LES PETITS KOALAS" in report
 
 
+def test_the_command_imports_the_real_list(geo, tmp_path, monkeypatch, capsys) -> None:
+    from dashboard.cli import main as cli
+
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    for name in ("builds", "current"):
+        (cache / name).symlink_to((geo / name).resolve())
+    monkeypatch.setenv("CAFCARTO_CACHE", str(cache))
+    assert cli(["equipements", str(MARSEILLE)]) == 0
+    out = capsys.readouterr().out
+    assert "198 équipements placés" in out and "13 sans coordonnées, non placés" in out
+    assert len(pd.read_parquet(active_dir(cache / "equipements") / FILE_NAME)) == 198
+    # A wrong --colonnes refuses the file and keeps the import in service.
+    assert cli(["equipements", str(MARSEILLE), "--colonnes", "nom=Inconnue"]) == 2
+    assert "colonne « Inconnue » absente" in capsys.readouterr().err
+    assert len(pd.read_parquet(active_dir(cache / "equipements") / FILE_NAME)) == 198
+
+
 def test_rows_without_coordinates_are_placed_only_when_asked(places) -> None:
     asked = ImportOptions(place_without_coordinates=True)
     result = parse_facilities(MARSEILLE.read_bytes(), places, asked)
@@ -311,7 +329,7 @@ def test_a_bpe_file_imports_its_childcare_codes(geo, tmp_path) -> None:
     settings = replace(Settings.from_env(), cache=geo)
     lines = import_facilities_file(_args(fichier=str(data)), settings, active_dir(geo))
     text = "\n".join(lines)
-    assert text.startswith("BPE 2024 : 4 équipements importés")
+    assert text.startswith("BPE 2024 : 4 équipements placés et importés")
     # Bordeaux is a real commune outside this build: counted, not an error.
     assert "1 hors des communes construites (non importés)" in text
     assert "D502 (EAJE (type non précisé)), D504 (Relais petite enfance), D509 (Micro-crèche)" in (
