@@ -69,8 +69,7 @@ class FacilityImport:
         parts = ", ".join(f"{n} {t}" for t, n in counts.items())
         lines = [
             f"{len(self.table)} équipements placés et importés ({parts})",
-            f"lu comme {self.form} ; coordonnées "
-            + ("WGS84 (degrés)" if self.crs == WGS84 else f"EPSG:{self.crs} reprojetées en WGS84"),
+            f"lu comme {self.form} ; " + self._crs_text(),
             "colonnes : " + " ; ".join(self.columns.lines()),
         ]
         if self.approximate:
@@ -86,6 +85,13 @@ class FacilityImport:
             lines.append(f"type « {kind} » inconnu : {n} ligne(s) non importée(s)")
         lines += self._listed_lines()
         return "\n".join(lines)
+
+    def _crs_text(self) -> str:
+        if self.table["approx"].all():
+            return "aucune coordonnée"
+        if self.crs == WGS84:
+            return "coordonnées WGS84 (degrés)"
+        return f"coordonnées EPSG:{self.crs} reprojetées en WGS84"
 
     def _listed_lines(self) -> list[str]:
         if self.listed.empty:
@@ -250,6 +256,14 @@ def parse_facilities(
     keep = known & (placed["commune"] != "").to_numpy()
     elsewhere = known & ~keep & (rows.has_xy | (named["probleme"] == OUTSIDE).to_numpy())
     listed = _listed(rows, f, named, places, known & ~keep & ~elsewhere)
+    if not keep.any():
+        _refuse_any(
+            [
+                f"aucun équipement placé ({len(listed)} sans coordonnées : "
+                "--placer-sans-coordonnees les place au centre de leur commune ; "
+                f"{int(elsewhere.sum())} {OUTSIDE})"
+            ]
+        )
     ids = _identifiers(f, keep, options.id_prefix)
     kinds = rows.types.fillna("")
     table = pd.DataFrame(

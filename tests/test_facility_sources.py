@@ -127,6 +127,22 @@ def test_approximate_points_say_so_in_the_tables(places, geo) -> None:
     assert sorted(flagged) == sorted(t.loc[t["approx"], "nom"]) and len(flagged) == 13
 
 
+def test_a_list_without_any_coordinates(places) -> None:
+    text = (
+        "Raison sociale;Type de structure;Capacité;Code postal;Ville\n"
+        "Les Lutins;Crèche collective;30;13008;Marseille\n"
+        "La Ribambelle;RAM;;69003;Lyon\n"
+    ).encode("cp1252")
+    with pytest.raises(CafdataFormatError, match="aucun équipement placé .2 sans coordonnées"):
+        parse_facilities(text, places)
+    asked = ImportOptions(place_without_coordinates=True)
+    result = parse_facilities(text, places, asked)
+    t = result.table.set_index("nom")
+    assert t["arm"].to_dict() == {"Les Lutins": "13208", "La Ribambelle": "69383"}
+    assert t.loc["La Ribambelle", "type"] == "Relais petite enfance"
+    assert pd.isna(t.loc["La Ribambelle", "places"]) and "aucune coordonnée" in result.resume()
+
+
 def test_points_fall_in_the_arrondissements_polygons(with_arm) -> None:
     t = parse_facilities(MARSEILLE.read_bytes(), with_arm).table
     assert len(t) == 198 and t["arm"].str.match(r"^132(0[1-9]|1[0-6])$").all()
