@@ -92,6 +92,8 @@ def _json_table(text: str) -> SourceTable:
         items, form = doc.get("features"), "GeoJSON"
     elif isinstance(doc, dict) and isinstance(doc.get("results"), list):
         items, form = doc["results"], "JSON Opendatasoft (API v2.1)"
+    elif isinstance(doc, dict) and isinstance(doc.get("records"), list):  # records/1.0/search
+        items, form = doc["records"], "JSON Opendatasoft"
     else:
         items, form = doc, "JSON"
     if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):

@@ -210,6 +210,7 @@ def _ods_csv() -> bytes:
         (_geojson_export(), "GeoJSON"),
         (_old_api_json(), "ancienne API"),
         (_v21_json(), "JSON"),
+        (b'{"nhits": 3, "records": ' + _old_api_json() + b"}", "ancienne API"),
         (_ods_csv(), "CSV"),
     ],
 )
