@@ -97,14 +97,16 @@ def merge_duplicates(rows: pd.DataFrame) -> pd.DataFrame:
     )
     order = np.lexsort((-rank, group))  # best row first within each group
     ranked = rows.iloc[order].assign(groupe=group[order])
-    sources = ranked.groupby("groupe", sort=False)["source"].agg(
-        lambda s: " ; ".join(dict.fromkeys(s))
-    )
-    places = ranked.groupby("groupe", sort=False)["places"].agg(
-        lambda p: p.dropna().iloc[0] if p.notna().any() else pd.NA
-    )
     kept = ranked.drop_duplicates("groupe").set_index("groupe")
-    kept["sources"], kept["places"] = sources, places.astype("Float64")
+    kept["sources"] = kept["source"].astype(str)
+    kept["places"] = kept["places"].astype("Float64")
+    merged = ranked[ranked["groupe"].duplicated(keep=False)]  # only these need more than one
+    if not merged.empty:
+        by = merged.groupby("groupe", sort=False)
+        kept.loc[by.groups.keys(), "sources"] = by["source"].agg(
+            lambda s: " ; ".join(dict.fromkeys(s))
+        )
+        kept.loc[by.groups.keys(), "places"] = by["places"].first()  # first given, best first
     return kept.drop(columns=["source", "rang"]).reset_index(drop=True)
 
 
