@@ -29,13 +29,17 @@ def near_facilities(
     types: set[str] | None = None,
     near: bool = True,
 ) -> pd.DataFrame:
-    """Facilities of the commune (and its neighbours when `near`), with `distance_km` from the
-    commune's label point, nearest first; sorted by type and name otherwise."""
-    terr = index.get("commune", commune)
+    """Facilities of the commune or municipal arrondissement (and its neighbours when `near`),
+    with `distance_km` from its label point, nearest first; sorted by type and name otherwise."""
+    level, column = "commune", "commune"
+    terr = index.get(level, commune)
+    if terr is None and ARM in index.levels() and "arm" in facilities.columns:
+        # An arrondissement of Paris, Lyon or Marseille: its points, kept beside the city's.
+        level, column, terr = ARM, "arm", index.get(ARM, commune)
     if terr is None:
         return facilities.iloc[0:0]
-    codes = [commune, *(index.neighbours("commune", commune) if near else [])]
-    sel = facilities[facilities["commune"].astype(str).isin(codes)]
+    codes = [commune, *(index.neighbours(level, commune) if near else [])]
+    sel = facilities[facilities[column].astype(str).isin(codes)]
     if types is not None:
         sel = sel[sel["type"].isin(types)]
     if not near:
@@ -75,13 +79,13 @@ DISPLAY_COLUMNS = (
 
 
 def _place_name(index: TerritoryIndex, commune: str, row: object) -> str:
-    """« Marseille » or, for a point of Paris, Lyon or Marseille, its arrondissement too:
-    « Marseille (Marseille 3e Arrondissement) », its code while the build has no such level."""
+    """« Lyon » or, for a point of Paris, Lyon or Marseille, its arrondissement: « Marseille 3e
+    Arrondissement », « Marseille (13203) » while the build has no such level."""
     arm = str(getattr(row, "arm", "") or "")
     if not arm:
         return commune
     found = index.get(ARM, arm) if ARM in index.levels() else None
-    return f"{commune} ({found.name if found is not None else arm})"
+    return found.name if found is not None else f"{commune} ({arm})"
 
 
 def _address(address: object, commune: str, approximate: bool) -> str:

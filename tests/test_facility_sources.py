@@ -53,9 +53,9 @@ def places(geo: Path) -> Gazetteer:
 
 
 @pytest.fixture(scope="module")
-def with_arm(geo: Path, tmp_path_factory: pytest.TempPathFactory) -> Gazetteer:
+def arm_build(geo: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The same build with the arrondissements of Marseille dissolved from the real IRIS, as
-    the build of issue 12 writes them (`geo/arm.parquet`)."""
+    the build of issue 12 writes them (`geo/arm.parquet`, named from the COG)."""
     if not IRIS.is_file():
         pytest.skip("national IRIS file absent")
     copy = tmp_path_factory.mktemp("with_arm")
@@ -63,8 +63,19 @@ def with_arm(geo: Path, tmp_path_factory: pytest.TempPathFactory) -> Gazetteer:
     (copy / "geo" / "commune.parquet").symlink_to(active_dir(geo) / "geo" / "commune.parquet")
     iris = gpd.read_file(f"/vsigzip/{IRIS}", where="INSEE_COM LIKE '132%'", columns=["INSEE_COM"])
     arm = iris.dissolve("INSEE_COM").reset_index().rename(columns={"INSEE_COM": "code"})
-    arm[["code", "geometry"]].to_parquet(copy / "geo" / "arm.parquet")
-    return Gazetteer.load(copy, SOURCES)
+    cog = pd.read_json(SOURCES / "territoires" / "communes.json", dtype=False)
+    arm = arm.merge(cog[["code", "nom", "commune", "population"]], on="code")
+    label = arm.geometry.representative_point()
+    arm = arm.assign(
+        departement="13", region="93", label_lon=label.x, label_lat=label.y, area_km2=1.0
+    )
+    arm.to_parquet(copy / "geo" / "arm.parquet")
+    return copy
+
+
+@pytest.fixture(scope="module")
+def with_arm(arm_build: Path) -> Gazetteer:
+    return Gazetteer.load(arm_build, SOURCES)
 
 
 def test_the_real_marseille_list_imports_as_it_is(places) -> None:
@@ -151,6 +162,23 @@ def test_points_fall_in_the_arrondissements_polygons(with_arm) -> None:
     # The polygon and the postcode agree for nearly every crèche (a postcode is an address,
     # the polygon the ground: a few near the borders differ).
     assert (t["arm"].to_numpy() == postcode).mean() > 0.9
+
+
+def test_an_arrondissement_lists_its_crèches(with_arm, arm_build) -> None:
+    from layers.facility_listing import facility_listing, nearby_rows
+    from layers.territory_index import TerritoryIndex
+
+    t = parse_facilities(MARSEILLE.read_bytes(), with_arm).table
+    index = TerritoryIndex(arm_build)
+    labels = list(t["type"].unique())
+    listing = facility_listing(t, index, labels, "arm:13201")
+    assert listing.total == int((t["arm"] == "13201").sum()) > 0
+    assert "Marseille 1er Arrondissement" in listing.title
+    assert {r["commune"] for r in listing.rows} == {"Marseille 1er Arrondissement"}
+    rows = nearby_rows(t, index, "13203", labels)  # the profile of an arrondissement
+    assert len(rows) == int((t["arm"] == "13203").sum()) > 0
+    distances = [float(r["distance"].replace(",", ".")) for r in rows]
+    assert distances == sorted(distances)
 
 
 def _geojson_export() -> bytes:
