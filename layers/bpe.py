@@ -26,6 +26,7 @@ from layers.facility_formats import SourceTable
 from layers.facility_places import LAMBERT93, to_wgs84
 from layers.facility_store import UNNAMED_SUFFIX
 from layers.ingest.errors import CafdataFormatError
+from layers.ingest.reading import decode
 from layers.model import FACILITY_BY_SLUG
 
 MANIFEST = Path(__file__).resolve().parent.parent / "geodata" / "sources_manifest.json"
@@ -106,8 +107,25 @@ def _members(path: Path) -> tuple[io.BufferedIOBase | Path, pd.DataFrame | None]
     return path, _read_varmod(beside[0]) if beside else None
 
 
-def _read_varmod(source: object) -> pd.DataFrame:
-    return pd.read_csv(source, sep=";", dtype=str, encoding="utf-8", encoding_errors="replace")
+def _read_varmod(source: Path | io.BufferedIOBase) -> pd.DataFrame:
+    raw = source.read_bytes() if isinstance(source, Path) else source.read()
+    text, _encoding = decode(raw)  # older nomenclatures are Windows-1252
+    return pd.read_csv(io.StringIO(text), sep=";", dtype=str)
+
+
+def _encoding(data: Path | io.BufferedIOBase) -> str:
+    """UTF-8, or Windows-1252 when the first megabyte is not UTF-8 (older BPE files)."""
+    if isinstance(data, Path):
+        with data.open("rb") as fh:
+            sample = fh.read(1 << 20)
+    else:
+        sample = data.peek(1 << 20) if hasattr(data, "peek") else b""
+    try:
+        sample.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if exc.start < len(sample) - 4:  # not merely a character cut at the sample's end
+            return "cp1252"
+    return "utf-8"
 
 
 def read_bpe(path: Path) -> tuple[SourceTable, str, list[str]]:
@@ -120,7 +138,7 @@ def read_bpe(path: Path) -> tuple[SourceTable, str, list[str]]:
         sep=";",
         dtype=str,
         chunksize=CHUNK,
-        encoding="utf-8",
+        encoding=_encoding(data),
         encoding_errors="replace",
         usecols=lambda c: header_key(c) in WANTED,
     )

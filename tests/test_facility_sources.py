@@ -350,8 +350,11 @@ def _bpe_files(folder: Path, with_nomenclature: bool = True) -> Path:
     ]
     lines = ["AN;DEPCOM;TYPEQU;NOMRS;LAMBERT_X;LAMBERT_Y;QUALITE_XY"]
     lines += [f"2024;{d};{t};{n};{x:.2f};{y:.2f};Bonne" for d, t, n, x, y in rows]
+    lines.append(
+        f"2024;13201;D509;MICRO-CRÈCHE ÉTOILE;{rows[0][3] + 30:.2f};{rows[0][4]:.2f};Bonne"
+    )
     data = folder / "bpe24_ensemble_xy.csv"
-    data.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    data.write_text("\n".join(lines) + "\n", encoding="cp1252" if with_nomenclature else "utf-8")
     if with_nomenclature:
         (folder / "varmod_ensemble_xy_2024.csv").write_text(
             "COD_VAR;LIB_VAR;COD_MOD;LIB_MOD\n"
@@ -359,7 +362,7 @@ def _bpe_files(folder: Path, with_nomenclature: bool = True) -> Path:
             "TYPEQU;Type d'équipement;D502;Établissement d'accueil du jeune enfant\n"
             "TYPEQU;Type d'équipement;D504;Relais petite enfance\n"
             "TYPEQU;Type d'équipement;D509;Micro-crèche\n",
-            encoding="utf-8",
+            encoding="cp1252",  # as older nomenclatures are
         )
     return data
 
@@ -374,7 +377,7 @@ def test_a_bpe_file_imports_its_childcare_codes(geo, tmp_path) -> None:
     settings = replace(Settings.from_env(), cache=geo)
     lines = import_facilities_file(_args(fichier=str(data)), settings, active_dir(geo))
     text = "\n".join(lines)
-    assert text.startswith("BPE 2024 : 4 équipements placés et importés")
+    assert text.startswith("BPE 2024 : 5 équipements placés et importés")
     # Bordeaux is a real commune outside this build: counted, not an error.
     assert "1 hors des communes construites (non importés)" in text
     assert "D502 (EAJE (type non précisé)), D504 (Relais petite enfance), D509 (Micro-crèche)" in (
@@ -386,6 +389,7 @@ def test_a_bpe_file_imports_its_childcare_codes(geo, tmp_path) -> None:
     martinique = t[t["commune"] == "97209"].iloc[0]
     assert martinique["lon"] == pytest.approx(-61.07, abs=1e-4)
     assert "POLICE TEST" not in t.index
+    assert t.loc["MICRO-CRÈCHE ÉTOILE", "type"] == "Micro-crèche"  # read as Windows-1252
 
 
 def test_without_its_nomenclature_the_bpe_uses_the_known_codes(geo, tmp_path) -> None:
