@@ -392,6 +392,20 @@ def test_a_bpe_file_imports_its_childcare_codes(geo, tmp_path) -> None:
     assert t.loc["MICRO-CRÈCHE ÉTOILE", "type"] == "Micro-crèche"  # read as Windows-1252
 
 
+def test_the_bpe_zip_as_insee_ships_it(geo, tmp_path) -> None:
+    import zipfile
+
+    data = _bpe_files(tmp_path)
+    archive = tmp_path / "bpe24_ensemble_xy_csv.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for member in (data, tmp_path / "varmod_ensemble_xy_2024.csv"):
+            zf.write(member, member.name)
+    settings = replace(Settings.from_env(), cache=geo)
+    lines = import_facilities_file(_args(fichier=str(archive)), settings, active_dir(geo))
+    assert lines[0].startswith("BPE 2024 : 5 équipements placés")
+    assert any("D509 (Micro-crèche)" in line for line in lines)
+
+
 def test_without_its_nomenclature_the_bpe_uses_the_known_codes(geo, tmp_path) -> None:
     data = _bpe_files(tmp_path, with_nomenclature=False)
     settings = replace(Settings.from_env(), cache=geo)
