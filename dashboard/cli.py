@@ -147,11 +147,7 @@ def _sync(args: argparse.Namespace, settings: Settings) -> int:
 
 def _facilities(args: argparse.Namespace, settings: Settings) -> int:
     from geodata.cache import CacheError, require_active
-    from layers.facility_import import (
-        install_facilities,
-        parse_facilities,
-        remove_facilities,
-    )
+    from layers.facility_store import remove_facilities
     from layers.ingest import CafdataFormatError
 
     root = settings.facilities_import
@@ -163,22 +159,56 @@ def _facilities(args: argparse.Namespace, settings: Settings) -> int:
             else "Aucun fichier d'équipements importé."
         )
         return 0
-    if not args.fichier:
-        print("Erreur : indiquez un fichier CSV d'équipements (ou --retirer).", file=sys.stderr)
+    if not args.fichier and not args.bpe:
+        print(
+            "Erreur : indiquez un fichier d'équipements (CSV, JSON, GeoJSON), --bpe ou --retirer.",
+            file=sys.stderr,
+        )
         return 2
     try:
-        import geopandas as gpd
+        from layers.facility_cli import import_facilities_file
 
         geo = require_active(settings.cache)
-        communes = gpd.read_parquet(geo / "geo" / "commune.parquet", columns=["code", "geometry"])
-        path = Path(args.fichier)
-        result = parse_facilities(path.read_bytes(), communes)
-        install_facilities(root, result, path.name)
-    except (CafdataFormatError, CacheError, OSError) as exc:
-        print(f"Erreur dans {args.fichier} : {exc} (fichier non importé)", file=sys.stderr)
+        for line in import_facilities_file(args, settings, geo):
+            print(line)
+    except (CafdataFormatError, CacheError, OSError, ValueError) as exc:
+        print(
+            f"Erreur dans {args.fichier or 'la BPE'} : {exc} (fichier non importé)",
+            file=sys.stderr,
+        )
         return 2
-    print(f"{path.name} : {result.resume()}")
     return 0
+
+
+def _facilities_command(sub: argparse._SubParsersAction) -> None:
+    e = sub.add_parser(
+        "equipements",
+        help="importe une liste d'équipements (crèches, LAEP, RPE) : CSV, JSON ou GeoJSON des "
+        "portails open data, ou la BPE de l'Insee ; les fichiers successifs s'ajoutent",
+    )
+    e.add_argument("fichier", nargs="?", help="CSV, JSON, GeoJSON (ou fichier de la BPE)")
+    e.add_argument(
+        "--colonnes",
+        help='rôle des colonnes, par ex. nom="Nom de la crèche",places=capacite (rôles : nom, '
+        "type, longitude, latitude, code_insee, code_postal, commune, adresse, places, "
+        "identifiant)",
+    )
+    e.add_argument("--crs", help="système des coordonnées : 4326 (WGS84) ou 2154 (Lambert-93)")
+    e.add_argument(
+        "--placer-sans-coordonnees",
+        action="store_true",
+        help="place les lignes sans coordonnées au centre de leur commune (approximatif)",
+    )
+    e.add_argument(
+        "--bpe",
+        action="store_true",
+        help="importe la Base permanente des équipements de l'Insee (téléchargée si aucun "
+        "fichier n'est donné)",
+    )
+    e.add_argument(
+        "--retirer", action="store_true", help="revient aux équipements de démonstration"
+    )
+    e.set_defaults(func=_facilities)
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
@@ -269,15 +299,7 @@ def parser() -> argparse.ArgumentParser:
 
     _data_commands(sub)
 
-    e = sub.add_parser(
-        "equipements",
-        help="importe un fichier CSV d'équipements (EAJE, LAEP) avec leurs coordonnées",
-    )
-    e.add_argument("fichier", nargs="?", help="CSV : nom, type, longitude, latitude [, ...]")
-    e.add_argument(
-        "--retirer", action="store_true", help="revient aux équipements de démonstration"
-    )
-    e.set_defaults(func=_facilities)
+    _facilities_command(sub)
 
     s = sub.add_parser(
         "serve",

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from layers.model import FACILITY_BY_SLUG, LAEP
+from layers.model import FACILITY_BY_SLUG, LAEP, PLACELESS_LABELS
 
 # Demonstration mix of the EAJE types: (share of facilities, min places, max places).
 DEMO_EAJE_MIX = {
@@ -27,7 +27,7 @@ FIRST_YEAR, LAST_YEAR = 2005, 2024
 def facility_places(kind: str, places: object) -> int | None:
     """Approved places of a facility; None for a LAEP (none to approve: a file's 0 there means
     "not applicable") and for a count the file does not give (blank, never 0)."""
-    if kind == LAEP or places is None or pd.isna(places):
+    if kind in PLACELESS_LABELS or places is None or pd.isna(places):
         return None
     return int(places)
 

@@ -9,6 +9,8 @@ from layers.classify import format_fr
 from layers.facilities import GENERATED, facility_places
 from layers.territory_index import TerritoryIndex
 
+ARM = "arm"  # municipal arrondissements: facilities carry theirs
+
 EARTH_RADIUS_KM = 6371.0
 
 
@@ -27,13 +29,17 @@ def near_facilities(
     types: set[str] | None = None,
     near: bool = True,
 ) -> pd.DataFrame:
-    """Facilities of the commune (and its neighbours when `near`), with `distance_km` from the
-    commune's label point, nearest first; sorted by type and name otherwise."""
-    terr = index.get("commune", commune)
+    """Facilities of the commune or municipal arrondissement (and its neighbours when `near`),
+    with `distance_km` from its label point, nearest first; sorted by type and name otherwise."""
+    level, column = "commune", "commune"
+    terr = index.get(level, commune)
+    if terr is None and ARM in index.levels() and "arm" in facilities.columns:
+        # An arrondissement of Paris, Lyon or Marseille: its points, kept beside the city's.
+        level, column, terr = ARM, "arm", index.get(ARM, commune)
     if terr is None:
         return facilities.iloc[0:0]
-    codes = [commune, *(index.neighbours("commune", commune) if near else [])]
-    sel = facilities[facilities["commune"].astype(str).isin(codes)]
+    codes = [commune, *(index.neighbours(level, commune) if near else [])]
+    sel = facilities[facilities[column].astype(str).isin(codes)]
     if types is not None:
         sel = sel[sel["type"].isin(types)]
     if not near:
@@ -49,7 +55,11 @@ def near_facilities(
 def in_territory(
     facilities: pd.DataFrame, index: TerritoryIndex, level: str, code: str
 ) -> pd.DataFrame:
-    """Facilities of the communes of a région, département, Caf or EPCI, by commune and name."""
+    """Facilities of the communes of a région, département, Caf or EPCI, or of a municipal
+    arrondissement (the `arm` an import keeps beside the city), by commune and name."""
+    if level == ARM:
+        sel = facilities[facilities.get("arm", pd.Series("", index=facilities.index)) == code]
+        return sel.sort_values(["type", "nom"])
     communes = index.table("commune")
     codes = set(communes.loc[index.children("commune", level, code), "code"].astype(str))
     sel = facilities[facilities["commune"].astype(str).isin(codes)]
@@ -68,12 +78,30 @@ DISPLAY_COLUMNS = (
 )
 
 
+def _place_name(index: TerritoryIndex, commune: str, row: object) -> str:
+    """« Lyon » or, for a point of Paris, Lyon or Marseille, its arrondissement: « Marseille 3e
+    Arrondissement », « Marseille (13203) » while the build has no such level."""
+    arm = str(getattr(row, "arm", "") or "")
+    if not arm:
+        return commune
+    found = index.get(ARM, arm) if ARM in index.levels() else None
+    return found.name if found is not None else f"{commune} ({arm})"
+
+
+def _address(address: object, commune: str, approximate: bool) -> str:
+    # The demonstration's points all carry the same notice as address.
+    if address == GENERATED:
+        return "adresse fictive"
+    text = str(address) if address else commune
+    return f"{text} (position approximative)" if approximate else text
+
+
 def display_rows(sel: pd.DataFrame, index: TerritoryIndex, limit: int = 200) -> list[dict]:
     """Rows for a facilities table: name, type, address, commune name, places, distance."""
     names = index.table("commune").set_index("code")["nom"]
     rows = []
     for r in sel.head(limit).itertuples():
-        commune = names.get(str(r.commune), str(r.commune))
+        commune = _place_name(index, names.get(str(r.commune), str(r.commune)), r)
         places = facility_places(r.type, getattr(r, "places", None))
         distance = getattr(r, "distance_km", None)
         address = getattr(r, "adresse", None)
@@ -82,8 +110,7 @@ def display_rows(sel: pd.DataFrame, index: TerritoryIndex, limit: int = 200) -> 
                 "id": str(r.id),
                 "nom": r.nom,
                 "type": r.type,
-                # The demonstration's points all carry the same notice as address.
-                "adresse": "adresse fictive" if address == GENERATED else (address or commune),
+                "adresse": _address(address, commune, bool(getattr(r, "approx", False))),
                 "commune": commune,
                 "places": "" if places is None else places,
                 "distance": "" if distance is None or pd.isna(distance) else format_fr(distance, 1),

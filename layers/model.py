@@ -190,37 +190,78 @@ class Indicator:
 # ---------------------------------------------------------------------------------------------
 # Facilities
 
-EAJE, LAEP_CATEGORY = "EAJE", "LAEP"
+EAJE, LAEP_CATEGORY, RPE_CATEGORY = "EAJE", "LAEP", "RPE"
 
 
 @dataclass(frozen=True)
 class FacilityType:
-    """A kind of facility: URL/API slug, label (as in the facilities file), family, map colour.
+    """A kind of facility: URL/API slug, label (as in the facilities file), family, map colour,
+    and the words (regular expressions on folded text: lower case, no accents) by which the
+    open-data files of towns, départements and INSEE's BPE name it.
 
     Its position in `FACILITY_TYPES` is its code in the map's point layer and legend."""
 
     slug: str
     label: str
-    category: str  # EAJE (crèches) or LAEP
-    colour: str  # Okabe-Ito: distinguishable with the common colour-vision deficiencies
+    category: str  # EAJE (crèches), LAEP or RPE (relais petite enfance)
+    colour: str
+    synonyms: tuple[str, ...] = ()
 
     @property
     def code(self) -> int:
         return FACILITY_TYPES.index(self)
 
 
+# Colours: the eight of Okabe-Ito (distinguishable with the common colour-vision deficiencies),
+# plus Paul Tol's wine for the relais (a service for childminders, not a place of care) and a
+# neutral grey for an EAJE whose kind the source does not say (the BPE's generic code).
+# Yellow goes to a rare kind (halte-garderie) and sky blue beside blue to the two collective
+# kinds most lists contain, so the common points stay the most readable on a light basemap.
+# fmt: off
 FACILITY_TYPES: tuple[FacilityType, ...] = (
-    FacilityType("creche_collective", "Crèche collective", EAJE, "#0072B2"),
-    FacilityType("micro_creche", "Micro-crèche", EAJE, "#E69F00"),
-    FacilityType("creche_familiale", "Crèche familiale", EAJE, "#009E73"),
-    FacilityType("creche_parentale", "Crèche parentale", EAJE, "#CC79A7"),
-    FacilityType("laep", "Lieu d'accueil enfants-parents", LAEP_CATEGORY, "#D55E00"),
+    FacilityType("creche_collective", "Crèche collective", EAJE, "#0072B2",
+                 (r"collecti", r"\bcreches?\b")),
+    FacilityType("micro_creche", "Micro-crèche", EAJE, "#E69F00", (r"micro",)),
+    FacilityType("creche_familiale", "Crèche familiale", EAJE, "#009E73",
+                 (r"familial",)),
+    FacilityType("creche_parentale", "Crèche parentale", EAJE, "#CC79A7", (r"parental",)),
+    FacilityType("laep", "Lieu d'accueil enfants-parents", LAEP_CATEGORY, "#D55E00",
+                 (r"\blaep\b", r"lieux? d.?accueil enfants?.?parents?")),
+    FacilityType("halte_garderie", "Halte-garderie", EAJE, "#F0E442",
+                 (r"halte", r"accueil occasionnel", r"garderie")),
+    FacilityType("multi_accueil", "Multi-accueil", EAJE, "#56B4E9", (r"multi.?accueil",)),
+    FacilityType("jardin_enfants", "Jardin d'enfants", EAJE, "#000000",
+                 (r"jardins? d.?enfants?",)),
+    FacilityType("relais_petite_enfance", "Relais petite enfance", RPE_CATEGORY, "#882255",
+                 (r"\brpe\b", r"\bram\b", r"\bripe\b", r"relais (petite enfance|assistant)")),
+    FacilityType("eaje_non_precise", "EAJE (type non précisé)", EAJE, "#999999",
+                 (r"\beaje\b", r"accueil (du|des|de) jeunes? enfants?", r"accueil collectif")),
 )
+# fmt: on
 FACILITY_BY_SLUG: MappingProxyType[str, FacilityType] = MappingProxyType(
     {ft.slug: ft for ft in FACILITY_TYPES}
 )
 FACILITY_BY_LABEL: MappingProxyType[str, FacilityType] = MappingProxyType(
     {ft.label: ft for ft in FACILITY_TYPES}
 )
+# The order in which a free type name is matched: the most specific words first (« Micro-crèche
+# collective » is a micro-crèche, « Crèche familiale » no generic crèche, « Halte-garderie
+# multi-accueil »... a multi-accueil is the kind that includes the occasional care).
+FACILITY_MATCH_ORDER: tuple[FacilityType, ...] = tuple(
+    FACILITY_BY_SLUG[slug]
+    for slug in (
+        "laep", "relais_petite_enfance", "micro_creche", "creche_familiale",
+        "creche_parentale", "jardin_enfants", "multi_accueil", "halte_garderie",
+        "creche_collective", "eaje_non_precise",
+    )
+)  # fmt: skip
+FACILITY_CATEGORY: MappingProxyType[str, str] = MappingProxyType(
+    {ft.label: ft.category for ft in FACILITY_TYPES}
+)
+FACILITY_CATEGORIES: tuple[str, ...] = tuple(dict.fromkeys(ft.category for ft in FACILITY_TYPES))
 LAEP = FACILITY_BY_SLUG["laep"].label
 EAJE_LABELS: tuple[str, ...] = tuple(ft.label for ft in FACILITY_TYPES if ft.category == EAJE)
+# Kinds without approved places (a file's 0 there means "not applicable").
+PLACELESS_LABELS: frozenset[str] = frozenset(
+    ft.label for ft in FACILITY_TYPES if ft.category != EAJE
+)

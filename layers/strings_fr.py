@@ -103,8 +103,9 @@ TABLE_TOGGLE = "Tableau des données (alternative textuelle à la carte)"
 
 LABEL_FACILITIES = "Équipements sur la carte"
 FACILITIES_HINT = (
-    "Crèches (EAJE) et lieux d'accueil enfants-parents (LAEP), regroupés quand la carte est "
-    "dézoomée ; cliquez un point pour le détail, une commune pour la liste."
+    "Crèches (EAJE), lieux d'accueil enfants-parents (LAEP) et relais petite enfance (RPE), "
+    "regroupés quand la carte est dézoomée ; cliquez un point pour le détail, une commune pour "
+    "la liste."
 )
 ATLAS_BUTTON = "Atlas PDF"
 ATLAS_HINT = (

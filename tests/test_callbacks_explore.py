@@ -14,6 +14,7 @@ from callbacks import explore, facilities
 from layers import strings_fr as fr
 from layers.catalogue import BY_ID
 from layers.facility_listing import LIST_LIMIT
+from layers.model import FACILITY_TYPES
 
 SEARCH_CLICK = '{"id":"aah","type":"resultat"}.n_clicks'
 
@@ -188,7 +189,8 @@ def test_territory_search_by_postal_code_leads_to_the_profile(request_ctx) -> No
 def test_facility_points_spec_takes_known_types_only(request_ctx) -> None:
     spec = facilities.spec(["laep", "micro_creche", "forged"])
     assert spec["types"] == [1, 4] and spec["url"].startswith("/geo/equipements.geojson?v=")
-    assert len(spec["couleurs"]) == len(spec["libelles"]) == 5
+    assert len(spec["couleurs"]) == len(spec["libelles"]) == len(FACILITY_TYPES)
+    assert len(set(spec["couleurs"])) == len(FACILITY_TYPES)  # one colour a type
     assert facilities.spec(["forged"]) == {"types": []} and facilities.spec(None) == {"types": []}
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 from layers.catalogue import Catalogue, active
-from layers.model import FACILITY_TYPES, LEVEL_CODES
+from layers.model import FACILITY_CATEGORIES, FACILITY_TYPES, LEVEL_CODES
 from layers.views import STATUS_API
 
 FORMATS: tuple[str, ...] = ("json", "csv", "xlsx", "geojson")
@@ -228,7 +228,7 @@ def _facility_schemas() -> dict:
                 "id": _STR,
                 "name": _STR,
                 "type": _STR,
-                "category": {"type": "string", "enum": ["EAJE", "LAEP"]},
+                "category": {"type": "string", "enum": list(FACILITY_CATEGORIES)},
                 "places": {"type": ["integer", "null"]},
                 "address": _NSTR,
                 "commune": _STR,

@@ -19,7 +19,7 @@ from layers.appdata import AppData, StoreInfo
 from layers.catalogue import BY_ID, CATEGORIES, INDICATORS, in_subtheme
 from layers.export_tables import ExportMeta, published_value, to_geojson
 from layers.facilities import facility_places
-from layers.model import LAEP, Indicator, level_name
+from layers.model import EAJE, FACILITY_CATEGORY, Indicator, level_name
 from layers.provenance import Provenance
 from layers.series_notes import api_fields, source_line
 from layers.store import Store
@@ -299,7 +299,7 @@ def facility_rows(df: pd.DataFrame, index: TerritoryIndex) -> list[dict]:
             "id": str(rec["id"]),
             "name": str(rec["nom"]),
             "type": str(rec["type"]),
-            "category": "LAEP" if rec["type"] == LAEP else "EAJE",
+            "category": FACILITY_CATEGORY.get(str(rec["type"]), EAJE),
             "places": facility_places(rec["type"], rec.get("places")),
             "address": None if address is None else str(address),
             "commune": commune,
