@@ -18,7 +18,7 @@ from geodata import cache
 from geodata.cog import Cog, Harmonised, load_cog
 from geodata.infra_build import infra_levels, unplaced, unplaced_summary
 from geodata.levels import build_admin_levels, build_communes, read_commune_polygons
-from geodata.neighbours import shared_borders
+from geodata.neighbours import level_neighbours
 from geodata.simplify import TOLERANCES
 from geodata.sources import fingerprint as source_fingerprint
 from geodata.tiles import MAX_ZOOM, write_tiles
@@ -141,7 +141,7 @@ def _write_geo(levels: dict[str, gpd.GeoDataFrame], folder: Path) -> None:
         gdf.to_parquet(folder / f"{name}.parquet", compression="zstd", index=False)
     neighbours = pd.concat(
         [
-            shared_borders(levels[name]).assign(niveau=name)
+            level_neighbours(name, levels[name]).assign(niveau=name)
             for name in NEIGHBOUR_LEVELS
             if name in levels
         ],

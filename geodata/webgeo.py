@@ -15,7 +15,13 @@ from pathlib import Path
 import geopandas as gpd
 import shapely
 
-from geodata.simplify import DECIMALS, round_coordinates, simplify_coverage, vertex_count
+from geodata.simplify import (
+    BY_DEPARTEMENT,
+    DECIMALS,
+    round_coordinates,
+    simplify_coverage,
+    vertex_count,
+)
 
 
 @dataclass
@@ -44,7 +50,8 @@ def write_web_layer(
     gdf: gpd.GeoDataFrame, folder: Path, name: str, tolerance: float, zoom: str
 ) -> WebLayer:
     """Simplify (as a coverage), round and write `<name>.geojson` and its gzip beside it."""
-    geoms = round_coordinates(simplify_coverage(gdf.geometry, tolerance), DECIMALS[zoom])
+    groups = gdf["departement"].to_numpy() if name in BY_DEPARTEMENT else None
+    geoms = round_coordinates(simplify_coverage(gdf.geometry, tolerance, groups), DECIMALS[zoom])
     data = feature_collection(gdf, geoms)
     packed = gzip.compress(data, compresslevel=6, mtime=0)
     folder.mkdir(parents=True, exist_ok=True)
