@@ -76,3 +76,24 @@ def build_commune_arm(communes: gpd.GeoDataFrame, arm: gpd.GeoDataFrame) -> gpd.
     parts = arm[keep]
     both = pd.concat([whole, parts], ignore_index=True).sort_values("code", kind="stable")
     return _finish(gpd.GeoDataFrame(both, geometry="geometry", crs=CRS))
+
+
+def simplified_commune_arm(
+    view: gpd.GeoDataFrame,
+    communes: gpd.GeoDataFrame,
+    arm: gpd.GeoDataFrame,
+    commune_geoms: np.ndarray,
+) -> np.ndarray:
+    """The view's web geometry from the communes' (simplified once): each arrondissement cut
+    to its simplified city and filling it, so the view matches the commune map outside."""
+    position = pd.Series(np.arange(len(communes)), index=communes["code"].to_numpy())
+    out = np.empty(len(view), dtype=object)
+    whole = view["code"].isin(position.index).to_numpy()
+    out[whole] = commune_geoms[position[view.loc[whole, "code"]].to_numpy()]
+    city_of = view["code"].map(arm.set_index("code")["commune"]).to_numpy()
+    for city in pd.unique(city_of[~whole]):
+        rows = np.flatnonzero(city_of == city)
+        shape = commune_geoms[position[city]]
+        cut = polygonal(shapely.intersection(view.geometry.values[rows], shape, grid_size=1e-7))
+        out[rows] = _fill_city(cut, shape)
+    return out
