@@ -90,4 +90,11 @@ def load_iris(path: Path, cog: Cog, where: str | None = None) -> gpd.GeoDataFram
     zones["population"] = (
         pd.to_numeric(zones["population"], errors="coerce").round().astype("Int64")
     )
+    # An IRIS of type Z that is alone in its current commune is that commune: its population is
+    # the commune's (COG), exactly (not so for a commune nouvelle made of several 2020 communes).
+    # The national file has no population otherwise; split communes' IRIS stay NA.
+    alone = zones.groupby("commune")["code"].transform("size") == 1
+    whole = (zones["type_iris"] == "Z") & alone & zones["population"].isna()
+    commune_pop = zones.loc[whole, "commune"].map(cog.communes["population"])
+    zones.loc[whole, "population"] = commune_pop.astype("Int64")
     return zones

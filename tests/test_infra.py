@@ -125,6 +125,12 @@ def test_cut_build_keeps_every_national_iris_of_its_departements(small_cache: Pa
     assert set(lyon["arm"]) == {f"6938{i}" for i in range(1, 10)}
     assert (lyon["commune"] == "69123").all() and (lyon["epci"] == "200046977").all()
     assert set(iris["type_iris"]) <= {"H", "A", "D", "Z"}
+    # Population only where the IRIS is its whole commune (the file has none): the commune's.
+    alone = iris[iris["population"].notna()]
+    assert len(alone) > 0 and (alone["type_iris"] == "Z").all()
+    assert not alone["commune"].duplicated().any()
+    communes = load_cog(SOURCES / "territoires").communes["population"]
+    assert (alone["population"].to_numpy() == communes[alone["commune"]].to_numpy()).all()
 
 
 @national
