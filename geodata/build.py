@@ -12,17 +12,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 
 from geodata import cache
+from geodata.arm import simplified_commune_arm
 from geodata.cog import Cog, Harmonised, load_cog
-from geodata.infra import load_iris, load_qpv
+from geodata.infra_build import infra_levels, unplaced, unplaced_summary
 from geodata.levels import build_admin_levels, build_communes, read_commune_polygons
-from geodata.neighbours import shared_borders
+from geodata.neighbours import level_neighbours
 from geodata.simplify import TOLERANCES
 from geodata.sources import fingerprint as source_fingerprint
 from geodata.tiles import MAX_ZOOM, write_tiles
-from geodata.webgeo import write_web_layer
+from geodata.webgeo import simplified, write_web_layer
 from layers import model
 from layers.model import LEVEL_CODES, LEVELS
 
@@ -84,8 +86,8 @@ def build(
     with steps("communes et niveaux supérieurs"):
         communes, harm = build_communes(polygons, cog)
         levels = build_admin_levels(communes, cog)
-    with steps("QPV et IRIS"):
-        levels.update(_infra_levels(sources, cog, departements, log))
+    with steps("QPV, IRIS et arrondissements municipaux"):
+        levels.update(infra_levels(sources, cog, communes, departements, log))
     with steps("GeoParquet et voisinages"):
         _write_geo(levels, partial / "geo")
     with steps("géométrie web simplifiée"):
@@ -141,7 +143,7 @@ def _write_geo(levels: dict[str, gpd.GeoDataFrame], folder: Path) -> None:
         gdf.to_parquet(folder / f"{name}.parquet", compression="zstd", index=False)
     neighbours = pd.concat(
         [
-            shared_borders(levels[name]).assign(niveau=name)
+            level_neighbours(name, levels[name]).assign(niveau=name)
             for name in NEIGHBOUR_LEVELS
             if name in levels
         ],
@@ -150,30 +152,44 @@ def _write_geo(levels: dict[str, gpd.GeoDataFrame], folder: Path) -> None:
     neighbours.to_parquet(folder / "voisins.parquet", index=False)
 
 
+def _simplified(levels: dict[str, gpd.GeoDataFrame], zoom: str) -> dict[str, np.ndarray]:
+    """Simplified geometry of every level; the « communes et arrondissements » view reuses the
+    communes' (one coverage simplification of 35,000 polygons instead of two)."""
+    out: dict[str, np.ndarray] = {}
+    for name in LEVEL_CODES:
+        if name in levels and name != "commune_arm":
+            out[name] = simplified(levels[name], name, TOLERANCES[name][zoom])
+    if "commune_arm" in levels:
+        out["commune_arm"] = simplified_commune_arm(
+            levels["commune_arm"], levels["commune"], levels["arm"], out["commune"]
+        )
+    return out
+
+
 def _write_web(levels: dict[str, gpd.GeoDataFrame], folder: Path) -> dict[str, dict]:
     """Simplified national geometry of every level (GeoJSON), by level code."""
     web = {}
-    for name in LEVEL_CODES:
-        if name in levels:
-            tol = TOLERANCES[name]["national"]
-            web[name] = write_web_layer(levels[name], folder, name, tol, "national").__dict__
+    geoms = _simplified(levels, "national")
+    for name, shapes in geoms.items():
+        tol = TOLERANCES[name]["national"]
+        layer = write_web_layer(levels[name], folder, name, tol, "national", shapes)
+        web[name] = layer.__dict__
     return web
 
 
 def _write_tiles(levels: dict[str, gpd.GeoDataFrame], partial: Path, web: dict) -> None:
     """Vector tiles (PMTiles) of every level, recorded in web/index.json."""
     staging = partial / "tuiles-entree"
-    for name in LEVEL_CODES:
-        if name in levels:
-            tol = TOLERANCES[name]["tiles"]
-            source = write_web_layer(levels[name], staging, name, tol, "tiles")
-            out = partial / "web" / f"{name}.pmtiles"
-            write_tiles(staging / source.file, out, name, MAX_ZOOM[name])
-            web[name]["tuiles"] = {
-                "file": out.name,
-                "sha256": _sha256(out),
-                "maxzoom": MAX_ZOOM[name],
-            }
+    for name, shapes in _simplified(levels, "tiles").items():
+        tol = TOLERANCES[name]["tiles"]
+        source = write_web_layer(levels[name], staging, name, tol, "tiles", shapes)
+        out = partial / "web" / f"{name}.pmtiles"
+        write_tiles(staging / source.file, out, name, MAX_ZOOM[name])
+        web[name]["tuiles"] = {
+            "file": out.name,
+            "sha256": _sha256(out),
+            "maxzoom": MAX_ZOOM[name],
+        }
     shutil.rmtree(staging)
     (partial / "web" / "index.json").write_text(json.dumps({"levels": web}, indent=1))
 
@@ -201,6 +217,7 @@ def _report(
         if not departements
         else [],
         "communes_hors_epci": int(cog.communes["epci"].isna().sum()),
+        **unplaced(levels),
     }
 
 
@@ -210,25 +227,6 @@ def _sha256(path: Path) -> str:
         for block in iter(lambda: fh.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
-
-
-def _infra_levels(
-    sources: Path, cog, departements: list[str] | None, log: Callable[[str], None]
-) -> dict[str, gpd.GeoDataFrame]:
-    out: dict[str, gpd.GeoDataFrame] = {}
-    qpv = sources / "qpv" / "qp-2015-occitanie.geojson"
-    iris = sources / "iris" / "iris-lyon-metropole.geojson"
-    if qpv.exists():
-        zones = load_qpv(qpv, cog, sources / "qpv" / "qp-2015-occitanie-indicateurs-insee.csv")
-        out["qpv"] = zones[zones["commune"].isin(cog.communes["code"])].reset_index(drop=True)
-    else:
-        log(f"  QPV absents ({qpv}) : niveau QPV non construit.")
-    if iris.exists():
-        zones = load_iris(iris, cog)
-        out["iris"] = zones[zones["commune"].isin(cog.communes["code"])].reset_index(drop=True)
-    else:
-        log(f"  IRIS absents ({iris}) : niveau IRIS non construit.")
-    return {k: v for k, v in out.items() if len(v)}
 
 
 def _log_counts(manifest: dict, log: Callable[[str], None]) -> None:
@@ -250,11 +248,16 @@ def _log_counts(manifest: dict, log: Callable[[str], None]) -> None:
         "region": "régions",
         "qpv": "QPV",
         "iris": "IRIS",
+        "arm": "arrondissements municipaux",
+        "commune_arm": "communes et arrondissements",
         "france": "France",
     }
     for key, label in labels.items():
         if key in counts:
             log(f"  {label} : {counts[key]}")
+    for key, label in (("qpv", "QPV"), ("iris", "IRIS")):
+        if f"{key}_non_places" in report:
+            log(f"  {label} non placés : {unplaced_summary(report[f'{key}_non_places'])}")
     if report["epci_sans_polygone"]:
         log(f"  EPCI sans polygone : {', '.join(report['epci_sans_polygone'])}")
     cssm = (

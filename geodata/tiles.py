@@ -24,8 +24,11 @@ MAX_ZOOM = {
     "caf": 8,
     "epci": 9,
     "commune": 10,
+    "arm": 12,
+    "commune_arm": 10,
     "qpv": 12,
-    "iris": 12,
+    # The IRIS file is on a ~13 m grid: z11 tiles (4096 units, about 3 m) lose nothing of it.
+    "iris": 11,
 }
 
 

@@ -78,7 +78,7 @@ def test_comparison_puts_the_territory_first_and_keeps_secrets_secret() -> None:
     head, body = table.children
     columns = [th.children for th in head.children.children]
     assert columns == ["Indicateur", "Ambiegna (commune)", "Rhône (département)"] + [
-        "Les-Genets-Hopitaux (IRIS)"
+        "Les Genêts-Hôpitaux (IRIS)"  # as the national IRIS file spells it
     ]
     rows = {
         tr.children[0].children: [td.children for td in tr.children[1:]] for tr in body.children

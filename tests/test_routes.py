@@ -12,6 +12,7 @@ import pytest
 
 from dashboard.app import create_app
 from dashboard.vendor import VENDOR_FILES, missing_files
+from geodata.cache import require_active
 from layers.config import Settings
 from layers.geocache import build_dir, web_levels
 from layers.map_spec import map_spec
@@ -96,10 +97,13 @@ def test_api_population_is_aligned_to_geometry(client, small_cache: Path) -> Non
     assert {"min", "max", "couleur", "libelle", "effectif"} <= set(legend[0])
 
 
-def test_api_density_of_qpv_and_missing_values(client) -> None:
+def test_api_density_of_qpv_and_missing_values(client, settings: Settings) -> None:
     body = client.get("/api/carte/qpv?indicateur=densite").get_json()
     assert body["unite"] == "hab./km²"
-    assert len(body["valeurs"]) == 10  # the QPV of Pyrénées-Orientales in the Occitanie sample
+    qpv = pd.read_parquet(require_active(settings.cache) / "geo" / "qpv.parquet")
+    assert len(body["valeurs"]) == len(qpv)  # every QPV of the test build, one value each
+    # INSEE's population covers only the Occitanie QPV: the others have no density.
+    assert sum(v is None for v in body["valeurs"]) == int(qpv["population"].isna().sum()) > 0
     assert "\u2013" in body["legende"][0]["libelle"]
 
 
