@@ -36,7 +36,12 @@ def _build(args: argparse.Namespace, settings: Settings) -> int:
     if args.demo != "aucune":
         from layers.build_store import build_demo_store
 
-        build_demo_store(geo.build_dir, settings.store_demo, force=args.force)
+        build_demo_store(
+            geo.build_dir,
+            settings.store_demo,
+            force=args.force,
+            min_households=settings.infra_min_households,
+        )
     return 0
 
 
@@ -64,9 +69,14 @@ def _audit(args: argparse.Namespace, settings: Settings) -> int:
         f"{s['secretes']} secrètes, intervalle le plus étroit {width}, {s['echecs']} échec(s) "
         f"({s['secondes']} s)"
     )
-    checks = store_checks(store, geo, periods)
+    checks = store_checks(store, geo, periods, min_households=settings.infra_min_households)
     print("\n".join(check_lines(checks)))
-    failed = s["echecs"] or checks["cellules_liees"] or len(checks["ecarts_arrondi"])
+    failed = (
+        s["echecs"]
+        or checks["cellules_liees"]
+        or len(checks["ecarts_arrondi"])
+        or len(checks["zones_sous_seuil"])
+    )
     return 1 if failed else 0
 
 
@@ -102,6 +112,7 @@ def _import(args: argparse.Namespace, settings: Settings) -> int:
                 [path.name],
                 cog=cog,
                 threshold=settings.secrecy_threshold,
+                min_households=settings.infra_min_households,
                 log=print,
             )
         except (CafdataFormatError, StoreError, OSError) as exc:
