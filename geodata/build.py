@@ -16,7 +16,7 @@ import pandas as pd
 
 from geodata import cache
 from geodata.cog import Cog, Harmonised, load_cog
-from geodata.infra import load_iris, load_qpv
+from geodata.infra_build import infra_levels, unplaced, unplaced_summary
 from geodata.levels import build_admin_levels, build_communes, read_commune_polygons
 from geodata.neighbours import shared_borders
 from geodata.simplify import TOLERANCES
@@ -84,8 +84,8 @@ def build(
     with steps("communes et niveaux supérieurs"):
         communes, harm = build_communes(polygons, cog)
         levels = build_admin_levels(communes, cog)
-    with steps("QPV et IRIS"):
-        levels.update(_infra_levels(sources, cog, departements, log))
+    with steps("QPV, IRIS et arrondissements municipaux"):
+        levels.update(infra_levels(sources, cog, communes, departements, log))
     with steps("GeoParquet et voisinages"):
         _write_geo(levels, partial / "geo")
     with steps("géométrie web simplifiée"):
@@ -201,6 +201,7 @@ def _report(
         if not departements
         else [],
         "communes_hors_epci": int(cog.communes["epci"].isna().sum()),
+        **unplaced(levels),
     }
 
 
@@ -210,25 +211,6 @@ def _sha256(path: Path) -> str:
         for block in iter(lambda: fh.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
-
-
-def _infra_levels(
-    sources: Path, cog, departements: list[str] | None, log: Callable[[str], None]
-) -> dict[str, gpd.GeoDataFrame]:
-    out: dict[str, gpd.GeoDataFrame] = {}
-    qpv = sources / "qpv" / "qp-2015-occitanie.geojson"
-    iris = sources / "iris" / "iris-lyon-metropole.geojson"
-    if qpv.exists():
-        zones = load_qpv(qpv, cog, sources / "qpv" / "qp-2015-occitanie-indicateurs-insee.csv")
-        out["qpv"] = zones[zones["commune"].isin(cog.communes["code"])].reset_index(drop=True)
-    else:
-        log(f"  QPV absents ({qpv}) : niveau QPV non construit.")
-    if iris.exists():
-        zones = load_iris(iris, cog)
-        out["iris"] = zones[zones["commune"].isin(cog.communes["code"])].reset_index(drop=True)
-    else:
-        log(f"  IRIS absents ({iris}) : niveau IRIS non construit.")
-    return {k: v for k, v in out.items() if len(v)}
 
 
 def _log_counts(manifest: dict, log: Callable[[str], None]) -> None:
@@ -250,11 +232,16 @@ def _log_counts(manifest: dict, log: Callable[[str], None]) -> None:
         "region": "régions",
         "qpv": "QPV",
         "iris": "IRIS",
+        "arm": "arrondissements municipaux",
+        "commune_arm": "communes et arrondissements",
         "france": "France",
     }
     for key, label in labels.items():
         if key in counts:
             log(f"  {label} : {counts[key]}")
+    for key, label in (("qpv", "QPV"), ("iris", "IRIS")):
+        if f"{key}_non_places" in report:
+            log(f"  {label} non placés : {unplaced_summary(report[f'{key}_non_places'])}")
     if report["epci_sans_polygone"]:
         log(f"  EPCI sans polygone : {', '.join(report['epci_sans_polygone'])}")
     cssm = (

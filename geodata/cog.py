@@ -36,6 +36,8 @@ class Cog:
     regions: pd.DataFrame  # code, nom
     arrondissements: pd.DataFrame  # code, nom, departement
     to_current: dict[str, str] = field(default_factory=dict)  # any known code -> current code
+    # The 45 municipal arrondissements: code, nom, commune (the city), population, codes_postaux.
+    municipal: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def current_code(self, code: str) -> str | None:
         """The current commune a code of any vintage (or a municipal arrondissement) belongs to."""
@@ -104,7 +106,22 @@ def load_cog(territoires: Path) -> Cog:
     arrs = pd.DataFrame(_read_json(territoires / "arrondissements.json"))[
         ["code", "nom", "departement"]
     ]
-    return Cog(communes, epci, deps, regs, arrs, to_current)
+    return Cog(communes, epci, deps, regs, arrs, to_current, _municipal(raw))
+
+
+def _municipal(raw: list[dict]) -> pd.DataFrame:
+    """The municipal arrondissements of Paris, Lyon and Marseille, with their city."""
+    rows = [r for r in raw if r["type"] == MUNICIPAL_ARRONDISSEMENT]
+    table = pd.DataFrame(
+        {
+            "code": [r["code"] for r in rows],
+            "nom": [r["nom"] for r in rows],
+            "commune": [PLM[r["departement"]] for r in rows],
+            "population": pd.array([r.get("population") for r in rows], dtype="Int64"),
+            "codes_postaux": [" ".join(r.get("codesPostaux", [])) for r in rows],
+        }
+    )
+    return table.sort_values("code", ignore_index=True)
 
 
 @dataclass

@@ -43,14 +43,23 @@ def _pick(gdf: pd.DataFrame, aliases: dict[str, tuple[str, ...]], what: str) -> 
     return pd.DataFrame(out, index=gdf.index)
 
 
+def with_parents(zones: pd.DataFrame, cog: Cog) -> pd.DataFrame:
+    """Fill the commune's own parents (EPCI, Caf, département, région) from the COG."""
+    parents = cog.communes.assign(caf=caf_of_communes(cog.communes)).set_index("code")
+    for parent in LEVEL["iris"].parents[1:]:  # the commune's own parents
+        zones[parent] = zones["commune"].map(parents[parent])
+    return zones
+
+
 def _to_zones(gdf: gpd.GeoDataFrame, cols: pd.DataFrame, cog: Cog) -> gpd.GeoDataFrame:
     cols = cols.copy()
     cols["commune_source"] = cols["commune_source"].map(normalise_commune_code)
-    # Lyon IRIS sit in municipal arrondissements: the commune is Lyon, the arrondissement is kept.
+    # IRIS of Paris, Lyon and Marseille sit in municipal arrondissements: the commune is the
+    # city, the arrondissement is kept in `arm` (NA elsewhere).
     cols["commune"] = cols["commune_source"].map(cog.current_code)
-    parents = cog.communes.assign(caf=caf_of_communes(cog.communes)).set_index("code")
-    for parent in LEVEL["iris"].parents[1:]:  # the commune's own parents
-        cols[parent] = cols["commune"].map(parents[parent])
+    municipal = set(cog.municipal["code"]) if len(cog.municipal) else set()
+    cols["arm"] = cols["commune_source"].where(cols["commune_source"].isin(municipal))
+    cols = with_parents(cols, cog)
     zones = gpd.GeoDataFrame(cols, geometry=gdf.geometry.to_crs(CRS).values, crs=CRS)
     zones["code"] = zones["code"].astype(str)
     return _finish(zones.sort_values("code", kind="stable"))
@@ -68,9 +77,13 @@ def load_qpv(path: Path, cog: Cog, indicators_csv: Path | None = None) -> gpd.Ge
     return zones
 
 
-def load_iris(path: Path, cog: Cog) -> gpd.GeoDataFrame:
-    """IRIS polygons with their commune (and municipal arrondissement) and parents."""
-    gdf = gpd.read_file(path)
+def load_iris(path: Path, cog: Cog, where: str | None = None) -> gpd.GeoDataFrame:
+    """IRIS polygons with their commune (and municipal arrondissement) and parents.
+
+    A `.gz` file is read through GDAL's /vsigzip/; `where` (OGR SQL) filters while reading.
+    """
+    name = f"/vsigzip/{path}" if path.suffix == ".gz" else path
+    gdf = gpd.read_file(name, where=where) if where else gpd.read_file(name)
     cols = _pick(gdf, IRIS_COLUMNS, path.name)
     cols["code"] = cols["code"].astype(str).str.zfill(9)
     zones = _to_zones(gdf, cols, cog)

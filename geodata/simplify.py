@@ -20,6 +20,9 @@ TOLERANCES: dict[str, dict[str, float]] = {
     "caf": {"national": 0.006, "tiles": 0.0005},
     "epci": {"national": 0.004, "tiles": 0.0005},
     "commune": {"national": 0.005, "tiles": 0.0005},
+    # Arrondissements are city districts: finer than communes, coarser than IRIS.
+    "arm": {"national": 0.0005, "tiles": 0.00005},
+    "commune_arm": {"national": 0.003, "tiles": 0.0005},
     "qpv": {"national": 0.0001, "tiles": 0.00002},
     "iris": {"national": 0.0001, "tiles": 0.00002},
 }

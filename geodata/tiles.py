@@ -24,6 +24,8 @@ MAX_ZOOM = {
     "caf": 8,
     "epci": 9,
     "commune": 10,
+    "arm": 12,
+    "commune_arm": 10,
     "qpv": 12,
     "iris": 12,
 }
