@@ -180,9 +180,11 @@ def build_demo_store(
     t0 = time.perf_counter()
     log("Jeu de démonstration : génération et secret statistique…")
     data = demo_data(geo_build, seed, log=log)
+    steps = {"generation": time.perf_counter() - t0}
     rows, meta = publish_demo(
         data, periods=periods, rounded_from=rounded_from, min_households=min_households, log=log
     )
+    steps["publication"] = time.perf_counter() - t0 - sum(steps.values())
     build = cache.new_build(root)
     meta.update(
         {
@@ -192,7 +194,10 @@ def build_demo_store(
         }
     )
     meta = write_store(rows, build, meta, provenance=demo_provenance(rows, rounded_from))
+    steps["ecriture"] = time.perf_counter() - t0 - sum(steps.values())
     meta["equipements"] = _write_facilities(data, geo_build, build)
+    steps["equipements"] = time.perf_counter() - t0 - sum(steps.values())
+    meta["etapes_s"] = {k: round(v, 1) for k, v in steps.items()}
     meta["duree_s"] = round(time.perf_counter() - t0, 1)
     meta["arrondi"] = (
         f"comme le portail : effectifs arrondis à 5 et montants à 100 € aux niveaux communal, "
@@ -206,7 +211,9 @@ def build_demo_store(
     final = cache.finish_build(root, build)
     log(
         f"  {meta['cellules']} cellules ({meta['statuts'].get(SECRET, 0)} secrètes), "
-        f"{meta['octets'] / 1e6:.1f} Mo, {time.perf_counter() - t0:.0f} s"
+        f"{meta['octets'] / 1e6:.1f} Mo, {time.perf_counter() - t0:.0f} s ("
+        + ", ".join(f"{k} {v:g} s" for k, v in meta["etapes_s"].items())
+        + ")"
     )
     return final
 

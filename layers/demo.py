@@ -290,14 +290,23 @@ def _partition(zones: pd.DataFrame, communes: pd.DataFrame) -> np.ndarray:
     return (covered >= PARTITION_AREA_SHARE * area).fillna(False).to_numpy(dtype=bool)
 
 
-def _zone_weights(name: str, zones: pd.DataFrame, idx: np.ndarray, cpop: np.ndarray):
-    """Inhabitants of each zone: its population, else an even share of the commune (IRIS) or
-    a typical QPV (national contours come without population)."""
+# Relative inhabitants of an IRIS by INSEE type when its population is not given: habitat,
+# activity (business parks: a few residents), miscellaneous (parks, woods, ports).
+IRIS_TYPE_WEIGHT = {"H": 1.0, "A": 0.12, "D": 0.03}
+
+
+def _zone_weights(
+    rng: np.random.Generator, name: str, zones: pd.DataFrame, idx: np.ndarray, cpop: np.ndarray
+) -> np.ndarray:
+    """Inhabitants of each zone: its population, else the commune's shared among its IRIS by
+    type (with some spread), or a typical QPV (national contours come without population)."""
     zpop = pd.to_numeric(zones["population"], errors="coerce").to_numpy(float)
     known = np.isfinite(zpop) & (zpop > 0)
     if name == "iris":
-        n_in = pd.Series(idx).groupby(idx).transform("size").to_numpy()
-        fallback = cpop / np.maximum(n_in, 1)
+        kind = zones["type_iris"] if "type_iris" in zones else pd.Series("H", index=zones.index)
+        w = kind.astype(str).map(IRIS_TYPE_WEIGHT).fillna(1.0).to_numpy(float)
+        w = w * rng.lognormal(0.0, 0.4, len(zones))
+        fallback = cpop * w / np.maximum(pd.Series(w).groupby(idx).transform("sum"), 1e-9)
     else:
         fallback = np.minimum(QPV_DEFAULT_POPULATION, 0.2 * cpop)
     return np.where(known, zpop, fallback)
@@ -312,7 +321,7 @@ def _infra(
     row = pd.Series(range(len(data.communes)), index=data.communes["code"])
     idx = zones["commune"].map(row).astype(int).to_numpy()
     cpop = data.communes["population"].fillna(0).to_numpy(float)[idx]
-    zpop = _zone_weights(name, zones, idx, cpop)
+    zpop = _zone_weights(rng, name, zones, idx, cpop)
     exact = zones["partition"].to_numpy(bool) if name == "iris" else np.zeros(len(zones), bool)
     annual = data.annual_index
     out: dict[str, np.ndarray] = {}

@@ -167,18 +167,23 @@ def publish_demo(
     counts = [c for t in secret_tables() for c in t]
     rounded = [p for p in wanted if _local(data, p) and not suppressed_local(data, p, rounded_from)]
     zone_stats = {"primary": 0, "secondary": 0}
+    t1 = time.perf_counter()
     for p in rounded:
         frames.extend(_rounded_rows(data, p, counts, masks, min_households, zone_stats))
+    zone_stats["seconds"] = round(time.perf_counter() - t1, 1)
     stats_all["zones_arrondies"] = zone_stats
+    t1 = time.perf_counter()
     frames.extend(_derived(data, wanted, masks, rounded))
     rows = _whole_zones(pd.concat(frames, ignore_index=True))
     rows = _not_applicable(data, rows)
+    stats_all["derived_seconds"] = round(time.perf_counter() - t1, 1)
     log(
         f"  secret statistique : {stats_all['tables']} tableaux, {stats_all['cells']} cellules, "
         f"{stats_all['primary'] + stats_all['secondary']} masquées ({stats_all['seconds']} s) ; "
         f"{len(rounded)} période(s) arrondie(s) aux niveaux locaux, "
         f"{zone_stats['primary'] + zone_stats['secondary']} cellule(s) de zones masquée(s) "
-        f"({SMALL_ZONE_REASON.format(n=min_households)}, et leur protection)"
+        f"({SMALL_ZONE_REASON.format(n=min_households)}, et leur protection ; "
+        f"{zone_stats['seconds']} s) ; valeurs dérivées {stats_all['derived_seconds']} s"
     )
     meta = {
         "mode": "demonstration",
