@@ -50,7 +50,7 @@ def _audit(args: argparse.Namespace, settings: Settings) -> int:
 
     real = active_dir(settings.store_import)
     if real is not None:  # the store in service is real: audit what the app derived from it
-        return _audit_real(real, active_dir(settings.cache))
+        return _audit_real(real, active_dir(settings.cache), settings.infra_min_households)
     from layers.build_store import audit_store, check_lines, store_checks, summarise
     from layers.store import Store, StoreError
 
@@ -80,13 +80,13 @@ def _audit(args: argparse.Namespace, settings: Settings) -> int:
     return 1 if failed else 0
 
 
-def _audit_real(folder: Path, build: Path | None) -> int:
+def _audit_real(folder: Path, build: Path | None, min_households: int) -> int:
     from layers.real_audit import audit_real_store
     from layers.real_derived import geography_of
 
     found = build is not None and (build / "geo" / "commune.parquet").is_file()
     geography = geography_of(build) if found else None
-    report = audit_real_store(folder, geography)
+    report = audit_real_store(folder, geography, min_households)
     for line in [*report.conflicts, *report.failures]:
         print(f"  {line}", file=sys.stderr)
     print(report.summary())

@@ -8,8 +8,10 @@ in `ndur_s_qf_400_qpv_f`); their values are made up by the test.
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from geodata.cache import active_dir
@@ -103,3 +105,24 @@ def test_exports_list_them_and_the_legend_counts_them(store: Store, index: Terri
     row = next(r for r in payload["legende"] if r["libelle"] == LEGEND_LABEL)
     assert row["effectif"] == len(extra) >= 2
     assert len(payload["valeurs"]) == len(index.table("qpv"))  # one value per drawn feature
+
+
+def test_the_real_audit_checks_the_caf_rule(store: Store, index, tmp_path: Path) -> None:
+    """The audit passes on the store, and fails once a small zone's value is published."""
+    from layers.real_audit import audit_real_store
+    from layers.real_derived import geography_of
+    from layers.store import PUBLISHED, VALUES_FILE
+
+    geography = geography_of(index.build_dir)
+    report = audit_real_store(store.folder, geography, min_households=100)
+    assert report.zones == 0
+    leaked = tmp_path / "leaked"
+    shutil.copytree(store.folder, leaked)
+    rows = pd.read_parquet(leaked / VALUES_FILE)
+    hit = (rows["code"].astype(str) == "QN06602M") & (rows["indicateur"] != "allocataires")
+    rows["statut"] = rows["statut"].astype(str)
+    rows.loc[hit, ["statut", "valeur"]] = [PUBLISHED, 150.0]
+    rows.to_parquet(leaked / VALUES_FILE)
+    report = audit_real_store(leaked, geography, min_households=100)
+    assert report.zones == int(hit.sum()) > 0 and not report.ok
+    assert any("moins de 100 allocataires" in line for line in report.failures)
