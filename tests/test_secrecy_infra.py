@@ -148,3 +148,19 @@ def test_the_attacker_pins_a_zone_whose_siblings_leak(small_store: Path, geo: Pa
     assert target in found
     lo, hi = found[target]
     assert np.isclose(lo, hi) and np.isclose(lo, raw[target[2]])
+
+
+def test_the_threshold_is_a_setting() -> None:
+    from layers.config import ConfigError, Settings
+    from layers.secrecy import primary_mask
+
+    assert Settings.from_env({}).infra_min_households == THRESHOLD
+    assert Settings.from_env({"CAFCARTO_SEUIL_INFRA": "250"}).infra_min_households == 250
+    with pytest.raises(ConfigError, match="CAFCARTO_SEUIL_INFRA invalide"):
+        Settings.from_env({"CAFCARTO_SEUIL_INFRA": "cent"})
+    kind = np.array(["iris", "qpv", "commune"])
+    alloc = np.array([150, 150, 150])
+    values = np.array([40, 40, 40])
+    assert not primary_mask(values, zone_kind=kind, allocataires=alloc).any()
+    stricter = primary_mask(values, zone_kind=kind, allocataires=alloc, min_allocataires=250)
+    assert stricter.tolist() == [True, True, False]
