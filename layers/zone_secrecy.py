@@ -19,7 +19,7 @@ import scipy.sparse as sp
 
 from layers.audit import Relations
 from layers.publish import Table, Territories
-from layers.secrecy import SMALL_ZONE_REASON, default_costs, primary_mask, protect
+from layers.secrecy import INFRA_KINDS, SMALL_ZONE_REASON, default_costs, primary_mask, protect
 
 __all__ = ["SMALL_ZONE_REASON", "protect_zones", "zone_relations"]
 
@@ -48,7 +48,8 @@ def protect_zones(
     A zone with any hidden cell has all its cells hidden (its allocataires and the persons
     they cover mirror each other)."""
     level = terr.level[table.cell_terr]
-    zone = np.isin(level, list(terr.zone_rows))
+    # IRIS and QPV only: other zone levels (municipal arrondissements) are rounded like communes
+    zone = np.isin(level, sorted(INFRA_KINDS))
     primary = zone & primary_mask(
         np.zeros(table.values.size),  # counts themselves are rounded, not blanked
         threshold,
