@@ -36,7 +36,12 @@ def _build(args: argparse.Namespace, settings: Settings) -> int:
     if args.demo != "aucune":
         from layers.build_store import build_demo_store
 
-        build_demo_store(geo.build_dir, settings.store_demo, force=args.force)
+        build_demo_store(
+            geo.build_dir,
+            settings.store_demo,
+            force=args.force,
+            min_households=settings.infra_min_households,
+        )
     return 0
 
 
@@ -45,7 +50,7 @@ def _audit(args: argparse.Namespace, settings: Settings) -> int:
 
     real = active_dir(settings.store_import)
     if real is not None:  # the store in service is real: audit what the app derived from it
-        return _audit_real(real, active_dir(settings.cache))
+        return _audit_real(real, active_dir(settings.cache), settings.infra_min_households)
     from layers.build_store import audit_store, check_lines, store_checks, summarise
     from layers.store import Store, StoreError
 
@@ -64,19 +69,24 @@ def _audit(args: argparse.Namespace, settings: Settings) -> int:
         f"{s['secretes']} secrètes, intervalle le plus étroit {width}, {s['echecs']} échec(s) "
         f"({s['secondes']} s)"
     )
-    checks = store_checks(store, geo, periods)
+    checks = store_checks(store, geo, periods, min_households=settings.infra_min_households)
     print("\n".join(check_lines(checks)))
-    failed = s["echecs"] or checks["cellules_liees"] or len(checks["ecarts_arrondi"])
+    failed = (
+        s["echecs"]
+        or checks["cellules_liees"]
+        or len(checks["ecarts_arrondi"])
+        or len(checks["zones_sous_seuil"])
+    )
     return 1 if failed else 0
 
 
-def _audit_real(folder: Path, build: Path | None) -> int:
+def _audit_real(folder: Path, build: Path | None, min_households: int) -> int:
     from layers.real_audit import audit_real_store
     from layers.real_derived import geography_of
 
     found = build is not None and (build / "geo" / "commune.parquet").is_file()
     geography = geography_of(build) if found else None
-    report = audit_real_store(folder, geography)
+    report = audit_real_store(folder, geography, min_households)
     for line in [*report.conflicts, *report.failures]:
         print(f"  {line}", file=sys.stderr)
     print(report.summary())
@@ -102,6 +112,7 @@ def _import(args: argparse.Namespace, settings: Settings) -> int:
                 [path.name],
                 cog=cog,
                 threshold=settings.secrecy_threshold,
+                min_households=settings.infra_min_households,
                 log=print,
             )
         except (CafdataFormatError, StoreError, OSError) as exc:

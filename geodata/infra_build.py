@@ -16,6 +16,7 @@ import geopandas as gpd
 from geodata.arm import build_arm, build_commune_arm
 from geodata.cog import Cog
 from geodata.infra import load_iris, load_qpv
+from geodata.qpv2024 import with_qpv2024
 from geodata.qpv_national import departement_of_qpv, load_national_qpv
 
 QPV_NATIONAL = Path("qpv") / "qpv-2015-france"
@@ -73,6 +74,7 @@ def infra_levels(
         "qpv": _qpv(sources, cog, communes, departements, log),
         "iris": _iris(sources, cog, departements, log),
     }
+    out["qpv"] = with_qpv2024(out["qpv"], sources, cog, communes, departements, log)
     if len(out["iris"]):
         out["arm"] = build_arm(out["iris"], communes, cog)
         if len(out["arm"]):

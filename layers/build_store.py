@@ -20,10 +20,12 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 
 from geodata import cache
 from layers.audit import AuditReport, audit
-from layers.demo import DEFAULT_SEED, DemoData, generate
+from layers.config import DEFAULT_INFRA_MIN_HOUSEHOLDS
+from layers.demo import DEFAULT_SEED, DemoData, generate, zones_with_data
 from layers.demo_regimes import (
     ROUNDED_FROM,
     ROUNDED_LEVELS,
@@ -36,6 +38,7 @@ from layers.facilities import place_points
 from layers.household_links import linked_exposures
 from layers.model import LEVEL
 from layers.publish import build_table, territories
+from layers.secrecy import INFRA_KINDS, SMALL_ZONE_REASON
 from layers.store import PUBLISHED, SECRET, Store, write_store
 
 STORE_FORMAT = 1
@@ -105,13 +108,35 @@ def load_territories(geo_build: Path) -> tuple[pd.DataFrame, dict[str, pd.DataFr
     for name in ("iris", "qpv"):
         path = geo_build / "geo" / f"{name}.parquet"
         if path.exists():
-            infra[name] = pd.read_parquet(path, columns=["code", "commune", "population"])
+            present = pq.read_schema(path).names
+            wanted = ["code", "nom", "commune", "population", "area_km2", "type_iris"]
+            infra[name] = pd.read_parquet(path, columns=[c for c in wanted if c in present])
     return communes, infra
 
 
-def demo_data(geo_build: Path, seed: int = DEFAULT_SEED) -> DemoData:
+def demo_data(
+    geo_build: Path, seed: int = DEFAULT_SEED, log: Callable[[str], None] | None = None
+) -> DemoData:
     communes, infra = load_territories(geo_build)
+    if log is not None:
+        for line in left_out_lines(communes, infra):
+            log(line)
     return generate(communes, seed=seed, infra=infra)
+
+
+def left_out_lines(communes: pd.DataFrame, infra: dict[str, pd.DataFrame]) -> list[str]:
+    """French lines: how many zones of each level get demonstration values, and which are left
+    out and why (a QPV without a commune is listed by code)."""
+    lines = []
+    for name, zones in infra.items():
+        kept, left_out = zones_with_data(name, zones, communes)
+        lines.append(f"  {name.upper()} avec données de démonstration : {len(kept)}")
+        for reason, group in left_out.groupby("raison"):
+            codes = ", ".join(group["code"].head(20))
+            more = f" (+{len(group) - 20})" if len(group) > 20 else ""
+            shown = f" : {codes}{more}" if name == "qpv" else ""
+            lines.append(f"  {name.upper()} sans données, {reason} : {len(group)}{shown}")
+    return lines
 
 
 def build_demo_store(
@@ -122,12 +147,14 @@ def build_demo_store(
     periods: list[str] | None = None,
     force: bool = False,
     rounded_from: int | None = ROUNDED_FROM,
+    min_households: int = DEFAULT_INFRA_MIN_HOUSEHOLDS,
     log: Callable[[str], None] = print,
 ) -> Path:
     """Generate, protect and write the demonstration store unless it is up to date.
 
     Local cells of the Decembers from `rounded_from` on are rounded like the portal's (None:
-    suppression everywhere, the older portal's regime)."""
+    suppression everywhere, the older portal's regime); an IRIS or QPV of fewer than
+    `min_households` allocataires is hidden (setting `CAFCARTO_SEUIL_INFRA`)."""
     geo_manifest = json.loads((geo_build / cache.MANIFEST).read_text(encoding="utf-8"))
     fingerprint = hashlib.sha256(
         json.dumps(
@@ -138,6 +165,7 @@ def build_demo_store(
                 seed,
                 periods,
                 rounded_from,
+                min_households,
             ]
         ).encode()
     ).hexdigest()
@@ -151,8 +179,12 @@ def build_demo_store(
         return current
     t0 = time.perf_counter()
     log("Jeu de démonstration : génération et secret statistique…")
-    data = demo_data(geo_build, seed)
-    rows, meta = publish_demo(data, periods=periods, rounded_from=rounded_from, log=log)
+    data = demo_data(geo_build, seed, log=log)
+    steps = {"generation": time.perf_counter() - t0}
+    rows, meta = publish_demo(
+        data, periods=periods, rounded_from=rounded_from, min_households=min_households, log=log
+    )
+    steps["publication"] = time.perf_counter() - t0 - sum(steps.values())
     build = cache.new_build(root)
     meta.update(
         {
@@ -162,11 +194,15 @@ def build_demo_store(
         }
     )
     meta = write_store(rows, build, meta, provenance=demo_provenance(rows, rounded_from))
+    steps["ecriture"] = time.perf_counter() - t0 - sum(steps.values())
     meta["equipements"] = _write_facilities(data, geo_build, build)
+    steps["equipements"] = time.perf_counter() - t0 - sum(steps.values())
+    meta["etapes_s"] = {k: round(v, 1) for k, v in steps.items()}
     meta["duree_s"] = round(time.perf_counter() - t0, 1)
     meta["arrondi"] = (
         f"comme le portail : effectifs arrondis à 5 et montants à 100 € aux niveaux communal, "
-        f"EPCI, IRIS et QPV depuis décembre {rounded_from} ; secret par suppression avant ; "
+        f"EPCI, IRIS et QPV depuis décembre {rounded_from} (rien pour une zone IRIS ou QPV de "
+        f"moins de {min_households} allocataires) ; secret par suppression avant ; "
         "valeurs exactes aux niveaux départemental, Caf, régional et national"
         if rounded_from is not None
         else "aucun : secret par suppression à tous les niveaux"
@@ -175,7 +211,9 @@ def build_demo_store(
     final = cache.finish_build(root, build)
     log(
         f"  {meta['cellules']} cellules ({meta['statuts'].get(SECRET, 0)} secrètes), "
-        f"{meta['octets'] / 1e6:.1f} Mo, {time.perf_counter() - t0:.0f} s"
+        f"{meta['octets'] / 1e6:.1f} Mo, {time.perf_counter() - t0:.0f} s ("
+        + ", ".join(f"{k} {v:g} s" for k, v in meta["etapes_s"].items())
+        + ")"
     )
     return final
 
@@ -252,12 +290,19 @@ def _audit_job(job: tuple[int, tuple[str, ...]]) -> tuple[str, tuple[str, ...], 
 
 
 def store_checks(
-    store: Store, geo_build: Path, periods: Iterable[str] | None = None
+    store: Store,
+    geo_build: Path,
+    periods: Iterable[str] | None = None,
+    *,
+    min_households: int = DEFAULT_INFRA_MIN_HOUSEHOLDS,
 ) -> dict[str, object]:
-    """The two checks beside the attacker's LP, over every period and level: published cells
-    linked to a hidden household count (persons, amounts, rates; must be none), and the
-    rounding rule of the rounded periods (no count off its step, no rate giving an exact count
-    back). Counts by (period, level) in `liees`; offending cells in `ecarts_arrondi`."""
+    """The checks beside the attacker's LP, over every period and level: published cells
+    linked to a hidden household count (persons, amounts, rates; must be none), the rounding
+    rule of the rounded periods (no count off its step, no rate giving an exact count back),
+    and the Caf rule of the zones (no IRIS or QPV cell published where the zone's published
+    allocataires are secret or fewer than `min_households`, less half a rounding step).
+    Counts by (period, level) in `liees`; offending cells in `ecarts_arrondi` and
+    `zones_sous_seuil`."""
     cells = store.query("SELECT indicateur, niveau, code, periode, valeur, statut FROM v")
     cells = cells.astype({"indicateur": str, "niveau": str, "periode": str, "statut": str})
     if periods is not None:
@@ -273,7 +318,22 @@ def store_checks(
         "cellules_liees": int(len(exposed)),
         "arrondi_verifiees": checked,
         "ecarts_arrondi": off,
+        "zones_sous_seuil": small_zone_cells(cells, min_households),
+        "seuil_infra": min_households,
     }
+
+
+def small_zone_cells(cells: pd.DataFrame, min_households: int) -> pd.DataFrame:
+    """Published IRIS / QPV cells of a zone whose allocataires are secret or under the
+    threshold (a rounded count may sit half a step under it)."""
+    zone = cells[cells["niveau"].isin(sorted(INFRA_KINDS))]
+    place = ["niveau", "code", "periode"]
+    alloc = zone[zone["indicateur"] == "allocataires"].set_index(place)
+    floor = min_households - rounding_step("allocataires") / 2
+    small = alloc[(alloc["statut"] != PUBLISHED) | (alloc["valeur"] < floor)].index
+    published = zone[zone["statut"] == PUBLISHED]
+    hit = pd.MultiIndex.from_frame(published[place]).isin(small)
+    return published[hit].reset_index(drop=True)
 
 
 def check_lines(checks: dict) -> list[str]:
@@ -292,6 +352,11 @@ def check_lines(checks: dict) -> list[str]:
     )
     for row in off.head(10).itertuples(index=False):
         lines.append(f"  {row.periode} {row.niveau} {row.code} {row.indicateur} = {row.valeur:g}")
+    small = checks["zones_sous_seuil"]
+    reason = SMALL_ZONE_REASON.format(n=checks["seuil_infra"])
+    lines.append(f"Zones IRIS et QPV ({reason}) : {len(small)} cellule(s) publiée(s)")
+    for row in small.head(10).itertuples(index=False):
+        lines.append(f"  {row.periode} {row.niveau} {row.code} {row.indicateur}")
     return lines
 
 

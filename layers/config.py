@@ -19,6 +19,8 @@ DEFAULT_DATA_MAX_AGE = 300
 NO_LIMIT = ("", "0", "aucune", "none")
 # The Cafdata portal `cafcarto sync` reads (Opendatasoft Explore API v2.1).
 DEFAULT_PORTAL = "https://data.caf.fr"
+# The Caf publish nothing for an IRIS or QPV of fewer allocataires (SECRECY.md, rule 3).
+DEFAULT_INFRA_MIN_HOUSEHOLDS = 100
 
 
 class ConfigError(ValueError):
@@ -56,6 +58,8 @@ class Settings:
     CAFCARTO_VENDOR   front-end libraries installed from npm (default .cache/vendor)
     HOST, PORT        where `cafcarto serve` listens (default 127.0.0.1:8050)
     CAFCARTO_SECRECY_THRESHOLD  primary secrecy threshold (default 5)
+    CAFCARTO_SEUIL_INFRA        fewest allocataires an IRIS or QPV needs for any of its values
+                                to be published (default 100, the Caf rule)
     CAFCARTO_REDIS_URL          shared response cache and rate-limit counters (default: none,
                                 per-process memory)
     CAFCARTO_RATE_LIMIT         per-IP limit of /api/ (default 300/minute; 0 = none)
@@ -74,6 +78,7 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8050
     secrecy_threshold: int = 5
+    infra_min_households: int = DEFAULT_INFRA_MIN_HOUSEHOLDS
     redis_url: str | None = None
     rate_limit: str | None = DEFAULT_RATE_LIMIT
     export_rate_limit: str | None = DEFAULT_EXPORT_RATE_LIMIT
@@ -117,6 +122,9 @@ class Settings:
             host=env.get("HOST", "127.0.0.1"),
             port=int(env.get("PORT", "8050")),
             secrecy_threshold=int(env.get("CAFCARTO_SECRECY_THRESHOLD", "5")),
+            infra_min_households=_int_env(
+                env, "CAFCARTO_SEUIL_INFRA", DEFAULT_INFRA_MIN_HOUSEHOLDS, low=1
+            ),
             redis_url=env.get("CAFCARTO_REDIS_URL", "").strip() or None,
             rate_limit=_rate_env(env, "CAFCARTO_RATE_LIMIT", DEFAULT_RATE_LIMIT),
             export_rate_limit=_rate_env(

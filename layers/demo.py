@@ -246,47 +246,120 @@ INFRA_INDICATORS = {
     "iris": ("allocataires", "personnes_couvertes", "rsa"),
     "qpv": ("allocataires", "personnes_couvertes", "rsa", "qf_moins_400"),
 }
+SINGLE_IRIS = "Z"  # INSEE's type of a commune not split into IRIS (its IRIS is the commune)
+# The IRIS of a commune partition it when they cover this share of its area (the national file
+# covers every commune; a sample may hold only some of a commune's IRIS).
+PARTITION_AREA_SHARE = 0.9
+# Inhabitants of a QPV whose population is not given (national contours): a typical QPV,
+# never more than a fifth of its commune.
+QPV_DEFAULT_POPULATION = 2500
+LEFT_OUT_NO_COMMUNE = "zone sans commune du COG : pas de données"
+LEFT_OUT_SINGLE_IRIS = (
+    "commune non découpée (IRIS de type Z) : sa valeur serait celle de la commune"
+)
+
+
+def zones_with_data(
+    name: str, zones: pd.DataFrame, communes: pd.DataFrame
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(zones that get demonstration values, zones left out with their reason `raison`).
+
+    Zones need a commune; an IRIS of type Z is its whole commune, so it gets nothing. Kept
+    IRIS carry `partition`: True where the commune's IRIS cover it (they then add up to it
+    exactly), computed from public areas only."""
+    zones = zones.sort_values("code").reset_index(drop=True)
+    reason = pd.Series(None, index=zones.index, dtype=object)
+    reason[~zones["commune"].isin(communes["code"])] = LEFT_OUT_NO_COMMUNE
+    if name == "iris" and "type_iris" in zones:
+        reason[reason.isna() & (zones["type_iris"].astype(str) == SINGLE_IRIS)] = (
+            LEFT_OUT_SINGLE_IRIS
+        )
+    left_out = zones.loc[reason.notna(), ["code", "commune"]].assign(raison=reason.dropna())
+    kept = zones[reason.isna()].reset_index(drop=True)
+    if name == "iris":
+        kept = kept.assign(partition=_partition(kept, communes))
+    return kept, left_out.reset_index(drop=True)
+
+
+def _partition(zones: pd.DataFrame, communes: pd.DataFrame) -> np.ndarray:
+    """Per IRIS: whether the IRIS of its commune cover the commune (by area)."""
+    if "area_km2" not in zones or "area_km2" not in communes:
+        return np.zeros(len(zones), dtype=bool)
+    covered = zones.groupby("commune")["area_km2"].transform("sum")
+    area = zones["commune"].map(communes.set_index("code")["area_km2"])
+    return (covered >= PARTITION_AREA_SHARE * area).fillna(False).to_numpy(dtype=bool)
+
+
+# Relative inhabitants of an IRIS by INSEE type when its population is not given: habitat,
+# activity (business parks: a few residents), miscellaneous (parks, woods, ports).
+IRIS_TYPE_WEIGHT = {"H": 1.0, "A": 0.12, "D": 0.03}
+
+
+def _zone_weights(
+    rng: np.random.Generator, name: str, zones: pd.DataFrame, idx: np.ndarray, cpop: np.ndarray
+) -> np.ndarray:
+    """Inhabitants of each zone: its population, else the commune's shared among its IRIS by
+    type (with some spread), or a typical QPV (national contours come without population)."""
+    zpop = pd.to_numeric(zones["population"], errors="coerce").to_numpy(float)
+    known = np.isfinite(zpop) & (zpop > 0)
+    if name == "iris":
+        kind = zones["type_iris"] if "type_iris" in zones else pd.Series("H", index=zones.index)
+        w = kind.astype(str).map(IRIS_TYPE_WEIGHT).fillna(1.0).to_numpy(float)
+        w = w * rng.lognormal(0.0, 0.4, len(zones))
+        fallback = cpop * w / np.maximum(pd.Series(w).groupby(idx).transform("sum"), 1e-9)
+    else:
+        fallback = np.minimum(QPV_DEFAULT_POPULATION, 0.2 * cpop)
+    return np.where(known, zpop, fallback)
 
 
 def _infra(
     rng: np.random.Generator, data: DemoData, zones: pd.DataFrame, name: str
 ) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
-    """IRIS split their commune's households by population; QPV are poorer parts of it."""
-    zones = zones.sort_values("code").reset_index(drop=True)
+    """IRIS split their commune's households by population (exactly, where they partition
+    it); QPV are poorer parts of it."""
+    zones, _ = zones_with_data(name, zones, data.communes)
     row = pd.Series(range(len(data.communes)), index=data.communes["code"])
-    idx = zones["commune"].map(row)
-    zones = zones[idx.notna()].reset_index(drop=True)
-    idx = idx.dropna().astype(int).to_numpy()
-    zpop = zones["population"].fillna(0).to_numpy(float)
-    cpop = data.communes["population"].to_numpy(float)[idx]
+    idx = zones["commune"].map(row).astype(int).to_numpy()
+    cpop = data.communes["population"].fillna(0).to_numpy(float)[idx]
+    zpop = _zone_weights(rng, name, zones, idx, cpop)
+    exact = zones["partition"].to_numpy(bool) if name == "iris" else np.zeros(len(zones), bool)
     annual = data.annual_index
     out: dict[str, np.ndarray] = {}
     for ind in INFRA_INDICATORS[name]:
         if name == "iris":
             total = pd.Series(zpop).groupby(idx).transform("sum").to_numpy()
-            covered = total >= 0.95 * cpop
-            share = np.where(covered, zpop / np.maximum(total, 1), zpop / np.maximum(cpop, 1))
+            share = np.where(exact, zpop / np.maximum(total, 1e-9), zpop / np.maximum(cpop, 1))
+            over = pd.Series(share).groupby(idx).transform("sum").to_numpy()
+            share = np.where(exact, share, share / np.maximum(over, 1.0))
         else:
             # QPV are poorer than their commune; several QPV of one commune share it jointly.
             uplift = {"rsa": 2.2, "qf_moins_400": 2.0}.get(ind, 1.3)
             share = zpop / np.maximum(cpop, 1) * uplift
             total = pd.Series(share).groupby(idx).transform("sum").to_numpy()
             share = share * np.minimum(1.0, 0.9 / np.maximum(total, 1e-9))
-        values = _split_within(rng, data.counts[ind][:, annual], idx, share)
+        values = _split_within(rng, data.counts[ind][:, annual], idx, share, exact)
         out[ind] = values.astype(np.int64)
     return zones, out
 
 
 def _split_within(
-    rng: np.random.Generator, commune_values: np.ndarray, idx: np.ndarray, share: np.ndarray
+    rng: np.random.Generator,
+    commune_values: np.ndarray,
+    idx: np.ndarray,
+    share: np.ndarray,
+    exact: np.ndarray,
 ) -> np.ndarray:
-    """Multinomial split of each commune's value among its zones (and a remainder)."""
+    """Multinomial split of each commune's value among its zones, and a remainder unless the
+    zones partition the commune (`exact`: they then add up to its value)."""
     out = np.zeros((len(idx), commune_values.shape[1]), dtype=np.int64)
-    for commune in np.unique(idx):
-        members = np.flatnonzero(idx == commune)
+    order = np.argsort(idx, kind="stable")
+    bounds = np.flatnonzero(np.diff(idx[order])) + 1
+    for members in np.split(order, bounds) if len(idx) else []:
         p = share[members]
-        rest = max(0.0, 1 - p.sum())
+        rest = 0.0 if exact[members].all() else max(0.0, 1 - p.sum())
+        if p.sum() + rest <= 0:
+            continue
         pvals = np.append(p, rest) / (p.sum() + rest)
-        draws = rng.multinomial(commune_values[commune], pvals)
+        draws = rng.multinomial(commune_values[idx[members[0]]], pvals)
         out[members] = draws[:, :-1].T
     return out

@@ -1,7 +1,9 @@
 """Disclosure regimes of the demonstration, like the portal's (CAFDATA-CATALOGUE.md, SECRECY.md).
 
 - The current portal's `_f` files (commune, EPCI, IRIS, QPV; December 2020 on) round counts to
-  5 and amounts to 100 EUR and blank nothing: the demonstration rounds those cells the same way.
+  5 and amounts to 100 EUR and blank nothing, except the Caf rule of the IRIS and QPV: a zone
+  of fewer than 100 allocataires (`CAFCARTO_SEUIL_INFRA`) has every value hidden, and further
+  IRIS of its commune protect it (`layers.zone_secrecy`); the others are rounded.
 - The older portal (2009-2019) blanked its secret cells: earlier years go through suppression
   (primary + secondary, the household links included).
 - National and départemental files are exact: so are the département, Caf, région and France

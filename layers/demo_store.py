@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from layers.catalogue import CURATED
+from layers.config import DEFAULT_INFRA_MIN_HOUSEHOLDS
 from layers.demo import DEMO_NOTICE, DemoData
 from layers.demo_regimes import (
     ROUNDED_FROM,
@@ -27,8 +28,9 @@ from layers.model import COUNT
 from layers.periods import decembers
 from layers.provenance import MIN_ROUNDED_DENOMINATOR
 from layers.publish import Territories, build_table, linked_tables, protect_table, territories
-from layers.secrecy import mask_rate
+from layers.secrecy import INFRA_KINDS, mask_rate
 from layers.store import MISSING, NOT_APPLICABLE, PUBLISHED, SECRET
+from layers.zone_secrecy import SMALL_ZONE_REASON, protect_zones
 
 _DATA: DemoData | None = None  # shared with forked workers (copy-on-write)
 
@@ -38,6 +40,7 @@ class Job:
     period: int
     columns: tuple[str, ...]
     local: bool  # communes, EPCI and zones go through suppression with the national levels
+    min_households: int = DEFAULT_INFRA_MIN_HOUSEHOLDS  # fewest allocataires of a zone
 
 
 def secret_tables() -> list[tuple[str, ...]]:
@@ -66,7 +69,7 @@ def _run(job: Job) -> tuple[Job, np.ndarray, np.ndarray, np.ndarray, np.ndarray,
     data = _DATA
     terr = _territories(data, job.period, job.local)
     table = build_table(data, terr, job.columns, job.period, job.local)
-    hidden, stats = protect_table(table)
+    hidden, stats = protect_table(table, min_households=job.min_households)
     return job, table.cell_terr, table.cell_col, table.values, hidden, stats
 
 
@@ -103,19 +106,27 @@ def _rows(ind: str, terr: Territories, where: np.ndarray, period: str, values) -
     )
 
 
-def _rounded_rows(data: DemoData, p: int, columns: list[str], masks: dict) -> list:
-    """Local cells of a rounded period: every count rounded to its step, nothing hidden."""
+def _rounded_rows(
+    data: DemoData, p: int, columns: list[str], masks: dict, min_households: int, stats: dict
+) -> list:
+    """Local cells of a rounded period: every count rounded to its step; nothing hidden but
+    the zones of fewer than `min_households` allocataires (and the zones protecting them)."""
     terr = _territories(data, p, True)
     table = build_table(data, terr, tuple(columns), p, True)
     local = np.isin(terr.level[table.cell_terr], ROUNDED_LEVELS)
+    hidden, zone_stats = protect_zones(table, terr, min_households=min_households)
+    for key in ("primary", "secondary"):
+        stats[key] += zone_stats[key]
     frames = []
     for k, ind in enumerate(columns):
         sel = (table.cell_col == k) & local
         values = round_to(table.values[sel], rounding_step(ind))
         rows = _rows(ind, terr, table.cell_terr[sel], data.periods[p], values)
+        rows["statut"] = np.where(hidden[sel], SECRET, PUBLISHED)
+        rows.loc[hidden[sel], "valeur"] = np.nan
         frames.append(rows)
         index = pd.MultiIndex.from_arrays([rows["niveau"], rows["code"]])
-        mask = pd.Series(False, index=index)
+        mask = pd.Series(hidden[sel], index=index)
         masks[(p, ind)] = pd.concat([masks[(p, ind)], mask]) if (p, ind) in masks else mask
     return frames
 
@@ -126,17 +137,19 @@ def publish_demo(
     periods: list[str] | None = None,
     workers: int | None = None,
     rounded_from: int | None = ROUNDED_FROM,
+    min_households: int = DEFAULT_INFRA_MIN_HOUSEHOLDS,
     log: Callable[[str], None] = print,
 ) -> tuple[pd.DataFrame, dict]:
     """Rows (indicateur, niveau, code, periode, valeur, statut) of every published cell.
 
     Local cells of the Decembers from `rounded_from` on are rounded (None: every period goes
-    through suppression, the regime of the older portal)."""
+    through suppression, the regime of the older portal). An IRIS or QPV of fewer than
+    `min_households` allocataires has every value of the period hidden."""
     global _DATA
     _DATA = data
     wanted = [i for i, p in enumerate(data.periods) if periods is None or p in periods]
     jobs = [
-        Job(p, cols, suppressed_local(data, p, rounded_from))
+        Job(p, cols, suppressed_local(data, p, rounded_from), min_households)
         for p in wanted
         for cols in secret_tables()
     ]
@@ -153,17 +166,28 @@ def publish_demo(
     stats_all["seconds"] = round(time.perf_counter() - t0, 1)
     counts = [c for t in secret_tables() for c in t]
     rounded = [p for p in wanted if _local(data, p) and not suppressed_local(data, p, rounded_from)]
+    zone_stats = {"primary": 0, "secondary": 0}
+    t1 = time.perf_counter()
     for p in rounded:
-        frames.extend(_rounded_rows(data, p, counts, masks))
+        frames.extend(_rounded_rows(data, p, counts, masks, min_households, zone_stats))
+    zone_stats["seconds"] = round(time.perf_counter() - t1, 1)
+    stats_all["zones_arrondies"] = zone_stats
+    t1 = time.perf_counter()
     frames.extend(_derived(data, wanted, masks, rounded))
-    rows = _not_applicable(data, pd.concat(frames, ignore_index=True))
+    rows = _whole_zones(pd.concat(frames, ignore_index=True))
+    rows = _not_applicable(data, rows)
+    stats_all["derived_seconds"] = round(time.perf_counter() - t1, 1)
     log(
         f"  secret statistique : {stats_all['tables']} tableaux, {stats_all['cells']} cellules, "
         f"{stats_all['primary'] + stats_all['secondary']} masquées ({stats_all['seconds']} s) ; "
-        f"{len(rounded)} période(s) arrondie(s) aux niveaux locaux"
+        f"{len(rounded)} période(s) arrondie(s) aux niveaux locaux, "
+        f"{zone_stats['primary'] + zone_stats['secondary']} cellule(s) de zones masquée(s) "
+        f"({SMALL_ZONE_REASON.format(n=min_households)}, et leur protection ; "
+        f"{zone_stats['seconds']} s) ; valeurs dérivées {stats_all['derived_seconds']} s"
     )
     meta = {
         "mode": "demonstration",
+        "seuil_infra": min_households,
         "avertissement": DEMO_NOTICE,
         "graine": data.seed,
         "secret": stats_all,
@@ -263,6 +287,21 @@ def _emit_rate(cells: _PeriodCells, ind: str, num: str, den: str) -> None:
     if is_rounded_rate(ind):
         hide |= cells.at_rounded & (cells.value(den) < MIN_ROUNDED_DENOMINATOR)
     cells.emit(ind, rate, hide)
+
+
+def _whole_zones(rows: pd.DataFrame) -> pd.DataFrame:
+    """An IRIS or QPV whose allocataires are secret has every value of the period secret: a
+    value published beside them would tell that the zone has at least the threshold's
+    allocataires, i.e. why they are hidden (each secrecy table is protected alone; hiding
+    more cells only widens what an attacker can infer)."""
+    place = ["niveau", "code", "periode"]
+    zone = rows["niveau"].isin(tuple(INFRA_KINDS))
+    alloc = rows[zone & (rows["indicateur"] == "allocataires") & (rows["statut"] == SECRET)]
+    keys = pd.MultiIndex.from_frame(alloc[place])
+    hit = zone & pd.MultiIndex.from_frame(rows[place]).isin(keys) & (rows["statut"] == PUBLISHED)
+    rows.loc[hit, "statut"] = SECRET
+    rows.loc[hit, "valeur"] = np.nan
+    return rows
 
 
 def _not_applicable(data: DemoData, rows: pd.DataFrame) -> pd.DataFrame:

@@ -4,7 +4,10 @@ The callbacks turn them into Dash components."""
 
 from __future__ import annotations
 
+import pandas as pd
+
 from layers.model import Indicator, level_name
+from layers.qpv_uncontoured import listed_cells
 from layers.store import PUBLISHED, Store
 from layers.territory_index import TerritoryIndex
 from layers.views import layer, parent_of, period_text, rank, value_text
@@ -26,6 +29,9 @@ def table_rows(
     values. Raises ViewError (French) for a filter the level cannot take."""
     parent = parent_of(index, level, filtre)
     df = layer(store, index, ind, level, period, parent)
+    extra = listed_cells(store, index, ind.id, level, period, parent)  # QPV 2024, no contour
+    if len(extra):
+        df = pd.concat([df, extra], ignore_index=True)
     df["rang"] = rank(df["valeur"])
     return [
         {

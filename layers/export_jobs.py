@@ -9,10 +9,11 @@ from typing import Literal
 from layers.appdata import AppData
 from layers.catalogue import BY_ID
 from layers.export_files import ATLAS_MAX_COMMUNES, save_export
-from layers.export_tables import ExportMeta, export_rows, to_xlsx
+from layers.export_tables import ExportMeta, export_rows, to_xlsx, with_uncontoured
 from layers.model import FILTER_LEVELS, Indicator
 from layers.profile import Profile, profile
 from layers.profile_pdf import atlas_pdf
+from layers.qpv_uncontoured import listed_cells
 from layers.store import Store
 from layers.territory_index import TerritoryIndex
 from layers.views import ViewError, layer, parent_of
@@ -42,6 +43,7 @@ def view_xlsx(
 ) -> tuple[bytes, str]:
     """Excel of exactly the map's view (every territory of the level or of the filter)."""
     cells = layer(store, index, ind, level, period, parent)
+    cells = with_uncontoured(cells, listed_cells(store, index, ind.id, level, period, parent))
     meta = ExportMeta.of(ind, level, period, notice, store.provenance(ind.id, level, period))
     body = to_xlsx(export_rows(cells, meta), meta, progress)
     return body, meta.filename("xlsx")

@@ -165,6 +165,14 @@ def export_rows(cells: pd.DataFrame, meta: ExportMeta) -> pd.DataFrame:
     )
 
 
+def with_uncontoured(cells: pd.DataFrame, extra: pd.DataFrame) -> pd.DataFrame:
+    """The territories of a view, then the QPV 2024 without contour (`layers.qpv_uncontoured`:
+    code, nom with the commune, valeur, statut), which no map feature carries."""
+    if not len(extra):
+        return cells
+    return pd.concat([cells, extra], ignore_index=True)
+
+
 def _csv_number(value: object, ndigits: int) -> str:
     # French Excel reads "12,3" as a number in a ";" file, "12.3" as text or a date.
     if value is None:

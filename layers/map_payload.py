@@ -30,6 +30,7 @@ from layers.classify import (
 )
 from layers.model import Indicator
 from layers.provenance import ROUNDED, Provenance
+from layers.qpv_uncontoured import LEGEND_LABEL as UNCONTOURED_LABEL
 from layers.series_notes import is_approximate, is_derived, note, source_line
 from layers.store import NOT_APPLICABLE, PUBLISHED, SECRET
 from layers.views import period_text, rank
@@ -182,8 +183,10 @@ def store_payload(
     inside: np.ndarray | None = None,
     notice: str | None = None,
     provenance: Provenance | None = None,
+    uncontoured: int = 0,
 ) -> dict:
     """The JSON of /api/carte for a store indicator: one entry per feature of the level.
+    `uncontoured`: QPV 2024 of the store no feature draws, counted in the legend.
 
     `view` is `layers.views.layer()` for the whole level (feature order); `inside` restricts
     classification, ranks and counts to a territory filter. Hidden cells never carry a value.
@@ -225,6 +228,18 @@ def store_payload(
         "approximatif": is_approximate(provenance),
         "avertissement": notice,
     }
+    if uncontoured:
+        payload["legende"].append(
+            {
+                "min": None,
+                "max": None,
+                "couleur": "#ffffff",
+                "libelle": UNCONTOURED_LABEL,
+                "motif": None,
+                "classe": "sans_contour",
+                "effectif": int(uncontoured),
+            }
+        )
     if representation == "cercles":
         payload.update(_circles(shown, ind.unit))
     return payload

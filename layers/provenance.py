@@ -4,7 +4,8 @@ One row per (indicator, level, period) in the store's `provenance.parquet`: the 
 and field it was read from, the portal's update date, and its disclosure regime. The regime
 says what a reader may infer from a value: `exact` (national and départemental files), `arrondi`
 (the current portal's communal, EPCI, IRIS and QPV files: counts rounded to 5, amounts to
-100 EUR, no blank), `supprime` (older files and the demonstration: secret cells left blank).
+100 EUR, no blank but the IRIS and QPV of fewer than 100 allocataires, wholly hidden),
+`supprime` (older files and the demonstration: secret cells left blank).
 """
 
 from __future__ import annotations
@@ -13,7 +14,11 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from layers.config import DEFAULT_INFRA_MIN_HOUSEHOLDS
+from layers.model import INFRA, levels_of_tier
+
 EXACT, ROUNDED, SUPPRESSED = "exact", "arrondi", "supprime"
+INFRA_LEVELS = frozenset(levels_of_tier(INFRA))
 REGIMES = (EXACT, ROUNDED, SUPPRESSED)
 PROVENANCE_FILE = "provenance.parquet"
 PROVENANCE_COLUMNS = (
@@ -39,6 +44,7 @@ class Provenance:
     updated: str
     regime: str
     rounding: int = 0
+    level: str = ""  # the level the series is published at (IRIS and QPV have their own rule)
 
     @property
     def is_demo(self) -> bool:
@@ -56,6 +62,15 @@ class Provenance:
 
     def regime_note(self, unit: str = "") -> str:
         """What the regime means for a reader, in French (legend, tooltips, exports, API)."""
+        text = self._regime_text()
+        if self.level in INFRA_LEVELS and self.regime != EXACT:
+            text += (
+                f" ; rien n'est publié pour une zone de moins de {DEFAULT_INFRA_MIN_HOUSEHOLDS} "
+                "foyers allocataires (règle des Caf)"
+            )
+        return text
+
+    def _regime_text(self) -> str:
         if self.regime == ROUNDED:
             step = self.rounding or 5
             zero = f"moins de {step // 2} €" if step >= 100 else f"de 0 à {step // 2}"
@@ -93,7 +108,7 @@ def check_provenance(table: pd.DataFrame) -> pd.DataFrame:
 def lookup(table: pd.DataFrame) -> dict[tuple[str, str, str], Provenance]:
     """(indicator, level, period) -> Provenance, for a store's provenance table."""
     return {
-        (i, n, p): Provenance(j, c, u, r, int(a))
+        (i, n, p): Provenance(j, c, u, r, int(a), n)
         for i, n, p, j, c, u, r, a in table[list(PROVENANCE_COLUMNS)].itertuples(
             index=False, name=None
         )

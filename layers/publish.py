@@ -11,7 +11,7 @@ the hidden cells; only published values leave this module.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -20,6 +20,7 @@ from scipy.sparse.csgraph import connected_components
 
 from layers.audit import Relations
 from layers.catalogue import BREAKDOWNS
+from layers.config import DEFAULT_INFRA_MIN_HOUSEHOLDS
 from layers.demo import DemoData
 from layers.household_links import link_groups, mirrored_pairs
 from layers.model import parent_levels
@@ -53,6 +54,8 @@ class Territories:
     parents: dict[str, np.ndarray]  # per commune: territory index of its EPCI / dep / ... or -1
     zone_rows: dict[str, np.ndarray]  # infra level -> territory indices of its zones
     zone_parent: dict[str, np.ndarray]  # infra level -> territory index of each zone's commune
+    # infra level -> per zone: the zones of its commune partition it (IRIS of a split commune)
+    zone_exact: dict[str, np.ndarray] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.code)
@@ -95,6 +98,7 @@ def territories(data: DemoData, *, local: bool, infra: Iterable[str] = ()) -> Te
         commune_row[:n_c] = np.arange(n_c)
     zone_rows: dict[str, np.ndarray] = {}
     zone_parent: dict[str, np.ndarray] = {}
+    zone_exact: dict[str, np.ndarray] = {}
     row_of = pd.Series(np.arange(n_c), index=com["code"].to_numpy())
     for name in infra if local else ():
         if name not in data.infra:
@@ -104,9 +108,17 @@ def territories(data: DemoData, *, local: bool, infra: Iterable[str] = ()) -> Te
         rows = zones["commune"].map(row_of).to_numpy()
         zone_rows[name] = np.arange(first, first + len(zones))
         zone_parent[name] = rows.astype(int)  # commune territory index == commune row
+        exact = zones["partition"] if "partition" in zones else pd.Series(False, zones.index)
+        zone_exact[name] = exact.to_numpy(dtype=bool)
         commune_row = np.r_[commune_row, rows.astype(int)]
     return Territories(
-        np.concatenate(levels), np.concatenate(codes), commune_row, parents, zone_rows, zone_parent
+        np.concatenate(levels),
+        np.concatenate(codes),
+        commune_row,
+        parents,
+        zone_rows,
+        zone_parent,
+        zone_exact,
     )
 
 
@@ -212,7 +224,8 @@ def _relations(
         eq_rows = [pair for col in cols for pair in _commune_sums(terr, col, len(data.communes))]
     else:
         eq_rows, general_rows = _departement_sums(data, terr, cols)
-    le_rows = [pair for col in cols for pair in _zone_sums(terr, col)]
+    le_rows = [pair for col in cols for pair in _zone_sums(terr, col, exact=False)]
+    eq_rows += [pair for col in cols for pair in _zone_sums(terr, col, exact=True)]
     eq_rows += _breakdown_sums(columns, index)
     n_cells = int((index >= 0).sum())
     eq = sp.vstack([_matrix(eq_rows, n_cells), _balance(general_rows, n_cells)], format="csr")
@@ -241,13 +254,17 @@ def _departement_sums(
     return eq_rows, general_rows
 
 
-def _zone_sums(terr: Territories, col: np.ndarray) -> Pairs:
-    """(commune cells, zone cells): zones within their commune, for the levels carrying `col`."""
-    return [
-        (col[terr.zone_parent[name]], col[rows])
-        for name, rows in terr.zone_rows.items()
-        if col[rows[0]] >= 0
-    ]
+def _zone_sums(terr: Territories, col: np.ndarray, *, exact: bool) -> Pairs:
+    """(commune cells, zone cells) for the levels carrying `col`: the IRIS of a split commune
+    add up to it (`exact`), other zones (QPV, IRIS of a partial sample) lie within it."""
+    pairs = []
+    for name, rows in terr.zone_rows.items():
+        if not len(rows) or col[rows[0]] < 0:
+            continue
+        keep = terr.zone_exact.get(name, np.zeros(len(rows), bool)) == exact
+        if keep.any():
+            pairs.append((col[terr.zone_parent[name][keep]], col[rows[keep]]))
+    return pairs
 
 
 def _breakdown_sums(columns: tuple[str, ...], index: np.ndarray) -> Pairs:
@@ -355,7 +372,11 @@ def _matrix(pairs: list[tuple[np.ndarray, np.ndarray]], n_cells: int) -> sp.csr_
 
 
 def protect_table(
-    table: Table, threshold: int = 5, protection: float = 5
+    table: Table,
+    threshold: int = 5,
+    protection: float = 5,
+    *,
+    min_households: int = DEFAULT_INFRA_MIN_HOUSEHOLDS,
 ) -> tuple[np.ndarray, dict]:
     """Hidden mask of a table (primary + secondary) and the run's statistics.
 
@@ -365,7 +386,11 @@ def protect_table(
     the cells mirrored from a group's mask join the hidden cells of the others, and a group
     that gained some runs again, until the masks agree."""
     primary = primary_mask(
-        table.values, threshold, zone_kind=table.zone_kind, allocataires=table.allocataires
+        table.values,
+        threshold,
+        zone_kind=table.zone_kind,
+        allocataires=table.allocataires,
+        min_allocataires=min_households,
     )
     groups = _column_groups(table)
     forced = primary | mirror_mask(table, primary)

@@ -6,7 +6,9 @@ here is what the app adds to it (`layers/real_derived.py`) and the regime it cla
 - every derived cell is reproducible from the published cells (same status, same value);
 - no count of a rounded series is published off its rounding step (5 foyers, 100 euros);
 - no derived rate is published over a hidden, missing or (rounded) too small denominator;
-- sums the portal also publishes are reported when they disagree (the portal's value wins).
+- sums the portal also publishes are reported when they disagree (the portal's value wins);
+- no IRIS or QPV cell is published where the zone's allocataires are secret or fewer than
+  `min_households` (the Caf rule, `CAFCARTO_SEUIL_INFRA`).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from layers.catalogue import CURATED
+from layers.config import DEFAULT_INFRA_MIN_HOUSEHOLDS
 from layers.provenance import MIN_ROUNDED_DENOMINATOR, PROVENANCE_FILE, ROUNDED
 from layers.real_derived import (
     KEY,
@@ -27,7 +30,9 @@ from layers.real_derived import (
     split_derived,
     sum_conflicts,
 )
-from layers.store import PUBLISHED, VALUES_FILE
+from layers.real_secrecy import small_zones
+from layers.secrecy import SMALL_ZONE_REASON
+from layers.store import PUBLISHED, SECRET, VALUES_FILE
 
 CELL = [*KEY, "code"]
 
@@ -40,6 +45,7 @@ class RealAudit:
     derived: int = 0
     rounded: int = 0
     rates: int = 0
+    zones: int = 0  # IRIS / QPV cells published under the Caf rule's threshold
     failures: list[str] = field(default_factory=list)
     conflicts: list[str] = field(default_factory=list)
 
@@ -52,6 +58,7 @@ class RealAudit:
             f"Audit de l'entrepôt réel : {self.cells} cellules, {self.derived} cellules dérivées "
             f"recalculées, {self.rounded} effectifs arrondis vérifiés, {self.rates} taux dérivés "
             f"vérifiés, {len(self.conflicts)} écart(s) portail / somme des départements, "
+            f"{self.zones} cellule(s) de zone IRIS ou QPV sous le seuil publiée(s), "
             f"{len(self.failures)} échec(s)"
         )
 
@@ -123,7 +130,28 @@ def _denominators(rows: pd.DataFrame, prov: pd.DataFrame, report: RealAudit) -> 
         report.rates += int(len(cells))
 
 
-def audit_real_store(folder: Path, geography: pd.DataFrame | None = None) -> RealAudit:
+def _small_zones(rows: pd.DataFrame, report: RealAudit, min_households: int) -> None:
+    df = rows[["indicateur", "niveau", "code", "periode"]].astype(str)
+    status = rows["statut"].astype(str).to_numpy()
+    df = df.assign(
+        raw=pd.to_numeric(rows["valeur"], errors="coerce").to_numpy(),
+        hidden=status == SECRET,
+        published=status == PUBLISHED,
+    )
+    exposed = df[small_zones(df, min_households) & df["published"].to_numpy()]
+    report.zones = int(len(exposed))
+    for r in exposed.head(10).itertuples(index=False):
+        report.failures.append(
+            f"{r.niveau} {r.code} {r.periode} {r.indicateur} publié : "
+            f"{SMALL_ZONE_REASON.format(n=min_households)}"
+        )
+
+
+def audit_real_store(
+    folder: Path,
+    geography: pd.DataFrame | None = None,
+    min_households: int = DEFAULT_INFRA_MIN_HOUSEHOLDS,
+) -> RealAudit:
     """Check a real store folder (see the module's docstring)."""
     rows, prov = read_store(folder)
     report = RealAudit(cells=int(len(rows)))
@@ -138,4 +166,5 @@ def audit_real_store(folder: Path, geography: pd.DataFrame | None = None) -> Rea
     _rounding(base, base_prov, report)
     _denominators(all_rows, all_prov, report)
     report.conflicts = sum_conflicts(base, base_prov, geography)
+    _small_zones(all_rows, report, min_households)
     return report

@@ -29,15 +29,19 @@ import pandas as pd
 
 from geodata.cog import Cog
 from layers.catalogue import CURATED
+from layers.config import DEFAULT_INFRA_MIN_HOUSEHOLDS
 from layers.household_links import HEAD_KINDS, benefit_stem
 from layers.ingest.columns import infer_nature, series_id
 from layers.model import AMOUNT, COUNT
 from layers.provenance import ROUNDED
 from layers.real_relations import Table, regions_of, table_relations
-from layers.secrecy import primary_mask, protect
+from layers.secrecy import INFRA_KINDS, SMALL_ZONE_REASON, primary_mask, protect
 from layers.store import PUBLISHED, SECRET
 
 KEYS = ["indicateur", "niveau", "code", "periode"]
+INFRA_LEVELS = sorted(INFRA_KINDS)
+# The series counting a zone's allocataires: the curated id and the portal's field.
+ALLOCATAIRES_IDS = frozenset({"allocataires", "indfoy_ndur"})
 
 
 @dataclass
@@ -52,10 +56,12 @@ class SecrecyReport:
     non_proteges: int = 0
     deja_secrets: int = 0
     deduites: int = 0
+    zones: int = 0  # cells of IRIS / QPV of fewer allocataires than the Caf rule
+    seuil_zones: int = DEFAULT_INFRA_MIN_HOUSEHOLDS
 
     @property
     def masquees(self) -> int:
-        return self.primaire + self.lies + self.secondaire
+        return self.primaire + self.lies + self.secondaire + self.zones
 
     def resume(self) -> str:
         """A short French summary for the sync and import reports."""
@@ -66,6 +72,11 @@ class SecrecyReport:
             f"Relations additives protégées : {self.relations} ; ignorées (non vérifiées par "
             f"les valeurs ou avec une cellule arrondie) : {self.relations_ignorees}",
         ]
+        if self.zones:
+            out.append(
+                f"Zones infra-communales masquées ({SMALL_ZONE_REASON.format(n=self.seuil_zones)}) "
+                f": {self.zones} cellule(s)"
+            )
         if self.deduites:
             out.append(
                 f"Cellules laissées vides par le portail mais déductibles par différence, "
@@ -133,6 +144,24 @@ def _linked(df: pd.DataFrame) -> np.ndarray:
     return (hit & df["published"] & ~df["hidden"] & ~df["rounded"]).to_numpy()
 
 
+def small_zones(df: pd.DataFrame, min_households: int) -> np.ndarray:
+    """Every cell of an IRIS or QPV (any series, rounded or not) in a period where the zone's
+    allocataires (`ALLOCATAIRES_IDS`, no breakdown) number fewer than `min_households`, or
+    are secret: the Caf publish nothing for such a zone (SECRECY.md, rule 3). A zone whose
+    file gives no allocataires count is left to the portal's own masking."""
+    zone = df["niveau"].astype(str).isin(INFRA_LEVELS).to_numpy()
+    if not zone.any():
+        return zone
+    place = ["niveau", "code", "periode"]
+    heads = df[zone & df["indicateur"].astype(str).isin(ALLOCATAIRES_IDS).to_numpy()]
+    small = heads[heads["hidden"] | (heads["raw"] < min_households)]
+    if small.empty:
+        return np.zeros(len(df), dtype=bool)
+    keys = pd.MultiIndex.from_frame(small[place].astype(str))
+    mine = pd.MultiIndex.from_frame(df[place].astype(str))
+    return zone & mine.isin(keys)
+
+
 def _hide(df: pd.DataFrame, mask: np.ndarray) -> int:
     new = mask & df["published"].to_numpy() & ~df["hidden"].to_numpy()
     df.loc[new, "hidden"] = True
@@ -171,6 +200,7 @@ def protect_real(
     *,
     threshold: int = 5,
     protection: float | None = None,
+    min_households: int = DEFAULT_INFRA_MIN_HOUSEHOLDS,
 ) -> tuple[pd.DataFrame, SecrecyReport]:
     """The rows (store columns, statuses `publie` / `secret`) with every count from 1 to
     `threshold` - 1 of a non-rounded file hidden, the cells of the same households with it, and
@@ -183,6 +213,8 @@ def protect_real(
     counts = (df["nature"] == COUNT) & ~df["rounded"] & df["published"]
     primary = counts.to_numpy() & primary_mask(df["raw"].fillna(0).to_numpy(), threshold)
     report = SecrecyReport(primaire=_hide(df, primary), deja_secrets=already)
+    report.zones = _hide(df, small_zones(df, min_households))
+    report.seuil_zones = min_households
     # Links and secondary cells in turn until stable: a household count hidden to protect
     # another hides its persons too (and the reverse), so a second pass hides nothing more.
     while True:

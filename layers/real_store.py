@@ -21,6 +21,7 @@ from pandas.api.types import union_categoricals
 
 from geodata import cache
 from geodata.cog import Cog
+from layers.config import Settings
 from layers.ingest.report import ROW_COLUMNS, ImportResult
 from layers.provenance import PROVENANCE_COLUMNS, PROVENANCE_FILE, empty_provenance
 from layers.real_derived import derived_values
@@ -125,6 +126,7 @@ def publish_real(
     *,
     cog: Cog,
     threshold: int = 5,
+    min_households: int | None = None,
     log: Callable[[str], None] | None = None,
 ) -> Path:
     """Merge `results` into the real store at `root` and put the new build in service.
@@ -132,7 +134,8 @@ def publish_real(
     `sources` (file names or dataset ids) are added to the manifest's list; `portal_meta`
     (`{"portail": url, "jeux": {id: {...}}}`) is merged into `portail.json`, dataset by dataset.
     The merged rows go through the secrecy pass (`protect_real`, counts under `threshold` of
-    exact files and what gives them back) before anything is derived or written; `log` gets
+    exact files and what gives them back, IRIS and QPV of fewer than `min_households`
+    allocataires) before anything is derived or written; `log` gets
     its French report. Returns the new build folder; raises (and leaves the store in service)
     on any error, or when a hidden cell could not be protected."""
     current = cache.active_dir(root)
@@ -142,7 +145,11 @@ def publish_real(
     del results
     # Secrecy runs on the merged store: a France file and a département file of two datasets
     # form one table; on cells already protected it hides nothing more.
-    rows, report = protect_real(rows, provenance, cog, threshold=threshold)
+    if min_households is None:  # the setting CAFCARTO_SEUIL_INFRA (callers may pass it)
+        min_households = Settings.from_env().infra_min_households
+    rows, report = protect_real(
+        rows, provenance, cog, threshold=threshold, min_households=min_households
+    )
     if log is not None:
         log(report.resume())
     if report.non_proteges:

@@ -37,6 +37,7 @@ from layers.audit import (
     push_witnesses,
     widen,
 )
+from layers.config import DEFAULT_INFRA_MIN_HOUSEHOLDS
 
 __all__ = [
     "Relations",
@@ -50,6 +51,8 @@ __all__ = [
 ]
 
 INFRA_KINDS = frozenset({"iris", "qpv"})
+# Why every cell of a small zone is hidden (internal reports only; publicly just "secret").
+SMALL_ZONE_REASON = "moins de {n} allocataires dans la zone"
 
 
 # --- relations ------------------------------------------------------------------------------
@@ -92,7 +95,7 @@ def primary_mask(
     *,
     zone_kind: np.ndarray | None = None,
     allocataires: np.ndarray | None = None,
-    min_allocataires: int = 100,
+    min_allocataires: int = DEFAULT_INFRA_MIN_HOUSEHOLDS,
     min_commune_allocataires: int = 5,
 ) -> np.ndarray:
     """Primary secret cells (rules 1, 3 and 4 of SECRECY.md).

@@ -13,6 +13,7 @@ import pytest
 from geodata.cache import active_dir
 from layers.build_store import audit_store, build_demo_store, demo_data, store_checks, summarise
 from layers.demo_regimes import ROUNDED_LEVELS, round_to, rounding_violations
+from layers.model import INFRA, levels_of_tier
 from layers.provenance import EXACT, MIN_ROUNDED_DENOMINATOR, ROUNDED, SUPPRESSED
 from layers.store import PUBLISHED, SECRET, Store
 
@@ -61,14 +62,38 @@ def test_provenance_names_the_regime_of_every_series(store: Store) -> None:
 def test_local_cells_are_rounded_without_blank_from_2020(cells: pd.DataFrame) -> None:
     recent = cells[(cells["periode"] == "2024-12") & cells["niveau"].isin(ROUNDED_LEVELS)]
     counts = recent[recent["indicateur"].isin(["allocataires", "rsa", "personnes_couvertes"])]
-    assert set(counts["niveau"]) == set(ROUNDED_LEVELS)
-    assert (counts["statut"] == PUBLISHED).all()  # no blank, no hatch
-    assert (counts["valeur"] % 5 == 0).all() and (counts["valeur"] == 0).any()
+    infra = levels_of_tier(INFRA)
+    assert {"commune", "epci", *infra} <= set(counts["niveau"])  # arm: their own test
+    municipal = counts[~counts["niveau"].isin(infra)]
+    assert (municipal["statut"] == PUBLISHED).all()  # no blank, no hatch
+    shown = counts[counts["statut"] == PUBLISHED]
+    assert (shown["valeur"] % 5 == 0).all() and (shown["valeur"] == 0).any()
     amounts = recent[recent["indicateur"] == "rsa_montant"]
     assert len(amounts) and (amounts["valeur"] % 100 == 0).all()
     older = layer(cells, "allocataires", "commune", "2019-12")
     assert (older["statut"] == SECRET).sum() >= 3  # the older portal's blanks
     assert (older.loc[older["statut"] == PUBLISHED, "valeur"] % 5 != 0).any()  # exact there
+
+
+def test_small_zones_are_hidden_whole_and_the_others_rounded(
+    cells: pd.DataFrame, geo: Path
+) -> None:
+    """The Caf rule at IRIS and QPV from 2020: a zone of fewer than 100 allocataires has every
+    value hidden; a zone at or above it is published rounded (SECRECY.md, rule 3)."""
+    data = demo_data(geo)
+    year = list(data.periods[i] for i in data.annual_index).index("2024-12")
+    for level in ("iris", "qpv"):
+        zones, values = data.infra[level]
+        raw = pd.Series(values["allocataires"][:, year], index=zones["code"].to_numpy())
+        small = raw[raw < 100].index
+        assert (raw >= 100).any() and (len(small) or level == "qpv"), level  # QPV: big here
+        recent = cells[(cells["periode"] == "2024-12") & (cells["niveau"] == level)]
+        status = recent.groupby("code")["statut"].agg(set)
+        assert all(status[c] == {SECRET} for c in small), level
+        published = recent[recent["statut"] == PUBLISHED]
+        assert set(published["code"]).isdisjoint(small)
+        alloc = published[published["indicateur"] == "allocataires"].set_index("code")["valeur"]
+        assert (alloc == round_to(raw[alloc.index], 5)).all()
 
 
 def test_national_totals_are_exact_never_sums_of_rounded_communes(

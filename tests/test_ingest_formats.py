@@ -385,18 +385,26 @@ def test_iris_keys_from_commune_and_suffix(cog: Cog, tmp_path: Path) -> None:
     assert result.report.non_placees == {IRIS_OUTSIDE: 1}
 
 
-def test_qpv_2024_rows_are_reported_without_contour(cog: Cog, tmp_path: Path) -> None:
+def test_qpv_2024_rows_are_kept_without_contour(cog: Cog, tmp_path: Path) -> None:
+    """Rows of the 2024 geography stay at the QPV level (never summed into the commune), keyed
+    by their QN code or by commune and name, and the report says they have no contour."""
     text = "numcomdo;nomqpv;dtreffre;qf_400;indfoy_ndur;indnbp_ndur\n"
     text += "94041;Gagarine Truillot;2024-12;Moins de 400 euros;120;300\n"
     text += "94041;Gagarine Truillot;2024-12;Inconnu;5;10\n"
     text += "94041;Monmousseau;2024-12;Inconnu;10;25\n"
     result = parse_file(write(tmp_path, text, "ndur_s_qf_400_qpv_f.csv"), cog)
-    assert result.report.non_placees == {QPV_2024: 3}
-    assert "QPV 2024 sans contour : 3 lignes" in result.report.avertissements
-    assert result.rows.empty  # not summed into the commune
-    coded = "numqpv;dtreffre;indfoy_ndur\nQN09401M;2024-12;120\n"
+    assert result.report.non_placees == {}
+    assert f"{QPV_2024} : 3 lignes (gardées, listées avec leur commune)" in (
+        result.report.avertissements
+    )
+    assert set(result.rows["niveau"]) == {"qpv"}
+    assert set(result.rows["code"]) == {
+        "QPV2024|94041|Gagarine Truillot",
+        "QPV2024|94041|Monmousseau",
+    }
+    coded = "numqpv;dtreffre;indfoy_ndur\nqn09401m;2024-12;120\n"
     result = parse_file(write(tmp_path, coded, "qpv.csv"), cog)
-    assert result.report.non_placees == {QPV_2024: 1}
+    assert list(result.rows["code"]) == ["QN09401M"] and result.report.non_placees == {}
 
 
 def test_codes_written_as_numbers_by_a_spreadsheet(cog: Cog, tmp_path: Path) -> None:

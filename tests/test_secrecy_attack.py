@@ -101,13 +101,14 @@ def geography(live_app, cells: Cells, period: str) -> list[tuple[Place, list[Pla
         out.append(rel("region", r, "departement", inside))
     if by_level.get("france"):  # the cut is a small part of France: a lower bound only
         out.append((("france", "FR"), [("region", r) for r in by_level.get("region", [])], False))
-    # Infra-communal zones lie within their commune (they need not cover it).
+    # The IRIS of a commune cover it (INSEE's definition; the cut holds whole communes, and a
+    # commune not split is one IRIS): they add up to it. QPV only lie within their commune.
     for level in ("iris", "qpv"):
         communes = set()
         for code in by_level.get(level, []):
             terr = get_json(base, f"/api/v1/territories/{level}/{code}")
             communes.add(terr["parents"]["commune"]["code"])
-        out += [rel("commune", c, level, False) for c in sorted(communes)]
+        out += [rel("commune", c, level, level == "iris") for c in sorted(communes)]
     return out
 
 

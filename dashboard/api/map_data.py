@@ -24,6 +24,7 @@ from layers.geometry_values import compute
 from layers.map_options import map_params
 from layers.map_payload import carte_payload, store_payload
 from layers.model import MAP_LEVELS, Indicator
+from layers.qpv_uncontoured import uncontoured
 from layers.store import PUBLISHED
 from layers.views import ViewError, indicator, layer, level_of, parent_of, period_of
 
@@ -72,6 +73,7 @@ def _store_payload(data: AppData, folder: str, key: tuple) -> Encoded:
         inside=inside,
         notice=info.notice,
         provenance=info.store.provenance(ind.id, level, period),
+        uncontoured=len(uncontoured(info.store, index, ind.id, level, period, parent)),
         **dict(params),
     )
     if parent is not None:

@@ -41,9 +41,10 @@ from dashboard.cache_check import cache_problems
 from dashboard.server.errors import ERR_INTERNAL
 from dashboard.server.responses import json_error, json_response
 from layers.appdata import current_data
-from layers.export_tables import ExportMeta, export_rows, to_csv, to_xlsx
+from layers.export_tables import ExportMeta, export_rows, to_csv, to_xlsx, with_uncontoured
 from layers.facility_search import near_facilities
 from layers.model import LEVEL, LEVEL_CODES, level_name
+from layers.qpv_uncontoured import listed_cells
 from layers.views import MAX_QUERY_CHARS, ViewError, layer
 
 PREFIX = "/api/v1"
@@ -109,6 +110,9 @@ def data_route() -> Response:
         features = web_features(data, index, query.level)
         body = data_geojson(query, rows, page["fid"].tolist(), features, len(cells), meta)
     else:
+        if query.offset + query.limit >= len(cells):  # last page: QPV 2024 without contour
+            extra = listed_cells(info.store, index, query.ind.id, query.level, query.period)
+            rows = export_rows(with_uncontoured(page, extra), meta)
         body = to_csv(rows, meta) if query.fmt == "csv" else to_xlsx(rows, meta)
     resp = Response(body, content_type=MIME[query.fmt])
     resp.headers["Cache-Control"] = "no-cache"

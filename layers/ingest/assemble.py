@@ -20,6 +20,7 @@ from layers.ingest.places import (
     QPV_2024,
     Placement,
     arrondissement_counts,
+    is_qpv2024,
     place_codes,
 )
 from layers.ingest.provenance_rows import Regime, infer_regime, provenance_of
@@ -87,6 +88,10 @@ def _placed_keys(block: LevelBlock, placement: Placement) -> pd.DataFrame:
     return keys
 
 
+def _is_qpv2024_key(code: object) -> bool:
+    return isinstance(code, str) and is_qpv2024(code)
+
+
 def _report_unplaced(block: LevelBlock, keys: pd.DataFrame, report: ImportReport) -> None:
     unplaced = keys["reason"].notna().to_numpy()
     if not block.finest:
@@ -103,9 +108,11 @@ def _report_unplaced(block: LevelBlock, keys: pd.DataFrame, report: ImportReport
     report.non_placees = lost["reason"].value_counts().sort_index().astype(int).to_dict()
     report.codes_non_places = sorted({c if c else "(vide)" for c in lost["source"].astype(str)})
     report.lignes_placees = report.lignes_lues - report.lignes_non_placees
-    qpv = int(report.non_placees.get(QPV_2024, 0))
+    qpv = int(keys.loc[keys["target"].map(_is_qpv2024_key), "line"].nunique())
     if qpv:
-        report.avertissements.append(f"{QPV_2024} : {qpv} lignes")
+        report.avertissements.append(
+            f"{QPV_2024} : {qpv} lignes (gardées, listées avec leur commune)"
+        )
     located = ~keys["reason"].isin(NOT_LOCATED).to_numpy()
     if located.all():
         return

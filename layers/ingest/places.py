@@ -113,12 +113,21 @@ def _place_epci(text: str, level: str, known: _Known) -> Placed:
     return _listed(code, level, code in known.epci)
 
 
+def is_qpv2024(code: str) -> bool:
+    """A QPV of the 2024 geography: a QN... code, or the commune and name key of a file
+    without codes (`QPV2024|<commune>|<nom>`)."""
+    text = str(code).upper()
+    return text.startswith("QPV2024|") or bool(_QPV_2024.match(text))
+
+
 def _place_qpv(text: str, level: str, known: _Known) -> Placed:
-    """QPV 2015 codes (QP...) are placed; the 2024 geography (QN... codes, or a commune and a
-    name) has no contour yet."""
+    """QPV 2015 codes (QP...) are placed; so are the 2024 ones (QN... codes, or a commune and a
+    name), kept in the store and listed with their commune until a 2024 contour file draws
+    them (`geodata/qpv2024.py`)."""
     code = text.upper()
-    if code.startswith("QPV2024|") or _QPV_2024.match(code):
-        return text, None, level, QPV_2024
+    if is_qpv2024(code):
+        kept = text if code.startswith("QPV2024|") else code
+        return kept, kept, level, None
     return _listed(code, level, bool(_QPV.match(code)))
 
 
