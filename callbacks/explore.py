@@ -39,6 +39,7 @@ from layers.map_spec import MAP_INPUTS, view_spec
 from layers.options import (
     indicator_choice,
     level_choice,
+    levels_with_data,
     period_choice,
     period_options,
     search_territories,
@@ -124,8 +125,10 @@ def navigate(
 def levels_for(indicator: str, level: str | None, representation: str | None) -> tuple:
     """The levels of the indicator (the ones not built greyed out); a rate is drawn as a
     choropleth only."""
-    index = current_data().index()
-    options, level = level_choice(indicator, level, index.levels() if index else [])
+    data = current_data()
+    index, info = data.index(), data.store()
+    with_data = levels_with_data(info.store if info else None, indicator)
+    options, level = level_choice(indicator, level, index.levels() if index else [], with_data)
     rate = BY_ID[indicator].is_rate
     return options, level, rate, "choroplethe" if rate else representation
 

@@ -24,6 +24,7 @@ from layers.options import (
     filter_options,
     indicator_options,
     level_options,
+    levels_with_data,
     period_choice,
     period_options,
     subtheme_options,
@@ -96,10 +97,14 @@ def indicator_block(state: ViewState) -> html.Div:
 def view_block(state: ViewState, built: list[str], periods: list[str]) -> html.Div:
     ind = BY_ID[state.indicateur]
     counts = ind.nature != "taux"
+    info = current_data().store()
+    with_data = levels_with_data(info.store if info else None, ind.id)
     return html.Div(
         [
             html.H2(fr.LABEL_LEVEL),
-            dbc.RadioItems(id="niveau", options=level_options(ind.id, built), value=state.niveau),
+            dbc.RadioItems(
+                id="niveau", options=level_options(ind.id, built, with_data), value=state.niveau
+            ),
             _select(
                 fr.LABEL_PERIOD,
                 "periode",
