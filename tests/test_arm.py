@@ -19,6 +19,7 @@ from geodata.cache import active_dir
 from layers.appdata import AppData
 from layers.config import Settings
 from layers.options import level_options, levels_with_data
+from layers.profile import profile
 from layers.store import PUBLISHED, SECRET, Store, write_store
 from layers.territory_index import TerritoryIndex
 from tests.test_api import get_json, register_api
@@ -202,3 +203,66 @@ def test_level_picker_offers_levels_with_geometry_and_data(arm_data: AppData, in
         o["value"]: o["disabled"] for o in level_options(IND, no_arm, levels_with_data(store, IND))
     }
     assert opts["arm"] and not opts["commune_arm"]
+
+
+# --------------------------------------------------------------------------------------------
+# Profile
+
+
+def test_profile_of_an_arrondissement_compares_it_with_its_neighbours_and_city(
+    arm_data: AppData, index: TerritoryIndex
+) -> None:
+    store = arm_data.store().store
+    prof = profile(store, index, "arm", "69383")
+    ident = prof.identity
+    assert ident.name.startswith("Lyon 3e") and ident.level_label == "arrondissement"
+    assert ident.parents[0].level == "commune" and ident.parents[0].code == LYON
+    # The city first among the references, then the EPCI, département, région, France.
+    refs = [(r.level, r.code) for r in prof.references]
+    assert refs[0] == ("commune", LYON)
+    assert [lv for lv, _ in refs[1:]] == ["epci", "departement", "region", "france"]
+    # Neighbours: the arrondissements beside the 3rd and the communes at Lyon's edge.
+    near = index.neighbours("commune_arm", "69383")
+    assert prof.neighbours is not None
+    rows = {r.code: r for r in prof.neighbours.rows}
+    assert set(rows) == {"69383", *near}
+    assert {"69382", "69387", "69388", "69386"} & set(rows)  # arrondissements beside it
+    assert "69266" in rows  # Villeurbanne, across the city's edge
+    assert "Villeurbanne" in rows["69266"].name
+    period = prof.neighbours.period
+    cells = store.layer(prof.neighbours.indicator, "commune_arm", period).set_index("code")
+    for code, row in rows.items():
+        status = str(cells.at[code, "statut"])
+        assert row.cell.status == status
+        if status == PUBLISHED:
+            assert row.cell.value == pytest.approx(cells.at[code, "valeur"])
+        else:
+            assert row.cell.value is None
+
+
+def test_city_reference_is_the_city_cell(arm_data: AppData, index: TerritoryIndex) -> None:
+    store = arm_data.store().store
+    prof = profile(store, index, "arm", "69381")
+    row = next(r for t in prof.themes for r in t.rows if r.cell.indicator == IND)
+    city = next(r for r in row.references if r.parent.level == "commune")
+    lyon = store.series(IND, "commune", LYON).set_index("periode").loc[row.cell.period]
+    assert city.cell.status == str(lyon["statut"])
+    if city.cell.status == PUBLISHED:
+        assert city.cell.value == pytest.approx(lyon["valeur"])
+
+
+def test_city_profile_lists_its_arrondissements(arm_data: AppData, index: TerritoryIndex) -> None:
+    prof = profile(arm_data.store().store, index, "commune", LYON)
+    assert [p.code for p in prof.identity.parts] == [f"6938{i}" for i in range(1, 10)]
+    assert all(p.level == "arm" and p.name.startswith("Lyon ") for p in prof.identity.parts)
+    other = profile(arm_data.store().store, index, "commune", "69266")
+    assert other.identity.parts == ()
+
+
+def test_city_profile_page_links_its_arrondissements(arm_data: AppData) -> None:
+    from dashboard.pages.profile import profile_layout
+
+    city = str(profile_layout(arm_data, "commune", LYON))
+    assert "/territoire/arm/69381" in city and "/territoire/arm/69389" in city
+    part = str(profile_layout(arm_data, "arm", "69381"))
+    assert f"/territoire/commune/{LYON}" in part and "/territoire/arm/6938" not in part

@@ -45,6 +45,16 @@ def _parents(identity: Identity) -> html.P:
     return html.P(links[:-1] or "", className="cc-parents")
 
 
+def _parts(identity: Identity) -> html.P | None:
+    """« Arrondissements : Lyon 1er Arrondissement · … » on the profile of a split city."""
+    if not identity.parts:
+        return None
+    links: list = []
+    for part in identity.parts:
+        links += [html.A(part.name, href=f"/territoire/{part.level}/{part.code}"), " · "]
+    return html.P(["Arrondissements : ", *links[:-1]], className="cc-parents", id="fiche-parties")
+
+
 def _capital(text: str) -> str:
     return text[:1].upper() + text[1:]
 
@@ -121,6 +131,7 @@ def _summary(prof: Profile, level: str, code: str) -> list:
         html.H2(f"Fiche territoire : {prof.identity.name}", id="fiche-titre"),
         html.P(f"{kind.capitalize()} {code} · {key.period_label}", className="cc-note"),
         _parents(prof.identity),
+        _parts(prof.identity),
         html.Div(cards, className="cc-cards"),
         html.Div(
             [
