@@ -1,4 +1,8 @@
-"""Cache build: cold and warm times on all of France, web geometry size per level."""
+"""Cache build: cold and warm times on all of France, web geometry size per level.
+
+With the national QPV and IRIS files in the sources (1,514 QPV, 48,592 IRIS, 45 arrondissements),
+the cold time is the build time with the national files; the report says which were read.
+"""
 
 from __future__ import annotations
 
@@ -30,6 +34,11 @@ def measure(sources: Path | None = None, warm_runs: int = 5) -> dict:
         "steps": result.timings,
         "web": result.report["web"],
         "counts": result.counts,
+        "unplaced": {
+            key: len(value)
+            for key, value in result.report["report"].items()
+            if key.endswith("_non_places")
+        },
     }
 
 
@@ -51,6 +60,7 @@ def report(res: dict) -> str:
             f"{layer['tolerance']:>11}"
         )
     lines.append("comptes : " + ", ".join(f"{k} {v}" for k, v in res["counts"].items()))
+    lines.append("non placés : " + ", ".join(f"{k} {v}" for k, v in res["unplaced"].items()))
     return "\n".join(lines)
 
 

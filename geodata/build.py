@@ -12,9 +12,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 
 from geodata import cache
+from geodata.arm import simplified_commune_arm
 from geodata.cog import Cog, Harmonised, load_cog
 from geodata.infra_build import infra_levels, unplaced, unplaced_summary
 from geodata.levels import build_admin_levels, build_communes, read_commune_polygons
@@ -22,7 +24,7 @@ from geodata.neighbours import level_neighbours
 from geodata.simplify import TOLERANCES
 from geodata.sources import fingerprint as source_fingerprint
 from geodata.tiles import MAX_ZOOM, write_tiles
-from geodata.webgeo import write_web_layer
+from geodata.webgeo import simplified, write_web_layer
 from layers import model
 from layers.model import LEVEL_CODES, LEVELS
 
@@ -150,30 +152,44 @@ def _write_geo(levels: dict[str, gpd.GeoDataFrame], folder: Path) -> None:
     neighbours.to_parquet(folder / "voisins.parquet", index=False)
 
 
+def _simplified(levels: dict[str, gpd.GeoDataFrame], zoom: str) -> dict[str, np.ndarray]:
+    """Simplified geometry of every level; the « communes et arrondissements » view reuses the
+    communes' (one coverage simplification of 35,000 polygons instead of two)."""
+    out: dict[str, np.ndarray] = {}
+    for name in LEVEL_CODES:
+        if name in levels and name != "commune_arm":
+            out[name] = simplified(levels[name], name, TOLERANCES[name][zoom])
+    if "commune_arm" in levels:
+        out["commune_arm"] = simplified_commune_arm(
+            levels["commune_arm"], levels["commune"], levels["arm"], out["commune"]
+        )
+    return out
+
+
 def _write_web(levels: dict[str, gpd.GeoDataFrame], folder: Path) -> dict[str, dict]:
     """Simplified national geometry of every level (GeoJSON), by level code."""
     web = {}
-    for name in LEVEL_CODES:
-        if name in levels:
-            tol = TOLERANCES[name]["national"]
-            web[name] = write_web_layer(levels[name], folder, name, tol, "national").__dict__
+    geoms = _simplified(levels, "national")
+    for name, shapes in geoms.items():
+        tol = TOLERANCES[name]["national"]
+        layer = write_web_layer(levels[name], folder, name, tol, "national", shapes)
+        web[name] = layer.__dict__
     return web
 
 
 def _write_tiles(levels: dict[str, gpd.GeoDataFrame], partial: Path, web: dict) -> None:
     """Vector tiles (PMTiles) of every level, recorded in web/index.json."""
     staging = partial / "tuiles-entree"
-    for name in LEVEL_CODES:
-        if name in levels:
-            tol = TOLERANCES[name]["tiles"]
-            source = write_web_layer(levels[name], staging, name, tol, "tiles")
-            out = partial / "web" / f"{name}.pmtiles"
-            write_tiles(staging / source.file, out, name, MAX_ZOOM[name])
-            web[name]["tuiles"] = {
-                "file": out.name,
-                "sha256": _sha256(out),
-                "maxzoom": MAX_ZOOM[name],
-            }
+    for name, shapes in _simplified(levels, "tiles").items():
+        tol = TOLERANCES[name]["tiles"]
+        source = write_web_layer(levels[name], staging, name, tol, "tiles", shapes)
+        out = partial / "web" / f"{name}.pmtiles"
+        write_tiles(staging / source.file, out, name, MAX_ZOOM[name])
+        web[name]["tuiles"] = {
+            "file": out.name,
+            "sha256": _sha256(out),
+            "maxzoom": MAX_ZOOM[name],
+        }
     shutil.rmtree(staging)
     (partial / "web" / "index.json").write_text(json.dumps({"levels": web}, indent=1))
 

@@ -23,7 +23,8 @@ TOLERANCES: dict[str, dict[str, float]] = {
     "commune": {"national": 0.005, "tiles": 0.0005},
     # Arrondissements are city districts: finer than communes, coarser than IRIS.
     "arm": {"national": 0.0005, "tiles": 0.00005},
-    "commune_arm": {"national": 0.003, "tiles": 0.0005},
+    # Taken from the communes' simplified polygons (build.py), hence the same tolerances.
+    "commune_arm": {"national": 0.005, "tiles": 0.0005},
     "qpv": {"national": 0.0001, "tiles": 0.00002},
     # The national IRIS file is already on a 1e-5 degree grid: its tiles take it as it is.
     "iris": {"national": 0.0001, "tiles": 0.0},

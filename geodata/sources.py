@@ -39,6 +39,22 @@ HACKAVIZ_RAW = "https://raw.githubusercontent.com/ToulouseDataViz/Hackaviz2021"
 HACKAVIZ_QP_GEOJSON = f"{HACKAVIZ_RAW}/cfe2140ab661b24a604d125b577618e949826821/data/qp.geojson"
 HACKAVIZ_QP_CSV = f"{HACKAVIZ_RAW}/2bb03347613dbe86aa41a71cbf0a0408d572bfb2/data/qp.csv"
 
+# Official addresses of the national infra-communal files. The local copies are not byte for
+# byte those downloads (the QPV shapefile comes from a CGET bundle, the IRIS were rebuilt from
+# IGN's vector tiles), so they are not downloaded automatically: `url` stays empty and `official`
+# says where a user gets the producer's file (same codes, same columns).
+QPV_DATASET = (
+    "https://www.data.gouv.fr/fr/datasets/quartiers-prioritaires-de-la-politique-de-la-ville-qpv/"
+)
+QPV_2024_DATASET = "https://www.data.gouv.fr/datasets/quartiers-prioritaires-politique-de-la-ville-anct-26avril2024/"
+QPV_ATLAS = "https://sig.ville.gouv.fr/Atlas/QP/"
+IRIS_PAGE = "https://geoservices.ign.fr/contoursiris"
+IRIS_2020_7Z = (
+    "https://data.geopf.fr/telechargement/download/CONTOURS-IRIS/"
+    "CONTOURS-IRIS_2-1__SHP__FRA_2020-01-01/CONTOURS-IRIS_2-1__SHP__FRA_2020-01-01.7z"
+)
+LICENCE_OUVERTE = "Licence Ouverte / Open Licence (Etalab)"
+
 DOWNLOAD_HINT = "cafcarto build --download"
 ProblemKind = Literal["missing", "size", "checksum"]
 
@@ -128,6 +144,9 @@ class SourceFile:
     archive_size: int | None = None
     archive_sha256: str | None = None
     origin: str = ""
+    # The producer's own download page or file, when the local copy is not byte for byte it.
+    official: str | None = None
+    licence: str = ""
 
     def target(self, root: Path) -> Path:
         return Path(root) / self.path
@@ -138,7 +157,11 @@ class SourceFile:
             return f"à extraire de l'archive {self.url} (membre {self.member})"
         if self.url:
             return f"à télécharger depuis {self.url}"
-        return f"pas de téléchargement automatique : {self.origin or 'source non documentée'}"
+        official = f" ; fichier du producteur : {self.official}" if self.official else ""
+        return (
+            f"pas de téléchargement automatique : {self.origin or 'source non documentée'}"
+            f"{official}"
+        )
 
 
 @dataclass(frozen=True)
@@ -213,6 +236,8 @@ def _load_manifest_cached(path: str, mtime_ns: int) -> tuple[SourceFile, ...]:
                 archive_size=archive.get("size"),
                 archive_sha256=archive.get("sha256"),
                 origin=entry.get("origin", ""),
+                official=entry.get("official"),
+                licence=entry.get("licence", ""),
             )
         )
     return tuple(files)
@@ -295,6 +320,37 @@ def describe_path(rel: str) -> dict[str, object] | None:
         return {"level": "qpv", "required": False, "url": HACKAVIZ_QP_CSV, "origin": _QPV_ORIGIN}
     if rel == "iris/iris-lyon-metropole.geojson":
         return {"level": "iris", "required": False, "url": None, "origin": _IRIS_ORIGIN}
+    return _national_infra(rel)
+
+
+def _national_infra(rel: str) -> dict[str, object] | None:
+    """The national QPV 2015 shapefile (5 files) and the national IRIS 2020 file."""
+    if rel.startswith("qpv/qpv-2015-france/"):
+        return {
+            "level": "qpv",
+            "required": False,
+            "url": None,
+            "official": QPV_DATASET,
+            "licence": LICENCE_OUVERTE,
+            "origin": (
+                "QPV 2015 de métropole et d'outre-mer (CGET, aujourd'hui ANCT), copie inchangée "
+                f"du lot CGET « qp-politiquedelaville-shp » ; atlas : {QPV_ATLAS} ; "
+                f"contours des QPV 2024 : {QPV_2024_DATASET}"
+            ),
+        }
+    if rel == "iris/iris-2020-metropole.geojson.gz":
+        return {
+            "level": "iris",
+            "required": False,
+            "url": None,
+            "official": IRIS_2020_7Z,
+            "licence": LICENCE_OUVERTE,
+            "origin": (
+                "IRIS 2020 de métropole (IGN CONTOURS-IRIS 2-1) reconstitués depuis les tuiles "
+                f"vectorielles publiées par un dépôt public ; édition officielle : {IRIS_PAGE} "
+                "(adresse du fichier 2020 selon le modèle de data.geopf.fr, non vérifiée en ligne)"
+            ),
+        }
     return None
 
 
@@ -332,6 +388,9 @@ def build_manifest(root: Path, archives: dict[str, dict[str, object]] | None = N
             "bytes not checked online. National QPV: ANCT sig.ville.gouv.fr / data.gouv.fr.",
             "iris: original public repository not found; no URL. National IRIS contours: "
             "IGN CONTOURS-IRIS (https://geoservices.ign.fr/contoursiris).",
+            "national QPV 2015 and IRIS 2020: local copies are not the producers' bytes, so no "
+            "automatic download (url null); `official` gives the producer's address, `licence` "
+            "its licence.",
         ],
         "archives": archives or {},
         "files": files,

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import shapely
 
 from geodata.simplify import (
@@ -46,12 +47,25 @@ def feature_collection(gdf: gpd.GeoDataFrame, geoms) -> bytes:
     return ('{"type":"FeatureCollection","features":[' + ",".join(parts) + "]}").encode("utf-8")
 
 
-def write_web_layer(
-    gdf: gpd.GeoDataFrame, folder: Path, name: str, tolerance: float, zoom: str
-) -> WebLayer:
-    """Simplify (as a coverage), round and write `<name>.geojson` and its gzip beside it."""
+def simplified(gdf: gpd.GeoDataFrame, name: str, tolerance: float) -> np.ndarray:
+    """The level's polygons simplified as a coverage (by département for the largest)."""
     groups = gdf["departement"].to_numpy() if name in BY_DEPARTEMENT else None
-    geoms = round_coordinates(simplify_coverage(gdf.geometry, tolerance, groups), DECIMALS[zoom])
+    return simplify_coverage(gdf.geometry, tolerance, groups)
+
+
+def write_web_layer(
+    gdf: gpd.GeoDataFrame,
+    folder: Path,
+    name: str,
+    tolerance: float,
+    zoom: str,
+    geoms: np.ndarray | None = None,
+) -> WebLayer:
+    """Simplify (as a coverage) unless `geoms` is given, round and write `<name>.geojson` and
+    its gzip beside it."""
+    if geoms is None:
+        geoms = simplified(gdf, name, tolerance)
+    geoms = round_coordinates(geoms, DECIMALS[zoom])
     data = feature_collection(gdf, geoms)
     packed = gzip.compress(data, compresslevel=6, mtime=0)
     folder.mkdir(parents=True, exist_ok=True)

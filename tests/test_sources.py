@@ -64,7 +64,7 @@ def mini(tmp_path: Path) -> tuple[Path, list[SourceFile]]:
 def test_manifest_describes_the_whole_layout() -> None:
     files = load_manifest()
     by_path = {f.path: f for f in files}
-    assert len(by_path) == len(files) == 113
+    assert len(by_path) == len(files) == 119  # 101 commune files, 12 others, 6 national QPV, IRIS
     communes = [f for f in files if f.level == "communes"]
     assert len(communes) == 101
     assert all(f.required and f.url and f.url.startswith(FRANCE_GEOJSON_RAW) for f in communes)
@@ -82,6 +82,22 @@ def test_manifest_describes_the_whole_layout() -> None:
     assert not iris.required and iris.url is None and "CONTOURS-IRIS" in iris.origin
     assert not by_path["qpv/qp-2015-occitanie.geojson"].required
     assert all(len(f.sha256) == 64 and f.size > 0 for f in files)
+
+
+def test_manifest_gives_the_official_addresses_of_the_national_files() -> None:
+    by_path = {f.path: f for f in load_manifest()}
+    shapefile = [p for p in by_path if p.startswith("qpv/qpv-2015-france/")]
+    assert {Path(p).suffix for p in shapefile} >= {".shp", ".dbf", ".shx", ".prj"}
+    iris = by_path["iris/iris-2020-metropole.geojson.gz"]
+    assert iris.official.startswith("https://data.geopf.fr/") and "CONTOURS-IRIS" in iris.official
+    assert "2020" in iris.official and "geoservices.ign.fr/contoursiris" in iris.origin
+    for f in [iris, *(by_path[p] for p in shapefile)]:
+        # Local copies are not the producers' bytes: never fetched and checked against them.
+        assert f.url is None and not f.required and f.licence.startswith("Licence Ouverte")
+        assert f.official in f.where_to_download()
+    qpv = by_path["qpv/qpv-2015-france/QP_METROPOLEOUTREMER_WGS84_EPSG4326.shp"]
+    assert "data.gouv.fr" in qpv.official and "sig.ville.gouv.fr" in qpv.origin
+    assert "2024" in qpv.origin
 
 
 @needs_shared
@@ -166,7 +182,7 @@ def test_missing_sources_dir_error_names_urls_and_targets(tmp_path: Path) -> Non
     assert str(absent / "geo" / "communes-2018") in message
     assert str(absent / "territoires") in message
     assert "CONTOURS-IRIS" in message  # the file without URL says where the official one is
-    assert len(err.value.problems) == 113
+    assert len(err.value.problems) == len(load_manifest())
     assert locate_sources(absent, allow_missing=True) == absent
 
 
