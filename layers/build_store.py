@@ -35,7 +35,7 @@ from layers.demo_store import _local, publish_demo, secret_tables
 from layers.facilities import place_points
 from layers.household_links import linked_exposures
 from layers.model import LEVEL
-from layers.publish import build_table, territories
+from layers.publish import ZONE_LEVELS, build_table, territories
 from layers.store import PUBLISHED, SECRET, Store, write_store
 
 STORE_FORMAT = 1
@@ -102,7 +102,7 @@ def load_territories(geo_build: Path) -> tuple[pd.DataFrame, dict[str, pd.DataFr
     cols = ["code", "population", "area_km2", *LEVEL["commune"].parents]
     communes = pd.read_parquet(geo_build / "geo" / "commune.parquet", columns=cols)
     infra = {}
-    for name in ("iris", "qpv"):
+    for name in ZONE_LEVELS:
         path = geo_build / "geo" / f"{name}.parquet"
         if path.exists():
             infra[name] = pd.read_parquet(path, columns=["code", "commune", "population"])
@@ -237,7 +237,7 @@ def _audit_job(job: tuple[int, tuple[str, ...]]) -> tuple[str, tuple[str, ...], 
     structure = _AUDIT["structure"]
     period = structure.periods[p]
     local = _local(structure, p)
-    terr = territories(structure, local=local, infra=("iris", "qpv"))
+    terr = territories(structure, local=local, infra=ZONE_LEVELS)
     table = build_table(structure, terr, columns, p, local)
     published, hidden = _published_cells(_AUDIT["by_key"][period], terr, table)
     rounding = None

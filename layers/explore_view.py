@@ -4,7 +4,7 @@ The callbacks turn them into Dash components."""
 
 from __future__ import annotations
 
-from layers.model import Indicator, level_name
+from layers.model import LEVEL, Indicator, level_name
 from layers.store import PUBLISHED, Store
 from layers.territory_index import TerritoryIndex
 from layers.views import layer, parent_of, period_text, rank, value_text
@@ -57,7 +57,7 @@ def metadata_rows(ind: Indicator) -> list[tuple[str, str]]:
         ("Champ", ind.scope),
         ("Fréquence", ", ".join(sorted({ind.frequency(n) for n in ind.levels}))),
         ("Granularité temporelle", ind.granularity),
-        ("Niveaux", ", ".join(level_name(n) for n in ind.levels)),
+        ("Niveaux", ", ".join(level_name(n) for n in ind.levels if not LEVEL[n].composite)),
         ("Première période", ind.first_period),
         ("Dernière mise à jour", ind.last_update),
         ("Observations", ind.observations or "—"),

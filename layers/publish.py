@@ -22,11 +22,16 @@ from layers.audit import Relations
 from layers.catalogue import BREAKDOWNS
 from layers.demo import DemoData
 from layers.household_links import link_groups, mirrored_pairs
-from layers.model import parent_levels
+from layers.model import INFRA, LEVELS, levels_of_tier, parent_levels
 from layers.secrecy import primary_mask, protect
 
 # Where the communes' values sum: EPCI, Caf, département, région, France.
 AGGREGATE_LEVELS = parent_levels("commune")
+# Zones within a commune: the municipal arrondissements (their city is exactly their sum), then
+# the infra-communal zones (within their commune, some households left out).
+EXACT_ZONES = tuple(lv.composite[1] for lv in LEVELS if lv.composite)
+INFRA_ZONES = levels_of_tier(INFRA)
+ZONE_LEVELS = (*EXACT_ZONES, *INFRA_ZONES)
 # Runs per group of "protect, then hide the mirrored cells" before giving up (1 or 2 suffice).
 MAX_LINK_ROUNDS = 8
 
@@ -212,7 +217,8 @@ def _relations(
         eq_rows = [pair for col in cols for pair in _commune_sums(terr, col, len(data.communes))]
     else:
         eq_rows, general_rows = _departement_sums(data, terr, cols)
-    le_rows = [pair for col in cols for pair in _zone_sums(terr, col)]
+    le_rows = [pair for col in cols for pair in _zone_sums(terr, col, exact=False)]
+    eq_rows += [pair for col in cols for pair in _zone_sums(terr, col, exact=True)]
     eq_rows += _breakdown_sums(columns, index)
     n_cells = int((index >= 0).sum())
     eq = sp.vstack([_matrix(eq_rows, n_cells), _balance(general_rows, n_cells)], format="csr")
@@ -241,12 +247,13 @@ def _departement_sums(
     return eq_rows, general_rows
 
 
-def _zone_sums(terr: Territories, col: np.ndarray) -> Pairs:
-    """(commune cells, zone cells): zones within their commune, for the levels carrying `col`."""
+def _zone_sums(terr: Territories, col: np.ndarray, exact: bool) -> Pairs:
+    """(commune cells, zone cells): zones within their commune, for the levels carrying `col`;
+    `exact`: the levels whose zones make up their commune exactly (arrondissements)."""
     return [
         (col[terr.zone_parent[name]], col[rows])
         for name, rows in terr.zone_rows.items()
-        if col[rows[0]] >= 0
+        if len(rows) and col[rows[0]] >= 0 and (name in EXACT_ZONES) == exact
     ]
 
 

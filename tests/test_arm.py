@@ -17,7 +17,9 @@ import pytest
 
 from geodata.cache import active_dir
 from layers.appdata import AppData
+from layers.catalogue import CURATED
 from layers.config import Settings
+from layers.model import COUNT
 from layers.options import level_options, levels_with_data
 from layers.profile import profile
 from layers.store import PUBLISHED, SECRET, Store, write_store
@@ -25,6 +27,7 @@ from layers.territory_index import TerritoryIndex
 from tests.test_api import get_json, register_api
 
 LYON = "69123"
+CURATED_BY_ID = {i.id: i for i in CURATED.indicators}
 TEST_FIRST = "2021-12"
 IND = "allocataires"
 OTHER = "rsa"  # not given by arrondissement
@@ -75,6 +78,7 @@ def arm_settings(settings: Settings, small_store: Path, index, tmp_path_factory)
     cells = demo.query("SELECT * FROM v WHERE indicateur IN (?, ?)", [IND, OTHER])
     for col in ("indicateur", "niveau", "periode", "statut"):
         cells[col] = cells[col].astype(str)
+    cells = cells[cells["niveau"] != "arm"]  # replaced by the arrondissements below
     arms = _arm_rows(cells[cells["indicateur"] == IND], index)
     rows = pd.concat([cells, arms], ignore_index=True)
     # As an imported store: its catalogue lists the levels it holds (the arrondissements).
@@ -266,3 +270,37 @@ def test_city_profile_page_links_its_arrondissements(arm_data: AppData) -> None:
     assert "/territoire/arm/69381" in city and "/territoire/arm/69389" in city
     part = str(profile_layout(arm_data, "arm", "69381"))
     assert f"/territoire/commune/{LYON}" in part and "/territoire/arm/6938" not in part
+
+
+# --------------------------------------------------------------------------------------------
+# The demonstration store
+
+
+def test_demonstration_arrondissements_add_up_to_their_city(settings: Settings) -> None:
+    data = AppData(settings)
+    store = data.store().store
+    assert data.store().demo
+    cells = store.query(
+        "SELECT indicateur, niveau, code, periode, valeur, statut FROM v "
+        "WHERE niveau = 'arm' OR (niveau = 'commune' AND code = ?)",
+        [LYON],
+    )
+    for col in ("indicateur", "niveau", "periode", "statut"):
+        cells[col] = cells[col].astype(str)
+    arms = cells[cells["niveau"] == "arm"]
+    assert set(arms["code"]) == {f"6938{i}" for i in range(1, 10)}
+    checked = 0
+    for (ind, period), group in cells.groupby(["indicateur", "periode"]):
+        if CURATED_BY_ID[ind].nature != COUNT:
+            continue
+        city = group[group["niveau"] == "commune"]
+        parts = group[group["niveau"] == "arm"]
+        assert len(parts) == 9 and len(city) == 1, (ind, period)
+        if (group["statut"] == PUBLISHED).all():  # the test store is not rounded
+            assert parts["valeur"].sum() == pytest.approx(city["valeur"].iloc[0]), (ind, period)
+            checked += 1
+    assert checked > 20
+    # Rates at the arrondissements too, computed from their own counts.
+    rate = store.layer("part_rsa", "arm", store.periods("part_rsa", "arm")[-1])
+    assert len(rate) == 9 and rate["valeur"].between(0, 100).all()
+    assert {"arm", "commune_arm"} <= set(CURATED_BY_ID["allocataires"].levels)
