@@ -35,7 +35,7 @@ from layers.demo_store import _local, publish_demo, secret_tables
 from layers.facilities import place_points
 from layers.household_links import linked_exposures
 from layers.model import LEVEL
-from layers.publish import ZONE_LEVELS, build_table, territories
+from layers.publish import EXACT_ZONES, ZONE_LEVELS, build_table, territories
 from layers.store import PUBLISHED, SECRET, Store, write_store
 
 STORE_FORMAT = 1
@@ -297,13 +297,25 @@ def check_lines(checks: dict) -> list[str]:
 
 def _public_denominators(geo_build: Path) -> pd.DataFrame:
     """Public populations (Insee) of communes and EPCI: denominators a reader knows."""
-    communes, _ = load_territories(geo_build)
+    communes, zones = load_territories(geo_build)
     pop = communes["population"].fillna(0).astype(float)
     epci = pop.groupby(communes["epci"]).sum()
     frames = [
         pd.DataFrame({"niveau": "commune", "code": communes["code"], "valeur": pop}),
         pd.DataFrame({"niveau": "epci", "code": epci.index, "valeur": epci.to_numpy()}),
     ]
+    for level in EXACT_ZONES:  # the arrondissements' own populations
+        if level in zones:
+            z = zones[level]
+            frames.append(
+                pd.DataFrame(
+                    {
+                        "niveau": level,
+                        "code": z["code"],
+                        "valeur": z["population"].fillna(0).astype(float),
+                    }
+                )
+            )
     return pd.concat(frames, ignore_index=True).assign(indicateur="population")
 
 

@@ -12,6 +12,8 @@ import pandas as pd
 
 from layers.catalogue import BREAKDOWNS
 
+POPULATION = "population"  # the denominator a reader knows
+
 if TYPE_CHECKING:
     from layers.demo import DemoData
 
@@ -48,6 +50,9 @@ def split_cities(
     # Denominators of the rates (population, children) and amounts paid (with their count).
     for name, values in data.denominators.items():
         out[name] = _split(rng, np.rint(values[:, annual]), idx, share)
+    # The population is public (Insee): the arrondissement's own, as for a commune.
+    real = zones["population"].fillna(0).to_numpy(float)
+    out[POPULATION] = np.repeat(real[:, None], len(annual), axis=1)
     for name, values in data.amounts.items():
         count = name.removesuffix("_montant")
         if count in out:

@@ -532,6 +532,7 @@ def profile(
     """
     if level not in LEVEL or level not in index.levels():
         raise ViewError(f"Niveau inconnu : « {str(level)[:40]} ».", 404)
+    level = index.source_level(level, code)  # a commune or arrondissement of the combined view
     identity = _identity(index, level, code)
     grouped = _theme_indicators(level)
     # Two queries for the whole page (latest periods, then every series), not two per indicator.

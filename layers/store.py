@@ -239,6 +239,8 @@ class Store:
             if self._provenance is None:
                 path = self.folder / PROVENANCE_FILE
                 self._provenance = lookup(pd.read_parquet(path)) if path.is_file() else {}
+            if level in COMPOSITES:  # read from its levels: their regime is the same file's
+                level = COMPOSITES[level][0]
             return self._provenance.get((indicator, level, period))
 
     def periods(self, indicator: str, level: str) -> list[str]:

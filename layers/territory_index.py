@@ -81,6 +81,14 @@ class TerritoryIndex:
         """Feature id of a territory in its level (None when unknown)."""
         return self._positions(level).get(code) if level in LEVEL else None
 
+    def source_level(self, level: str, code: str) -> str:
+        """The level a territory of a composite view comes from (« Lyon 3e » of the communes
+        and arrondissements: `arm`); the level itself otherwise."""
+        for part in reversed(LEVEL[level].composite if level in LEVEL else ()):
+            if part in self.levels() and self.position(part, code) is not None:
+                return part
+        return level
+
     def get(self, level: str, code: str) -> Territory | None:
         if level not in self.levels():
             return None

@@ -304,3 +304,12 @@ def test_demonstration_arrondissements_add_up_to_their_city(settings: Settings) 
     rate = store.layer("part_rsa", "arm", store.periods("part_rsa", "arm")[-1])
     assert len(rate) == 9 and rate["valeur"].between(0, 100).all()
     assert {"arm", "commune_arm"} <= set(CURATED_BY_ID["allocataires"].levels)
+
+
+def test_profile_from_the_combined_view_is_the_source_territory(arm_data: AppData, index) -> None:
+    store = arm_data.store().store
+    part = profile(store, index, "commune_arm", "69383")
+    assert part.identity.level == "arm" and part.identity.parents[0].code == LYON
+    whole = profile(store, index, "commune_arm", "69266")
+    assert whole.identity.level == "commune" and whole.identity.name == "Villeurbanne"
+    assert index.source_level("commune", "69266") == "commune"

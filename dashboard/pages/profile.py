@@ -269,7 +269,8 @@ def profile_layout(data: AppData, level: str | None = None, code: str | None = N
             ],
             role="alert",
         )
-    level, code = str(level), str(code)  # a known territory: both were given
+    # A known territory: both were given (the level it comes from for the combined view).
+    level, code = prof.identity.level, str(code)
     sections = [
         *_summary(prof, level, code),
         *_neighbours_section(prof, level, code),
