@@ -40,6 +40,7 @@ from layers.map_spec import MAP_INPUTS, view_spec
 from layers.options import (
     indicator_choice,
     level_choice,
+    levels_with_data,
     period_choice,
     period_options,
     search_territories,
@@ -123,10 +124,13 @@ def navigate(
     prevent_initial_call=True,
 )
 def levels_for(indicator: str, level: str | None, _representation: str | None) -> tuple:
-    """The levels of the indicator (the ones not built greyed out); a new indicator opens in
-    its nature's representation (counts as circles, a rate as a choropleth only)."""
-    index = current_data().index()
-    options, level = level_choice(indicator, level, index.levels() if index else [])
+    """The levels of the indicator (the ones not built or without data greyed out); a new
+    indicator opens in its nature's representation (counts as circles, a rate as a choropleth
+    only)."""
+    data = current_data()
+    index, info = data.index(), data.store()
+    with_data = levels_with_data(info.store if info else None, indicator)
+    options, level = level_choice(indicator, level, index.levels() if index else [], with_data)
     ind = BY_ID[indicator]
     return options, level, ind.is_rate, default_representation(ind)
 

@@ -37,7 +37,7 @@ from layers.demo_store import _local, publish_demo, secret_tables
 from layers.facilities import place_points
 from layers.household_links import linked_exposures
 from layers.model import LEVEL
-from layers.publish import build_table, territories
+from layers.publish import EXACT_ZONES, ZONE_LEVELS, build_table, territories
 from layers.secrecy import INFRA_KINDS, SMALL_ZONE_REASON
 from layers.store import PUBLISHED, SECRET, Store, write_store
 
@@ -105,7 +105,7 @@ def load_territories(geo_build: Path) -> tuple[pd.DataFrame, dict[str, pd.DataFr
     cols = ["code", "population", "area_km2", *LEVEL["commune"].parents]
     communes = pd.read_parquet(geo_build / "geo" / "commune.parquet", columns=cols)
     infra = {}
-    for name in ("iris", "qpv"):
+    for name in ZONE_LEVELS:
         path = geo_build / "geo" / f"{name}.parquet"
         if path.exists():
             present = pq.read_schema(path).names
@@ -275,7 +275,7 @@ def _audit_job(job: tuple[int, tuple[str, ...]]) -> tuple[str, tuple[str, ...], 
     structure = _AUDIT["structure"]
     period = structure.periods[p]
     local = _local(structure, p)
-    terr = territories(structure, local=local, infra=("iris", "qpv"))
+    terr = territories(structure, local=local, infra=ZONE_LEVELS)
     table = build_table(structure, terr, columns, p, local)
     published, hidden = _published_cells(_AUDIT["by_key"][period], terr, table)
     rounding = None
@@ -362,13 +362,25 @@ def check_lines(checks: dict) -> list[str]:
 
 def _public_denominators(geo_build: Path) -> pd.DataFrame:
     """Public populations (Insee) of communes and EPCI: denominators a reader knows."""
-    communes, _ = load_territories(geo_build)
+    communes, zones = load_territories(geo_build)
     pop = communes["population"].fillna(0).astype(float)
     epci = pop.groupby(communes["epci"]).sum()
     frames = [
         pd.DataFrame({"niveau": "commune", "code": communes["code"], "valeur": pop}),
         pd.DataFrame({"niveau": "epci", "code": epci.index, "valeur": epci.to_numpy()}),
     ]
+    for level in EXACT_ZONES:  # the arrondissements' own populations
+        if level in zones:
+            z = zones[level]
+            frames.append(
+                pd.DataFrame(
+                    {
+                        "niveau": level,
+                        "code": z["code"],
+                        "valeur": z["population"].fillna(0).astype(float),
+                    }
+                )
+            )
     return pd.concat(frames, ignore_index=True).assign(indicateur="population")
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from layers.demo_arm import split_cities
 from layers.facilities import generate_facilities, places_by_period
 from layers.periods import decembers, quarters, year_fraction
 
@@ -211,7 +212,7 @@ def generate(
     """Draw every count for every commune and quarter from its real population.
 
     `communes` needs code, population, area_km2, departement, region, epci, caf. `infra` maps
-    "qpv" / "iris" to zones with code, commune (current code) and population.
+    "qpv" / "iris" / "arm" to zones with code, commune (current code) and population.
     """
     communes = communes.sort_values("code").reset_index(drop=True)
     rng = np.random.default_rng(seed)
@@ -238,10 +239,14 @@ def generate(
         facilities=facilities,
     )
     if infra:
-        data.infra = {name: _infra(rng, data, zones, name) for name, zones in infra.items()}
+        data.infra = {
+            name: split_cities(rng, data, zones) if name == ARM else _infra(rng, data, zones, name)
+            for name, zones in infra.items()
+        }
     return data
 
 
+ARM = "arm"  # the municipal arrondissements: every count, their city's exact parts
 INFRA_INDICATORS = {
     "iris": ("allocataires", "personnes_couvertes", "rsa"),
     "qpv": ("allocataires", "personnes_couvertes", "rsa", "qf_moins_400"),

@@ -21,7 +21,7 @@ import pandas as pd
 
 from layers.catalogue import CURATED
 from layers.household_links import household_counts, under_secrecy
-from layers.model import INFRA, LOCAL, levels_of_tier
+from layers.model import INFRA, LEVEL, LOCAL, levels_of_tier
 from layers.periods import decembers
 from layers.provenance import (
     DEMO_DATASET,
@@ -33,7 +33,8 @@ from layers.provenance import (
 )
 
 ROUNDED_FROM = 2020  # first December of the portal's rounded ("_f") files
-ROUNDED_LEVELS = levels_of_tier(LOCAL, INFRA)  # commune, EPCI, QPV, IRIS
+# commune, EPCI, arrondissements, QPV, IRIS (not the composite view: it stores no cell)
+ROUNDED_LEVELS = tuple(lv for lv in levels_of_tier(LOCAL, INFRA) if not LEVEL[lv].composite)
 
 
 def is_rounded_period(period: str, rounded_from: int | None) -> bool:

@@ -27,7 +27,16 @@ from layers.household_links import DESCRIBES, under_secrecy
 from layers.model import COUNT
 from layers.periods import decembers
 from layers.provenance import MIN_ROUNDED_DENOMINATOR
-from layers.publish import Territories, build_table, linked_tables, protect_table, territories
+from layers.publish import (
+    EXACT_ZONES,
+    INFRA_ZONES,
+    ZONE_LEVELS,
+    Territories,
+    build_table,
+    linked_tables,
+    protect_table,
+    territories,
+)
 from layers.secrecy import INFRA_KINDS, mask_rate
 from layers.store import MISSING, NOT_APPLICABLE, PUBLISHED, SECRET
 from layers.zone_secrecy import SMALL_ZONE_REASON, protect_zones
@@ -62,7 +71,7 @@ def suppressed_local(data: DemoData, period: int, rounded_from: int | None) -> b
 
 def _territories(data: DemoData, period: int, local: bool | None = None) -> Territories:
     local = _local(data, period) if local is None else local
-    return territories(data, local=local, infra=("iris", "qpv"))
+    return territories(data, local=local, infra=ZONE_LEVELS)
 
 
 def _run(job: Job) -> tuple[Job, np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict]:
@@ -247,11 +256,23 @@ class _PeriodCells:
         if source is None:
             source = data.amounts[name]
         raw = _aggregates(data, self.terr, source[:, self.p].astype(float))
+        raw = self._exact_zones(name, raw)
         return np.where(self.at_rounded, round_to(raw, rounding_step(name)), raw)
 
+    def _exact_zones(self, name: str, raw: np.ndarray) -> np.ndarray:
+        """The arrondissements' own values (they are zones of their city, not aggregates)."""
+        annual = {int(q): i for i, q in enumerate(self.data.annual_index)}
+        for zone in EXACT_ZONES:
+            rows = self.terr.zone_rows.get(zone)
+            values = self.data.infra.get(zone, (None, {}))[1].get(name)
+            if rows is not None and values is not None and self.p in annual:
+                raw[rows] = values[:, annual[self.p]]
+        return raw
+
     def emit(self, ind: str, values: np.ndarray, hide: np.ndarray) -> None:
-        """Rows of national and local territories (no derived value for the zones)."""
-        where = ~np.isin(self.terr.level, ("iris", "qpv"))
+        """Rows of national and local territories, arrondissements included (no derived value
+        for the infra-communal zones)."""
+        where = ~np.isin(self.terr.level, INFRA_ZONES)
         status = np.where(hide, SECRET, np.where(np.isnan(values), MISSING, PUBLISHED))
         rows = _rows(
             ind, self.terr, np.flatnonzero(where), self.data.periods[self.p], values[where]

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from layers.model import Indicator, level_name
+from layers.model import LEVEL, Indicator, level_name
 from layers.qpv_uncontoured import listed_cells
 from layers.store import PUBLISHED, Store
 from layers.territory_index import TerritoryIndex
@@ -63,7 +63,7 @@ def metadata_rows(ind: Indicator) -> list[tuple[str, str]]:
         ("Champ", ind.scope),
         ("Fréquence", ", ".join(sorted({ind.frequency(n) for n in ind.levels}))),
         ("Granularité temporelle", ind.granularity),
-        ("Niveaux", ", ".join(level_name(n) for n in ind.levels)),
+        ("Niveaux", ", ".join(level_name(n) for n in ind.levels if not LEVEL[n].composite)),
         ("Première période", ind.first_period),
         ("Dernière mise à jour", ind.last_update),
         ("Observations", ind.observations or "—"),

@@ -7,11 +7,13 @@ and its callbacks build the same lists from here.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from layers import strings_fr as fr
 from layers.catalogue import BY_ID, CATEGORIES, INDICATORS
 from layers.model import FILTER_LEVELS, LEVEL, MAP_LEVELS, level_name
+from layers.store import Store
 from layers.territory_index import Territory, TerritoryIndex
 from layers.url_state import DEFAULT_LEVEL
 from layers.views import period_text
@@ -69,26 +71,46 @@ def indicator_choice(
     return IndicatorChoice(subs, subtheme, options, value)
 
 
-def level_options(indicator: str, built: list[str]) -> list[dict]:
+def level_options(
+    indicator: str, built: list[str], with_data: Collection[str] | None = None
+) -> list[dict]:
+    """Every map level, greyed out where the indicator is not declared, not built or (given
+    `with_data`, the levels where the store has it) has no data."""
     ind = BY_ID[indicator]
     return [
         {
             "label": LEVEL[lv].plural,
             "value": lv,
-            "disabled": lv not in ind.levels or lv not in built,
+            "disabled": lv not in ind.levels
+            or lv not in built
+            or (with_data is not None and lv not in with_data),
         }
         for lv in MAP_LEVELS
     ]
 
 
-def level_choice(indicator: str, current: str | None, built: list[str]) -> tuple[list[dict], str]:
+def level_choice(
+    indicator: str,
+    current: str | None,
+    built: list[str],
+    with_data: Collection[str] | None = None,
+) -> tuple[list[dict], str]:
     """The level picker for an indicator: its options, and the current level when still usable,
     else the département (or the first usable level)."""
-    options = level_options(indicator, built)
+    options = level_options(indicator, built, with_data)
     usable = [o["value"] for o in options if not o["disabled"]]
     if current not in usable:
         current = DEFAULT_LEVEL if DEFAULT_LEVEL in usable else (usable or [None])[0]
     return options, current
+
+
+def levels_with_data(store: Store | None, indicator: str) -> set[str] | None:
+    """Levels where the store has the indicator (None without a store: nothing to check)."""
+    if store is None:
+        return None
+    return {
+        lv for (ind, lv), periods in store.availability().items() if ind == indicator and periods
+    }
 
 
 def period_options(periods: list[str]) -> list[dict]:

@@ -20,7 +20,7 @@ import pandas as pd
 
 from layers.catalogue import BY_ID, CATEGORIES, INDICATORS
 from layers.classify import format_fr
-from layers.model import LEVEL, REFERENCE_LEVELS, Indicator, level_name, parent_levels
+from layers.model import LEVEL, LEVELS, REFERENCE_LEVELS, Indicator, level_name, parent_levels
 from layers.provenance import Provenance
 from layers.series_notes import APPROX, is_approximate, note, provenance_of, source_line
 from layers.store import MISSING, NOT_APPLICABLE, PUBLISHED, SECRET, Store
@@ -66,6 +66,10 @@ BENEFIT_SHORT_FR = {
     "aeeh": "Allocation d'éducation de l'enfant handicapé (AEEH)",
 }
 NEIGHBOUR_DEFAULTS = ("part_aides_logement", "taux_personnes_couvertes", "allocataires")
+# From the composite views (« communes et arrondissements »): the city each part (an
+# arrondissement) belongs to, its first reference; and the view its neighbours are found in.
+CITY_OF_PART = {lv.composite[1]: lv.composite[0] for lv in LEVELS if lv.composite}
+PART_NEIGHBOURS = {lv.composite[1]: lv.code for lv in LEVELS if lv.composite}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -159,6 +163,8 @@ class Identity:
     density: float | None
     density_text: str
     postal_codes: tuple[str, ...]
+    # The municipal arrondissements of Paris, Lyon or Marseille (links on the city's profile).
+    parts: tuple[ParentRef, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -357,7 +363,8 @@ def _identity(index: TerritoryIndex, level: str, code: str) -> Identity:
     if terr is None:
         raise ViewError(f"Territoire inconnu : {level_name(level)} « {code} ».", 404)
     parents = []
-    for plevel in parent_levels("commune"):  # nearest first; an IRIS lists no commune
+    city = (CITY_OF_PART[level],) if level in CITY_OF_PART else ()
+    for plevel in (*city, *parent_levels("commune")):  # nearest first; an IRIS lists no commune
         pcode = terr.parents.get(plevel)
         if pcode:
             name = "France" if plevel == "france" else index.name(plevel, pcode) or pcode
@@ -378,16 +385,31 @@ def _identity(index: TerritoryIndex, level: str, code: str) -> Identity:
         density=density,
         density_text=f"{format_fr(density, 0)}\u00a0hab./km²" if density is not None else "",
         postal_codes=tuple(terr.postal_codes),
+        parts=_parts(index, level, code),
+    )
+
+
+def _parts(index: TerritoryIndex, level: str, code: str) -> tuple[ParentRef, ...]:
+    """The arrondissements of a city split into them (none for other territories)."""
+    part = next((p for p, whole in CITY_OF_PART.items() if whole == level), None)
+    if part is None or part not in index.levels():
+        return ()
+    table = index.table(part)
+    inside = table[index.children(part, level, code).to_numpy()].sort_values("code")
+    return tuple(
+        ParentRef(part, level_name(part), str(r.code), str(r.nom)) for r in inside.itertuples()
     )
 
 
 def _references(identity: Identity) -> tuple[ParentRef, ...]:
-    """The context columns, nearest first: reference levels coarser than the territory's."""
+    """The context columns, nearest first: an arrondissement's city, then the reference levels
+    coarser than the territory's."""
     order = LEVEL[identity.level].order
     refs = [
         p for p in identity.parents if p.level in REFERENCE_LEVELS and LEVEL[p.level].order < order
     ]
-    return tuple(sorted(refs, key=lambda p: REFERENCE_LEVELS.index(p.level)))
+    city = [p for p in identity.parents if p.level == CITY_OF_PART.get(identity.level)]
+    return (*city, *sorted(refs, key=lambda p: REFERENCE_LEVELS.index(p.level)))
 
 
 def _siblings(index: TerritoryIndex, identity: Identity) -> tuple[str, list[str]] | None:
@@ -447,8 +469,11 @@ def _read_page(store: Store, index: TerritoryIndex, identity: Identity, ids: lis
     level, code = identity.level, identity.code
     refs = _references(identity)
     siblings = _siblings(index, identity)
-    near = [c for c in index.neighbours(level, code) if c != code]
-    wanted = [(level, code), *[(p.level, p.code) for p in refs], *[(level, c) for c in near]]
+    nlevel = neighbour_level(index, level)
+    near = [c for c in index.neighbours(nlevel, code) if c != code]
+    wanted = [(level, code), *[(p.level, p.code) for p in refs], *[(nlevel, c) for c in near]]
+    if nlevel != level:
+        wanted.append((nlevel, code))
     if siblings is not None:
         wanted += [("commune", c) for c in siblings[1] if c != code and c not in near]
     every = _fetch(store, ids, wanted)
@@ -507,6 +532,7 @@ def profile(
     """
     if level not in LEVEL or level not in index.levels():
         raise ViewError(f"Niveau inconnu : « {str(level)[:40]} ».", 404)
+    level = index.source_level(level, code)  # a commune or arrondissement of the combined view
     identity = _identity(index, level, code)
     grouped = _theme_indicators(level)
     # Two queries for the whole page (latest periods, then every series), not two per indicator.
@@ -630,6 +656,14 @@ def _share_text(share: float | None, status: str) -> str:
     return STATUS_FR.get(status, "pas de données")
 
 
+def neighbour_level(index: TerritoryIndex, level: str) -> str:
+    """Where a territory's neighbours are looked for: an arrondissement's in the « communes et
+    arrondissements » view (the arrondissements beside it, and the communes at the city's edge),
+    when that view is built; every other level's at its own level."""
+    view = PART_NEIGHBOURS.get(level)
+    return view if view is not None and view in index.levels() else level
+
+
 def _neighbour_indicator(
     level: str, wanted: str | None, by_id: dict[str, Cell]
 ) -> Indicator | None:
@@ -662,10 +696,11 @@ def neighbours(
     if period is None:
         periods = store.periods(ind.id, level)
         period = periods[-1] if periods else None
-    codes = [code, *[c for c in index.neighbours(level, code) if c != code]]
-    df = prefetched if prefetched is not None else _fetch(store, ind, [(level, c) for c in codes])
+    nlevel = neighbour_level(index, level)
+    codes = [code, *[c for c in index.neighbours(nlevel, code) if c != code]]
+    df = prefetched if prefetched is not None else _fetch(store, ind, [(nlevel, c) for c in codes])
     rows = [
-        NeighbourRow(c, index.name(level, c) or c, c == code, _cell_at(ind, df, level, c, period))
+        NeighbourRow(c, index.name(nlevel, c) or c, c == code, _cell_at(ind, df, nlevel, c, period))
         for c in codes
     ]
     rows.sort(key=lambda r: (r.cell.value is None, -(r.cell.value or 0), r.name))

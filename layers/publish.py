@@ -23,11 +23,16 @@ from layers.catalogue import BREAKDOWNS
 from layers.config import DEFAULT_INFRA_MIN_HOUSEHOLDS
 from layers.demo import DemoData
 from layers.household_links import link_groups, mirrored_pairs
-from layers.model import parent_levels
+from layers.model import INFRA, LEVELS, levels_of_tier, parent_levels
 from layers.secrecy import primary_mask, protect
 
 # Where the communes' values sum: EPCI, Caf, département, région, France.
 AGGREGATE_LEVELS = parent_levels("commune")
+# Zones within a commune: the municipal arrondissements (their city is exactly their sum), then
+# the infra-communal zones (within their commune, some households left out).
+EXACT_ZONES = tuple(lv.composite[1] for lv in LEVELS if lv.composite)
+INFRA_ZONES = levels_of_tier(INFRA)
+ZONE_LEVELS = (*EXACT_ZONES, *INFRA_ZONES)
 # Runs per group of "protect, then hide the mirrored cells" before giving up (1 or 2 suffice).
 MAX_LINK_ROUNDS = 8
 
@@ -109,7 +114,8 @@ def territories(data: DemoData, *, local: bool, infra: Iterable[str] = ()) -> Te
         zone_rows[name] = np.arange(first, first + len(zones))
         zone_parent[name] = rows.astype(int)  # commune territory index == commune row
         exact = zones["partition"] if "partition" in zones else pd.Series(False, zones.index)
-        zone_exact[name] = exact.to_numpy(dtype=bool)
+        # Arrondissements make up their city; the IRIS of a split commune make it up too.
+        zone_exact[name] = exact.to_numpy(dtype=bool) | (name in EXACT_ZONES)
         commune_row = np.r_[commune_row, rows.astype(int)]
     return Territories(
         np.concatenate(levels),

@@ -4,7 +4,8 @@ A table is one series group (a field and its breakdown values `<field>.<dimensio
 at one period. Its relations, as the store will publish them:
 
 - breakdown: the values of one dimension add up to the field, per territory;
-- geography: départements add up to their région and to France, régions to France.
+- geography: départements add up to their région and to France, régions to France, the
+  municipal arrondissements of Paris, Lyon and Marseille to their city.
 
 A relation is kept only when the values verify it and no cell of it is rounded (rounded cells
 are not additive): an exact sum is an equality; parts adding up to less than the total (a part
@@ -22,12 +23,13 @@ import pandas as pd
 
 from geodata.cog import Cog
 from layers.audit import TOL, Relations
-from layers.ingest.places import FRANCE
-from layers.model import parent_levels
+from layers.ingest.places import FRANCE, city_of
+from layers.model import LEVEL, parent_levels
 from layers.secrecy import build_relations
 
 FRANCE_LEVEL = "france"
 CHILD_LEVELS = ("departement", "region")  # the levels of the national files that add up
+ARM_LEVEL, CITY_LEVEL = LEVEL["commune_arm"].composite[::-1]  # arrondissements, their city
 
 Relation = tuple[tuple[str, ...], int, np.ndarray]  # (family, total row, part rows)
 
@@ -50,7 +52,7 @@ class Table:
         raw = rows["raw"].to_numpy(dtype=float).copy()
         rounded = rows["rounded"].to_numpy(dtype=bool)
         known = ~np.isnan(raw) & (np.nan_to_num(raw, nan=-1.0) >= 0) & ~rounded
-        relations = [*_breakdowns(rows), *_geography(rows, regions)]
+        relations = [*_breakdowns(rows), *_geography(rows, regions), *_cities(rows)]
         table = cls(rows, raw, known, relations)
         table.deduce(rows["hidden"].to_numpy(dtype=bool) & np.isnan(raw) & ~rounded)
         return table
@@ -148,6 +150,21 @@ def _geography(rows: pd.DataFrame, regions: Mapping[str, str]) -> Iterator[Relat
                 owner = [regions.get(c, "") for c in code[kids]]
             wanted = list(zip(ind[kids], [parent] * kids.size, owner, strict=True))
             yield from _split((child, parent), _positions(keys, wanted), kids)
+
+
+def _cities(rows: pd.DataFrame) -> Iterator[Relation]:
+    """Municipal arrondissements into their city, per indicator: a hidden arrondissement is
+    then never the difference between its city and the others."""
+    level = rows["niveau"].astype(str).to_numpy()
+    kids = np.flatnonzero(level == ARM_LEVEL)
+    if not kids.size:
+        return
+    ind = rows["indicateur"].astype(str).to_numpy()
+    code = rows["code"].astype(str).to_numpy()
+    keys = list(zip(ind, level, code, strict=True))
+    owner = [city_of(c) or "" for c in code[kids]]
+    wanted = list(zip(ind[kids], [CITY_LEVEL] * kids.size, owner, strict=True))
+    yield from _split((ARM_LEVEL, CITY_LEVEL), _positions(keys, wanted), kids)
 
 
 def _kind(total: int, parts: np.ndarray, raw: np.ndarray, known: np.ndarray) -> str | None:

@@ -20,6 +20,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from geodata.cog import PLM
+from layers.model import LEVELS
 from layers.provenance import PROVENANCE_FILE, Provenance, check_provenance, lookup
 
 PUBLISHED, SECRET, MISSING, NOT_APPLICABLE = "publie", "secret", "manquant", "non_concerne"
@@ -32,6 +34,28 @@ SERIES_FILE = "series.parquet"
 META_FILE = "manifest.json"
 ROW_GROUP = 200_000
 SERIES_ROW_GROUP = 16_384
+
+
+# Views made of other levels' cells (« communes et arrondissements »): level -> (whole level,
+# its split part, codes of the whole level the part replaces). Read at query time, never stored:
+# their secrecy is exactly that of their source cells.
+COMPOSITES: dict[str, tuple[str, str, tuple[str, ...]]] = {
+    lv.code: (lv.composite[0], lv.composite[1], tuple(sorted(PLM.values())))
+    for lv in LEVELS
+    if lv.composite
+}
+
+
+def _with_composites(table: str) -> str:
+    """SQL of the stored cells of `table` plus the cells of every composite level."""
+    parts = [f"SELECT * FROM {table}"]
+    for level, (whole, part, split) in COMPOSITES.items():
+        replaced = ", ".join(f"'{c}'" for c in split)
+        parts.append(
+            f"SELECT indicateur, '{level}' AS niveau, code, periode, valeur, statut FROM {table} "
+            f"WHERE (niveau = '{whole}' AND code NOT IN ({replaced})) OR niveau = '{part}'"
+        )
+    return " UNION ALL ".join(parts)
 
 
 class StoreError(RuntimeError):
@@ -134,6 +158,10 @@ class Store:
             con = duckdb.connect(config={"threads": 1})
             con.execute(f"CREATE VIEW v AS SELECT * FROM read_parquet('{self._path}')")
             con.execute(f"CREATE VIEW s AS SELECT * FROM read_parquet('{self._series_path}')")
+            # `v` and `s` are the stored cells (copied by the real store); `vc` and `sc` add the
+            # composite levels for every reader.
+            con.execute(f"CREATE VIEW vc AS {_with_composites('v')}")
+            con.execute(f"CREATE VIEW sc AS {_with_composites('s')}")
             self._local.con = con
         return con
 
@@ -143,7 +171,7 @@ class Store:
     def layer(self, indicator: str, level: str, period: str) -> pd.DataFrame:
         """Every territory of a level for one indicator and period: code, valeur, statut."""
         return self.query(
-            "SELECT code, valeur, statut FROM v WHERE indicateur = ? AND niveau = ? "
+            "SELECT code, valeur, statut FROM vc WHERE indicateur = ? AND niveau = ? "
             "AND periode = ? ORDER BY code",
             [indicator, level, period],
         )
@@ -151,7 +179,7 @@ class Store:
     def series(self, indicator: str, level: str, code: str) -> pd.DataFrame:
         """One territory's series: periode, valeur, statut (secrets stay gaps)."""
         return self.query(
-            "SELECT periode, valeur, statut FROM v WHERE indicateur = ? AND niveau = ? "
+            "SELECT periode, valeur, statut FROM vc WHERE indicateur = ? AND niveau = ? "
             "AND code = ? ORDER BY periode",
             [indicator, level, code],
         )
@@ -175,7 +203,7 @@ class Store:
             # One or two indicators: the copy by indicator prunes best (15 ms against 26 ms for
             # a series and its references); a profile's thirty: the copy by territory (30 ms
             # against 360 ms).
-            t = "v" if len(wanted_ind) <= 2 else "s"
+            t = "vc" if len(wanted_ind) <= 2 else "sc"
             return con.execute(
                 f"SELECT {', '.join(f'{t}.{c}' for c in columns)} FROM {t} "
                 f"JOIN wanted w ON {t}.niveau = w.niveau AND {t}.code = w.code "
@@ -202,7 +230,7 @@ class Store:
                     strict=True,
                 ):
                     found.setdefault((ind, lvl), []).append(per)
-                self._availability = {k: sorted(v) for k, v in found.items()}
+                self._availability = _composite_periods({k: sorted(v) for k, v in found.items()})
             return self._availability
 
     def provenance(self, indicator: str, level: str, period: str) -> Provenance | None:
@@ -211,6 +239,8 @@ class Store:
             if self._provenance is None:
                 path = self.folder / PROVENANCE_FILE
                 self._provenance = lookup(pd.read_parquet(path)) if path.is_file() else {}
+            if level in COMPOSITES:  # read from its levels: their regime is the same file's
+                level = COMPOSITES[level][0]
             return self._provenance.get((indicator, level, period))
 
     def periods(self, indicator: str, level: str) -> list[str]:
@@ -225,6 +255,18 @@ class Store:
             "SELECT indicateur, niveau, count(DISTINCT periode) AS periodes, count(*) AS cellules "
             "FROM v GROUP BY 1, 2 ORDER BY 1, 2"
         )
+
+
+def _composite_periods(found: dict[tuple[str, str], list[str]]) -> dict:
+    """A composite level has an indicator's periods where both its source levels have them."""
+    out = dict(found)
+    indicators = {ind for ind, _ in found}
+    for level, (whole, part, _) in COMPOSITES.items():
+        for ind in indicators:
+            both = sorted(set(found.get((ind, whole), ())) & set(found.get((ind, part), ())))
+            if both:
+                out[(ind, level)] = both
+    return out
 
 
 def timed(fn: Callable[..., object], *args: object, repeat: int = 20) -> float:

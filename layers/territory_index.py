@@ -6,6 +6,7 @@ the level's web geometry and vector tiles (feature id = row number), which the m
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -15,6 +16,12 @@ import pandas as pd
 
 from layers.catalogue import fold
 from layers.model import LEVEL, LEVEL_CODES, MAP_LEVELS
+
+# « 1er », « 2e », « 15ème », « 3 ème »: one spelling of an ordinal (names of arrondissements).
+_ORDINAL = re.compile(r"\b(\d+)\s*(?:ere|er|eme|e)\b")
+# Levels searched: the map's, but not the composite views (their territories are those of their
+# parts, found once at their own level).
+SEARCH_LEVELS = tuple(lv for lv in MAP_LEVELS if not LEVEL[lv].composite)
 
 _ATTRS = ("code", "nom", "population", "area_km2", "label_lon", "label_lat", "codes_postaux")
 
@@ -73,6 +80,14 @@ class TerritoryIndex:
     def position(self, level: str, code: str) -> int | None:
         """Feature id of a territory in its level (None when unknown)."""
         return self._positions(level).get(code) if level in LEVEL else None
+
+    def source_level(self, level: str, code: str) -> str:
+        """The level a territory of a composite view comes from (« Lyon 3e » of the communes
+        and arrondissements: `arm`); the level itself otherwise."""
+        for part in reversed(LEVEL[level].composite if level in LEVEL else ()):
+            if part in self.levels() and self.position(part, code) is not None:
+                return part
+        return level
 
     def get(self, level: str, code: str) -> Territory | None:
         if level not in self.levels():
@@ -146,7 +161,7 @@ class TerritoryIndex:
     @cached_property
     def _search_table(self) -> pd.DataFrame:
         parts = []
-        for level in MAP_LEVELS:
+        for level in SEARCH_LEVELS:
             if level not in self.levels():
                 continue
             t = self.table(level)
@@ -156,7 +171,7 @@ class TerritoryIndex:
                         "level": level,
                         "code": t["code"],
                         "nom": t["nom"],
-                        "folded": [fold(n).replace("-", " ").replace("'", " ") for n in t["nom"]],
+                        "folded": [_fold(n) for n in t["nom"]],
                         "postal": t.get("codes_postaux", ""),
                         "population": t.get("population", np.nan),
                     }
@@ -170,8 +185,7 @@ class TerritoryIndex:
         Exact name or code first, then names starting with the query, then containing it;
         bigger territories first within each group.
         """
-        q = fold(query or "").replace("-", " ").replace("'", " ").strip()
-        q = " ".join(q.split())
+        q = _fold(query or "")
         df = self._search_table
         if not q or df.empty or len(q) > 100:
             return []
@@ -179,7 +193,8 @@ class TerritoryIndex:
             code = "".join(ch for ch in q.upper() if ch.isalnum())  # "2A004(" -> "2A004"
             postal = df["postal"].astype(str).str.split()
             hits = df[(df["code"] == code) | postal.map(lambda codes: code in codes)]
-            rank = np.where(hits["code"] == code, 0, 1)
+            # A postal code of an arrondissement (75015) names it before its city.
+            rank = np.where(hits["code"] == code, 0, np.where(hits["level"] == "arm", 1, 2))
         else:
             starts = df["folded"].str.startswith(q)
             contains = df["folded"].str.contains(q, regex=False)
@@ -189,6 +204,12 @@ class TerritoryIndex:
         hits = hits.sort_values(["_rank", "_pop", "nom"]).head(limit)
         found = [self.get(r.level, r.code) for r in hits.itertuples()]
         return [t for t in found if t is not None]
+
+
+def _fold(text: str) -> str:
+    """Lower case without accents, hyphens or apostrophes, one spelling of ordinals."""
+    folded = fold(text).replace("-", " ").replace("'", " ")
+    return " ".join(_ORDINAL.sub(r"\1e", folded).split())
 
 
 def _num(value: object) -> float | None:

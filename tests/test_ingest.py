@@ -79,7 +79,7 @@ def test_commune_export_sums_paris_and_lyon(cog: Cog) -> None:
     report = result.report
     assert report.format == FORMAT_PORTAL
     assert report.encodage == "UTF-8 (avec BOM)" and report.separateur == ";"
-    assert report.niveaux == ["commune"]
+    assert report.niveaux == ["arm", "commune"]  # arrondissements kept, and summed
     assert report.periodes == ["2023-12", "2024-12"]
     assert report.colonnes_reconnues["indfoy_ndur"] == "allocataires"
     assert report.colonnes_reconnues["indmtt_rsa"] == "rsa_montant"
@@ -109,8 +109,23 @@ def test_commune_export_sums_paris_and_lyon(cog: Cog) -> None:
     assert value(result, "af", "69123", "2024-12")["valeur"] == sum(
         int(r["indfoy_af"]) for r in lyon
     )
-    # No arrondissement code survives; Lyon did not exist in 2023 in this file.
-    assert not result.rows["code"].str.match(r"^(751|6938|132)\d\d$").any()
+    # The arrondissements are kept at their own level, as the file gives them (a blank stays
+    # secret), and only there; Lyon did not exist in 2023 in this file.
+    rows = result.rows
+    arm_codes = rows["code"].str.match(r"^(751|6938|132)\d\d$")
+    assert (rows.loc[arm_codes, "niveau"] == "arm").all() and (rows["niveau"] == "arm").any()
+    arm = rows[(rows["niveau"] == "arm") & (rows["indicateur"] == "allocataires")]
+    arm = arm.set_index(["code", "periode"])
+    for r in paris + paris24 + lyon:
+        cell = arm.loc[(r["numcomdo"], r["dtreffre"])]
+        if r["indfoy_ndur"] == "":
+            assert cell["statut"] == "secret" and math.isnan(cell["valeur"])
+        else:
+            assert cell["statut"] == "publie" and cell["valeur"] == int(r["indfoy_ndur"])
+    rsa7 = rows[(rows["code"] == "75107") & (rows["indicateur"] == "rsa")]
+    assert set(rsa7.loc[rsa7["periode"] == "2024-12", "statut"]) == {"secret"}
+    paris23 = arm.xs("2023-12", level="periode").loc[[r["numcomdo"] for r in paris], "valeur"]
+    assert paris23.sum() == value(result, "allocataires", "75056", "2023-12")["valeur"]
     assert not ((result.rows["code"] == "69123") & (result.rows["periode"] == "2023-12")).any()
 
 
@@ -175,6 +190,11 @@ def test_city_row_wins_over_its_arrondissements(cog: Cog, tmp_path: Path) -> Non
     result = parse_file(write(tmp_path, text), cog)
     assert value(result, "allocataires", "75056", "2024-12")["valeur"] == 1000
     assert any("arrondissement" in w for w in result.report.avertissements)
+    # The arrondissements are still kept at their own level.
+    arm = result.rows[
+        (result.rows["niveau"] == "arm") & (result.rows["indicateur"] == "allocataires")
+    ]
+    assert len(arm) == 20 and (arm["valeur"] == 5).all()
 
 
 def test_missing_arrondissement_hides_the_city_total(cog: Cog, tmp_path: Path) -> None:

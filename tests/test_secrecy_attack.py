@@ -109,6 +109,16 @@ def geography(live_app, cells: Cells, period: str) -> list[tuple[Place, list[Pla
             terr = get_json(base, f"/api/v1/territories/{level}/{code}")
             communes.add(terr["parents"]["commune"]["code"])
         out += [rel("commune", c, level, level == "iris") for c in sorted(communes)]
+    # The municipal arrondissements make up their city exactly; the « communes et
+    # arrondissements » view repeats the cells of both levels.
+    cities = {
+        get_json(base, f"/api/v1/territories/arm/{code}")["parents"]["commune"]["code"]
+        for code in by_level.get("arm", [])
+    }
+    out += [rel("commune", c, "arm", True) for c in sorted(cities)]
+    arms = set(by_level.get("arm", []))
+    for code in by_level.get("commune_arm", []):
+        out.append((("commune_arm", code), [("arm" if code in arms else "commune", code)], True))
     return out
 
 

@@ -24,6 +24,7 @@ from layers.options import (
     filter_options,
     indicator_options,
     level_options,
+    levels_with_data,
     period_choice,
     period_options,
     subtheme_options,
@@ -97,10 +98,14 @@ def view_block(state: ViewState, built: list[str], periods: list[str]) -> html.D
     ind = BY_ID[state.indicateur]
     counts = not ind.is_rate
     representation = state.representation or default_representation(ind)
+    info = current_data().store()
+    with_data = levels_with_data(info.store if info else None, ind.id)
     return html.Div(
         [
             html.H2(fr.LABEL_LEVEL),
-            dbc.RadioItems(id="niveau", options=level_options(ind.id, built), value=state.niveau),
+            dbc.RadioItems(
+                id="niveau", options=level_options(ind.id, built, with_data), value=state.niveau
+            ),
             _select(
                 fr.LABEL_PERIOD,
                 "periode",

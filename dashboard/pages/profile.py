@@ -45,6 +45,16 @@ def _parents(identity: Identity) -> html.P:
     return html.P(links[:-1] or "", className="cc-parents")
 
 
+def _parts(identity: Identity) -> html.P | None:
+    """« Arrondissements : Lyon 1er Arrondissement · … » on the profile of a split city."""
+    if not identity.parts:
+        return None
+    links: list = []
+    for part in identity.parts:
+        links += [html.A(part.name, href=f"/territoire/{part.level}/{part.code}"), " · "]
+    return html.P(["Arrondissements : ", *links[:-1]], className="cc-parents", id="fiche-parties")
+
+
 def _capital(text: str) -> str:
     return text[:1].upper() + text[1:]
 
@@ -121,6 +131,7 @@ def _summary(prof: Profile, level: str, code: str) -> list:
         html.H2(f"Fiche territoire : {prof.identity.name}", id="fiche-titre"),
         html.P(f"{kind.capitalize()} {code} · {key.period_label}", className="cc-note"),
         _parents(prof.identity),
+        _parts(prof.identity),
         html.Div(cards, className="cc-cards"),
         html.Div(
             [
@@ -258,7 +269,8 @@ def profile_layout(data: AppData, level: str | None = None, code: str | None = N
             ],
             role="alert",
         )
-    level, code = str(level), str(code)  # a known territory: both were given
+    # A known territory: both were given (the level it comes from for the combined view).
+    level, code = prof.identity.level, str(code)
     sections = [
         *_summary(prof, level, code),
         *_neighbours_section(prof, level, code),

@@ -13,7 +13,13 @@ import pandas as pd
 from geodata.cog import Cog
 from layers.ingest.breakdown import DIM_PREFIX, Field, spread
 from layers.ingest.epci_history import map_old_epci
-from layers.ingest.harmonise import WideBlock, merge_to_current, prefer_city_rows, to_long
+from layers.ingest.harmonise import (
+    WideBlock,
+    arrondissement_rows,
+    merge_to_current,
+    prefer_city_rows,
+    to_long,
+)
 from layers.ingest.infra_codes import sample_iris_codes
 from layers.ingest.places import (
     NOT_LOCATED,
@@ -169,8 +175,9 @@ def _level_rows(
         wide = collapse_repeats(
             wide, report, ["niveau", "source", "periode"], repeated_level=repeated
         )
+        arms = arrondissement_rows(wide)
         wide = prefer_city_rows(wide, report)
-        wide = merge_to_current(wide, report, arrondissement_counts(cog))
+        wide = merge_to_current(wide, report, arrondissement_counts(cog)).plus(arms)
     return to_long(wide), _cells(wide), champs, wide.natures
 
 

@@ -9,7 +9,8 @@ Rules, for rows that land on the same current territory and period:
   territory; otherwise it becomes secret (NaN) and the report says so;
 - Paris, Lyon and Marseille by municipal arrondissement: same rules, plus every arrondissement
   must be present (a missing one hides the total) and rates are always hidden; when the file
-  also holds the city's own row, that row wins and the arrondissements are set aside.
+  also holds the city's own row, that row wins for the commune. Either way each arrondissement
+  row is also kept as it is at the level `arm` (`arrondissement_rows`).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from layers.ingest.report import PUBLISHED, ROW_COLUMNS, SECRET, ImportReport
 from layers.model import RATE
 
 KEY = ["niveau", "target", "periode"]
+ARM = "arm"  # the level of the municipal arrondissements (layers/model.py)
 
 
 @dataclass
@@ -33,6 +35,15 @@ class WideBlock:
     values: pd.DataFrame  # float, one column per indicator
     secret: pd.DataFrame  # 1.0 hidden, 0.0 published, NaN absent
     natures: dict[str, str]
+
+    def plus(self, other: WideBlock) -> WideBlock:
+        """This block's rows, then `other`'s."""
+        return WideBlock(
+            pd.concat([self.keys, other.keys], ignore_index=True),
+            pd.concat([self.values, other.values], ignore_index=True),
+            pd.concat([self.secret, other.secret], ignore_index=True),
+            self.natures,
+        )
 
     def take(self, mask: np.ndarray) -> WideBlock:
         return WideBlock(
@@ -52,6 +63,15 @@ def _arrondissement_mask(keys: pd.DataFrame) -> np.ndarray:
             & keys["source"].str.startswith(prefix)
         ).to_numpy()
     return mask
+
+
+def arrondissement_rows(block: WideBlock) -> WideBlock:
+    """The rows of municipal arrondissements, placed at the level `arm` under their own code
+    (their values and secrets as the file gives them): the city's total is made apart."""
+    arms = block.take(_arrondissement_mask(block.keys))
+    arms.keys["niveau"] = ARM
+    arms.keys["target"] = arms.keys["source"]
+    return arms
 
 
 def prefer_city_rows(block: WideBlock, report: ImportReport) -> WideBlock:

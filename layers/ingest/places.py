@@ -197,6 +197,14 @@ def is_arrondissement(code: str, current: str | None) -> bool:
     return bool(prefix) and code != current and code.startswith(prefix)
 
 
+def city_of(code: str) -> str | None:
+    """Paris, Lyon or Marseille for one of its municipal arrondissements (None otherwise)."""
+    return next(
+        (c for c, prefix in ARRONDISSEMENT_PREFIX.items() if code.startswith(prefix) and code != c),
+        None,
+    )
+
+
 def arrondissement_counts(cog: Cog) -> dict[str, int]:
     """How many municipal arrondissements each of Paris, Lyon and Marseille has."""
     counts = dict.fromkeys(PLM_CITIES, 0)
