@@ -12,6 +12,9 @@ On the full commune layer of the build cache (all of France), in headless Chromi
   locations, z, featureidkey="properties.code"))`, map style "white-bg", recoloured with
   `Plotly.restyle(gd, {z: [newZ]})` after fetching the same values.
 
+Then the same first draw and UI recolour for the national IRIS (all France and one
+département), the QPV and the « communes et arrondissements » view, when the build has them.
+
 Run: `python -m bench.map_bench [--runs 5] [--cache DIR] [--no-naive]`.
 """
 
@@ -195,6 +198,56 @@ def bench_ours(base: str, runs: int, first_runs: int) -> dict[str, list[float]]:
     return out
 
 
+# The new levels of the national geography, as users open them (counts: proportional circles).
+EXTRA_VIEWS = (
+    ("IRIS, toute la France", "iris", ""),
+    ("IRIS, Rhône (69)", "iris", "&filtre=departement:69"),
+    ("QPV, toute la France", "qpv", ""),
+    ("communes et arrondissements", "commune_arm", ""),
+)
+
+
+def bench_view(base: str, level: str, query: str, runs: int, first_runs: int) -> dict:
+    """First draw and recolour through the UI of one level (and filter) of the map."""
+    from browser_support import make_driver
+
+    url = f"{base}/?niveau={level}&indicateur={UI_INDICATORS[0]}{query}"
+    out = {"first": bench_first_draw(url, OURS_FIRST_JS, first_runs)}
+    driver = make_driver()
+    try:
+        driver.get(url)
+        _wait(driver, OURS_FIRST_JS)
+        spec = driver.execute_script("return window.cafmap.state.lastSpec;")
+        if not spec or spec.get("niveau") != level:
+            raise RuntimeError(f"cafmap did not show the {level} level: {spec!r}")
+        out["recolour_ui"] = [
+            float(driver.execute_async_script(OURS_UI_SWITCH_JS, UI_INDICATORS[(i + 1) % 2]))
+            for i in range(runs)
+        ]
+    finally:
+        driver.quit()
+    return out
+
+
+def bench_views(base: str, levels: dict, runs: int, first_runs: int) -> dict[str, dict]:
+    """The extra views whose level the build has, by label."""
+    return {
+        label: bench_view(base, level, query, runs, first_runs)
+        for label, level, query in EXTRA_VIEWS
+        if level in levels
+    }
+
+
+def _print_views(views: dict[str, dict], ours: dict) -> None:
+    print(f"\n{'view (median ms)':38} {'first draw':>11} {'recolour UI':>12}")
+    print(
+        f"{'communes (above)':38} {_median(ours['first']):11.0f} "
+        f"{_median(ours['recolour_ui']):12.0f}"
+    )
+    for label, out in views.items():
+        print(f"{label:38} {_median(out['first']):11.0f} {_median(out['recolour_ui']):12.0f}")
+
+
 def bench_naive(base: str, runs: int, first_runs: int) -> dict[str, list[float]]:
     from browser_support import make_driver
 
@@ -314,10 +367,12 @@ def main(argv: list[str] | None = None) -> int:
     with LiveServer(app.server) as server:
         ours = bench_ours(server.url, args.runs, args.first_runs)
         naive = None if args.no_naive else bench_naive(server.url, args.runs, args.first_runs)
+        views = bench_views(server.url, levels, args.runs, args.first_runs)
     _print_table(ours, naive, args.runs)
+    _print_views(views, ours)
     print(f"(bench took {time.perf_counter() - started:.0f} s; raw timings with --json)")
     if args.json:
-        args.json.write_text(json.dumps({"ours": ours, "naive": naive}, indent=1))
+        args.json.write_text(json.dumps({"ours": ours, "naive": naive, "views": views}, indent=1))
     return 0
 
 

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 
 from layers.catalogue import fold
 from layers.ingest.errors import CafdataFormatError
-from layers.model import LEVEL
 
 # Canonical role -> (French name in the report, accepted headers once folded, first wins).
 # Coordinates from a GeoJSON geometry or an Opendatasoft `geo_point_2d` come as the synthetic
@@ -61,7 +60,7 @@ ROLES: dict[str, tuple[str, tuple[str, ...]]] = {
     # A city's « Arrondissement » column holds postcodes (13001), never INSEE codes (13201).
     "cp": (
         "Code postal",
-        ("code_postal", "cp", "codepostal", "postal_code", LEVEL["arm"].short),
+        ("code_postal", "cp", "codepostal", "postal_code", "arrondissement"),
     ),
     "ville": (
         "Commune",

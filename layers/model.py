@@ -79,7 +79,8 @@ LEVELS: tuple[Level, ...] = (
     ),
     # The 45 municipal arrondissements of Paris, Lyon and Marseille (INSEE type « ARM »).
     Level(
-        "arm", "Arrondissements municipaux", "arrondissement municipal", "arrondissement",
+        "arm", "Arrondissements municipaux", "arrondissement municipal",
+        "arrondissement municipal",
         ("commune", "epci", "caf", "departement", "region"), neighbours=True,
     ),
     Level(

@@ -219,7 +219,7 @@ def test_profile_of_an_arrondissement_compares_it_with_its_neighbours_and_city(
     store = arm_data.store().store
     prof = profile(store, index, "arm", "69383")
     ident = prof.identity
-    assert ident.name.startswith("Lyon 3e") and ident.level_label == "arrondissement"
+    assert ident.name.startswith("Lyon 3e") and ident.level_label == "arrondissement municipal"
     assert ident.parents[0].level == "commune" and ident.parents[0].code == LYON
     # The city first among the references, then the EPCI, département, région, France.
     refs = [(r.level, r.code) for r in prof.references]

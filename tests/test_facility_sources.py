@@ -85,9 +85,11 @@ def test_the_real_marseille_list_imports_as_it_is(places) -> None:
     assert set(t["commune"]) == {"13055"}
     # Each crèche keeps its arrondissement (the file's postcode 13001 -> INSEE 13201).
     assert sorted(set(t["arm"])) == [f"132{n:02d}" for n in range(1, 17)]
+    # The build's arrondissement polygons place the points; the file's postcodes agree for
+    # nearly all (a geocoded point near a boundary can fall in the next arrondissement).
     raw = pd.read_csv(MARSEILLE, dtype=str).dropna(subset=["Latitude"])
-    expected = ("132" + raw["Arrondissement"].str[-2:]).tolist()
-    assert t["arm"].tolist() == expected
+    declared = ("132" + raw["Arrondissement"].str[-2:]).to_numpy()
+    assert (t["arm"].to_numpy() == declared).mean() >= 0.9
     assert t["type"].value_counts().to_dict() == {
         "Multi-accueil": 143,
         "Micro-crèche": 47,
@@ -451,6 +453,7 @@ def test_the_app_lists_and_draws_marseilles_crèches(geo, places, tmp_path) -> N
         data.facilities().table, data.index(), ["Multi-accueil"], "commune:13055"
     )
     assert listing.total == 143
-    # Each row names its arrondissement (its code while the build has no arrondissement level).
+    # Each row names its arrondissement (from the build's arrondissement level).
     shown = {r["commune"] for r in listing.rows}
-    assert all(c.startswith("Marseille (132") for c in shown) and len(shown) == 16
+    names = {data.index().name("arm", f"132{n:02d}") for n in range(1, 17)}
+    assert shown == names and len(shown) == 16
