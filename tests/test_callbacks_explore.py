@@ -138,7 +138,10 @@ def test_metadata_dialog_describes_the_indicator_in_french() -> None:
     described = dict(zip(terms, [part.children for part in body.children[1::2]], strict=True))
     assert is_open is True and title == ind.title
     assert described["Unité"] == ind.unit and described["Définition"] == ind.definition
-    assert described["Niveaux"] == "France, région, département, Caf, EPCI, commune, arrondissement"
+    assert (
+        described["Niveaux"]
+        == "France, région, département, Caf, EPCI, commune, arrondissement municipal"
+    )
     assert described["Série labellisée"] in ("oui", "non")
 
 
