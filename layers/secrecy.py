@@ -38,6 +38,7 @@ from layers.audit import (
     widen,
 )
 from layers.config import DEFAULT_INFRA_MIN_HOUSEHOLDS
+from layers.model import INFRA, levels_of_tier
 
 __all__ = [
     "Relations",
@@ -50,7 +51,8 @@ __all__ = [
     "relation_matrix",
 ]
 
-INFRA_KINDS = frozenset({"iris", "qpv"})
+# The zones under the Caf rule (SECRECY.md rules 3-4): the infra-communal levels of the model.
+INFRA_KINDS = frozenset(levels_of_tier(INFRA))
 # Why every cell of a small zone is hidden (internal reports only; publicly just "secret").
 SMALL_ZONE_REASON = "moins de {n} allocataires dans la zone"
 

@@ -186,6 +186,14 @@ def test_api_data_at_arm_and_commune_arm(client, arm_data: AppData) -> None:
         assert len(values) == 9 and sum(values) == pytest.approx(lyon_first["valeur"])
 
 
+def test_key_figures_of_the_combined_view_are_the_arrondissements(client) -> None:
+    """A territory of « communes et arrondissements » has the key figures of its source level."""
+    code = "69383"
+    both = get_json(client, f"/api/v1/territories/commune_arm/{code}")["key_figures"]
+    arm = get_json(client, f"/api/v1/territories/arm/{code}")["key_figures"]
+    assert both and both == arm
+
+
 def test_level_picker_offers_levels_with_geometry_and_data(arm_data: AppData, index) -> None:
     store = arm_data.store().store
     built = index.levels()

@@ -228,7 +228,7 @@ def key_figures(store: Store, index: TerritoryIndex, level: str, code: str) -> l
         return []
     placeholders = ", ".join("?" for _ in inds)
     cells = store.query(
-        "SELECT indicateur, periode, valeur, statut FROM v WHERE niveau = ? AND code = ? "
+        "SELECT indicateur, periode, valeur, statut FROM vc WHERE niveau = ? AND code = ? "
         f"AND indicateur IN ({placeholders})",
         [level, code, *[i.id for i in inds]],
     )
