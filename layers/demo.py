@@ -16,6 +16,7 @@ import pandas as pd
 
 from layers.demo_arm import split_cities
 from layers.facilities import generate_facilities, places_by_period
+from layers.model import SINGLE_IRIS
 from layers.periods import decembers, quarters, year_fraction
 
 DEFAULT_SEED = 20261123
@@ -251,7 +252,6 @@ INFRA_INDICATORS = {
     "iris": ("allocataires", "personnes_couvertes", "rsa"),
     "qpv": ("allocataires", "personnes_couvertes", "rsa", "qf_moins_400"),
 }
-SINGLE_IRIS = "Z"  # INSEE's type of a commune not split into IRIS (its IRIS is the commune)
 # The IRIS of a commune partition it when they cover this share of its area (the national file
 # covers every commune; a sample may hold only some of a commune's IRIS).
 PARTITION_AREA_SHARE = 0.9

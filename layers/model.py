@@ -130,6 +130,11 @@ def parent_levels(code: str) -> tuple[str, ...]:
     return (*LEVEL[code].parents, *(("france",) if code != "france" else ()))
 
 
+# INSEE's IRIS type of a commune not split into IRIS: its one IRIS is the commune itself, so
+# its values are the commune's (the Caf publishes none at IRIS level).
+SINGLE_IRIS = "Z"
+
+
 # ---------------------------------------------------------------------------------------------
 # Indicators
 

@@ -23,7 +23,16 @@ _ORDINAL = re.compile(r"\b(\d+)\s*(?:ere|er|eme|e)\b")
 # parts, found once at their own level).
 SEARCH_LEVELS = tuple(lv for lv in MAP_LEVELS if not LEVEL[lv].composite)
 
-_ATTRS = ("code", "nom", "population", "area_km2", "label_lon", "label_lat", "codes_postaux")
+_ATTRS = (
+    "code",
+    "nom",
+    "population",
+    "area_km2",
+    "label_lon",
+    "label_lat",
+    "codes_postaux",
+    "type_iris",
+)
 
 
 @dataclass(frozen=True)

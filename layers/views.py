@@ -15,6 +15,7 @@ from layers.model import (
     LEVEL,
     LEVEL_CODES,
     REFERENCE_LEVELS,
+    SINGLE_IRIS,
     Indicator,
     level_name,
     parent_levels,
@@ -128,13 +129,17 @@ def layer(
     """Every territory of the level (or of the parent), in feature order.
 
     Columns: fid (feature id), code, nom, valeur, statut (store vocabulary); a territory the
-    store does not know is "manquant".
+    store does not know is "manquant" ("sans objet" for an IRIS of type Z, whose value is its
+    commune's).
     """
     table = index.table(level)
     cells = store.layer(ind.id, level, period)
     cells["statut"] = cells["statut"].astype(str)
     merged = table[["code", "nom"]].merge(cells, on="code", how="left")
     merged["statut"] = merged["statut"].fillna(MISSING)
+    if "type_iris" in table.columns:  # an IRIS that is its whole commune: see the commune
+        single = (table["type_iris"].astype(str) == SINGLE_IRIS).to_numpy()
+        merged.loc[single & (merged["statut"] == MISSING).to_numpy(), "statut"] = NOT_APPLICABLE
     merged.loc[merged["statut"] != PUBLISHED, "valeur"] = float("nan")
     merged.insert(0, "fid", range(len(merged)))
     if parent is not None:

@@ -8,7 +8,8 @@ import pytest
 
 from layers.appdata import AppData
 from layers.catalogue import BY_ID
-from layers.store import PUBLISHED, SECRET
+from layers.model import SINGLE_IRIS
+from layers.store import NOT_APPLICABLE, PUBLISHED, SECRET
 from layers.views import (
     ViewError,
     indicator,
@@ -36,6 +37,20 @@ def test_layer_is_in_feature_order_and_hides_secrets(data) -> None:
     assert df["fid"].tolist() == list(range(len(df)))
     assert (df["statut"] == SECRET).any() and (df["statut"] == PUBLISHED).any()
     assert df.loc[df["statut"] != PUBLISHED, "valeur"].isna().all()
+
+
+def test_an_iris_that_is_its_whole_commune_is_not_applicable(data) -> None:
+    """IRIS of type Z have no value of their own (the Caf publishes the commune's): the map
+    says « non concerné », not « pas de données »; a split commune's IRIS keep their cells."""
+    index, info = data
+    ind = BY_ID["allocataires"]
+    period = period_of(info.store, ind, "iris", None)
+    df = layer(info.store, index, ind, "iris", period)
+    single = (index.table("iris")["type_iris"] == SINGLE_IRIS).to_numpy()
+    assert single.any() and (~single).any()
+    assert (df.loc[single, "statut"] == NOT_APPLICABLE).all()
+    assert df.loc[~single, "statut"].isin([PUBLISHED, SECRET]).any()
+    assert not (df.loc[~single, "statut"] == NOT_APPLICABLE).any()
 
 
 def test_parent_filter_keeps_only_children(data) -> None:
