@@ -29,7 +29,6 @@ from layers.periods import decembers
 from layers.provenance import MIN_ROUNDED_DENOMINATOR
 from layers.publish import (
     EXACT_ZONES,
-    INFRA_ZONES,
     ZONE_LEVELS,
     Territories,
     build_table,
@@ -272,7 +271,7 @@ class _PeriodCells:
     def emit(self, ind: str, values: np.ndarray, hide: np.ndarray) -> None:
         """Rows of national and local territories, arrondissements included (no derived value
         for the infra-communal zones)."""
-        where = ~np.isin(self.terr.level, INFRA_ZONES)
+        where = ~np.isin(self.terr.level, list(INFRA_KINDS))
         status = np.where(hide, SECRET, np.where(np.isnan(values), MISSING, PUBLISHED))
         rows = _rows(
             ind, self.terr, np.flatnonzero(where), self.data.periods[self.p], values[where]

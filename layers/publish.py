@@ -31,8 +31,7 @@ AGGREGATE_LEVELS = parent_levels("commune")
 # Zones within a commune: the municipal arrondissements (their city is exactly their sum), then
 # the infra-communal zones (within their commune, some households left out).
 EXACT_ZONES = tuple(lv.composite[1] for lv in LEVELS if lv.composite)
-INFRA_ZONES = levels_of_tier(INFRA)
-ZONE_LEVELS = (*EXACT_ZONES, *INFRA_ZONES)
+ZONE_LEVELS = (*EXACT_ZONES, *levels_of_tier(INFRA))
 # Runs per group of "protect, then hide the mirrored cells" before giving up (1 or 2 suffice).
 MAX_LINK_ROUNDS = 8
 
