@@ -42,7 +42,14 @@
     sourceMarks: {}, // source id -> {added, metadata, firstTile, loaded} (performance.now())
     sourceLayers: {}, // source id -> source-layer name (vector tiles) or null (GeoJSON)
     firstIdle: null,
+    marks: {}, // first time of each step of the first draw (debug only, see mark())
   };
+
+  // Timing marks of the first draw, read by bench/map_bench.py: only with ?cafmap_debug=1.
+  const DEBUG = /[?&]cafmap_debug=1/.test(window.location.search);
+  function mark(name) {
+    if (DEBUG && !(name in state.marks)) state.marks[name] = Math.round(performance.now());
+  }
 
   function el(tag, cls, parent) {
     const node = document.createElement(tag);
@@ -92,7 +99,9 @@
     // request for the same (immutable, versioned) URL is then served from the cache.
     if (spec.geometrie && !spec.tuiles) fetch(spec.geometrie).catch(function () {});
     setInitialView(new URL(window.location.href).searchParams.get("vue"));
+    mark("map_import");
     state.mapReady = import(spec.lib).then(function (lib) {
+      mark("map_module");
       state.lib = lib;
       const map = new lib.Map({
         container: state.ui.map,
@@ -126,7 +135,7 @@
       map.on("zoomend", redrawCircleLegend);
       return new Promise(function (resolve) {
         if (map.loaded()) resolve(map);
-        else map.once("load", function () { resolve(map); });
+        else map.once("load", function () { mark("map_load"); resolve(map); });
       });
     });
     return state.mapReady;
@@ -330,8 +339,11 @@
 
   function fetchValues(url, force) {
     if (!force && state.values.has(url)) return Promise.resolve(state.values.get(url));
+    mark("values_request");
     return fetch(url, { headers: { Accept: "application/json" } }).then(function (r) {
+      mark("values_response");
       return r.json().then(function (body) {
+        mark("values_parsed");
         if (!r.ok) throw new Error(body.erreur || "Erreur " + r.status);
         state.values.set(url, body);
         return body;
@@ -373,11 +385,12 @@
     entry.classes = next;
     entry.payload = payload;
     entry.parts.forEach(function (part) { paintPart(map, part, entry, prev); });
-    applyCircles(map, entry, payload);
+    const circles = applyCircles(map, entry, payload);
     insetsOf(entry.level).forEach(function (one) {
       paintPart(one.inset.map, one.part, entry, prev);
       insetCircles(one.inset, entry);
     });
+    return circles;
   }
 
   // Proportional circles (counts): one point per territory at its label point; the radius,
@@ -411,11 +424,21 @@
     const id = "cercles-" + entry.level;
     if (!circles) {
       if (map.getLayer(id)) map.setLayoutProperty(id, "visibility", "none");
-      return;
+      return Promise.resolve();
     }
     const src = "pts-" + entry.level;
+    const url = state.lastSpec.points || entry.points;
+    return levelPoints(url).then(function (points) {
+      if (state.current && state.current.niveau !== entry.level) return;
+      showCircles(map, entry, src, points, payload.rayons);
+    });
+  }
+
+  // The circle layer of a level over its point source (added once), radii in feature state.
+  function showCircles(map, entry, src, points, rayons) {
+    const id = "cercles-" + entry.level;
     if (!map.getSource(src)) {
-      map.addSource(src, { type: "geojson", data: state.lastSpec.points || entry.points });
+      map.addSource(src, { type: "geojson", data: points });
       map.addLayer({
         id: id, type: "circle", source: src,
         paint: {
@@ -430,8 +453,8 @@
     map.setLayoutProperty(id, "visibility", "visible");
     const target = { source: src, id: 0 };
     const st = { r: 0 };
-    const rayons = payload.rayons;
     const apply = function () {
+      mark("circles_source_loaded");
       for (let i = 0; i < rayons.length; i++) {
         target.id = i;
         st.r = rayons[i] === null ? 0 : rayons[i];
@@ -544,7 +567,10 @@
     box.hidden = !wanted;
     state.root.dataset.encarts = wanted ? String(state.lastSpec.encarts.length) : "0";
     if (!wanted) return;
-    if (!state.insets) state.insets = state.lastSpec.encarts.map(createInset);
+    if (!state.insets) {
+      mark("insets");
+      state.insets = state.lastSpec.encarts.map(createInset);
+    }
     const spec = state.lastSpec;
     const entry = state.levels[spec.niveau];
     state.insets.forEach(function (inset) {
@@ -564,11 +590,24 @@
     });
   }
 
-  // The label points of a level, fetched once (insets draw circles from their own few).
+  // The label points of a level as a GeoJSON FeatureCollection (feature id = row), fetched once
+  // per URL: the route sends a flat array [lon0, lat0, lon1, lat1, ...], a sixth of a GeoJSON's
+  // bytes, turned here into point features with no properties (circles need none).
   function levelPoints(url) {
     state.points = state.points || {};
     if (!state.points[url]) {
-      state.points[url] = fetch(url).then(function (r) { return r.json(); });
+      state.points[url] = fetch(url).then(function (r) { return r.json(); }).then(function (body) {
+        if (!Array.isArray(body)) return body; // already GeoJSON
+        const features = new Array(body.length >> 1);
+        for (let i = 0; i < features.length; i++) {
+          features[i] = {
+            type: "Feature", id: i, properties: {},
+            geometry: { type: "Point", coordinates: [body[2 * i], body[2 * i + 1]] },
+          };
+        }
+        mark("points_ready");
+        return { type: "FeatureCollection", features: features };
+      });
     }
     return state.points[url];
   }
@@ -792,14 +831,18 @@
   /** Show `spec` (level + indicator); resolves with timings once the map is idle. */
   async function render(spec, opts) {
     opts = opts || {};
+    mark("render");
     const seq = ++state.seq;
     const t0 = performance.now();
     if (spec.couleur_sans_donnees) NODATA = spec.couleur_sans_donnees;
+    // The values and (for circles) the label points are fetched while MapLibre starts.
+    const valuesPromise = fetchValues(spec.valeurs, opts.force);
+    valuesPromise.catch(function () {}); // reported below, once the map is there
+    if (spec.points && /[?&]representation=cercles/.test(spec.valeurs)) levelPoints(spec.points);
     const map = await ensureMap(spec);
     const tMap = performance.now();
     const levelChanged = !state.current || state.current.niveau !== spec.niveau;
     if (spec.titre) document.title = spec.titre + " – Cafdata Carto"; // the tab names the view
-    const valuesPromise = fetchValues(spec.valeurs, opts.force);
     const entry = ensureLevel(map, spec);
     if (levelChanged) {
       showLevel(map, spec.niveau, spec.niveau === "commune");
@@ -814,9 +857,10 @@
     }
     if (seq !== state.seq) return null; // a newer request took over
     const t1 = performance.now();
+    mark("values_ready");
     entry.points = spec.points;
     state.lastSpec = spec;
-    applyClasses(map, entry, payload);
+    const circles = applyClasses(map, entry, payload);
     fitFilter(map, payload);
     renderLegend(payload, spec);
     state.current = { niveau: spec.niveau, indicateur: spec.indicateur };
@@ -825,8 +869,12 @@
     maybeAddDetail();
     state.root.dataset.niveau = spec.niveau;
     state.root.dataset.indicateur = spec.indicateur;
+    // The circles' source is in the map before waiting for its idle.
+    await circles.catch(function (err) { console.error("cafmap:", err); });
     const t2 = performance.now();
+    mark("applied");
     const t3 = await idle(map);
+    mark("idle");
     if (seq === state.seq) setStatus("");
     // Département borders over communes: added once the communes are drawn, so that their
     // tiling does not delay the first draw (one MapLibre worker handles all GeoJSON sources).
@@ -896,6 +944,11 @@
       insets: insetsView(), circleScale: radiusAt(state.map.getZoom()),
     };
   }
+
+  // MapLibre's module (preloaded by the page head) is evaluated while Dash starts rather than
+  // at the first render: the map's own import() then finds it ready.
+  const preload = document.querySelector('link[rel="modulepreload"][href*="maplibre-gl"]');
+  if (preload) import(preload.href).then(function () { mark("map_module_early"); }, function () {});
 
   window.cafmap = {
     state: state,

@@ -170,7 +170,7 @@ def view_spec(
         return None
     spec["encarts"] = insets(levels[str(niveau)].bbox, state.get("filtre"))
     spec["profil"] = rel("/territoire/")
-    spec["points"] = rel(f"/geo/{niveau}-points.geojson?v={levels[str(niveau)].version}")
+    spec["points"] = rel(f"/geo/{niveau}-points.json?v={levels[str(niveau)].version}")
     return spec, rel(export_href(state, "csv")), rel(export_href(state, "geojson"))
 
 

@@ -128,6 +128,20 @@ def test_label_points_are_the_same_layer_plain_or_gzipped(client) -> None:
     assert missing.status_code == 404 and "pays" in missing.get_json()["erreur"]
 
 
+def test_compact_label_points_are_the_geojson_coordinates_in_row_order(client) -> None:
+    layer = client.get("/geo/commune-points.geojson").get_json()
+    flat = client.get("/geo/commune-points.json", headers={"Accept-Encoding": "identity"})
+    assert flat.status_code == 200 and flat.mimetype == "application/json"
+    coords = flat.get_json()
+    expected = [c for f in layer["features"] for c in f["geometry"]["coordinates"]]
+    assert len(coords) == 2 * len(layer["features"]) and coords == expected
+    gz = client.get("/geo/commune-points.json?v=1", headers={"Accept-Encoding": "gzip"})
+    assert gzip.decompress(gz.data) == flat.data
+    assert gz.headers["Cache-Control"] == LONG_CACHE
+    missing = client.get("/geo/pays-points.json")
+    assert missing.status_code == 404 and "pays" in missing.get_json()["erreur"]
+
+
 def test_facility_layer_has_one_validator_per_variant(client, settings: Settings) -> None:
     version = AppData(settings).facilities().version
     url = f"/geo/equipements.geojson?v={version}"

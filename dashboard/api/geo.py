@@ -118,6 +118,25 @@ def label_points(level: str) -> Response:
     return encoded_response(body, "application/geo+json", {"Cache-Control": control})
 
 
+@lru_cache(maxsize=16)
+def _label_coords(index: TerritoryIndex, level: str) -> Encoded:
+    """The same label points as one flat array [lon0, lat0, lon1, lat1, ...] (feature id = row):
+    the map builds its circle layer from it, a sixth of the GeoJSON's bytes and no names."""
+    table = index.table(level)
+    coords = table[["label_lon", "label_lat"]].to_numpy(dtype="float64").round(5)
+    return Encoded.of_json(coords.ravel().tolist())
+
+
+@bp.route("/geo/<level>-points.json")
+def label_coords(level: str) -> Response:
+    index = current_data().index()
+    if index is None or level not in index.levels():
+        return _not_built(level[:30])
+    control = LONG_CACHE if request.args.get("v") else REVALIDATE
+    body = _label_coords(index, level)
+    return encoded_response(body, "application/json", {"Cache-Control": control})
+
+
 def _geometry_file(cache: Path, level: str) -> tuple[Path | None, bool]:
     """The precompressed file when the client takes gzip (and it exists), else the plain one;
     and whether it is the gzip one."""
