@@ -948,7 +948,9 @@
   // MapLibre's module (preloaded by the page head) is evaluated while Dash starts rather than
   // at the first render: the map's own import() then finds it ready.
   const preload = document.querySelector('link[rel="modulepreload"][href*="maplibre-gl"]');
-  if (preload) import(preload.href).then(function () { mark("map_module_early"); }, function () {});
+  if (preload) {
+    import(preload.href).then(function () { mark("map_module_early"); }, function () {});
+  }
 
   window.cafmap = {
     state: state,

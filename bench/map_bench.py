@@ -41,6 +41,45 @@ OURS_FIRST_JS = """
 return (window.cafmap && window.cafmap.state.firstIdle) || null;
 """
 
+# The first draw's steps (assets/cafmap.js marks, with ?cafmap_debug=1) and the page's requests
+# (Performance API), in ms since navigation start.
+FIRST_DETAIL_JS = """
+const st = window.cafmap && window.cafmap.state;
+if (!st || !st.firstIdle) return null;
+const res = performance.getEntriesByType('resource').map(e => ({
+  name: e.name.replace(location.origin, ''), start: e.startTime, end: e.responseEnd,
+  bytes: e.transferSize, decoded: e.decodedBodySize}));
+const nav = performance.getEntriesByType('navigation')[0];
+return {first: st.firstIdle, marks: st.marks, sources: st.sourceMarks, resources: res,
+  dom_ready: nav ? nav.domContentLoadedEventEnd : null};
+"""
+# Requests of the page grouped as the breakdown shows them (first match wins).
+REQUEST_GROUPS = (
+    (
+        "page scripts and styles (Dash, bundles, assets)",
+        ("/_dash-component-suites/", "/assets/", "/vendor/bootstrap", "/vendor/maplibre-gl.css"),
+    ),
+    ("MapLibre module", ("/vendor/maplibre-gl.mjs",)),
+    ("MapLibre worker", ("/vendor/maplibre-gl-worker",)),
+    ("_dash-layout + _dash-dependencies", ("/_dash-layout", "/_dash-dependencies")),
+    ("Dash callbacks (_dash-update-component)", ("/_dash-update-component",)),
+    ("map values (/api/carte)", ("/api/carte/",)),
+    ("label points of the circles", ("/geo/",)),
+)
+# The steps of cafmap's first draw, as (label, mark or source event, since).
+STEPS = (
+    ("page HTML, scripts, Dash start -> DOM ready", "dom_ready", None),
+    ("Dash layout and callbacks -> cafmap.apply", "render", "dom_ready"),
+    ("MapLibre module import", "map_module", "render"),
+    ("map created and loaded (style, worker)", "map_load", "map_module"),
+    ("values fetched and parsed (in parallel)", "values_ready", "render"),
+    ("classes into feature state, legend", "applied", "values_ready"),
+    ("level tiles: source added -> first tile", "tiles_first", "tiles_added"),
+    ("level tiles: first tile -> all loaded", "tiles_loaded", "tiles_first"),
+    ("circles' points source loaded", "circles_source_loaded", "render"),
+    ("last step -> first idle (render)", "idle", "last"),
+)
+
 OURS_SWITCH_JS = """
 const done = arguments[arguments.length - 1];
 const spec = Object.assign({}, window.cafmap.state.benchSpec, {
@@ -58,7 +97,9 @@ const t0 = performance.now();
 window.dash_clientside.set_props("indicateur", {value: want});
 (function poll() {
   const t = window.cafmap.state.lastTiming;
-  if (t && t.indicateur === want && t.start > t0) done(t.idle_at - t0);
+  // total, then its parts: Dash callbacks up to cafmap.render, values, feature state, repaint
+  if (t && t.indicateur === want && t.start > t0) done([t.idle_at - t0, t.start - t0,
+    t.fetch_ms, t.apply_ms, t.total_ms - t.fetch_ms - t.apply_ms]);
   else setTimeout(poll, 5);
 })();
 """
@@ -151,25 +192,75 @@ def _wait(driver, script: str, timeout: float = 120.0):
     return wait_for(lambda: driver.execute_script(script), timeout=timeout, step=0.02)
 
 
-def bench_first_draw(url: str, script: str, runs: int) -> list[float]:
+def bench_first_draw(url: str, script: str, runs: int, details: list | None = None) -> list[float]:
+    """First draw of `url` in `runs` fresh browsers; with `details`, the page is opened with
+    cafmap's debug marks and each run's marks and requests are appended to it."""
     from browser_support import make_driver
 
     times = []
     for _ in range(runs):
         driver = make_driver()
         try:
-            driver.get(url)
-            times.append(float(_wait(driver, script)))
+            if details is None:
+                driver.get(url)
+                times.append(float(_wait(driver, script)))
+            else:
+                driver.get(url + "&cafmap_debug=1")
+                detail = _wait(driver, FIRST_DETAIL_JS)
+                details.append(detail)
+                times.append(float(detail["first"]))
         finally:
             driver.quit()
     return times
+
+
+def _steps(detail: dict, level: str) -> dict[str, float]:
+    """One run's points in time (ms since navigation start) by step name."""
+    at = dict(detail.get("marks") or {})
+    at["dom_ready"] = detail.get("dom_ready") or 0
+    src = detail["sources"].get(f"src-{level}", {})
+    at["tiles_added"], at["tiles_first"] = src.get("added"), src.get("firstTile")
+    at["tiles_loaded"] = src.get("loaded")
+    at["idle"] = detail["first"]
+    before = [v for k, v in at.items() if k != "idle" and v is not None and v <= at["idle"]]
+    at["last"] = max(before) if before else 0
+    return at
+
+
+def first_draw_breakdown(details: list[dict], level: str) -> list[str]:
+    """The first draw's time by step (medians over the runs), then the page's requests."""
+    lines = [f"  {'first draw, by step (median ms)':52} {'at':>7} {'took':>7}"]
+    runs = [_steps(d, level) for d in details]
+    for label, key, since in STEPS:
+        ats = [r[key] for r in runs if r.get(key) is not None]
+        took = [r[key] - r[since] for r in runs if r.get(key) is not None and r.get(since or "")]
+        if ats:
+            took_txt = f"{_median(took):7.0f}" if took else f"{'':>7}"
+            lines.append(f"  {label:52} {_median(ats):7.0f} {took_txt}")
+    lines.append(
+        f"  {'requests (median ms, bytes of the first run)':52} {'start':>7} {'end':>7} "
+        f"{'count':>5} {'KB':>7} {'KB dec.':>8}"
+    )
+    for label, prefixes in REQUEST_GROUPS:
+        per_run = [[e for e in d["resources"] if e["name"].startswith(prefixes)] for d in details]
+        if not per_run[0]:
+            continue
+        start = _median([min(e["start"] for e in r) for r in per_run if r])
+        end = _median([max(e["end"] for e in r) for r in per_run if r])
+        kb = sum(e["bytes"] or 0 for e in per_run[0]) / 1e3
+        dec = sum(e["decoded"] or 0 for e in per_run[0]) / 1e3
+        lines.append(
+            f"  {label:52} {start:7.0f} {end:7.0f} {len(per_run[0]):5d} {kb:7.0f} {dec:8.0f}"
+        )
+    return lines
 
 
 def bench_ours(base: str, runs: int, first_runs: int) -> dict[str, list[float]]:
     from browser_support import make_driver
 
     url = f"{base}/?niveau={LEVEL}&indicateur={UI_INDICATORS[0]}"
-    out = {"first": bench_first_draw(url, OURS_FIRST_JS, first_runs)}
+    details: list[dict] = []
+    out = {"first": bench_first_draw(url, OURS_FIRST_JS, first_runs, details), "details": details}
     driver = make_driver()
     try:
         driver.get(url)
@@ -188,19 +279,21 @@ def bench_ours(base: str, runs: int, first_runs: int) -> dict[str, list[float]]:
                 if i:  # the first switch warms the server-side cache of the values
                     times.append(float(t))
             out[key] = times
-        ui = []
-        for i in range(runs):
-            t = driver.execute_async_script(OURS_UI_SWITCH_JS, UI_INDICATORS[(i + 1) % 2])
-            ui.append(float(t))
-        out["recolour_ui"] = ui
+        parts = [
+            driver.execute_async_script(OURS_UI_SWITCH_JS, UI_INDICATORS[(i + 1) % 2])
+            for i in range(runs)
+        ]
+        out["recolour_ui"] = [float(p[0]) for p in parts]
+        out["recolour_ui_parts"] = parts
     finally:
         driver.quit()
     return out
 
 
 # The new levels of the national geography, as users open them (counts: proportional circles).
+IRIS_VIEW = "IRIS, toute la France"  # its figures are the issue's IRIS targets
 EXTRA_VIEWS = (
-    ("IRIS, toute la France", "iris", ""),
+    (IRIS_VIEW, "iris", ""),
     ("IRIS, Rhône (69)", "iris", "&filtre=departement:69"),
     ("QPV, toute la France", "qpv", ""),
     ("communes et arrondissements", "commune_arm", ""),
@@ -212,7 +305,8 @@ def bench_view(base: str, level: str, query: str, runs: int, first_runs: int) ->
     from browser_support import make_driver
 
     url = f"{base}/?niveau={level}&indicateur={UI_INDICATORS[0]}{query}"
-    out = {"first": bench_first_draw(url, OURS_FIRST_JS, first_runs)}
+    details: list[dict] = []
+    out = {"first": bench_first_draw(url, OURS_FIRST_JS, first_runs, details), "details": details}
     driver = make_driver()
     try:
         driver.get(url)
@@ -220,10 +314,12 @@ def bench_view(base: str, level: str, query: str, runs: int, first_runs: int) ->
         spec = driver.execute_script("return window.cafmap.state.lastSpec;")
         if not spec or spec.get("niveau") != level:
             raise RuntimeError(f"cafmap did not show the {level} level: {spec!r}")
-        out["recolour_ui"] = [
-            float(driver.execute_async_script(OURS_UI_SWITCH_JS, UI_INDICATORS[(i + 1) % 2]))
+        parts = [
+            driver.execute_async_script(OURS_UI_SWITCH_JS, UI_INDICATORS[(i + 1) % 2])
             for i in range(runs)
         ]
+        out["recolour_ui"] = [float(p[0]) for p in parts]
+        out["recolour_ui_parts"] = parts
     finally:
         driver.quit()
     return out
@@ -246,6 +342,37 @@ def _print_views(views: dict[str, dict], ours: dict) -> None:
     )
     for label, out in views.items():
         print(f"{label:38} {_median(out['first']):11.0f} {_median(out['recolour_ui']):12.0f}")
+
+
+def _print_breakdowns(ours: dict, views: dict[str, dict]) -> None:
+    print(f"\nWhere the first draw's time goes ({LEVEL}, then {IRIS_VIEW} when built)")
+    print("\n".join(first_draw_breakdown(ours["details"], LEVEL)))
+    if IRIS_VIEW in views:
+        print(f"{IRIS_VIEW}:")
+        print("\n".join(first_draw_breakdown(views[IRIS_VIEW]["details"], "iris")))
+    print("Recolour through the UI (median):")
+    print(_recolour_parts(LEVEL, ours["recolour_ui_parts"]))
+    for label, out in views.items():
+        print(_recolour_parts(label, out["recolour_ui_parts"]))
+
+
+def _recolour_parts(label: str, parts: list[list[float]]) -> str:
+    med = [_median([float(p[k]) for p in parts]) for k in range(5)]
+    return (
+        f"  {label}: {med[0]:.0f} ms = Dash callbacks {med[1]:.0f} + values {med[2]:.0f}"
+        f" + feature state and legend {med[3]:.0f} + repaint to idle {med[4]:.0f}"
+    )
+
+
+def _print_targets(ours: dict, views: dict[str, dict]) -> None:
+    """The issue's map targets (bench/targets.py): communes, and the national IRIS if built."""
+    from bench import targets
+
+    print(targets.line("map_first_commune", _median(ours["first"])))
+    print(targets.line("map_recolour_commune", _median(ours["recolour_ui"])))
+    if IRIS_VIEW in views:
+        print(targets.line("map_first_iris", _median(views[IRIS_VIEW]["first"])))
+        print(targets.line("map_recolour_iris", _median(views[IRIS_VIEW]["recolour_ui"])))
 
 
 def bench_naive(base: str, runs: int, first_runs: int) -> dict[str, list[float]]:
@@ -370,6 +497,8 @@ def main(argv: list[str] | None = None) -> int:
         views = bench_views(server.url, levels, args.runs, args.first_runs)
     _print_table(ours, naive, args.runs)
     _print_views(views, ours)
+    _print_breakdowns(ours, views)
+    _print_targets(ours, views)
     print(f"(bench took {time.perf_counter() - started:.0f} s; raw timings with --json)")
     if args.json:
         args.json.write_text(json.dumps({"ours": ours, "naive": naive, "views": views}, indent=1))
