@@ -317,6 +317,11 @@
       state.levels[name].parts.forEach(function (part) {
         part.layers.forEach(function (id) { map.setLayoutProperty(id, "visibility", vis); });
       });
+      // Another level's circles go with its polygons (applyCircles shows the current one's).
+      const circles = "cercles-" + name;
+      if (name !== level && map.getLayer(circles)) {
+        map.setLayoutProperty(circles, "visibility", "none");
+      }
     });
     if (map.getLayer("bordures-dep")) {
       map.setLayoutProperty("bordures-dep", "visibility", withDepBorders ? "visible" : "none");
@@ -432,6 +437,11 @@
       if (state.current && state.current.niveau !== entry.level) return;
       showCircles(map, entry, src, points, payload.rayons);
     });
+  }
+
+  // Whether the values asked are drawn as circles (their URL says so; the payload decides).
+  function wantsCircles(spec) {
+    return !!spec.points && /[?&]representation=cercles/.test(spec.valeurs || "");
   }
 
   // The circle layer of a level over its point source (added once), radii in feature state.
@@ -838,7 +848,7 @@
     // The values and (for circles) the label points are fetched while MapLibre starts.
     const valuesPromise = fetchValues(spec.valeurs, opts.force);
     valuesPromise.catch(function () {}); // reported below, once the map is there
-    if (spec.points && /[?&]representation=cercles/.test(spec.valeurs)) levelPoints(spec.points);
+    if (wantsCircles(spec)) levelPoints(spec.points);
     const map = await ensureMap(spec);
     const tMap = performance.now();
     const levelChanged = !state.current || state.current.niveau !== spec.niveau;

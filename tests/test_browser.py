@@ -107,6 +107,22 @@ def test_search_an_indicator_and_switch_level_without_refetching_geometry(
     assert [r for r in live_app.requests[before:] if r.startswith("/api/carte/commune")]
 
 
+def test_switching_level_leaves_only_the_new_levels_circles(live_app, browser) -> None:
+    # A count opens as proportional circles; the communes' circles go with their polygons.
+    _open(browser, live_app.url + "/?niveau=commune&indicateur=allocataires", "commune")
+    _click_radio(browser, "niveau", "departement")
+    wait_for(lambda: _rendered(browser, "departement", "allocataires"), timeout=60)
+    shown = browser.execute_script(
+        "const m = window.cafmap.map;"
+        "return m.getStyle().layers.filter(l => l.id.startsWith('cercles-'))"
+        "  .map(l => [l.id, m.getLayoutProperty(l.id, 'visibility')]);"
+    )
+    assert dict(shown) == {"cercles-commune": "none", "cercles-departement": "visible"}, shown
+    # The points come as the compact array of coordinates, never as the GeoJSON with names.
+    assert live_app.count("/geo/departement-points.json") >= 1
+    assert live_app.count("/geo/departement-points.geojson") == 0
+
+
 def test_hover_shows_name_code_and_value(live_app, browser) -> None:
     _open(browser, live_app.url + "/?niveau=commune&indicateur=allocataires", niveau="commune")
     text = hover_lyon(browser)
