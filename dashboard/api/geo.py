@@ -6,6 +6,7 @@ Every path parameter is checked against a whitelist before any file is touched.
 from __future__ import annotations
 
 import gzip
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 
@@ -108,14 +109,20 @@ def _label_points(index: TerritoryIndex, level: str) -> Encoded:
     return Encoded.of_json({"type": "FeatureCollection", "features": features})
 
 
-@bp.route("/geo/<level>-points.geojson")
-def label_points(level: str) -> Response:
+def _points_response(
+    level: str, encode: Callable[[TerritoryIndex, str], Encoded], mimetype: str
+) -> Response:
+    """A level's label points in one of their two forms (404 for a level not built)."""
     index = current_data().index()
     if index is None or level not in index.levels():
         return _not_built(level[:30])
     control = LONG_CACHE if request.args.get("v") else REVALIDATE
-    body = _label_points(index, level)
-    return encoded_response(body, "application/geo+json", {"Cache-Control": control})
+    return encoded_response(encode(index, level), mimetype, {"Cache-Control": control})
+
+
+@bp.route("/geo/<level>-points.geojson")
+def label_points(level: str) -> Response:
+    return _points_response(level, _label_points, "application/geo+json")
 
 
 @lru_cache(maxsize=16)
@@ -129,12 +136,7 @@ def _label_coords(index: TerritoryIndex, level: str) -> Encoded:
 
 @bp.route("/geo/<level>-points.json")
 def label_coords(level: str) -> Response:
-    index = current_data().index()
-    if index is None or level not in index.levels():
-        return _not_built(level[:30])
-    control = LONG_CACHE if request.args.get("v") else REVALIDATE
-    body = _label_coords(index, level)
-    return encoded_response(body, "application/json", {"Cache-Control": control})
+    return _points_response(level, _label_coords, "application/json")
 
 
 def _geometry_file(cache: Path, level: str) -> tuple[Path | None, bool]:
