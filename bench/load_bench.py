@@ -7,12 +7,14 @@ from `_dash-dependencies` by bench.dash_client), open a commune's profile (page 
 call the API (data, territory, search) and export (CSV of the current view, the profile PDF).
 
 Printed: requests per second, median and 95th percentile latency per route kind, errors
-(non-2xx/3xx, timeouts) and the resident memory of every gunicorn worker.
+(non-2xx/3xx, timeouts), the server CPU per request by route (from the `Server-Timing: cpu`
+header the server adds with CAFCARTO_SERVER_TIMING=1), the load client's own CPU share and the
+memory of every gunicorn worker (RSS, and PSS/USS: what the workers share is counted once).
 
 `python -m bench.load_bench --users 50 --workers 3 --duration 60` (the cache of
-CAFCARTO_CACHE), or `--url http://host:port` to load a server started elsewhere. Rate limits
-must be off for a load test: the server is started with CAFCARTO_RATE_LIMIT=0 (read by the
-rate limiter once it exists).
+CAFCARTO_CACHE), `--curve 50,100,200` for several load levels against one server (the targets
+are printed at 200 users), or `--url http://host:port` to load a server started elsewhere.
+Rate limits must be off for a load test: the server is started with CAFCARTO_RATE_LIMIT=0.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from typing import Any
 import aiohttp
 import psutil
 
+from bench import targets
 from bench.dash_client import DashSession, json_or_none
 
 KINDS = ("page", "callback", "data", "geometry", "export")
@@ -73,9 +76,17 @@ def free_port() -> int:
 def launch_server(port: int, workers: int, threads: int = 1) -> subprocess.Popen:
     """The production entry (`cafcarto serve --workers N`, gunicorn) on 127.0.0.1, without the
     per-IP limits: every simulated user comes from the same address."""
-    env = {**os.environ, "CAFCARTO_RATE_LIMIT": "0", "CAFCARTO_RATE_LIMIT_EXPORT": "0"}
+    env = {
+        **os.environ,
+        "CAFCARTO_RATE_LIMIT": "0",
+        "CAFCARTO_RATE_LIMIT_EXPORT": "0",
+        "CAFCARTO_SERVER_TIMING": "1",
+    }
+    # `-m dashboard.cli` from the repository: this checkout's code, not the installed one.
     cmd = [
-        str(Path(sys.executable).with_name("cafcarto")),
+        sys.executable,
+        "-m",
+        "dashboard.cli",
         "serve",
         "--host",
         "127.0.0.1",
@@ -114,6 +125,20 @@ def worker_memory(master: int) -> dict[int, float]:
     return out
 
 
+def worker_memory_full(master: int) -> dict[str, float]:
+    """Total RSS, PSS and USS (MB) of the workers: RSS counts the pages they share once per
+    worker, PSS splits them among their users, USS is what each holds alone."""
+    total = {"rss": 0.0, "pss": 0.0, "uss": 0.0}
+    for child in psutil.Process(master).children():
+        try:
+            info = child.memory_full_info()
+        except psutil.Error:
+            continue
+        for name in total:
+            total[name] += getattr(info, name, 0) / 2**20
+    return total
+
+
 # --------------------------------------------------------------------------------------------
 # Client
 
@@ -124,6 +149,7 @@ class Stats:
 
     times: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     by_path: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    cpu_ms: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     errors: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -179,6 +205,9 @@ class User:
         ms = (time.perf_counter() - t0) * 1000
         self.stats.times[kind_of(path)].append(ms)
         self.stats.by_path[label].append(ms)
+        cpu = server_cpu_ms(resp.headers.get("Server-Timing"))
+        if cpu is not None:
+            self.stats.cpu_ms[label].append(cpu)
         if status >= 400:
             self.stats.errors.append(f"{method} {path[:100]} : HTTP {status}")
         ctype = resp.headers.get("Content-Type", "")
@@ -246,6 +275,17 @@ class User:
         await self.think()
         if rng.random() < self.export_share:
             await self.get(f"/export/fiche/commune/{code}.pdf")
+
+
+def server_cpu_ms(header: str | None) -> float | None:
+    """The `cpu;dur=<ms>` of a Server-Timing header, or None."""
+    for metric in (header or "").split(","):
+        name, *params = (p.strip() for p in metric.split(";"))
+        if name == "cpu":
+            for param in params:
+                if param.startswith("dur="):
+                    return float(param[4:])
+    return None
 
 
 def _route(path: str) -> str:
@@ -354,8 +394,10 @@ def report(
         lines.append(
             f"  CPU sur {stats.seconds:.0f} s × {cores} cœurs : serveur {server:.0f} s, "
             f"client {cpu['client']:.0f} s, autres processus {other:.0f} s "
-            f"(machine occupée à {cpu['machine'] / stats.seconds / cores:.0%})"
+            f"(machine occupée à {cpu['machine'] / stats.seconds / cores:.0%} ; "
+            f"part du client : {cpu['client'] / stats.seconds / cores:.1%} de la machine)"
         )
+    lines += cpu_by_route(stats)
     for kind in KINDS:
         v = stats.times.get(kind)
         if v:
@@ -386,6 +428,30 @@ def report(
     return "\n".join(lines)
 
 
+def cpu_by_route(stats: Stats) -> list[str]:
+    """CPU of the server per request (Server-Timing), the ten costliest routes in total."""
+    if not stats.cpu_ms:
+        return []
+    total = sum(sum(v) for v in stats.cpu_ms.values()) or 1.0
+    lines = ["  CPU du serveur par requête (Server-Timing), routes par CPU cumulé :"]
+    for path, v in sorted(stats.cpu_ms.items(), key=lambda kv: -sum(kv[1]))[:10]:
+        lines.append(
+            f"    {path[:44]:44} n={len(v):5}  médiane {statistics.median(v):6.1f} ms  "
+            f"moyenne {statistics.fmean(v):6.1f} ms  cumul {sum(v) / total:4.0%}"
+        )
+    return lines
+
+
+def target_lines(stats: Stats) -> list[str]:
+    """The issue's load targets (defined at 200 users) for this run."""
+    out = []
+    for kind in ("page", "callback", "data"):
+        if stats.times.get(kind):
+            out.append(targets.line(f"load_p95_{kind}", p95(stats.times[kind])))
+    out.append(targets.line("load_errors", len(stats.errors)))
+    return out
+
+
 async def _sample_memory(master: int, peak: dict[int, float], stop: asyncio.Event) -> None:
     while not stop.is_set():
         for pid, mb in worker_memory(master).items():
@@ -393,13 +459,13 @@ async def _sample_memory(master: int, peak: dict[int, float], stop: asyncio.Even
         await asyncio.sleep(0.5)
 
 
-async def _measure(base: str, master: int | None, args: argparse.Namespace) -> tuple:
+async def _measure(base: str, master: int | None, users: int, args: argparse.Namespace) -> tuple:
     peak: dict[int, float] = {}
     stop = asyncio.Event()
     sampler = asyncio.create_task(_sample_memory(master, peak, stop)) if master else None
     me = os.getpid()
     cpu0 = (cpu_seconds(me), machine_busy(), cpu_seconds(master, True) if master else 0.0)
-    stats = await run_load(base, args.users, args.duration, seed=args.seed, think=tuple(args.think))
+    stats = await run_load(base, users, args.duration, seed=args.seed, think=tuple(args.think))
     cpu = {"client": cpu_seconds(me) - cpu0[0]}
     cpu["machine"] = machine_busy() - cpu0[1]
     if master:
@@ -411,12 +477,24 @@ async def _measure(base: str, master: int | None, args: argparse.Namespace) -> t
     return stats, memory, peak, cpu
 
 
-def main(argv: list[str] | None = None) -> int:
+def _levels(text: str) -> list[int]:
+    """`--curve 50,100,200`: load levels, in French when it is not a list of integers."""
+    try:
+        levels = [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        levels = []
+    if not levels or min(levels) < 1:
+        raise argparse.ArgumentTypeError(f"« {text} » : une liste d'entiers ≥ 1 est attendue")
+    return levels
+
+
+def _arguments(argv: list[str] | None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--users", type=int, default=50)
+    ap.add_argument("--curve", type=_levels, help="load levels one after another, e.g. 50,100,200")
     ap.add_argument("--workers", type=int, default=3)
     ap.add_argument("--threads", type=int, default=1, help="threads per gunicorn worker")
-    ap.add_argument("--duration", type=float, default=60.0, help="seconds")
+    ap.add_argument("--duration", type=float, default=60.0, help="seconds per level")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument(
         "--think",
@@ -427,27 +505,49 @@ def main(argv: list[str] | None = None) -> int:
         help="think time between steps, seconds",
     )
     ap.add_argument("--url", help="load this server instead of starting one")
-    args = ap.parse_args(argv)
+    return ap.parse_args(argv)
+
+
+def _run_level(base: str, master: int | None, users: int, args: argparse.Namespace) -> Stats:
     print(
-        f"## Charge : {args.users} utilisateurs, {args.duration:.0f} s, "
+        f"## Charge : {users} utilisateurs, {args.duration:.0f} s, "
         + (args.url or f"gunicorn {args.workers} worker(s) × {args.threads} thread(s)"),
         flush=True,
     )
+    stats, memory, peak, cpu = asyncio.run(_measure(base, master, users, args))
+    print(report(stats, memory, peak, cpu), flush=True)
+    if users == 200:
+        print("\n".join(target_lines(stats)), flush=True)
+    return stats
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _arguments(argv)
     proc = None
     base = args.url
     if base is None:
         port = free_port()
         base = f"http://127.0.0.1:{port}"
         proc = launch_server(port, args.workers, args.threads)
+    errors = 0
     try:
         wait_ready(base)
-        stats, memory, peak, cpu = asyncio.run(_measure(base, proc.pid if proc else None, args))
+        for users in args.curve or [args.users]:
+            errors += len(_run_level(base, proc.pid if proc else None, users, args).errors)
+        if proc is not None:
+            mem = worker_memory_full(proc.pid)
+            print(
+                f"  mémoire des {args.workers} workers (fin) : RSS {mem['rss']:.0f} Mo, "
+                f"PSS {mem['pss']:.0f} Mo, USS {mem['uss']:.0f} Mo",
+                flush=True,
+            )
+            if args.workers == 3:
+                print(targets.line("memory_workers", mem["rss"]), flush=True)
     finally:
         if proc is not None:
             proc.terminate()
             proc.wait(timeout=30)
-    print(report(stats, memory, peak, cpu), flush=True)
-    return 1 if stats.errors else 0
+    return 1 if errors else 0
 
 
 if __name__ == "__main__":

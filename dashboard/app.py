@@ -8,6 +8,7 @@ from pathlib import Path
 
 import dash
 import flask
+from dash._utils import to_json
 
 import callbacks
 from dashboard.api import exports, facilities, geo, map_data, v1
@@ -15,11 +16,12 @@ from dashboard.jobs import background_manager
 from dashboard.pages import register_pages
 from dashboard.pages.explore import title as explore_title
 from dashboard.pages.shell import app_layout, setup_problems
-from dashboard.server import compression, errors, headers, http_cache, limits
+from dashboard.server import compression, errors, headers, http_cache, limits, timing
+from dashboard.server.constant_answers import ConstantAnswers
 from dashboard.server.headers import add_nonce, csp_nonce
 from dashboard.vendor import vendor_url
 from layers import strings_fr as fr
-from layers.appdata import AppData, init_app
+from layers.appdata import AppData, current_data, init_app
 from layers.config import REPO_ROOT, Settings
 from layers.geocache import web_levels
 from layers.url_state import DEFAULT_LEVEL
@@ -44,6 +46,19 @@ class CafDash(dash.Dash):
     """Dash with the geometry of the level asked in the URL preloaded from the page head."""
 
     settings: Settings
+    constant: ConstantAnswers
+
+    def serve_layout(self) -> flask.Response:
+        # The layout reads the store in service and what is missing to run: both are named
+        # by the builds stamp and the setup problems (cheap: a few readlink and stat calls).
+        settings = current_data().settings
+        key = "\n".join([http_cache.builds_stamp(settings), *setup_problems(settings)])
+        return self.constant.respond("layout", key, lambda: to_json(self.get_layout()))
+
+    def dependencies(self) -> flask.Response:
+        # Fixed once the callbacks are installed; the builds stamp keeps it per build anyway.
+        key = f"{http_cache.builds_stamp(self.settings)}\n{len(self._callback_list)}"
+        return self.constant.respond("dependencies", key, lambda: to_json(self._callback_list))
 
     def interpolate_index(self, **kwargs: str) -> str:
         # The map asks for its geometry only once Dash has booted (~0.5 s): start it with the HTML.
@@ -78,6 +93,7 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
         background_callback_manager=background_manager(settings),
     )
     app.settings = settings
+    app.constant = ConstantAnswers()
     data = AppData(settings)
     init_app(app.server, data)
     app.config.suppress_callback_exceptions = True
@@ -104,6 +120,7 @@ def harden(server: flask.Flask, settings: Settings) -> None:
     limits.init_app(server, settings)  # wraps the cached views: cache hits count too
     headers.init_app(server)
     compression.init_app(server)  # its hook runs last, after the headers of every other
+    timing.init_app(server)  # only with CAFCARTO_SERVER_TIMING=1: after compression too
 
 
 def main() -> None:

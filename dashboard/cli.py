@@ -234,6 +234,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
             workers=args.workers,
             threads=args.threads,
             timeout=args.timeout,
+            preload=args.preload,
         )
         return 0
     from dashboard.app import create_app
@@ -337,6 +338,12 @@ def parser() -> argparse.ArgumentParser:
         default=DEFAULT_TIMEOUT,
         help="secondes avant qu'une requête bloquée soit abandonnée "
         f"(défaut {DEFAULT_TIMEOUT} : exports PDF)",
+    )
+    s.add_argument(
+        "--no-preload",
+        dest="preload",
+        action="store_false",
+        help="chaque processus gunicorn construit sa propre application (sans partage mémoire)",
     )
     s.set_defaults(func=_serve)
 

@@ -87,3 +87,12 @@ def test_serve_options() -> None:
     assert gunicorn_options(settings, host="0.0.0.0", port=80, workers=2)["worker_class"] == (
         "gthread"
     )
+
+
+def test_preload_is_the_default_and_can_be_refused() -> None:
+    settings = Settings.from_env({})
+    assert parser().parse_args(["serve", "--workers", "2"]).preload is True
+    assert parser().parse_args(["serve", "--workers", "2", "--no-preload"]).preload is False
+    options = gunicorn_options(settings, host="127.0.0.1", port=80, workers=2, preload=False)
+    assert options["preload_app"] is False
+    assert gunicorn_options(settings, host="127.0.0.1", port=80, workers=2)["preload_app"] is True

@@ -1,8 +1,12 @@
 """`cafcarto serve --workers N`: the app under gunicorn, configured from Python.
 
 gunicorn's BaseApplication takes its settings from here instead of its own command line, so the
-same Settings (environment) reach every worker. Each worker builds its own app (no preload):
-DuckDB connections and rate-limit counters are never shared across a fork.
+same Settings (environment) reach every worker. The app is built once in the master before
+the fork (`preload_app`): the workers share the imported code and the app's read-only objects
+copy-on-write instead of each importing Dash, Plotly, pandas and DuckDB again. Nothing that
+must not cross a fork is open then: the store's DuckDB connections, the indexes and the
+rate-limit counters are made on first use in each worker, and the jobs' SQLite connection
+(DiskCache) opened by the master is closed in each worker right after the fork.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ def gunicorn_options(
     workers: int,
     threads: int = DEFAULT_THREADS,
     timeout: int = DEFAULT_TIMEOUT,
+    preload: bool = True,
 ) -> dict[str, object]:
     """gunicorn settings (names of gunicorn's configuration file)."""
     return {
@@ -33,6 +38,7 @@ def gunicorn_options(
         # gthread: one slow export holds a thread, not a whole worker
         "worker_class": "gthread" if threads > 1 else "sync",
         "timeout": timeout,
+        "preload_app": preload,
         "graceful_timeout": 30,
         "keepalive": 5,
         # Recycle workers now and then: bounds the growth of per-process caches.
@@ -60,11 +66,21 @@ class ProductionServer(BaseApplication):
         for key, value in self.options.items():
             if key in self.cfg.settings:  # settings an older gunicorn lacks are skipped
                 self.cfg.set(key, value)
+        self.cfg.set("post_fork", self.post_fork)
 
     def load(self):
         from dashboard.app import create_app
 
-        return create_app(self.settings).server
+        self.dash_app = create_app(self.settings)
+        return self.dash_app.server
+
+    def post_fork(self, server: object, worker: object) -> None:
+        """In each new worker: drop the SQLite connection the master's app opened (its
+        thread-local handle would otherwise be used by the sync worker's main thread)."""
+        manager = getattr(getattr(self, "dash_app", None), "_background_manager", None)
+        close = getattr(getattr(manager, "handle", None), "close", None)
+        if callable(close):
+            close()
 
 
 def serve_production(settings: Settings, **kwargs: object) -> None:
