@@ -57,6 +57,17 @@ def test_small_counts_are_never_published(published) -> None:
     assert not ((shown > 0) & (shown < 5)).any()
 
 
+def test_two_processes_publish_the_same_rows_as_one(data, published) -> None:
+    """The pool starts the longest tables first and gathers them as they end: the rows, their
+    order and the statistics must not depend on it."""
+    rows, meta = publish_demo(
+        data, periods=["2015-12", "2024-12", "2025-03"], workers=2, log=lambda _: None
+    )
+    pd.testing.assert_frame_equal(check_rows(rows), published[0])
+    for key in ("cells", "primary", "secondary", "tables"):
+        assert meta["secret"][key] == published[1]["secret"][key]
+
+
 def test_rates_are_hidden_with_their_numerator(published) -> None:
     rows, _ = published
     key = ["niveau", "code", "periode"]
