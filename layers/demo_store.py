@@ -26,7 +26,7 @@ from layers.demo_regimes import (
 from layers.household_links import DESCRIBES, under_secrecy
 from layers.model import COUNT
 from layers.periods import decembers
-from layers.progress import progress
+from layers.progress import ProgressBar
 from layers.provenance import MIN_ROUNDED_DENOMINATOR
 from layers.publish import (
     EXACT_ZONES,
@@ -104,30 +104,54 @@ def _call(job: Job | ZoneJob) -> tuple:
     return _run_zones(job) if isinstance(job, ZoneJob) else _run(job)
 
 
-def _weight(job: Job | ZoneJob) -> int:
-    """Rough cost of a job, to start the longest first: a local table grows with the square of
-    its columns (cells times the breakdowns joining them); national tables are instant."""
+def _weight(job: Job | ZoneJob) -> float:
+    """Rough cost of a job (about a third of a second per unit on one core): a local table
+    grows with the square of its columns (its cells times the breakdowns joining them), the
+    zones of a rounded period are a dozen, a national table is instant."""
     if isinstance(job, ZoneJob):
-        return 10
-    return len(job.columns) ** 2 if job.local else 0
+        return 12.0
+    return float(len(job.columns) ** 2) if job.local else 0.1
+
+
+class _WeightedBar(ProgressBar):
+    """A bar counting tables whose estimate goes by their weights: the longest tables run
+    first, so a mean time per table would foretell far too long a wait."""
+
+    def __init__(self, label: str, weights: list[float], **kwargs) -> None:
+        self.weight_total, self.weight_done = sum(weights), 0.0
+        super().__init__(label, len(weights), unit="tableaux", **kwargs)
+
+    def add(self, weight: float) -> None:
+        self.weight_done += weight
+        self.advance()
+
+    def remaining_s(self) -> float | None:
+        elapsed = time.monotonic() - self.started
+        if not self.done or self.done >= self.total or elapsed < 1.0 or not self.weight_done:
+            return None
+        return elapsed / self.weight_done * max(self.weight_total - self.weight_done, 0.0)
 
 
 def _execute(jobs: list, workers: int) -> list:
     """Results of `jobs` (Job or ZoneJob) in their order, computed longest first on `workers`
     processes so that the last big table does not run alone; a bar counts the tables done."""
-    order = sorted(range(len(jobs)), key=lambda i: (-_weight(jobs[i]), i))
+    weights = [_weight(job) for job in jobs]
+    order = sorted(range(len(jobs)), key=lambda i: (-weights[i], i))
     results: list = [None] * len(jobs)
-    with progress("secret statistique", len(jobs), unit="tableaux") as bar:
+    bar = _WeightedBar("secret statistique", weights)
+    try:
         if workers <= 1:
             for i in order:
                 results[i] = _call(jobs[i])
-                bar.advance()
+                bar.add(weights[i])
             return results
         with ProcessPoolExecutor(workers) as pool:
             futures = {pool.submit(_call, jobs[i]): i for i in order}
             for done in as_completed(futures):
                 results[futures[done]] = done.result()
-                bar.advance()
+                bar.add(weights[futures[done]])
+    finally:
+        bar.close()
     return results
 
 
