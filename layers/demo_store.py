@@ -26,7 +26,7 @@ from layers.demo_regimes import (
 from layers.household_links import DESCRIBES, under_secrecy
 from layers.model import COUNT
 from layers.periods import decembers
-from layers.progress import ProgressBar
+from layers.progress import ProgressBar, track
 from layers.provenance import MIN_ROUNDED_DENOMINATOR
 from layers.publish import (
     EXACT_ZONES,
@@ -294,7 +294,7 @@ def _aggregates(data: DemoData, terr: Territories, per_commune: np.ndarray) -> n
 def _derived(data: DemoData, wanted: list[int], masks, rounded: list[int]) -> list[pd.DataFrame]:
     """Amounts, rates and unprotected counts, masked from the counts they derive from."""
     frames: list[pd.DataFrame] = []
-    for p in wanted:
+    for p in track(wanted, "valeurs dérivées", unit="périodes"):
         frames.extend(_derived_period(data, p, masks, p in rounded))
     return frames
 
@@ -310,8 +310,16 @@ class _PeriodCells:
         self.nothing = np.zeros(len(self.terr), dtype=bool)
         self.at_rounded = np.isin(self.terr.level, ROUNDED_LEVELS) & rounded
         self.frames: list[pd.DataFrame] = []
+        # Read-only arrays, kept: a denominator (allocataires) serves a dozen rates.
+        self._hidden: dict[str, np.ndarray] = {}
+        self._values: dict[str, np.ndarray] = {}
 
     def hidden_of(self, ind: str) -> np.ndarray:
+        if ind not in self._hidden:
+            self._hidden[ind] = self._hidden_of(ind)
+        return self._hidden[ind]
+
+    def _hidden_of(self, ind: str) -> np.ndarray:
         mask = self.masks.get((self.p, ind))
         if mask is None or not under_secrecy(ind):
             return self.nothing
@@ -319,6 +327,11 @@ class _PeriodCells:
         return mask.reindex(self.index, fill_value=True).to_numpy(dtype=bool)
 
     def value(self, name: str) -> np.ndarray:
+        if name not in self._values:
+            self._values[name] = self._value(name)
+        return self._values[name]
+
+    def _value(self, name: str) -> np.ndarray:
         data = self.data
         source = data.counts.get(name, data.denominators.get(name))
         if source is None:
