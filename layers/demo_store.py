@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,6 +26,7 @@ from layers.demo_regimes import (
 from layers.household_links import DESCRIBES, under_secrecy
 from layers.model import COUNT
 from layers.periods import decembers
+from layers.progress import ProgressBar, track
 from layers.provenance import MIN_ROUNDED_DENOMINATOR
 from layers.publish import (
     EXACT_ZONES,
@@ -81,6 +82,79 @@ def _run(job: Job) -> tuple[Job, np.ndarray, np.ndarray, np.ndarray, np.ndarray,
     return job, table.cell_terr, table.cell_col, table.values, hidden, stats
 
 
+@dataclass
+class ZoneJob:
+    """The zones of a rounded period (the Caf rule on IRIS and QPV), every count in one table."""
+
+    period: int
+    columns: tuple[str, ...]
+    min_households: int
+
+
+def _run_zones(job: ZoneJob) -> tuple:
+    t = time.perf_counter()
+    terr = _territories(_DATA, job.period, True)
+    table = build_table(_DATA, terr, job.columns, job.period, True)
+    hidden, stats = protect_zones(table, terr, min_households=job.min_households)
+    stats["seconds"] = time.perf_counter() - t
+    return job, table.cell_terr, table.cell_col, table.values, hidden, stats
+
+
+def _call(job: Job | ZoneJob) -> tuple:
+    return _run_zones(job) if isinstance(job, ZoneJob) else _run(job)
+
+
+def _weight(job: Job | ZoneJob) -> float:
+    """Rough cost of a job (about a third of a second per unit on one core): a local table
+    grows with the square of its columns (its cells times the breakdowns joining them), the
+    zones of a rounded period are a dozen, a national table is instant."""
+    if isinstance(job, ZoneJob):
+        return 12.0
+    return float(len(job.columns) ** 2) if job.local else 0.1
+
+
+class _WeightedBar(ProgressBar):
+    """A bar counting tables whose estimate goes by their weights: the longest tables run
+    first, so a mean time per table would foretell far too long a wait."""
+
+    def __init__(self, label: str, weights: list[float], **kwargs) -> None:
+        self.weight_total, self.weight_done = sum(weights), 0.0
+        super().__init__(label, len(weights), unit="tableaux", **kwargs)
+
+    def add(self, weight: float) -> None:
+        self.weight_done += weight
+        self.advance()
+
+    def remaining_s(self) -> float | None:
+        elapsed = time.monotonic() - self.started
+        if not self.done or self.done >= self.total or elapsed < 1.0 or not self.weight_done:
+            return None
+        return elapsed / self.weight_done * max(self.weight_total - self.weight_done, 0.0)
+
+
+def _execute(jobs: list, workers: int) -> list:
+    """Results of `jobs` (Job or ZoneJob) in their order, computed longest first on `workers`
+    processes so that the last big table does not run alone; a bar counts the tables done."""
+    weights = [_weight(job) for job in jobs]
+    order = sorted(range(len(jobs)), key=lambda i: (-weights[i], i))
+    results: list = [None] * len(jobs)
+    bar = _WeightedBar("secret statistique", weights)
+    try:
+        if workers <= 1:
+            for i in order:
+                results[i] = _call(jobs[i])
+                bar.add(weights[i])
+            return results
+        with ProcessPoolExecutor(workers) as pool:
+            futures = {pool.submit(_call, jobs[i]): i for i in order}
+            for done in as_completed(futures):
+                results[futures[done]] = done.result()
+                bar.add(weights[futures[done]])
+    finally:
+        bar.close()
+    return results
+
+
 def _protected_rows(data: DemoData, results: list, masks: dict, stats_all: dict) -> list:
     """Rows of the secrecy tables, and the hidden mask of each (period, indicator)."""
     frames = []
@@ -114,22 +188,20 @@ def _rows(ind: str, terr: Territories, where: np.ndarray, period: str, values) -
     )
 
 
-def _rounded_rows(
-    data: DemoData, p: int, columns: list[str], masks: dict, min_households: int, stats: dict
-) -> list:
+def _rounded_rows(data: DemoData, result: tuple, masks: dict, stats: dict) -> list:
     """Local cells of a rounded period: every count rounded to its step; nothing hidden but
     the zones of fewer than `min_households` allocataires (and the zones protecting them)."""
+    job, cell_terr, cell_col, values, hidden, zone_stats = result
+    p = job.period
     terr = _territories(data, p, True)
-    table = build_table(data, terr, tuple(columns), p, True)
-    local = np.isin(terr.level[table.cell_terr], ROUNDED_LEVELS)
-    hidden, zone_stats = protect_zones(table, terr, min_households=min_households)
+    local = np.isin(terr.level[cell_terr], ROUNDED_LEVELS)
     for key in ("primary", "secondary"):
         stats[key] += zone_stats[key]
     frames = []
-    for k, ind in enumerate(columns):
-        sel = (table.cell_col == k) & local
-        values = round_to(table.values[sel], rounding_step(ind))
-        rows = _rows(ind, terr, table.cell_terr[sel], data.periods[p], values)
+    for k, ind in enumerate(job.columns):
+        sel = (cell_col == k) & local
+        rounded = round_to(values[sel], rounding_step(ind))
+        rows = _rows(ind, terr, cell_terr[sel], data.periods[p], rounded)
         rows["statut"] = np.where(hidden[sel], SECRET, PUBLISHED)
         rows.loc[hidden[sel], "valeur"] = np.nan
         frames.append(rows)
@@ -161,24 +233,21 @@ def publish_demo(
         for p in wanted
         for cols in secret_tables()
     ]
+    counts = tuple(c for t in secret_tables() for c in t)
+    rounded = [p for p in wanted if _local(data, p) and not suppressed_local(data, p, rounded_from)]
+    zone_jobs = [ZoneJob(p, counts, min_households) for p in rounded]
     workers = workers or max(1, min(2, os.cpu_count() or 1))
     masks: dict[tuple[int, str], pd.Series] = {}
     stats_all = {"cells": 0, "primary": 0, "secondary": 0, "seconds": 0.0, "tables": 0}
     t0 = time.perf_counter()
-    if workers > 1:
-        with ProcessPoolExecutor(workers) as pool:
-            results = list(pool.map(_run, jobs, chunksize=1))
-    else:
-        results = [_run(job) for job in jobs]
-    frames = _protected_rows(data, results, masks, stats_all)
+    results = _execute([*jobs, *zone_jobs], workers)
+    frames = _protected_rows(data, results[: len(jobs)], masks, stats_all)
     stats_all["seconds"] = round(time.perf_counter() - t0, 1)
-    counts = [c for t in secret_tables() for c in t]
-    rounded = [p for p in wanted if _local(data, p) and not suppressed_local(data, p, rounded_from)]
     zone_stats = {"primary": 0, "secondary": 0}
-    t1 = time.perf_counter()
-    for p in rounded:
-        frames.extend(_rounded_rows(data, p, counts, masks, min_households, zone_stats))
-    zone_stats["seconds"] = round(time.perf_counter() - t1, 1)
+    for result in results[len(jobs) :]:
+        frames.extend(_rounded_rows(data, result, masks, zone_stats))
+    # The zones run in the same pool as the tables: their own time is the sum of their jobs.
+    zone_stats["seconds"] = round(sum(r[5].get("seconds", 0.0) for r in results[len(jobs) :]), 1)
     stats_all["zones_arrondies"] = zone_stats
     t1 = time.perf_counter()
     frames.extend(_derived(data, wanted, masks, rounded))
@@ -225,7 +294,7 @@ def _aggregates(data: DemoData, terr: Territories, per_commune: np.ndarray) -> n
 def _derived(data: DemoData, wanted: list[int], masks, rounded: list[int]) -> list[pd.DataFrame]:
     """Amounts, rates and unprotected counts, masked from the counts they derive from."""
     frames: list[pd.DataFrame] = []
-    for p in wanted:
+    for p in track(wanted, "valeurs dérivées", unit="périodes"):
         frames.extend(_derived_period(data, p, masks, p in rounded))
     return frames
 
@@ -241,8 +310,16 @@ class _PeriodCells:
         self.nothing = np.zeros(len(self.terr), dtype=bool)
         self.at_rounded = np.isin(self.terr.level, ROUNDED_LEVELS) & rounded
         self.frames: list[pd.DataFrame] = []
+        # Read-only arrays, kept: a denominator (allocataires) serves a dozen rates.
+        self._hidden: dict[str, np.ndarray] = {}
+        self._values: dict[str, np.ndarray] = {}
 
     def hidden_of(self, ind: str) -> np.ndarray:
+        if ind not in self._hidden:
+            self._hidden[ind] = self._hidden_of(ind)
+        return self._hidden[ind]
+
+    def _hidden_of(self, ind: str) -> np.ndarray:
         mask = self.masks.get((self.p, ind))
         if mask is None or not under_secrecy(ind):
             return self.nothing
@@ -250,6 +327,11 @@ class _PeriodCells:
         return mask.reindex(self.index, fill_value=True).to_numpy(dtype=bool)
 
     def value(self, name: str) -> np.ndarray:
+        if name not in self._values:
+            self._values[name] = self._value(name)
+        return self._values[name]
+
+    def _value(self, name: str) -> np.ndarray:
         data = self.data
         source = data.counts.get(name, data.denominators.get(name))
         if source is None:

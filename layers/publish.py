@@ -273,13 +273,14 @@ def _zone_sums(terr: Territories, col: np.ndarray, *, exact: bool) -> Pairs:
 
 
 def _breakdown_sums(columns: tuple[str, ...], index: np.ndarray) -> Pairs:
-    """(total cell, part cells) of each breakdown in each territory having all its cells."""
+    """(total cells, part cells) of each breakdown in each territory having all its cells: per
+    breakdown, the totals (one per territory) and the parts (a row per territory)."""
     pairs = []
     for total, *parts in _breakdowns(columns):
-        for t in range(index.shape[0]):
-            cells = index[t, [total, *parts]]
-            if (cells >= 0).all():
-                pairs.append((cells[:1], cells[1:][None, :].ravel()))
+        cells = index[:, [total, *parts]]
+        cells = cells[(cells >= 0).all(axis=1)]
+        if len(cells):
+            pairs.append((cells[:, 0], cells[:, 1:]))
     return pairs
 
 
@@ -343,19 +344,21 @@ def _balance(pairs: list[tuple[np.ndarray, np.ndarray]], n_cells: int) -> sp.csr
 
 
 def _matrix(pairs: list[tuple[np.ndarray, np.ndarray]], n_cells: int) -> sp.csr_matrix:
-    """Rows "parts - total" from (total cells, part cells) pairs: either one total with its
-    parts (a breakdown), or aligned arrays where part k belongs to total k (a hierarchy)."""
+    """Rows "parts - total" from (total cells, part cells) pairs: either totals with a 2-D array
+    of parts (breakdowns: row i of the parts adds up to total i), or aligned arrays where part k
+    belongs to total k (a hierarchy)."""
     rows, cols, vals = [], [], []
     next_row = 0
     for totals, parts in pairs:
         totals = np.asarray(totals)
         parts = np.asarray(parts)
-        if totals.size == 1 and parts.size > 1:
-            # a breakdown: one relation
-            rows.append(np.full(parts.size + 1, next_row))
-            cols.append(np.r_[parts, totals])
-            vals.append(np.r_[np.ones(parts.size), -1.0])
-            next_row += 1
+        if parts.ndim == 2:
+            # breakdowns: one relation per row of parts, its parts then its total
+            n, k = parts.shape
+            rows.append(np.repeat(np.arange(next_row, next_row + n), k + 1))
+            cols.append(np.c_[parts, totals].ravel())
+            vals.append(np.tile(np.r_[np.ones(k), -1.0], n))
+            next_row += n
             continue
         uniq, inverse = np.unique(totals, return_inverse=True)
         keep = uniq >= 0

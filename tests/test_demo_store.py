@@ -57,6 +57,35 @@ def test_small_counts_are_never_published(published) -> None:
     assert not ((shown > 0) & (shown < 5)).any()
 
 
+def test_two_processes_publish_the_same_rows_as_one(data, published) -> None:
+    """The pool starts the longest tables first and gathers them as they end: the rows, their
+    order and the statistics must not depend on it."""
+    rows, meta = publish_demo(
+        data, periods=["2015-12", "2024-12", "2025-03"], workers=2, log=lambda _: None
+    )
+    pd.testing.assert_frame_equal(check_rows(rows), published[0])
+    for key in ("cells", "primary", "secondary", "tables"):
+        assert meta["secret"][key] == published[1]["secret"][key]
+
+
+def test_secrecy_bar_counts_tables_and_estimates_by_weight() -> None:
+    """One big table done of a big and ten small ones: the wait left is the small ones' weight
+    at the pace of the big one, not ten times a big table."""
+    import io
+    import time
+
+    from layers.demo_store import _WeightedBar
+
+    out = io.StringIO()
+    bar = _WeightedBar("secret statistique", [90.0] + [1.0] * 10, stream=out, tty=False)
+    bar.started = time.monotonic() - 90.0
+    bar.add(90.0)
+    assert bar.done == 1 and bar.total == 11
+    assert 9.0 <= bar.remaining_s() < 12.0
+    bar.close()
+    assert "1/11 tableaux" in out.getvalue()
+
+
 def test_rates_are_hidden_with_their_numerator(published) -> None:
     rows, _ = published
     key = ["niveau", "code", "periode"]
