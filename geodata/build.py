@@ -27,6 +27,7 @@ from geodata.tiles import MAX_ZOOM, write_tiles
 from geodata.webgeo import simplified, write_web_layer
 from layers import model
 from layers.model import LEVEL_CODES, LEVELS
+from layers.progress import track
 
 BUILD_FORMAT = 1
 NEIGHBOUR_LEVELS = tuple(lv.code for lv in LEVELS if lv.neighbours)
@@ -180,7 +181,9 @@ def _write_web(levels: dict[str, gpd.GeoDataFrame], folder: Path) -> dict[str, d
 def _write_tiles(levels: dict[str, gpd.GeoDataFrame], partial: Path, web: dict) -> None:
     """Vector tiles (PMTiles) of every level, recorded in web/index.json."""
     staging = partial / "tuiles-entree"
-    for name, shapes in _simplified(levels, "tiles").items():
+    # tippecanoe runs a minute or more per large level: a bar with counts and an estimate.
+    layers = list(_simplified(levels, "tiles").items())
+    for name, shapes in track(layers, "tuiles vectorielles", unit="niveaux"):
         tol = TOLERANCES[name]["tiles"]
         source = write_web_layer(levels[name], staging, name, tol, "tiles", shapes)
         out = partial / "web" / f"{name}.pmtiles"

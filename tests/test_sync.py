@@ -226,6 +226,26 @@ def test_progress_in_a_log_is_plain_lines() -> None:
     assert screen.getvalue() == "\r\x1b[K[1/5] s_ben_nat : inchangé\n"
 
 
+def test_progress_estimates_the_time_left_for_the_whole_sync() -> None:
+    now = [100.0]
+    log = io.StringIO()
+    progress = SyncProgress(log, tty=False, clock=lambda: now[0])
+    progress.note(1, 4, "s_ben_nat", "inchangé")
+    progress.start(2, 4, "s_ben_dep")
+    now[0] += 30.0
+    progress.finish(2_000_000)
+    now[0] += 10.0
+    progress.note(3, 4, "s_ben_reg", "inchangé")
+    progress.start(4, 4, "s_ben_com")
+    now[0] += 5.0
+    progress.finish(1_000)
+    lines = log.getvalue().splitlines()
+    assert lines[0] == "[1/4] s_ben_nat : inchangé"
+    assert lines[2] == "[2/4] s_ben_dep : téléchargé (2,0 Mo), reste ≈ 30 s"
+    assert lines[3] == "[3/4] s_ben_reg : inchangé, reste ≈ 13 s"
+    assert lines[-1] == "[4/4] s_ben_com : téléchargé (1 ko)"
+
+
 def test_second_sync_downloads_nothing_and_a_change_only_that_dataset(
     portal: FakePortal, settings: Settings, capsys: pytest.CaptureFixture
 ) -> None:

@@ -8,7 +8,13 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 from typing import TextIO
+
+from layers.progress import duration_text
+
+# Below this much elapsed time an overall estimate is noise: it is not printed.
+ESTIMATE_AFTER_S = 1.0
 
 
 def size_text(n: float) -> str:
@@ -18,9 +24,18 @@ def size_text(n: float) -> str:
 
 
 class SyncProgress:
-    def __init__(self, stream: TextIO | None = None, *, tty: bool | None = None) -> None:
+    def __init__(
+        self,
+        stream: TextIO | None = None,
+        *,
+        tty: bool | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.stream = stream or sys.stderr
         self.tty = self.stream.isatty() if tty is None else tty
+        self.clock = clock
+        self._began: float | None = None
+        self._n = self._total = 0
         self._prefix = ""
         self._last = 0.0
         self._quarter = -1
@@ -32,11 +47,26 @@ class SyncProgress:
             self.stream.write(text + "\n")
         self.stream.flush()
 
+    def _clock_on(self, n: int, total: int) -> None:
+        if self._began is None:
+            self._began = self.clock()
+        self._n, self._total = n, total
+
+    def remaining(self) -> str:
+        """« , reste ≈ 2 min 05 s » for the whole sync, from the mean time per dataset done."""
+        elapsed = self.clock() - (self._began if self._began is not None else self.clock())
+        left = self._total - self._n
+        if left <= 0 or self._n <= 0 or elapsed < ESTIMATE_AFTER_S:
+            return ""
+        return f", reste ≈ {duration_text(elapsed / self._n * left)}"
+
     def note(self, n: int, total: int, dataset_id: str, text: str) -> None:
         """One line for a dataset: « [3/12] s_ben_com_f : inchangé »."""
-        self._write(f"[{n}/{total}] {dataset_id} : {text}", final=True)
+        self._clock_on(n, total)
+        self._write(f"[{n}/{total}] {dataset_id} : {text}{self.remaining()}", final=True)
 
     def start(self, n: int, total: int, dataset_id: str) -> None:
+        self._clock_on(n - 1, total)
         self._prefix = f"[{n}/{total}] {dataset_id}"
         self._last, self._quarter = 0.0, -1
         self._write(f"{self._prefix} : téléchargement…", final=not self.tty)
@@ -62,4 +92,6 @@ class SyncProgress:
         self._write(f"{self._prefix} : {done}", final=not self.tty)
 
     def finish(self, size: int) -> None:
-        self._write(f"{self._prefix} : téléchargé ({size_text(size)})", final=True)
+        self._n += 1
+        done = f"téléchargé ({size_text(size)}){self.remaining()}"
+        self._write(f"{self._prefix} : {done}", final=True)
