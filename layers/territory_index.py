@@ -150,10 +150,22 @@ class TerritoryIndex:
         df["voisin"] = df["voisin"].astype(str)
         return df
 
+    @cached_property
+    def _neighbour_rows(self) -> dict[tuple[str, str], np.ndarray]:
+        # Row positions by (level, code), in file order: a lookup instead of a scan of every
+        # border per page (~40 ms on all France).
+        df = self._neighbours
+        return {
+            (str(lv), str(c)): pos
+            for (lv, c), pos in df.groupby(["niveau", "code"], sort=False).indices.items()
+        }
+
     def neighbours(self, level: str, code: str) -> list[str]:
         """Codes sharing a border with the territory, longest border first."""
-        df = self._neighbours
-        sel = df[(df["niveau"] == level) & (df["code"] == code)]
+        pos = self._neighbour_rows.get((level, code))
+        if pos is None:
+            return []
+        sel = self._neighbours.iloc[pos]  # the same rows, same order as a boolean selection
         return sel.sort_values("frontiere_km", ascending=False)["voisin"].tolist()
 
     def children(self, level: str, parent_level: str, parent_code: str) -> pd.Series:
