@@ -467,7 +467,15 @@ class _Page:
         return Cell.of(ind, period, None, MISSING) if hit is None else Cell.of(ind, period, *hit)
 
 
-def _read_page(store: Store, index: TerritoryIndex, identity: Identity, ids: list[str]) -> _Page:
+def _read_page(
+    store: Store,
+    index: TerritoryIndex,
+    identity: Identity,
+    ids: list[str],
+    periods: dict[str, str | None],
+) -> _Page:
+    """The page's cells: the territory's series, every other territory at `periods` only
+    (the page looks nothing else up)."""
     level, code = identity.level, identity.code
     refs = _references(identity)
     siblings = _siblings(index, identity)
@@ -478,7 +486,8 @@ def _read_page(store: Store, index: TerritoryIndex, identity: Identity, ids: lis
         wanted.append((nlevel, code))
     if siblings is not None:
         wanted += [("commune", c) for c in siblings[1] if c != code and c not in near]
-    every = store.series_many(ids, wanted)
+    latest = sorted({p for p in periods.values() if p})
+    every = store.page_cells(ids, wanted[0], wanted[1:], latest)
     col = {
         c: every[c].astype(str).to_numpy(dtype=object)
         for c in ("indicateur", "niveau", "code", "periode", "statut")
@@ -542,7 +551,8 @@ def profile(
     grouped = _theme_indicators(level)
     # Two queries for the whole page (latest periods, then every series), not two per indicator.
     periods: dict[str, str | None] = dict(store.latest_periods(level))
-    page = _read_page(store, index, identity, [i.id for _, _, inds in grouped for i in inds])
+    ids = [i.id for _, _, inds in grouped for i in inds]
+    page = _read_page(store, index, identity, ids, periods)
     themes = _themes(page, grouped, periods, store)
     by_id = {row.cell.indicator: row.cell for theme in themes for row in theme.rows}
     key = _key_figures(store, level, code, periods, by_id)
