@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+from test_profile import _cell  # a cell read straight from the store
 
 from layers.appdata import AppData
 from layers.catalogue import BY_ID
 from layers.profile import evolution, neighbours, profile, rank_in
-from layers.store import PUBLISHED
 
 PER_LEVEL = 3
 
@@ -29,15 +29,6 @@ def _cases(index) -> list[tuple[str, str]]:
         picked = {codes[0], codes[len(codes) // 2], codes[-1]} if codes else set()
         cases += [(level, c) for c in sorted(picked)[:PER_LEVEL]]
     return cases
-
-
-def _cell(store, ind: str, level: str, code: str, period: str) -> tuple[float | None, str]:
-    df = store.layer(ind, level, period)
-    row = df[df["code"] == code]
-    if row.empty:
-        return None, "manquant"
-    v, s = row["valeur"].iloc[0], str(row["statut"].iloc[0])
-    return (None if s != PUBLISHED else float(v)), s
 
 
 def test_index_neighbours_equal_a_scan_of_the_borders(data) -> None:
