@@ -1,9 +1,13 @@
 """Dashboard routes on the whole of France (medians, through Flask's test client, no network):
-map values of all communes, the territory profile, exports of all communes, the API."""
+map values of all communes, the territory profile, exports of all communes, the API.
+
+`python -m bench.dashboard_bench fiche` measures only the profile routes (the load bench's
+heaviest): run this file with PYTHONPATH at another worktree (e.g. main) to compare, in turns."""
 
 from __future__ import annotations
 
 import statistics
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -13,7 +17,7 @@ from layers.appdata import AppData
 from layers.catalogue import BY_ID
 from layers.config import Settings
 from layers.export_jobs import epci_atlas, view_xlsx
-from layers.profile import profile
+from layers.profile import _profile_cached, profile
 
 ROUTES = {
     "valeurs de la carte, toutes les communes (1er appel)": (
@@ -96,6 +100,58 @@ def measure(repeat: int = 5) -> dict[str, tuple[float, int]] | None:
     return out
 
 
+# The profile page of one territory per level (the page callback calls `profile()`, uncached).
+PROFILES = {
+    "commune, Vitry-le-François": ("commune", "51649"),
+    "commune, Paris": ("commune", "75056"),
+    "département, Marne": ("departement", "51"),
+    "IRIS de Vitry-le-François": ("iris", "516490101"),
+    "arrondissement, Paris 1er": ("arm", "75101"),
+}
+
+
+def measure_profiles(repeat: int = 7) -> dict[str, float]:
+    """Median ms of the profile routes: the data of a page per level (uncached), the page's
+    layout through Dash's page function, the API's territory route (no response cache)."""
+    settings = Settings.from_env()
+    data = AppData(settings)
+    info, index = data.store(), data.index()
+    if info is None or index is None:
+        return {}
+    out: dict[str, float] = {}
+    for label, (level, code) in PROFILES.items():
+        profile(info.store, index, level, code, info.notice)  # warm the first query
+        out[f"données de la fiche, {label}"] = median_ms(
+            lambda lv=level, c=code: profile(info.store, index, lv, c, info.notice), repeat
+        )
+    server = create_app(replace(settings, rate_limit=None, export_rate_limit=None)).server
+    client = server.test_client()
+
+    def clear() -> None:
+        _profile_cached.cache_clear()
+        for cache in server.extensions.get("cache", {}):
+            cache.clear()
+
+    from dashboard.pages.profile import profile_layout  # a Dash page: after the app exists
+
+    out["mise en page de la fiche, commune 51649"] = median_ms(
+        lambda: profile_layout(data, "commune", "51649"), repeat, clear
+    )
+    for label, url in {
+        "API territoire commune 51649": "/api/v1/territories/commune/51649",
+        "API territoire IRIS 516490101": "/api/v1/territories/iris/516490101",
+    }.items():
+        client.get(url)
+        out[label] = median_ms(lambda u=url: client.get(u), repeat, clear)
+    return out
+
+
+def main_profiles() -> None:
+    print("## Fiches territoire (France entière, médiane de 7, client de test Flask)")
+    for label, ms in measure_profiles().items():
+        print(f"  {label} : {ms:.0f} ms")
+
+
 def main() -> None:
     print("## Routes du tableau de bord (France entière, médiane de 5, client de test Flask)")
     res = measure()
@@ -108,4 +164,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    main_profiles() if sys.argv[1:] == ["fiche"] else main()

@@ -171,7 +171,9 @@ def series_with_references(
     own = df[(df["niveau"] == level) & (df["code"] == code)]
     if not own.empty:
         df = df[df["periode"].isin(set(own["periode"]))]
-    df["nom"] = [index.name(lv, c) or c for lv, c in zip(df["niveau"], df["code"], strict=True)]
+    pairs = list(zip(df["niveau"], df["code"], strict=True))
+    names = {(lv, c): index.name(lv, c) or c for lv, c in set(pairs)}  # a name per territory
+    df["nom"] = [names[p] for p in pairs]
     df["role"] = [
         "territoire" if (lv, c) == (level, code) else lv
         for lv, c in zip(df["niveau"], df["code"], strict=True)
