@@ -324,6 +324,7 @@ def component_lp(
     *,
     rounding: float | np.ndarray | None = None,
     hidden: np.ndarray | None = None,
+    by_column: Relations | None = None,
 ) -> tuple[ComponentLP, np.ndarray]:
     """The attacker's LP for the hidden `cells` of one component: variables and their cells.
 
@@ -331,10 +332,13 @@ def component_lp(
     With rounding (one step, or one per cell, 0 for an exact cell), the published cells met by
     the component's relations become variables within [v - r, v + r] (r = rounding / 2), and so
     do the relations among them alone: a one-ring view of the whole system.
+    `by_column`: the same relations in CSC (`columnwise`), so that finding the rows of a
+    component costs its own size, not the whole matrix's.
     """
     eq, le = relations.eq, relations.le
-    eq_rows = np.flatnonzero(eq[:, cells].getnnz(axis=1))
-    le_rows = np.flatnonzero(le[:, cells].getnnz(axis=1))
+    cols = by_column or columnwise(relations)
+    eq_rows = _rows_of(cols.eq, cells)
+    le_rows = _rows_of(cols.le, cells)
     var = np.asarray(cells)
     n_hidden = var.size
     lower = np.zeros(n_hidden)
@@ -351,8 +355,8 @@ def component_lp(
         upper = np.r_[upper, fixed[extra] + r[extra]]
         inside = np.zeros(relations.n_cells, dtype=bool)
         inside[var] = True
-        eq_rows = _rows_within(eq, eq_rows, inside)
-        le_rows = _rows_within(le, le_rows, inside)
+        eq_rows = _rows_within(eq, cols.eq, extra, eq_rows, inside)
+        le_rows = _rows_within(le, cols.le, extra, le_rows, inside)
     rest = np.ones(relations.n_cells, dtype=bool)
     rest[var] = False
     const = np.where(rest, fixed, 0.0)
@@ -363,11 +367,36 @@ def component_lp(
     return lp, var
 
 
-def _rows_within(m: sp.csr_matrix, rows: np.ndarray, inside: np.ndarray) -> np.ndarray:
-    """Rows touching the component, plus every row whose cells all lie among the variables."""
-    full = np.flatnonzero(np.asarray((m.multiply(m) @ (~inside).astype(float)) == 0).ravel())
-    full = full[np.diff(m.indptr)[full] > 0]
-    return np.union1d(rows, full)
+def columnwise(relations: Relations) -> Relations:
+    """The relations in CSC, built once per table for `component_lp`."""
+    return Relations(sp.csc_matrix(relations.eq), sp.csc_matrix(relations.le))
+
+
+def _rows_of(csc: sp.csc_matrix, cells: np.ndarray) -> np.ndarray:
+    """Sorted rows with a stored entry in any of `cells` (columns of `csc`)."""
+    cells = np.asarray(cells, dtype=np.int64)
+    starts, ends = csc.indptr[cells], csc.indptr[cells + 1]
+    lengths = ends - starts
+    if not lengths.sum():
+        return np.zeros(0, dtype=np.int64)
+    offsets = np.repeat(starts - np.r_[0, np.cumsum(lengths)[:-1]], lengths)
+    return np.unique(csc.indices[np.arange(lengths.sum()) + offsets])
+
+
+def _rows_within(
+    m: sp.csr_matrix, csc: sp.csc_matrix, extra: np.ndarray, rows: np.ndarray, inside: np.ndarray
+) -> np.ndarray:
+    """Rows touching the component, plus every row whose cells all lie among the variables.
+
+    Such a row has a nonzero on a variable: it touches the component (already in `rows`) or one
+    of the `extra` published cells, so only those candidates are checked.
+    """
+    cand = np.setdiff1d(_rows_of(csc, extra), rows)
+    sub = m[cand]
+    outside = (sub.data != 0) & ~inside[sub.indices]
+    sizes = np.diff(sub.indptr)
+    n_out = np.bincount(np.repeat(np.arange(cand.size), sizes), outside, minlength=cand.size)
+    return np.union1d(rows, cand[(n_out == 0) & (sizes > 0)])
 
 
 @dataclass
@@ -434,8 +463,11 @@ def audit(
     failures: list[tuple[int, float, float]] = []
     narrowest: tuple[int, float, float] | None = None
     solves = infeasible = 0
+    by_column = columnwise(rel)
     for comp in iter_components(labels, n_comp):
-        lp, _ = component_lp(rel, comp, fixed, rounding=rounding, hidden=hidden)
+        lp, _ = component_lp(
+            rel, comp, fixed, rounding=rounding, hidden=hidden, by_column=by_column
+        )
         rg = component_ranges(lp, protection, n_check=comp.size, exact=exact)
         solves += lp.solves
         if rg.infeasible:

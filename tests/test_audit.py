@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from scipy.optimize import linprog
 
-from layers.audit import audit, hidden_components
+from layers.audit import Relations, audit, hidden_components
 from layers.secrecy import build_relations, primary_mask, protect
 
 # Households by age band x "oui" / "non" with margins (the Caf's example), flattened row-wise.
@@ -160,3 +161,31 @@ def test_protected_mask_passes_and_reports():
     assert rep.ok and rep.failures == []
     assert rep.hidden == int(res.hidden.sum()) and rep.seconds >= 0
     assert "conforme" in rep.summary()
+
+
+def test_relation_among_rounded_cells_alone_narrows_a_secret():
+    # h = T - a - b with T exact (40), a and b rounded (10 and 14, so +/- 2.5): h spans
+    # [11, 21], protected. A second relation a = b touches no secret cell but pins a and b to
+    # [11.5, 12.5], so h to [15, 17]: the attacker must use that relation too.
+    rel = build_relations(4, [{3: [0, 1, 2]}])
+    hidden = np.array([True, False, False, False])
+    published = np.array([0, 10, 14, 40])
+    steps = np.array([0, 5, 5, 0])
+    assert audit(published, rel, hidden, rounding=steps).ok
+    a_is_b = sp.csr_matrix(([1.0, -1.0], ([0, 0], [1, 2])), shape=(1, 4))
+    linked = Relations(sp.vstack([rel.eq, a_is_b]).tocsr(), rel.le)
+    rep = audit(published, linked, hidden, rounding=steps, exact=True)
+    assert not rep.ok
+    assert rep.failures[0][1:] == (pytest.approx(15), pytest.approx(17))
+
+
+def test_two_secrets_in_one_relation_pinned_by_another():
+    # T = h1 + h2 with both hidden looks safe alone, but h1 = h2 (another relation) pins both.
+    rel = build_relations(3, [{2: [0, 1]}])
+    hidden = np.array([True, True, False])
+    published = np.array([0, 0, 12])
+    assert audit(published, rel, hidden).ok
+    same = sp.csr_matrix(([1.0, -1.0], ([0, 0], [0, 1])), shape=(1, 3))
+    pinned = Relations(sp.vstack([rel.eq, same]).tocsr(), rel.le)
+    rep = audit(published, pinned, hidden)
+    assert sorted(cell for cell, _, _ in rep.failures) == [0, 1]
