@@ -155,7 +155,9 @@ class Store:
     def _con(self) -> duckdb.DuckDBPyConnection:
         con = getattr(self._local, "con", None)
         if con is None:
+            # No progress bar: it would print into the logs of the server, the audit and the bench.
             con = duckdb.connect(config={"threads": 1})
+            con.execute("SET enable_progress_bar = false")
             con.execute(f"CREATE VIEW v AS SELECT * FROM read_parquet('{self._path}')")
             con.execute(f"CREATE VIEW s AS SELECT * FROM read_parquet('{self._series_path}')")
             # `v` and `s` are the stored cells (copied by the real store); `vc` and `sc` add the

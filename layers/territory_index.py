@@ -53,9 +53,15 @@ class TerritoryIndex:
     def __init__(self, build_dir: Path) -> None:
         self.build_dir = Path(build_dir)
         self._tables: dict[str, pd.DataFrame] = {}
+        self._levels: list[str] | None = None
 
     def levels(self) -> list[str]:
-        return [lvl for lvl in LEVEL_CODES if (self.build_dir / "geo" / f"{lvl}.parquet").is_file()]
+        # A build folder never changes once published: look at its files once, not at every
+        # name lookup (an evolution chart asked ~50 times).
+        if self._levels is None:
+            geo = self.build_dir / "geo"
+            self._levels = [lvl for lvl in LEVEL_CODES if (geo / f"{lvl}.parquet").is_file()]
+        return list(self._levels)
 
     def table(self, level: str) -> pd.DataFrame:
         """code, nom, parents..., population, area_km2, label point; row order = feature ids."""
