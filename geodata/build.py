@@ -142,11 +142,12 @@ def _write_geo(levels: dict[str, gpd.GeoDataFrame], folder: Path) -> None:
     """Full-resolution GeoParquet of every level, and the shared borders."""
     for name, gdf in levels.items():
         gdf.to_parquet(folder / f"{name}.parquet", compression="zstd", index=False)
+    present = [name for name in NEIGHBOUR_LEVELS if name in levels]
+    # The IRIS borders alone take ~20 s: a bar per level.
     neighbours = pd.concat(
         [
             level_neighbours(name, levels[name]).assign(niveau=name)
-            for name in NEIGHBOUR_LEVELS
-            if name in levels
+            for name in track(present, "voisinages", unit="niveaux")
         ],
         ignore_index=True,
     )
@@ -171,7 +172,7 @@ def _write_web(levels: dict[str, gpd.GeoDataFrame], folder: Path) -> dict[str, d
     """Simplified national geometry of every level (GeoJSON), by level code."""
     web = {}
     geoms = _simplified(levels, "national")
-    for name, shapes in geoms.items():
+    for name, shapes in track(list(geoms.items()), "géométrie web", unit="niveaux"):
         tol = TOLERANCES[name]["national"]
         layer = write_web_layer(levels[name], folder, name, tol, "national", shapes)
         web[name] = layer.__dict__
