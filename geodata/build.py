@@ -27,7 +27,7 @@ from geodata.tiles import MAX_ZOOM, write_tiles
 from geodata.webgeo import simplified, write_web_layer
 from layers import model
 from layers.model import LEVEL_CODES, LEVELS
-from layers.progress import track
+from layers.progress import progress, track
 
 BUILD_FORMAT = 1
 NEIGHBOUR_LEVELS = tuple(lv.code for lv in LEVELS if lv.neighbours)
@@ -182,20 +182,31 @@ def _write_web(levels: dict[str, gpd.GeoDataFrame], folder: Path) -> dict[str, d
 def _write_tiles(levels: dict[str, gpd.GeoDataFrame], partial: Path, web: dict) -> None:
     """Vector tiles (PMTiles) of every level, recorded in web/index.json."""
     staging = partial / "tuiles-entree"
-    # tippecanoe runs a minute or more per large level: a bar with counts and an estimate.
     layers = list(_simplified(levels, "tiles").items())
-    for name, shapes in track(layers, "tuiles vectorielles", unit="niveaux"):
-        tol = TOLERANCES[name]["tiles"]
-        source = write_web_layer(levels[name], staging, name, tol, "tiles", shapes)
-        out = partial / "web" / f"{name}.pmtiles"
-        write_tiles(staging / source.file, out, name, MAX_ZOOM[name])
-        web[name]["tuiles"] = {
-            "file": out.name,
-            "sha256": _sha256(out),
-            "maxzoom": MAX_ZOOM[name],
-        }
+    # Counted in polygons, not levels: the IRIS take a minute and the régions a second, so an
+    # estimate per level foretold seconds with the IRIS still to come.
+    total = sum(len(levels[name]) for name, _ in layers)
+    with progress("tuiles vectorielles", total, unit="polygones") as bar:
+        for name, shapes in layers:
+            _write_level_tiles(levels, partial, web, name, shapes, staging)
+            bar.advance(len(levels[name]))
     shutil.rmtree(staging)
     (partial / "web" / "index.json").write_text(json.dumps({"levels": web}, indent=1))
+
+
+def _write_level_tiles(
+    levels: dict[str, gpd.GeoDataFrame],
+    partial: Path,
+    web: dict,
+    name: str,
+    shapes: np.ndarray,
+    staging: Path,
+) -> None:
+    tol = TOLERANCES[name]["tiles"]
+    source = write_web_layer(levels[name], staging, name, tol, "tiles", shapes)
+    out = partial / "web" / f"{name}.pmtiles"
+    write_tiles(staging / source.file, out, name, MAX_ZOOM[name])
+    web[name]["tuiles"] = {"file": out.name, "sha256": _sha256(out), "maxzoom": MAX_ZOOM[name]}
 
 
 def _counts(levels: dict[str, gpd.GeoDataFrame]) -> dict[str, int]:
