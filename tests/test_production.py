@@ -60,7 +60,14 @@ def test_serve_with_workers_runs_gunicorn(settings: Settings) -> None:
         assert status == 200, proc.stdout.read().decode() if proc.poll() is not None else status
         assert headers["Server"].startswith("gunicorn")
         assert json.loads(body)["statut"] == "ok"
-        workers = psutil.Process(proc.pid).children()
+        # With preload the first worker may answer before gunicorn has forked the second.
+        workers: list = []
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            workers = psutil.Process(proc.pid).children()
+            if len(workers) >= 2:
+                break
+            time.sleep(0.1)
         assert len(workers) == 2
         status, headers, _ = _get(f"http://127.0.0.1:{port}/")
         assert status == 200 and "nonce-" in headers["Content-Security-Policy"]
