@@ -366,6 +366,14 @@ def cpu_seconds(pid: int, children: bool = False) -> float:
         except psutil.Error:
             continue
         total += t.user + t.system
+    if children:
+        # Workers gunicorn recycled (max_requests) and reaped: their CPU is the master's
+        # children_* times; without it the server's CPU fell when a worker was replaced.
+        try:
+            t = procs[0].cpu_times()
+            total += t.children_user + t.children_system
+        except psutil.Error:
+            pass
     return total
 
 
