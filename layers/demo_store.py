@@ -26,7 +26,7 @@ from layers.demo_regimes import (
 from layers.household_links import DESCRIBES, under_secrecy
 from layers.model import COUNT
 from layers.periods import decembers
-from layers.progress import ProgressBar, track
+from layers.progress import ProgressBar, time_left, track
 from layers.provenance import MIN_ROUNDED_DENOMINATOR
 from layers.publish import (
     EXACT_ZONES,
@@ -126,10 +126,9 @@ class _WeightedBar(ProgressBar):
         self.advance()
 
     def remaining_s(self) -> float | None:
-        elapsed = time.monotonic() - self.started
-        if not self.done or self.done >= self.total or elapsed < 1.0 or not self.weight_done:
+        if self.done >= self.total:
             return None
-        return elapsed / self.weight_done * max(self.weight_total - self.weight_done, 0.0)
+        return time_left(time.monotonic() - self.started, self.weight_done, self.weight_total)
 
 
 def _execute(jobs: list, workers: int) -> list:

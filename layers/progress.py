@@ -19,6 +19,7 @@ from typing import TextIO, TypeVar
 T = TypeVar("T")
 WIDTH = 20
 REDRAW_S = 0.2
+ESTIMATE_AFTER_S = 1.0  # below this an estimate is noise: none is shown
 
 
 def duration_text(seconds: float) -> str:
@@ -29,6 +30,14 @@ def duration_text(seconds: float) -> str:
     if s < 3600:
         return f"{s // 60} min {s % 60:02d} s"
     return f"{s // 3600} h {s % 3600 // 60:02d} min"
+
+
+def time_left(elapsed: float, done: float, total: float) -> float | None:
+    """Seconds left at the mean pace so far (`done` of `total` units in `elapsed` seconds);
+    None before a unit is done, at the end, and in the first second, where it is only noise."""
+    if done <= 0 or done >= total or elapsed < ESTIMATE_AFTER_S:
+        return None
+    return elapsed / done * (total - done)
 
 
 def count_text(n: float) -> str:
@@ -62,10 +71,7 @@ class ProgressBar:
 
     def remaining_s(self) -> float | None:
         """Seconds left by the mean pace so far; None while there is no pace to go by."""
-        elapsed = time.monotonic() - self.started
-        if not self.done or self.done >= self.total or elapsed < 1.0:
-            return None
-        return elapsed / self.done * (self.total - self.done)
+        return time_left(time.monotonic() - self.started, self.done, self.total)
 
     def text(self) -> str:
         total = max(self.total, 1)

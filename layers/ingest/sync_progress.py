@@ -11,10 +11,7 @@ import time
 from collections.abc import Callable
 from typing import TextIO
 
-from layers.progress import duration_text
-
-# Below this much elapsed time an overall estimate is noise: it is not printed.
-ESTIMATE_AFTER_S = 1.0
+from layers.progress import duration_text, time_left
 
 
 def size_text(n: float) -> str:
@@ -55,10 +52,8 @@ class SyncProgress:
     def remaining(self) -> str:
         """« , reste ≈ 2 min 05 s » for the whole sync, from the mean time per dataset done."""
         elapsed = self.clock() - (self._began if self._began is not None else self.clock())
-        left = self._total - self._n
-        if left <= 0 or self._n <= 0 or elapsed < ESTIMATE_AFTER_S:
-            return ""
-        return f", reste ≈ {duration_text(elapsed / self._n * left)}"
+        left = time_left(elapsed, self._n, self._total)
+        return "" if left is None else f", reste ≈ {duration_text(left)}"
 
     def note(self, n: int, total: int, dataset_id: str, text: str) -> None:
         """One line for a dataset: « [3/12] s_ben_com_f : inchangé »."""
