@@ -607,7 +607,6 @@
     state.points = state.points || {};
     if (!state.points[url]) {
       state.points[url] = fetch(url).then(function (r) { return r.json(); }).then(function (body) {
-        if (!Array.isArray(body)) return body; // already GeoJSON
         const features = new Array(body.length >> 1);
         for (let i = 0; i < features.length; i++) {
           features[i] = {

@@ -118,9 +118,8 @@ def test_switching_level_leaves_only_the_new_levels_circles(live_app, browser) -
         "  .map(l => [l.id, m.getLayoutProperty(l.id, 'visibility')]);"
     )
     assert dict(shown) == {"cercles-commune": "none", "cercles-departement": "visible"}, shown
-    # The points come as the compact array of coordinates, never as the GeoJSON with names.
+    # The circles' points come as the compact array of coordinates.
     assert live_app.count("/geo/departement-points.json") >= 1
-    assert live_app.count("/geo/departement-points.geojson") == 0
 
 
 def test_hover_shows_name_code_and_value(live_app, browser) -> None:

@@ -20,8 +20,10 @@ from dashboard.server.encoding import (
     encoded_response,
     negotiate,
 )
+from geodata.cache import active_dir
 from layers.appdata import AppData
 from layers.config import Settings
+from layers.territory_index import TerritoryIndex
 
 # --------------------------------------------------------------------------------------------
 # Negotiation
@@ -112,32 +114,20 @@ def client(settings: Settings):
     return create_app(settings).server.test_client()
 
 
-def test_label_points_are_the_same_layer_plain_or_gzipped(client) -> None:
-    gz = client.get("/geo/commune-points.geojson", headers={"Accept-Encoding": "gzip"})
-    plain = client.get("/geo/commune-points.geojson", headers={"Accept-Encoding": "identity"})
-    assert gz.status_code == plain.status_code == 200
+def test_label_points_are_the_index_label_points_in_row_order(client, settings) -> None:
+    gz = client.get("/geo/commune-points.json", headers={"Accept-Encoding": "gzip"})
+    plain = client.get("/geo/commune-points.json", headers={"Accept-Encoding": "identity"})
+    assert gz.status_code == plain.status_code == 200 and plain.mimetype == "application/json"
     assert gz.headers["Content-Encoding"] == "gzip" and "Content-Encoding" not in plain.headers
     assert gzip.decompress(gz.data) == plain.data
-    layer = json.loads(plain.data)
-    assert [f["id"] for f in layer["features"]] == list(range(len(layer["features"])))
-    assert {"code", "nom"} == set(layer["features"][0]["properties"])
+    # feature id = row of the level's table, as in the polygons the circles stand for
+    table = TerritoryIndex(active_dir(settings.cache)).table("commune")
+    lon, lat = table["label_lon"].tolist(), table["label_lat"].tolist()
+    expected = [round(v, 5) for xy in zip(lon, lat, strict=True) for v in xy]
+    assert json.loads(plain.data) == expected and len(expected) == 2 * len(table)
     assert plain.headers["Cache-Control"] == REVALIDATE
-    versioned = client.get("/geo/commune-points.geojson?v=1")
+    versioned = client.get("/geo/commune-points.json?v=1")
     assert versioned.headers["Cache-Control"] == LONG_CACHE
-    missing = client.get("/geo/pays-points.geojson")
-    assert missing.status_code == 404 and "pays" in missing.get_json()["erreur"]
-
-
-def test_compact_label_points_are_the_geojson_coordinates_in_row_order(client) -> None:
-    layer = client.get("/geo/commune-points.geojson").get_json()
-    flat = client.get("/geo/commune-points.json", headers={"Accept-Encoding": "identity"})
-    assert flat.status_code == 200 and flat.mimetype == "application/json"
-    coords = flat.get_json()
-    expected = [c for f in layer["features"] for c in f["geometry"]["coordinates"]]
-    assert len(coords) == 2 * len(layer["features"]) and coords == expected
-    gz = client.get("/geo/commune-points.json?v=1", headers={"Accept-Encoding": "gzip"})
-    assert gzip.decompress(gz.data) == flat.data
-    assert gz.headers["Cache-Control"] == LONG_CACHE
     missing = client.get("/geo/pays-points.json")
     assert missing.status_code == 404 and "pays" in missing.get_json()["erreur"]
 

@@ -6,7 +6,6 @@ Every path parameter is checked against a whitelist before any file is touched.
 from __future__ import annotations
 
 import gzip
-from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 
@@ -92,43 +91,10 @@ def tile(level: str, z: int, x: int, y: int) -> Response:
 
 
 @lru_cache(maxsize=16)
-def _label_points(index: TerritoryIndex, level: str) -> Encoded:
-    """Label points of a level (feature id = row, as in the polygons) for proportional circles."""
-    table = index.table(level)
-    features = [
-        {
-            "type": "Feature",
-            "id": i,
-            "properties": {"code": c, "nom": n},
-            "geometry": {"type": "Point", "coordinates": [round(x, 5), round(y, 5)]},
-        }
-        for i, (c, n, x, y) in enumerate(
-            zip(table["code"], table["nom"], table["label_lon"], table["label_lat"], strict=True)
-        )
-    ]
-    return Encoded.of_json({"type": "FeatureCollection", "features": features})
-
-
-def _points_response(
-    level: str, encode: Callable[[TerritoryIndex, str], Encoded], mimetype: str
-) -> Response:
-    """A level's label points in one of their two forms (404 for a level not built)."""
-    index = current_data().index()
-    if index is None or level not in index.levels():
-        return _not_built(level[:30])
-    control = LONG_CACHE if request.args.get("v") else REVALIDATE
-    return encoded_response(encode(index, level), mimetype, {"Cache-Control": control})
-
-
-@bp.route("/geo/<level>-points.geojson")
-def label_points(level: str) -> Response:
-    return _points_response(level, _label_points, "application/geo+json")
-
-
-@lru_cache(maxsize=16)
 def _label_coords(index: TerritoryIndex, level: str) -> Encoded:
-    """The same label points as one flat array [lon0, lat0, lon1, lat1, ...] (feature id = row):
-    the map builds its circle layer from it, a sixth of the GeoJSON's bytes and no names."""
+    """A level's label points as one flat array [lon0, lat0, lon1, lat1, ...] (feature id =
+    row, as in the polygons): the map builds its proportional circles from it (no names, a
+    sixth of a GeoJSON's bytes)."""
     table = index.table(level)
     coords = table[["label_lon", "label_lat"]].to_numpy(dtype="float64").round(5)
     return Encoded.of_json(coords.ravel().tolist())
@@ -136,7 +102,13 @@ def _label_coords(index: TerritoryIndex, level: str) -> Encoded:
 
 @bp.route("/geo/<level>-points.json")
 def label_coords(level: str) -> Response:
-    return _points_response(level, _label_coords, "application/json")
+    index = current_data().index()
+    if index is None or level not in index.levels():
+        return _not_built(level[:30])
+    control = LONG_CACHE if request.args.get("v") else REVALIDATE
+    return encoded_response(
+        _label_coords(index, level), "application/json", {"Cache-Control": control}
+    )
 
 
 def _geometry_file(cache: Path, level: str) -> tuple[Path | None, bool]:
