@@ -458,6 +458,7 @@ class _Page:
     code: str
     refs: tuple[ParentRef, ...]
     siblings: tuple[str, list[str]] | None  # (EPCI, its communes) for a commune's rank
+    neighbours: tuple[str, list[str]]  # (their level, the territory's code then theirs)
     cells: dict[tuple[str, str, str, str], tuple[Any, str]]  # (ind, level, code, period)
     own_published: dict[str, list[tuple[str, Any]]]  # the territory's (period, value), by ind
     sibling_values: dict[tuple[str, str], np.ndarray]  # (ind, period): published values
@@ -479,8 +480,8 @@ def _read_page(
     level, code = identity.level, identity.code
     refs = _references(identity)
     siblings = _siblings(index, identity)
-    nlevel = neighbour_level(index, level)
-    near = [c for c in index.neighbours(nlevel, code) if c != code]
+    nlevel, codes = _neighbour_codes(index, level, code)
+    near = codes[1:]
     wanted = [(level, code), *[(p.level, p.code) for p in refs], *[(nlevel, c) for c in near]]
     if nlevel != level:
         wanted.append((nlevel, code))
@@ -505,6 +506,7 @@ def _read_page(
         code=code,
         refs=refs,
         siblings=siblings,
+        neighbours=(nlevel, codes),
         cells=dict(zip(keys, zip(values, col["statut"], strict=True), strict=True)),
         own_published=own,
         sibling_values=_sibling_values(col, values, siblings),
@@ -559,7 +561,7 @@ def profile(
     chosen = _neighbour_indicator(level, neighbour_indicator, by_id)
     near = None
     if chosen is not None and level != "france":  # France has no neighbour to compare with
-        near = _neighbours(index, chosen, level, code, periods.get(chosen.id), page.cell)
+        near = _neighbours(index, chosen, page.neighbours, periods.get(chosen.id), page.cell)
     return Profile(
         identity=identity,
         key_figures=key,
@@ -698,10 +700,9 @@ def neighbours(
     level: str,
     code: str,
     period: str | None = None,
-    prefetched: pd.DataFrame | None = None,
 ) -> Neighbours:
     """The territory and its neighbours (sharing a border) for one indicator at one period
-    (default: the latest). `prefetched`: that indicator's rows already read by `profile()`.
+    (default: the latest).
 
     Rows sorted by published value, highest first, hidden cells after (value None), then by
     name; the territory's row has `is_territory`.
@@ -709,25 +710,30 @@ def neighbours(
     if period is None:
         periods = store.periods(ind.id, level)
         period = periods[-1] if periods else None
-    nlevel = neighbour_level(index, level)
-    codes = [code, *[c for c in index.neighbours(nlevel, code) if c != code]]
-    df = prefetched if prefetched is not None else _fetch(store, ind, [(nlevel, c) for c in codes])
+    nlevel, codes = _neighbour_codes(index, level, code)
+    df = _fetch(store, ind, [(nlevel, c) for c in codes])
     return _neighbours(
-        index, ind, level, code, period, lambda i, lv, c, p: _cell_at(i, df, lv, c, p)
+        index, ind, (nlevel, codes), period, lambda i, lv, c, p: _cell_at(i, df, lv, c, p)
     )
+
+
+def _neighbour_codes(index: TerritoryIndex, level: str, code: str) -> tuple[str, list[str]]:
+    """The level neighbours are compared at, and the territory's code then its neighbours'."""
+    nlevel = neighbour_level(index, level)
+    return nlevel, [code, *[c for c in index.neighbours(nlevel, code) if c != code]]
 
 
 def _neighbours(
     index: TerritoryIndex,
     ind: Indicator,
-    level: str,
-    code: str,
+    found: tuple[str, list[str]],
     period: str | None,
     cell: Callable[[Indicator, str, str, str | None], Cell],
 ) -> Neighbours:
-    """`neighbours()` from a cell lookup (the profile's page, or rows read for the chart)."""
-    nlevel = neighbour_level(index, level)
-    codes = [code, *[c for c in index.neighbours(nlevel, code) if c != code]]
+    """`neighbours()` from `_neighbour_codes` and a cell lookup (the profile's page, or the
+    rows read for the chart)."""
+    nlevel, codes = found
+    code = codes[0]
     rows = [
         NeighbourRow(c, index.name(nlevel, c) or c, c == code, cell(ind, nlevel, c, period))
         for c in codes
