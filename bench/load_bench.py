@@ -524,7 +524,7 @@ def _run_level(base: str, master: int | None, users: int, args: argparse.Namespa
     )
     stats, memory, peak, cpu = asyncio.run(_measure(base, master, users, args))
     print(report(stats, memory, peak, cpu), flush=True)
-    if users == 200:
+    if users == targets.LOAD_USERS:
         print("\n".join(target_lines(stats)), flush=True)
     return stats
 

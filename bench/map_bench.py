@@ -256,38 +256,32 @@ def first_draw_breakdown(details: list[dict], level: str) -> list[str]:
 
 
 def bench_ours(base: str, runs: int, first_runs: int) -> dict[str, list[float]]:
-    from browser_support import make_driver
+    """The commune layer: first draw, the engine's recolours and the recolour through the UI."""
+    return bench_view(base, LEVEL, "", runs, first_runs, engine=True)
 
-    url = f"{base}/?niveau={LEVEL}&indicateur={UI_INDICATORS[0]}"
-    details: list[dict] = []
-    out = {"first": bench_first_draw(url, OURS_FIRST_JS, first_runs, details), "details": details}
-    driver = make_driver()
-    try:
-        driver.get(url)
-        _wait(driver, OURS_FIRST_JS)
-        spec = driver.execute_script(
-            "const s = window.cafmap.state; s.benchSpec = s.lastSpec; return s.lastSpec;"
-        )
-        if not spec or spec.get("niveau") != LEVEL:
-            raise RuntimeError(f"cafmap did not show the {LEVEL} level: {spec!r}")
-        for key, force in (("recolour", True), ("recolour_cached", False)):
-            times = []
-            for i in range(runs + 1):
-                t = driver.execute_async_script(OURS_SWITCH_JS, INDICATORS[(i + 1) % 2], force)
-                if isinstance(t, str):
-                    raise RuntimeError(t)
-                if i:  # the first switch warms the server-side cache of the values
-                    times.append(float(t))
-            out[key] = times
-        parts = [
-            driver.execute_async_script(OURS_UI_SWITCH_JS, UI_INDICATORS[(i + 1) % 2])
-            for i in range(runs)
-        ]
-        out["recolour_ui"] = [float(p[0]) for p in parts]
-        out["recolour_ui_parts"] = parts
-    finally:
-        driver.quit()
+
+def _recolour_engine(driver, runs: int) -> dict[str, list[float]]:
+    """`runs` switches straight through cafmap (values fetched again, then from the browser)."""
+    out = {}
+    for key, force in (("recolour", True), ("recolour_cached", False)):
+        times = []
+        for i in range(runs + 1):
+            t = driver.execute_async_script(OURS_SWITCH_JS, INDICATORS[(i + 1) % 2], force)
+            if isinstance(t, str):
+                raise RuntimeError(t)
+            if i:  # the first switch warms the server-side cache of the values
+                times.append(float(t))
+        out[key] = times
     return out
+
+
+def _recolour_ui(driver, runs: int) -> dict[str, list]:
+    """`runs` switches of indicator through the Dash dropdown: total ms and its parts."""
+    parts = [
+        driver.execute_async_script(OURS_UI_SWITCH_JS, UI_INDICATORS[(i + 1) % 2])
+        for i in range(runs)
+    ]
+    return {"recolour_ui": [float(p[0]) for p in parts], "recolour_ui_parts": parts}
 
 
 # The new levels of the national geography, as users open them (counts: proportional circles).
@@ -300,8 +294,11 @@ EXTRA_VIEWS = (
 )
 
 
-def bench_view(base: str, level: str, query: str, runs: int, first_runs: int) -> dict:
-    """First draw and recolour through the UI of one level (and filter) of the map."""
+def bench_view(
+    base: str, level: str, query: str, runs: int, first_runs: int, *, engine: bool = False
+) -> dict:
+    """First draw and recolour through the UI of one level (and filter) of the map; with
+    `engine`, the recolours straight through cafmap too."""
     from browser_support import make_driver
 
     url = f"{base}/?niveau={level}&indicateur={UI_INDICATORS[0]}{query}"
@@ -311,15 +308,14 @@ def bench_view(base: str, level: str, query: str, runs: int, first_runs: int) ->
     try:
         driver.get(url)
         _wait(driver, OURS_FIRST_JS)
-        spec = driver.execute_script("return window.cafmap.state.lastSpec;")
+        spec = driver.execute_script(
+            "const s = window.cafmap.state; s.benchSpec = s.lastSpec; return s.lastSpec;"
+        )
         if not spec or spec.get("niveau") != level:
             raise RuntimeError(f"cafmap did not show the {level} level: {spec!r}")
-        parts = [
-            driver.execute_async_script(OURS_UI_SWITCH_JS, UI_INDICATORS[(i + 1) % 2])
-            for i in range(runs)
-        ]
-        out["recolour_ui"] = [float(p[0]) for p in parts]
-        out["recolour_ui_parts"] = parts
+        if engine:
+            out.update(_recolour_engine(driver, runs))
+        out.update(_recolour_ui(driver, runs))
     finally:
         driver.quit()
     return out

@@ -34,6 +34,7 @@ TARGETS: tuple[Target, ...] = (
     Target("memory_workers", "mémoire de 3 workers", 1000, "Mo", 1330),
 )
 BY_KEY = {t.key: t for t in TARGETS}
+LOAD_USERS = 200  # the simulated users the load targets are defined at
 MEASURED: dict[str, float] = {}  # filled by the bench modules of this run
 
 
