@@ -1,8 +1,9 @@
 """The secrecy audit of the demonstration store: every published period and level, timed.
 
-Run with `python -m bench.audit_bench --cache /work/natcache` (add `--periodes 2024-12` for one
-period, `--workers 1` for one core). Prints, per period and per table, the seconds, cells,
-secret cells, LPs solved and failures, then the issue's target line « audit_all ».
+Run with `python -m bench.audit_bench` (the cache of CAFCARTO_CACHE, or `--cache DIR`; add
+`--periodes 2024-12` for one period, `--workers 1` for one core). Prints, per period and per
+table, the seconds, cells, secret cells, LPs solved and failures, then the issue's target line
+« audit_all ».
 """
 
 from __future__ import annotations
@@ -52,12 +53,12 @@ def _period_lines(reports: list) -> list[str]:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--cache", type=Path, default=Path("/work/natcache"))
+    parser.add_argument("--cache", type=Path, default=None, help="défaut : CAFCARTO_CACHE")
     parser.add_argument("--periodes", help="périodes à auditer (défaut : toutes)")
     parser.add_argument("--workers", type=int, default=None)
     parser.add_argument("--protection", type=float, default=5)
     args = parser.parse_args(argv)
-    store, geo = _open(args.cache)
+    store, geo = _open(args.cache or Settings.from_env().cache)
     periods = args.periodes.split(",") if args.periodes else None
     t0 = time.perf_counter()
     reports = audit_store(
