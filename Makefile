@@ -13,7 +13,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8050
 export HOST PORT
 
-.PHONY: run serve sync build vendor vendor-dev test test-fast browser-deps bench lint lint-js audit lock clean
+.PHONY: run serve sync build vendor vendor-dev test test-fast browser-deps topology-deps bench lint lint-js audit lock clean
 
 # Exact versions from requirements.lock, then the project itself without resolving again;
 # `pip check` fails when pyproject.toml asks for a package the lock lacks (run `make lock`).
@@ -70,12 +70,21 @@ browser-deps:
 	  else echo "chromium et chromium-driver manquent : installez-les (apt-get install chromium chromium-driver)"; exit 1; fi; \
 	fi
 
+# Debian's Redis and nginx, for the topology tests (tests/test_topology*.py start them on loopback
+# ports; installed when missing and root). No service is enabled: the tests run the binaries.
+topology-deps:
+	@if ! command -v redis-server >/dev/null || ! command -v nginx >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server nginx; \
+	  else echo "redis-server et nginx manquent : installez-les (apt-get install redis-server nginx)"; exit 1; fi; \
+	fi
+
 # The tests also need axe-core (npm devDependency) for the accessibility audit.
 vendor-dev: $(STAMP)
 	$(VENV)/bin/cafcarto vendor --dev
 
-test: $(STAMP) browser-deps vendor-dev lint
-	CAFCARTO_REQUIRE_BROWSER=1 $(PY) -m pytest -q
+test: $(STAMP) browser-deps topology-deps vendor-dev lint
+	CAFCARTO_REQUIRE_BROWSER=1 CAFCARTO_REQUIRE_TOPOLOGY=1 $(PY) -m pytest -q
 
 test-fast: $(STAMP)
 	$(PY) -m pytest -q -m "not browser and not slow"

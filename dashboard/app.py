@@ -11,6 +11,7 @@ import flask
 from dash._utils import to_json
 
 import callbacks
+from dashboard import jobs
 from dashboard.api import exports, facilities, geo, map_data, v1
 from dashboard.jobs import background_manager
 from dashboard.pages import register_pages
@@ -106,6 +107,7 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     for blueprint in BLUEPRINTS:
         app.server.register_blueprint(blueprint)
     harden(app.server, settings)
+    jobs.init_app(app.server)  # the exports' French answer when Redis is down
     # Said once at start in the server log too (the page says it on every load).
     for problem in setup_problems(settings):
         app.server.logger.error(problem)

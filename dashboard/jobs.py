@@ -4,19 +4,65 @@ when CAFCARTO_REDIS_URL is set. The page stays responsive and shows the job's pr
 
 The job's work and its files are in `layers/` (`export_jobs`, `export_files`); this module
 builds the app's background callback manager and sets up the job's process.
+
+With Celery, the faults the topology tests play (tests/test_topology_faults.py) are handled
+here: Redis unreachable -> the page says the exports are unavailable (in French, at once, never
+a spinner); a worker process killed during a job -> the job is given back to the queue and
+run again (late acknowledgement); a job Celery reports failed or lost -> a French error.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import secrets
 from collections.abc import Callable
+from pathlib import Path
 
 import dash
 import diskcache
 from dash import CeleryManager, DiskcacheManager
+from flask import Flask, Response
 
 from layers.appdata import use_settings
 from layers.config import Settings
 from layers.export_files import EXPORT_TTL
+
+ERR_JOBS_DOWN = (
+    "Les exports longs (Excel de la vue, atlas PDF) sont momentanément indisponibles : le "
+    "service des tâches (Redis) ne répond pas. Réessayez dans quelques minutes ; la carte, les "
+    "fiches et l'API restent disponibles."
+)
+ERR_JOB_LOST = (
+    "L'export a été interrompu (le processus qui le préparait s'est arrêté). Relancez-le."
+)
+# The exports callback's outputs (callbacks/exports.py): the file's URL and the French status.
+# A job that cannot run answers no file and the message in the status.
+STATUS_OUTPUT = ("export-job-statut", "children")
+NO_UPDATE = {"_dash_no_update": "_dash_no_update"}
+# Broker and result store calls give up fast when Redis is down (the defaults retry for long).
+REDIS_TIMEOUT_S = 2.0
+CELERY_CONFIG = {
+    # A worker process killed during a job: the job goes back to the queue and runs again.
+    "task_acks_late": True,
+    "task_reject_on_worker_lost": True,
+    "worker_prefetch_multiplier": 1,
+    "task_track_started": True,
+    "broker_connection_retry_on_startup": True,
+    "broker_transport_options": {
+        "socket_timeout": REDIS_TIMEOUT_S,
+        "socket_connect_timeout": REDIS_TIMEOUT_S,
+        "max_retries": 1,
+    },
+    "redis_socket_timeout": REDIS_TIMEOUT_S,
+    "redis_socket_connect_timeout": REDIS_TIMEOUT_S,
+    "redis_retry_on_timeout": False,
+    "result_backend_transport_options": {"retry_policy": {"max_retries": 0}},
+}
+
+
+class JobsUnavailable(RuntimeError):
+    """The job service (Redis) cannot be reached: the page gets ERR_JOBS_DOWN."""
 
 
 def background_manager(settings: Settings) -> CeleryManager | DiskcacheManager:
@@ -32,7 +78,8 @@ def background_manager(settings: Settings) -> CeleryManager | DiskcacheManager:
             ) from exc
         # The workers import dashboard.wsgi: its create_app() sets their AppData.
         celery_app = Celery("cafcarto", broker=redis_url, backend=redis_url)
-        return CeleryManager(celery_app, expire=EXPORT_TTL)
+        celery_app.conf.update(CELERY_CONFIG)
+        return SafeCeleryManager(celery_app, settings, expire=EXPORT_TTL)
     folder = settings.jobs_root / "jobs"
     folder.mkdir(parents=True, exist_ok=True)
     return SpawningDiskcacheManager(diskcache.Cache(str(folder)), settings, expire=EXPORT_TTL)
@@ -70,3 +117,71 @@ class SpawningDiskcacheManager(DiskcacheManager):
         )
         process.start()
         return process.pid
+
+
+def signing_secret(settings: Settings) -> bytes:
+    """The secret that signs the background jobs' handles, in the jobs folder every host and
+    worker shares (created once): Dash keeps it in the result store by default, and a process
+    started while Redis is down would sign with a random secret of its own for its whole life."""
+    path = Path(settings.jobs_root) / "jobs-signing-secret"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_bytes()
+    with os.fdopen(fd, "wb") as out:
+        out.write(secrets.token_urlsafe(48).encode("ascii"))
+    return path.read_bytes()
+
+
+def _guarded(method: Callable) -> Callable:
+    """`method` of the manager with any Redis failure turned into JobsUnavailable."""
+
+    def call(self: SafeCeleryManager, *args: object) -> object:
+        try:
+            return method(self, *args)
+        except JobsUnavailable:
+            raise
+        except Exception as exc:  # redis, kombu and celery raise several kinds
+            raise JobsUnavailable(ERR_JOBS_DOWN) from exc
+
+    call.__name__ = method.__name__
+    return call
+
+
+class SafeCeleryManager(CeleryManager):
+    """Dash's CeleryManager that fails fast and in French when Redis is down, and ends a job
+    Celery reports failed (its worker lost for good) with a French error instead of polling
+    for ever. The handles' signing secret comes from the shared jobs folder."""
+
+    def __init__(self, celery_app: object, settings: Settings, expire: int | None = None) -> None:
+        super().__init__(celery_app, expire=expire)
+        self.settings = settings
+
+    def get_or_create_signing_secret(self, generate: Callable) -> bytes:
+        return signing_secret(self.settings)
+
+    call_job_fn = _guarded(CeleryManager.call_job_fn)
+    get_progress = _guarded(CeleryManager.get_progress)
+    get_updated_props = _guarded(CeleryManager.get_updated_props)
+    job_running = _guarded(CeleryManager.job_running)
+
+    @_guarded
+    def get_result(self, key: str, job: str | None) -> object:
+        result = CeleryManager.get_result(self, key, job)
+        if result is self.UNDEFINED and job and self.get_task(job).state == "FAILURE":
+            self.terminate_job(job)
+            return [NO_UPDATE, ERR_JOB_LOST]
+        return result
+
+
+def jobs_unavailable(_err: JobsUnavailable) -> Response:
+    """A Dash callback answer (200) that ends the job on the page with the French message: the
+    renderer stops polling and the buttons come back."""
+    component, prop = STATUS_OUTPUT
+    body = {"multi": True, "response": {component: {prop: ERR_JOBS_DOWN}}}
+    return Response(json.dumps(body), 200, mimetype="application/json")
+
+
+def init_app(server: Flask) -> None:
+    server.register_error_handler(JobsUnavailable, jobs_unavailable)

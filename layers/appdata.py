@@ -24,7 +24,7 @@ import pandas as pd
 if TYPE_CHECKING:
     from flask import Flask
 
-from geodata.cache import active_dir
+from geodata.cache import active_dir as _active_dir
 from layers import catalogue as catalogue_module
 from layers.catalogue import CURATED, Catalogue
 from layers.config import Settings
@@ -147,6 +147,20 @@ class AppData:
                         self._facilities = (path, FacilitySet(table, demo, path))
                     return self._facilities[1]
         return None
+
+
+def active_dir(root: Path) -> Path | None:
+    """The build in service under `root`, the same for the whole request: a build published
+    while a request runs must not give it the old geometry and the new store (or the old
+    answer under the new build's header). Outside a request, the `current` link now."""
+    from flask import g, has_request_context
+
+    if not has_request_context():
+        return _active_dir(root)
+    pins = g.setdefault("cafcarto_builds", {})
+    if root not in pins:
+        pins[root] = _active_dir(root)
+    return pins[root]
 
 
 EXTENSION = "cafcarto"

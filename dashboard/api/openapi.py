@@ -252,10 +252,14 @@ def _facility_schemas() -> dict:
         ),
         "Sante": _obj(
             {
-                "statut": {"type": "string", "enum": ["ok"]},
+                # "degrade": the shared Redis is unreachable (long exports unavailable)
+                "statut": {"type": "string", "enum": ["ok", "degrade"]},
                 "geometrie": {"type": "boolean"},
                 "donnees": {"type": "string", "enum": ["demonstration", "reel"]},
-            }
+                "redis": {"type": "boolean"},
+                "avertissement": {"type": "string"},
+            },
+            optional=("redis", "avertissement"),
         ),
     }
 

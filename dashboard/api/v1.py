@@ -39,6 +39,7 @@ from dashboard.api.v1_payloads import (
 )
 from dashboard.cache_check import cache_problems
 from dashboard.server.errors import ERR_INTERNAL
+from dashboard.server.redis_health import redis_problem
 from dashboard.server.responses import json_error, json_response
 from layers.appdata import current_data
 from layers.export_tables import ExportMeta, export_rows, to_csv, to_xlsx, with_uncontoured
@@ -216,7 +217,11 @@ def healthz() -> Response:
     if info is None:
         body = {"erreur": ERR_NO_STORE, "statut": 503, "geometrie": True, "donnees": None}
         return json_response(body, 503)
-    return json_response({"statut": "ok", "geometrie": True, "donnees": store_kind(info)})
+    body = {"statut": "ok", "geometrie": True, "donnees": store_kind(info)}
+    redis_down = redis_problem(data.settings)
+    if redis_down:  # still 200: the host serves; see dashboard/server/redis_health.py
+        body.update(statut="degrade", redis=False, avertissement=redis_down)
+    return json_response(body)
 
 
 # Routing errors happen before any view, so a blueprint's own handlers never see them: this

@@ -14,16 +14,15 @@ a new `cafcarto build` or `cafcarto import` changes it, so no stale answer is ev
 from __future__ import annotations
 
 import hashlib
-import os
+import socket
 from collections.abc import Callable, Mapping
 from functools import wraps
-from pathlib import Path
 
 from flask import Flask, Response, current_app, g, request
 from flask_caching import Cache
 
 from dashboard.server.encoding import LONG_CACHE, REVALIDATE, client_accepts
-from layers.appdata import current_data
+from layers.appdata import active_dir, current_data
 from layers.config import Settings
 
 DATA_PREFIXES = ("/api/v1/", "/api/carte/")
@@ -32,7 +31,12 @@ NEVER_STORED = ("/healthz", "/_dash-update-component")
 MAX_CACHED_BYTES = 4_000_000
 CACHE_ENTRIES = 64  # per process, with SimpleCache: at most ~256 MB
 SKIPPED_HEADERS = {"content-length", "set-cookie", "date"}
+# Named again by each answer, cached or not (the host and cache state are the server's own).
+SKIPPED_HEADERS |= {"x-cafcarto-build", "x-cafcarto-instance", "x-cafcarto-cache"}
 REVALIDATION_HEADERS = ("Cache-Control", "Vary", "Last-Modified")
+BUILD_HEADER = "X-Cafcarto-Build"
+INSTANCE_HEADER = "X-Cafcarto-Instance"
+CACHE_HEADER = "X-Cafcarto-Cache"
 # One extension object; each app gets its own backend (memory or Redis) from init_app.
 responses = Cache()
 
@@ -50,17 +54,17 @@ def cache_config(settings: Settings) -> dict[str, object]:
     return {**common, "CACHE_TYPE": "SimpleCache", "CACHE_THRESHOLD": CACHE_ENTRIES}
 
 
-def _link_target(link: Path) -> str:
-    try:
-        return os.readlink(link)
-    except OSError:
-        return "-"
-
-
 def builds_stamp(settings: Settings) -> str:
-    """Which builds are in service (cheap: three readlink calls)."""
-    links = (settings.cache, settings.store_demo, settings.store_import)
-    return "|".join(_link_target(root / "current") for root in links)
+    """Which builds are in service (geometry|demonstration|imported store, "-" for none): the
+    ones the current request pinned (layers.appdata.active_dir), cheap either way."""
+    roots = (settings.cache, settings.store_demo, settings.store_import)
+    return "|".join(getattr(active_dir(root), "name", "-") for root in roots)
+
+
+def instance_name(settings: Settings) -> str:
+    """This server's host and port, named in every answer (which host of a balanced pool
+    answered: for the operator and the topology tests)."""
+    return f"{socket.gethostname()}:{settings.port}"
 
 
 def is_data_path(path: str) -> bool:
@@ -162,9 +166,15 @@ def cached(view: Callable[..., object]) -> Callable[..., object]:
 
 
 def headers_and_store(resp: Response) -> Response:
-    """The after_request hook: Cache-Control, the data answer stored, 304 when revalidated."""
-    max_age = current_data().settings.data_max_age
-    control = cache_control(request.path, request.args, resp, max_age)
+    """The after_request hook: Cache-Control, the data answer stored, 304 when revalidated;
+    every answer names the builds it was made from, the host, and (data routes) whether the
+    server-side cache answered."""
+    settings = current_data().settings
+    resp.headers[BUILD_HEADER] = builds_stamp(settings)
+    resp.headers[INSTANCE_HEADER] = instance_name(settings)
+    if is_data_path(request.path):
+        resp.headers[CACHE_HEADER] = "hit" if g.get("response_from_cache") else "miss"
+    control = cache_control(request.path, request.args, resp, settings.data_max_age)
     if control is not None:
         resp.headers["Cache-Control"] = control
     if is_data_path(request.path) and resp.status_code == 200 and not resp.is_streamed:
