@@ -91,3 +91,27 @@ def _skip_or_fail(reason: str) -> None:
     if os.environ.get("CAFCARTO_REQUIRE_BROWSER"):
         pytest.fail(reason)
     pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def topology(settings: Settings, tmp_path_factory: pytest.TempPathFactory):
+    """Redis, two gunicorn instances, a Celery worker and nginx on loopback ports (see
+    tests/topology.py), serving a copy of the small cache; stopped at the end of the session."""
+    import shutil
+
+    from topology import missing_programs, start_topology
+
+    missing = missing_programs()
+    if missing:
+        reason = f"{', '.join(missing)} missing: run `make topology-deps` (as root)"
+        # `make test` sets CAFCARTO_REQUIRE_TOPOLOGY: there, a missing program is a failure.
+        if os.environ.get("CAFCARTO_REQUIRE_TOPOLOGY"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    cache = tmp_path_factory.mktemp("topologie") / "cache"
+    shutil.copytree(settings.cache, cache, symlinks=True)
+    topo = start_topology(cache, settings.vendor)
+    try:
+        yield topo
+    finally:
+        topo.close()
