@@ -40,6 +40,10 @@ ERR_JOB_LOST = (
 # A job that cannot run answers no file and the message in the status.
 STATUS_OUTPUT = ("export-job-statut", "children")
 NO_UPDATE = {"_dash_no_update": "_dash_no_update"}
+# A started job whose worker no longer knows it is lost; the workers are asked this often.
+LOST_CHECK_S = 5
+LOST_MISSES = 2
+INSPECT_TIMEOUT_S = 1.0
 # Broker and result store calls give up fast when Redis is down (the defaults retry for long).
 REDIS_TIMEOUT_S = 2.0
 CELERY_CONFIG = {
@@ -169,10 +173,32 @@ class SafeCeleryManager(CeleryManager):
     @_guarded
     def get_result(self, key: str, job: str | None) -> object:
         result = CeleryManager.get_result(self, key, job)
-        if result is self.UNDEFINED and job and self.get_task(job).state == "FAILURE":
-            self.terminate_job(job)
+        if result is self.UNDEFINED and job and self._lost(job):
+            self.terminate_job(job)  # revoked: a late redelivery of its message does not run
             return [NO_UPDATE, ERR_JOB_LOST]
         return result
+
+    def _lost(self, job: str) -> bool:
+        """Failed, or started by a worker that no longer knows it (killed with its host: the
+        message would come back only after Redis's visibility timeout, an hour). The workers
+        are asked at most every LOST_CHECK_S per job, whichever host polls (one poll in five
+        waits up to INSPECT_TIMEOUT_S for their answers)."""
+        state = self.get_task(job).state
+        if state == "FAILURE":
+            return True
+        if state != "STARTED":
+            return False  # queued: it runs when a worker is free
+        client = self.handle.backend.client
+        if not client.set(f"cafcarto:tache-verifiee:{job}", 1, nx=True, ex=LOST_CHECK_S):
+            return False
+        known = self.handle.control.inspect(timeout=INSPECT_TIMEOUT_S).query_task(job)
+        if any(tasks for tasks in (known or {}).values()):
+            return False
+        # Twice unknown, LOST_CHECK_S apart: a worker slow to answer once is not a lost job.
+        misses = f"cafcarto:tache-absente:{job}"
+        count = client.incr(misses)
+        client.expire(misses, 10 * LOST_CHECK_S)
+        return count >= LOST_MISSES
 
 
 def jobs_unavailable(_err: JobsUnavailable) -> Response:

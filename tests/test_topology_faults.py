@@ -212,3 +212,23 @@ def _back_in_shape(topology):
     if not topology.celery.alive:
         topology.celery.start()
         topology.wait_celery()
+
+
+def test_the_whole_worker_killed_during_an_atlas_ends_in_a_french_error(topology) -> None:
+    # The worker and its pool killed together (its host lost): the job is not re-queued
+    # before Redis's visibility timeout, so the page must learn that it is lost.
+    a, b = topology.app_urls
+    job, first = start_export(a, "atlas", ATLAS_STATE, "127.0.0.34")
+    assert job is not None, first.body[:300]
+    wait_until(lambda: _job_started(topology), 30, "atlas commencé")
+    t0 = time.monotonic()
+    topology.celery.kill(signal.SIGKILL)
+    topology.celery.start()  # restarted as systemd would: it does not know the job
+    done, _ = poll_export([b, a], job, "127.0.0.34", timeout=60)
+    took = time.monotonic() - t0
+    assert done.status == 200, done.body[:300]
+    status = done.json()["response"]["export-job-statut"]["children"]
+    print(f"\n[worker entier tué] message au bout de {took:.1f} s : {status}")
+    assert "interrompu" in status
+    topology.wait_celery()
+    _export_runs(topology, "127.0.0.35")  # the restarted worker takes new jobs
