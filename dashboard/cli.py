@@ -32,17 +32,34 @@ def _build(args: argparse.Namespace, settings: Settings) -> int:
         print(f"Erreur : {exc}", file=sys.stderr)
         return 2
     deps = [d.strip().upper() for d in args.departements.split(",")] if args.departements else None
-    geo = build(sources, settings.cache, departements=deps, force=args.force)
-    if args.demo != "aucune":
-        from layers.build_store import build_demo_store
+    try:
+        geo = build(sources, settings.cache, departements=deps, force=args.force)
+        if args.demo != "aucune":
+            from layers.build_store import build_demo_store
 
-        build_demo_store(
-            geo.build_dir,
-            settings.store_demo,
-            force=args.force,
-            min_households=settings.infra_min_households,
-        )
+            build_demo_store(
+                geo.build_dir,
+                settings.store_demo,
+                force=args.force,
+                min_households=settings.infra_min_households,
+            )
+    except OSError as exc:
+        from dashboard.jobs import STORAGE_ERRNOS
+
+        if exc.errno not in STORAGE_ERRNOS:
+            raise
+        # The build is written beside the one in service, published by one rename at the end:
+        # a cache that is full or read-only leaves the current build serving.
+        print(ERR_CACHE_UNWRITABLE.format(cache=settings.cache, err=exc), file=sys.stderr)
+        return 1
     return 0
+
+
+ERR_CACHE_UNWRITABLE = (
+    "Erreur : le cache de construction ({cache}) est plein ou en lecture seule ({err}). La "
+    "construction en service reste servie ; libérez de la place ou rendez le dossier "
+    "inscriptible, puis relancez « cafcarto build »."
+)
 
 
 def _audit(args: argparse.Namespace, settings: Settings) -> int:

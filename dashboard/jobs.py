@@ -13,7 +13,9 @@ run again (late acknowledgement); a job Celery reports failed or lost -> a Frenc
 
 from __future__ import annotations
 
+import errno
 import json
+import logging
 import os
 import secrets
 from collections.abc import Callable
@@ -36,6 +38,16 @@ ERR_JOBS_DOWN = (
 ERR_JOB_LOST = (
     "L'export a été interrompu (le processus qui le préparait s'est arrêté). Relancez-le."
 )
+ERR_JOB_STORAGE = (
+    "L'export n'a pas pu être enregistré : le dossier des exports (CAFCARTO_JOBS) est plein "
+    "ou en lecture seule. La carte, les fiches et l'API restent disponibles ; prévenez "
+    "l'administrateur du site."
+)
+ERR_JOB_FAILED = (
+    "L'export a échoué. Réessayez ; si le problème persiste, prévenez l'administrateur."
+)
+# No space, read-only file system, permission denied, operation not permitted, quota.
+STORAGE_ERRNOS = (errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EPERM, errno.EDQUOT)
 # The exports callback's outputs (callbacks/exports.py): the file's URL and the French status.
 # A job that cannot run answers no file and the message in the status.
 STATUS_OUTPUT = ("export-job-statut", "children")
@@ -138,6 +150,16 @@ def signing_secret(settings: Settings) -> bytes:
     return path.read_bytes()
 
 
+def failure_message(error: dict) -> str:
+    """The French status of a job that raised (Dash's `background_callback_error`); the
+    traceback goes to the server's log only."""
+    msg = str(error.get("msg", ""))
+    logging.getLogger(__name__).error("export en échec : %s\n%s", msg, error.get("tb", ""))
+    if any(f"[Errno {code}]" in msg for code in STORAGE_ERRNOS):
+        return ERR_JOB_STORAGE
+    return ERR_JOB_FAILED
+
+
 def _guarded(method: Callable) -> Callable:
     """`method` of the manager with any Redis failure turned into JobsUnavailable."""
 
@@ -173,6 +195,8 @@ class SafeCeleryManager(CeleryManager):
     @_guarded
     def get_result(self, key: str, job: str | None) -> object:
         result = CeleryManager.get_result(self, key, job)
+        if isinstance(result, dict) and "background_callback_error" in result:
+            return [NO_UPDATE, failure_message(result["background_callback_error"])]
         if result is self.UNDEFINED and job and self._lost(job):
             self.terminate_job(job)  # revoked: a late redelivery of its message does not run
             return [NO_UPDATE, ERR_JOB_LOST]

@@ -7,11 +7,15 @@ and prints what it saw (errors, recovery times) for the closing note of issue 14
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import signal
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 from topology import poll_export, request, start_export, wait_until
@@ -232,3 +236,57 @@ def test_the_whole_worker_killed_during_an_atlas_ends_in_a_french_error(topology
     assert "interrompu" in status
     topology.wait_celery()
     _export_runs(topology, "127.0.0.35")  # the restarted worker takes new jobs
+
+
+@contextlib.contextmanager
+def _read_only(*folders: Path):
+    """The folders read-only, even for root (immutable attribute), restored after."""
+    if os.geteuid() != 0:
+        for folder in folders:
+            folder.chmod(0o555)
+    elif any(
+        subprocess.run(["chattr", "+i", str(f)], capture_output=True).returncode for f in folders
+    ):
+        pytest.skip(
+            "chattr +i refusé ici : impossible de rendre un dossier lecture seule pour root"
+        )
+    try:
+        yield
+    finally:
+        for folder in folders:
+            if os.geteuid() == 0:
+                subprocess.run(["chattr", "-i", str(folder)], check=False)
+            else:
+                folder.chmod(0o755)
+
+
+def test_a_read_only_shared_folder_gives_a_french_message_and_keeps_serving(topology) -> None:
+    cache = topology.cache
+    before = request(topology.base, "/healthz").headers["x-cafcarto-build"]
+    with _read_only(cache, cache / "builds"):
+        built = subprocess.run(
+            [sys.executable, "-m", "dashboard.cli", "build", "--force", "--departements", "2A"]
+            + ["--demo", "aucune", "--no-download"],
+            env=topology.env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        health = request(topology.base, "/healthz")
+    print(
+        f"\n[cache en lecture seule] cafcarto build : {built.returncode}, "
+        f"{built.stderr.strip()[:160]}"
+    )
+    assert built.returncode == 1 and "Traceback" not in built.stderr
+    assert "est plein ou en lecture seule" in built.stderr
+    assert health.status == 200 and health.headers["x-cafcarto-build"] == before
+    exports = Path(topology.env["CAFCARTO_JOBS"]) / "exports"
+    exports.mkdir(exist_ok=True)
+    with _read_only(exports):
+        a, b = topology.app_urls
+        job, first = start_export(a, "xlsx", XLSX_STATE, "127.0.0.36")
+        assert job is not None, first.body[:300]
+        done, _ = poll_export([b, a], job, "127.0.0.36", timeout=60)
+    status = done.json()["response"]["export-job-statut"]["children"]
+    print(f"[exports en lecture seule] {status}")
+    assert "plein ou en lecture seule" in status
