@@ -249,8 +249,11 @@ def _app_env(base_env: dict[str, str], port: int) -> dict[str, str]:
     return {**base_env, "PORT": str(port), "HOST": "127.0.0.1"}
 
 
-def start_topology(cache: Path, vendor: Path, *, rate_limit: str = "0") -> Topology:
-    """Start everything on free loopback ports (`cache` is served, never written: a copy)."""
+def start_topology(
+    cache: Path, vendor: Path, *, export_limit: str = f"{EXPORT_LIMIT}/minute"
+) -> Topology:
+    """Start everything on free loopback ports; `cache` is only read (the jobs' state and
+    files go to the scratch folder)."""
     folder = Path(tempfile.mkdtemp(prefix="cafcarto-topologie-"))
     folder.chmod(0o755)  # nginx's workers run as nobody when the master is root
     ports = {name: free_port() for name in ("redis", "app0", "app1", "nginx")}
@@ -264,8 +267,8 @@ def start_topology(cache: Path, vendor: Path, *, rate_limit: str = "0") -> Topol
         "CAFCARTO_JOBS": str(jobs),
         "CAFCARTO_REDIS_URL": f"redis://127.0.0.1:{ports['redis']}/0",
         "CAFCARTO_PROXIES": "1",
-        "CAFCARTO_RATE_LIMIT": rate_limit,
-        "CAFCARTO_RATE_LIMIT_EXPORT": f"{EXPORT_LIMIT}/minute",
+        "CAFCARTO_RATE_LIMIT": "0",
+        "CAFCARTO_RATE_LIMIT_EXPORT": export_limit,
     }
     redis = Proc(
         "redis",
