@@ -1,5 +1,6 @@
 """`make bench`: every measurement in one run (build, demonstration store, map engine, server
-memory, store, dashboard routes, audit, load), then the issue-13 targets, met or not."""
+memory, store, dashboard routes, audit, load, load through nginx), then the issue-13 targets,
+met or not."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from bench import (
     demo_store_bench,
     load_bench,
     map_bench,
+    proxy_bench,
     server_memory,
     store_bench,
     targets,
@@ -46,6 +48,9 @@ def main() -> int:
     print(flush=True)
     # 200 users, 3 workers of 4 threads: the load, p95 and memory targets.
     load_bench.main(["--curve", "200", "--workers", "3", "--threads", "4", "--duration", "60"])
+    print(flush=True)
+    # The same users through nginx to two instances, beside one instance (issue 14).
+    proxy_bench.main(["--users", "100", "--duration", "30"])
     print(flush=True)
     print(targets.summary(), flush=True)
     return code
