@@ -24,7 +24,7 @@ from pathlib import Path
 import dash
 import diskcache
 from dash import CeleryManager, DiskcacheManager
-from flask import Flask, Response
+from flask import Flask, Response, g, has_request_context
 
 from layers.appdata import use_settings
 from layers.config import Settings
@@ -56,9 +56,13 @@ NO_UPDATE = {"_dash_no_update": "_dash_no_update"}
 LOST_CHECK_S = 5
 LOST_MISSES = 2
 INSPECT_TIMEOUT_S = 1.0
+# A job in these states will never write its result (revoked: cancelled by the page).
+FAILED_STATES = ("FAILURE", "REVOKED")
 # Broker and result store calls give up fast when Redis is down (the defaults retry for long).
-REDIS_TIMEOUT_S = 2.0
+REDIS_TIMEOUT_S = 1.0
 CELERY_CONFIG = {
+    # A job that cannot be queued says so at once (the default retries its publication).
+    "task_publish_retry": False,
     # A worker process killed during a job: the job goes back to the queue and runs again.
     "task_acks_late": True,
     "task_reject_on_worker_lost": True,
@@ -169,6 +173,7 @@ def _guarded(method: Callable) -> Callable:
         except JobsUnavailable:
             raise
         except Exception as exc:  # redis, kombu and celery raise several kinds
+            logging.getLogger(__name__).warning("tâches indisponibles", exc_info=True)
             raise JobsUnavailable(ERR_JOBS_DOWN) from exc
 
     call.__name__ = method.__name__
@@ -190,17 +195,37 @@ class SafeCeleryManager(CeleryManager):
     call_job_fn = _guarded(CeleryManager.call_job_fn)
     get_progress = _guarded(CeleryManager.get_progress)
     get_updated_props = _guarded(CeleryManager.get_updated_props)
-    job_running = _guarded(CeleryManager.job_running)
+
+    @_guarded
+    def job_running(self, job: str) -> bool:
+        # Dash reads the result, then asks whether the job runs: a job that ended between the
+        # two looked cancelled, and its result was never collected (the page stopped polling
+        # with no file nor message). Still "running" then: the next poll collects it.
+        if has_request_context() and g.get("cafcarto_job_unfinished") == job:
+            return True
+        return CeleryManager.job_running(self, job)
 
     @_guarded
     def get_result(self, key: str, job: str | None) -> object:
         result = CeleryManager.get_result(self, key, job)
+        if result is self.UNDEFINED and job:
+            result = self._unfinished(key, job)
         if isinstance(result, dict) and "background_callback_error" in result:
             return [NO_UPDATE, failure_message(result["background_callback_error"])]
-        if result is self.UNDEFINED and job and self._lost(job):
-            self.terminate_job(job)  # revoked: a late redelivery of its message does not run
-            return [NO_UPDATE, ERR_JOB_LOST]
         return result
+
+    def _unfinished(self, key: str, job: str) -> object:
+        """No result yet: the French error of a lost job, the result written meanwhile (a
+        job writes it before Celery marks it done), or UNDEFINED (marked still running)."""
+        if self._lost(job):
+            self.terminate_job(job)  # revoked: a late redelivery of its message won't run
+            return [NO_UPDATE, ERR_JOB_LOST]
+        state = self.get_task(job).state
+        if state == "SUCCESS":
+            return CeleryManager.get_result(self, key, job)
+        if state not in FAILED_STATES and has_request_context():
+            g.cafcarto_job_unfinished = job
+        return self.UNDEFINED
 
     def _lost(self, job: str) -> bool:
         """Failed, or started by a worker that no longer knows it (killed with its host: the

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import socket
+import time
 from collections.abc import Callable, Mapping
 from functools import wraps
 
@@ -34,6 +35,9 @@ SKIPPED_HEADERS = {"content-length", "set-cookie", "date"}
 # Named again by each answer, cached or not (the host and cache state are the server's own).
 SKIPPED_HEADERS |= {"x-cafcarto-build", "x-cafcarto-instance", "x-cafcarto-cache"}
 REVALIDATION_HEADERS = ("Cache-Control", "Vary", "Last-Modified")
+# The shared cache (Redis) answers fast or not at all; after a failure, skipped for a pause.
+REDIS_TIMEOUT_S = 0.5
+OUTAGE_PAUSE_S = 5.0
 BUILD_HEADER = "X-Cafcarto-Build"
 INSTANCE_HEADER = "X-Cafcarto-Instance"
 CACHE_HEADER = "X-Cafcarto-Cache"
@@ -50,6 +54,10 @@ def cache_config(settings: Settings) -> dict[str, object]:
             "CACHE_TYPE": "RedisCache",
             "CACHE_REDIS_URL": settings.redis_url,
             "CACHE_KEY_PREFIX": "cafcarto:reponse:",
+            "CACHE_OPTIONS": {
+                "socket_timeout": REDIS_TIMEOUT_S,
+                "socket_connect_timeout": REDIS_TIMEOUT_S,
+            },
         }
     return {**common, "CACHE_TYPE": "SimpleCache", "CACHE_THRESHOLD": CACHE_ENTRIES}
 
@@ -137,12 +145,31 @@ def response_key() -> str:
     return hashlib.sha256(raw.encode("utf-8")).hexdigest()
 
 
+class _Outage:
+    """After a failure of the shared cache, this process skips it for OUTAGE_PAUSE_S: an
+    unreachable Redis (a host down answers nothing, each call waits REDIS_TIMEOUT_S) costs one
+    wait per pause, not one per request."""
+
+    until = 0.0
+
+    @classmethod
+    def active(cls) -> bool:
+        return time.monotonic() < cls.until
+
+    @classmethod
+    def failed(cls) -> None:
+        cls.until = time.monotonic() + OUTAGE_PAUSE_S
+        current_app.logger.warning("cache de réponses indisponible", exc_info=True)
+
+
 def _lookup() -> tuple[int, list[tuple[str, str]], bytes] | None:
     g.response_key = response_key()
+    if _Outage.active():
+        return None
     try:
         return responses.get(g.response_key)
     except Exception:  # a Redis outage must slow the data routes, not break them
-        current_app.logger.warning("cache de réponses indisponible", exc_info=True)
+        _Outage.failed()
         return None
 
 
@@ -189,7 +216,9 @@ def _store(resp: Response) -> None:
     key = g.get("response_key")
     if key and not g.get("response_from_cache") and len(body) <= MAX_CACHED_BYTES:
         headers = [(k, v) for k, v in resp.headers.items() if k.lower() not in SKIPPED_HEADERS]
+        if _Outage.active():
+            return
         try:
             responses.set(key, (resp.status_code, headers, body))
         except Exception:
-            current_app.logger.warning("cache de réponses indisponible", exc_info=True)
+            _Outage.failed()
