@@ -123,3 +123,65 @@ def test_an_export_started_through_one_instance_runs_on_celery_and_downloads_fro
     # it ran on the Celery worker: its result went through Redis, and the worker saw no error
     assert any(topology.redis_client().scan_iter("celery-task-meta-*"))
     assert "Traceback" not in topology.celery.tail(20_000)
+
+
+# -- The pieces the topology relies on, without starting it --------------------------------
+
+
+def test_healthz_says_degraded_in_french_when_redis_is_unreachable(settings, tmp_path) -> None:
+    from dataclasses import replace
+
+    from topology import free_port
+
+    from dashboard.app import create_app
+
+    down = replace(settings, redis_url=f"redis://127.0.0.1:{free_port()}/0", jobs=tmp_path)
+    answer = create_app(down).server.test_client().get("/healthz")
+    assert answer.status_code == 200  # the host still serves: it stays in the rotation
+    body = answer.get_json()
+    assert body["statut"] == "degrade" and body["redis"] is False
+    assert "Redis est injoignable" in body["avertissement"]
+    healthy = create_app(replace(settings, jobs=tmp_path)).server.test_client().get("/healthz")
+    assert healthy.get_json()["statut"] == "ok" and "avertissement" not in healthy.get_json()
+
+
+def test_a_request_keeps_the_builds_it_started_with(settings, tmp_path) -> None:
+    import os
+    import shutil
+    from dataclasses import replace
+
+    from flask import Flask
+
+    from dashboard.server.http_cache import builds_stamp
+    from layers.appdata import active_dir
+
+    cache = tmp_path / "cache"
+    shutil.copytree(settings.cache, cache, symlinks=True)
+    old = (cache / "current").resolve()
+    new = old.with_name(old.name + "-bis")
+    shutil.copytree(old, new)
+    copy = replace(settings, cache=cache)
+    with Flask(__name__).test_request_context("/"):
+        first, stamp = active_dir(cache), builds_stamp(copy)
+        os.symlink(f"builds/{new.name}", cache / "lien")
+        os.replace(cache / "lien", cache / "current")  # published meanwhile
+        assert active_dir(cache) == first == old and builds_stamp(copy) == stamp
+    assert active_dir(cache) == new  # the next request sees the new build
+    assert builds_stamp(copy).startswith(new.name + "|")
+
+
+def test_a_failed_job_gets_a_french_status_naming_a_full_or_read_only_folder(tmp_path) -> None:
+    from dashboard.jobs import ERR_JOB_FAILED, ERR_JOB_STORAGE, failure_message, signing_secret
+
+    full = {"msg": "[Errno 28] No space left on device: '/srv/jobs/exports/x'", "tb": "..."}
+    assert failure_message(full) == ERR_JOB_STORAGE
+    assert failure_message({"msg": "division by zero", "tb": "..."}) == ERR_JOB_FAILED
+    from dataclasses import dataclass
+
+    @dataclass
+    class Jobs:
+        jobs_root: object
+
+    secret = signing_secret(Jobs(tmp_path))  # type: ignore[arg-type]
+    assert len(secret) >= 32 and signing_secret(Jobs(tmp_path)) == secret  # type: ignore[arg-type]
+    assert (tmp_path / "jobs-signing-secret").stat().st_mode & 0o077 == 0

@@ -243,6 +243,9 @@ class Topology:
         for proc in (self.nginx, self.celery, *self.apps, self.redis):
             with contextlib.suppress(Exception):
                 proc.kill(signal.SIGTERM)
+        # logs, nginx's files and the jobs' state go with it (CAFCARTO_KEEP_TOPOLOGY keeps them)
+        if not os.environ.get("CAFCARTO_KEEP_TOPOLOGY"):
+            shutil.rmtree(self.folder, ignore_errors=True)
 
 
 def _app_env(base_env: dict[str, str], port: int) -> dict[str, str]:
