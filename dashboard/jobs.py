@@ -165,15 +165,20 @@ def failure_message(error: dict) -> str:
 
 
 def _guarded(method: Callable) -> Callable:
-    """`method` of the manager with any Redis failure turned into JobsUnavailable."""
+    """`method` of the manager, tried twice, with a Redis failure turned into JobsUnavailable.
+    Twice: after Redis restarted, a process's pooled connections are dead and the first call
+    on one fails even though Redis answers (the failure drops it; the second call reconnects)."""
 
     def call(self: SafeCeleryManager, *args: object) -> object:
+        log = logging.getLogger(__name__)
         try:
             return method(self, *args)
-        except JobsUnavailable:
-            raise
-        except Exception as exc:  # redis, kombu and celery raise several kinds
-            logging.getLogger(__name__).warning("tâches indisponibles", exc_info=True)
+        except Exception:  # redis, kombu and celery raise several kinds
+            log.warning("tâches : nouvel essai après un échec", exc_info=True)
+        try:
+            return method(self, *args)
+        except Exception as exc:
+            log.warning("tâches indisponibles", exc_info=True)
             raise JobsUnavailable(ERR_JOBS_DOWN) from exc
 
     call.__name__ = method.__name__

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -156,11 +157,30 @@ def active_dir(root: Path) -> Path | None:
     from flask import g, has_request_context
 
     if not has_request_context():
-        return _active_dir(root)
+        return _service_dir(root)
     pins = g.setdefault("cafcarto_builds", {})
     if root not in pins:
-        pins[root] = _active_dir(root)
+        pins[root] = _service_dir(root)
     return pins[root]
+
+
+# root -> (target of its `current` link, the build it names): a published build never changes,
+# so one readlink per request tells whether the build found before is still the one in service.
+_known: dict[Path, tuple[str, Path]] = {}
+
+
+def _service_dir(root: Path) -> Path | None:
+    try:
+        target = os.readlink(root / "current")
+    except OSError:  # no link (nothing built), or a folder: the full look
+        return _active_dir(root)
+    known = _known.get(root)
+    if known is not None and known[0] == target:
+        return known[1]
+    found = _active_dir(root)
+    if found is not None:
+        _known[root] = (target, found)
+    return found
 
 
 EXTENSION = "cafcarto"

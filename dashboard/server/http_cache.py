@@ -38,6 +38,7 @@ REVALIDATION_HEADERS = ("Cache-Control", "Vary", "Last-Modified")
 # The shared cache (Redis) answers fast or not at all; after a failure, skipped for a pause.
 REDIS_TIMEOUT_S = 0.5
 OUTAGE_PAUSE_S = 5.0
+HOSTNAME = socket.gethostname()
 BUILD_HEADER = "X-Cafcarto-Build"
 INSTANCE_HEADER = "X-Cafcarto-Instance"
 CACHE_HEADER = "X-Cafcarto-Cache"
@@ -69,10 +70,18 @@ def builds_stamp(settings: Settings) -> str:
     return "|".join(getattr(active_dir(root), "name", "-") for root in roots)
 
 
+def _request_stamp(settings: Settings) -> str:
+    """builds_stamp, once per request (the response key and the header both need it)."""
+    stamp = g.get("cafcarto_stamp")
+    if stamp is None:
+        stamp = g.cafcarto_stamp = builds_stamp(settings)
+    return stamp
+
+
 def instance_name(settings: Settings) -> str:
     """This server's host and port, named in every answer (which host of a balanced pool
     answered: for the operator and the topology tests)."""
-    return f"{socket.gethostname()}:{settings.port}"
+    return f"{HOSTNAME}:{settings.port}"
 
 
 def is_data_path(path: str) -> bool:
@@ -141,7 +150,7 @@ def response_key() -> str:
     """The server-side key of the current request: the builds in service, whether the client
     takes the routes' own gzip bodies, and the full path with its query."""
     coding = "gz" if client_accepts("gzip") else "id"
-    raw = f"{builds_stamp(current_data().settings)}\n{coding}\n{request.full_path}"
+    raw = f"{_request_stamp(current_data().settings)}\n{coding}\n{request.full_path}"
     return hashlib.sha256(raw.encode("utf-8")).hexdigest()
 
 
@@ -197,7 +206,7 @@ def headers_and_store(resp: Response) -> Response:
     every answer names the builds it was made from, the host, and (data routes) whether the
     server-side cache answered."""
     settings = current_data().settings
-    resp.headers[BUILD_HEADER] = builds_stamp(settings)
+    resp.headers[BUILD_HEADER] = _request_stamp(settings)
     resp.headers[INSTANCE_HEADER] = instance_name(settings)
     if is_data_path(request.path):
         resp.headers[CACHE_HEADER] = "hit" if g.get("response_from_cache") else "miss"
