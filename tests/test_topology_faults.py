@@ -50,6 +50,7 @@ def _instance_of(answer) -> str:
     return answer.headers["x-cafcarto-instance"]
 
 
+@pytest.mark.load
 def test_an_instance_killed_during_load_leaves_the_other_serving_then_rejoins(topology) -> None:
     killed = topology.apps[0]
     stats = _load(topology.base, 10.0, during=lambda: killed.kill(signal.SIGKILL), at=4.0)
@@ -86,6 +87,7 @@ REDIS_FAULTS = {
 }
 
 
+@pytest.mark.load
 @pytest.mark.parametrize("fault", sorted(REDIS_FAULTS))
 def test_redis_down_keeps_maps_profiles_and_api_served_and_recovers_without_restart(
     topology, fault: str
