@@ -18,6 +18,7 @@ import json
 import logging
 import os
 import secrets
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -165,16 +166,20 @@ def failure_message(error: dict) -> str:
 
 
 def _guarded(method: Callable) -> Callable:
-    """`method` of the manager, tried twice, with a Redis failure turned into JobsUnavailable.
-    Twice: after Redis restarted, a process's pooled connections are dead and the first call
-    on one fails even though Redis answers (the failure drops it; the second call reconnects)."""
+    """`method` of the manager, with a Redis failure turned into JobsUnavailable. A failure
+    that came at once is tried again: after Redis restarted, a process's pooled connections
+    are dead and the first call on one fails even though Redis answers (the failure drops it;
+    the second call reconnects). A Redis that does not answer has used its time already."""
 
     def call(self: SafeCeleryManager, *args: object) -> object:
         log = logging.getLogger(__name__)
+        t0 = time.monotonic()
         try:
             return method(self, *args)
-        except Exception:  # redis, kombu and celery raise several kinds
-            log.warning("tâches : nouvel essai après un échec", exc_info=True)
+        except Exception as exc:  # redis, kombu and celery raise several kinds
+            log.warning("tâches : échec d'un appel à Redis", exc_info=True)
+            if time.monotonic() - t0 >= REDIS_TIMEOUT_S:
+                raise JobsUnavailable(ERR_JOBS_DOWN) from exc
         try:
             return method(self, *args)
         except Exception as exc:

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 import pytest
-from topology import poll_export, request, start_export, wait_until
+from topology import EXPORT_LIMIT, poll_export, request, start_export, wait_until
 
 from bench.load_bench import run_load
 
@@ -102,6 +102,9 @@ def test_redis_down_keeps_maps_profiles_and_api_served_and_recovers_without_rest
         stats = _load(topology.base, 6.0)
         print(f"\n[Redis {fault}] {stats.requests} requêtes, {len(stats.errors)} erreurs")
         assert stats.requests > 30 and not stats.errors, stats.errors[:5]
+        # the rate-limited routes too: their counters fall back to each process's memory
+        limited = [request(topology.base, "/export/fichier/inconnu/x.xlsx") for _ in range(4)]
+        assert [a.status for a in limited] == [404] * 4
         t0 = time.monotonic()
         job, first = start_export(topology.app_urls[0], "xlsx", XLSX_STATE, "127.0.0.31")
         took = time.monotonic() - t0
@@ -130,10 +133,23 @@ def test_redis_down_keeps_maps_profiles_and_api_served_and_recovers_without_rest
         return cached == ("miss", "hit")
 
     wait_until(shared_again, 15, "cache de réponses de nouveau partagé", step=1.0)
+    # the rate counters leave their per-process fallback: one count for both hosts again
+    sources = iter(f"127.0.1.{k}" for k in range(1, 60))
+    wait_until(lambda: _one_count(topology, next(sources)), 30, "compteurs de nouveau partagés")
     print(
-        f"[Redis {fault}, rétabli] santé « ok » en {back:.1f} s, export et cache partagé en "
-        f"{time.monotonic() - t0:.1f} s, sans redémarrage"
+        f"[Redis {fault}, rétabli] santé « ok » en {back:.1f} s, export, cache et compteurs "
+        f"partagés en {time.monotonic() - t0:.1f} s, sans redémarrage"
     )
+
+
+def _one_count(topology, source: str) -> bool:
+    """A new client is refused after EXPORT_LIMIT answers in all, spread over both hosts."""
+    answers = [
+        request(topology.base, "/export/fichier/inconnu/x.xlsx", source=source)
+        for _ in range(EXPORT_LIMIT + 1)
+    ]
+    both = len({a.headers["x-cafcarto-instance"] for a in answers[:EXPORT_LIMIT]}) == 2
+    return both and [a.status for a in answers][-1] == 429
 
 
 def _export_runs(topology, source: str) -> None:
