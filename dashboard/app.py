@@ -17,7 +17,15 @@ from dashboard.jobs import background_manager
 from dashboard.pages import register_pages
 from dashboard.pages.explore import title as explore_title
 from dashboard.pages.shell import app_layout, setup_problems
-from dashboard.server import compression, errors, headers, http_cache, limits, timing
+from dashboard.server import (
+    compression,
+    dash_requests,
+    errors,
+    headers,
+    http_cache,
+    limits,
+    timing,
+)
 from dashboard.server.constant_answers import ConstantAnswers
 from dashboard.server.headers import add_nonce, csp_nonce
 from dashboard.vendor import vendor_url
@@ -107,6 +115,7 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     for blueprint in BLUEPRINTS:
         app.server.register_blueprint(blueprint)
     harden(app.server, settings)
+    dash_requests.init_app(app)  # forged update bodies: a French 400 before Dash runs them
     jobs.init_app(app.server)  # the exports' French answer when Redis is down
     # Said once at start in the server log too (the page says it on every load).
     for problem in setup_problems(settings):

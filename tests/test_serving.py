@@ -192,9 +192,10 @@ def test_unhandled_errors_answer_in_french_without_traceback(settings: Settings)
     text = page.get_data(as_text=True)
     assert "Erreur interne du serveur" in text
     assert "secret" not in text and "Traceback" not in text and "RuntimeError" not in text
-    # A broken Dash callback request gets the same JSON, not Werkzeug's debugger.
+    # A forged Dash callback request is the client's error (French JSON 400), never a traceback.
     bad = client.post("/_dash-update-component", json={"output": "x", "inputs": []})
-    assert bad.status_code == 500 and "Traceback" not in bad.get_data(as_text=True)
+    assert bad.status_code == 400 and "Traceback" not in bad.get_data(as_text=True)
+    assert bad.get_json()["erreur"].startswith("Requête de mise à jour refusée")
 
 
 @pytest.mark.parametrize(

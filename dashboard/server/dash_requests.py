@@ -1,0 +1,123 @@
+"""Dash's own endpoints answer a forged request with a French 400/404, not a 500.
+
+Dash trusts its renderer: a body of another shape than the browser sends (no JSON object, an
+unknown output, inputs that are not those the callback declares) raised inside Dash and the
+visitor got a 500, logged as a server fault. The shape is checked here against the registered
+callbacks before Dash runs anything; a wrong request is a client error, logged in one line.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import partial
+from typing import Any
+
+import dash
+from dash.exceptions import DependencyException
+from flask import Response, current_app, request
+
+from dashboard.server.errors import error_response
+
+UPDATE_PATH = "/_dash-update-component"
+ERR_BODY = "Requête de mise à jour refusée : un objet JSON de taille raisonnable est attendu."
+ERR_OUTPUT = "Requête de mise à jour refusée : sortie inconnue."
+ERR_INPUTS = "Requête de mise à jour refusée : entrées différentes de celles de la mise à jour."
+ERR_ASSET = "Fichier introuvable : aucun composant enregistré à cette adresse."
+# The renderer's bodies nest a few levels (pattern ids inside lists); far deeper is forged.
+MAX_DEPTH = 32
+
+
+def init_app(app: dash.Dash) -> None:
+    """Check every update request of `app` before Dash runs it; unknown assets answer 404."""
+    app.server.before_request(partial(check_update_request, app))
+    app.server.register_error_handler(DependencyException, _unknown_asset)
+
+
+def check_update_request(app: dash.Dash) -> Response | None:
+    """The before_request hook: None for a body the renderer could send, else a French 400."""
+    if request.method != "POST" or request.path != UPDATE_PATH:
+        return None
+    problem = update_problem(request.get_data(cache=True), app.callback_map)
+    if problem is None:
+        return None
+    current_app.logger.warning("requête Dash refusée (%s) : %s", request.remote_addr, problem)
+    return error_response(problem, 400)
+
+
+def update_problem(raw: bytes, callback_map: dict[str, dict[str, Any]]) -> str | None:
+    """Why `raw` is not an update body for one of `callback_map`'s callbacks, or None."""
+    try:
+        body = json.loads(raw)
+    except (ValueError, RecursionError):
+        return ERR_BODY
+    if not isinstance(body, dict) or _depth(body) > MAX_DEPTH:
+        return ERR_BODY
+    output = body.get("output")
+    if not isinstance(output, str) or output not in callback_map:
+        return ERR_OUTPUT
+    if not _is_outputs(body.get("outputs")):
+        return ERR_OUTPUT
+    declared = callback_map[output]
+    for key in ("inputs", "state"):
+        if not _same_dependencies(body.get(key, []), declared.get(key, [])):
+            return ERR_INPUTS
+    return None
+
+
+def _is_outputs(outputs: Any) -> bool:
+    """One output, or a list of them (a multi-output callback): dicts with id and property."""
+    items = outputs if isinstance(outputs, list) else [outputs]
+    return all(isinstance(o, dict) and {"id", "property"} <= set(o) for o in items)
+
+
+def _same_dependencies(sent: Any, declared: list[dict[str, Any]]) -> bool:
+    if not isinstance(sent, list) or len(sent) != len(declared):
+        return False
+    return all(_same_dependency(item, dep) for item, dep in zip(sent, declared, strict=True))
+
+
+def _same_dependency(item: Any, dep: dict[str, Any]) -> bool:
+    pattern = _pattern(dep["id"])
+    if isinstance(item, list):  # ALL / ALLSMALLER wildcards: one entry per matching component
+        return pattern is not None and all(_matches(one, dep, pattern) for one in item)
+    return _matches(item, dep, pattern)
+
+
+def _matches(item: Any, dep: dict[str, Any], pattern: dict[str, Any] | None) -> bool:
+    if not isinstance(item, dict) or item.get("property") != dep["property"]:
+        return False
+    sent_id = item.get("id")
+    if pattern is None:
+        return sent_id == dep["id"]
+    if not isinstance(sent_id, dict) or set(sent_id) != set(pattern):
+        return False
+    # Fixed keys must be equal; wildcard keys take a string or a number, as the renderer sends.
+    return all(
+        isinstance(sent_id[k], (str, int, float)) and (isinstance(v, list) or sent_id[k] == v)
+        for k, v in pattern.items()
+    )
+
+
+def _pattern(dep_id: str) -> dict[str, Any] | None:
+    """The pattern-matching id declared as a JSON string (its wildcards as lists), or None."""
+    if not dep_id.startswith("{"):
+        return None
+    return json.loads(dep_id)
+
+
+def _depth(value: Any) -> int:
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if deepest > MAX_DEPTH:
+            break
+        children = (
+            node.values() if isinstance(node, dict) else node if isinstance(node, list) else ()
+        )
+        stack.extend((child, depth + 1) for child in children)
+    return deepest
+
+
+def _unknown_asset(_err: Exception) -> Response:
+    return error_response(ERR_ASSET, 404)
