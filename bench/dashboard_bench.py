@@ -163,5 +163,62 @@ def main() -> None:
         print(f"  {label} : {ms:.0f} ms{extra}")
 
 
+# The load bench's profile visit, in process: a commune's page and its callbacks, another
+# evolution indicator, a comparison, a search, the API's territory route.
+SESSION_COMMUNES = ("51649", "69123", "13055", "31555", "59350", "35238", "67482", "06088")
+
+
+def measure_session(rounds: int = 2) -> dict[str, list[float]]:
+    """CPU ms (this thread) of each request of a profile visit, by route, through Flask's test
+    client and `bench.dash_client` (the callbacks a browser posts): the figure the load bench
+    reads from Server-Timing, without the network, the other users or the noise of a loaded
+    machine's wall clock."""
+    import asyncio
+    from collections import defaultdict
+
+    from bench.dash_client import DashSession, json_or_none
+    from bench.load_bench import _route
+
+    settings = Settings.from_env()
+    server = create_app(replace(settings, rate_limit=None, export_rate_limit=None)).server
+    client = server.test_client()
+    cpu: dict[str, list[float]] = defaultdict(list)
+
+    async def send(method: str, path: str, body: object = None) -> tuple[int, object]:
+        label = _route(path.split("?")[0])
+        if isinstance(body, dict):
+            label = "callback " + body["output"].strip(".").split("...")[0]
+        t0 = time.thread_time()
+        resp = client.open(path, method=method, json=body)
+        cpu[label].append((time.thread_time() - t0) * 1000)
+        ctype = resp.headers.get("Content-Type", "")
+        return resp.status_code, json_or_none(resp.data) if "json" in ctype else None
+
+    async def visit(code: str) -> None:
+        _, deps = await send("GET", "/_dash-dependencies")
+        tab = DashSession(deps or [], send)
+        await tab.open_page(f"/territoire/commune/{code}")
+        await tab.set("evolution-indicateur", "value", "part_rsa")
+        await tab.set("comparer", "search_value", "lyon")
+        await tab.set("comparer", "value", ["commune:69123", "departement:51"])
+        await send("GET", f"/api/v1/territories/commune/{code}")
+        await send("GET", "/api/v1/data?indicator=rsa&level=departement")
+
+    client.get("/api/v1/catalog")
+    asyncio.run(visit("75056"))  # warm-up, not counted
+    cpu.clear()
+    for _ in range(rounds):
+        for code in SESSION_COMMUNES:
+            asyncio.run(visit(code))
+    return cpu
+
+
+def main_session() -> None:
+    print("## Visite d'une fiche : CPU par requête (ms, médiane, client de test Flask)")
+    for label, values in sorted(measure_session().items()):
+        print(f"  {label} : {statistics.median(values):.1f} ms (n={len(values)})")
+
+
 if __name__ == "__main__":
-    main_profiles() if sys.argv[1:] == ["fiche"] else main()
+    mode = sys.argv[1:]
+    main_profiles() if mode == ["fiche"] else main_session() if mode == ["session"] else main()

@@ -6,7 +6,6 @@ from `layers.facility_listing`; the callbacks read `current_data()` and wire the
 from __future__ import annotations
 
 import dash
-import plotly.graph_objects as go
 from dash import Input, Output, State, html, no_update
 
 from layers.appdata import current_data
@@ -15,6 +14,7 @@ from layers.charts import neighbours_chart, series_chart
 from layers.comparison import CHOOSE, Comparison, compared, comparison
 from layers.facility_listing import nearby_rows
 from layers.options import search_territories, territory_choices
+from layers.profile_figures import Figure
 from layers.views import ViewError
 
 
@@ -24,7 +24,7 @@ from layers.views import ViewError
     State("fiche-territoire", "data"),
     prevent_initial_call=True,
 )
-def update_neighbours(ident: str | None, where: dict) -> go.Figure:
+def update_neighbours(ident: str | None, where: dict) -> Figure:
     """The territory among its neighbours for the indicator chosen."""
     data = current_data()
     info, ind = data.store(), BY_ID.get(str(ident))
@@ -38,7 +38,7 @@ def update_neighbours(ident: str | None, where: dict) -> go.Figure:
     Input("evolution-indicateur", "value"),
     State("fiche-territoire", "data"),
 )
-def update_evolution(ident: str | None, where: dict) -> go.Figure:
+def update_evolution(ident: str | None, where: dict) -> Figure:
     """The territory's series beside its references for the indicator chosen."""
     data = current_data()
     info, ind = data.store(), BY_ID.get(str(ident))

@@ -7,6 +7,7 @@ données »), never a zero. Colour is never the only cue (dash patterns, markers
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -50,19 +51,34 @@ ROLE_FR = {
     "caf": "Caf",
 }
 FONT = "Marianne, Arial, sans-serif"
+# Figures are plain dicts in Plotly's JSON form, what `go.Figure(...).to_plotly_json()` gives
+# (the default template included): the browser receives the same JSON, without the cost of
+# graph objects' validation on every callback (about half of the evolution chart's time).
+Figure = dict[str, Any]
 
 
-def _base_layout(fig: go.Figure, title: str) -> go.Figure:
-    fig.update_layout(
-        title={"text": title, "x": 0, "xanchor": "left", "font": {"size": 15}},
-        separators=", ",  # decimal comma, space between thousands
-        font={"family": FONT, "size": 12, "color": "#1e1e1e"},
-        paper_bgcolor="white",
-        plot_bgcolor="white",
-        margin={"l": 10, "r": 20, "t": 50, "b": 40},
-        hoverlabel={"font": {"family": FONT}},
-    )
-    return fig
+@functools.cache
+def _template() -> dict[str, Any]:
+    """The default template's JSON, as a new `go.Figure()` carries it (built once)."""
+    return go.Figure().to_plotly_json()["layout"]["template"]
+
+
+def _figure(data: list[dict[str, Any]], title: str, **layout: Any) -> Figure:
+    """A figure dict with the profile's common layout (title, decimal comma, font, margins)."""
+    return {
+        "data": data,
+        "layout": {
+            "template": _template(),
+            "title": {"text": title, "x": 0, "xanchor": "left", "font": {"size": 15}},
+            "separators": ", ",  # decimal comma, space between thousands
+            "font": {"family": FONT, "size": 12, "color": "#1e1e1e"},
+            "paper_bgcolor": "white",
+            "plot_bgcolor": "white",
+            "margin": {"l": 10, "r": 20, "t": 50, "b": 40},
+            "hoverlabel": {"font": {"family": FONT}},
+            **layout,
+        },
+    }
 
 
 def _series_points(
@@ -84,9 +100,28 @@ def _series_points(
     return ys, texts
 
 
+def _series_trace(role: str, part: pd.DataFrame, labels: list[str], ys: list, texts: list) -> dict:
+    colour, dash, symbol = SERIES_STYLE.get(role, ("#555555", "solid", "circle"))
+    name = str(part["nom"].iloc[0]) if len(part) else role
+    label = name if role == "territoire" else f"{ROLE_FR.get(role, role)} : {name}"
+    own = role == "territoire"
+    return {
+        "type": "scatter",
+        "x": labels,
+        "y": ys,
+        "name": label,
+        "mode": "lines+markers",
+        "connectgaps": False,
+        "line": {"color": colour, "dash": dash, "width": 3.5 if own else 2},
+        "marker": {"symbol": symbol, "size": 9 if own else 7, "color": colour},
+        "customdata": texts,
+        "hovertemplate": "%{x}<br>" + label.replace("%", "%%") + " : %{customdata}<extra></extra>",
+    }
+
+
 def series_figure(
     df: pd.DataFrame, ind: Indicator | str | None = None, title: str | None = None
-) -> go.Figure:
+) -> Figure:
     """Line chart of a territory's series and its references.
 
     `df`: the frame of `layers.views.series_with_references`. Hidden cells are gaps (y None,
@@ -96,47 +131,27 @@ def series_figure(
     ind = indicator(ind) if isinstance(ind, str) else ind
     periods = sorted(set(df["periode"].astype(str)))
     labels = [period_text(p) for p in periods]
-    fig = go.Figure()
     roles = [r for r in ("territoire", *REFERENCE_LEVELS, "caf") if r in set(df["role"])]
+    data = []
     for role in roles:
         part = df[df["role"] == role]
         ys, texts = _series_points(part, periods, ind)
-        colour, dash, symbol = SERIES_STYLE.get(role, ("#555555", "solid", "circle"))
-        name = str(part["nom"].iloc[0]) if len(part) else role
-        label = name if role == "territoire" else f"{ROLE_FR.get(role, role)} : {name}"
-        own = role == "territoire"
-        fig.add_trace(
-            go.Scatter(
-                x=labels,
-                y=ys,
-                name=label,
-                mode="lines+markers",
-                connectgaps=False,
-                line={"color": colour, "dash": dash, "width": 3.5 if own else 2},
-                marker={"symbol": symbol, "size": 9 if own else 7, "color": colour},
-                customdata=texts,
-                hovertemplate="%{x}<br>"
-                + label.replace("%", "%%")
-                + " : %{customdata}<extra></extra>",
-            )
-        )
-    fig.update_xaxes(
-        type="category",
-        categoryorder="array",
-        categoryarray=labels,
-        showline=True,
-        linecolor="#888",
+        data.append(_series_trace(role, part, labels, ys, texts))
+    xaxis = {"type": "category", "categoryorder": "array", "categoryarray": labels}
+    return _figure(
+        data,
+        title or (ind.title if ind is not None else "Évolution"),
+        xaxis={**xaxis, "showline": True, "linecolor": "#888"},
+        yaxis={
+            "title": {"text": ind.unit if ind is not None else ""},
+            "gridcolor": "#e5e5e5",
+            "rangemode": "tozero",
+            "zeroline": True,
+            "zerolinecolor": "#888",
+        },
+        legend={"orientation": "h", "y": -0.15, "x": 0},
+        hovermode="x unified",
     )
-    fig.update_yaxes(
-        title={"text": ind.unit if ind is not None else ""},
-        gridcolor="#e5e5e5",
-        rangemode="tozero",
-        zeroline=True,
-        zerolinecolor="#888",
-    )
-    _base_layout(fig, title or (ind.title if ind is not None else "Évolution"))
-    fig.update_layout(legend={"orientation": "h", "y": -0.15, "x": 0}, hovermode="x unified")
-    return fig
 
 
 def _unique_labels(rows: Sequence[NeighbourRow]) -> list[str]:
@@ -145,47 +160,61 @@ def _unique_labels(rows: Sequence[NeighbourRow]) -> list[str]:
     return [f"{r.name} ({r.code})" if r.name in dup else r.name for r in rows]
 
 
-def _hbar(labels: list[str], xs: list[float | None], texts: list[str], **trace: Any) -> go.Figure:
-    """Horizontal bars, first row at the top; a hidden value (x None) has no bar and its text
-    (« secret »...) in the empty slot instead (a layout annotation, not a data point)."""
-    return go.Figure(
-        go.Bar(
-            orientation="h",
-            x=xs,
-            y=labels,
-            text=[t if x is not None else "" for t, x in zip(texts, xs, strict=True)],
-            textposition="outside",
-            cliponaxis=False,
-            hovertemplate="%{y} : %{customdata}<extra></extra>",
-            showlegend=False,
-            **trace,
-        )
-    )
+def _hbar(labels: list[str], xs: list[float | None], texts: list[str], **trace: Any) -> dict:
+    """Horizontal bars, first row at the top; a hidden value (x None) has no bar: its text
+    goes in the empty slot instead (`_hidden_labels`)."""
+    return {
+        "type": "bar",
+        "orientation": "h",
+        "x": xs,
+        "y": labels,
+        "text": [t if x is not None else "" for t, x in zip(texts, xs, strict=True)],
+        "textposition": "outside",
+        "cliponaxis": False,
+        "hovertemplate": "%{y} : %{customdata}<extra></extra>",
+        "showlegend": False,
+        **trace,
+    }
 
 
-def _label_hidden(
-    fig: go.Figure, labels: list[str], xs: list[float | None], texts: list[str], **style: Any
-) -> None:
-    for lab, x, t in zip(labels, xs, texts, strict=True):
-        if x is None:
-            fig.add_annotation(
-                x=0,
-                xref="paper",
-                xanchor="left",
-                y=lab,
-                yref="y",
-                text=t,
-                showarrow=False,
-                bgcolor="#f2f2f2",
-                bordercolor="#999",
-                **style,
-            )
-    fig.update_yaxes(autorange="reversed", type="category", automargin=True)
+def _hidden_labels(
+    labels: list[str], xs: list[float | None], texts: list[str], **style: Any
+) -> list[dict[str, Any]]:
+    """« secret » (or « pas de données ») at the axis for each hidden value (a layout
+    annotation, not a data point)."""
+    return [
+        {
+            "x": 0,
+            "xref": "paper",
+            "xanchor": "left",
+            "y": lab,
+            "yref": "y",
+            "text": t,
+            "showarrow": False,
+            "bgcolor": "#f2f2f2",
+            "bordercolor": "#999",
+            **style,
+        }
+        for lab, x, t in zip(labels, xs, texts, strict=True)
+        if x is None
+    ]
+
+
+# Bars read from the top, one category per row.
+BAR_ROWS = {"autorange": "reversed", "type": "category", "automargin": True}
+
+
+def _bars(
+    bar: dict[str, Any], title: str, xaxis: dict[str, Any], notes: list[dict], **layout: Any
+) -> Figure:
+    """A bar chart's figure: the bars' rows from the top, the hidden values' notes."""
+    extra = {"annotations": notes} if notes else {}  # no key when nothing is hidden
+    return _figure([bar], title, xaxis=xaxis, yaxis=dict(BAR_ROWS), **extra, **layout)
 
 
 def neighbours_figure(
     rows: Neighbours | Sequence[NeighbourRow], highlight_code: str, title: str | None = None
-) -> go.Figure:
+) -> Figure:
     """Horizontal bars of the territory and its neighbours, highest at the top.
 
     `rows`: what `layers.profile.neighbours()` returns (or its `rows`). The territory's bar is
@@ -201,7 +230,7 @@ def neighbours_figure(
     xs = [r.cell.value for r in lines]  # None for every hidden cell
     mine = [r.code == highlight_code for r in lines]
     texts = [r.cell.text or STATUS_FR.get(r.cell.status, "") for r in lines]
-    fig = _hbar(
+    bar = _hbar(
         labels,
         xs,
         texts,
@@ -216,23 +245,22 @@ def neighbours_figure(
         },
         customdata=texts,
     )
-    _label_hidden(fig, labels, xs, texts, font={"color": "#444", "size": 11}, borderpad=2)
-    fig.update_xaxes(
-        title={"text": meta.unit if meta is not None else ""},
-        gridcolor="#e5e5e5",
-        rangemode="tozero",
-    )
+    notes = _hidden_labels(labels, xs, texts, font={"color": "#444", "size": 11}, borderpad=2)
     default = "Comparaison avec les communes voisines"
     if meta is not None and meta.title:
         default = f"{meta.title} — territoire et voisins ({meta.period_label})"
-    _base_layout(fig, title or default)
-    fig.update_layout(height=max(260, 60 + 28 * len(lines)), bargap=0.25)
-    return fig
+    xaxis = {
+        "title": {"text": meta.unit if meta is not None else ""},
+        "gridcolor": "#e5e5e5",
+        "rangemode": "tozero",
+    }
+    height = max(260, 60 + 28 * len(lines))
+    return _bars(bar, title or default, xaxis, notes, height=height, bargap=0.25)
 
 
 def composition_figure(
     rows: KeyFigures | Iterable[CompositionRow], title: str | None = None
-) -> go.Figure:
+) -> Figure:
     """Horizontal bars of the family composition (share of allocataires), hidden cells labelled.
 
     `rows`: a profile's `key_figures` (or their `composition`)."""
@@ -241,17 +269,19 @@ def composition_figure(
     xs = [r.share for r in lines]
     texts = [r.share_text for r in lines]
     colours = [OKABE_ITO[c] for c in ("bleu", "orange", "vert", "pourpre")]
-    fig = _hbar(
+    bar = _hbar(
         labels,
         xs,
         texts,
         marker={"color": [colours[i % 4] for i in range(len(lines))]},
         customdata=[f"{r.share_text} ({r.cell.text})" for r in lines],
     )
-    _label_hidden(fig, labels, xs, texts)
-    fig.update_xaxes(
-        title={"text": "% des foyers allocataires"}, gridcolor="#e5e5e5", rangemode="tozero"
+    xaxis = {"title": {"text": "% des foyers allocataires"}, "gridcolor": "#e5e5e5"}
+    return _bars(
+        bar,
+        title or "Composition familiale des foyers allocataires",
+        {**xaxis, "rangemode": "tozero"},
+        _hidden_labels(labels, xs, texts),
+        height=260,
+        bargap=0.3,
     )
-    _base_layout(fig, title or "Composition familiale des foyers allocataires")
-    fig.update_layout(height=260, bargap=0.3)
-    return fig

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from urllib.parse import parse_qs, urlsplit
 
+import plotly.graph_objects as go
 import pytest
 from dash import html, no_update
 from dash_support import triggered_by
@@ -152,9 +153,10 @@ def test_selection_shows_the_series_with_secrets_blank_and_links_the_profile(req
     note, graph, link = content
     assert cls == "cc-selection cc-selection-open" and title == "Ambiegna (commune 2A014)"
     assert note.children == f"{BY_ID['rsa'].title} (foyers), secrets en blanc"
-    own = graph.figure.data[0]
+    figure = go.Figure(graph.figure)  # a figure dict, read back through graph objects
+    own = figure.data[0]
     assert own.name == "Ambiegna" and own.y[own.x.index("décembre 2024")] is None
-    assert graph.figure.layout.yaxis.type == "log"  # counts: commune and France legible
+    assert figure.layout.yaxis.type == "log"  # counts: commune and France legible
     assert link.href == "/territoire/commune/2A014" and link.id == "lien-fiche"
 
 

@@ -3,6 +3,7 @@ facilities nearby."""
 
 from __future__ import annotations
 
+import plotly.graph_objects as go
 import pytest
 from dash import html, no_update
 
@@ -28,17 +29,17 @@ def request_ctx(app):
 
 
 def test_evolution_of_a_count_on_a_log_axis_beside_the_references() -> None:
-    fig = profile.update_evolution("allocataires", LYON)
+    fig = go.Figure(profile.update_evolution("allocataires", LYON))  # dict, read back
     names = [trace.name for trace in fig.data]
     assert names[0] == "Lyon" and any(n.endswith(": France") for n in names)
     assert fig.layout.yaxis.type == "log"
     assert fig.layout.yaxis.title.text == "foyers (échelle logarithmique)"
-    rate = profile.update_evolution("taux_personnes_couvertes", LYON)
+    rate = go.Figure(profile.update_evolution("taux_personnes_couvertes", LYON))
     assert rate.layout.yaxis.type != "log" and rate.layout.yaxis.title.text == "%"
 
 
 def test_evolution_leaves_a_hidden_cell_blank() -> None:
-    fig = profile.update_evolution("rsa", AMBIEGNA)
+    fig = go.Figure(profile.update_evolution("rsa", AMBIEGNA))
     own = fig.data[0]
     secret_at = own.x.index("décembre 2024")
     assert own.y[secret_at] is None and own.customdata[secret_at] == "secret"
@@ -52,7 +53,7 @@ def test_evolution_and_neighbours_change_nothing_for_a_level_the_indicator_lacks
 
 
 def test_neighbours_show_the_territory_and_label_secrets_instead_of_bars() -> None:
-    fig = profile.update_neighbours("rsa", AMBIEGNA)
+    fig = go.Figure(profile.update_neighbours("rsa", AMBIEGNA))
     bars = fig.data[0]
     mine = [label for label in bars.y if label.endswith("(territoire)")]
     assert mine == ["▶ Ambiegna (territoire)"] and len(bars.y) == 6  # itself and 5 neighbours

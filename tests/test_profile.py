@@ -16,11 +16,13 @@ from collections import Counter
 from collections.abc import Iterator
 
 import flask
+import plotly.graph_objects as go
 import pytest
 
 from dashboard.api import exports
 from layers.appdata import AppData, init_app
 from layers.catalogue import BY_ID
+from layers.charts import series_chart
 from layers.profile import (
     BENEFITS,
     Cell,
@@ -268,7 +270,8 @@ def test_figures_keep_secrets_as_gaps(data, profiles, secret_code) -> None:
     index, info = data
     vois = profiles[secret_code].neighbours
     own = next(r for r in vois.rows if r.is_territory)
-    fig = neighbours_figure(vois, secret_code)
+    # The figures are Plotly's JSON as dicts: read them back through graph objects.
+    fig = go.Figure(neighbours_figure(vois, secret_code))
     bar = fig.data[0]
     assert fig.layout.separators == ", "
     pos = [i for i, y in enumerate(bar.y) if "(territoire)" in y]
@@ -280,7 +283,7 @@ def test_figures_keep_secrets_as_gaps(data, profiles, secret_code) -> None:
 
     ind = BY_ID["allocataires"]
     df = series_with_references(info.store, index, ind, "commune", secret_code)
-    fig = series_figure(df, ind)
+    fig = go.Figure(series_figure(df, ind))
     terr = fig.data[0]
     assert terr.connectgaps is False and "(" not in terr.name
     own_df = df[df["role"] == "territoire"].sort_values("periode")
@@ -292,7 +295,7 @@ def test_figures_keep_secrets_as_gaps(data, profiles, secret_code) -> None:
     dashes = {t.line.dash for t in fig.data}
     assert len(dashes) == len(fig.data)  # every line has its own dash pattern
 
-    comp = composition_figure(profiles[secret_code].key_figures)
+    comp = go.Figure(composition_figure(profiles[secret_code].key_figures))
     assert all(x is None for x in comp.data[0].x)  # total secret: no share at all
 
 
@@ -396,3 +399,27 @@ def test_other_levels_and_pdf_without_demo(data) -> None:
     epci = profile(info.store, index, "epci", "200046977")
     assert epci.neighbours and epci.neighbours.rows[0].cell.value is not None
     assert not math.isnan(epci.key_figures.recipients.value)
+
+
+def test_figure_dicts_are_plotly_json(data, profiles, secret_code) -> None:
+    """The figures are built as dicts: each must be exactly what Plotly's graph objects make of
+    it (valid properties, the default template, nothing dropped), so the browser receives the
+    same JSON as from `go.Figure(...)`; a hidden neighbour's note is an annotation."""
+    index, info = data
+    prof = profiles[secret_code]
+    ind = BY_ID["allocataires"]
+    figures = [
+        neighbours_figure(prof.neighbours, secret_code),
+        composition_figure(prof.key_figures),
+        series_chart(info.store, index, ind, "commune", secret_code),
+        series_chart(info.store, index, BY_ID["part_rsa"], "commune", secret_code),
+    ]
+    for fig in figures:
+        assert go.Figure(fig).to_plotly_json() == fig
+        assert fig["layout"]["template"] == go.Figure().to_plotly_json()["layout"]["template"]
+    log_axis = figures[2]["layout"]["yaxis"]  # a count: log scale, said in the axis title
+    assert log_axis["type"] == "log" and "logarithmique" in log_axis["title"]["text"]
+    assert "type" not in figures[3]["layout"]["yaxis"]  # a rate keeps a linear axis
+    hidden = [r for r in prof.neighbours.rows if r.cell.value is None]
+    notes = figures[0]["layout"].get("annotations", [])
+    assert len(notes) == len(hidden) > 0
