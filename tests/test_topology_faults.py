@@ -79,6 +79,42 @@ def test_an_instance_killed_during_load_leaves_the_other_serving_then_rejoins(to
     )
 
 
+def test_haproxy_sends_the_requests_of_a_killed_instance_to_the_other_then_takes_it_back(
+    topology,
+) -> None:
+    # Pages, API answers and a Dash callback (a POST) keep answering while one host is dead:
+    # HAProxy retries on the other host (`retry-on conn-failure`, `option redispatch`), its
+    # /healthz check takes the host out, then back once restarted.
+    deps = request(topology.haproxy_base, "/_dash-dependencies").json()
+    dep = next(d for d in deps if d["output"] == "resultats-recherche.children")
+    body = {
+        "output": dep["output"],
+        "outputs": {"id": "resultats-recherche", "property": "children"},
+        "inputs": [{**i, "value": "crèche"} for i in dep["inputs"]],
+        "changedPropIds": ["recherche-indicateur.value"],
+    }
+    killed = topology.apps[1]
+    killed.kill(signal.SIGKILL)
+    t0 = time.monotonic()
+    answers = []
+    for _ in range(8):
+        answers.append(request(topology.haproxy_base, "/api/v1/catalog"))
+        answers.append(
+            request(topology.haproxy_base, "/_dash-update-component", method="POST", body=body)
+        )
+    assert [a.status for a in answers] == [200] * len(answers), [a.body[:200] for a in answers]
+    down = wait_until(lambda: topology.haproxy_states()["b"] == "DOWN", 20, "hôte b écarté")
+    print(f"\n[HAProxy] hôte tué : 0 erreur sur {len(answers)} requêtes, écarté en {down:.1f} s")
+    killed.start()
+    topology.wait_app(1)
+    back = wait_until(lambda: topology.haproxy_states()["b"] == "UP", 30, "hôte b de retour")
+    port = f":{topology.ports['app1']}"
+    served = [request(topology.haproxy_base, "/healthz") for _ in range(4)]
+    assert any(_instance_of(a).endswith(port) for a in served)
+    print(f"[HAProxy] relancé, de retour dans la rotation {time.monotonic() - t0:.1f} s après")
+    assert back < 30
+
+
 # Redis killed (connections refused at once) or frozen (SIGSTOP: connections accepted by the
 # kernel, never answered, as a host lost behind a network partition).
 REDIS_FAULTS = {
