@@ -363,3 +363,41 @@ def test_a_read_only_shared_folder_gives_a_french_message_and_keeps_serving(topo
     status = done.json()["response"]["export-job-statut"]["children"]
     print(f"[exports en lecture seule] {status}")
     assert "plein ou en lecture seule" in status
+
+
+@contextlib.contextmanager
+def _full(folder: Path):
+    """The folder on a tiny tmpfs filled to the last byte (a really full disk), removed after."""
+    folder.mkdir(exist_ok=True)
+    mount = ["mount", "-t", "tmpfs", "-o", "size=128k,mode=0777", "tmpfs", str(folder)]
+    if subprocess.run(mount, capture_output=True).returncode:
+        pytest.skip("mount tmpfs refusé ici (il faut root et le droit de monter)")
+    try:
+        with contextlib.suppress(OSError), (folder / "remplissage").open("wb") as filler:
+            while True:
+                filler.write(b"\0" * 4096)
+                filler.flush()
+        yield
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], check=False)
+
+
+def test_a_really_full_exports_folder_gives_a_french_message_then_recovers(topology) -> None:
+    exports = Path(topology.env["CAFCARTO_JOBS"]) / "exports"
+    a, b = topology.app_urls
+    with _full(exports):
+        job, first = start_export(a, "xlsx", XLSX_STATE, "127.0.0.37")
+        assert job is not None, first.body[:300]
+        done, _ = poll_export([b, a], job, "127.0.0.37", timeout=60)
+        page = request(topology.base, "/healthz")
+    status = done.json()["response"]["export-job-statut"]["children"]
+    print(f"\n[exports sur un disque plein] {status}")
+    assert "plein ou en lecture seule" in status
+    logs = "".join(p.tail(100_000) for p in (topology.celery, *topology.apps))
+    assert "No space left" in logs  # a real ENOSPC, whose details go to the log only
+    assert page.status == 200
+    # space again: the same export is ready, no restart
+    job, first = start_export(b, "xlsx", XLSX_STATE, "127.0.0.37")
+    assert job is not None, first.body[:300]
+    done, _ = poll_export([a, b], job, "127.0.0.37", timeout=60)
+    assert "Classeur Excel prêt" in done.json()["response"]["export-job-statut"]["children"]
