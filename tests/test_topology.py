@@ -219,3 +219,16 @@ def test_a_failed_job_gets_a_french_status_naming_a_full_or_read_only_folder(tmp
     secret = signing_secret(Jobs(tmp_path))  # type: ignore[arg-type]
     assert len(secret) >= 32 and signing_secret(Jobs(tmp_path)) == secret  # type: ignore[arg-type]
     assert (tmp_path / "jobs-signing-secret").stat().st_mode & 0o077 == 0
+
+
+def test_the_host_is_named_in_answers_only_when_asked(settings, tmp_path) -> None:
+    from dataclasses import replace
+
+    from dashboard.app import create_app
+
+    quiet = create_app(replace(settings, jobs=tmp_path)).server.test_client().get("/healthz")
+    assert "X-Cafcarto-Instance" not in quiet.headers  # the machine's name stays private
+    assert quiet.headers["X-Cafcarto-Build"]
+    named = replace(settings, jobs=tmp_path, instance_header=True)
+    answer = create_app(named).server.test_client().get("/healthz")
+    assert answer.headers["X-Cafcarto-Instance"].endswith(f":{settings.port}")

@@ -303,6 +303,7 @@ def start_topology(
         "CAFCARTO_JOBS": str(jobs),
         "CAFCARTO_REDIS_URL": f"redis://127.0.0.1:{ports['redis']}/0",
         "CAFCARTO_PROXIES": "1",
+        "CAFCARTO_INSTANCE_HEADER": "1",  # the tests tell the hosts apart by it
         "CAFCARTO_RATE_LIMIT": "0",
         "CAFCARTO_RATE_LIMIT_EXPORT": export_limit,
     }
