@@ -1,5 +1,6 @@
-"""CPU-second budgets in fixed windows: what each client address (and all together) spent on
-heavy answers in the current window.
+"""CPU-second budgets: what each client address (and all together) spent on heavy answers, in
+fixed windows read as a sliding window (the previous window's spending counts for the part of
+it still inside the last window's length), so that no burst fits across a window boundary.
 
 Kept in Redis when CAFCARTO_REDIS_URL is set (one budget across workers and hosts), else in
 process memory. Like the rate limiter (dashboard.server.limits), a Redis outage falls back to
@@ -42,6 +43,34 @@ class Slot(NamedTuple):
         now = time.time() if now is None else now
         return (self.index + 1) * self.window_s - now
 
+    @property
+    def previous(self) -> Slot:
+        return Slot(self.scope, self.index - 1, self.window_s)
+
+    def elapsed(self, now: float | None = None) -> float:
+        """The part of the current window gone by, from 0 to 1."""
+        return 1.0 - self.seconds_left(now) / self.window_s
+
+
+def sliding(current: float, previous: float, elapsed: float) -> float:
+    """The spending of the last window's length: the current window's, and the previous one's
+    for the part of it still inside (spread evenly over its window)."""
+    return previous * (1.0 - elapsed) + current
+
+
+def wait_until_within(
+    current: float, previous: float, room: float, slot: Slot, now: float | None = None
+) -> float:
+    """Seconds until the sliding spending is at most `room` again, if nothing more is spent."""
+    room = max(room, 0.0)
+    elapsed = slot.elapsed(now)
+    if current <= room:
+        if previous <= 0:
+            return 0.0
+        return max(0.0, (1.0 - (room - current) / previous) - elapsed) * slot.window_s
+    # The current spending must first become the previous window's, then fade out enough.
+    return slot.seconds_left(now) + (1.0 - room / current) * slot.window_s
+
 
 def retry_after(seconds_left: float) -> int:
     """Whole seconds for the Retry-After header (at least 1)."""
@@ -66,7 +95,9 @@ class MemoryBudgets:
                 del self._spent[key]  # past windows: forgotten
             for slot in slots:
                 spent = self._spent.get(slot.key, (0.0, 0.0))[0]
-                self._spent[slot.key] = (spent + seconds, now + slot.seconds_left(now))
+                # kept through the next window too: it is that window's "previous"
+                end = now + slot.seconds_left(now) + slot.window_s
+                self._spent[slot.key] = (spent + seconds, end)
 
 
 class RedisBudgets:
@@ -109,7 +140,7 @@ class RedisBudgets:
                 pipe = client.pipeline(transaction=False)
                 for slot in slots:
                     pipe.incrbyfloat(slot.key, seconds)
-                    pipe.expire(slot.key, slot.window_s + 1)
+                    pipe.expire(slot.key, 2 * slot.window_s + 1)
                 pipe.execute()
                 return
             except Exception:

@@ -2,7 +2,7 @@
 
 A heavy answer is a CSV, Excel or GeoJSON page of /api/v1/data or a profile PDF
 (/export/fiche/...). Each is charged the CPU seconds its view took (`time.thread_time()`),
-against two budgets per fixed window: one per client address (CAFCARTO_COST_LIMIT) and one for
+against two budgets per sliding window: one per client address (CAFCARTO_COST_LIMIT) and one for
 all clients (CAFCARTO_COST_LIMIT_TOTAL), shared through Redis when CAFCARTO_REDIS_URL is set
 (dashboard.server.cost_budget). Before it runs, its cost is estimated from its row count:
 - a client whose spending plus the estimate passes its budget gets a French 429 + Retry-After;
@@ -29,7 +29,14 @@ from flask import Flask, Response, g, request
 from flask_limiter.util import get_remote_address
 
 from dashboard.api.v1_params import data_query
-from dashboard.server.cost_budget import MemoryBudgets, RedisBudgets, Slot, retry_after
+from dashboard.server.cost_budget import (
+    MemoryBudgets,
+    RedisBudgets,
+    Slot,
+    retry_after,
+    sliding,
+    wait_until_within,
+)
 from dashboard.server.errors import error_response
 from dashboard.server.limits import LIMITED_PREFIXES
 from layers.appdata import current_data
@@ -162,17 +169,24 @@ class CostLimits:
                 budget=budget_label(self.per_address),
             )
             return refusal(text, 400, None)
-        spent = self.budgets.spent([slot for slot, _, _ in slots])
-        for (slot, budget, own), used in zip(slots, spent, strict=True):
+        keys = [slot for slot, _, _ in slots]
+        spent = self.budgets.spent(keys + [slot.previous for slot in keys])
+        for (slot, budget, own), current, previous in zip(
+            slots, spent[: len(keys)], spent[len(keys) :], strict=True
+        ):
+            used = sliding(current, previous, slot.elapsed())
             if used > 0 and used + heavy.estimate > budget[0]:
-                retry = retry_after(slot.seconds_left())
+                room = budget[0] - heavy.estimate
+                retry = retry_after(wait_until_within(current, previous, room, slot))
                 text = (ERR_BUDGET if own else ERR_TOTAL).format(
                     budget=budget_label(budget), retry=retry
                 )
                 return refusal(text, 429 if own else 503, retry)
         return None
 
-    def limited(self, view: Callable[..., object], estimate: Callable[[], Heavy | None]):
+    def limited(
+        self, view: Callable[..., object], estimate: Callable[[], Heavy | None]
+    ) -> Callable[..., object]:
         """`view` charged its CPU seconds when `estimate` calls the request heavy."""
 
         @wraps(view)
