@@ -31,6 +31,8 @@ import time
 import urllib.error
 import urllib.request
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -69,13 +71,15 @@ class Run:
     light_errors: int = 0
 
 
-def launch(port: int, workers: int, mode: str) -> subprocess.Popen:
+def launch(port: int, workers: int, mode: str, redis_url: str | None) -> subprocess.Popen:
     env = {
         **os.environ,
         **MODES[mode],
         "CAFCARTO_PROXIES": "1",
         "PYTHONPATH": str(REPO),  # this checkout's code, not the installed one
     }
+    if redis_url:
+        env["CAFCARTO_REDIS_URL"] = redis_url
     cmd = [sys.executable, "-m", "dashboard.cli", "serve", "--host", "127.0.0.1"]
     cmd += ["--port", str(port), "--workers", str(workers)]
     return subprocess.Popen(
@@ -162,36 +166,58 @@ def sample(master: psutil.Process, run: Run, stop: threading.Event) -> None:
         last, t_last = now, t_now
 
 
-def measure(mode: str, duration: float, workers: int, polite: bool = False) -> Run:
+@contextmanager
+def redis_server(wanted: bool) -> Iterator[str | None]:
+    """A fresh redis-server on a free loopback port (budgets shared by the workers), or None."""
+    if not wanted:
+        yield None
+        return
     port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    server = launch(port, workers, mode)
-    run = Run(mode, polite)
+    cmd = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", ""]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        wait_ready(base)
-        urls = export_urls(base)
-        get(f"{base}/api/v1/data?indicator=allocataires&level=region", PROBER)  # warm
-        master = psutil.Process(server.pid)
-        time.sleep(2)  # let the workers settle after start
-        stop = threading.Event()
-        cpu0, start = server_cpu(master), time.monotonic()
-        threads = [
-            threading.Thread(target=attack, args=(urls, run, stop, start)),
-            threading.Thread(target=probe, args=(base, run, stop)),
-            threading.Thread(target=sample, args=(master, run, stop)),
-        ]
-        for thread in threads:
-            thread.start()
-        time.sleep(duration)
-        stop.set()
-        run.cpu_s = server_cpu(master) - cpu0
-        run.duration = time.monotonic() - start
-        for thread in threads:
-            thread.join(timeout=120)  # the attacker may be inside an export
+        time.sleep(0.5)
+        yield f"redis://127.0.0.1:{port}/0"
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def measure(mode: str, duration: float, workers: int, polite: bool, redis: bool) -> Run:
+    with redis_server(redis) as redis_url:
+        port = free_port()
+        server = launch(port, workers, mode, redis_url)
+        run = Run(f"{mode} + Redis" if redis else mode, polite)
+        try:
+            attack_server(f"http://127.0.0.1:{port}", server, run, duration)
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
     return run
+
+
+def attack_server(base: str, server: subprocess.Popen, run: Run, duration: float) -> None:
+    """One attack of `duration` seconds on a server just started, measured into `run`."""
+    wait_ready(base)
+    urls = export_urls(base)
+    get(f"{base}/api/v1/data?indicator=allocataires&level=region", PROBER)  # warm
+    master = psutil.Process(server.pid)
+    time.sleep(2)  # let the workers settle after start
+    stop = threading.Event()
+    cpu0, start = server_cpu(master), time.monotonic()
+    threads = [
+        threading.Thread(target=attack, args=(urls, run, stop, start)),
+        threading.Thread(target=probe, args=(base, run, stop)),
+        threading.Thread(target=sample, args=(master, run, stop)),
+    ]
+    for thread in threads:
+        thread.start()
+    time.sleep(duration)
+    stop.set()
+    run.cpu_s = server_cpu(master) - cpu0
+    run.duration = time.monotonic() - start
+    for thread in threads:
+        thread.join(timeout=120)  # the attacker may be inside an export
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -233,11 +259,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--polite", action="store_true", help="the attacker waits Retry-After after a refusal"
     )
+    parser.add_argument(
+        "--redis", action="store_true", help="budgets shared by the workers through redis-server"
+    )
     args = parser.parse_args(argv)
     runs = []
     for _ in range(args.rounds):
         for mode in args.modes.split(","):
-            runs.append(measure(mode, args.duration, args.workers, args.polite))
+            runs.append(measure(mode, args.duration, args.workers, args.polite, args.redis))
             print(report(runs[-1:], psutil.cpu_count() or 1).splitlines()[-1], flush=True)
     print(report(runs, psutil.cpu_count() or 1), flush=True)
     return 0
