@@ -124,9 +124,12 @@ def _by_indicator(urls: list[str]) -> list[list[str]]:
 
 
 def server_cpu(master: psutil.Process) -> float:
-    """CPU seconds (user + system) of the master and its workers so far."""
-    total = 0.0
-    for proc in [master, *master.children(recursive=True)]:
+    """CPU seconds (user + system) of the master and its workers so far. Gunicorn recycles a
+    worker after some thousands of requests (a flood of refusals gets there within a run): the
+    workers it has reaped count in the master's children times."""
+    times = master.cpu_times()
+    total = times.user + times.system + times.children_user + times.children_system
+    for proc in master.children(recursive=True):
         try:
             times = proc.cpu_times()
         except psutil.Error:
