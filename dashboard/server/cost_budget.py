@@ -49,7 +49,8 @@ class Slot(NamedTuple):
 
     def elapsed(self, now: float | None = None) -> float:
         """The part of the current window gone by, from 0 to 1."""
-        return 1.0 - self.seconds_left(now) / self.window_s
+        # clamped: the window may end between the slot's making and this reading
+        return min(1.0, max(0.0, 1.0 - self.seconds_left(now) / self.window_s))
 
 
 def sliding(current: float, previous: float, elapsed: float) -> float:
