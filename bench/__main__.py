@@ -1,6 +1,6 @@
 """`make bench`: every measurement in one run (build, demonstration store, map engine, server
-memory, store, dashboard routes, audit, load, load through nginx), then the issue-13 targets,
-met or not."""
+memory, store, dashboard routes, audit, load, load through nginx, cost-aware limits), then the
+issue-13 targets, met or not."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import sys
 from bench import (
     audit_bench,
     build_bench,
+    cost_bench,
     dashboard_bench,
     demo_store_bench,
     load_bench,
@@ -51,6 +52,9 @@ def main() -> int:
     print(flush=True)
     # The same users through nginx to two instances, beside one instance (issue 14).
     proxy_bench.main(["--users", "100", "--duration", "30"])
+    print(flush=True)
+    # One client looping distinct Excel exports, cost limits off then on (issue 14).
+    cost_bench.main(["--duration", "60"])
     print(flush=True)
     print(targets.summary(), flush=True)
     return code

@@ -19,6 +19,7 @@ from dashboard.pages.explore import title as explore_title
 from dashboard.pages.shell import app_layout, setup_problems
 from dashboard.server import (
     compression,
+    cost_limits,
     dash_requests,
     errors,
     headers,
@@ -127,6 +128,7 @@ def harden(server: flask.Flask, settings: Settings) -> None:
     """Production behaviour of the server: limits, errors, caching, headers, compression.
     Called once every route exists (the rate limits wrap the routes registered so far)."""
     errors.init_app(server)
+    cost_limits.init_app(server, settings)  # heavy answers: inside the cache, never on a hit
     http_cache.init_app(server, settings)
     limits.init_app(server, settings)  # wraps the cached views: cache hits count too
     headers.init_app(server)

@@ -13,6 +13,12 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 # "0" or "aucune" turns a limit off (load benches).
 DEFAULT_RATE_LIMIT = "300/minute"
 DEFAULT_EXPORT_RATE_LIMIT = "30/minute"
+# Heavy answers (CSV, Excel, GeoJSON, PDF) are charged their CPU seconds: "<seconds>/<period>"
+# per client address and in total (dashboard.server.cost_limits); "0" turns a budget off.
+DEFAULT_COST_LIMIT = "20/minute"
+DEFAULT_COST_LIMIT_TOTAL = "60/minute"
+DEFAULT_COST_CONCURRENCY = 1
+PERIOD_SECONDS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
 # Largest Dash callback body measured in the browser is a few kB; 2 MB leaves ample room.
 DEFAULT_MAX_REQUEST_BYTES = 2_000_000
 DEFAULT_DATA_MAX_AGE = 300
@@ -48,6 +54,25 @@ def _rate_env(env: dict[str, str], name: str, default: str) -> str | None:
     return text
 
 
+def _cost_env(env: dict[str, str], name: str, default: str) -> tuple[float, int] | None:
+    """A CPU budget "<seconds>/<period>" (decimal seconds) as (seconds, window seconds)."""
+    text = env.get(name, default).strip().lower()
+    if text in NO_LIMIT:
+        return None
+    amount, _, period = text.partition("/")
+    window = PERIOD_SECONDS.get(period.strip().rstrip("s"))
+    try:
+        seconds = float(amount.replace(",", "."))
+    except ValueError:
+        seconds = -1.0
+    if window is None or not 0 < seconds < float("inf"):
+        raise ConfigError(
+            f"{name} invalide : « {text[:40]} » (secondes de calcul par période, par exemple "
+            "20/minute ou 0,5/second, ou 0 pour aucune limite)."
+        )
+    return seconds, window
+
+
 @dataclass(frozen=True)
 class Settings:
     """Paths and server settings.
@@ -64,6 +89,9 @@ class Settings:
                                 per-process memory)
     CAFCARTO_RATE_LIMIT         per-IP limit of /api/ (default 300/minute; 0 = none)
     CAFCARTO_RATE_LIMIT_EXPORT  per-IP limit of /export/ (default 30/minute; 0 = none)
+    CAFCARTO_COST_LIMIT         CPU seconds of heavy answers per IP (default 20/minute; 0 = none)
+    CAFCARTO_COST_LIMIT_TOTAL   CPU seconds of heavy answers in all (default 60/minute; 0 = none)
+    CAFCARTO_COST_CONCURRENCY   heavy answers computed at once per process (default 1; 0 = any)
     CAFCARTO_MAX_REQUEST_BYTES  largest request body (default 2000000)
     CAFCARTO_DATA_MAX_AGE       seconds browsers and the server cache keep data answers (300)
     CAFCARTO_JOBS               background jobs' state and files, shared by all hosts
@@ -82,6 +110,9 @@ class Settings:
     redis_url: str | None = None
     rate_limit: str | None = DEFAULT_RATE_LIMIT
     export_rate_limit: str | None = DEFAULT_EXPORT_RATE_LIMIT
+    cost_limit: tuple[float, int] | None = _cost_env({}, "", DEFAULT_COST_LIMIT)
+    cost_limit_total: tuple[float, int] | None = _cost_env({}, "", DEFAULT_COST_LIMIT_TOTAL)
+    cost_concurrency: int = DEFAULT_COST_CONCURRENCY
     max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES
     data_max_age: int = DEFAULT_DATA_MAX_AGE
     proxies: int = 0
@@ -132,6 +163,9 @@ class Settings:
             export_rate_limit=_rate_env(
                 env, "CAFCARTO_RATE_LIMIT_EXPORT", DEFAULT_EXPORT_RATE_LIMIT
             ),
+            cost_limit=_cost_env(env, "CAFCARTO_COST_LIMIT", DEFAULT_COST_LIMIT),
+            cost_limit_total=_cost_env(env, "CAFCARTO_COST_LIMIT_TOTAL", DEFAULT_COST_LIMIT_TOTAL),
+            cost_concurrency=_int_env(env, "CAFCARTO_COST_CONCURRENCY", DEFAULT_COST_CONCURRENCY),
             max_request_bytes=_int_env(
                 env, "CAFCARTO_MAX_REQUEST_BYTES", DEFAULT_MAX_REQUEST_BYTES, low=1024
             ),

@@ -24,6 +24,8 @@ ERR_RATE = (
 # URL prefix -> (setting name, shared scope): one counter per scope and client address.
 LIMITED_PREFIXES = {"/api/": ("rate_limit", "api"), "/export/": ("export_rate_limit", "export")}
 EXEMPT_RULES = ("/api/v1/openapi.json",)
+# An unreachable Redis (no answer at all) costs half a second, then the fallback.
+REDIS_TIMEOUTS = {"socket_timeout": 0.5, "socket_connect_timeout": 0.5}
 
 
 def storage_uri(settings: Settings) -> str:
@@ -55,10 +57,7 @@ def init_app(server: Flask, settings: Settings) -> Limiter:
         get_remote_address,
         app=server,
         storage_uri=storage_uri(settings),
-        # an unreachable Redis (no answer at all) costs half a second, then the fallback
-        storage_options={"socket_timeout": 0.5, "socket_connect_timeout": 0.5}
-        if settings.redis_url
-        else {},
+        storage_options=REDIS_TIMEOUTS if settings.redis_url else {},
         strategy="fixed-window",
         headers_enabled=True,
         # A Redis outage falls back to per-process counters instead of failing requests.
