@@ -21,6 +21,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from geodata.cog import PLM
+from layers.cell_tables import CellTables, write_cell_tables
 from layers.model import LEVELS
 from layers.provenance import PROVENANCE_FILE, Provenance, check_provenance, lookup
 
@@ -132,13 +133,14 @@ def write_store(
         "octets": (folder / VALUES_FILE).stat().st_size,
     }
     (folder / META_FILE).write_text(json.dumps(meta, ensure_ascii=False, indent=1))
+    write_cell_tables(folder)
     return meta
 
 
 class Store:
     """Read-only queries over a written store (one DuckDB connection per thread)."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, cell_tables: bool = True) -> None:
         self.folder = Path(folder)
         path = self.folder / VALUES_FILE
         if not path.is_file():
@@ -151,6 +153,8 @@ class Store:
         self._lock = threading.Lock()
         self._availability: dict[tuple[str, str], list[str]] | None = None
         self._provenance: dict[tuple[str, str, str], Provenance] | None = None
+        # Cells by territory, memory-mapped (written with the store): lookups instead of scans.
+        self._tables = CellTables.open(self.folder) if cell_tables else None
 
     def _con(self) -> duckdb.DuckDBPyConnection:
         con = getattr(self._local, "con", None)
@@ -180,6 +184,9 @@ class Store:
 
     def series(self, indicator: str, level: str, code: str) -> pd.DataFrame:
         """One territory's series: periode, valeur, statut (secrets stay gaps)."""
+        if self._tables is not None:
+            cells = self._tables.cells([indicator], [(level, code)])
+            return cells[["periode", "valeur", "statut"]]
         return self.query(
             "SELECT periode, valeur, statut FROM vc WHERE indicateur = ? AND niveau = ? "
             "AND code = ? ORDER BY periode",
@@ -195,6 +202,8 @@ class Store:
         wanted_ind = [indicator] if isinstance(indicator, str) else list(indicator)
         if not territories or not wanted_ind:
             return pd.DataFrame(columns=columns)
+        if self._tables is not None:
+            return self._tables.cells(wanted_ind, territories)
         keys = pd.DataFrame(territories, columns=["niveau", "code"])
         con = self._con()
         con.register("wanted", keys)
@@ -232,6 +241,8 @@ class Store:
         keys = pd.DataFrame([own, *others], columns=["niveau", "code"])
         levels, codes = sorted(set(keys["niveau"])), sorted(set(keys["code"]))
         wanted, periods = list(indicators), list(periods) or [""]
+        if self._tables is not None:
+            return self._tables.cells(wanted, [own, *others], periods, own)
         con = self._con()
         con.register("wanted", keys)
         try:
