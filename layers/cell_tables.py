@@ -29,7 +29,7 @@ import pyarrow.compute as pc
 
 TABLES_DIR = "cellules"
 META = "meta.json"
-FORMAT = 1
+FORMAT = 2  # 2: with the available (indicator, level, period)
 BATCH = 1_000_000
 SEP = b"\x00"  # below every character: "niveau SEP code" sorts like the pair (niveau, code)
 
@@ -87,6 +87,9 @@ def write_cell_tables(folder: Path) -> Path:
             "SELECT niveau, code, count(*) AS n FROM c GROUP BY ALL ORDER BY niveau, code"
         ).df()
         total = int(terr["n"].sum())
+        available = con.execute(
+            "SELECT DISTINCT indicateur, niveau, periode FROM c ORDER BY ALL"
+        ).fetchall()
         arrays = {
             "indicateur": np.lib.format.open_memmap(
                 tmp / "indicateur.npy", "w+", np.int16, (total,)
@@ -130,6 +133,8 @@ def write_cell_tables(folder: Path) -> Path:
         "indicateurs": indicators,
         "periodes": periods,
         "statuts": list(STATUSES),
+        # (indicator, level, period) present: `Store.availability` without a scan per worker.
+        "disponibles": [[str(i), str(lv), str(p)] for i, lv, p in available],
     }
     (tmp / META).write_text(json.dumps(meta, ensure_ascii=False))
     final = folder / TABLES_DIR
@@ -157,6 +162,7 @@ class CellTables:
         self.stat_names = np.array(meta["statuts"], dtype=object)
         self._ind_id = {name: i for i, name in enumerate(meta["indicateurs"])}
         self._per_id = {name: i for i, name in enumerate(meta["periodes"])}
+        self._available: list[list[str]] = meta["disponibles"]
 
     @classmethod
     def open(cls, store_folder: Path) -> CellTables | None:
@@ -171,6 +177,13 @@ class CellTables:
             return cls(folder, meta)
         except (OSError, ValueError, KeyError):
             return None
+
+    def availability(self) -> dict[tuple[str, str], list[str]]:
+        """(indicator, level) -> periods with cells, oldest first (stored levels only)."""
+        found: dict[tuple[str, str], list[str]] = {}
+        for ind, level, period in self._available:
+            found.setdefault((ind, level), []).append(period)
+        return {k: sorted(v) for k, v in found.items()}
 
     def _range(self, level: str, code: str) -> tuple[int, int] | None:
         key = _key(level, code)

@@ -263,6 +263,8 @@ class Store:
         """(indicator, level) -> periods with data, oldest first. One query per store: a store
         build never changes once written, and every page asks for periods."""
         with self._lock:
+            if self._availability is None and self._tables is not None:
+                self._availability = _composite_periods(self._tables.availability())
             if self._availability is None:
                 df = self.query("SELECT DISTINCT indicateur, niveau, periode FROM v")
                 found: dict[tuple[str, str], list[str]] = {}

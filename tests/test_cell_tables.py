@@ -78,6 +78,13 @@ def test_page_cells_equal_the_scans(stores) -> None:
     assert secrets > 0
 
 
+def test_availability_equals_the_scan(stores) -> None:
+    tables, scans = stores
+    expected = scans.availability()
+    assert len(expected) > 20 and any(lv in COMPOSITES for _, lv in expected)
+    assert tables.availability() == expected
+
+
 def test_no_value_behind_a_hidden_cell(stores) -> None:
     tables, _ = stores
     cells = tables._tables
