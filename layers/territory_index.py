@@ -63,6 +63,14 @@ class TerritoryIndex:
             self._levels = [lvl for lvl in LEVEL_CODES if (geo / f"{lvl}.parquet").is_file()]
         return list(self._levels)
 
+    def warm(self) -> None:
+        """Load every level's table, positions, neighbours and the search table now (in the
+        gunicorn master before the fork: the workers then share them instead of each loading
+        its own copy on its first requests)."""
+        for level in self.levels():
+            self._positions(level)
+        _ = self._neighbour_groups, self._search_table
+
     def table(self, level: str) -> pd.DataFrame:
         """code, nom, parents..., population, area_km2, label point; row order = feature ids."""
         if level not in LEVEL:
