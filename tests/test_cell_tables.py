@@ -104,3 +104,16 @@ def test_tables_of_another_write_are_not_read(small_store: Path, tmp_path: Path)
     assert CellTables.open(copy) is None and Store(copy)._tables is None
     shutil.rmtree(copy / TABLES_DIR)
     assert Store(copy).series_many("rsa", [("france", "FR")]).shape[0] > 0  # DuckDB again
+
+
+def test_warm_loads_the_index_and_periods_without_duckdb(settings) -> None:
+    """What the gunicorn master loads before the fork: no DuckDB connection may cross it."""
+    from layers.appdata import AppData
+
+    data = AppData(settings)
+    data.warm()
+    index, info = data.index(), data.store()
+    assert set(index._tables) == set(index.levels())
+    assert "_neighbour_groups" in index.__dict__ and "_search_table" in index.__dict__
+    assert info.store._availability is not None
+    assert getattr(info.store._local, "con", None) is None
