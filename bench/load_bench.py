@@ -99,9 +99,10 @@ def launch_server(port: int, workers: int, threads: int = 1) -> subprocess.Popen
     ]
     # CAFCARTO_BENCH_SERVER: another checkout's server under this client (A/B of two branches).
     cwd = os.environ.get("CAFCARTO_BENCH_SERVER") or REPO
-    return subprocess.Popen(
-        cmd, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
+    # CAFCARTO_BENCH_SERVER_LOG: the server's log into this file (to read an error's trace).
+    log_path = os.environ.get("CAFCARTO_BENCH_SERVER_LOG")
+    log = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115 (server's)
+    return subprocess.Popen(cmd, env=env, cwd=cwd, stdout=log, stderr=log)
 
 
 def wait_ready(url: str, timeout: float = 120.0) -> None:
