@@ -97,9 +97,12 @@ def launch_server(port: int, workers: int, threads: int = 1) -> subprocess.Popen
         "--threads",
         str(threads),
     ]
-    return subprocess.Popen(
-        cmd, env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
+    # CAFCARTO_BENCH_SERVER: another checkout's server under this client (A/B of two branches).
+    cwd = os.environ.get("CAFCARTO_BENCH_SERVER") or REPO
+    # CAFCARTO_BENCH_SERVER_LOG: the server's log into this file (to read an error's trace).
+    log_path = os.environ.get("CAFCARTO_BENCH_SERVER_LOG")
+    log = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115 (server's)
+    return subprocess.Popen(cmd, env=env, cwd=cwd, stdout=log, stderr=log)
 
 
 def wait_ready(url: str, timeout: float = 120.0) -> None:
@@ -125,11 +128,14 @@ def worker_memory(master: int) -> dict[int, float]:
     return out
 
 
-def worker_memory_full(master: int) -> dict[str, float]:
-    """Total RSS, PSS and USS (MB) of the workers: RSS counts the pages they share once per
-    worker, PSS splits them among their users, USS is what each holds alone."""
+def worker_memory_full(master: int, with_master: bool = False) -> dict[str, float]:
+    """Total RSS, PSS and USS (MB) of the workers (and of the master, when asked: with
+    preload, the pages it loaded before the fork are shared with the workers, and PSS puts
+    part of them on it): RSS counts the pages they share once per worker, PSS splits them
+    among their users, USS is what each holds alone."""
     total = {"rss": 0.0, "pss": 0.0, "uss": 0.0}
-    for child in psutil.Process(master).children():
+    procs = psutil.Process(master).children()
+    for child in [*procs, psutil.Process(master)] if with_master else procs:
         try:
             info = child.memory_full_info()
         except psutil.Error:
@@ -547,6 +553,12 @@ def main(argv: list[str] | None = None) -> int:
             print(
                 f"  mémoire des {args.workers} workers (fin) : RSS {mem['rss']:.0f} Mo, "
                 f"PSS {mem['pss']:.0f} Mo, USS {mem['uss']:.0f} Mo",
+                flush=True,
+            )
+            every = worker_memory_full(proc.pid, with_master=True)
+            print(
+                f"  mémoire du serveur, maître compris (fin) : PSS {every['pss']:.0f} Mo, "
+                f"USS {every['uss']:.0f} Mo",
                 flush=True,
             )
             if args.workers == 3:

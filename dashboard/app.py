@@ -25,6 +25,7 @@ from dashboard.server import (
     headers,
     http_cache,
     limits,
+    memory_release,
     timing,
 )
 from dashboard.server.constant_answers import ConstantAnswers
@@ -132,6 +133,7 @@ def harden(server: flask.Flask, settings: Settings) -> None:
     http_cache.init_app(server, settings)
     limits.init_app(server, settings)  # wraps the cached views: cache hits count too
     headers.init_app(server)
+    memory_release.init_app(server)  # after a whole-level answer: its memory back to the system
     compression.init_app(server)  # its hook runs last, after the headers of every other
     timing.init_app(server)  # only with CAFCARTO_SERVER_TIMING=1: after compression too
 

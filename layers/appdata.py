@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 from geodata.cache import active_dir as _active_dir
 from layers import catalogue as catalogue_module
 from layers.catalogue import CURATED, Catalogue
+from layers.cell_tables import CellTables
 from layers.config import Settings
 from layers.portal_catalogue import store_catalogue
 from layers.store import Store, StoreError
@@ -105,6 +106,18 @@ class AppData:
             if self._index is None or self._index[0] != build:
                 self._index = (build, TerritoryIndex(build))
             return self._index[1]
+
+    def warm(self) -> None:
+        """Read the build's per-process tables now: the index, and the store's periods when its
+        cell tables answer them (no DuckDB connection, which must not cross a fork)."""
+        index = self.index()
+        if index is not None:
+            index.warm()
+        folder = active_dir(self.settings.store_import) or active_dir(self.settings.store_demo)
+        if folder is not None and CellTables.open(folder) is not None:
+            info = self.store()
+            if info is not None:
+                info.store.availability()
 
     def store(self) -> StoreInfo | None:
         """The imported store when there is one, else the demonstration (None if neither).

@@ -22,6 +22,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from geodata.cog import PLM
+from layers.cell_tables import CellTables, write_cell_tables
 from layers.model import LEVELS
 from layers.provenance import PROVENANCE_FILE, Provenance, check_provenance, lookup
 
@@ -189,13 +190,14 @@ def write_store(
         "octets": (folder / VALUES_FILE).stat().st_size,
     }
     (folder / META_FILE).write_text(json.dumps(meta, ensure_ascii=False, indent=1))
+    write_cell_tables(folder)
     return meta
 
 
 class Store:
     """Read-only queries over a written store (one DuckDB connection per thread)."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, cell_tables: bool = True) -> None:
         self.folder = Path(folder)
         path = self.folder / VALUES_FILE
         if not path.is_file():
@@ -208,6 +210,8 @@ class Store:
         self._lock = threading.Lock()
         self._availability: dict[tuple[str, str], list[str]] | None = None
         self._provenance: dict[tuple[str, str, str], Provenance] | None = None
+        # Cells by territory, memory-mapped (written with the store): lookups instead of scans.
+        self._tables = CellTables.open(self.folder) if cell_tables else None
 
     def _con(self) -> duckdb.DuckDBPyConnection:
         con = getattr(self._local, "con", None)
@@ -237,6 +241,9 @@ class Store:
 
     def series(self, indicator: str, level: str, code: str) -> pd.DataFrame:
         """One territory's series: periode, valeur, statut (secrets stay gaps)."""
+        if self._tables is not None:
+            cells = self._tables.cells([indicator], [(level, code)])
+            return cells[["periode", "valeur", "statut"]]
         return self.query(
             "SELECT periode, valeur, statut FROM vc WHERE indicateur = ? AND niveau = ? "
             "AND code = ? ORDER BY periode",
@@ -252,6 +259,8 @@ class Store:
         wanted_ind = [indicator] if isinstance(indicator, str) else list(indicator)
         if not territories or not wanted_ind:
             return pd.DataFrame(columns=columns)
+        if self._tables is not None:
+            return self._tables.cells(wanted_ind, territories)
         keys = pd.DataFrame(territories, columns=["niveau", "code"])
         con = self._con()
         con.register("wanted", keys)
@@ -289,6 +298,8 @@ class Store:
         keys = pd.DataFrame([own, *others], columns=["niveau", "code"])
         levels, codes = sorted(set(keys["niveau"])), sorted(set(keys["code"]))
         wanted, periods = list(indicators), list(periods) or [""]
+        if self._tables is not None:
+            return self._tables.cells(wanted, [own, *others], periods, own)
         con = self._con()
         con.register("wanted", keys)
         try:
@@ -309,6 +320,8 @@ class Store:
         """(indicator, level) -> periods with data, oldest first. One query per store: a store
         build never changes once written, and every page asks for periods."""
         with self._lock:
+            if self._availability is None and self._tables is not None:
+                self._availability = _composite_periods(self._tables.availability())
             if self._availability is None:
                 df = self.query("SELECT DISTINCT indicateur, niveau, periode FROM v")
                 found: dict[tuple[str, str], list[str]] = {}

@@ -63,6 +63,14 @@ class TerritoryIndex:
             self._levels = [lvl for lvl in LEVEL_CODES if (geo / f"{lvl}.parquet").is_file()]
         return list(self._levels)
 
+    def warm(self) -> None:
+        """Load every level's table, positions, neighbours and the search table now (in the
+        gunicorn master before the fork: the workers then share them instead of each loading
+        its own copy on its first requests)."""
+        for level in self.levels():
+            self._positions(level)
+        _ = self._neighbour_groups, self._search_table
+
     def table(self, level: str) -> pd.DataFrame:
         """code, nom, parents..., population, area_km2, label point; row order = feature ids."""
         if level not in LEVEL:
@@ -147,29 +155,34 @@ class TerritoryIndex:
         return [round(float(v), 5) for v in self.__dict__[key][pos]]
 
     @cached_property
-    def _neighbours(self) -> pd.DataFrame:
-        path = self.build_dir / "geo" / "voisins.parquet"
-        if not path.is_file():
-            return pd.DataFrame(columns=["code", "voisin", "frontiere_km", "niveau"])
-        df = pd.read_parquet(path)
-        df["code"] = df["code"].astype(str)
-        df["voisin"] = df["voisin"].astype(str)
-        return df
-
-    @cached_property
     def _neighbour_groups(self) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
         # Per level: its codes sorted, where each one's rows start, and the row positions
         # grouped by code in file order (a stable sort). A lookup instead of a scan of every
-        # border per page (~40 ms on all France), in a few MB (a dict of arrays took 77 MB).
-        df = self._neighbours
+        # border per page (~40 ms on all France). Read with pyarrow into plain numpy arrays,
+        # without keeping a frame: the pandas frame of 651,942 borders held ~47 MB of Arrow
+        # strings per worker and its reading left ~90 MB of heap behind.
+        path = self.build_dir / "geo" / "voisins.parquet"
+        self._border_km = np.zeros(0)
+        self._border_to = np.zeros(0, dtype="S1")
+        if not path.is_file():
+            return {}
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        table = pq.read_table(path, columns=["code", "voisin", "frontiere_km", "niveau"])
+        self._border_km = table["frontiere_km"].to_numpy().astype(float)
+        self._border_to = _bytes(table["voisin"])
+        every, levels = _bytes(table["code"]), _bytes(table["niveau"])
+        del table
         out = {}
-        every = df["code"].to_numpy(dtype=str)
-        for level, rows in df.groupby("niveau", sort=False).indices.items():
+        for level in np.unique(levels):
+            rows = np.flatnonzero(levels == level)
             codes = every[rows]
             order = np.argsort(codes, kind="stable")
             keys, starts = np.unique(codes[order], return_index=True)
             bounds = np.append(starts, len(order)).astype(np.int32)
-            out[str(level)] = (keys, bounds, rows[order].astype(np.int32))
+            out[level.decode()] = (keys, bounds, rows[order].astype(np.int32))
+        pa.default_memory_pool().release_unused()
         return out
 
     def neighbours(self, level: str, code: str) -> list[str]:
@@ -178,14 +191,14 @@ class TerritoryIndex:
         if found is None:
             return []
         keys, bounds, positions = found
-        i = int(np.searchsorted(keys, code))
-        if i == len(keys) or keys[i] != code:
+        key = code.encode()
+        i = int(np.searchsorted(keys, key))
+        if i == len(keys) or keys[i] != key:
             return []
         pos = positions[bounds[i] : bounds[i + 1]]
-        km = self._neighbours["frontiere_km"].to_numpy(dtype=float)
         # The same pandas sort on the same rows in the same order: ties keep their order.
-        order = pd.Series(km[pos]).sort_values(ascending=False).index.to_numpy()
-        return self._neighbours["voisin"].iloc[pos[order]].tolist()
+        order = pd.Series(self._border_km[pos]).sort_values(ascending=False).index.to_numpy()
+        return [c.decode() for c in self._border_to[pos[order]]]
 
     def children(self, level: str, parent_level: str, parent_code: str) -> pd.Series:
         """Boolean mask over `table(level)`: the territories inside a parent."""
@@ -260,3 +273,21 @@ def _num(value: object) -> float | None:
     except (TypeError, ValueError):
         return None
     return None if np.isnan(v) else v
+
+
+def _bytes(column: object) -> np.ndarray:
+    """An Arrow string column as fixed-width bytes, padded with NULs by Arrow (numpy strips
+    them): codes are short ASCII, and no Python string is made (652k of them left ~40 MB of
+    heap behind)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    col = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    col = col.cast(pa.large_string())
+    width = max(int(pc.max(pc.binary_length(col)).as_py() or 0), 1)
+    padded = pc.utf8_rpad(col, width=width, padding="\x00")
+    offsets = np.frombuffer(padded.buffers()[1], dtype=np.int64, count=len(padded) + 1)
+    data = np.frombuffer(
+        padded.buffers()[2], dtype=f"S{width}", count=len(padded), offset=int(offsets[0])
+    )
+    return data.copy()

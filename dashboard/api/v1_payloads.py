@@ -226,12 +226,8 @@ def key_figures(store: Store, index: TerritoryIndex, level: str, code: str) -> l
     inds = [BY_ID[i] for i in KEY_FIGURES if avail.get((i, level))]
     if not inds:
         return []
-    placeholders = ", ".join("?" for _ in inds)
-    cells = store.query(
-        "SELECT indicateur, periode, valeur, statut FROM vc WHERE niveau = ? AND code = ? "
-        f"AND indicateur IN ({placeholders})",
-        [level, code, *[i.id for i in inds]],
-    )
+    # The territory's series: a lookup in the store's cell tables (a Parquet scan without).
+    cells = store.series_many([i.id for i in inds], [(level, code)])
     found = {
         (str(r.indicateur), str(r.periode)): (r.valeur, str(r.statut))
         for r in cells.itertuples(index=False)

@@ -11,8 +11,11 @@ rate-limit counters are made on first use in each worker, and the jobs' SQLite c
 
 from __future__ import annotations
 
+import gc
+
 from gunicorn.app.base import BaseApplication
 
+from layers.appdata import EXTENSION
 from layers.config import Settings
 
 # A PDF profile or a whole-France Excel export takes seconds; 120 s covers the slowest with room.
@@ -72,6 +75,11 @@ class ProductionServer(BaseApplication):
         from dashboard.app import create_app
 
         self.dash_app = create_app(self.settings)
+        if self.cfg.preload_app:
+            # The build's read-only tables loaded once here are shared by every worker; frozen
+            # out of the collector, whose passes would otherwise copy their pages in each one.
+            self.dash_app.server.extensions[EXTENSION].warm()
+            gc.freeze()
         return self.dash_app.server
 
     def post_fork(self, server: object, worker: object) -> None:

@@ -1,0 +1,119 @@
+"""The store's memory-mapped cell tables answer exactly what the DuckDB scans answer (values,
+statuses, secrets, order, dtypes), for several territories of every level of the test cut; a
+hidden cell has no value in them; tables of another write of the store are never read."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from geodata.cache import active_dir
+from layers.cell_tables import TABLES_DIR, CellTables
+from layers.store import COMPOSITES, PUBLISHED, Store
+
+PER_LEVEL = 3
+KEY = ["indicateur", "niveau", "code", "periode"]
+
+
+@pytest.fixture(scope="module")
+def stores(small_store: Path) -> tuple[Store, Store]:
+    folder = active_dir(small_store)
+    tables, scans = Store(folder), Store(folder, cell_tables=False)
+    assert tables._tables is not None and scans._tables is None
+    return tables, scans
+
+
+def _cases(store: Store) -> list[tuple[str, str]]:
+    """The first, middle and last code of every stored level, and of every composite level."""
+    df = store.query("SELECT DISTINCT niveau, code FROM s ORDER BY niveau, code")
+    cases = []
+    for level, sel in df.groupby("niveau"):
+        codes = sel["code"].tolist()
+        cases += [(str(level), c) for c in sorted({codes[0], codes[len(codes) // 2], codes[-1]})]
+    for composite, (whole, part, split) in COMPOSITES.items():
+        cases += [(composite, c) for lv, c in cases if lv in (whole, part)]
+        cases += [(composite, c) for c in split]  # replaced by the part: no cells
+    return cases
+
+
+def _same(got: pd.DataFrame, expected: pd.DataFrame) -> None:
+    pd.testing.assert_frame_equal(got.reset_index(drop=True), expected.reset_index(drop=True))
+
+
+def test_series_equal_the_scans(stores) -> None:
+    tables, scans = stores
+    indicators = sorted(scans.query("SELECT DISTINCT indicateur FROM s")["indicateur"])
+    cases = _cases(scans)
+    assert len({lv for lv, _ in cases}) >= 8
+    rows = 0
+    for i, terr in enumerate(cases):
+        ind = indicators[i % len(indicators)]
+        _same(tables.series(ind, *terr), scans.series(ind, *terr))
+        together = [terr, *cases[i + 1 : i + 4], ("commune", "00000")]
+        for wanted in (ind, indicators[:2], indicators):
+            expected = scans.series_many(wanted, together)
+            _same(tables.series_many(wanted, together), expected)
+            rows += len(expected)
+    assert rows > 1000
+
+
+def test_page_cells_equal_the_scans(stores) -> None:
+    tables, scans = stores
+    indicators = sorted(scans.query("SELECT DISTINCT indicateur FROM s")["indicateur"])
+    periods = sorted(scans.query("SELECT DISTINCT periode FROM s")["periode"])
+    cases = _cases(scans)
+    secrets = 0
+    for i, own in enumerate(cases):
+        others = [*cases[i + 1 : i + 6], own]  # `own` listed twice: read twice, as by the join
+        for latest in ([periods[-1]], periods[-3:-1], []):
+            got = tables.page_cells(indicators, own, others, latest)
+            expected = scans.page_cells(indicators, own, others, latest)
+            _same(got.sort_values(KEY, kind="stable"), expected.sort_values(KEY, kind="stable"))
+            secrets += int((got["statut"] != PUBLISHED).sum())
+    assert secrets > 0
+
+
+def test_availability_equals_the_scan(stores) -> None:
+    tables, scans = stores
+    expected = scans.availability()
+    assert len(expected) > 20 and any(lv in COMPOSITES for _, lv in expected)
+    assert tables.availability() == expected
+
+
+def test_no_value_behind_a_hidden_cell(stores) -> None:
+    tables, _ = stores
+    cells = tables._tables
+    hidden = cells.stat_names[np.asarray(cells.stat)] != PUBLISHED
+    assert hidden.any()
+    assert np.isnan(np.asarray(cells.val)[hidden]).all()
+    assert not np.isnan(np.asarray(cells.val)[~hidden]).any()
+
+
+def test_tables_of_another_write_are_not_read(small_store: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "store"
+    shutil.copytree(active_dir(small_store), copy)
+    assert CellTables.open(copy) is not None
+    series = copy / "series.parquet"
+    stat = series.stat()
+    os.utime(series, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))  # rewritten
+    assert CellTables.open(copy) is None and Store(copy)._tables is None
+    shutil.rmtree(copy / TABLES_DIR)
+    assert Store(copy).series_many("rsa", [("france", "FR")]).shape[0] > 0  # DuckDB again
+
+
+def test_warm_loads_the_index_and_periods_without_duckdb(settings) -> None:
+    """What the gunicorn master loads before the fork: no DuckDB connection may cross it."""
+    from layers.appdata import AppData
+
+    data = AppData(settings)
+    data.warm()
+    index, info = data.index(), data.store()
+    assert set(index._tables) == set(index.levels())
+    assert "_neighbour_groups" in index.__dict__ and "_search_table" in index.__dict__
+    assert info.store._availability is not None
+    assert getattr(info.store._local, "con", None) is None
