@@ -186,16 +186,36 @@ def to_csv(rows: pd.DataFrame, meta: ExportMeta) -> bytes:
     buf.write(CSV_BOM)
     writer = csv.writer(buf, delimiter=";", lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
     writer.writerow(EXPORT_COLUMNS)
-    for rec in rows[list(EXPORT_COLUMNS)].itertuples(index=False, name=None):
-        out = []
-        for col, cell in zip(EXPORT_COLUMNS, rec, strict=True):
-            if col == "valeur":
-                published = cell is not None and not pd.isna(cell)
-                out.append(_csv_number(cell if published else None, meta.decimals))
-            else:
-                out.append(neutralise("" if cell is None else str(cell)))
-        writer.writerow(out)
+    # Column by column from plain lists, then all rows at once: iterating the rows of Arrow
+    # columns cell by cell cost ~0.9 s of CPU for the ~35,000 communes.
+    columns = []
+    for col in EXPORT_COLUMNS:
+        cells = rows[col].tolist()
+        if col == "valeur":
+            columns.append([_csv_value(cell, meta.decimals) for cell in cells])
+        else:
+            columns.append(_csv_texts(cells))
+    writer.writerows(zip(*columns, strict=True))
     return buf.getvalue().encode("utf-8")
+
+
+def _csv_value(cell: object, ndigits: int) -> str:
+    published = cell is not None and not pd.isna(cell)
+    return _csv_number(cell if published else None, ndigits)
+
+
+def _csv_texts(cells: list) -> list[object]:
+    """Each cell as neutralised text; a repeated text (level, title, source…) done once."""
+    done: dict[object, object] = {}
+    out = []
+    for cell in cells:
+        text = done.get(cell) if isinstance(cell, str) else None
+        if text is None:
+            text = neutralise("" if cell is None else str(cell))
+            if isinstance(cell, str):
+                done[cell] = text
+        out.append(text)
+    return out
 
 
 def to_xlsx(
