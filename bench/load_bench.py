@@ -562,7 +562,7 @@ def main(argv: list[str] | None = None) -> int:
                 flush=True,
             )
             if args.workers == 3:
-                print(targets.line("memory_workers", mem["rss"]), flush=True)
+                print(targets.line("memory_workers", every["pss"]), flush=True)
     finally:
         if proc is not None:
             proc.terminate()
