@@ -70,13 +70,14 @@ browser-deps:
 	  else echo "chromium et chromium-driver manquent : installez-les (apt-get install chromium chromium-driver)"; exit 1; fi; \
 	fi
 
-# Debian's Redis and nginx, for the topology tests (tests/test_topology*.py start them on loopback
+# Debian's Redis, nginx and HAProxy, for the topology tests (tests/test_topology*.py start them on loopback
 # ports; installed when missing and root). No service is enabled: the tests run the binaries.
 topology-deps:
-	@if ! command -v redis-server >/dev/null || ! command -v nginx >/dev/null; then \
+	@if ! command -v redis-server >/dev/null || ! command -v nginx >/dev/null \
+	    || ! command -v haproxy >/dev/null; then \
 	  if [ "$$(id -u)" = 0 ]; then \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server nginx; \
-	  else echo "redis-server et nginx manquent : installez-les (apt-get install redis-server nginx)"; exit 1; fi; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server nginx haproxy; \
+	  else echo "redis-server, nginx ou haproxy manque : installez-les (apt-get install redis-server nginx haproxy)"; exit 1; fi; \
 	fi
 
 # The tests also need axe-core (npm devDependency) for the accessibility audit.

@@ -21,7 +21,9 @@ from dash import (
     html,
     no_update,
 )
+from dash.exceptions import PreventUpdate
 
+from callbacks.inputs import ForgedInput
 from layers import strings_fr as fr
 from layers.appdata import current_data
 from layers.catalogue import BY_ID, search
@@ -105,7 +107,9 @@ def navigate(
     if isinstance(trigger, dict):
         if not any(clicks):
             return (no_update,) * 6
-        ind = BY_ID[trigger["id"]]
+        ind = BY_ID.get(str(trigger.get("id")))
+        if ind is None:  # a search result's button is always a catalogue indicator
+            raise ForgedInput("resultat.n_clicks")
         choice = indicator_choice(ind.theme, ind.subtheme, ind.id)
         return ind.theme, choice.subthemes, choice.subtheme, choice.indicators, ind.id, ""
     choice = indicator_choice(theme, subtheme, current, theme_changed=trigger == "theme")
@@ -127,11 +131,13 @@ def levels_for(indicator: str, level: str | None, _representation: str | None) -
     """The levels of the indicator (the ones not built or without data greyed out); a new
     indicator opens in its nature's representation (counts as circles, a rate as a choropleth
     only)."""
+    ind = BY_ID.get(str(indicator))
+    if ind is None:  # cleared, or no indicator of the catalogue
+        raise PreventUpdate
     data = current_data()
     index, info = data.index(), data.store()
-    with_data = levels_with_data(info.store if info else None, indicator)
-    options, level = level_choice(indicator, level, index.levels() if index else [], with_data)
-    ind = BY_ID[indicator]
+    with_data = levels_with_data(info.store if info else None, ind.id)
+    options, level = level_choice(ind.id, level, index.levels() if index else [], with_data)
     return options, level, ind.is_rate, default_representation(ind)
 
 
@@ -224,7 +230,9 @@ def show_metadata(
 ) -> tuple[bool, str, html.Dl]:
     """The « Définition et source » dialog of the indicator, with the origin and disclosure
     regime of the series shown (its dataset, field, update date) when the store knows them."""
-    ind = BY_ID[indicator]
+    ind = BY_ID.get(str(indicator))
+    if ind is None:
+        raise PreventUpdate
     info = current_data().store()
     prov = provenance_of(info.store if info else None, ind.id, str(level), str(period or ""))
     rows = metadata_rows(ind)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import dash
 from dash import Input, Output, State, html, no_update
 
+from callbacks.inputs import chosen_values, option_list, territory_ref
 from layers.appdata import current_data
 from layers.catalogue import BY_ID
 from layers.charts import neighbours_chart, series_chart
@@ -26,11 +27,12 @@ from layers.views import ViewError
 )
 def update_neighbours(ident: str | None, where: dict) -> Figure:
     """The territory among its neighbours for the indicator chosen."""
+    level, code = territory_ref(where)
     data = current_data()
     info, ind = data.store(), BY_ID.get(str(ident))
-    if ind is None or info is None or where["niveau"] not in ind.levels:
+    if ind is None or info is None or level not in ind.levels:
         return no_update
-    return neighbours_chart(info.store, data.index(), ind, where["niveau"], where["code"])
+    return neighbours_chart(info.store, data.index(), ind, level, code)
 
 
 @dash.callback(
@@ -40,12 +42,13 @@ def update_neighbours(ident: str | None, where: dict) -> Figure:
 )
 def update_evolution(ident: str | None, where: dict) -> Figure:
     """The territory's series beside its references for the indicator chosen."""
+    level, code = territory_ref(where)
     data = current_data()
     info, ind = data.store(), BY_ID.get(str(ident))
-    if ind is None or info is None or where["niveau"] not in ind.levels:
+    if ind is None or info is None or level not in ind.levels:
         return no_update
     try:
-        return series_chart(info.store, data.index(), ind, where["niveau"], where["code"])
+        return series_chart(info.store, data.index(), ind, level, code)
     except ViewError:
         return no_update
 
@@ -58,12 +61,13 @@ def update_evolution(ident: str | None, where: dict) -> Figure:
 )
 def compare_options(query: str | None, chosen: list[str] | None, options: list | None) -> list:
     """Territories matching the search, after the ones already chosen (kept as options)."""
-    keep = [o for o in (options or []) if o["value"] in (chosen or [])]
+    chosen = chosen_values(chosen, "comparer.value")
+    keep = [o for o in option_list(options, "comparer.options") if o["value"] in chosen]
     found = search_territories(current_data().index(), query)
     if found is None:
         return keep or no_update
     new = territory_choices(found, str(query), ":")
-    return keep + [o for o in new if o["value"] not in (chosen or [])]
+    return keep + [o for o in new if o["value"] not in chosen]
 
 
 @dash.callback(
@@ -73,10 +77,13 @@ def compare_options(query: str | None, chosen: list[str] | None, options: list |
 )
 def compare(chosen: list[str] | None, where: dict) -> html.Table | html.P:
     """Key indicators of the territory and the ones chosen, side by side."""
+    level, code = territory_ref(where)
+    chosen = chosen_values(chosen, "comparer.value")
     data = current_data()
     info = data.store()
-    own = f"{where['niveau']}:{where['code']}"
-    found = comparison(info.store, data.index(), compared(own, chosen)) if info else None
+    found = (
+        comparison(info.store, data.index(), compared(f"{level}:{code}", chosen)) if info else None
+    )
     return html.P(CHOOSE) if found is None else comparison_table(found)
 
 
@@ -106,8 +113,10 @@ def comparison_table(found: Comparison) -> html.Table:
 )
 def facilities(types: list[str] | None, where: dict) -> list[dict]:
     """Facilities of the types ticked (labels) in the commune and its neighbours."""
+    _level, code = territory_ref(where)
+    types = chosen_values(types, "equipements-types.value")
     data = current_data()
     points, index = data.facilities(), data.index()
     if points is None or index is None:
         return []
-    return nearby_rows(points.table, index, where["code"], types or [])
+    return nearby_rows(points.table, index, code, types)

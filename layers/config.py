@@ -118,6 +118,8 @@ class Settings:
     proxies: int = 0
     jobs: Path | None = None
     portal: str = DEFAULT_PORTAL
+    # X-Cafcarto-Instance (host:port) on every answer: off by default, it names the host
+    instance_header: bool = False
 
     @property
     def jobs_root(self) -> Path:
@@ -171,4 +173,5 @@ class Settings:
             proxies=_int_env(env, "CAFCARTO_PROXIES", 0),
             jobs=Path(env["CAFCARTO_JOBS"]).resolve() if env.get("CAFCARTO_JOBS") else None,
             portal=env.get("CAFCARTO_PORTAL", "").strip() or DEFAULT_PORTAL,
+            instance_header=_int_env(env, "CAFCARTO_INSTANCE_HEADER", 0) > 0,
         )

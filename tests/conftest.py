@@ -115,3 +115,13 @@ def topology(settings: Settings, tmp_path_factory: pytest.TempPathFactory):
         yield topo
     finally:
         topo.close()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _curated_catalogue_after_each_module():
+    """Serving an imported store makes its catalogue the active one (layers.catalogue): put the
+    curated catalogue back after each module, so that no test depends on the order of files."""
+    yield
+    from layers.catalogue import activate
+
+    activate(None)

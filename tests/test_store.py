@@ -6,9 +6,19 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 
-from layers.store import PUBLISHED, SECRET, Store, StoreError, write_store
+from layers.store import (
+    PUBLISHED,
+    SECRET,
+    SERIES_FILE,
+    VALUES_FILE,
+    Store,
+    StoreError,
+    check_rows,
+    write_store,
+)
 
 
 def _rows() -> pd.DataFrame:
@@ -59,5 +69,27 @@ def test_duplicates_and_missing_store(tmp_path: Path) -> None:
     rows = pd.concat([_rows(), _rows().iloc[:1]])
     with pytest.raises(StoreError, match="double"):
         write_store(rows, tmp_path / "s", {})
+    assert not (tmp_path / "s").exists()  # refused before anything is written
+    with pytest.raises(StoreError, match="double"):
+        check_rows(rows)
+    nameless = _rows()
+    nameless.loc[2, "code"] = None
+    with pytest.raises(StoreError, match="sans indicateur, niveau, code ou période"):
+        write_store(nameless, tmp_path / "s", {})
     with pytest.raises(StoreError, match="cafcarto build"):
         Store(tmp_path / "absent")
+
+
+def test_both_files_are_sorted_by_their_keys_whatever_the_input_order(tmp_path: Path) -> None:
+    rows = _rows().iloc[::-1]
+    # categories in a non-alphabetical order: the files are still in text order
+    rows["indicateur"] = pd.Categorical(rows["indicateur"], categories=["rsa", "aah"])
+    write_store(rows, tmp_path / "s", {})
+    keys = {
+        VALUES_FILE: ["indicateur", "niveau", "periode", "code"],
+        SERIES_FILE: ["niveau", "code", "indicateur", "periode"],
+    }
+    for name, order in keys.items():
+        got = pq.read_table(tmp_path / "s" / name).to_pandas()[order].astype(str)
+        tuples = list(got.itertuples(index=False))
+        assert tuples == sorted(tuples) and len(tuples) == len(rows)

@@ -12,9 +12,11 @@ from pathlib import Path
 import pytest
 from topology import (
     APP_PLACEHOLDERS,
+    BIND_PLACEHOLDER,
     DEPLOY,
     EXPORT_LIMIT,
     LISTEN_PLACEHOLDER,
+    render_haproxy,
     render_site,
     request,
     start_export,
@@ -46,6 +48,38 @@ def test_the_nginx_site_is_rendered_on_loopback_ports_only_where_documented() ->
     assert "gzip off;" in rendered
     with pytest.raises(ValueError, match="emplacement"):
         render_site(site.replace(LISTEN_PLACEHOLDER, "listen 8080;"), [1, 2], 3)
+
+
+def test_the_haproxy_config_is_rendered_on_loopback_ports_only_where_documented() -> None:
+    cfg = (DEPLOY / "haproxy.cfg").read_text()
+    rendered = render_haproxy(cfg, [9001, 9002], 9000)
+    assert "server a 127.0.0.1:9001 check" in rendered
+    assert "server b 127.0.0.1:9002 check" in rendered
+    assert "bind 127.0.0.1:9000" in rendered
+    assert not any(p in rendered for p in (*APP_PLACEHOLDERS, BIND_PLACEHOLDER))
+    for line in ("option httpchk GET /healthz", "option forwardfor", "option redispatch 1"):
+        assert line in rendered
+    with pytest.raises(ValueError, match="emplacement"):
+        render_haproxy(cfg.replace(BIND_PLACEHOLDER, "bind :443"), [1, 2], 3)
+
+
+def test_haproxy_serves_both_instances_with_the_same_builds_and_their_compression(
+    topology,
+) -> None:
+    answers = [request(topology.haproxy_base, p) for p in ["/", "/healthz", "/api/v1/catalog"] * 2]
+    assert all(a.status == 200 for a in answers), [(a.status, a.body[:200]) for a in answers]
+    assert len({a.headers["x-cafcarto-instance"] for a in answers}) == 2
+    through_nginx = request(topology.base, "/healthz").headers["x-cafcarto-build"]
+    assert {a.headers["x-cafcarto-build"] for a in answers} == {through_nginx}
+    assert set(topology.haproxy_states().values()) == {"UP"}  # its /healthz checks pass
+    # the client's address reaches the app through `option forwardfor` (CAFCARTO_PROXIES=1):
+    # the export limit counts this address alone, across both hosts
+    source = "127.0.0.31"
+    statuses = [
+        request(topology.haproxy_base, "/export/fichier/inconnu/x.xlsx", source=source).status
+        for _ in range(EXPORT_LIMIT + 1)
+    ]
+    assert statuses == [404] * EXPORT_LIMIT + [429], statuses
 
 
 def test_both_instances_answer_through_nginx_with_the_same_builds(topology) -> None:
@@ -185,3 +219,16 @@ def test_a_failed_job_gets_a_french_status_naming_a_full_or_read_only_folder(tmp
     secret = signing_secret(Jobs(tmp_path))  # type: ignore[arg-type]
     assert len(secret) >= 32 and signing_secret(Jobs(tmp_path)) == secret  # type: ignore[arg-type]
     assert (tmp_path / "jobs-signing-secret").stat().st_mode & 0o077 == 0
+
+
+def test_the_host_is_named_in_answers_only_when_asked(settings, tmp_path) -> None:
+    from dataclasses import replace
+
+    from dashboard.app import create_app
+
+    quiet = create_app(replace(settings, jobs=tmp_path)).server.test_client().get("/healthz")
+    assert "X-Cafcarto-Instance" not in quiet.headers  # the machine's name stays private
+    assert quiet.headers["X-Cafcarto-Build"]
+    named = replace(settings, jobs=tmp_path, instance_header=True)
+    answer = create_app(named).server.test_client().get("/healthz")
+    assert answer.headers["X-Cafcarto-Instance"].endswith(f":{settings.port}")

@@ -79,6 +79,42 @@ def test_an_instance_killed_during_load_leaves_the_other_serving_then_rejoins(to
     )
 
 
+def test_haproxy_sends_the_requests_of_a_killed_instance_to_the_other_then_takes_it_back(
+    topology,
+) -> None:
+    # Pages, API answers and a Dash callback (a POST) keep answering while one host is dead:
+    # HAProxy retries on the other host (`retry-on conn-failure`, `option redispatch`), its
+    # /healthz check takes the host out, then back once restarted.
+    deps = request(topology.haproxy_base, "/_dash-dependencies").json()
+    dep = next(d for d in deps if d["output"] == "resultats-recherche.children")
+    body = {
+        "output": dep["output"],
+        "outputs": {"id": "resultats-recherche", "property": "children"},
+        "inputs": [{**i, "value": "crèche"} for i in dep["inputs"]],
+        "changedPropIds": ["recherche-indicateur.value"],
+    }
+    killed = topology.apps[1]
+    killed.kill(signal.SIGKILL)
+    t0 = time.monotonic()
+    answers = []
+    for _ in range(8):
+        answers.append(request(topology.haproxy_base, "/api/v1/catalog"))
+        answers.append(
+            request(topology.haproxy_base, "/_dash-update-component", method="POST", body=body)
+        )
+    assert [a.status for a in answers] == [200] * len(answers), [a.body[:200] for a in answers]
+    down = wait_until(lambda: topology.haproxy_states()["b"] == "DOWN", 20, "hôte b écarté")
+    print(f"\n[HAProxy] hôte tué : 0 erreur sur {len(answers)} requêtes, écarté en {down:.1f} s")
+    killed.start()
+    topology.wait_app(1)
+    back = wait_until(lambda: topology.haproxy_states()["b"] == "UP", 30, "hôte b de retour")
+    port = f":{topology.ports['app1']}"
+    served = [request(topology.haproxy_base, "/healthz") for _ in range(4)]
+    assert any(_instance_of(a).endswith(port) for a in served)
+    print(f"[HAProxy] relancé, de retour dans la rotation {time.monotonic() - t0:.1f} s après")
+    assert back < 30
+
+
 # Redis killed (connections refused at once) or frozen (SIGSTOP: connections accepted by the
 # kernel, never answered, as a host lost behind a network partition).
 REDIS_FAULTS = {
@@ -327,3 +363,41 @@ def test_a_read_only_shared_folder_gives_a_french_message_and_keeps_serving(topo
     status = done.json()["response"]["export-job-statut"]["children"]
     print(f"[exports en lecture seule] {status}")
     assert "plein ou en lecture seule" in status
+
+
+@contextlib.contextmanager
+def _full(folder: Path):
+    """The folder on a tiny tmpfs filled to the last byte (a really full disk), removed after."""
+    folder.mkdir(exist_ok=True)
+    mount = ["mount", "-t", "tmpfs", "-o", "size=128k,mode=0777", "tmpfs", str(folder)]
+    if subprocess.run(mount, capture_output=True).returncode:
+        pytest.skip("mount tmpfs refusé ici (il faut root et le droit de monter)")
+    try:
+        with contextlib.suppress(OSError), (folder / "remplissage").open("wb") as filler:
+            while True:
+                filler.write(b"\0" * 4096)
+                filler.flush()
+        yield
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], check=False)
+
+
+def test_a_really_full_exports_folder_gives_a_french_message_then_recovers(topology) -> None:
+    exports = Path(topology.env["CAFCARTO_JOBS"]) / "exports"
+    a, b = topology.app_urls
+    with _full(exports):
+        job, first = start_export(a, "xlsx", XLSX_STATE, "127.0.0.37")
+        assert job is not None, first.body[:300]
+        done, _ = poll_export([b, a], job, "127.0.0.37", timeout=60)
+        page = request(topology.base, "/healthz")
+    status = done.json()["response"]["export-job-statut"]["children"]
+    print(f"\n[exports sur un disque plein] {status}")
+    assert "plein ou en lecture seule" in status
+    logs = "".join(p.tail(100_000) for p in (topology.celery, *topology.apps))
+    assert "No space left" in logs  # a real ENOSPC, whose details go to the log only
+    assert page.status == 200
+    # space again: the same export is ready, no restart
+    job, first = start_export(b, "xlsx", XLSX_STATE, "127.0.0.37")
+    assert job is not None, first.body[:300]
+    done, _ = poll_export([a, b], job, "127.0.0.37", timeout=60)
+    assert "Classeur Excel prêt" in done.json()["response"]["export-job-statut"]["children"]

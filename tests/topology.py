@@ -1,6 +1,7 @@
 """A real scale-out topology on loopback ports, for the topology tests and bench/proxy_bench.py:
 redis-server, two `cafcarto serve --workers 2` instances sharing one build cache, one Redis and
-one jobs folder, a Celery worker, and nginx in front running deploy/nginx.conf itself.
+one jobs folder, a Celery worker, and in front of them both nginx running deploy/nginx.conf
+and HAProxy running deploy/haproxy.cfg (two balancers, each over the same two instances).
 
 deploy/nginx.conf is the file docs/deploy.md quotes; its placeholders (PLACEHOLDERS: the two
 app hosts `hote-a:8050`, `hote-b:8050` and `listen 80;`) are replaced by loopback ports, and a
@@ -30,6 +31,8 @@ DEPLOY = REPO / "deploy"
 NGINX_SITE = DEPLOY / "nginx.conf"
 APP_PLACEHOLDERS = ("hote-a:8050", "hote-b:8050")
 LISTEN_PLACEHOLDER = "listen 80;"
+HAPROXY_CFG = DEPLOY / "haproxy.cfg"
+BIND_PLACEHOLDER = "bind :80"
 # The topology's own limits: none on /api/ (the load runs come from one address), a low one
 # on /export/ so that the shared counter is quick to prove.
 EXPORT_LIMIT = 6
@@ -46,17 +49,28 @@ def free_port() -> int:
 
 def missing_programs() -> list[str]:
     """The Debian programs the topology needs and this machine lacks (`make topology-deps`)."""
-    return [name for name in ("redis-server", "nginx") if shutil.which(name) is None]
+    return [name for name in ("redis-server", "nginx", "haproxy") if shutil.which(name) is None]
+
+
+def _render(text: str, name: str, front: tuple[str, str], app_ports: list[int]) -> str:
+    """A deploy/ file with its app hosts and its own listening line `front` (placeholder,
+    value) replaced by loopback addresses."""
+    for placeholder in (*APP_PLACEHOLDERS, front[0]):
+        if placeholder not in text:
+            raise ValueError(f"deploy/{name} n'a plus l'emplacement « {placeholder} »")
+    for placeholder, app_port in zip(APP_PLACEHOLDERS, app_ports, strict=True):
+        text = text.replace(placeholder, f"127.0.0.1:{app_port}")
+    return text.replace(*front)
 
 
 def render_site(site: str, app_ports: list[int], port: int) -> str:
-    """deploy/nginx.conf with its placeholders replaced by loopback addresses."""
-    for placeholder in (*APP_PLACEHOLDERS, LISTEN_PLACEHOLDER):
-        if placeholder not in site:
-            raise ValueError(f"deploy/nginx.conf n'a plus l'emplacement « {placeholder} »")
-    for placeholder, app_port in zip(APP_PLACEHOLDERS, app_ports, strict=True):
-        site = site.replace(placeholder, f"127.0.0.1:{app_port}")
-    return site.replace(LISTEN_PLACEHOLDER, f"listen 127.0.0.1:{port};")
+    """deploy/nginx.conf on loopback ports."""
+    return _render(site, "nginx.conf", (LISTEN_PLACEHOLDER, f"listen 127.0.0.1:{port};"), app_ports)
+
+
+def render_haproxy(cfg: str, app_ports: list[int], port: int) -> str:
+    """deploy/haproxy.cfg on loopback ports."""
+    return _render(cfg, "haproxy.cfg", (BIND_PLACEHOLDER, f"bind 127.0.0.1:{port}"), app_ports)
 
 
 def nginx_main(folder: Path, site: Path) -> str:
@@ -188,11 +202,30 @@ class Topology:
     apps: list[Proc]
     celery: Proc
     nginx: Proc
+    haproxy: Proc
     ports: dict[str, int] = field(default_factory=dict)
 
     @property
     def base(self) -> str:
         return f"http://127.0.0.1:{self.ports['nginx']}"
+
+    @property
+    def haproxy_base(self) -> str:
+        return f"http://127.0.0.1:{self.ports['haproxy']}"
+
+    def haproxy_states(self) -> dict[str, str]:
+        """HAProxy's view of each app server (its stats socket): {"a": "UP", "b": "DOWN"…}."""
+        import socket
+
+        with socket.socket(socket.AF_UNIX) as sock:
+            sock.settimeout(5)
+            sock.connect(str(self.folder / "haproxy.sock"))
+            sock.sendall(b"show stat\n")
+            raw = b"".join(iter(lambda: sock.recv(65536), b""))
+        rows = [
+            line.split(",") for line in raw.decode().splitlines() if line.startswith("cafcarto,")
+        ]
+        return {row[1]: row[17].split()[0] for row in rows if row[1] in ("a", "b")}
 
     @property
     def app_urls(self) -> list[str]:
@@ -240,7 +273,7 @@ class Topology:
         proc.start()
 
     def close(self) -> None:
-        for proc in (self.nginx, self.celery, *self.apps, self.redis):
+        for proc in (self.nginx, self.haproxy, self.celery, *self.apps, self.redis):
             with contextlib.suppress(Exception):
                 proc.kill(signal.SIGTERM)
         # logs, nginx's files and the jobs' state go with it (CAFCARTO_KEEP_TOPOLOGY keeps them)
@@ -259,7 +292,7 @@ def start_topology(
     files go to the scratch folder)."""
     folder = Path(tempfile.mkdtemp(prefix="cafcarto-topologie-"))
     folder.chmod(0o755)  # nginx's workers run as nobody when the master is root
-    ports = {name: free_port() for name in ("redis", "app0", "app1", "nginx")}
+    ports = {name: free_port() for name in ("redis", "app0", "app1", "nginx", "haproxy")}
     jobs = folder / "jobs"
     jobs.mkdir()
     env = {
@@ -270,6 +303,7 @@ def start_topology(
         "CAFCARTO_JOBS": str(jobs),
         "CAFCARTO_REDIS_URL": f"redis://127.0.0.1:{ports['redis']}/0",
         "CAFCARTO_PROXIES": "1",
+        "CAFCARTO_INSTANCE_HEADER": "1",  # the tests tell the hosts apart by it
         "CAFCARTO_RATE_LIMIT": "0",
         "CAFCARTO_RATE_LIMIT_EXPORT": export_limit,
     }
@@ -297,16 +331,19 @@ def start_topology(
         env,
         folder / "celery.log",
     )
-    nginx = _nginx_proc(folder, [ports["app0"], ports["app1"]], ports["nginx"], env)
-    topo = Topology(folder, cache, env, redis, apps, celery, nginx, ports)
+    app_ports = [ports["app0"], ports["app1"]]
+    nginx = _nginx_proc(folder, app_ports, ports["nginx"], env)
+    haproxy = _haproxy_proc(folder, app_ports, ports["haproxy"], env)
+    topo = Topology(folder, cache, env, redis, apps, celery, nginx, haproxy, ports)
     try:
         redis.start()
         topo.wait_redis()
-        for proc in (*apps, celery, nginx):
+        for proc in (*apps, celery, nginx, haproxy):
             proc.start()
         for i in range(len(apps)):
             topo.wait_app(i)
         wait_until(lambda: healthy(topo.base), 20, "nginx")
+        wait_until(lambda: set(topo.haproxy_states().values()) == {"UP"}, 20, "HAProxy")
         topo.wait_celery()
     except BaseException:
         topo.close()
@@ -324,6 +361,16 @@ def _nginx_proc(folder: Path, app_ports: list[int], port: int, env: dict[str, st
     main.write_text(nginx_main(folder, site))
     cmd = ["nginx", "-p", str(folder), "-c", str(main), "-g", "daemon off;"]
     return Proc("nginx", cmd, env, folder / "nginx.log")
+
+
+def _haproxy_proc(folder: Path, app_ports: list[int], port: int, env: dict[str, str]) -> Proc:
+    cfg = folder / "haproxy.cfg"
+    cfg.write_text(render_haproxy(HAPROXY_CFG.read_text(), app_ports, port))
+    # a second global section: the stats socket the tests read, in the scratch folder
+    extra = folder / "haproxy-stats.cfg"
+    extra.write_text(f"global\n    stats socket {folder / 'haproxy.sock'} mode 600 level admin\n")
+    cmd = ["haproxy", "-db", "-f", str(cfg), "-f", str(extra)]
+    return Proc("haproxy", cmd, env, folder / "haproxy.log")
 
 
 # -- Dash background jobs over HTTP (what the page's renderer posts) ---------------------------

@@ -16,12 +16,18 @@ import dash
 from dash.exceptions import DependencyException
 from flask import Response, current_app, request
 
+from callbacks.inputs import ForgedInput
+from dashboard.server.dash_values import components, page_layouts, value_problem
 from dashboard.server.errors import error_response
 
 UPDATE_PATH = "/_dash-update-component"
 ERR_BODY = "Requête de mise à jour refusée : un objet JSON de taille raisonnable est attendu."
 ERR_OUTPUT = "Requête de mise à jour refusée : sortie inconnue."
 ERR_INPUTS = "Requête de mise à jour refusée : entrées différentes de celles de la mise à jour."
+ERR_VALUE = (
+    "Requête de mise à jour refusée : la valeur de « {name} » n'est pas du type attendu "
+    "(ou trop longue)."
+)
 ERR_ASSET = "Fichier introuvable : aucun composant enregistré à cette adresse."
 # The renderer's bodies nest a few levels (pattern ids inside lists); far deeper is forged.
 MAX_DEPTH = 32
@@ -31,21 +37,37 @@ def init_app(app: dash.Dash) -> None:
     """Check every update request of `app` before Dash runs it; unknown assets answer 404."""
     app.server.before_request(partial(check_update_request, app))
     app.server.register_error_handler(DependencyException, _unknown_asset)
+    app.server.register_error_handler(ForgedInput, _forged_input)
 
 
 def check_update_request(app: dash.Dash) -> Response | None:
     """The before_request hook: None for a body the renderer could send, else a French 400."""
     if request.method != "POST" or request.path != UPDATE_PATH:
         return None
-    problem = update_problem(request.get_data(cache=True), app.callback_map)
+    problem = update_problem(request.get_data(cache=True), app.callback_map, _classes(app))
     if problem is None:
         return None
     current_app.logger.warning("requête Dash refusée (%s) : %s", request.remote_addr, problem)
     return error_response(problem, 400)
 
 
-def update_problem(raw: bytes, callback_map: dict[str, dict[str, Any]]) -> str | None:
-    """Why `raw` is not an update body for one of `callback_map`'s callbacks, or None."""
+def _classes(app: dash.Dash) -> dict[str, tuple[str, bool]]:
+    """The layout's component classes by id, read once per process (they never change with
+    the build: only the values do)."""
+    found = getattr(app, "_cafcarto_classes", None)
+    if found is None:
+        found = components(page_layouts(app))
+        app._cafcarto_classes = found
+    return found
+
+
+def update_problem(
+    raw: bytes,
+    callback_map: dict[str, dict[str, Any]],
+    classes: dict[str, tuple[str, bool]] | None = None,
+) -> str | None:
+    """Why `raw` is not an update body for one of `callback_map`'s callbacks (its shape, or
+    with `classes` the JSON type of its values), or None."""
     try:
         body = json.loads(raw)
     except (ValueError, RecursionError):
@@ -53,21 +75,60 @@ def update_problem(raw: bytes, callback_map: dict[str, dict[str, Any]]) -> str |
     if not isinstance(body, dict) or _depth(body) > MAX_DEPTH:
         return ERR_BODY
     output = body.get("output")
-    if not isinstance(output, str) or output not in callback_map:
+    # a clientside callback is registered too, but runs in the browser: never posted
+    if not isinstance(output, str) or "callback" not in callback_map.get(output, {}):
         return ERR_OUTPUT
-    if not _is_outputs(body.get("outputs")):
+    if not _same_outputs(body.get("outputs"), output):
         return ERR_OUTPUT
     declared = callback_map[output]
     for key in ("inputs", "state"):
         if not _same_dependencies(body.get(key, []), declared.get(key, [])):
             return ERR_INPUTS
+    if classes is not None:
+        return _values_problem(body, classes)
     return None
 
 
-def _is_outputs(outputs: Any) -> bool:
-    """One output, or a list of them (a multi-output callback): dicts with id and property."""
-    items = outputs if isinstance(outputs, list) else [outputs]
-    return all(isinstance(o, dict) and {"id", "property"} <= set(o) for o in items)
+def _values_problem(body: dict[str, Any], classes: dict[str, tuple[str, bool]]) -> str | None:
+    for key in ("inputs", "state"):
+        for entry in body.get(key, []):
+            for item in entry if isinstance(entry, list) else [entry]:
+                sent_id = item["id"]
+                component, multi = (
+                    classes.get(sent_id, (None, False))
+                    if isinstance(sent_id, str)
+                    else (None, False)
+                )
+                if value_problem(item.get("value"), component, item["property"], multi):
+                    name = sent_id if isinstance(sent_id, str) else json.dumps(sent_id)
+                    return ERR_VALUE.format(name=f"{name}.{item['property']}")
+    return None
+
+
+def _same_outputs(outputs: Any, output: str) -> bool:
+    """`outputs` names the callback's declared outputs: one dict for a single output, a list
+    of as many for a multi-output callback ("..a.children...b.data.."), ids and properties."""
+    declared = [_split_output(part) for part in output.strip(".").split("...")]
+    multi = output.startswith("..")
+    items = outputs if multi else [outputs]
+    if not isinstance(items, list) or len(items) != len(declared):
+        return False
+    for item, (out_id, prop) in zip(items, declared, strict=True):
+        if not isinstance(item, dict) or item.get("property") != prop:
+            return False
+        pattern = _pattern(out_id)
+        sent_id = item.get("id")
+        if pattern is None and sent_id != out_id:
+            return False
+        if pattern is not None and not _matches_pattern(sent_id, pattern):
+            return False
+    return True
+
+
+def _split_output(part: str) -> tuple[str, str]:
+    """ "id.property" (an id may itself hold dots: a pattern id's JSON) -> (id, property)."""
+    out_id, _, prop = part.rpartition(".")
+    return out_id, prop
 
 
 def _same_dependencies(sent: Any, declared: list[dict[str, Any]]) -> bool:
@@ -89,6 +150,10 @@ def _matches(item: Any, dep: dict[str, Any], pattern: dict[str, Any] | None) -> 
     sent_id = item.get("id")
     if pattern is None:
         return sent_id == dep["id"]
+    return _matches_pattern(sent_id, pattern)
+
+
+def _matches_pattern(sent_id: Any, pattern: dict[str, Any]) -> bool:
     if not isinstance(sent_id, dict) or set(sent_id) != set(pattern):
         return False
     # Fixed keys must be equal; wildcard keys take a string or a number, as the renderer sends.
@@ -117,6 +182,13 @@ def _depth(value: Any) -> int:
         )
         stack.extend((child, depth + 1) for child in children)
     return deepest
+
+
+def _forged_input(err: ForgedInput) -> Response:
+    """A callback found an input of the right type but of a shape no page sends."""
+    problem = ERR_VALUE.format(name=str(err))
+    current_app.logger.warning("requête Dash refusée (%s) : %s", request.remote_addr, problem)
+    return error_response(problem, 400)
 
 
 def _unknown_asset(_err: Exception) -> Response:

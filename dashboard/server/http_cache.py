@@ -203,11 +203,12 @@ def cached(view: Callable[..., object]) -> Callable[..., object]:
 
 def headers_and_store(resp: Response) -> Response:
     """The after_request hook: Cache-Control, the data answer stored, 304 when revalidated;
-    every answer names the builds it was made from, the host, and (data routes) whether the
-    server-side cache answered."""
+    every answer names the builds it was made from, the host (CAFCARTO_INSTANCE_HEADER=1), and
+    (data routes) whether the server-side cache answered."""
     settings = current_data().settings
     resp.headers[BUILD_HEADER] = _request_stamp(settings)
-    resp.headers[INSTANCE_HEADER] = instance_name(settings)
+    if settings.instance_header:
+        resp.headers[INSTANCE_HEADER] = instance_name(settings)
     if is_data_path(request.path):
         resp.headers[CACHE_HEADER] = "hit" if g.get("response_from_cache") else "miss"
     control = cache_control(request.path, request.args, resp, settings.data_max_age)
