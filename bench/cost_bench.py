@@ -8,10 +8,12 @@ prober asks a light route (`/healthz`, then a small API answer) every 0.25 s fro
 address, and the server processes' CPU is sampled from /proc (psutil) every 0.5 s.
 
 Printed per mode: server CPU seconds per minute of attack (the main figure: wall times are noisy
-on a shared machine), the share of samples above 50 % of one core and above 50 % of the machine,
-seconds until the attacker was first refused, its answers by status, and the light routes'
-latency p50/p95. "before" is the same server with CAFCARTO_COST_LIMIT=0,
-CAFCARTO_COST_LIMIT_TOTAL=0 and CAFCARTO_COST_CONCURRENCY=0; the count limits stay on in both.
+on a shared machine), of which the attacker's served exports and its refusals (the request
+threads' CPU, from `Server-Timing` with CAFCARTO_SERVER_TIMING=1), the share of samples above
+50 % of one core and above 50 % of the machine, seconds until the attacker was first refused,
+its answers by status, and the light routes' latency p50/p95. "before" is the same server with
+CAFCARTO_COST_LIMIT=0, CAFCARTO_COST_LIMIT_TOTAL=0 and CAFCARTO_COST_CONCURRENCY=0; the count
+limits stay on in both.
 Both use CAFCARTO_PROXIES=1 so that the attacker and the prober have their own address.
 
 `python -m bench.cost_bench --duration 60 --rounds 2` (modes alternate: before, after, before…);
@@ -64,6 +66,8 @@ class Run:
     polite: bool = False  # the attacker waits Retry-After after a refusal
     duration: float = 0.0
     cpu_s: float = 0.0
+    served_cpu_s: float = 0.0  # the attacker's answered requests (Server-Timing)
+    refused_cpu_s: float = 0.0  # its refusals (429, 503)
     samples: list[float] = field(default_factory=list)  # CPU % of one core per sample
     statuses: Counter = field(default_factory=Counter)
     first_refusal_s: float | None = None
@@ -76,6 +80,7 @@ def launch(port: int, workers: int, mode: str, redis_url: str | None) -> subproc
         **os.environ,
         **MODES[mode],
         "CAFCARTO_PROXIES": "1",
+        "CAFCARTO_SERVER_TIMING": "1",  # the CPU of each answer, served or refused
         "PYTHONPATH": str(REPO),  # this checkout's code, not the installed one
     }
     if redis_url:
@@ -87,25 +92,42 @@ def launch(port: int, workers: int, mode: str, redis_url: str | None) -> subproc
     )
 
 
-def get(url: str, client: str, timeout: float = 120.0) -> tuple[int, bytes, float]:
-    """The status, the body and the Retry-After (seconds, 0 when absent) of one request."""
+@dataclass
+class Answer:
+    status: int
+    body: bytes
+    retry_after: float  # seconds, 0 when absent
+    cpu_s: float  # the request thread's CPU (Server-Timing), 0 when absent
+
+
+def server_timing(value: str | None) -> float:
+    """The seconds of `Server-Timing: cpu;dur=<ms>`, 0 when absent."""
+    for part in (value or "").split(";"):
+        if part.strip().startswith("dur="):
+            return float(part.strip()[4:]) / 1000
+    return 0.0
+
+
+def get(url: str, client: str, timeout: float = 120.0) -> Answer:
     req = urllib.request.Request(url, headers={"X-Forwarded-For": client})
     try:
         with urllib.request.urlopen(req, timeout=timeout) as resp:
-            return resp.status, resp.read(), 0.0
+            cpu = server_timing(resp.headers.get("Server-Timing"))
+            return Answer(resp.status, resp.read(), 0.0, cpu)
     except urllib.error.HTTPError as err:
-        return err.code, err.read(), float(err.headers.get("Retry-After") or 0)
+        cpu = server_timing(err.headers.get("Server-Timing"))
+        return Answer(err.code, err.read(), float(err.headers.get("Retry-After") or 0), cpu)
 
 
 def export_urls(base: str) -> list[str]:
     """Excel exports of all communes, one per indicator and period the catalogue lists."""
     import json
 
-    status, body, _ = get(f"{base}/api/v1/catalog", PROBER)
-    if status != 200:
-        raise RuntimeError(f"catalogue : {status}")
+    answer = get(f"{base}/api/v1/catalog", PROBER)
+    if answer.status != 200:
+        raise RuntimeError(f"catalogue : {answer.status}")
     urls = []
-    for ind in json.loads(body)["indicators"]:
+    for ind in json.loads(answer.body)["indicators"]:
         if EXPORT_LEVEL in ind.get("levels", []):
             for period in reversed(ind["periods_by_level"][EXPORT_LEVEL]):
                 urls.append(
@@ -142,12 +164,15 @@ def attack(urls: list[str], run: Run, stop: threading.Event, start: float) -> No
     for url in itertools.cycle(urls):
         if stop.is_set():
             return
-        status, _, retry = get(url, ATTACKER)
-        run.statuses[status] += 1
-        if status in REFUSALS and run.first_refusal_s is None:
+        answer = get(url, ATTACKER)
+        run.statuses[answer.status] += 1
+        refused = answer.status in REFUSALS
+        run.refused_cpu_s += answer.cpu_s if refused else 0.0
+        run.served_cpu_s += 0.0 if refused else answer.cpu_s
+        if refused and run.first_refusal_s is None:
             run.first_refusal_s = time.monotonic() - start
-        if status in REFUSALS and run.polite:
-            stop.wait(retry)
+        if refused and run.polite:
+            stop.wait(answer.retry_after)
 
 
 def probe(base: str, run: Run, stop: threading.Event) -> None:
@@ -156,7 +181,7 @@ def probe(base: str, run: Run, stop: threading.Event) -> None:
     )
     while not stop.wait(PROBE_S):
         t0 = time.perf_counter()
-        status, _, _ = get(next(light), PROBER, timeout=30)
+        status = get(next(light), PROBER, timeout=30).status
         run.light_ms.append((time.perf_counter() - t0) * 1000)
         run.light_errors += status != 200
 
@@ -230,26 +255,33 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
+def row(run: Run, cores: int) -> str:
+    """One run's line of the report table."""
+    n = max(len(run.samples), 1)
+    busy_core = sum(s > 50 for s in run.samples) / n
+    busy_box = sum(s > 50 * cores for s in run.samples) / n
+    refused = "jamais" if run.first_refusal_s is None else f"{run.first_refusal_s:.1f}"
+    answers = ", ".join(f"{k}×{v}" for k, v in sorted(run.statuses.items()))
+    mode = f"{run.mode} (Retry-After respecté)" if run.polite else run.mode
+    minute = 60 / max(run.duration, 1e-9)
+    return (
+        f"| {mode} | {run.cpu_s * minute:.1f} | {run.served_cpu_s * minute:.1f} / "
+        f"{run.refused_cpu_s * minute:.1f} | {busy_core:.0%} | {busy_box:.0%} | {refused} "
+        f"| {answers} | {percentile(run.light_ms, 0.5):.0f} / "
+        f"{percentile(run.light_ms, 0.95):.0f} | {run.light_errors} |"
+    )
+
+
 def report(runs: list[Run], cores: int) -> str:
     lines = [
         f"Limites au coût (issue 14, point 4) : {cores} cœurs, machine partagée "
         "(chiffres bruités ; le principal est le CPU serveur par minute d'attaque)",
-        "| mode | CPU serveur s/min | > 50 % d'un cœur | > 50 % de la machine | 1er refus (s) "
-        "| réponses attaquant | léger p50 / p95 (ms) | erreurs légères |",
-        "|---|---|---|---|---|---|---|---|",
+        "| mode | CPU serveur s/min | dont exports servis / refus | > 50 % d'un cœur "
+        "| > 50 % de la machine | 1er refus (s) | réponses attaquant | léger p50 / p95 (ms) "
+        "| erreurs légères |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
-    for run in runs:
-        n = max(len(run.samples), 1)
-        busy_core = sum(s > 50 for s in run.samples) / n
-        busy_box = sum(s > 50 * cores for s in run.samples) / n
-        refused = "jamais" if run.first_refusal_s is None else f"{run.first_refusal_s:.1f}"
-        answers = ", ".join(f"{k}×{v}" for k, v in sorted(run.statuses.items()))
-        mode = f"{run.mode} (Retry-After respecté)" if run.polite else run.mode
-        lines.append(
-            f"| {mode} | {60 * run.cpu_s / run.duration:.1f} | {busy_core:.0%} "
-            f"| {busy_box:.0%} | {refused} | {answers} | {percentile(run.light_ms, 0.5):.0f} / "
-            f"{percentile(run.light_ms, 0.95):.0f} | {run.light_errors} |"
-        )
+    lines += [row(run, cores) for run in runs]
     return "\n".join(lines)
 
 

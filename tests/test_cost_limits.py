@@ -14,6 +14,7 @@ from dataclasses import replace
 import pytest
 
 from dashboard.app import create_app
+from dashboard.server import http_cache
 from dashboard.server.cost_budget import Slot, sliding, wait_until_within
 from layers.config import ConfigError, Settings
 
@@ -203,8 +204,11 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory):
 
 
 def test_budget_shared_through_redis_and_kept_per_process_without_it(
-    settings: Settings, redis_url: str
+    settings: Settings, redis_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # The unreachable Redis below pauses the response cache of the whole process (a class
+    # attribute): restored at teardown so that later tests find their cache.
+    monkeypatch.setattr(http_cache._Outage, "until", http_cache._Outage.until)
     shared = dict(redis_url=redis_url, cost_limit=(0.08, 60), cost_limit_total=None)
     host_a = _app(settings, **shared).test_client()
     host_b = _app(settings, **shared).test_client()

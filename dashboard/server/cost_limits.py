@@ -215,11 +215,8 @@ class CostLimits:
 def init_app(server: Flask, settings: Settings) -> CostLimits | None:
     """Wrap the heavy routes registered so far (call before http_cache.init_app, so that the
     response cache answers before any charge). None when every cost limit is off."""
-    if (
-        settings.cost_limit is None
-        and settings.cost_limit_total is None
-        and not (settings.cost_concurrency)
-    ):
+    budgets = (settings.cost_limit, settings.cost_limit_total)
+    if budgets == (None, None) and not settings.cost_concurrency:
         return None
     limits = CostLimits(settings)
     for rule in list(server.url_map.iter_rules()):
