@@ -124,12 +124,19 @@ def test_total_budget_refuses_every_address_with_503(settings: Settings) -> None
     assert client.get("/api/v1/catalog").status_code == 200
 
 
-def test_concurrency_gate_refuses_at_once_light_routes_pass(settings: Settings) -> None:
+def test_concurrency_gate_refuses_at_once_light_routes_pass(
+    settings: Settings, monkeypatch
+) -> None:
+    from dashboard.server import cost_limits
+
     server = _app(settings, cost_concurrency=1)
     client = server.test_client()
     gate = server.extensions["cafcarto_cost"].gate
     assert gate.acquire(blocking=False)  # a heavy answer being computed in this process
     try:
+        # a small table (estimated under GATE_MIN_S) is not held by the gate
+        assert _heavy(client, 0, OTHER).status_code == 200
+        monkeypatch.setattr(cost_limits, "GATE_MIN_S", 0.0)  # this one counts as heavy
         start = time.monotonic()
         busy = _heavy(client, 1, OTHER)
         assert time.monotonic() - start < 5  # refused, not queued behind the running one

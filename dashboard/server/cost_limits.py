@@ -48,6 +48,9 @@ HEAVY_FORMATS = ("csv", "xlsx", "geojson")
 # Excel 3.3-6.3 s for the communes and 8.6 s for the IRIS, GeoJSON 2.5 s and 7.7 s, CSV 1.1 s.
 SECONDS_PER_ROW = {"xlsx": 1.8e-4, "geojson": 1.6e-4, "csv": 4e-5}
 PDF_SECONDS = 0.4  # a profile PDF: 0.35 s of CPU
+# Only answers estimated at least this long wait for the gate: two visitors downloading a small
+# table (a hundred départements) at the same moment are not refused.
+GATE_MIN_S = 0.25
 PERIOD_NAMES = {seconds: name for name, seconds in PERIOD_SECONDS.items()}
 PERIODS_FR = {"second": "seconde", "minute": "minute", "hour": "heure", "day": "jour"}
 
@@ -198,14 +201,15 @@ class CostLimits:
             refused = self.refused(heavy, slots)
             if refused is not None:
                 return refused
-            if self.concurrency and not self.gate.acquire(blocking=False):
+            gated = bool(self.concurrency) and heavy.estimate >= GATE_MIN_S
+            if gated and not self.gate.acquire(blocking=False):
                 retry = retry_after(heavy.estimate)
                 return refusal(ERR_BUSY.format(n=self.concurrency, retry=retry), 503, retry)
             start = time.thread_time()
             try:
                 return view(*args, **kwargs)
             finally:
-                if self.concurrency:
+                if gated:
                     self.gate.release()
                 self.budgets.charge([slot for slot, _, _ in slots], time.thread_time() - start)
 
