@@ -92,13 +92,21 @@ def make_driver(width: int = 1400, height: int = 900, extra_flags: tuple[str, ..
 
 
 def wait_for(predicate: Callable[[], object], timeout: float = 30.0, step: float = 0.1):
-    """Poll `predicate` until it returns a truthy value; raise TimeoutError after `timeout`."""
+    """Poll `predicate` until it returns a truthy value; raise TimeoutError after `timeout`.
+    An element replaced (Dash re-rendered it) or not there yet between finding and reading it
+    is a state of the page being updated: polled again."""
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+
     deadline = time.monotonic() + timeout
     last = None
     while time.monotonic() < deadline:
-        last = predicate()
-        if last:
-            return last
+        try:
+            last = predicate()
+        except (StaleElementReferenceException, NoSuchElementException) as err:
+            last = err
+        else:
+            if last:
+                return last
         time.sleep(step)
     raise TimeoutError(f"condition not met in {timeout} s (last value: {last!r})")
 
