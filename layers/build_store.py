@@ -193,6 +193,8 @@ def build_demo_store(
             "construit_le": time.strftime("%Y-%m-%dT%H:%M:%S"),
         }
     )
+    # ~10-20 s nationally with no bar of its own: say what the terminal is waiting for
+    log(f"  écriture de l'entrepôt : {len(rows)} cellules, puis les tables par territoire…")
     meta = write_store(rows, build, meta, provenance=demo_provenance(rows, rounded_from))
     steps["ecriture"] = time.perf_counter() - t0 - sum(steps.values())
     meta["equipements"] = _write_facilities(data, geo_build, build)
