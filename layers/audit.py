@@ -399,6 +399,34 @@ def _rows_within(
     return np.union1d(rows, cand[(n_out == 0) & (sizes > 0)])
 
 
+# Without rounding, independent components are solved together up to this many hidden cells:
+# one LP model and one round of witnesses for many small components (the objectives of
+# disjoint blocks do not interact, so each block's optimum is its own).
+BATCH_CELLS = 400
+
+
+def _solved(
+    labels: np.ndarray, n: int, max_cells: int, ranges: Callable[[np.ndarray], Ranges]
+) -> Iterator[tuple[np.ndarray, Ranges]]:
+    """(cells, ranges) of unions of whole components of at most `max_cells` hidden cells (a
+    larger component alone). An infeasible union is solved again component by component, so
+    that each infeasible component is counted once."""
+    batch: list[np.ndarray] = []
+    size = 0
+    for comp in [*iter_components(labels, n), None]:
+        if batch and (comp is None or size + comp.size > max_cells):
+            cells = np.concatenate(batch)
+            rg = ranges(cells)
+            if rg.infeasible and len(batch) > 1:
+                yield from ((c, ranges(c)) for c in batch)
+            else:
+                yield cells, rg
+            batch, size = [], 0
+        if comp is not None:
+            batch.append(comp)
+            size += comp.size
+
+
 @dataclass
 class AuditReport:
     """What the attacker can infer; `ok` is the verdict."""
@@ -464,12 +492,18 @@ def audit(
     narrowest: tuple[int, float, float] | None = None
     solves = infeasible = 0
     by_column = columnwise(rel)
-    for comp in iter_components(labels, n_comp):
+
+    def ranges(cells: np.ndarray) -> Ranges:
+        nonlocal solves
         lp, _ = component_lp(
-            rel, comp, fixed, rounding=rounding, hidden=hidden, by_column=by_column
+            rel, cells, fixed, rounding=rounding, hidden=hidden, by_column=by_column
         )
-        rg = component_ranges(lp, protection, n_check=comp.size, exact=exact)
+        rg = component_ranges(lp, protection, n_check=cells.size, exact=exact)
         solves += lp.solves
+        return rg
+
+    exact_published = rounding is None or not np.any(rounding)
+    for comp, rg in _solved(labels, n_comp, BATCH_CELLS if exact_published else 1, ranges):
         if rg.infeasible:
             infeasible += 1
             continue

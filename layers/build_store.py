@@ -39,7 +39,7 @@ from layers.household_links import linked_exposures
 from layers.model import LEVEL
 from layers.publish import EXACT_ZONES, ZONE_LEVELS, build_table, territories
 from layers.secrecy import INFRA_KINDS, SMALL_ZONE_REASON
-from layers.store import PUBLISHED, SECRET, Store, write_store
+from layers.store import PUBLISHED, SECRET, VALUES_FILE, Store, write_store
 
 STORE_FORMAT = 1
 
@@ -232,7 +232,7 @@ def _write_facilities(data: DemoData, geo_build: Path, build: Path) -> int:
     return len(points)
 
 
-_AUDIT: dict = {}  # structure and published cells, shared with forked workers
+_AUDIT: dict = {}  # structure and store folder, shared with forked workers
 
 
 def audit_store(
@@ -247,20 +247,23 @@ def audit_store(
     """Play the attacker on the published store: for every secrecy table, bound each secret
     cell from the published cells and the additive relations only."""
     structure = demo_data_structure(geo_build)
-    by_key = _published_index(store)
-    wanted = set(periods) if periods else set(by_key)
+    stored = set(store.query("SELECT DISTINCT periode FROM v")["periode"].astype(str))
+    wanted = set(periods) if periods else stored
     jobs = [
         (p, columns)
         for p, period in enumerate(structure.periods)
-        if period in wanted and period in by_key
+        if period in wanted and period in stored
         for columns in secret_tables()
     ]
     rounded = cache.read_manifest(store.folder).get("periodes_arrondies", [])
-    _AUDIT.update(structure=structure, by_key=by_key, protection=protection, rounded=set(rounded))
+    _AUDIT.update(
+        structure=structure, folder=store.folder, protection=protection, rounded=set(rounded)
+    )
     workers = workers or max(1, min(2, os.cpu_count() or 1))
     if workers > 1 and len(jobs) > 1:
+        # One job at a time: a period's first table holds most of its secret cells.
         with ProcessPoolExecutor(workers) as pool:
-            reports = list(pool.map(_audit_job, jobs, chunksize=4))
+            reports = list(pool.map(_audit_job, jobs, chunksize=1))
     else:
         reports = [_audit_job(job) for job in jobs]
     for period, columns, report in reports:
@@ -279,7 +282,7 @@ def _audit_job(job: tuple[int, tuple[str, ...]]) -> tuple[str, tuple[str, ...], 
     local = _local(structure, p)
     terr = territories(structure, local=local, infra=ZONE_LEVELS)
     table = build_table(structure, terr, columns, p, local)
-    published, hidden = _published_cells(_AUDIT["by_key"][period], terr, table)
+    published, hidden = _published_cells(_period_rows(period, columns), terr, table)
     rounding = None
     if period in _AUDIT["rounded"]:
         steps = np.array([rounding_step(c) for c in columns], dtype=float)
@@ -399,11 +402,21 @@ def demo_data_structure(geo_build: Path) -> DemoData:
     return replace(data, counts=zero, infra=infra_zero)
 
 
-def _published_index(store: Store) -> dict[str, pd.DataFrame]:
-    df = store.query("SELECT indicateur, niveau, code, periode, valeur, statut FROM v")
-    for col in ("indicateur", "niveau", "periode", "statut"):
+def _period_rows(period: str, columns: tuple[str, ...]) -> pd.DataFrame:
+    """The stored cells of one table at one period, indexed by (indicateur, niveau, code).
+
+    Read by each job rather than the whole store up front (a minute for the national store),
+    with pyarrow on one thread: a DuckDB instance does not survive a fork into the workers."""
+    table = pq.read_table(
+        Path(_AUDIT["folder"]) / VALUES_FILE,
+        columns=["indicateur", "niveau", "code", "valeur", "statut"],
+        filters=[("periode", "=", period), ("indicateur", "in", list(columns))],
+        use_threads=False,
+    )
+    df = table.to_pandas()
+    for col in ("indicateur", "niveau", "code", "statut"):
         df[col] = df[col].astype(str)
-    return {p: g.set_index(["indicateur", "niveau", "code"]) for p, g in df.groupby("periode")}
+    return df.set_index(["indicateur", "niveau", "code"])
 
 
 def _published_cells(rows: pd.DataFrame, terr, table) -> tuple[np.ndarray, np.ndarray]:

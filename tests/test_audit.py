@@ -189,3 +189,48 @@ def test_two_secrets_in_one_relation_pinned_by_another():
     pinned = Relations(sp.vstack([rel.eq, same]).tocsr(), rel.le)
     rep = audit(published, pinned, hidden)
     assert sorted(cell for cell, _, _ in rep.failures) == [0, 1]
+
+
+def many_pairs(n_pairs: int):
+    """`n_pairs` relations total = a + b (cells 3k, 3k+1, 3k+2; a, b hidden, totals of 20),
+    then three planted leaks: pair 0's `a` also in a relation a + d = s with d and s published
+    (pinned, and b with it), pair 1's total 3 (range [0, 3], narrower than 5), and pair 2's
+    `a` tied to a + d = s with d > s (no feasible value)."""
+    n = 3 * n_pairs + 4
+    rows, cols, vals = [], [], []
+
+    def relation(r, parts, total):
+        for c in parts:
+            rows.append(r), cols.append(c), vals.append(1.0)
+        rows.append(r), cols.append(total), vals.append(-1.0)
+
+    for k in range(n_pairs):
+        relation(k, [3 * k, 3 * k + 1], 3 * k + 2)
+    d0, s0, d2, s2 = range(3 * n_pairs, n)
+    relation(n_pairs, [0, d0], s0)
+    relation(n_pairs + 1, [6, d2], s2)
+    eq = sp.csr_matrix((vals, (rows, cols)), shape=(n_pairs + 2, n))
+    values = np.zeros(n)
+    values[2::3][:n_pairs] = 20
+    values[[3 * 1 + 2, d0, s0, d2, s2]] = [3, 4, 10, 9, 2]
+    hidden = np.zeros(n, dtype=bool)
+    hidden[: 3 * n_pairs : 3] = hidden[1 : 3 * n_pairs : 3] = True
+    return Relations(eq, sp.csr_matrix((0, n))), np.where(hidden, np.nan, values), hidden
+
+
+@pytest.mark.parametrize("batch", [1, 400])
+def test_batched_components_still_find_each_leak(batch, monkeypatch):
+    """Test of the audit: small components solved together in one LP (or one by one) still
+    find a pinned cell, a range narrower than the protection and an infeasible component,
+    and only those."""
+    import layers.audit as audit_module
+
+    monkeypatch.setattr(audit_module, "BATCH_CELLS", batch)
+    rel, published, hidden = many_pairs(120)
+    report = audit(published, rel, hidden, protection=5)
+    assert report.components == 120 and not report.ok
+    failed = {cell: (lo, hi) for cell, lo, hi in report.failures}
+    assert set(failed) == {0, 1, 3, 4}  # pair 0 pinned, pair 1 within [0, 3]
+    assert failed[0] == pytest.approx((6, 6)) and failed[1] == pytest.approx((14, 14))
+    assert failed[3] == pytest.approx((0, 3)) and failed[4] == pytest.approx((0, 3))
+    assert report.infeasible_components == 1  # pair 2 alone, not its whole batch

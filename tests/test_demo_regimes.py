@@ -159,3 +159,29 @@ def test_the_rounding_check_catches_an_exact_value(cells: pd.DataFrame, geo: Pat
     assert ("taux_personnes_couvertes", bad.loc[share, "code"]) in found
     _, clean = rounding_violations(cells, {"2024-12"}, public)
     assert clean.empty
+
+
+def test_the_store_audit_finds_a_period_with_one_secret_left(
+    store: Store, geo: Path, cells: pd.DataFrame, tmp_path: Path
+) -> None:
+    """Test of the store audit: a period whose secrets are all published but one fails; the
+    audit reads each period's cells from the store (in two forked processes) and the other
+    period still passes."""
+    from layers.store import write_store
+
+    bad = cells.copy()
+    secret = bad.index[(bad["periode"] == "2019-12") & (bad["statut"] == SECRET)]
+    assert len(secret) >= 2
+    target = bad.loc[secret[0]]
+    # Every other secret of the period published (any value): the last one is pinned (or the
+    # published values contradict each other).
+    bad.loc[secret[1:], "valeur"] = 0.0
+    bad.loc[secret[1:], "statut"] = PUBLISHED
+    folder = tmp_path / "fuite"
+    write_store(bad, folder, store.meta)
+    reports = audit_store(
+        Store(folder), geo, periods=["2019-12", "2024-12"], workers=2, log=lambda _: None
+    )
+    failed = {(p, c) for p, c, r in reports if not r.ok}
+    assert failed and {p for p, _ in failed} == {"2019-12"}
+    assert any(target["indicateur"] in c for _, c in failed)
