@@ -86,6 +86,14 @@
     return ui;
   }
 
+  // Tile workers: ?cafmap_workers=N (bench/map_bench.py --query, to compare counts A/B),
+  // otherwise MapLibre's own default (null).
+  // Read when the script loads: the page rewrites its URL (cafurl.js) before the map exists.
+  const WORKERS = parseInt(new URL(window.location.href).searchParams.get("cafmap_workers"), 10);
+  function workerCount() {
+    return WORKERS >= 1 && WORKERS <= 8 ? WORKERS : null;
+  }
+
   function ensureMap(spec) {
     const root = document.getElementById(spec.conteneur || "cafmap");
     if (state.mapReady && state.root === root && root && root.isConnected) return state.mapReady;
@@ -103,6 +111,10 @@
     state.mapReady = import(spec.lib).then(function (lib) {
       mark("map_module");
       state.lib = lib;
+      // MapLibre's default is one tile worker on 2 cores (hardwareConcurrency / 2): the national
+      // view's tiles then parse one after the other. Set before the first map creates the pool.
+      const workers = workerCount();
+      if (workers && lib.setWorkerCount) lib.setWorkerCount(workers);
       const map = new lib.Map({
         container: state.ui.map,
         style: {

@@ -255,9 +255,10 @@ def first_draw_breakdown(details: list[dict], level: str) -> list[str]:
     return lines
 
 
-def bench_ours(base: str, runs: int, first_runs: int) -> dict[str, list[float]]:
-    """The commune layer: first draw, the engine's recolours and the recolour through the UI."""
-    return bench_view(base, LEVEL, "", runs, first_runs, engine=True)
+def bench_ours(base: str, runs: int, first_runs: int, extra: str = "") -> dict[str, list[float]]:
+    """The commune layer: first draw, the engine's recolours and the recolour through the UI
+    (`extra`: appended to the URL, e.g. `&cafmap_workers=2`)."""
+    return bench_view(base, LEVEL, extra, runs, first_runs, engine=True)
 
 
 def _recolour_engine(driver, runs: int) -> dict[str, list[float]]:
@@ -321,10 +322,12 @@ def bench_view(
     return out
 
 
-def bench_views(base: str, levels: dict, runs: int, first_runs: int) -> dict[str, dict]:
+def bench_views(
+    base: str, levels: dict, runs: int, first_runs: int, extra: str = ""
+) -> dict[str, dict]:
     """The extra views whose level the build has, by label."""
     return {
-        label: bench_view(base, level, query, runs, first_runs)
+        label: bench_view(base, level, query + extra, runs, first_runs)
         for label, level, query in EXTRA_VIEWS
         if level in levels
     }
@@ -457,6 +460,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--first-runs", type=int, default=3, help="fresh page loads (default 3)")
     parser.add_argument("--no-naive", action="store_true", help="skip the Plotly baseline")
     parser.add_argument("--json", type=Path, help="also write the raw timings to this file")
+    parser.add_argument(
+        "--query", default="", help="appended to every map URL, e.g. '&cafmap_workers=2' (A/B)"
+    )
     args = parser.parse_args(argv)
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request in the report
 
@@ -488,9 +494,9 @@ def main(argv: list[str] | None = None) -> int:
         naive_app(app.server, settings, levels[LEVEL].url)
     started = time.perf_counter()
     with LiveServer(app.server) as server:
-        ours = bench_ours(server.url, args.runs, args.first_runs)
+        ours = bench_ours(server.url, args.runs, args.first_runs, args.query)
         naive = None if args.no_naive else bench_naive(server.url, args.runs, args.first_runs)
-        views = bench_views(server.url, levels, args.runs, args.first_runs)
+        views = bench_views(server.url, levels, args.runs, args.first_runs, args.query)
     _print_table(ours, naive, args.runs)
     _print_views(views, ours)
     _print_breakdowns(ours, views)

@@ -75,6 +75,19 @@ def test_page_loads_and_map_draws(live_app, browser) -> None:
     assert "démonstration" in browser.find_element(By.ID, "bandeau-demo").text
 
 
+def test_worker_count_asked_in_the_url_parses_the_commune_tiles(live_app, browser) -> None:
+    # ?cafmap_workers=N (the map bench's A/B knob) sizes MapLibre's pool before the first map.
+    _open(browser, live_app.url + "/?niveau=commune&cafmap_workers=3", niveau="commune")
+    assert browser.execute_script("return window.cafmap.state.lib.getWorkerCount()") == 3
+    assert browser.execute_async_script(PIXELS_JS)["painted"] > 0
+    assert (
+        browser.execute_script(
+            "return window.cafmap.map.queryRenderedFeatures({layers: ['fill-commune']}).length"
+        )
+        > 100
+    )
+
+
 def test_search_an_indicator_and_switch_level_without_refetching_geometry(
     live_app, browser
 ) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -14,6 +15,7 @@ from dashboard.cli import main as cli
 from geodata import cache
 from geodata.build import build
 from geodata.sources import default_sources_dir
+from geodata.tiles import MAX_ZOOM
 
 SOURCES = default_sources_dir()
 CUT = ["14", "40", "64", "976"]  # re-created communes, the Caf split, an overseas département
@@ -62,6 +64,24 @@ def test_geoparquet_and_web_geometry_agree(built) -> None:
     assert {"epci", "departement", "region", "caf"} <= set(communes.columns)
     nb = cache.load_neighbours(current, "commune")
     assert len(nb) > 0 and set(nb["code"]) <= set(communes.index)
+
+
+def test_every_level_has_its_own_tiles_recorded(built) -> None:
+    # Each level's archive complete, its own (no level overwrote another's) and recorded.
+    root, _, _ = built
+    current = cache.require_active(root)
+    index = json.loads((current / "web" / "index.json").read_text())["levels"]
+    assert set(index) >= {"commune", "epci", "departement", "region", "caf"}
+    digests = set()
+    for level, entry in index.items():
+        tiles = entry["tuiles"]
+        data = (current / "web" / tiles["file"]).read_bytes()
+        assert tiles["file"] == f"{level}.pmtiles" and data[:7] == b"PMTiles"
+        assert hashlib.sha256(data).hexdigest() == tiles["sha256"], level
+        assert tiles["maxzoom"] == MAX_ZOOM[level]
+        digests.add(tiles["sha256"])
+    assert len(digests) == len(index)
+    assert not (current / "tuiles-entree").exists()  # the tiles' staging input removed
 
 
 def test_second_build_is_skipped_and_force_rebuilds(built, tmp_path: Path) -> None:
