@@ -108,9 +108,7 @@ class ComponentLP:
         self.n = int(a_eq.shape[1])
         self.args = (sp.csr_matrix(a_eq), b_eq, sp.csr_matrix(a_ub), b_ub, lower, upper)
         self.solves = 0
-        self.h = None
-        if highspy is not None:
-            self._build_highs()
+        self.h = None  # built at the first solve: a component proven in closed form needs none
 
     def _build_highs(self) -> None:
         a_eq, b_eq, a_ub, b_ub, lower, upper = self.args
@@ -138,6 +136,8 @@ class ComponentLP:
     def minimize(self, cost: np.ndarray) -> tuple[str, np.ndarray | None]:
         """('optimal', x), ('unbounded', None) or ('infeasible', None)."""
         self.solves += 1
+        if self.h is None and highspy is not None:
+            self._build_highs()
         if self.h is None:
             return self._linprog(cost)
         h = self.h
@@ -315,6 +315,32 @@ def component_ranges(
         lp, lo, hi, open_cells, rng, max_rounds=rounds, settled=2, min_gain=0.1
     ) and _exact_ranges(lp, check, lo, hi, done, protection, exact)
     return Ranges(lo[:k], hi[:k], done[:k], infeasible=not feasible)
+
+
+def single_equation_ranges(lp: ComponentLP) -> Ranges | None:
+    """Exact ranges, without a solver, of a component held by one equation `a @ x == b` over
+    nonnegative unbounded variables (no rounded neighbours); None for any other shape.
+
+    Seen from a cell j (row scaled so that a_j > 0): another cell on the same side lets x_j
+    fall to 0, a cell on the other side lets it grow without bound; alone on its side it sits
+    at b / a_j at least (and exactly, with no cell on the other side: pinned)."""
+    a_eq, b_eq, a_ub, _, lower, upper = lp.args
+    if a_eq.shape[0] != 1 or a_ub.shape[0] or np.any(lower) or np.isfinite(upper).any():
+        return None
+    a = a_eq.toarray()[0]
+    b = float(b_eq[0])
+    pos, neg = int((a > 0).sum()), int((a < 0).sum())
+    if not pos and not neg:
+        return None
+    s = np.sign(a)
+    same = np.where(s > 0, pos, neg) - 1  # other cells on j's side
+    other = np.where(s > 0, neg, pos)  # cells on the other side
+    with np.errstate(divide="ignore", invalid="ignore"):
+        level = np.where(a != 0, b * s / np.abs(a), 0.0)  # b / a_j, row scaled
+    lo = np.where((a == 0) | (same > 0), 0.0, np.maximum(level, 0.0))
+    hi = np.where((a == 0) | (other > 0), np.inf, level)
+    infeasible = not (pos and neg) and b * (1 if pos else -1) < -TOL
+    return Ranges(lo, hi, np.ones(a.size, dtype=bool), infeasible=infeasible)
 
 
 def component_lp(
@@ -498,7 +524,9 @@ def audit(
         lp, _ = component_lp(
             rel, cells, fixed, rounding=rounding, hidden=hidden, by_column=by_column
         )
-        rg = component_ranges(lp, protection, n_check=cells.size, exact=exact)
+        rg = single_equation_ranges(lp) or component_ranges(
+            lp, protection, n_check=cells.size, exact=exact
+        )
         solves += lp.solves
         return rg
 

@@ -234,3 +234,51 @@ def test_batched_components_still_find_each_leak(batch, monkeypatch):
     assert failed[0] == pytest.approx((6, 6)) and failed[1] == pytest.approx((14, 14))
     assert failed[3] == pytest.approx((0, 3)) and failed[4] == pytest.approx((0, 3))
     assert report.infeasible_components == 1  # pair 2 alone, not its whole batch
+
+
+def test_single_equation_pinned_cell_fails():
+    # T = a + b with only a hidden: the closed-form path must find a pinned at T - b.
+    rel = build_relations(3, [{2: [0, 1]}])
+    hidden = np.array([True, False, False])
+    rep = audit(np.array([0, 4, 11]), rel, hidden)
+    assert not rep.ok and rep.lp_solves == 0
+    assert rep.failures == [(0, pytest.approx(7), pytest.approx(7))]
+
+
+def test_single_equation_narrow_total_fails():
+    # T = a + b + c with a and b hidden and T - c = 3 < protection 5: both span only [0, 3].
+    rel = build_relations(4, [{3: [0, 1, 2]}])
+    hidden = np.array([True, True, False, False])
+    rep = audit(np.array([0, 0, 9, 12]), rel, hidden)
+    assert rep.lp_solves == 0
+    assert sorted(rep.failures) == [(0, 0, pytest.approx(3)), (1, 0, pytest.approx(3))]
+    assert audit(np.array([0, 0, 2, 12]), rel, hidden).ok
+
+
+def test_single_equation_inconsistent_is_infeasible():
+    # Published parts exceed the published total: no attacker point exists, the audit says so.
+    rel = build_relations(4, [{3: [0, 1, 2]}])
+    hidden = np.array([True, True, False, False])
+    rep = audit(np.array([0, 0, 20, 12]), rel, hidden)
+    assert not rep.ok and rep.infeasible_components == 1
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_single_equation_closed_form_matches_brute_force(seed):
+    # One relation, random hidden sets on both sides (the total too): exact closed-form ranges
+    # equal the LP's, cell by cell.
+    rng = np.random.default_rng(seed)
+    parts = rng.integers(0, 9, 6)
+    values = np.r_[parts, parts.sum()].astype(float)
+    rel = build_relations(7, [{6: list(range(6))}])
+    hidden = rng.random(7) < 0.5
+    hidden[rng.integers(7)] = True
+    rep = audit(np.where(hidden, np.nan, values), rel, hidden, exact=True, protection=1e9)
+    assert rep.lp_solves == 0
+    got = {cell: (lo, hi) for cell, lo, hi in rep.failures}
+    want = brute_force(values, rel, hidden)
+    for cell, (lo, hi) in want.items():
+        if np.isinf(hi):
+            assert cell not in got  # unbounded: safe whatever the protection
+        else:
+            assert got[cell] == (pytest.approx(lo, abs=1e-6), pytest.approx(hi, abs=1e-6))
