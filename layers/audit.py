@@ -383,14 +383,31 @@ def component_lp(
         inside[var] = True
         eq_rows = _rows_within(eq, cols.eq, extra, eq_rows, inside)
         le_rows = _rows_within(le, cols.le, extra, le_rows, inside)
-    rest = np.ones(relations.n_cells, dtype=bool)
-    rest[var] = False
-    const = np.where(rest, fixed, 0.0)
-    a_eq, a_ub = eq[eq_rows], le[le_rows]
-    b_eq = -(a_eq @ const)
-    b_ub = -(a_ub @ const)
-    lp = ComponentLP(a_eq[:, var], b_eq, a_ub[:, var], b_ub, lower, upper)
+    a_eq, b_eq = _restricted(eq[eq_rows], var, fixed)
+    a_ub, b_ub = _restricted(le[le_rows], var, fixed)
+    lp = ComponentLP(a_eq, b_eq, a_ub, b_ub, lower, upper)
     return lp, var
+
+
+def _restricted(
+    rows: sp.csr_matrix, var: np.ndarray, fixed: np.ndarray
+) -> tuple[sp.csr_matrix, np.ndarray]:
+    """`rows` on the columns `var` only, and the right-hand side moving every other cell (a
+    constant, `fixed`) across. Costs the rows' entries, not the table's width (scipy's column
+    indexing of a wide matrix costs the width, once per component)."""
+    coo = rows.tocoo()
+    order = np.argsort(var, kind="stable")
+    sorted_var = var[order]
+    at = np.minimum(np.searchsorted(sorted_var, coo.col), max(var.size - 1, 0))
+    inside = sorted_var[at] == coo.col if var.size else np.zeros(coo.nnz, dtype=bool)
+    out = ~inside
+    rhs = -np.bincount(
+        coo.row[out], coo.data[out] * fixed[coo.col[out]], minlength=rows.shape[0]
+    ).astype(float)
+    a = sp.csr_matrix(
+        (coo.data[inside], (coo.row[inside], order[at[inside]])), shape=(rows.shape[0], var.size)
+    )
+    return a, rhs
 
 
 def columnwise(relations: Relations) -> Relations:
