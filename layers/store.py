@@ -96,15 +96,14 @@ def check_rows(rows: pd.DataFrame, duplicates: bool = True) -> pd.DataFrame:
 
 
 def _has_duplicates(rows: pd.DataFrame, key: list[str]) -> bool:
-    """Whether two rows share `key`: each column's codes folded into one int64 and sorted
-    (`DataFrame.duplicated` hashes every row: 400 MB more for a 6-million-row real store)."""
-    combined = np.zeros(len(rows), dtype=np.int64)
+    """Whether two rows share `key` (`DataFrame.duplicated` hashes every row: 400 MB more for a
+    6-million-row real store); a missing value is a value of its own."""
+    keys = {}
     for col in key:
         codes, uniques = pd.factorize(rows[col], use_na_sentinel=True)
-        combined *= len(uniques) + 1
-        combined += codes + 1  # a missing value (-1) is a value of its own
-    combined.sort()
-    return bool((combined[1:] == combined[:-1]).any())
+        keys[col] = (codes.astype(np.int64) + 1, len(uniques) + 1)
+    folded = np.sort(_fold(keys, key))
+    return bool((folded[1:] == folded[:-1]).any())
 
 
 SCHEMA = pa.schema(
@@ -136,13 +135,20 @@ def _sort_keys(table: pa.Table) -> dict[str, tuple[np.ndarray, int]]:
     return keys
 
 
+def _fold(keys: dict[str, tuple[np.ndarray, int]], order: list[str]) -> np.ndarray:
+    """Each row's key columns (integer codes, with their number of values) folded into one
+    int64, in the order of `order`: equal rows fold equal, and ranks sort as the columns do."""
+    combined = np.zeros(len(next(iter(keys.values()))[0]), dtype=np.int64)
+    for name in order:
+        codes, count = keys[name]
+        combined *= count
+        combined += codes
+    return combined
+
+
 def _sorted_index(keys: dict[str, tuple[np.ndarray, int]], order: list[str]) -> np.ndarray:
     """The rows' order sorted by `order`; repeated cells refused."""
-    combined = np.zeros(len(next(iter(keys.values()))[0]), dtype=np.int64)
-    for name in order:  # the keys folded into one int64
-        ranks, count = keys[name]
-        combined *= count
-        combined += ranks
+    combined = _fold(keys, order)
     index = np.argsort(combined)
     folded = combined[index]
     if (folded[1:] == folded[:-1]).any():

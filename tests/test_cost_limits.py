@@ -215,7 +215,7 @@ def test_budget_shared_through_redis_and_kept_per_process_without_it(
 ) -> None:
     # The unreachable Redis below pauses the response cache of the whole process (a class
     # attribute): restored at teardown so that later tests find their cache.
-    monkeypatch.setattr(http_cache._Outage, "until", http_cache._Outage.until)
+    monkeypatch.setattr(http_cache._outage, "until", http_cache._outage.until)
     shared = dict(redis_url=redis_url, cost_limit=(0.08, 60), cost_limit_total=None)
     host_a = _app(settings, **shared).test_client()
     host_b = _app(settings, **shared).test_client()

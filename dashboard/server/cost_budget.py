@@ -10,16 +10,14 @@ a pause, so an unreachable Redis costs one timeout per pause, not one per reques
 
 from __future__ import annotations
 
-import logging
 import math
 import threading
 import time
 from typing import Any, NamedTuple
 
-from dashboard.server.limits import REDIS_TIMEOUTS
+from dashboard.server.limits import REDIS_TIMEOUTS, OutagePause
 
 KEY_PREFIX = "cafcarto:cout:"
-OUTAGE_PAUSE_S = 5.0
 
 
 class Slot(NamedTuple):
@@ -109,20 +107,16 @@ class RedisBudgets:
         self.url = url
         self.fallback = fallback or MemoryBudgets()
         self._client: Any = None
-        self._outage_until = 0.0
+        self._outage = OutagePause("budgets de calcul")
 
     def _redis(self) -> Any | None:
-        if time.monotonic() < self._outage_until:
+        if self._outage.active():
             return None
         if self._client is None:
             import redis  # installed with the "redis" extra, as CAFCARTO_REDIS_URL needs
 
             self._client = redis.Redis.from_url(self.url, **REDIS_TIMEOUTS)
         return self._client
-
-    def _failed(self) -> None:
-        self._outage_until = time.monotonic() + OUTAGE_PAUSE_S
-        logging.getLogger(__name__).warning("budgets de calcul : Redis indisponible", exc_info=True)
 
     def spent(self, slots: list[Slot]) -> list[float]:
         client = self._redis()
@@ -131,7 +125,7 @@ class RedisBudgets:
                 values = client.mget([slot.key for slot in slots])
                 return [float(v) if v is not None else 0.0 for v in values]
             except Exception:  # an outage must fall back, never fail the request
-                self._failed()
+                self._outage.failed()
         return self.fallback.spent(slots)
 
     def charge(self, slots: list[Slot], seconds: float) -> None:
@@ -145,5 +139,5 @@ class RedisBudgets:
                 pipe.execute()
                 return
             except Exception:
-                self._failed()
+                self._outage.failed()
         self.fallback.charge(slots, seconds)

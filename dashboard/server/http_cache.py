@@ -15,14 +15,14 @@ from __future__ import annotations
 
 import hashlib
 import socket
-import time
 from collections.abc import Callable, Mapping
 from functools import wraps
 
-from flask import Flask, Response, current_app, g, request
+from flask import Flask, Response, g, request
 from flask_caching import Cache
 
 from dashboard.server.encoding import LONG_CACHE, REVALIDATE, client_accepts
+from dashboard.server.limits import OutagePause
 from layers.appdata import active_dir, current_data
 from layers.config import Settings
 
@@ -37,7 +37,6 @@ SKIPPED_HEADERS |= {"x-cafcarto-build", "x-cafcarto-instance", "x-cafcarto-cache
 REVALIDATION_HEADERS = ("Cache-Control", "Vary", "Last-Modified")
 # The shared cache (Redis) answers fast or not at all; after a failure, skipped for a pause.
 REDIS_TIMEOUT_S = 0.5
-OUTAGE_PAUSE_S = 5.0
 HOSTNAME = socket.gethostname()
 BUILD_HEADER = "X-Cafcarto-Build"
 INSTANCE_HEADER = "X-Cafcarto-Instance"
@@ -154,31 +153,17 @@ def response_key() -> str:
     return hashlib.sha256(raw.encode("utf-8")).hexdigest()
 
 
-class _Outage:
-    """After a failure of the shared cache, this process skips it for OUTAGE_PAUSE_S: an
-    unreachable Redis (a host down answers nothing, each call waits REDIS_TIMEOUT_S) costs one
-    wait per pause, not one per request."""
-
-    until = 0.0
-
-    @classmethod
-    def active(cls) -> bool:
-        return time.monotonic() < cls.until
-
-    @classmethod
-    def failed(cls) -> None:
-        cls.until = time.monotonic() + OUTAGE_PAUSE_S
-        current_app.logger.warning("cache de réponses indisponible", exc_info=True)
+_outage = OutagePause("cache de réponses")
 
 
 def _lookup() -> tuple[int, list[tuple[str, str]], bytes] | None:
     g.response_key = response_key()
-    if _Outage.active():
+    if _outage.active():
         return None
     try:
         return responses.get(g.response_key)
     except Exception:  # a Redis outage must slow the data routes, not break them
-        _Outage.failed()
+        _outage.failed()
         return None
 
 
@@ -226,9 +211,9 @@ def _store(resp: Response) -> None:
     key = g.get("response_key")
     if key and not g.get("response_from_cache") and len(body) <= MAX_CACHED_BYTES:
         headers = [(k, v) for k, v in resp.headers.items() if k.lower() not in SKIPPED_HEADERS]
-        if _Outage.active():
+        if _outage.active():
             return
         try:
             responses.set(key, (resp.status_code, headers, body))
         except Exception:
-            _Outage.failed()
+            _outage.failed()

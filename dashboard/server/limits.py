@@ -8,6 +8,9 @@ address, not the balancer's, is counted.
 
 from __future__ import annotations
 
+import logging
+import time
+
 from flask import Flask, Response
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -26,6 +29,23 @@ LIMITED_PREFIXES = {"/api/": ("rate_limit", "api"), "/export/": ("export_rate_li
 EXEMPT_RULES = ("/api/v1/openapi.json",)
 # An unreachable Redis (no answer at all) costs half a second, then the fallback.
 REDIS_TIMEOUTS = {"socket_timeout": 0.5, "socket_connect_timeout": 0.5}
+OUTAGE_PAUSE_S = 5.0
+
+
+class OutagePause:
+    """After a failed Redis call, this process leaves Redis aside for OUTAGE_PAUSE_S: an
+    unreachable Redis costs one timeout per pause, not one per request."""
+
+    def __init__(self, what: str) -> None:
+        self.what = what  # named in the log line
+        self.until = 0.0
+
+    def active(self) -> bool:
+        return time.monotonic() < self.until
+
+    def failed(self) -> None:
+        self.until = time.monotonic() + OUTAGE_PAUSE_S
+        logging.getLogger(__name__).warning("%s : Redis indisponible", self.what, exc_info=True)
 
 
 def storage_uri(settings: Settings) -> str:
