@@ -73,9 +73,12 @@ class ProgressBar:
         """Seconds left by the mean pace so far; None while there is no pace to go by."""
         return time_left(time.monotonic() - self.started, self.done, self.total)
 
+    def share(self) -> float:
+        """The share of the work done, which the bar fills and the percentage shows."""
+        return min(self.done / max(self.total, 1), 1.0)
+
     def text(self) -> str:
-        total = max(self.total, 1)
-        share = min(self.done / total, 1.0)
+        share = self.share()
         filled = int(round(share * WIDTH))
         unit = f" {self.unit}" if self.unit else ""
         parts = [
@@ -96,7 +99,7 @@ class ProgressBar:
                 self.stream.write("\r\x1b[K" + self.text())
                 self.stream.flush()
             return
-        quarter = int(4 * self.done / self.total) if self.total else 0
+        quarter = int(4 * self.share()) if self.total else 0
         if 0 < quarter < 4 and quarter > self._quarter:
             self._quarter = quarter
             self._line(self.text())

@@ -70,7 +70,8 @@ def test_two_processes_publish_the_same_rows_as_one(data, published) -> None:
 
 def test_secrecy_bar_counts_tables_and_estimates_by_weight() -> None:
     """One big table done of a big and ten small ones: the wait left is the small ones' weight
-    at the pace of the big one, not ten times a big table."""
+    at the pace of the big one, not ten times a big table, and the bar shows nine tenths of the
+    work done, not one table in eleven (9 %)."""
     import io
     import time
 
@@ -82,8 +83,11 @@ def test_secrecy_bar_counts_tables_and_estimates_by_weight() -> None:
     bar.add(90.0)
     assert bar.done == 1 and bar.total == 11
     assert 9.0 <= bar.remaining_s() < 12.0
+    assert "1/11 tableaux (90 %)" in out.getvalue()
+    for _ in range(10):
+        bar.add(1.0)
     bar.close()
-    assert "1/11 tableaux" in out.getvalue()
+    assert "11/11 tableaux (100 %)" in out.getvalue()
 
 
 def test_rates_are_hidden_with_their_numerator(published) -> None:
