@@ -7,7 +7,7 @@ the level's web geometry and vector tiles (feature id = row number), which the m
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -149,6 +149,14 @@ class TerritoryIndex:
     def name(self, level: str, code: str) -> str | None:
         row = self._row(level, code) if level in self.levels() else None
         return None if row is None else str(row["nom"])
+
+    def names(self, level: str, codes: Iterable[str]) -> dict[str, str]:
+        """code -> name of some territories of a level (unknown codes left out): a lookup by
+        position, not a 35,000-row index built per request."""
+        positions = self._positions(level)
+        found = {c: positions[c] for c in set(codes) if c in positions}
+        names = self.table(level)["nom"].take(list(found.values())).astype(str).tolist()
+        return dict(zip(found, names, strict=True))
 
     def bounds(self, territory: tuple[str, str]) -> list[float] | None:
         """[west, south, east, north] of a territory (from its full-resolution polygon)."""

@@ -102,3 +102,15 @@ def test_filter_options_built_once_per_build_equal_the_tables(data) -> None:
     assert all(o["label"].endswith(o["value"].split(":")[1] + ")") for o in first)
     first.clear()
     assert filter_options(index) == filter_options(TerritoryIndex(index.build_dir)) != []
+
+
+def test_names_by_code_equal_the_table(data) -> None:
+    """TerritoryIndex.names (the facilities' commune names): the table's name of each known
+    code, repeated codes once, unknown codes left out."""
+    index, _ = data
+    table = index.table("commune")
+    codes = table["code"].astype(str).tolist()
+    picked = [codes[-1], codes[0], codes[-1], "00000"]
+    expected = {c: str(n) for c, n in zip(codes, table["nom"], strict=True) if c in picked}
+    assert index.names("commune", picked) == expected and len(expected) == 2
+    assert index.names("commune", []) == {}
