@@ -58,7 +58,7 @@ Figure = dict[str, Any]
 
 
 @functools.cache
-def _template() -> dict[str, Any]:
+def template_json() -> dict[str, Any]:
     """The default template's JSON, as a new `go.Figure()` carries it (built once)."""
     return go.Figure().to_plotly_json()["layout"]["template"]
 
@@ -68,7 +68,7 @@ def _figure(data: list[dict[str, Any]], title: str, **layout: Any) -> Figure:
     return {
         "data": data,
         "layout": {
-            "template": _template(),
+            "template": template_json(),
             "title": {"text": title, "x": 0, "xanchor": "left", "font": {"size": 15}},
             "separators": ", ",  # decimal comma, space between thousands
             "font": {"family": FONT, "size": 12, "color": "#1e1e1e"},

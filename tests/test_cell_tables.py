@@ -117,3 +117,20 @@ def test_warm_loads_the_index_and_periods_without_duckdb(settings) -> None:
     assert "_neighbour_groups" in index.__dict__ and "_search_table" in index.__dict__
     assert info.store._availability is not None
     assert getattr(info.store._local, "con", None) is None
+
+
+def test_prefork_warm_loads_the_shared_objects_without_duckdb(settings) -> None:
+    """`cafcarto serve`'s master loads what every worker reads (provenance, facilities, the
+    filter's options, the Dash check's component classes) and still opens no DuckDB."""
+    from dashboard.app import create_app
+    from dashboard.server.prefork import warm_before_fork
+    from layers.appdata import EXTENSION
+
+    app = create_app(settings)
+    warm_before_fork(app)
+    data = app.server.extensions[EXTENSION]
+    info, index = data.store(), data.index()
+    assert info.store._provenance and "filter_options" in index._derived
+    assert data._facilities is not None
+    assert "niveau" in app._cafcarto_classes and "evolution-indicateur" in app._cafcarto_classes
+    assert getattr(info.store._local, "con", None) is None
