@@ -134,3 +134,21 @@ def test_prefork_warm_loads_the_shared_objects_without_duckdb(settings) -> None:
     assert data._facilities is not None
     assert "niveau" in app._cafcarto_classes and "evolution-indicateur" in app._cafcarto_classes
     assert getattr(info.store._local, "con", None) is None
+
+
+def test_small_layers_kept_equal_the_scan_and_stay_private(small_store: Path) -> None:
+    """A small level's layer is kept per process: the same frame as the scan each time, and a
+    caller changing its copy (views.layer does) changes nobody else's."""
+    folder = active_dir(small_store)
+    store, scan = Store(folder), Store(folder)
+    for (ind, level), periods in list(store.availability().items())[:40]:
+        expected = scan.query(
+            "SELECT code, valeur, statut FROM vc WHERE indicateur = ? AND niveau = ? "
+            "AND periode = ? ORDER BY code",
+            [ind, level, periods[-1]],
+        )
+        for _ in range(3):  # the scan, then the kept copy twice
+            got = store.layer(ind, level, periods[-1])
+            _same(got, expected)
+            got["statut"] = "altéré"
+    assert store._layers
