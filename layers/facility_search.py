@@ -98,9 +98,10 @@ def _address(address: object, commune: str, approximate: bool) -> str:
 
 def display_rows(sel: pd.DataFrame, index: TerritoryIndex, limit: int = 200) -> list[dict]:
     """Rows for a facilities table: name, type, address, commune name, places, distance."""
-    names = index.table("commune").set_index("code")["nom"]
+    head = sel.head(limit)
+    names = index.names("commune", head["commune"].astype(str).tolist())
     rows = []
-    for r in sel.head(limit).itertuples():
+    for r in head.itertuples():
         commune = _place_name(index, names.get(str(r.commune), str(r.commune)), r)
         places = facility_places(r.type, getattr(r, "places", None))
         distance = getattr(r, "distance_km", None)

@@ -200,6 +200,11 @@ def write_store(
     return meta
 
 
+# Layers of at most this many territories (EPCI: ~1,250) are kept per process, this many.
+KEPT_LAYER_ROWS = 2_000
+KEPT_LAYERS = 256
+
+
 class Store:
     """Read-only queries over a written store (one DuckDB connection per thread)."""
 
@@ -216,6 +221,7 @@ class Store:
         self._lock = threading.Lock()
         self._availability: dict[tuple[str, str], list[str]] | None = None
         self._provenance: dict[tuple[str, str, str], Provenance] | None = None
+        self._layers: dict[tuple[str, str, str], pd.DataFrame] = {}
         # Cells by territory, memory-mapped (written with the store): lookups instead of scans.
         self._tables = CellTables.open(self.folder) if cell_tables else None
 
@@ -238,12 +244,25 @@ class Store:
         return self._con().execute(sql, params or []).df()
 
     def layer(self, indicator: str, level: str, period: str) -> pd.DataFrame:
-        """Every territory of a level for one indicator and period: code, valeur, statut."""
-        return self.query(
+        """Every territory of a level for one indicator and period: code, valeur, statut.
+        A small level's (régions to EPCI) is kept: each DuckDB scan costs ~10 ms, asked by
+        every visit's API call; the caller gets its own copy."""
+        key = (indicator, level, period)
+        with self._lock:
+            kept = self._layers.get(key)
+        if kept is not None:
+            return kept.copy()
+        cells = self.query(
             "SELECT code, valeur, statut FROM vc WHERE indicateur = ? AND niveau = ? "
             "AND periode = ? ORDER BY code",
             [indicator, level, period],
         )
+        if len(cells) <= KEPT_LAYER_ROWS:
+            with self._lock:
+                self._layers[key] = cells.copy()
+                while len(self._layers) > KEPT_LAYERS:  # oldest first
+                    self._layers.pop(next(iter(self._layers)))
+        return cells
 
     def series(self, indicator: str, level: str, code: str) -> pd.DataFrame:
         """One territory's series: periode, valeur, statut (secrets stay gaps)."""

@@ -7,9 +7,11 @@ the level's web geometry and vector tiles (feature id = row number), which the m
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import pandas as pd
@@ -23,6 +25,7 @@ _ORDINAL = re.compile(r"\b(\d+)\s*(?:ere|er|eme|e)\b")
 # parts, found once at their own level).
 SEARCH_LEVELS = tuple(lv for lv in MAP_LEVELS if not LEVEL[lv].composite)
 
+T = TypeVar("T")
 _ATTRS = (
     "code",
     "nom",
@@ -54,6 +57,7 @@ class TerritoryIndex:
         self.build_dir = Path(build_dir)
         self._tables: dict[str, pd.DataFrame] = {}
         self._levels: list[str] | None = None
+        self._derived: dict[str, object] = {}
 
     def levels(self) -> list[str]:
         # A build folder never changes once published: look at its files once, not at every
@@ -70,6 +74,13 @@ class TerritoryIndex:
         for level in self.levels():
             self._positions(level)
         _ = self._neighbour_groups, self._search_table
+
+    def derived(self, key: str, make: Callable[[], T]) -> T:
+        """`make()` computed once for this build (a build never changes once published): answers
+        derived from the tables alone, such as the map filter's options, asked by every page."""
+        if key not in self._derived:
+            self._derived[key] = make()
+        return self._derived[key]  # type: ignore[return-value]
 
     def table(self, level: str) -> pd.DataFrame:
         """code, nom, parents..., population, area_km2, label point; row order = feature ids."""
@@ -138,6 +149,14 @@ class TerritoryIndex:
     def name(self, level: str, code: str) -> str | None:
         row = self._row(level, code) if level in self.levels() else None
         return None if row is None else str(row["nom"])
+
+    def names(self, level: str, codes: Iterable[str]) -> dict[str, str]:
+        """code -> name of some territories of a level (unknown codes left out): a lookup by
+        position, not a 35,000-row index built per request."""
+        positions = self._positions(level)
+        found = {c: positions[c] for c in set(codes) if c in positions}
+        names = self.table(level)["nom"].take(list(found.values())).astype(str).tolist()
+        return dict(zip(found, names, strict=True))
 
     def bounds(self, territory: tuple[str, str]) -> list[float] | None:
         """[west, south, east, north] of a territory (from its full-resolution polygon)."""

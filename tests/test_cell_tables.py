@@ -117,3 +117,38 @@ def test_warm_loads_the_index_and_periods_without_duckdb(settings) -> None:
     assert "_neighbour_groups" in index.__dict__ and "_search_table" in index.__dict__
     assert info.store._availability is not None
     assert getattr(info.store._local, "con", None) is None
+
+
+def test_prefork_warm_loads_the_shared_objects_without_duckdb(settings) -> None:
+    """`cafcarto serve`'s master loads what every worker reads (provenance, facilities, the
+    filter's options, the Dash check's component classes) and still opens no DuckDB."""
+    from dashboard.app import create_app
+    from dashboard.server.prefork import warm_before_fork
+    from layers.appdata import EXTENSION
+
+    app = create_app(settings)
+    warm_before_fork(app)
+    data = app.server.extensions[EXTENSION]
+    info, index = data.store(), data.index()
+    assert info.store._provenance and "filter_options" in index._derived
+    assert data._facilities is not None
+    assert "niveau" in app._cafcarto_classes and "evolution-indicateur" in app._cafcarto_classes
+    assert getattr(info.store._local, "con", None) is None
+
+
+def test_small_layers_kept_equal_the_scan_and_stay_private(small_store: Path) -> None:
+    """A small level's layer is kept per process: the same frame as the scan each time, and a
+    caller changing its copy (views.layer does) changes nobody else's."""
+    folder = active_dir(small_store)
+    store, scan = Store(folder), Store(folder)
+    for (ind, level), periods in list(store.availability().items())[:40]:
+        expected = scan.query(
+            "SELECT code, valeur, statut FROM vc WHERE indicateur = ? AND niveau = ? "
+            "AND periode = ? ORDER BY code",
+            [ind, level, periods[-1]],
+        )
+        for _ in range(3):  # the scan, then the kept copy twice
+            got = store.layer(ind, level, periods[-1])
+            _same(got, expected)
+            got["statut"] = "altéré"
+    assert store._layers

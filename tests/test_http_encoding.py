@@ -167,3 +167,21 @@ def test_map_payload_never_reaches_a_client_in_a_coding_it_refused(client, url: 
     assert not refused.headers["ETag"].endswith('-gz"')
     brotli_only = client.get(url, headers={"Accept-Encoding": "br"})
     assert brotli_only.headers.get("Content-Encoding") in (None, "br")
+
+
+def test_large_bodies_compressed_at_the_cheaper_levels() -> None:
+    """An answer of LARGE_BODY bytes or more (the all-commune CSV, built for each request) is
+    compressed at the cheaper levels, and reads back to the same bytes; smaller ones are not."""
+    import brotli
+
+    from dashboard.server import encoding
+
+    row = "69123;Lyon;commune;rsa;Foyers allocataires du RSA;2024-12;12 345;published\r\n"
+    large = (row * (encoding.LARGE_BODY // len(row) + 1)).encode()
+    small = large[: encoding.LARGE_BODY - 1]
+    br, gz = encoding.compress(large, "br"), encoding.compress(large, "gzip")
+    assert brotli.decompress(br) == large and gzip.decompress(gz) == large
+    assert br == brotli.compress(large, quality=encoding.LARGE_BROTLI_QUALITY)
+    assert gz == gzip.compress(large, encoding.LARGE_GZIP_LEVEL, mtime=0)
+    assert encoding.compress(small, "br") == brotli.compress(small, quality=encoding.BROTLI_QUALITY)
+    assert encoding.compress(small, "gzip") == gzip.compress(small, encoding.GZIP_LEVEL, mtime=0)

@@ -82,3 +82,35 @@ def test_profile_lookups_equal_the_queries(data) -> None:
             queried = neighbours(info.store, index, ind, level, code, prof.neighbours.period)
             assert prof.neighbours == queried
     assert checked > 200
+
+
+def test_filter_options_built_once_per_build_equal_the_tables(data) -> None:
+    """The map filter's options, kept per build: every région, département, Caf and EPCI of
+    the tables, sorted by code, and a caller changing its list changes nobody else's."""
+    from layers.options import FILTER_LEVELS, filter_options
+    from layers.territory_index import TerritoryIndex
+
+    index, _ = data
+    first = filter_options(index)
+    expected = [
+        f"{level}:{code}"
+        for level in FILTER_LEVELS
+        if level in index.levels()
+        for code in sorted(index.table(level)["code"].astype(str))
+    ]
+    assert [o["value"] for o in first] == expected and len(expected) > 3
+    assert all(o["label"].endswith(o["value"].split(":")[1] + ")") for o in first)
+    first.clear()
+    assert filter_options(index) == filter_options(TerritoryIndex(index.build_dir)) != []
+
+
+def test_names_by_code_equal_the_table(data) -> None:
+    """TerritoryIndex.names (the facilities' commune names): the table's name of each known
+    code, repeated codes once, unknown codes left out."""
+    index, _ = data
+    table = index.table("commune")
+    codes = table["code"].astype(str).tolist()
+    picked = [codes[-1], codes[0], codes[-1], "00000"]
+    expected = {c: str(n) for c, n in zip(codes, table["nom"], strict=True) if c in picked}
+    assert index.names("commune", picked) == expected and len(expected) == 2
+    assert index.names("commune", []) == {}

@@ -104,16 +104,17 @@ def data_route() -> Response:
     page = cells.iloc[query.offset : query.offset + query.limit].reset_index(drop=True)
     prov = info.store.provenance(query.ind.id, query.level, query.period)
     meta = ExportMeta.of(query.ind, query.level, query.period, info.notice, prov)
-    rows = export_rows(page, meta)
     if query.fmt == "json":
-        return json_response(data_json(query, info, index, rows, len(cells)))
+        return json_response(data_json(query, info, index, export_rows(page, meta), len(cells)))
     if query.fmt == "geojson":
         features = web_features(data, index, query.level)
+        rows = export_rows(page, meta)
         body = data_geojson(query, rows, page["fid"].tolist(), features, len(cells), meta)
     else:
         if query.offset + query.limit >= len(cells):  # last page: QPV 2024 without contour
             extra = listed_cells(info.store, index, query.ind.id, query.level, query.period)
-            rows = export_rows(with_uncontoured(page, extra), meta)
+            page = with_uncontoured(page, extra)
+        rows = export_rows(page, meta)
         body = to_csv(rows, meta) if query.fmt == "csv" else to_xlsx(rows, meta)
     resp = Response(body, content_type=MIME[query.fmt])
     resp.headers["Cache-Control"] = "no-cache"

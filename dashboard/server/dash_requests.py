@@ -44,14 +44,14 @@ def check_update_request(app: dash.Dash) -> Response | None:
     """The before_request hook: None for a body the renderer could send, else a French 400."""
     if request.method != "POST" or request.path != UPDATE_PATH:
         return None
-    problem = update_problem(request.get_data(cache=True), app.callback_map, _classes(app))
+    problem = update_problem(request.get_data(cache=True), app.callback_map, component_classes(app))
     if problem is None:
         return None
     current_app.logger.warning("requête Dash refusée (%s) : %s", request.remote_addr, problem)
     return error_response(problem, 400)
 
 
-def _classes(app: dash.Dash) -> dict[str, tuple[str, bool]]:
+def component_classes(app: dash.Dash) -> dict[str, tuple[str, bool]]:
     """The layout's component classes by id, read once per process (they never change with
     the build: only the values do)."""
     found = getattr(app, "_cafcarto_classes", None)

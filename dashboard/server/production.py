@@ -15,7 +15,7 @@ import gc
 
 from gunicorn.app.base import BaseApplication
 
-from layers.appdata import EXTENSION
+from dashboard.server.prefork import warm_before_fork
 from layers.config import Settings
 
 # A PDF profile or a whole-France Excel export takes seconds; 120 s covers the slowest with room.
@@ -78,7 +78,7 @@ class ProductionServer(BaseApplication):
         if self.cfg.preload_app:
             # The build's read-only tables loaded once here are shared by every worker; frozen
             # out of the collector, whose passes would otherwise copy their pages in each one.
-            self.dash_app.server.extensions[EXTENSION].warm()
+            warm_before_fork(self.dash_app)
             gc.freeze()
         return self.dash_app.server
 
