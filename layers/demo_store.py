@@ -31,6 +31,7 @@ from layers.provenance import MIN_ROUNDED_DENOMINATOR
 from layers.publish import (
     EXACT_ZONES,
     ZONE_LEVELS,
+    Table,
     Territories,
     build_table,
     linked_tables,
@@ -69,15 +70,29 @@ def suppressed_local(data: DemoData, period: int, rounded_from: int | None) -> b
     return _local(data, period) and not is_rounded_period(data.periods[period], rounded_from)
 
 
+# Per process, for `_DATA`: the territories (the same every period) and the relations of each
+# table, built once instead of once per job (most of a national job's time).
+_STRUCTURE: dict[bool, tuple[Territories, dict]] = {}
+
+
 def _territories(data: DemoData, period: int, local: bool | None = None) -> Territories:
     local = _local(data, period) if local is None else local
-    return territories(data, local=local, infra=ZONE_LEVELS)
+    if data is not _DATA:
+        return territories(data, local=local, infra=ZONE_LEVELS)
+    if local not in _STRUCTURE:
+        _STRUCTURE[local] = (territories(data, local=local, infra=ZONE_LEVELS), {})
+    return _STRUCTURE[local][0]
+
+
+def _table(job: Job | ZoneJob, local: bool) -> tuple[Territories, Table]:
+    """The job's territories and table, from this process's structure of `_DATA`."""
+    terr = _territories(_DATA, job.period, local)
+    cache = _STRUCTURE[local][1]
+    return terr, build_table(_DATA, terr, job.columns, job.period, local, relations_cache=cache)
 
 
 def _run(job: Job) -> tuple[Job, np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict]:
-    data = _DATA
-    terr = _territories(data, job.period, job.local)
-    table = build_table(data, terr, job.columns, job.period, job.local)
+    _, table = _table(job, job.local)
     hidden, stats = protect_table(table, min_households=job.min_households)
     return job, table.cell_terr, table.cell_col, table.values, hidden, stats
 
@@ -93,8 +108,7 @@ class ZoneJob:
 
 def _run_zones(job: ZoneJob) -> tuple:
     t = time.perf_counter()
-    terr = _territories(_DATA, job.period, True)
-    table = build_table(_DATA, terr, job.columns, job.period, True)
+    terr, table = _table(job, True)
     hidden, stats = protect_zones(table, terr, min_households=job.min_households)
     stats["seconds"] = time.perf_counter() - t
     return job, table.cell_terr, table.cell_col, table.values, hidden, stats
@@ -226,6 +240,9 @@ def publish_demo(
     `min_households` allocataires has every value of the period hidden."""
     global _DATA
     _DATA = data
+    _STRUCTURE.clear()
+    for local in (False, True):  # built before the workers fork, which inherit them
+        _territories(data, 0, local)
     wanted = [i for i, p in enumerate(data.periods) if periods is None or p in periods]
     jobs = [
         Job(p, cols, suppressed_local(data, p, rounded_from), min_households)

@@ -433,6 +433,26 @@ def _one_at_a_time(
             hi[j] = np.inf
 
 
+def _gather(indptr: np.ndarray, indices: np.ndarray, major: np.ndarray) -> np.ndarray:
+    """The minor indices of the `major` rows (CSR) or columns (CSC), concatenated: sparse
+    fancy indexing builds a whole matrix for what is only a list here."""
+    starts, ends = indptr[major], indptr[major + 1]
+    lengths = ends - starts
+    total = int(lengths.sum())
+    if not total:
+        return indices[:0]
+    offsets = np.repeat(starts - np.cumsum(lengths) + lengths, lengths)
+    return indices[offsets + np.arange(total)]
+
+
+def _members(n: int, picked: np.ndarray) -> np.ndarray:
+    """Sorted distinct values of `picked` (all in 0..n-1): a mark is much cheaper than a sort
+    when a national relation brings tens of thousands of cells."""
+    mark = np.zeros(n, dtype=bool)
+    mark[picked] = True
+    return np.flatnonzero(mark)
+
+
 class _Neighbourhood:
     """Cells within `radius` relations of a cell, and the min-cost LP that moves it."""
 
@@ -446,14 +466,19 @@ class _Neighbourhood:
         self.costs = costs
         self.members = np.diff(self.a.indptr)
 
+    def rows_of(self, cells: np.ndarray) -> np.ndarray:
+        """Relations naming any of `cells`, sorted."""
+        return _members(self.a.shape[0], _gather(self.by_cell.indptr, self.by_cell.indices, cells))
+
     def cells(self, j: int, radius: int, max_members: float = np.inf) -> np.ndarray:
         """Cells within `radius` relations of j, through relations of at most `max_members`
         cells: a national total would otherwise pull the whole table into a local repair."""
         cells = np.array([j])
         for _ in range(radius):
-            rows = np.unique(self.by_cell[:, cells].indices)
+            rows = self.rows_of(cells)
             rows = rows[self.members[rows] <= max_members]
-            cells = np.union1d(cells, self.a[rows].indices)
+            found = _gather(self.a.indptr, self.a.indices, rows)
+            cells = _members(self.a.shape[1], np.r_[cells, found])
         return cells
 
     def move(
@@ -472,7 +497,7 @@ class _Neighbourhood:
         hid = cells[hidden[cells]]
         pub = cells[~hidden[cells] & np.isfinite(self.costs[cells]) & (v[cells] > 0)]
         cols = np.r_[hid, pub]
-        rows = np.unique(self.by_cell[:, cols].indices)
+        rows = self.rows_of(cols)
         sub = self.a[rows][:, cols]
         m = sp.hstack([sub, -sub[:, hid.size :]], format="csr")
         is_eq = rows < self.n_eq
