@@ -15,6 +15,7 @@ import pandas as pd
 from layers.catalogue import CURATED
 from layers.config import DEFAULT_INFRA_MIN_HOUSEHOLDS
 from layers.demo import DEMO_NOTICE, DemoData
+from layers.demo_masks import HiddenMasks
 from layers.demo_regimes import (
     ROUNDED_FROM,
     ROUNDED_LEVELS,
@@ -168,24 +169,49 @@ def _execute(jobs: list, workers: int) -> list:
     return results
 
 
-def _protected_rows(data: DemoData, results: list, masks: dict, stats_all: dict) -> list:
+def _protected_rows(
+    data: DemoData, results: list, masks: HiddenMasks, stats_all: dict
+) -> list[pd.DataFrame]:
     """Rows of the secrecy tables, and the hidden mask of each (period, indicator)."""
     frames = []
     for job, cell_terr, cell_col, values, hidden, stats in results:
         terr = _territories(data, job.period, job.local)
+        frames.append(
+            _cell_rows(
+                job.columns, terr, data.periods[job.period], cell_terr, cell_col, values, hidden
+            )
+        )
         for k, ind in enumerate(job.columns):
             sel = cell_col == k
-            rows = _rows(ind, terr, cell_terr[sel], data.periods[job.period], values[sel])
-            rows["statut"] = np.where(hidden[sel], SECRET, PUBLISHED)
-            rows.loc[hidden[sel], "valeur"] = np.nan
-            frames.append(rows)
-            masks[(job.period, ind)] = pd.Series(
-                hidden[sel], index=pd.MultiIndex.from_arrays([rows["niveau"], rows["code"]])
-            )
+            masks.add((job.period, ind), terr, cell_terr[sel], hidden[sel])
         for key in ("cells", "primary", "secondary"):
             stats_all[key] += stats[key]
         stats_all["tables"] += 1
     return frames
+
+
+def _cell_rows(
+    columns: tuple[str, ...],
+    terr: Territories,
+    period: str,
+    cell_terr: np.ndarray,
+    cell_col: np.ndarray,
+    values: np.ndarray,
+    hidden: np.ndarray,
+) -> pd.DataFrame:
+    """Rows of a table's cells, column after column (a frame per table, not per column)."""
+    order = np.argsort(cell_col, kind="stable")
+    where, hide = cell_terr[order], hidden[order]
+    return pd.DataFrame(
+        {
+            "indicateur": np.asarray(columns, dtype=object)[cell_col[order]],
+            "niveau": terr.level[where],
+            "code": terr.code[where],
+            "periode": period,
+            "valeur": np.where(hide, np.nan, np.asarray(values[order], dtype=float)),
+            "statut": np.where(hide, SECRET, PUBLISHED),
+        }
+    )
 
 
 def _rows(ind: str, terr: Territories, where: np.ndarray, period: str, values) -> pd.DataFrame:
@@ -201,7 +227,7 @@ def _rows(ind: str, terr: Territories, where: np.ndarray, period: str, values) -
     )
 
 
-def _rounded_rows(data: DemoData, result: tuple, masks: dict, stats: dict) -> list:
+def _rounded_rows(data: DemoData, result: tuple, masks: HiddenMasks, stats: dict) -> list:
     """Local cells of a rounded period: every count rounded to its step; nothing hidden but
     the zones of fewer than `min_households` allocataires (and the zones protecting them)."""
     job, cell_terr, cell_col, values, hidden, zone_stats = result
@@ -210,18 +236,23 @@ def _rounded_rows(data: DemoData, result: tuple, masks: dict, stats: dict) -> li
     local = np.isin(terr.level[cell_terr], ROUNDED_LEVELS)
     for key in ("primary", "secondary"):
         stats[key] += zone_stats[key]
-    frames = []
+    rounded = np.asarray(values, dtype=float)
     for k, ind in enumerate(job.columns):
         sel = (cell_col == k) & local
-        rounded = round_to(values[sel], rounding_step(ind))
-        rows = _rows(ind, terr, cell_terr[sel], data.periods[p], rounded)
-        rows["statut"] = np.where(hidden[sel], SECRET, PUBLISHED)
-        rows.loc[hidden[sel], "valeur"] = np.nan
-        frames.append(rows)
-        index = pd.MultiIndex.from_arrays([rows["niveau"], rows["code"]])
-        mask = pd.Series(hidden[sel], index=index)
-        masks[(p, ind)] = pd.concat([masks[(p, ind)], mask]) if (p, ind) in masks else mask
-    return frames
+        rounded[sel] = round_to(rounded[sel], rounding_step(ind))
+        masks.add((p, ind), terr, cell_terr[sel], hidden[sel])
+    local = np.flatnonzero(local)
+    return [
+        _cell_rows(
+            job.columns,
+            terr,
+            data.periods[p],
+            cell_terr[local],
+            cell_col[local],
+            rounded[local],
+            hidden[local],
+        )
+    ]
 
 
 def publish_demo(
@@ -253,7 +284,7 @@ def publish_demo(
     rounded = [p for p in wanted if _local(data, p) and not suppressed_local(data, p, rounded_from)]
     zone_jobs = [ZoneJob(p, counts, min_households) for p in rounded]
     workers = workers or max(1, min(2, os.cpu_count() or 1))
-    masks: dict[tuple[int, str], pd.Series] = {}
+    masks = HiddenMasks()
     stats_all = {"cells": 0, "primary": 0, "secondary": 0, "seconds": 0.0, "tables": 0}
     t0 = time.perf_counter()
     results = _execute([*jobs, *zone_jobs], workers)
@@ -307,7 +338,9 @@ def _aggregates(data: DemoData, terr: Territories, per_commune: np.ndarray) -> n
     return out
 
 
-def _derived(data: DemoData, wanted: list[int], masks, rounded: list[int]) -> list[pd.DataFrame]:
+def _derived(
+    data: DemoData, wanted: list[int], masks: HiddenMasks, rounded: list[int]
+) -> list[pd.DataFrame]:
     """Amounts, rates and unprotected counts, masked from the counts they derive from."""
     frames: list[pd.DataFrame] = []
     for p in track(wanted, "valeurs dérivées", unit="périodes"):
@@ -319,10 +352,9 @@ class _PeriodCells:
     """What a reader sees of one period: the value of any count or denominator (rounded at the
     rounded levels of a rounded period, exact elsewhere) and the hidden mask of each count."""
 
-    def __init__(self, data: DemoData, p: int, masks, rounded: bool) -> None:
+    def __init__(self, data: DemoData, p: int, masks: HiddenMasks, rounded: bool) -> None:
         self.data, self.p, self.masks = data, p, masks
         self.terr = _territories(data, p)
-        self.index = pd.MultiIndex.from_arrays([self.terr.level, self.terr.code])
         self.nothing = np.zeros(len(self.terr), dtype=bool)
         self.at_rounded = np.isin(self.terr.level, ROUNDED_LEVELS) & rounded
         self.frames: list[pd.DataFrame] = []
@@ -336,11 +368,11 @@ class _PeriodCells:
         return self._hidden[ind]
 
     def _hidden_of(self, ind: str) -> np.ndarray:
-        mask = self.masks.get((self.p, ind))
+        mask = self.masks.over((self.p, ind), self.terr)
         if mask is None or not under_secrecy(ind):
             return self.nothing
         # A cell the secrecy tables did not cover (a zone without that count) stays hidden.
-        return mask.reindex(self.index, fill_value=True).to_numpy(dtype=bool)
+        return mask
 
     def value(self, name: str) -> np.ndarray:
         if name not in self._values:
@@ -379,7 +411,9 @@ class _PeriodCells:
         self.frames.append(rows)
 
 
-def _derived_period(data: DemoData, p: int, masks, rounded: bool) -> list[pd.DataFrame]:
+def _derived_period(
+    data: DemoData, p: int, masks: HiddenMasks, rounded: bool
+) -> list[pd.DataFrame]:
     """Amounts paid (hidden with their households), places (public) and rates."""
     cells = _PeriodCells(data, p, masks, rounded)
     for amount, count in DESCRIBES.items():
