@@ -93,8 +93,10 @@ def _table(job: Job | ZoneJob, local: bool) -> tuple[Territories, Table]:
 
 
 def _run(job: Job) -> tuple[Job, np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict]:
+    t = time.perf_counter()
     _, table = _table(job, job.local)
     hidden, stats = protect_table(table, min_households=job.min_households)
+    stats["seconds"] = time.perf_counter() - t
     return job, table.cell_terr, table.cell_col, table.values, hidden, stats
 
 
@@ -187,6 +189,10 @@ def _protected_rows(
         for key in ("cells", "primary", "secondary"):
             stats_all[key] += stats[key]
         stats_all["tables"] += 1
+        # Seconds of each kind of table (summed over both processes): the bar's weights.
+        kind = f"local_{len(job.columns)}_colonnes" if job.local else "national"
+        per_kind = stats_all.setdefault("tableaux_s", {})
+        per_kind[kind] = round(per_kind.get(kind, 0.0) + stats.get("seconds", 0.0), 1)
     return frames
 
 
