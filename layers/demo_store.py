@@ -452,21 +452,30 @@ def _whole_zones(rows: pd.DataFrame) -> pd.DataFrame:
     value published beside them would tell that the zone has at least the threshold's
     allocataires, i.e. why they are hidden (each secrecy table is protected alone; hiding
     more cells only widens what an attacker can infer)."""
-    place = ["niveau", "code", "periode"]
-    zone = rows["niveau"].isin(tuple(INFRA_KINDS))
-    alloc = rows[zone & (rows["indicateur"] == "allocataires") & (rows["statut"] == SECRET)]
-    keys = pd.MultiIndex.from_frame(alloc[place])
-    hit = zone & pd.MultiIndex.from_frame(rows[place]).isin(keys) & (rows["statut"] == PUBLISHED)
-    rows.loc[hit, "statut"] = SECRET
-    rows.loc[hit, "valeur"] = np.nan
+    zone = np.flatnonzero(rows["niveau"].isin(tuple(INFRA_KINDS)).to_numpy())
+    if not zone.size:
+        return rows
+    # Only the zones' rows, each place folded into one integer (no index over every row).
+    sub = rows.iloc[zone]
+    place = np.zeros(zone.size, dtype=np.int64)
+    for column in ("niveau", "code", "periode"):
+        codes, uniques = pd.factorize(sub[column])
+        place = place * len(uniques) + codes
+    status = sub["statut"].to_numpy()
+    alloc = (sub["indicateur"] == "allocataires").to_numpy() & (status == SECRET)
+    hit = zone[np.isin(place, place[alloc]) & (status == PUBLISHED)]
+    rows.loc[rows.index[hit], "statut"] = SECRET
+    rows.loc[rows.index[hit], "valeur"] = np.nan
     return rows
 
 
 def _not_applicable(data: DemoData, rows: pd.DataFrame) -> pd.DataFrame:
     """Cells of a benefit that did not exist yet (prime d'activité before 2016)."""
+    sel = np.zeros(len(rows), dtype=bool)
     for ind, mask in data.not_applicable.items():
         periods = [p for p, m in zip(data.periods, mask, strict=True) if m]
-        sel = rows["indicateur"].eq(ind) & rows["periode"].isin(periods)
-        rows.loc[sel, "statut"] = NOT_APPLICABLE
-        rows.loc[sel, "valeur"] = np.nan
+        sel |= (rows["indicateur"].eq(ind) & rows["periode"].isin(periods)).to_numpy()
+    # Set once: writing into a text column costs about the same for one row or a million.
+    rows.loc[sel, "statut"] = NOT_APPLICABLE
+    rows.loc[sel, "valeur"] = np.nan
     return rows
