@@ -56,6 +56,7 @@ def measure(geo: Path, periods: list[str] | None = None, workers: int | None = N
         "suppression_s": secret["seconds"],
         "zones_arrondies": secret.get("zones_arrondies", {}),
         "derivees_s": secret.get("derived_seconds"),
+        "tableaux_s": secret.get("tableaux_s", {}),
         "cells": written.get("cellules"),
         "zone_rows": zones,
         "log": lines,
@@ -73,6 +74,11 @@ def report(res: dict) -> str:
     out.append(
         f"dont secret par suppression {res['suppression_s']} s, zones des périodes arrondies "
         f"{res['zones_arrondies'].get('seconds')} s, valeurs dérivées {res['derivees_s']} s"
+    )
+    kinds = sorted(res["tableaux_s"].items(), key=lambda kv: -kv[1])
+    out.append(
+        "secret par type de tableau (s, sur les deux processus) : "
+        + ", ".join(f"{k} {v}" for k, v in kinds)
     )
     out.append(f"cellules : {res['cells']} ; lignes IRIS / QPV : {res['zone_rows']}")
     ratio = f"{res['store_s'] / STORE_BASELINE_S:.2f}".replace(".", ",")

@@ -15,6 +15,7 @@ import pandas as pd
 from layers.catalogue import CURATED
 from layers.config import DEFAULT_INFRA_MIN_HOUSEHOLDS
 from layers.demo import DEMO_NOTICE, DemoData
+from layers.demo_masks import HiddenMasks
 from layers.demo_regimes import (
     ROUNDED_FROM,
     ROUNDED_LEVELS,
@@ -31,6 +32,7 @@ from layers.provenance import MIN_ROUNDED_DENOMINATOR
 from layers.publish import (
     EXACT_ZONES,
     ZONE_LEVELS,
+    Table,
     Territories,
     build_table,
     linked_tables,
@@ -69,16 +71,32 @@ def suppressed_local(data: DemoData, period: int, rounded_from: int | None) -> b
     return _local(data, period) and not is_rounded_period(data.periods[period], rounded_from)
 
 
+# Per process, for `_DATA`: the territories (the same every period) and the relations of each
+# table, built once instead of once per job (most of a national job's time).
+_STRUCTURE: dict[bool, tuple[Territories, dict]] = {}
+
+
 def _territories(data: DemoData, period: int, local: bool | None = None) -> Territories:
     local = _local(data, period) if local is None else local
-    return territories(data, local=local, infra=ZONE_LEVELS)
+    if data is not _DATA:
+        return territories(data, local=local, infra=ZONE_LEVELS)
+    if local not in _STRUCTURE:
+        _STRUCTURE[local] = (territories(data, local=local, infra=ZONE_LEVELS), {})
+    return _STRUCTURE[local][0]
+
+
+def _table(job: Job | ZoneJob, local: bool) -> tuple[Territories, Table]:
+    """The job's territories and table, from this process's structure of `_DATA`."""
+    terr = _territories(_DATA, job.period, local)
+    cache = _STRUCTURE[local][1]
+    return terr, build_table(_DATA, terr, job.columns, job.period, local, relations_cache=cache)
 
 
 def _run(job: Job) -> tuple[Job, np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict]:
-    data = _DATA
-    terr = _territories(data, job.period, job.local)
-    table = build_table(data, terr, job.columns, job.period, job.local)
+    t = time.perf_counter()
+    _, table = _table(job, job.local)
     hidden, stats = protect_table(table, min_households=job.min_households)
+    stats["seconds"] = time.perf_counter() - t
     return job, table.cell_terr, table.cell_col, table.values, hidden, stats
 
 
@@ -93,8 +111,7 @@ class ZoneJob:
 
 def _run_zones(job: ZoneJob) -> tuple:
     t = time.perf_counter()
-    terr = _territories(_DATA, job.period, True)
-    table = build_table(_DATA, terr, job.columns, job.period, True)
+    terr, table = _table(job, True)
     hidden, stats = protect_zones(table, terr, min_households=job.min_households)
     stats["seconds"] = time.perf_counter() - t
     return job, table.cell_terr, table.cell_col, table.values, hidden, stats
@@ -161,24 +178,53 @@ def _execute(jobs: list, workers: int) -> list:
     return results
 
 
-def _protected_rows(data: DemoData, results: list, masks: dict, stats_all: dict) -> list:
+def _protected_rows(
+    data: DemoData, results: list, masks: HiddenMasks, stats_all: dict
+) -> list[pd.DataFrame]:
     """Rows of the secrecy tables, and the hidden mask of each (period, indicator)."""
     frames = []
     for job, cell_terr, cell_col, values, hidden, stats in results:
         terr = _territories(data, job.period, job.local)
+        frames.append(
+            _cell_rows(
+                job.columns, terr, data.periods[job.period], cell_terr, cell_col, values, hidden
+            )
+        )
         for k, ind in enumerate(job.columns):
             sel = cell_col == k
-            rows = _rows(ind, terr, cell_terr[sel], data.periods[job.period], values[sel])
-            rows["statut"] = np.where(hidden[sel], SECRET, PUBLISHED)
-            rows.loc[hidden[sel], "valeur"] = np.nan
-            frames.append(rows)
-            masks[(job.period, ind)] = pd.Series(
-                hidden[sel], index=pd.MultiIndex.from_arrays([rows["niveau"], rows["code"]])
-            )
+            masks.add((job.period, ind), terr, cell_terr[sel], hidden[sel])
         for key in ("cells", "primary", "secondary"):
             stats_all[key] += stats[key]
         stats_all["tables"] += 1
+        # Seconds of each kind of table (summed over both processes): the bar's weights.
+        kind = f"local_{len(job.columns)}_colonnes" if job.local else "national"
+        per_kind = stats_all.setdefault("tableaux_s", {})
+        per_kind[kind] = round(per_kind.get(kind, 0.0) + stats.get("seconds", 0.0), 1)
     return frames
+
+
+def _cell_rows(
+    columns: tuple[str, ...],
+    terr: Territories,
+    period: str,
+    cell_terr: np.ndarray,
+    cell_col: np.ndarray,
+    values: np.ndarray,
+    hidden: np.ndarray,
+) -> pd.DataFrame:
+    """Rows of a table's cells, column after column (a frame per table, not per column)."""
+    order = np.argsort(cell_col, kind="stable")
+    where, hide = cell_terr[order], hidden[order]
+    return pd.DataFrame(
+        {
+            "indicateur": np.asarray(columns, dtype=object)[cell_col[order]],
+            "niveau": terr.level[where],
+            "code": terr.code[where],
+            "periode": period,
+            "valeur": np.where(hide, np.nan, np.asarray(values[order], dtype=float)),
+            "statut": np.where(hide, SECRET, PUBLISHED),
+        }
+    )
 
 
 def _rows(ind: str, terr: Territories, where: np.ndarray, period: str, values) -> pd.DataFrame:
@@ -194,7 +240,7 @@ def _rows(ind: str, terr: Territories, where: np.ndarray, period: str, values) -
     )
 
 
-def _rounded_rows(data: DemoData, result: tuple, masks: dict, stats: dict) -> list:
+def _rounded_rows(data: DemoData, result: tuple, masks: HiddenMasks, stats: dict) -> list:
     """Local cells of a rounded period: every count rounded to its step; nothing hidden but
     the zones of fewer than `min_households` allocataires (and the zones protecting them)."""
     job, cell_terr, cell_col, values, hidden, zone_stats = result
@@ -203,18 +249,23 @@ def _rounded_rows(data: DemoData, result: tuple, masks: dict, stats: dict) -> li
     local = np.isin(terr.level[cell_terr], ROUNDED_LEVELS)
     for key in ("primary", "secondary"):
         stats[key] += zone_stats[key]
-    frames = []
+    rounded = np.asarray(values, dtype=float)
     for k, ind in enumerate(job.columns):
         sel = (cell_col == k) & local
-        rounded = round_to(values[sel], rounding_step(ind))
-        rows = _rows(ind, terr, cell_terr[sel], data.periods[p], rounded)
-        rows["statut"] = np.where(hidden[sel], SECRET, PUBLISHED)
-        rows.loc[hidden[sel], "valeur"] = np.nan
-        frames.append(rows)
-        index = pd.MultiIndex.from_arrays([rows["niveau"], rows["code"]])
-        mask = pd.Series(hidden[sel], index=index)
-        masks[(p, ind)] = pd.concat([masks[(p, ind)], mask]) if (p, ind) in masks else mask
-    return frames
+        rounded[sel] = round_to(rounded[sel], rounding_step(ind))
+        masks.add((p, ind), terr, cell_terr[sel], hidden[sel])
+    local = np.flatnonzero(local)
+    return [
+        _cell_rows(
+            job.columns,
+            terr,
+            data.periods[p],
+            cell_terr[local],
+            cell_col[local],
+            rounded[local],
+            hidden[local],
+        )
+    ]
 
 
 def publish_demo(
@@ -233,6 +284,9 @@ def publish_demo(
     `min_households` allocataires has every value of the period hidden."""
     global _DATA
     _DATA = data
+    _STRUCTURE.clear()
+    for local in (False, True):  # built before the workers fork, which inherit them
+        _territories(data, 0, local)
     wanted = [i for i, p in enumerate(data.periods) if periods is None or p in periods]
     jobs = [
         Job(p, cols, suppressed_local(data, p, rounded_from), min_households)
@@ -243,7 +297,7 @@ def publish_demo(
     rounded = [p for p in wanted if _local(data, p) and not suppressed_local(data, p, rounded_from)]
     zone_jobs = [ZoneJob(p, counts, min_households) for p in rounded]
     workers = workers or max(1, min(2, os.cpu_count() or 1))
-    masks: dict[tuple[int, str], pd.Series] = {}
+    masks = HiddenMasks()
     stats_all = {"cells": 0, "primary": 0, "secondary": 0, "seconds": 0.0, "tables": 0}
     t0 = time.perf_counter()
     results = _execute([*jobs, *zone_jobs], workers)
@@ -297,7 +351,9 @@ def _aggregates(data: DemoData, terr: Territories, per_commune: np.ndarray) -> n
     return out
 
 
-def _derived(data: DemoData, wanted: list[int], masks, rounded: list[int]) -> list[pd.DataFrame]:
+def _derived(
+    data: DemoData, wanted: list[int], masks: HiddenMasks, rounded: list[int]
+) -> list[pd.DataFrame]:
     """Amounts, rates and unprotected counts, masked from the counts they derive from."""
     frames: list[pd.DataFrame] = []
     for p in track(wanted, "valeurs dérivées", unit="périodes"):
@@ -309,10 +365,9 @@ class _PeriodCells:
     """What a reader sees of one period: the value of any count or denominator (rounded at the
     rounded levels of a rounded period, exact elsewhere) and the hidden mask of each count."""
 
-    def __init__(self, data: DemoData, p: int, masks, rounded: bool) -> None:
+    def __init__(self, data: DemoData, p: int, masks: HiddenMasks, rounded: bool) -> None:
         self.data, self.p, self.masks = data, p, masks
         self.terr = _territories(data, p)
-        self.index = pd.MultiIndex.from_arrays([self.terr.level, self.terr.code])
         self.nothing = np.zeros(len(self.terr), dtype=bool)
         self.at_rounded = np.isin(self.terr.level, ROUNDED_LEVELS) & rounded
         self.frames: list[pd.DataFrame] = []
@@ -326,11 +381,11 @@ class _PeriodCells:
         return self._hidden[ind]
 
     def _hidden_of(self, ind: str) -> np.ndarray:
-        mask = self.masks.get((self.p, ind))
+        mask = self.masks.over((self.p, ind), self.terr)
         if mask is None or not under_secrecy(ind):
             return self.nothing
         # A cell the secrecy tables did not cover (a zone without that count) stays hidden.
-        return mask.reindex(self.index, fill_value=True).to_numpy(dtype=bool)
+        return mask
 
     def value(self, name: str) -> np.ndarray:
         if name not in self._values:
@@ -369,7 +424,9 @@ class _PeriodCells:
         self.frames.append(rows)
 
 
-def _derived_period(data: DemoData, p: int, masks, rounded: bool) -> list[pd.DataFrame]:
+def _derived_period(
+    data: DemoData, p: int, masks: HiddenMasks, rounded: bool
+) -> list[pd.DataFrame]:
     """Amounts paid (hidden with their households), places (public) and rates."""
     cells = _PeriodCells(data, p, masks, rounded)
     for amount, count in DESCRIBES.items():
@@ -402,21 +459,30 @@ def _whole_zones(rows: pd.DataFrame) -> pd.DataFrame:
     value published beside them would tell that the zone has at least the threshold's
     allocataires, i.e. why they are hidden (each secrecy table is protected alone; hiding
     more cells only widens what an attacker can infer)."""
-    place = ["niveau", "code", "periode"]
-    zone = rows["niveau"].isin(tuple(INFRA_KINDS))
-    alloc = rows[zone & (rows["indicateur"] == "allocataires") & (rows["statut"] == SECRET)]
-    keys = pd.MultiIndex.from_frame(alloc[place])
-    hit = zone & pd.MultiIndex.from_frame(rows[place]).isin(keys) & (rows["statut"] == PUBLISHED)
-    rows.loc[hit, "statut"] = SECRET
-    rows.loc[hit, "valeur"] = np.nan
+    zone = np.flatnonzero(rows["niveau"].isin(tuple(INFRA_KINDS)).to_numpy())
+    if not zone.size:
+        return rows
+    # Only the zones' rows, each place folded into one integer (no index over every row).
+    sub = rows.iloc[zone]
+    place = np.zeros(zone.size, dtype=np.int64)
+    for column in ("niveau", "code", "periode"):
+        codes, uniques = pd.factorize(sub[column])
+        place = place * len(uniques) + codes
+    status = sub["statut"].to_numpy()
+    alloc = (sub["indicateur"] == "allocataires").to_numpy() & (status == SECRET)
+    hit = zone[np.isin(place, place[alloc]) & (status == PUBLISHED)]
+    rows.loc[rows.index[hit], "statut"] = SECRET
+    rows.loc[rows.index[hit], "valeur"] = np.nan
     return rows
 
 
 def _not_applicable(data: DemoData, rows: pd.DataFrame) -> pd.DataFrame:
     """Cells of a benefit that did not exist yet (prime d'activité before 2016)."""
+    sel = np.zeros(len(rows), dtype=bool)
     for ind, mask in data.not_applicable.items():
         periods = [p for p, m in zip(data.periods, mask, strict=True) if m]
-        sel = rows["indicateur"].eq(ind) & rows["periode"].isin(periods)
-        rows.loc[sel, "statut"] = NOT_APPLICABLE
-        rows.loc[sel, "valeur"] = np.nan
+        sel |= (rows["indicateur"].eq(ind) & rows["periode"].isin(periods)).to_numpy()
+    # Set once: writing into a text column costs about the same for one row or a million.
+    rows.loc[sel, "statut"] = NOT_APPLICABLE
+    rows.loc[sel, "valeur"] = np.nan
     return rows

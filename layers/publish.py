@@ -155,15 +155,31 @@ class Table:
 
 
 def build_table(
-    data: DemoData, terr: Territories, columns: tuple[str, ...], period: int, local: bool
+    data: DemoData,
+    terr: Territories,
+    columns: tuple[str, ...],
+    period: int,
+    local: bool,
+    *,
+    relations_cache: dict | None = None,
 ) -> Table:
-    """Cells and relations of `columns` at period index `period`."""
+    """Cells and relations of `columns` at period index `period`.
+
+    `relations_cache` (one per `data` and `terr`) keeps the relations of each table: they
+    depend only on which cells exist, the same every month, and building them is most of the
+    time of a national table."""
     annual = {int(p): i for i, p in enumerate(data.annual_index)}
     values, present = _cell_values(data, terr, columns, period, local, annual)
     index = np.full(present.shape, -1)
     index[present] = np.arange(int(present.sum()))
     cell_terr, cell_col = np.nonzero(present)
-    relations = _relations(data, terr, columns, index, local)
+    cached = (relations_cache or {}).get((columns, local))
+    if cached is not None and np.array_equal(cached[0], present):
+        relations = cached[1]
+    else:
+        relations = _relations(data, terr, columns, index, local)
+        if relations_cache is not None:
+            relations_cache[(columns, local)] = (present, relations)
     alloc = _aggregate(terr, data.counts["allocataires"][:, period].astype(np.int64), local)
     for name, rows in terr.zone_rows.items():
         zones_vals = _zone_values(data, name, "allocataires", period, annual)

@@ -238,6 +238,23 @@ def recoverable(
 # --- interval check and repair --------------------------------------------------------------
 
 
+def _column_classes(a: sp.csc_matrix, cols: np.ndarray) -> np.ndarray:
+    """Class of each of `cols` (columns of `a`): the same class for exactly the same stored
+    rows and signs, compared column length by column length as rows of one array."""
+    ptr = a.indptr
+    nnz = ptr[cols + 1] - ptr[cols]
+    label = np.zeros(cols.size, dtype=np.int64)
+    next_label = 0
+    for k in np.unique(nnz):
+        sel = np.flatnonzero(nnz == k)
+        at = ptr[cols[sel]][:, None] + np.arange(k)
+        keys = np.c_[a.indices[at].astype(float), a.data[at]]
+        _, inverse = np.unique(keys, axis=0, return_inverse=True)
+        label[sel] = next_label + inverse.ravel()
+        next_label += int(inverse.max()) + 1 if sel.size else 0
+    return label
+
+
 def _class_witnesses(
     a: sp.csc_matrix,
     values: np.ndarray,
@@ -249,21 +266,19 @@ def _class_witnesses(
     """Hidden cells with exactly the same relations (same rows, same signs) form a class: moving
     +t on one and -t on another keeps every relation, so each member ranges over [0, S], S the
     class's hidden sum. Free, and proves most cells of a single-column table. In place."""
-    groups: dict[bytes, list[int]] = {}
-    ptr, ind, dat = a.indptr, a.indices, a.data
-    for j in np.flatnonzero(hidden):
-        key = ind[ptr[j] : ptr[j + 1]].tobytes() + dat[ptr[j] : ptr[j + 1]].tobytes()
-        groups.setdefault(key, []).append(int(j))
-    for members in groups.values():
-        if len(members) < 2:
-            continue
-        s = values[members].sum()
-        if s >= protection - TOL:
-            wlo[members] = np.minimum(wlo[members], 0.0)
-            whi[members] = np.maximum(whi[members], s)
+    cells = np.flatnonzero(hidden)
+    if not cells.size:
+        return
+    label = _column_classes(a, cells)
+    size = np.bincount(label)
+    total = np.bincount(label, weights=values[cells])
+    ok = (size[label] >= 2) & (total[label] >= protection - TOL)
+    members = cells[ok]
+    wlo[members] = np.minimum(wlo[members], 0.0)
+    whi[members] = np.maximum(whi[members], total[label[ok]])
 
 
-def _find(parent: np.ndarray, i: int) -> int:
+def _find(parent: list[int], i: int) -> int:
     while parent[i] != i:
         parent[i] = parent[parent[i]]
         i = parent[i]
@@ -275,20 +290,26 @@ def _blocks(m: sp.csr_matrix, cap: int) -> np.ndarray:
     first (a breakdown, an EPCI, then a département...) while a block stays within `cap` cells,
     so a block is a natural sub-table of the hierarchy. Deterministic."""
     n = m.shape[1]
-    parent = np.arange(n)
-    size = np.ones(n, dtype=int)
+    parent = list(range(n))  # Python lists: scalar access to numpy arrays is several times slower
+    size = [1] * n
     nh = np.diff(m.indptr)
-    for r in np.lexsort((np.arange(m.shape[0]), nh)):
-        if nh[r] < 2 or nh[r] > cap:
-            continue
-        roots = sorted({_find(parent, int(x)) for x in m.indices[m.indptr[r] : m.indptr[r + 1]]})
-        total = int(size[roots].sum())
+    order = np.lexsort((np.arange(m.shape[0]), nh))
+    order = order[(nh[order] >= 2) & (nh[order] <= cap)]
+    ptr, ind = m.indptr.tolist(), m.indices.tolist()
+    for r in order.tolist():
+        roots = sorted({_find(parent, x) for x in ind[ptr[r] : ptr[r + 1]]})
+        total = sum(size[x] for x in roots)
         if len(roots) == 1 or total > cap:
             continue
         for x in roots[1:]:
             parent[x] = roots[0]
         size[roots[0]] = total
-    roots = np.array([_find(parent, i) for i in range(n)], dtype=int)
+    roots = np.array(parent, dtype=int)
+    while True:  # every cell to its root (the merges above kept roots at the top)
+        up = roots[roots]
+        if np.array_equal(up, roots):
+            break
+        roots = up
     return np.unique(roots, return_inverse=True)[1] if n else roots
 
 
@@ -433,6 +454,26 @@ def _one_at_a_time(
             hi[j] = np.inf
 
 
+def _gather(indptr: np.ndarray, indices: np.ndarray, major: np.ndarray) -> np.ndarray:
+    """The minor indices of the `major` rows (CSR) or columns (CSC), concatenated: sparse
+    fancy indexing builds a whole matrix for what is only a list here."""
+    starts, ends = indptr[major], indptr[major + 1]
+    lengths = ends - starts
+    total = int(lengths.sum())
+    if not total:
+        return indices[:0]
+    offsets = np.repeat(starts - np.cumsum(lengths) + lengths, lengths)
+    return indices[offsets + np.arange(total)]
+
+
+def _members(n: int, picked: np.ndarray) -> np.ndarray:
+    """Sorted distinct values of `picked` (all in 0..n-1): a mark is much cheaper than a sort
+    when a national relation brings tens of thousands of cells."""
+    mark = np.zeros(n, dtype=bool)
+    mark[picked] = True
+    return np.flatnonzero(mark)
+
+
 class _Neighbourhood:
     """Cells within `radius` relations of a cell, and the min-cost LP that moves it."""
 
@@ -446,14 +487,19 @@ class _Neighbourhood:
         self.costs = costs
         self.members = np.diff(self.a.indptr)
 
+    def rows_of(self, cells: np.ndarray) -> np.ndarray:
+        """Relations naming any of `cells`, sorted."""
+        return _members(self.a.shape[0], _gather(self.by_cell.indptr, self.by_cell.indices, cells))
+
     def cells(self, j: int, radius: int, max_members: float = np.inf) -> np.ndarray:
         """Cells within `radius` relations of j, through relations of at most `max_members`
         cells: a national total would otherwise pull the whole table into a local repair."""
         cells = np.array([j])
         for _ in range(radius):
-            rows = np.unique(self.by_cell[:, cells].indices)
+            rows = self.rows_of(cells)
             rows = rows[self.members[rows] <= max_members]
-            cells = np.union1d(cells, self.a[rows].indices)
+            found = _gather(self.a.indptr, self.a.indices, rows)
+            cells = _members(self.a.shape[1], np.r_[cells, found])
         return cells
 
     def move(
@@ -472,7 +518,7 @@ class _Neighbourhood:
         hid = cells[hidden[cells]]
         pub = cells[~hidden[cells] & np.isfinite(self.costs[cells]) & (v[cells] > 0)]
         cols = np.r_[hid, pub]
-        rows = np.unique(self.by_cell[:, cols].indices)
+        rows = self.rows_of(cols)
         sub = self.a[rows][:, cols]
         m = sp.hstack([sub, -sub[:, hid.size :]], format="csr")
         is_eq = rows < self.n_eq

@@ -159,3 +159,26 @@ def test_store_fingerprint_covers_exactly_what_builds_the_store() -> None:
     assert set(out) <= hashed, set(out) - hashed
     assert {"secrecy", "demo", "store"} <= hashed
     assert not {"views", "profile", "map_payload", "export_tables"} & hashed
+
+
+def test_hidden_masks_read_pieces_over_other_territories(data) -> None:
+    """A rounded period's mask comes in two pieces (national levels, then local ones): read over
+    the local territories, each territory gets its own piece's flag, and one no piece covers
+    reads hidden."""
+    from layers.demo_masks import HiddenMasks
+
+    national = territories(data, local=False)
+    local = territories(data, local=True)
+    masks = HiddenMasks()
+    assert masks.over((0, "rsa"), local) is None
+    flags = np.arange(len(national)) % 2 == 0
+    masks.add((0, "rsa"), national, np.arange(len(national)), flags)
+    communes = np.flatnonzero(local.level == "commune")
+    masks.add((0, "rsa"), local, communes[1:], np.zeros(communes.size - 1, dtype=bool))
+    got = masks.over((0, "rsa"), local)
+    keys = list(zip(local.level, local.code, strict=True))
+    for i, key in enumerate(zip(national.level, national.code, strict=True)):
+        assert got[keys.index(key)] == flags[i]
+    assert got[communes[0]] and not got[communes[1:]].any()
+    assert got[local.level == "epci"].all()  # no piece covers the EPCI
+    assert (0, "rsa") in masks and (1, "rsa") not in masks
