@@ -286,6 +286,7 @@
       level: level, parts: [], classes: null, payload: null, hovered: null,
       dense: (spec.effectif || 0) > DENSE_FEATURES, detail: spec.detail || null,
       zoomDetail: spec.zoom_detail || 7, detailAdded: false, colours: spec.couleurs || [],
+      namesUrl: spec.noms || null, names: null, nameTable: null,
     };
     const tiles = spec.tuiles ? { url: spec.tuiles, maxzoom: spec.tuiles_maxzoom } : null;
     if (tiles) entry.detail = null; // tiles carry every zoom's geometry
@@ -712,10 +713,38 @@
     select(entry, e.features && e.features[0]);
   }
 
+  // Codes and names of a level's features by feature id (/geo/<level>-noms.json): the vector
+  // tiles carry ids only. Fetched once per level and build, after the first draw or at the
+  // first hover or click; a GeoJSON source (no tiles) still has them in its properties.
+  function levelNames(entry) {
+    if (!entry.names) {
+      entry.names = !entry.namesUrl ? Promise.resolve(null) : fetch(entry.namesUrl)
+        .then(function (r) { return r.ok ? r.json() : null; })
+        .then(function (body) { entry.nameTable = body; return body; })
+        .catch(function () { entry.names = null; return null; });
+    }
+    return entry.names;
+  }
+
+  // {code, nom} of feature `f` of `entry`'s level, or null while the names are not in.
+  function identify(entry, f) {
+    const p = f && f.properties;
+    if (p && p.code) return { code: p.code, nom: p.nom };
+    const t = entry.nameTable;
+    if (!t || !f || f.id === undefined || f.id === null || !(f.id < t.codes.length)) return null;
+    return { code: t.codes[f.id], nom: t.noms[f.id] };
+  }
+
   // A click on a territory, on the main map or an inset, selects it.
   function select(entry, f) {
-    if (!f || !f.properties || !f.properties.code) return;
-    const value = entry.level + ":" + f.properties.code;
+    const who = identify(entry, f);
+    if (!who) {
+      if (f && !entry.nameTable) {
+        levelNames(entry).then(function (t) { if (t) select(entry, f); });
+      }
+      return;
+    }
+    const value = entry.level + ":" + who.code;
     state.root.dataset.selection = value;
     if (window.dash_clientside && window.dash_clientside.set_props) {
       window.dash_clientside.set_props("selection-territoire", { data: value });
@@ -798,9 +827,17 @@
   function showTip(entry, f, x, y) {
     const p = entry.payload;
     const tip = state.ui.tooltip;
+    const who = identify(entry, f);
+    if (!who) {
+      // Names not in yet: shown as soon as they are, if the pointer is still there.
+      const hovered = entry.hovered;
+      levelNames(entry).then(function (t) {
+        if (t && tip.style.display === "block" && entry.hovered === hovered) showTip(entry, f, x, y);
+      });
+    }
     tip.innerHTML = "";
-    el("div", "cafmap-tip-name", tip).textContent = f.properties.nom;
-    el("div", "cafmap-tip-code", tip).textContent = f.properties.code;
+    el("div", "cafmap-tip-name", tip).textContent = who ? who.nom : "…";
+    el("div", "cafmap-tip-code", tip).textContent = who ? who.code : "";
     if (p) {
       const v = p.valeurs[f.id];
       const c = entry.classes ? entry.classes[f.id] : -9;
@@ -896,6 +933,7 @@
     mark("applied");
     const t3 = await idle(map);
     mark("idle");
+    levelNames(entry); // for the tooltip and the click, once the map is drawn
     if (seq === state.seq) setStatus("");
     // Département borders over communes: added once the communes are drawn, so that their
     // tiling does not delay the first draw (one MapLibre worker handles all GeoJSON sources).
@@ -978,6 +1016,15 @@
     render: render,
     fitZone: fitZone,
     view: currentView,
+    // {code, nom} of a feature id of a level, once its names are in (tests, benchmarks).
+    identify: function (level, id) {
+      const entry = state.levels[level];
+      return entry ? identify(entry, { id: id }) : null;
+    },
+    names: function (level) {
+      const entry = state.levels[level];
+      return entry ? levelNames(entry) : Promise.resolve(null);
+    },
     idle: function () { return state.map ? idle(state.map) : Promise.resolve(null); },
   };
 

@@ -39,9 +39,12 @@ const part = inset && inset.parts[level];
 if (!part || !part.ids || !part.ids.length) return null;
 const entry = window.cafmap.state.levels[level];
 const seen = inset.map.queryRenderedFeatures({layers: [part.layers[0]]});
-return seen.map(f => [f.properties.code,
+// Codes come from the level's names by feature id (the tiles carry ids only).
+window.cafmap.names(level);
+const rows = seen.map(f => [(window.cafmap.identify(level, f.id) || {}).code,
   inset.map.getFeatureState({source: part.source, sourceLayer: part.sourceLayer, id: f.id}).c,
   entry.classes[f.id]]);
+return rows.every(r => r[0]) ? rows : null;
 """
 
 
@@ -126,7 +129,7 @@ def test_clicking_an_inset_territory_selects_it(live_app, browser) -> None:
         """
         const inset = window.cafmap.state.insets.find(i => i.code === '972');
         const f = inset.map.queryRenderedFeatures({layers: ['fill-commune']})
-          .find(x => x.properties.code === '97209');
+          .find(x => (window.cafmap.identify('commune', x.id) || {}).code === '97209');
         const p = inset.map.project([-61.0742, 14.6161]);
         const c = inset.map.getCanvas();
         return f ? [p.x - c.clientWidth / 2, p.y - c.clientHeight / 2] : null;
