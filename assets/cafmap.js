@@ -287,6 +287,8 @@
       dense: (spec.effectif || 0) > DENSE_FEATURES, detail: spec.detail || null,
       zoomDetail: spec.zoom_detail || 7, detailAdded: false, colours: spec.couleurs || [],
       namesUrl: spec.noms || null, names: null, nameTable: null,
+      // The circles' points are a layer of the level's tiles (build's tiles format 2).
+      tilePoints: !!(spec.tuiles && spec.tuiles_points),
     };
     const tiles = spec.tuiles ? { url: spec.tuiles, maxzoom: spec.tuiles_maxzoom } : null;
     if (tiles) entry.detail = null; // tiles carry every zoom's geometry
@@ -444,6 +446,10 @@
       if (map.getLayer(id)) map.setLayoutProperty(id, "visibility", "none");
       return Promise.resolve();
     }
+    if (entry.tilePoints) {
+      showTileCircles(map, entry, payload.rayons);
+      return Promise.resolve();
+    }
     const src = "pts-" + entry.level;
     const url = state.lastSpec.points || entry.points;
     return levelPoints(url).then(function (points) {
@@ -457,6 +463,45 @@
     return !!spec.points && /[?&]representation=cercles/.test(spec.valeurs || "");
   }
 
+  const POINTS_LAYER = "points"; // the label points' layer of a level's tiles (geodata/tiles.py)
+
+  function circlePaint(radius) {
+    return {
+      "circle-radius": radius,
+      "circle-color": "rgba(196, 78, 12, 0.55)",
+      "circle-stroke-color": "#6b2a05",
+      "circle-stroke-width": 0.8,
+    };
+  }
+
+  // Radii into feature state `r` of the points `ids` (all when null) of `target`'s source.
+  function setRadii(map, target, rayons, ids) {
+    const st = { r: 0 };
+    for (let k = 0, n = ids ? ids.length : rayons.length; k < n; k++) {
+      const i = ids ? ids[k] : k;
+      target.id = i;
+      st.r = rayons[i] === null || rayons[i] === undefined ? 0 : rayons[i];
+      map.setFeatureState(target, st);
+    }
+  }
+
+  // The circle layer of a level over the `points` layer of its own tiles (added once): no
+  // source of its own, so no GeoJSON for the worker to index before the first polygon tile.
+  function showTileCircles(map, entry, rayons) {
+    const id = "cercles-" + entry.level;
+    const src = sourceId(entry.level);
+    if (!map.getLayer(id)) {
+      map.addLayer({
+        id: id, type: "circle", source: src, "source-layer": POINTS_LAYER,
+        paint: circlePaint(circleRadius()),
+      });
+      if (window.cafequip) window.cafequip.raise(map);
+    }
+    map.setLayoutProperty(id, "visibility", "visible");
+    setRadii(map, { source: src, sourceLayer: POINTS_LAYER, id: 0 }, rayons, null);
+    mark("circles_source_loaded");
+  }
+
   // The circle layer of a level over its point source (added once), radii in feature state.
   function showCircles(map, entry, src, points, rayons) {
     const id = "cercles-" + entry.level;
@@ -464,25 +509,14 @@
       map.addSource(src, { type: "geojson", data: points });
       map.addLayer({
         id: id, type: "circle", source: src,
-        paint: {
-          "circle-radius": circleRadius(),
-          "circle-color": "rgba(196, 78, 12, 0.55)",
-          "circle-stroke-color": "#6b2a05",
-          "circle-stroke-width": 0.8,
-        },
+        paint: circlePaint(circleRadius()),
       });
       if (window.cafequip) window.cafequip.raise(map);
     }
     map.setLayoutProperty(id, "visibility", "visible");
-    const target = { source: src, id: 0 };
-    const st = { r: 0 };
     const apply = function () {
       mark("circles_source_loaded");
-      for (let i = 0; i < rayons.length; i++) {
-        target.id = i;
-        st.r = rayons[i] === null ? 0 : rayons[i];
-        map.setFeatureState(target, st);
-      }
+      setRadii(map, { source: src, id: 0 }, rayons, null);
     };
     if (map.isSourceLoaded(src)) apply();
     else {
@@ -559,6 +593,13 @@
         if (f.id !== undefined && f.id !== null) seen[f.id] = true;
       });
       part.ids = Int32Array.from(Object.keys(seen).map(Number));
+      if (entry.tilePoints) {
+        const pts = {};
+        map.querySourceFeatures(id, { sourceLayer: POINTS_LAYER }).forEach(function (f) {
+          if (f.id !== undefined && f.id !== null) pts[f.id] = true;
+        });
+        part.pointIds = Int32Array.from(Object.keys(pts).map(Number));
+      }
       paintPart(map, part, entry, null);
       insetCircles(inset, entry);
     };
@@ -634,6 +675,27 @@
     return state.points[url];
   }
 
+  // Circles in an inset from the `points` layer of its own tiles: the DROM's points (ids read
+  // with its polygons', insetPart), at the main map's scale.
+  function insetTileCircles(inset, entry) {
+    const map = inset.map, part = inset.parts[entry.level];
+    const id = "cercles-" + entry.level;
+    if (!part.pointIds) return; // painted once its tiles are in (insetPart)
+    const scale = radiusAt(state.map.getZoom());
+    const radius = ["*", ["coalesce", ["feature-state", "r"], 0], scale];
+    if (!map.getLayer(id)) {
+      map.addLayer({
+        id: id, type: "circle", source: part.source, "source-layer": POINTS_LAYER,
+        paint: circlePaint(radius),
+      });
+    }
+    inset.pointIds = part.pointIds;
+    map.setPaintProperty(id, "circle-radius", radius);
+    map.setLayoutProperty(id, "visibility", "visible");
+    setRadii(map, { source: part.source, sourceLayer: POINTS_LAYER, id: 0 }, entry.payload.rayons,
+      part.pointIds);
+  }
+
   // Proportional circles in an inset: the DROM's label points, radius from the same payload at
   // the main map's scale.
   function insetCircles(inset, entry) {
@@ -646,7 +708,9 @@
         map.setLayoutProperty(lid, "visibility", "none");
       }
     });
-    if (!on || !entry.points || !inset.parts[entry.level]) return;
+    if (!on || !inset.parts[entry.level]) return;
+    if (entry.tilePoints) { insetTileCircles(inset, entry); return; }
+    if (!entry.points) return;
     const scale = radiusAt(state.map.getZoom());
     levelPoints(entry.points).then(function (all) {
       if (!map.getSource(src)) {
@@ -658,22 +722,14 @@
         map.addSource(src, { type: "geojson", data: { type: "FeatureCollection", features: mine } });
         map.addLayer({
           id: id, type: "circle", source: src,
-          paint: {
-            "circle-radius": ["*", ["coalesce", ["feature-state", "r"], 0], scale],
-            "circle-color": "rgba(196, 78, 12, 0.55)",
-            "circle-stroke-color": "#6b2a05",
-            "circle-stroke-width": 0.8,
-          },
+          paint: circlePaint(["*", ["coalesce", ["feature-state", "r"], 0], scale]),
         });
         inset.pointIds = mine.map(function (f) { return f.id; });
       }
       map.setPaintProperty(id, "circle-radius",
         ["*", ["coalesce", ["feature-state", "r"], 0], scale]);
       map.setLayoutProperty(id, "visibility", "visible");
-      const rayons = entry.payload.rayons;
-      (inset.pointIds || []).forEach(function (i) {
-        map.setFeatureState({ source: src, id: i }, { r: rayons[i] === null ? 0 : rayons[i] });
-      });
+      setRadii(map, { source: src, id: 0 }, entry.payload.rayons, inset.pointIds || []);
     });
   }
 
@@ -896,7 +952,7 @@
     // The values and (for circles) the label points are fetched while MapLibre starts.
     const valuesPromise = fetchValues(spec.valeurs, opts.force);
     valuesPromise.catch(function () {}); // reported below, once the map is there
-    if (wantsCircles(spec)) levelPoints(spec.points);
+    if (wantsCircles(spec) && !(spec.tuiles && spec.tuiles_points)) levelPoints(spec.points);
     const map = await ensureMap(spec);
     const tMap = performance.now();
     const levelChanged = !state.current || state.current.niveau !== spec.niveau;

@@ -48,6 +48,20 @@ return rows.every(r => r[0]) ? rows : null;
 """
 
 
+# The metropolitan communes whose label point the national view's tiles lack (none expected),
+# the circle layer's source and whether a separate GeoJSON points source exists.
+CIRCLE_POINTS_JS = """
+const done = arguments[arguments.length - 1];
+const m = window.cafmap.map;
+window.cafmap.names('commune').then(t => {
+  const pts = m.querySourceFeatures('src-commune', {sourceLayer: 'points'});
+  const seen = new Set(pts.map(f => f.id));
+  const missing = t.codes.filter((c, i) => !c.startsWith('97') && !seen.has(i));
+  done([missing, m.getLayer('cercles-commune').source, !!m.getSource('pts-commune')]);
+});
+"""
+
+
 def _rendered(driver, niveau: str, indicateur: str) -> bool:
     return driver.execute_script(
         "const t = window.cafmap && window.cafmap.state.lastTiming;"
@@ -153,6 +167,10 @@ def test_a_count_opens_as_circles_and_a_rate_as_a_choropleth(live_app, browser) 
     _open(browser, f"{live_app.url}/?indicateur=rsa&niveau=commune", "commune", "rsa")
     payload = browser.execute_script("return window.cafmap.state.levels.commune.payload")
     assert payload["representation"] == "cercles" and payload["rayons"]
+    # The circles stand on the `points` layer of the level's tiles, every point kept at the
+    # national zoom (no GeoJSON source of their own).
+    missing = browser.execute_async_script(CIRCLE_POINTS_JS)
+    assert missing == [[], "src-commune", False]
     checked = browser.find_element(By.CSS_SELECTOR, "#representation input:checked")
     assert checked.get_attribute("value") == "cercles"
     assert fr.CIRCLES_WHY in browser.find_element(By.ID, "note-representation").text
