@@ -624,9 +624,11 @@
   }
 
   // Show or hide the insets for the main map's view; create them the first time they show.
+  // Not before the main map's first idle: five more maps (WebGL contexts, styles, tiles) would
+  // share the one tile worker and the CPU with the national view's first draw.
   function updateInsets() {
     const box = state.ui.insets;
-    if (!box || !state.lib) return;
+    if (!box || !state.lib || state.firstIdle === null) return;
     const wanted = insetsWanted();
     box.hidden = !wanted;
     state.root.dataset.encarts = wanted ? String(state.lastSpec.encarts.length) : "0";
@@ -1002,7 +1004,10 @@
       fetch_ms: t1 - t0, apply_ms: t2 - t1, total_ms: t3 - t0, idle_at: t3, map_at: tMap,
     };
     state.lastTiming = timing;
-    if (state.firstIdle === null) state.firstIdle = t3;
+    if (state.firstIdle === null) {
+      state.firstIdle = t3;
+      updateInsets(); // held back until now (see updateInsets)
+    }
     state.root.dataset.rendered = String(seq);
     return timing;
   }
@@ -1061,10 +1066,16 @@
   }
 
   // MapLibre's module (preloaded by the page head) is evaluated while Dash starts rather than
-  // at the first render: the map's own import() then finds it ready.
+  // at the first render: the map's own import() then finds it ready. Its tile worker is started
+  // then too (prewarm): the worker's script loads and compiles before the first tile is asked.
   const preload = document.querySelector('link[rel="modulepreload"][href*="maplibre-gl"]');
   if (preload) {
-    import(preload.href).then(function () { mark("map_module_early"); }, function () {});
+    import(preload.href).then(function (lib) {
+      mark("map_module_early");
+      const workers = workerCount();
+      if (workers && lib.setWorkerCount) lib.setWorkerCount(workers);
+      if (lib.prewarm) lib.prewarm();
+    }, function () {});
   }
 
   window.cafmap = {

@@ -176,6 +176,13 @@ def test_map_spec_is_small_and_validated(settings: Settings) -> None:
     assert map_spec(levels, "pays", "population") is None
     assert map_spec(levels, "commune", "chomage") is None
     assert len(json.dumps(spec)) < 2000
+    # Codes and names by feature id, circles on the tiles' own points...
+    assert spec["noms"] == f"/geo/commune-noms.json?v={levels['commune'].version}"
+    assert spec["tuiles_points"] is True
+    # ...but not on tiles cut before those points existed (a cache not rebuilt yet): the map
+    # then loads the GeoJSON points, and reads codes and names from the tiles.
+    older = replace(levels["commune"], tiles_format=1)
+    assert map_spec({**levels, "commune": older}, "commune", "densite")["tuiles_points"] is False
 
 
 def test_missing_level_in_cache_is_a_404(settings: Settings, tmp_path: Path) -> None:
