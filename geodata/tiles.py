@@ -87,7 +87,9 @@ def write_tiles(
     `points` (label points, same ids) as the `points` layer."""
     inputs = ["-L", f"{layer}:{geojson}"]
     if points is not None:
-        inputs += ["-L", f"{POINTS_LAYER}:{points}", "-r1"]
+        # Every point at every zoom, drawn in row order as the GeoJSON points were (overlapping
+        # circles, around Paris, stack the same way).
+        inputs += ["-L", f"{POINTS_LAYER}:{points}", "-r1", "--preserve-input-order"]
     cmd = [
         tippecanoe_path(),
         "-q",
