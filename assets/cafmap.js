@@ -286,6 +286,9 @@
       level: level, parts: [], classes: null, payload: null, hovered: null,
       dense: (spec.effectif || 0) > DENSE_FEATURES, detail: spec.detail || null,
       zoomDetail: spec.zoom_detail || 7, detailAdded: false, colours: spec.couleurs || [],
+      namesUrl: spec.noms || null, names: null, nameTable: null,
+      // The circles' points are a layer of the level's tiles (build's tiles format 2).
+      tilePoints: !!(spec.tuiles && spec.tuiles_points),
     };
     const tiles = spec.tuiles ? { url: spec.tuiles, maxzoom: spec.tuiles_maxzoom } : null;
     if (tiles) entry.detail = null; // tiles carry every zoom's geometry
@@ -443,6 +446,10 @@
       if (map.getLayer(id)) map.setLayoutProperty(id, "visibility", "none");
       return Promise.resolve();
     }
+    if (entry.tilePoints) {
+      showTileCircles(map, entry, payload.rayons);
+      return Promise.resolve();
+    }
     const src = "pts-" + entry.level;
     const url = state.lastSpec.points || entry.points;
     return levelPoints(url).then(function (points) {
@@ -456,6 +463,45 @@
     return !!spec.points && /[?&]representation=cercles/.test(spec.valeurs || "");
   }
 
+  const POINTS_LAYER = "points"; // the label points' layer of a level's tiles (geodata/tiles.py)
+
+  function circlePaint(radius) {
+    return {
+      "circle-radius": radius,
+      "circle-color": "rgba(196, 78, 12, 0.55)",
+      "circle-stroke-color": "#6b2a05",
+      "circle-stroke-width": 0.8,
+    };
+  }
+
+  // Radii into feature state `r` of the points `ids` (all when null) of `target`'s source.
+  function setRadii(map, target, rayons, ids) {
+    const st = { r: 0 };
+    for (let k = 0, n = ids ? ids.length : rayons.length; k < n; k++) {
+      const i = ids ? ids[k] : k;
+      target.id = i;
+      st.r = rayons[i] === null || rayons[i] === undefined ? 0 : rayons[i];
+      map.setFeatureState(target, st);
+    }
+  }
+
+  // The circle layer of a level over the `points` layer of its own tiles (added once): no
+  // source of its own, so no GeoJSON for the worker to index before the first polygon tile.
+  function showTileCircles(map, entry, rayons) {
+    const id = "cercles-" + entry.level;
+    const src = sourceId(entry.level);
+    if (!map.getLayer(id)) {
+      map.addLayer({
+        id: id, type: "circle", source: src, "source-layer": POINTS_LAYER,
+        paint: circlePaint(circleRadius()),
+      });
+      if (window.cafequip) window.cafequip.raise(map);
+    }
+    map.setLayoutProperty(id, "visibility", "visible");
+    setRadii(map, { source: src, sourceLayer: POINTS_LAYER, id: 0 }, rayons, null);
+    mark("circles_source_loaded");
+  }
+
   // The circle layer of a level over its point source (added once), radii in feature state.
   function showCircles(map, entry, src, points, rayons) {
     const id = "cercles-" + entry.level;
@@ -463,25 +509,14 @@
       map.addSource(src, { type: "geojson", data: points });
       map.addLayer({
         id: id, type: "circle", source: src,
-        paint: {
-          "circle-radius": circleRadius(),
-          "circle-color": "rgba(196, 78, 12, 0.55)",
-          "circle-stroke-color": "#6b2a05",
-          "circle-stroke-width": 0.8,
-        },
+        paint: circlePaint(circleRadius()),
       });
       if (window.cafequip) window.cafequip.raise(map);
     }
     map.setLayoutProperty(id, "visibility", "visible");
-    const target = { source: src, id: 0 };
-    const st = { r: 0 };
     const apply = function () {
       mark("circles_source_loaded");
-      for (let i = 0; i < rayons.length; i++) {
-        target.id = i;
-        st.r = rayons[i] === null ? 0 : rayons[i];
-        map.setFeatureState(target, st);
-      }
+      setRadii(map, { source: src, id: 0 }, rayons, null);
     };
     if (map.isSourceLoaded(src)) apply();
     else {
@@ -558,6 +593,13 @@
         if (f.id !== undefined && f.id !== null) seen[f.id] = true;
       });
       part.ids = Int32Array.from(Object.keys(seen).map(Number));
+      if (entry.tilePoints) {
+        const pts = {};
+        map.querySourceFeatures(id, { sourceLayer: POINTS_LAYER }).forEach(function (f) {
+          if (f.id !== undefined && f.id !== null) pts[f.id] = true;
+        });
+        part.pointIds = Int32Array.from(Object.keys(pts).map(Number));
+      }
       paintPart(map, part, entry, null);
       insetCircles(inset, entry);
     };
@@ -582,9 +624,11 @@
   }
 
   // Show or hide the insets for the main map's view; create them the first time they show.
+  // Not before the main map's first idle: five more maps (WebGL contexts, styles, tiles) would
+  // share the one tile worker and the CPU with the national view's first draw.
   function updateInsets() {
     const box = state.ui.insets;
-    if (!box || !state.lib) return;
+    if (!box || !state.lib || state.firstIdle === null) return;
     const wanted = insetsWanted();
     box.hidden = !wanted;
     state.root.dataset.encarts = wanted ? String(state.lastSpec.encarts.length) : "0";
@@ -633,6 +677,27 @@
     return state.points[url];
   }
 
+  // Circles in an inset from the `points` layer of its own tiles: the DROM's points (ids read
+  // with its polygons', insetPart), at the main map's scale.
+  function insetTileCircles(inset, entry) {
+    const map = inset.map, part = inset.parts[entry.level];
+    const id = "cercles-" + entry.level;
+    if (!part.pointIds) return; // painted once its tiles are in (insetPart)
+    const scale = radiusAt(state.map.getZoom());
+    const radius = ["*", ["coalesce", ["feature-state", "r"], 0], scale];
+    if (!map.getLayer(id)) {
+      map.addLayer({
+        id: id, type: "circle", source: part.source, "source-layer": POINTS_LAYER,
+        paint: circlePaint(radius),
+      });
+    }
+    inset.pointIds = part.pointIds;
+    map.setPaintProperty(id, "circle-radius", radius);
+    map.setLayoutProperty(id, "visibility", "visible");
+    setRadii(map, { source: part.source, sourceLayer: POINTS_LAYER, id: 0 }, entry.payload.rayons,
+      part.pointIds);
+  }
+
   // Proportional circles in an inset: the DROM's label points, radius from the same payload at
   // the main map's scale.
   function insetCircles(inset, entry) {
@@ -645,7 +710,9 @@
         map.setLayoutProperty(lid, "visibility", "none");
       }
     });
-    if (!on || !entry.points || !inset.parts[entry.level]) return;
+    if (!on || !inset.parts[entry.level]) return;
+    if (entry.tilePoints) { insetTileCircles(inset, entry); return; }
+    if (!entry.points) return;
     const scale = radiusAt(state.map.getZoom());
     levelPoints(entry.points).then(function (all) {
       if (!map.getSource(src)) {
@@ -657,22 +724,14 @@
         map.addSource(src, { type: "geojson", data: { type: "FeatureCollection", features: mine } });
         map.addLayer({
           id: id, type: "circle", source: src,
-          paint: {
-            "circle-radius": ["*", ["coalesce", ["feature-state", "r"], 0], scale],
-            "circle-color": "rgba(196, 78, 12, 0.55)",
-            "circle-stroke-color": "#6b2a05",
-            "circle-stroke-width": 0.8,
-          },
+          paint: circlePaint(["*", ["coalesce", ["feature-state", "r"], 0], scale]),
         });
         inset.pointIds = mine.map(function (f) { return f.id; });
       }
       map.setPaintProperty(id, "circle-radius",
         ["*", ["coalesce", ["feature-state", "r"], 0], scale]);
       map.setLayoutProperty(id, "visibility", "visible");
-      const rayons = entry.payload.rayons;
-      (inset.pointIds || []).forEach(function (i) {
-        map.setFeatureState({ source: src, id: i }, { r: rayons[i] === null ? 0 : rayons[i] });
-      });
+      setRadii(map, { source: src, id: 0 }, entry.payload.rayons, inset.pointIds || []);
     });
   }
 
@@ -712,10 +771,38 @@
     select(entry, e.features && e.features[0]);
   }
 
+  // Codes and names of a level's features by feature id (/geo/<level>-noms.json): the vector
+  // tiles carry ids only. Fetched once per level and build, after the first draw or at the
+  // first hover or click; a GeoJSON source (no tiles) still has them in its properties.
+  function levelNames(entry) {
+    if (!entry.names) {
+      entry.names = !entry.namesUrl ? Promise.resolve(null) : fetch(entry.namesUrl)
+        .then(function (r) { return r.ok ? r.json() : null; })
+        .then(function (body) { entry.nameTable = body; return body; })
+        .catch(function () { entry.names = null; return null; });
+    }
+    return entry.names;
+  }
+
+  // {code, nom} of feature `f` of `entry`'s level, or null while the names are not in.
+  function identify(entry, f) {
+    const p = f && f.properties;
+    if (p && p.code) return { code: p.code, nom: p.nom };
+    const t = entry.nameTable;
+    if (!t || !f || f.id === undefined || f.id === null || !(f.id < t.codes.length)) return null;
+    return { code: t.codes[f.id], nom: t.noms[f.id] };
+  }
+
   // A click on a territory, on the main map or an inset, selects it.
   function select(entry, f) {
-    if (!f || !f.properties || !f.properties.code) return;
-    const value = entry.level + ":" + f.properties.code;
+    const who = identify(entry, f);
+    if (!who) {
+      if (f && !entry.nameTable) {
+        levelNames(entry).then(function (t) { if (t) select(entry, f); });
+      }
+      return;
+    }
+    const value = entry.level + ":" + who.code;
     state.root.dataset.selection = value;
     if (window.dash_clientside && window.dash_clientside.set_props) {
       window.dash_clientside.set_props("selection-territoire", { data: value });
@@ -798,9 +885,17 @@
   function showTip(entry, f, x, y) {
     const p = entry.payload;
     const tip = state.ui.tooltip;
+    const who = identify(entry, f);
+    if (!who) {
+      // Names not in yet: shown as soon as they are, if the pointer is still there.
+      const hovered = entry.hovered;
+      levelNames(entry).then(function (t) {
+        if (t && tip.style.display === "block" && entry.hovered === hovered) showTip(entry, f, x, y);
+      });
+    }
     tip.innerHTML = "";
-    el("div", "cafmap-tip-name", tip).textContent = f.properties.nom;
-    el("div", "cafmap-tip-code", tip).textContent = f.properties.code;
+    el("div", "cafmap-tip-name", tip).textContent = who ? who.nom : "…";
+    el("div", "cafmap-tip-code", tip).textContent = who ? who.code : "";
     if (p) {
       const v = p.valeurs[f.id];
       const c = entry.classes ? entry.classes[f.id] : -9;
@@ -859,7 +954,7 @@
     // The values and (for circles) the label points are fetched while MapLibre starts.
     const valuesPromise = fetchValues(spec.valeurs, opts.force);
     valuesPromise.catch(function () {}); // reported below, once the map is there
-    if (wantsCircles(spec)) levelPoints(spec.points);
+    if (wantsCircles(spec) && !(spec.tuiles && spec.tuiles_points)) levelPoints(spec.points);
     const map = await ensureMap(spec);
     const tMap = performance.now();
     const levelChanged = !state.current || state.current.niveau !== spec.niveau;
@@ -896,6 +991,7 @@
     mark("applied");
     const t3 = await idle(map);
     mark("idle");
+    levelNames(entry); // for the tooltip and the click, once the map is drawn
     if (seq === state.seq) setStatus("");
     // Département borders over communes: added once the communes are drawn, so that their
     // tiling does not delay the first draw (one MapLibre worker handles all GeoJSON sources).
@@ -908,7 +1004,10 @@
       fetch_ms: t1 - t0, apply_ms: t2 - t1, total_ms: t3 - t0, idle_at: t3, map_at: tMap,
     };
     state.lastTiming = timing;
-    if (state.firstIdle === null) state.firstIdle = t3;
+    if (state.firstIdle === null) {
+      state.firstIdle = t3;
+      updateInsets(); // held back until now (see updateInsets)
+    }
     state.root.dataset.rendered = String(seq);
     return timing;
   }
@@ -967,10 +1066,16 @@
   }
 
   // MapLibre's module (preloaded by the page head) is evaluated while Dash starts rather than
-  // at the first render: the map's own import() then finds it ready.
+  // at the first render: the map's own import() then finds it ready. Its tile worker is started
+  // then too (prewarm): the worker's script loads and compiles before the first tile is asked.
   const preload = document.querySelector('link[rel="modulepreload"][href*="maplibre-gl"]');
   if (preload) {
-    import(preload.href).then(function () { mark("map_module_early"); }, function () {});
+    import(preload.href).then(function (lib) {
+      mark("map_module_early");
+      const workers = workerCount();
+      if (workers && lib.setWorkerCount) lib.setWorkerCount(workers);
+      if (lib.prewarm) lib.prewarm();
+    }, function () {});
   }
 
   window.cafmap = {
@@ -978,6 +1083,15 @@
     render: render,
     fitZone: fitZone,
     view: currentView,
+    // {code, nom} of a feature id of a level, once its names are in (tests, benchmarks).
+    identify: function (level, id) {
+      const entry = state.levels[level];
+      return entry ? identify(entry, { id: id }) : null;
+    },
+    names: function (level) {
+      const entry = state.levels[level];
+      return entry ? levelNames(entry) : Promise.resolve(null);
+    },
     idle: function () { return state.map ? idle(state.map) : Promise.resolve(null); },
   };
 

@@ -24,6 +24,7 @@ import argparse
 import gzip
 import json
 import logging
+import os
 import statistics
 import sys
 import time
@@ -53,7 +54,8 @@ const nav = performance.getEntriesByType('navigation')[0];
 return {first: st.firstIdle, marks: st.marks, sources: st.sourceMarks, resources: res,
   dom_ready: nav ? nav.domContentLoadedEventEnd : null};
 """
-# Requests of the page grouped as the breakdown shows them (first match wins).
+# Requests of the page grouped as the breakdown shows them (a group takes the URLs holding one
+# of its strings).
 REQUEST_GROUPS = (
     (
         "page scripts and styles (Dash, bundles, assets)",
@@ -64,7 +66,8 @@ REQUEST_GROUPS = (
     ("_dash-layout + _dash-dependencies", ("/_dash-layout", "/_dash-dependencies")),
     ("Dash callbacks (_dash-update-component)", ("/_dash-update-component",)),
     ("map values (/api/carte)", ("/api/carte/",)),
-    ("label points of the circles", ("/geo/",)),
+    ("label points of the circles (GeoJSON, older tiles)", ("-points.json",)),
+    ("codes and names (-noms.json, after the first idle)", ("-noms.json",)),
 )
 # The steps of cafmap's first draw, as (label, mark or source event, since).
 STEPS = (
@@ -136,6 +139,58 @@ def _median(values: list[float]) -> float:
     return statistics.median(values) if values else float("nan")
 
 
+def browser_cpu_s(root_pid: int) -> float | None:
+    """CPU seconds (user + system) used so far by the processes under `root_pid` (chromedriver:
+    Chromium's browser, renderer, GPU and utility processes), from /proc; None elsewhere. On a
+    shared machine the wall time of a first draw follows the others' load, its CPU much less."""
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return None
+    children: dict[int, list[tuple[int, int]]] = {}
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # the process ended meanwhile
+        ticks = int(fields[11]) + int(fields[12])
+        children.setdefault(int(fields[1]), []).append((int(entry.name), ticks))
+    total, todo = 0, [root_pid]
+    while todo:
+        for pid, ticks in children.get(todo.pop(), []):
+            total += ticks
+            todo.append(pid)
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+class TileLog:
+    """The vector tiles the live server sent since a mark: count, zooms and gzip bytes (the
+    map's worker fetches them, so the page's Performance API does not list them)."""
+
+    def __init__(self, requests: list[str], cache: Path) -> None:
+        self.requests, self.cache = requests, cache
+
+    def mark(self) -> int:
+        return len(self.requests)
+
+    def since(self, start: int) -> dict:
+        from dashboard.api.tiles import read_tile
+        from layers.geocache import tiles_file
+
+        zooms: dict[str, int] = {}
+        size = 0
+        for path in self.requests[start:]:
+            if not path.startswith("/tuiles/"):
+                continue
+            level, z, x, y = path.split("?")[0].removesuffix(".pbf").split("/")[2:6]
+            archive = tiles_file(self.cache, level)
+            data = read_tile(str(archive), int(z), int(x), int(y))[0] if archive else None
+            size += len(data or b"")
+            zooms[f"{level} z{z}"] = zooms.get(f"{level} z{z}", 0) + 1
+        return {"count": sum(zooms.values()), "kb": size / 1e3, "zooms": zooms}
+
+
 def naive_app(server, settings, geometry_url: str):
     """The naive baseline as a second Dash app on the same Flask server, under /naive/."""
     import dash
@@ -192,9 +247,16 @@ def _wait(driver, script: str, timeout: float = 120.0):
     return wait_for(lambda: driver.execute_script(script), timeout=timeout, step=0.02)
 
 
-def bench_first_draw(url: str, script: str, runs: int, details: list | None = None) -> list[float]:
+def bench_first_draw(
+    url: str,
+    script: str,
+    runs: int,
+    details: list | None = None,
+    tiles: TileLog | None = None,
+) -> list[float]:
     """First draw of `url` in `runs` fresh browsers; with `details`, the page is opened with
-    cafmap's debug marks and each run's marks and requests are appended to it."""
+    cafmap's debug marks and each run's marks, requests, browser CPU and tiles (`tiles`: the
+    server's log) are appended to it."""
     from browser_support import make_driver
 
     times = []
@@ -205,8 +267,15 @@ def bench_first_draw(url: str, script: str, runs: int, details: list | None = No
                 driver.get(url)
                 times.append(float(_wait(driver, script)))
             else:
+                pid = driver.service.process.pid
+                cpu0, start = browser_cpu_s(pid), tiles.mark() if tiles else 0
                 driver.get(url + "&cafmap_debug=1")
                 detail = _wait(driver, FIRST_DETAIL_JS)
+                cpu1 = browser_cpu_s(pid)
+                if cpu0 is not None and cpu1 is not None:
+                    detail["cpu_ms"] = (cpu1 - cpu0) * 1000
+                if tiles:
+                    detail["tiles"] = tiles.since(start)
                 details.append(detail)
                 times.append(float(detail["first"]))
         finally:
@@ -237,12 +306,19 @@ def first_draw_breakdown(details: list[dict], level: str) -> list[str]:
         if ats:
             took_txt = f"{_median(took):7.0f}" if took else f"{'':>7}"
             lines.append(f"  {label:52} {_median(ats):7.0f} {took_txt}")
+    cpu = [d["cpu_ms"] for d in details if "cpu_ms" in d]
+    if cpu:
+        lines.append(
+            f"  {'browser CPU to first idle, all processes (median)':52} {_median(cpu):7.0f}"
+        )
     lines.append(
         f"  {'requests (median ms, bytes of the first run)':52} {'start':>7} {'end':>7} "
         f"{'count':>5} {'KB':>7} {'KB dec.':>8}"
     )
     for label, prefixes in REQUEST_GROUPS:
-        per_run = [[e for e in d["resources"] if e["name"].startswith(prefixes)] for d in details]
+        per_run = [
+            [e for e in d["resources"] if any(p in e["name"] for p in prefixes)] for d in details
+        ]
         if not per_run[0]:
             continue
         start = _median([min(e["start"] for e in r) for r in per_run if r])
@@ -252,13 +328,22 @@ def first_draw_breakdown(details: list[dict], level: str) -> list[str]:
         lines.append(
             f"  {label:52} {start:7.0f} {end:7.0f} {len(per_run[0]):5d} {kb:7.0f} {dec:8.0f}"
         )
+    tiles = details[0].get("tiles")
+    if tiles:
+        zooms = ", ".join(f"{k}: {v}" for k, v in sorted(tiles["zooms"].items()))
+        lines.append(
+            f"  {'vector tiles (server log, first run; gzip KB)':52} {'':>7} {'':>7} "
+            f"{tiles['count']:5d} {tiles['kb']:7.0f}   ({zooms})"
+        )
     return lines
 
 
-def bench_ours(base: str, runs: int, first_runs: int, extra: str = "") -> dict[str, list[float]]:
+def bench_ours(
+    base: str, runs: int, first_runs: int, extra: str = "", tiles: TileLog | None = None
+) -> dict[str, list[float]]:
     """The commune layer: first draw, the engine's recolours and the recolour through the UI
     (`extra`: appended to the URL, e.g. `&cafmap_workers=2`)."""
-    return bench_view(base, LEVEL, extra, runs, first_runs, engine=True)
+    return bench_view(base, LEVEL, extra, runs, first_runs, engine=True, tiles=tiles)
 
 
 def _recolour_engine(driver, runs: int) -> dict[str, list[float]]:
@@ -296,7 +381,14 @@ EXTRA_VIEWS = (
 
 
 def bench_view(
-    base: str, level: str, query: str, runs: int, first_runs: int, *, engine: bool = False
+    base: str,
+    level: str,
+    query: str,
+    runs: int,
+    first_runs: int,
+    *,
+    engine: bool = False,
+    tiles: TileLog | None = None,
 ) -> dict:
     """First draw and recolour through the UI of one level (and filter) of the map; with
     `engine`, the recolours straight through cafmap too."""
@@ -304,7 +396,8 @@ def bench_view(
 
     url = f"{base}/?niveau={level}&indicateur={UI_INDICATORS[0]}{query}"
     details: list[dict] = []
-    out = {"first": bench_first_draw(url, OURS_FIRST_JS, first_runs, details), "details": details}
+    first = bench_first_draw(url, OURS_FIRST_JS, first_runs, details, tiles)
+    out = {"first": first, "details": details}
     driver = make_driver()
     try:
         driver.get(url)
@@ -323,11 +416,16 @@ def bench_view(
 
 
 def bench_views(
-    base: str, levels: dict, runs: int, first_runs: int, extra: str = ""
+    base: str,
+    levels: dict,
+    runs: int,
+    first_runs: int,
+    extra: str = "",
+    tiles: TileLog | None = None,
 ) -> dict[str, dict]:
     """The extra views whose level the build has, by label."""
     return {
-        label: bench_view(base, level, query + extra, runs, first_runs)
+        label: bench_view(base, level, query + extra, runs, first_runs, tiles=tiles)
         for label, level, query in EXTRA_VIEWS
         if level in levels
     }
@@ -494,9 +592,10 @@ def main(argv: list[str] | None = None) -> int:
         naive_app(app.server, settings, levels[LEVEL].url)
     started = time.perf_counter()
     with LiveServer(app.server) as server:
-        ours = bench_ours(server.url, args.runs, args.first_runs, args.query)
+        tiles = TileLog(server.requests, settings.cache)
+        ours = bench_ours(server.url, args.runs, args.first_runs, args.query, tiles)
         naive = None if args.no_naive else bench_naive(server.url, args.runs, args.first_runs)
-        views = bench_views(server.url, levels, args.runs, args.first_runs, args.query)
+        views = bench_views(server.url, levels, args.runs, args.first_runs, args.query, tiles)
     _print_table(ours, naive, args.runs)
     _print_views(views, ours)
     _print_breakdowns(ours, views)

@@ -23,7 +23,7 @@ from geodata.levels import build_admin_levels, build_communes, read_commune_poly
 from geodata.neighbours import level_neighbours
 from geodata.simplify import TOLERANCES
 from geodata.sources import fingerprint as source_fingerprint
-from geodata.tiles import MAX_ZOOM, write_tiles
+from geodata.tiles import MAX_ZOOM, TILES_FORMAT, write_points, write_tiles
 from geodata.webgeo import simplified, write_web_layer
 from layers import model
 from layers.model import LEVEL_CODES, LEVELS
@@ -205,8 +205,14 @@ def _write_level_tiles(
     tol = TOLERANCES[name]["tiles"]
     source = write_web_layer(levels[name], staging, name, tol, "tiles", shapes)
     out = partial / "web" / f"{name}.pmtiles"
-    write_tiles(staging / source.file, out, name, MAX_ZOOM[name])
-    web[name]["tuiles"] = {"file": out.name, "sha256": _sha256(out), "maxzoom": MAX_ZOOM[name]}
+    points = write_points(levels[name], staging / f"{name}-points.geojson")
+    write_tiles(staging / source.file, out, name, MAX_ZOOM[name], points)
+    web[name]["tuiles"] = {
+        "file": out.name,
+        "sha256": _sha256(out),
+        "maxzoom": MAX_ZOOM[name],
+        "format": TILES_FORMAT,
+    }
 
 
 def _counts(levels: dict[str, gpd.GeoDataFrame]) -> dict[str, int]:

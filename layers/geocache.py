@@ -32,6 +32,7 @@ class WebLevel:
     tiles_file: str | None = None  # PMTiles archive of the level (vector tiles for the map)
     tiles_sha256: str = ""
     tiles_maxzoom: int = 0
+    tiles_format: int = 0  # geodata.tiles.TILES_FORMAT of the archive (2: ids only, points)
 
     @property
     def version(self) -> str:
@@ -89,6 +90,7 @@ def _read_index(path: str, mtime: float) -> dict[str, WebLevel]:
             tiles_file=(entry.get("tuiles") or {}).get("file"),
             tiles_sha256=str((entry.get("tuiles") or {}).get("sha256", "")),
             tiles_maxzoom=int((entry.get("tuiles") or {}).get("maxzoom", 0)),
+            tiles_format=int((entry.get("tuiles") or {}).get("format", 1)),
         )
     return out
 

@@ -94,8 +94,12 @@ def map_spec(
         if values_query is not None
         else rel(f"/api/carte/{niveau}?indicateur={indicateur}&v={entry.version}"),
         "bordures": rel(dep.url) if (niveau == "commune" and dep) else None,
+        # Codes and names by feature id: the tiles carry ids only.
+        "noms": rel(f"/geo/{niveau}-noms.json?v={entry.version}"),
         "tuiles": rel(entry.tiles_url) if entry.tiles_url else None,
         "tuiles_maxzoom": entry.tiles_maxzoom,
+        # The tiles hold the label points (layer `points`): the circles need no GeoJSON.
+        "tuiles_points": entry.tiles_format >= 2,
         "bordures_tuiles": rel(dep.tiles_url)
         if (niveau == "commune" and dep and dep.tiles_url)
         else None,

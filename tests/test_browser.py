@@ -131,8 +131,13 @@ def test_switching_level_leaves_only_the_new_levels_circles(live_app, browser) -
         "  .map(l => [l.id, m.getLayoutProperty(l.id, 'visibility')]);"
     )
     assert dict(shown) == {"cercles-commune": "none", "cercles-departement": "visible"}, shown
-    # The circles' points come as the compact array of coordinates.
-    assert live_app.count("/geo/departement-points.json") >= 1
+    # The circles stand on the `points` layer of the level's own tiles: no GeoJSON of points.
+    source = browser.execute_script(
+        "const l = window.cafmap.map.getLayer('cercles-departement');"
+        "return [l.source, l.sourceLayer]"
+    )
+    assert source == ["src-departement", "points"]
+    assert live_app.count("/geo/departement-points.json") == 0
 
 
 def test_hover_shows_name_code_and_value(live_app, browser) -> None:

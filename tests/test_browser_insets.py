@@ -39,9 +39,26 @@ const part = inset && inset.parts[level];
 if (!part || !part.ids || !part.ids.length) return null;
 const entry = window.cafmap.state.levels[level];
 const seen = inset.map.queryRenderedFeatures({layers: [part.layers[0]]});
-return seen.map(f => [f.properties.code,
+// Codes come from the level's names by feature id (the tiles carry ids only).
+window.cafmap.names(level);
+const rows = seen.map(f => [(window.cafmap.identify(level, f.id) || {}).code,
   inset.map.getFeatureState({source: part.source, sourceLayer: part.sourceLayer, id: f.id}).c,
   entry.classes[f.id]]);
+return rows.every(r => r[0]) ? rows : null;
+"""
+
+
+# The metropolitan communes whose label point the national view's tiles lack (none expected),
+# the circle layer's source and whether a separate GeoJSON points source exists.
+CIRCLE_POINTS_JS = """
+const done = arguments[arguments.length - 1];
+const m = window.cafmap.map;
+window.cafmap.names('commune').then(t => {
+  const pts = m.querySourceFeatures('src-commune', {sourceLayer: 'points'});
+  const seen = new Set(pts.map(f => f.id));
+  const missing = t.codes.filter((c, i) => !c.startsWith('97') && !seen.has(i));
+  done([missing, m.getLayer('cercles-commune').source, !!m.getSource('pts-commune')]);
+});
 """
 
 
@@ -126,7 +143,7 @@ def test_clicking_an_inset_territory_selects_it(live_app, browser) -> None:
         """
         const inset = window.cafmap.state.insets.find(i => i.code === '972');
         const f = inset.map.queryRenderedFeatures({layers: ['fill-commune']})
-          .find(x => x.properties.code === '97209');
+          .find(x => (window.cafmap.identify('commune', x.id) || {}).code === '97209');
         const p = inset.map.project([-61.0742, 14.6161]);
         const c = inset.map.getCanvas();
         return f ? [p.x - c.clientWidth / 2, p.y - c.clientHeight / 2] : null;
@@ -150,6 +167,10 @@ def test_a_count_opens_as_circles_and_a_rate_as_a_choropleth(live_app, browser) 
     _open(browser, f"{live_app.url}/?indicateur=rsa&niveau=commune", "commune", "rsa")
     payload = browser.execute_script("return window.cafmap.state.levels.commune.payload")
     assert payload["representation"] == "cercles" and payload["rayons"]
+    # The circles stand on the `points` layer of the level's tiles, every point kept at the
+    # national zoom (no GeoJSON source of their own).
+    missing = browser.execute_async_script(CIRCLE_POINTS_JS)
+    assert missing == [[], "src-commune", False]
     checked = browser.find_element(By.CSS_SELECTOR, "#representation input:checked")
     assert checked.get_attribute("value") == "cercles"
     assert fr.CIRCLES_WHY in browser.find_element(By.ID, "note-representation").text

@@ -58,10 +58,27 @@ def _point_on_map(driver, lon: float, lat: float, zoom: float = 10) -> tuple[int
     return int(offset[0]), int(offset[1])
 
 
+# The features drawn under a pixel: their ids and the property names their tiles carry.
+FEATURES_AT_JS = """
+const map = window.cafmap.map, c = map.getCanvas();
+const p = [c.clientWidth / 2 + arguments[0], c.clientHeight / 2 + arguments[1]];
+return map.queryRenderedFeatures(p, {layers: ['fill-commune']})
+  .map(f => [f.id, Object.keys(f.properties)]);
+"""
+
+
 def test_click_a_commune_see_its_series_then_its_profile(live_app, browser) -> None:
     _open(browser, live_app.url + "/?niveau=commune&indicateur=allocataires", "commune")
     dx, dy = _point_on_map(browser, *LYON)
+    # The tiles carry feature ids only (no code, no name): the tooltip and the click take
+    # them from the level's names by id.
+    under = browser.execute_script(FEATURES_AT_JS, dx, dy)
+    assert len(under) == 1 and under[0][1] == [], under
     canvas = browser.find_element(By.CSS_SELECTOR, "#cafmap canvas.maplibregl-canvas")
+    ActionChains(browser).move_to_element_with_offset(canvas, dx, dy).perform()
+    tooltip = browser.find_element(By.ID, "cafmap-tooltip")
+    wait_for(lambda: tooltip.is_displayed() and "69123" in tooltip.text, timeout=10)
+    assert tooltip.text.startswith("Lyon\n69123\nFoyers allocataires : "), tooltip.text
     ActionChains(browser).move_to_element_with_offset(canvas, dx, dy).click().perform()
     title = browser.find_element(By.ID, "selection-titre")
     wait_for(lambda: "Lyon" in title.text, timeout=20)

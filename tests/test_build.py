@@ -10,12 +10,13 @@ from pathlib import Path
 
 import geopandas as gpd
 import pytest
+from pmtiles.reader import MmapSource, Reader
 
 from dashboard.cli import main as cli
 from geodata import cache
 from geodata.build import build
 from geodata.sources import default_sources_dir
-from geodata.tiles import MAX_ZOOM
+from geodata.tiles import MAX_ZOOM, POINTS_LAYER, TILES_FORMAT
 
 SOURCES = default_sources_dir()
 CUT = ["14", "40", "64", "976"]  # re-created communes, the Caf split, an overseas département
@@ -79,6 +80,15 @@ def test_every_level_has_its_own_tiles_recorded(built) -> None:
         assert tiles["file"] == f"{level}.pmtiles" and data[:7] == b"PMTiles"
         assert hashlib.sha256(data).hexdigest() == tiles["sha256"], level
         assert tiles["maxzoom"] == MAX_ZOOM[level]
+        # Ids and geometry only (names come from /geo/<level>-noms.json), and every label
+        # point in the `points` layer (the circles' source).
+        assert tiles["format"] == TILES_FORMAT
+        with (current / "web" / tiles["file"]).open("rb") as fh:
+            meta = Reader(MmapSource(fh)).metadata()
+        layers = {v["id"]: v["fields"] for v in meta["vector_layers"]}
+        assert layers == {level: {}, POINTS_LAYER: {}}, level
+        counts = {s["layer"]: s["count"] for s in meta["tilestats"]["layers"]}
+        assert counts == {level: entry["features"], POINTS_LAYER: entry["features"]}, level
         digests.add(tiles["sha256"])
     assert len(digests) == len(index)
     assert not (current / "tuiles-entree").exists()  # the tiles' staging input removed

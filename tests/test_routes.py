@@ -176,6 +176,13 @@ def test_map_spec_is_small_and_validated(settings: Settings) -> None:
     assert map_spec(levels, "pays", "population") is None
     assert map_spec(levels, "commune", "chomage") is None
     assert len(json.dumps(spec)) < 2000
+    # Codes and names by feature id, circles on the tiles' own points...
+    assert spec["noms"] == f"/geo/commune-noms.json?v={levels['commune'].version}"
+    assert spec["tuiles_points"] is True
+    # ...but not on tiles cut before those points existed (a cache not rebuilt yet): the map
+    # then loads the GeoJSON points, and reads codes and names from the tiles.
+    older = replace(levels["commune"], tiles_format=1)
+    assert map_spec({**levels, "commune": older}, "commune", "densite")["tuiles_points"] is False
 
 
 def test_missing_level_in_cache_is_a_404(settings: Settings, tmp_path: Path) -> None:
@@ -194,16 +201,36 @@ def test_missing_level_in_cache_is_a_404(settings: Settings, tmp_path: Path) -> 
 
 
 def test_vector_tiles_are_served_from_the_pmtiles_archive(client) -> None:
-    # z5 tile over Lyon (x=16, y=11) holds Rhône communes; codes are MVT string values.
+    # z5 tile over Lyon (x=16, y=11) holds Rhône communes, as geometry and feature ids only:
+    # no code nor name (the map takes them from /geo/commune-noms.json).
     resp = client.get("/tuiles/commune/5/16/11.pbf?v=x", headers={"Accept-Encoding": "gzip"})
     assert resp.status_code == 200
     assert resp.headers["Content-Encoding"] == "gzip"
     assert "immutable" in resp.headers["Cache-Control"]
     data = gzip.decompress(resp.data)
-    assert b"69123" in data and b"Lyon" in data
+    assert b"commune" in data and len(data) > 1000  # the layer, with its polygons
+    assert b"69123" not in data and b"Lyon" not in data and b"nom" not in data
     plain = client.get("/tuiles/commune/5/16/11.pbf")
     assert "Content-Encoding" not in plain.headers and plain.data == data
     assert client.get("/tuiles/commune/5/0/0.pbf").status_code == 204  # nothing there
+
+
+def test_level_names_follow_the_feature_ids(client) -> None:
+    resp = client.get("/geo/commune-noms.json?v=x", headers={"Accept-Encoding": "gzip"})
+    assert resp.status_code == 200 and resp.headers["Content-Encoding"] == "gzip"
+    assert "immutable" in resp.headers["Cache-Control"] and resp.headers["ETag"]
+    body = json.loads(gzip.decompress(resp.data))
+    web = json.loads(client.get("/geo/commune.geojson").data)
+    # Feature id i of the geometry (and of the tiles, cut from it) is row i of the names.
+    assert len(body["codes"]) == len(body["noms"]) == len(web["features"])
+    for f in web["features"]:
+        assert body["codes"][f["id"]] == f["properties"]["code"]
+        assert body["noms"][f["id"]] == f["properties"]["nom"]
+    assert body["noms"][body["codes"].index("69123")] == "Lyon"
+    assert client.get("/geo/commune-noms.json").headers["Cache-Control"] == "no-cache"
+    for bad in ("/geo/pays-noms.json", "/geo/" + "x" * 300 + "-noms.json"):
+        refused = client.get(bad)
+        assert refused.status_code == 404 and "niveau" in refused.get_json()["erreur"].lower()
 
 
 @pytest.mark.parametrize(
