@@ -124,11 +124,11 @@ def _call(job: Job | ZoneJob) -> tuple:
 def _weight(job: Job | ZoneJob) -> float:
     """Expected seconds of a job on one core, measured on the national build (2026-11-29): a
     local table grows with the square of its columns (its cells times the breakdowns joining
-    them; 10 columns 42 s, 4 columns 12 s, 1 column 0.6 s), the zones of a rounded period take
-    under 2 s, a national table is instant."""
+    them; 10 columns 28 s, 4 columns 7 s, 1 column 0.25 s), the zones of a rounded period take
+    0.6 s, a national table a few milliseconds."""
     if isinstance(job, ZoneJob):
-        return 1.7
-    return 0.42 * len(job.columns) ** 2 + 0.3 if job.local else 0.04
+        return 0.63
+    return 0.28 * len(job.columns) ** 2 if job.local else 0.006
 
 
 class _WeightedBar(ProgressBar):
