@@ -90,6 +90,33 @@ def iter_components(labels: np.ndarray, n: int) -> Iterator[np.ndarray]:
         yield order[bounds[k] : bounds[k + 1]]
 
 
+def _highs_model(
+    a: sp.csc_matrix,
+    row_lower: np.ndarray,
+    row_upper: np.ndarray,
+    col_lower: np.ndarray,
+    col_upper: np.ndarray,
+):
+    """A HiGHS model of `row_lower <= a x <= row_upper`, `col_lower <= x <= col_upper`, zero
+    cost (each solve sets its own objective and keeps the last basis)."""
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    h.setOptionValue("presolve", "off")  # keeps warm starts simple; models are small
+    lp = highspy.HighsLp()
+    lp.num_col_, lp.num_row_ = int(a.shape[1]), int(a.shape[0])
+    lp.col_cost_ = np.zeros(a.shape[1])
+    lp.col_lower_ = np.asarray(col_lower, dtype=float)
+    lp.col_upper_ = np.asarray(col_upper, dtype=float)
+    lp.row_lower_ = np.asarray(row_lower, dtype=float)
+    lp.row_upper_ = np.asarray(row_upper, dtype=float)
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_ = a.indptr.astype(np.int32)
+    lp.a_matrix_.index_ = a.indices.astype(np.int32)
+    lp.a_matrix_.value_ = a.data.astype(float)
+    h.passModel(lp)
+    return h
+
+
 class ComponentLP:
     """min cost @ x subject to a_eq x = b_eq, a_ub x <= b_ub, lower <= x <= upper, re-solvable.
 
@@ -112,25 +139,14 @@ class ComponentLP:
 
     def _build_highs(self) -> None:
         a_eq, b_eq, a_ub, b_ub, lower, upper = self.args
-        h = highspy.Highs()
-        h.setOptionValue("output_flag", False)
-        h.setOptionValue("presolve", "off")  # keeps warm starts simple; models are small
         inf = highspy.kHighsInf
-        lp = highspy.HighsLp()
-        lp.num_col_ = self.n
-        lp.num_row_ = a_eq.shape[0] + a_ub.shape[0]
-        lp.col_cost_ = np.zeros(self.n)
-        lp.col_lower_ = np.asarray(lower, dtype=float)
-        lp.col_upper_ = np.where(np.isfinite(upper), upper, inf).astype(float)
-        lp.row_lower_ = np.r_[b_eq, np.full(a_ub.shape[0], -inf)].astype(float)
-        lp.row_upper_ = np.r_[b_eq, b_ub].astype(float)
-        a = sp.vstack([a_eq, a_ub]).tocsc()
-        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-        lp.a_matrix_.start_ = a.indptr.astype(np.int32)
-        lp.a_matrix_.index_ = a.indices.astype(np.int32)
-        lp.a_matrix_.value_ = a.data.astype(float)
-        h.passModel(lp)
-        self.h = h
+        self.h = _highs_model(
+            sp.vstack([a_eq, a_ub]).tocsc(),
+            np.r_[b_eq, np.full(a_ub.shape[0], -inf)],
+            np.r_[b_eq, b_ub],
+            np.asarray(lower, dtype=float),
+            np.where(np.isfinite(upper), upper, inf),
+        )
         self._idx = np.arange(self.n, dtype=np.int32)
 
     def minimize(self, cost: np.ndarray) -> tuple[str, np.ndarray | None]:
@@ -175,6 +191,94 @@ class ComponentLP:
         if res.status == 0:
             return "optimal", res.x
         return ("unbounded" if res.status == 3 else "infeasible"), None
+
+
+class CappedLP:
+    """The component's LP with, for each checked variable x_j, a capped gain: up to
+    `protection` above its lowest witnessed value, or below its highest.
+
+    Maximising the sum of the capped gains of the unproven variables spreads the slack of each
+    relation over as many of them as it can prove (a plain sum hands it all to one): one
+    solve proves every variable that it moves `protection` away from a witnessed value.
+    Columns: x (n), then gains up y (k), then gains down z (k); rows: the component's, then
+    x_j - y_j >= lo_j, then x_j + z_j <= hi_j (each switched off with an infinite bound).
+    """
+
+    def __init__(self, lp: ComponentLP, cols: np.ndarray, protection: float) -> None:
+        a_eq, b_eq, a_ub, b_ub, lower, upper = lp.args
+        n, k, m = lp.n, int(cols.size), a_eq.shape[0] + a_ub.shape[0]
+        inf = highspy.kHighsInf
+        pick = sp.csr_matrix((np.ones(k), (np.arange(k), cols)), shape=(k, n))
+        eye = sp.identity(k, format="csr")
+        a = sp.bmat(
+            [[sp.vstack([a_eq, a_ub]), None, None], [pick, -eye, None], [pick, None, eye]],
+            format="csc",
+        )
+        self.h = _highs_model(
+            a,
+            np.r_[b_eq, np.full(a_ub.shape[0] + 2 * k, -inf)],
+            np.r_[b_eq, b_ub, np.full(2 * k, inf)],
+            np.r_[lower, np.full(2 * k, -inf)],
+            np.r_[np.where(np.isfinite(upper), upper, inf), np.full(2 * k, protection)],
+        )
+        self.n, self.k, self.m = n, k, m
+        self.lp = lp
+
+    def push(
+        self, up: bool, todo: np.ndarray, lo: np.ndarray, hi: np.ndarray
+    ) -> tuple[str, np.ndarray | None]:
+        """Maximise the capped gains of the `todo` variables (masks over the checked ones),
+        upwards from `lo` or downwards from `hi`; returns the status and the x part."""
+        inf = highspy.kHighsInf
+        k, rows = self.k, np.arange(self.m, self.m + 2 * self.k, dtype=np.int32)
+        row_lo = np.r_[np.where(todo & up, lo, -inf), np.full(k, -inf)]
+        row_hi = np.r_[np.full(k, inf), np.where(todo & (not up), hi, inf)]
+        self.h.changeRowsBounds(rows.size, rows, row_lo, row_hi)
+        cost = -np.r_[todo & up, todo & (not up)].astype(float)
+        self.h.changeColsCost(2 * k, np.arange(self.n, self.n + 2 * k, dtype=np.int32), cost)
+        self.lp.solves += 1
+        self.h.run()
+        status = self.h.getModelStatus()
+        if status == highspy.HighsModelStatus.kOptimal:
+            return "optimal", np.asarray(self.h.getSolution().col_value)[: self.n]
+        if status == highspy.HighsModelStatus.kInfeasible:
+            return "infeasible", None
+        return "unknown", None
+
+
+def certify(
+    lp: ComponentLP,
+    check: np.ndarray,
+    lo: np.ndarray,
+    hi: np.ndarray,
+    protection: float,
+    *,
+    max_rounds: int = 40,
+) -> bool:
+    """Widen [lo, hi] in place with witnesses until every checked variable spans `protection`
+    or two rounds in a row prove none: a first solve pushing them all down, then capped gains
+    (`CappedLP`) alternately up and down. False when the LP is infeasible."""
+    status, x = lp.minimize(check.astype(float))
+    if status == "infeasible":
+        return False
+    if x is None or highspy is None:
+        return True
+    widen(lo, hi, x)
+    cols = np.flatnonzero(check)
+    capped = CappedLP(lp, cols, protection)
+    idle = 0
+    for rnd in range(max_rounds):
+        todo = hi[cols] - lo[cols] < protection - TOL
+        if not todo.any() or idle >= 2:
+            break
+        status, x = capped.push(rnd % 2 == 0, todo, lo[cols], hi[cols])
+        if status == "infeasible":
+            return False
+        if x is not None:
+            widen(lo, hi, x)
+        proven = int(todo.sum() - (hi[cols] - lo[cols] < protection - TOL).sum())
+        idle = 0 if proven else idle + 1
+    return True
 
 
 @dataclass
@@ -309,11 +413,16 @@ def component_ranges(
     def open_cells() -> np.ndarray:
         return check & ~(hi - lo >= protection - TOL)
 
-    rng = np.random.default_rng(seed)
-    rounds = 0 if exact else max_rounds
-    feasible = push_witnesses(
-        lp, lo, hi, open_cells, rng, max_rounds=rounds, settled=2, min_gain=0.1
-    ) and _exact_ranges(lp, check, lo, hi, done, protection, exact)
+    if exact:
+        feasible = True
+    elif highspy is None:
+        rng = np.random.default_rng(seed)
+        feasible = push_witnesses(
+            lp, lo, hi, open_cells, rng, max_rounds=max_rounds, settled=2, min_gain=0.1
+        )
+    else:
+        feasible = certify(lp, check, lo, hi, protection)
+    feasible = feasible and _exact_ranges(lp, check, lo, hi, done, protection, exact)
     return Ranges(lo[:k], hi[:k], done[:k], infeasible=not feasible)
 
 

@@ -20,6 +20,8 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from geodata import cache
@@ -259,6 +261,7 @@ def audit_store(
     _AUDIT.update(
         structure=structure, folder=store.folder, protection=protection, rounded=set(rounded)
     )
+    _AUDIT.pop("period_rows", None)
     workers = workers or max(1, min(2, os.cpu_count() or 1))
     if workers > 1 and len(jobs) > 1:
         # One job at a time: a period's first table holds most of its secret cells.
@@ -405,15 +408,25 @@ def demo_data_structure(geo_build: Path) -> DemoData:
 def _period_rows(period: str, columns: tuple[str, ...]) -> pd.DataFrame:
     """The stored cells of one table at one period, indexed by (indicateur, niveau, code).
 
-    Read by each job rather than the whole store up front (a minute for the national store),
-    with pyarrow on one thread: a DuckDB instance does not survive a fork into the workers."""
-    table = pq.read_table(
-        Path(_AUDIT["folder"]) / VALUES_FILE,
-        columns=["indicateur", "niveau", "code", "valeur", "statut"],
-        filters=[("periode", "=", period), ("indicateur", "in", list(columns))],
-        use_threads=False,
-    )
-    df = table.to_pandas()
+    Read by the jobs rather than the whole store up front (a minute for the national store),
+    with pyarrow on one thread: a DuckDB instance does not survive a fork into the workers.
+    A worker keeps its last period's secrecy cells: the store is not sorted by period, so each
+    read scans the file, and a period's tables come one after the other."""
+    cached = _AUDIT.get("period_rows")
+    if cached is None or cached[0] != period:
+        wanted = sorted({c for cols in secret_tables() for c in cols})
+        cached = (
+            period,
+            pq.read_table(
+                Path(_AUDIT["folder"]) / VALUES_FILE,
+                columns=["indicateur", "niveau", "code", "valeur", "statut"],
+                filters=[("periode", "=", period), ("indicateur", "in", wanted)],
+                use_threads=False,
+            ),
+        )
+        _AUDIT["period_rows"] = cached
+    table = cached[1]
+    df = table.filter(pc.is_in(table["indicateur"], pa.array(list(columns)))).to_pandas()
     for col in ("indicateur", "niveau", "code", "statut"):
         df[col] = df[col].astype(str)
     return df.set_index(["indicateur", "niveau", "code"])
