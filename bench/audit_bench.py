@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -51,6 +52,14 @@ def _period_lines(reports: list) -> list[str]:
     return lines
 
 
+def _cpu_seconds() -> float:
+    """CPU seconds of this process and its finished children (the audit's workers): on a
+    shared machine wall time says more about the neighbours than about the audit."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--cache", type=Path, default=None, help="défaut : CAFCARTO_CACHE")
@@ -60,17 +69,18 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     store, geo = _open(args.cache or Settings.from_env().cache)
     periods = args.periodes.split(",") if args.periodes else None
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), _cpu_seconds()
     reports = audit_store(
         store, geo, protection=args.protection, periods=periods, workers=args.workers
     )
-    wall = time.perf_counter() - t0
+    wall, cpu = time.perf_counter() - t0, _cpu_seconds() - cpu0
     print("\n".join(_period_lines(reports)))
     s = summarise(reports)
     lps = sum(r.lp_solves for _, _, r in reports)
     print(
         f"total : {s['tableaux']} tableaux, {s['cellules']} cellules, {s['secretes']} secrètes, "
-        f"{lps} PL, {s['echecs']} échec(s) ; {wall:.1f} s (mur), {s['secondes']} s de calcul"
+        f"{lps} PL, {s['echecs']} échec(s) ; {wall:.1f} s (mur), {s['secondes']} s de calcul, "
+        f"{cpu:.1f} s de CPU (charge {os.getloadavg()[0]:.1f})"
     )
     if periods is None:
         print(targets.line("audit_all", wall))
