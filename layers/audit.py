@@ -18,6 +18,8 @@ at a feasible point (`local_witnesses`). Only a failing cell's range must be exa
 
 from __future__ import annotations
 
+import os
+import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -93,6 +95,30 @@ def iter_components(labels: np.ndarray, n: int) -> Iterator[np.ndarray]:
         yield order[bounds[k] : bounds[k + 1]]
 
 
+_BANNER_SHOWN = False
+
+
+def _quiet_highs() -> highspy.Highs:
+    """A silent HiGHS. Its constructor prints a copyright banner on C's stdout once per process,
+    before any option can be set: in `cafcarto build` it cut into the progress bar."""
+    global _BANNER_SHOWN
+    if _BANNER_SHOWN:
+        h = highspy.Highs()
+    else:
+        sys.stdout.flush()
+        saved = os.dup(1)
+        try:
+            with open(os.devnull, "wb") as null:
+                os.dup2(null.fileno(), 1)
+                h = highspy.Highs()
+        finally:
+            os.dup2(saved, 1)
+            os.close(saved)
+        _BANNER_SHOWN = True
+    h.setOptionValue("output_flag", False)
+    return h
+
+
 def _highs_model(
     a: sp.csc_matrix,
     row_lower: np.ndarray,
@@ -102,8 +128,7 @@ def _highs_model(
 ):
     """A HiGHS model of `row_lower <= a x <= row_upper`, `col_lower <= x <= col_upper`, zero
     cost (each solve sets its own objective and keeps the last basis)."""
-    h = highspy.Highs()
-    h.setOptionValue("output_flag", False)
+    h = _quiet_highs()
     # The first solve is cold: presolve makes it ~25x faster on the national components (45 s
     # -> 1.9 s for 63,432 cells); the solves after it start from the last basis, without.
     h.setOptionValue("presolve", "on")

@@ -282,3 +282,31 @@ def test_single_equation_closed_form_matches_brute_force(seed):
             assert cell not in got  # unbounded: safe whatever the protection
         else:
             assert got[cell] == (pytest.approx(lo, abs=1e-6), pytest.approx(hi, abs=1e-6))
+
+
+def test_solver_prints_nothing_on_stdout() -> None:
+    """HiGHS's constructor prints a banner once per process; a build's progress bar and a
+    command's output must not show it (a fresh process, where the banner would come)."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    code = (
+        "import numpy as np, scipy.sparse as sp\n"
+        "from layers.audit import _highs_model\n"
+        "a = sp.csc_matrix(np.ones((1, 2)))\n"
+        "_highs_model(a, np.zeros(1), np.ones(1), np.zeros(2), np.ones(2))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+        cwd=root,
+        env=env,
+    )
+    assert done.stdout == ""
