@@ -125,13 +125,16 @@ def _highs_model(
     row_upper: np.ndarray,
     col_lower: np.ndarray,
     col_upper: np.ndarray,
+    presolve: bool = False,
 ):
     """A HiGHS model of `row_lower <= a x <= row_upper`, `col_lower <= x <= col_upper`, zero
     cost (each solve sets its own objective and keeps the last basis)."""
     h = _quiet_highs()
-    # The first solve is cold: presolve makes it ~25x faster on the national components (45 s
-    # -> 1.9 s for 63,432 cells); the solves after it start from the last basis, without.
-    h.setOptionValue("presolve", "on")
+    # The audit's first solve is cold: presolve makes it ~25x faster on the national components
+    # (45 s -> 1.9 s for 63,432 cells); the solves after it start from the last basis, without.
+    # The secrecy engine's repair LPs are 7-30x slower with it, and its solutions (so which
+    # cells get hidden) change: it never presolves.
+    h.setOptionValue("presolve", "on" if presolve else "off")
     lp = highspy.HighsLp()
     lp.num_col_, lp.num_row_ = int(a.shape[1]), int(a.shape[0])
     lp.col_cost_ = np.zeros(a.shape[1])
@@ -176,8 +179,10 @@ class ComponentLP:
         b_ub: np.ndarray,
         lower: np.ndarray,
         upper: np.ndarray,
+        presolve: bool = False,
     ) -> None:
         self.n = int(a_eq.shape[1])
+        self.presolve = presolve
         self.args = (sp.csr_matrix(a_eq), b_eq, sp.csr_matrix(a_ub), b_ub, lower, upper)
         self.lower = np.asarray(lower, dtype=float)
         self.solves = 0
@@ -192,6 +197,7 @@ class ComponentLP:
             np.r_[b_eq, b_ub],
             np.asarray(lower, dtype=float),
             np.where(np.isfinite(upper), upper, inf),
+            presolve=self.presolve,
         )
         self._idx = np.arange(self.n, dtype=np.int32)
 
@@ -258,6 +264,7 @@ class CappedLP:
             np.r_[b_eq, b_ub, np.full(2 * k, inf)],
             np.r_[lower, np.full(2 * k, -inf)],
             np.r_[np.where(np.isfinite(upper), upper, inf), np.full(2 * k, protection)],
+            presolve=True,
         )
         self.n, self.k, self.m = n, k, m
         self.lp, self.lower = lp, np.asarray(lower, dtype=float)
@@ -548,7 +555,7 @@ def component_lp(
         le_rows = _rows_within(le, cols.le, extra, le_rows, inside)
     a_eq, b_eq = _restricted(eq[eq_rows], var, fixed)
     a_ub, b_ub = _restricted(le[le_rows], var, fixed)
-    lp = ComponentLP(a_eq, b_eq, a_ub, b_ub, lower, upper)
+    lp = ComponentLP(a_eq, b_eq, a_ub, b_ub, lower, upper, presolve=True)
     return lp, var
 
 
