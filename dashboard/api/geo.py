@@ -9,6 +9,7 @@ import gzip
 from functools import lru_cache
 from pathlib import Path
 
+import pandas as pd
 from flask import Blueprint, Response, request, send_file
 
 from dashboard.api.tiles import read_tile
@@ -90,25 +91,37 @@ def tile(level: str, z: int, x: int, y: int) -> Response:
     return resp
 
 
-@lru_cache(maxsize=16)
-def _label_coords(index: TerritoryIndex, level: str) -> Encoded:
-    """A level's label points as one flat array [lon0, lat0, lon1, lat1, ...] (feature id =
-    row, as in the polygons): the map builds its proportional circles from it (no names, a
+def _label_coords(table: pd.DataFrame) -> list[float]:
+    """A level's label points as one flat array [lon0, lat0, lon1, lat1, ...]: the map builds
+    its proportional circles from it when its tiles predate their `points` layer (no names, a
     sixth of a GeoJSON's bytes)."""
-    table = index.table(level)
-    coords = table[["label_lon", "label_lat"]].to_numpy(dtype="float64").round(5)
-    return Encoded.of_json(coords.ravel().tolist())
+    return table[["label_lon", "label_lat"]].to_numpy(dtype="float64").round(5).ravel().tolist()
 
 
-@bp.route("/geo/<level>-points.json")
-def label_coords(level: str) -> Response:
+def _level_names(table: pd.DataFrame) -> dict[str, list[str]]:
+    """{"codes": [...], "noms": [...]}: the tooltip's and the click's, which the tiles (ids
+    only, so geometry alone in their bytes) do not carry."""
+    return {"codes": table["code"].tolist(), "noms": table["nom"].tolist()}
+
+
+# What the map fetches once per level and build beside its tiles, in feature order (feature
+# id = row of the level's table, as in the polygons).
+FEATURE_DATA = {"points": _label_coords, "noms": _level_names}
+
+
+@lru_cache(maxsize=32)
+def _feature_data(index: TerritoryIndex, level: str, kind: str) -> Encoded:
+    return Encoded.of_json(FEATURE_DATA[kind](index.table(level)))
+
+
+@bp.route("/geo/<level>-<any(points, noms):kind>.json")
+def feature_data(level: str, kind: str) -> Response:
     index = current_data().index()
     if index is None or level not in index.levels():
         return _not_built(level[:30])
+    body = _feature_data(index, level, kind)
     control = LONG_CACHE if request.args.get("v") else REVALIDATE
-    return encoded_response(
-        _label_coords(index, level), "application/json", {"Cache-Control": control}
-    )
+    return encoded_response(body, "application/json", {"Cache-Control": control}, etag=body.digest)
 
 
 def _geometry_file(cache: Path, level: str) -> tuple[Path | None, bool]:

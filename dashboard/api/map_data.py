@@ -1,5 +1,4 @@
-"""/api/carte/<level>: classes, colours and legend of one map view; /geo/<level>-noms.json: the
-codes and names of a level's features, which the vector tiles do not carry.
+"""/api/carte/<level>: classes, colours and legend of one map view.
 
 Two sources: the store's indicators (with period, parent filter and classification options)
 and the geometry's own (population, density, from the level table of the build). Either
@@ -15,7 +14,7 @@ from pathlib import Path
 
 from flask import Blueprint, Response, request
 
-from dashboard.server.encoding import LONG_CACHE, REVALIDATE, Encoded, encoded_response
+from dashboard.server.encoding import REVALIDATE, Encoded, encoded_response
 from dashboard.server.responses import json_error
 from layers import strings_fr as fr
 from layers.appdata import AppData, StoreInfo, current_data
@@ -27,7 +26,6 @@ from layers.map_payload import carte_payload, store_payload
 from layers.model import MAP_LEVELS, Indicator
 from layers.qpv_uncontoured import uncontoured
 from layers.store import PUBLISHED
-from layers.territory_index import TerritoryIndex
 from layers.views import ViewError, indicator, layer, level_of, parent_of, period_of
 
 bp = Blueprint("map_data", __name__)
@@ -143,29 +141,3 @@ def geometry_map(level: str, indicator: str) -> Response:
     return encoded_response(
         body, MIME, {"Cache-Control": REVALIDATE}, etag=body.digest, min_bytes=GZIP_MIN_BYTES
     )
-
-
-# --------------------------------------------------------------------------------------------
-# Codes and names of the features (tooltip, click to the profile)
-
-
-@lru_cache(maxsize=16)
-def _level_names(index: TerritoryIndex, level: str) -> Encoded:
-    """{"codes": [...], "noms": [...]} in feature order (feature id = row of the level table)."""
-    table = index.table(level)
-    return Encoded.of_json({"codes": table["code"].tolist(), "noms": table["nom"].tolist()})
-
-
-@bp.route("/geo/<level>-noms.json")
-def level_names(level: str) -> Response:
-    """Fetched once per level and build by the map (`?v=` the geometry's version), after its
-    first draw: the tiles carry ids only, so their bytes are geometry alone."""
-    index = current_data().index()
-    if level not in MAP_LEVELS:
-        allowed = ", ".join(MAP_LEVELS)
-        return json_error(fr.ERR_UNKNOWN_LEVEL.format(value=level[:30], allowed=allowed), 404)
-    if index is None or level not in index.levels():
-        return json_error(fr.ERR_LEVEL_NOT_BUILT.format(value=level), 404)
-    body = _level_names(index, level)
-    control = LONG_CACHE if request.args.get("v") else REVALIDATE
-    return encoded_response(body, MIME, {"Cache-Control": control}, etag=body.digest)
