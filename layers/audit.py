@@ -585,15 +585,23 @@ def columnwise(relations: Relations) -> Relations:
     return Relations(sp.csc_matrix(relations.eq), sp.csc_matrix(relations.le))
 
 
+def gather(m: sp.csr_matrix | sp.csc_matrix, major: np.ndarray) -> np.ndarray:
+    """The minor indices of the `major` rows (CSR) or columns (CSC), concatenated, repeats
+    kept: sparse fancy indexing would build a whole matrix (and, by column, cost the
+    matrix's width) for what is only a list here."""
+    major = np.asarray(major, dtype=np.int64)
+    starts, ends = m.indptr[major], m.indptr[major + 1]
+    lengths = ends - starts
+    total = int(lengths.sum())
+    if not total:
+        return m.indices[:0]
+    offsets = np.repeat(starts - np.cumsum(lengths) + lengths, lengths)
+    return m.indices[offsets + np.arange(total)]
+
+
 def _rows_of(csc: sp.csc_matrix, cells: np.ndarray) -> np.ndarray:
     """Sorted rows with a stored entry in any of `cells` (columns of `csc`)."""
-    cells = np.asarray(cells, dtype=np.int64)
-    starts, ends = csc.indptr[cells], csc.indptr[cells + 1]
-    lengths = ends - starts
-    if not lengths.sum():
-        return np.zeros(0, dtype=np.int64)
-    offsets = np.repeat(starts - np.r_[0, np.cumsum(lengths)[:-1]], lengths)
-    return np.unique(csc.indices[np.arange(lengths.sum()) + offsets])
+    return np.unique(gather(csc, cells))
 
 
 def _rows_within(

@@ -32,6 +32,7 @@ from layers.audit import (
     ComponentLP,
     Relations,
     as_relations,
+    gather,
     hidden_components,
     iter_components,
     push_witnesses,
@@ -454,18 +455,6 @@ def _one_at_a_time(
             hi[j] = np.inf
 
 
-def _gather(indptr: np.ndarray, indices: np.ndarray, major: np.ndarray) -> np.ndarray:
-    """The minor indices of the `major` rows (CSR) or columns (CSC), concatenated: sparse
-    fancy indexing builds a whole matrix for what is only a list here."""
-    starts, ends = indptr[major], indptr[major + 1]
-    lengths = ends - starts
-    total = int(lengths.sum())
-    if not total:
-        return indices[:0]
-    offsets = np.repeat(starts - np.cumsum(lengths) + lengths, lengths)
-    return indices[offsets + np.arange(total)]
-
-
 def _members(n: int, picked: np.ndarray) -> np.ndarray:
     """Sorted distinct values of `picked` (all in 0..n-1): a mark is much cheaper than a sort
     when a national relation brings tens of thousands of cells."""
@@ -489,7 +478,7 @@ class _Neighbourhood:
 
     def rows_of(self, cells: np.ndarray) -> np.ndarray:
         """Relations naming any of `cells`, sorted."""
-        return _members(self.a.shape[0], _gather(self.by_cell.indptr, self.by_cell.indices, cells))
+        return _members(self.a.shape[0], gather(self.by_cell, cells))
 
     def cells(self, j: int, radius: int, max_members: float = np.inf) -> np.ndarray:
         """Cells within `radius` relations of j, through relations of at most `max_members`
@@ -498,7 +487,7 @@ class _Neighbourhood:
         for _ in range(radius):
             rows = self.rows_of(cells)
             rows = rows[self.members[rows] <= max_members]
-            found = _gather(self.a.indptr, self.a.indices, rows)
+            found = gather(self.a, rows)
             cells = _members(self.a.shape[1], np.r_[cells, found])
         return cells
 
