@@ -18,11 +18,19 @@ import socket
 from collections.abc import Callable, Mapping
 from functools import wraps
 
-from flask import Flask, Response, g, request
+from flask import Flask, Response, current_app, g, request
 from flask_caching import Cache
 
-from dashboard.server.encoding import LONG_CACHE, REVALIDATE, client_accepts
+from dashboard.server.compression import compress_response
+from dashboard.server.encoding import (
+    COMPRESSIONS,
+    LONG_CACHE,
+    REVALIDATE,
+    client_accepts,
+    negotiate,
+)
 from dashboard.server.limits import OutagePause
+from dashboard.server.shared_answers import FOLDER, Answer, SharedAnswers
 from layers.appdata import active_dir, current_data
 from layers.config import Settings
 
@@ -43,6 +51,7 @@ INSTANCE_HEADER = "X-Cafcarto-Instance"
 CACHE_HEADER = "X-Cafcarto-Cache"
 # One extension object; each app gets its own backend (memory or Redis) from init_app.
 responses = Cache()
+SHARED = "cafcarto.shared_answers"
 
 
 def cache_config(settings: Settings) -> dict[str, object]:
@@ -137,6 +146,7 @@ def init_app(server: Flask, settings: Settings) -> None:
     """Cache-Control on every answer and the server-side cache of the data routes registered
     so far (call after the routes are added, before the rate limits)."""
     responses.init_app(server, config=cache_config(settings))
+    server.extensions[SHARED] = SharedAnswers(settings.cache / FOLDER)
     wrapped: set[str] = set()
     for rule in list(server.url_map.iter_rules()):
         if is_data_path(rule.rule) and rule.endpoint not in wrapped:
@@ -156,7 +166,21 @@ def response_key() -> str:
 _outage = OutagePause("cache de réponses")
 
 
+def _shared_key() -> tuple[str, str]:
+    """The key of the current request's answer on disk (dashboard.server.shared_answers): the
+    builds in service, the codings the client takes (the answer is stored compressed) and the
+    full path with its query."""
+    accept = request.headers.get("Accept-Encoding")
+    codings = f"{negotiate(accept, COMPRESSIONS)}|{client_accepts('gzip')}"
+    shared = current_app.extensions[SHARED]
+    return shared.key(_request_stamp(current_data().settings), codings, request.full_path)
+
+
 def _lookup() -> tuple[int, list[tuple[str, str]], bytes] | None:
+    g.shared_key = _shared_key()
+    stored = current_app.extensions[SHARED].get(g.shared_key)
+    if stored is not None:
+        return stored.status, stored.headers, stored.body
     g.response_key = response_key()
     if _outage.active():
         return None
@@ -201,7 +225,19 @@ def headers_and_store(resp: Response) -> Response:
         resp.headers["Cache-Control"] = control
     if is_data_path(request.path) and resp.status_code == 200 and not resp.is_streamed:
         _store(resp)
+        _share(resp)
     return _revalidated(resp) or resp
+
+
+def _share(resp: Response) -> None:
+    """The answer just made, compressed now as the client accepts (the compression hook then
+    leaves it alone), written for the other workers."""
+    key = g.get("shared_key")
+    if key is None or g.get("response_from_cache"):
+        return
+    compress_response(resp)
+    headers = [(k, v) for k, v in resp.headers.items() if k.lower() not in SKIPPED_HEADERS]
+    current_app.extensions[SHARED].put(key, Answer(resp.status_code, headers, resp.get_data()))
 
 
 def _store(resp: Response) -> None:
