@@ -3,8 +3,9 @@
 Each worker otherwise built its own copy on its first requests, private memory three times
 over: the build's index and the store's periods (`AppData.warm`), and the per-build objects
 every visit reads: the store's provenance table, the facilities, Plotly's validator tables
-(read by the profile's figure template), the map filter's options and the component classes
-the Dash request check reads (`dashboard.server.dash_requests`). Nothing here opens the
+(read by the profile's figure template), the map filter's options, the profile's lookups (a
+city's arrondissements, an EPCI's communes) and the component classes the Dash request check
+reads (`dashboard.server.dash_requests`). Nothing here opens the
 store's DuckDB connection, which must not cross a fork: the page layouts (profiles) are built
 only when the store's cell tables answer them.
 """
@@ -17,6 +18,7 @@ from dashboard.server import dash_requests
 from layers.appdata import EXTENSION, AppData, active_dir
 from layers.cell_tables import CellTables
 from layers.options import filter_options
+from layers.profile import warm_lookups
 from layers.profile_figures import template_json
 
 
@@ -29,6 +31,7 @@ def warm_before_fork(app: dash.Dash) -> None:
         index, info = data.index(), data.store()
         if index is not None:
             filter_options(index)
+            warm_lookups(index)
         data.facilities()
         template_json()
         if info is None:
