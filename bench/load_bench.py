@@ -191,7 +191,13 @@ class User:
         self.http, self.base, self.stats, self.cat, self.rng = http, base, stats, cat, rng
         self.think_s, self.end, self.export_share = think, end, export_share
 
-    async def send(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+    async def send(
+        self, method: str, path: str, body: Any = None, parse: bool = True
+    ) -> tuple[int, Any]:
+        """The answer's status and, when `parse`, its JSON. The client shares the server's
+        cores: bodies nobody reads (map values, API answers, the Dash layout) are only
+        checked to be there, not parsed (the 2.8 MB commune map payload cost the client more
+        than the server's answer from its cache)."""
         t0 = time.perf_counter()
         label = _route(path.split("?")[0])
         if isinstance(body, dict):  # a callback: name it by its first output
@@ -216,11 +222,17 @@ class User:
             self.stats.cpu_ms[label].append(cpu)
         if status >= 400:
             self.stats.errors.append(f"{method} {path[:100]} : HTTP {status}")
+        elif status == 200 and not raw:
+            self.stats.errors.append(f"{method} {path[:100]} : réponse vide")
         ctype = resp.headers.get("Content-Type", "")
-        return status, json_or_none(raw) if "json" in ctype else None
+        return status, json_or_none(raw) if parse and "json" in ctype else None
 
-    async def get(self, path: str) -> tuple[int, Any]:
-        return await self.send("GET", path)
+    async def get(self, path: str, parse: bool = True) -> tuple[int, Any]:
+        return await self.send("GET", path, parse=parse)
+
+    async def fetch(self, path: str) -> None:
+        """GET `path` whose answer the user does not read (checked, not parsed)."""
+        await self.send("GET", path, parse=False)
 
     async def think(self) -> None:
         if time.monotonic() >= self.end:
@@ -228,8 +240,8 @@ class User:
         await asyncio.sleep(self.rng.uniform(*self.think_s))
 
     async def load_page(self, path: str) -> DashSession:
-        await self.get(path)
-        await self.get("/_dash-layout")
+        await self.fetch(path)
+        await self.fetch("/_dash-layout")
         _, deps = await self.get("/_dash-dependencies")
         tab = DashSession(deps or [], self.send)
         pathname, _, search = path.partition("?")
@@ -245,7 +257,7 @@ class User:
             gets += [spec["tuiles"].format(z=z, x=x, y=y) for z, x, y in NATIONAL_TILES]
         elif spec.get("geometrie"):
             gets.append(spec["geometrie"])
-        await asyncio.gather(*(self.get(p) for p in gets))
+        await asyncio.gather(*(self.fetch(p) for p in gets))
 
     async def session(self) -> None:
         rng, cat = self.rng, self.cat
@@ -268,19 +280,19 @@ class User:
         if rng.random() < self.export_share:
             href = tab.props.get(("export-csv", "href"))
             if isinstance(href, str) and href.startswith("/api/"):
-                await self.get(href)
+                await self.fetch(href)
                 await self.think()
         code = rng.choice(cat.communes)
         profile = await self.load_page(f"/territoire/commune/{code}")
         await self.think()
         await profile.set("evolution-indicateur", "value", rng.choice(list(cat.indicators)))
         await self.think()
-        await self.get(f"/api/v1/data?indicator={ind}&level=departement")
-        await self.get(f"/api/v1/territories/commune/{code}")
-        await self.get(f"/api/v1/territories?q={rng.choice(['lyon', 'per', 'saint', 'ajac'])}")
+        await self.fetch(f"/api/v1/data?indicator={ind}&level=departement")
+        await self.fetch(f"/api/v1/territories/commune/{code}")
+        await self.fetch(f"/api/v1/territories?q={rng.choice(['lyon', 'per', 'saint', 'ajac'])}")
         await self.think()
         if rng.random() < self.export_share:
-            await self.get(f"/export/fiche/commune/{code}.pdf")
+            await self.fetch(f"/export/fiche/commune/{code}.pdf")
 
 
 def server_cpu_ms(header: str | None) -> float | None:
