@@ -1,0 +1,28 @@
+"""Dash HTML elements written directly as the JSON Dash sends for them, for long tables.
+
+A commune's profile page holds some 500 `html.Tr`/`Th`/`Td`. Building each Dash component (its
+argument checks) and then serialising it (Plotly's JSON encoder calls `to_plotly_json` on each
+one) cost about a third of the page callback's CPU. `element()` gives the dictionary the
+component would have become, with the same keys in the same order: the browser receives the
+same bytes, and the page is the same.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from dash.development.base_component import Component
+
+
+@lru_cache(maxsize=64)
+def _order(cls: type[Component], names: tuple[str, ...]) -> tuple[str, ...]:
+    """The order in which `cls.to_plotly_json` lists these props (asked once per set)."""
+    return tuple(cls(**dict.fromkeys(names, "")).to_plotly_json()["props"])
+
+
+def element(cls: type[Component], children: Any, **props: Any) -> dict[str, Any]:
+    """`cls(children, **props)` as its JSON: {"props": ..., "type": ..., "namespace": ...}."""
+    given = {"children": children, **props}
+    props_json = {name: given[name] for name in _order(cls, tuple(sorted(given)))}
+    return {"props": props_json, "type": cls._type, "namespace": cls._namespace}
