@@ -64,6 +64,15 @@ def test_a_new_build_or_a_new_app_never_reads_older_answers(
     assert other.get(url, headers=BR).headers["X-Cafcarto-Cache"] == "miss"
 
 
+def test_a_stored_answer_carries_the_current_rate_limit_count_only(settings: Settings) -> None:
+    one, two = _worker_pair(settings)
+    url = URL + "&format=csv&period=2024-12"
+    first, again = one.get(url, headers=BR), two.get(url, headers=BR)
+    assert again.headers["X-Cafcarto-Cache"] == "hit"
+    counts = [r.headers.getlist("X-RateLimit-Remaining") for r in (first, again)]
+    assert len(counts[0]) == len(counts[1]) == 1, counts
+
+
 def test_stored_answers_keep_secret_cells_blank(settings: Settings) -> None:
     one, two = _worker_pair(settings)
     one.get(URL, headers=BR)

@@ -42,6 +42,8 @@ CACHE_ENTRIES = 64  # per process, with SimpleCache: at most ~256 MB
 SKIPPED_HEADERS = {"content-length", "set-cookie", "date"}
 # Named again by each answer, cached or not (the host and cache state are the server's own).
 SKIPPED_HEADERS |= {"x-cafcarto-build", "x-cafcarto-instance", "x-cafcarto-cache"}
+# The rate limiter adds its own to every answer, cached or not (each client its own count).
+SKIPPED_HEADERS |= {"x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset"}
 REVALIDATION_HEADERS = ("Cache-Control", "Vary", "Last-Modified")
 # The shared cache (Redis) answers fast or not at all; after a failure, skipped for a pause.
 REDIS_TIMEOUT_S = 0.5
