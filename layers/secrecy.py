@@ -582,9 +582,13 @@ class _IntervalRepair:
         self.block_caps = (max(2, block_cells // 10), block_cells)
         # Local first (national totals are constants there), the whole table last. No step at
         # `radius` with the larger relations: on the national tables it failed 9 times in 10
-        # (a département's communes move, their EPCI totals cannot), for nothing.
+        # (a département's communes move, their EPCI totals cannot), for nothing. One ring
+        # further through small relations before the large ones: on the national household
+        # table (2019-12) it settles 135 of the 234 cells that failed at `radius`, in ~3 ms
+        # each instead of ~70 ms for an LP over ~16,800 columns (repairs 19 s -> 9 s).
         self.repair_scopes = (
             (radius, repair_members // 10),
+            (radius + 1, repair_members // 10),
             (radius + 2, repair_members),
             (radius + 2, np.inf),
         )
