@@ -57,6 +57,7 @@ def measure(geo: Path, periods: list[str] | None = None, workers: int | None = N
         "zones_arrondies": secret.get("zones_arrondies", {}),
         "derivees_s": secret.get("derived_seconds"),
         "tableaux_s": secret.get("tableaux_s", {}),
+        "tableaux_cpu_s": secret.get("tableaux_cpu_s", {}),
         "cells": written.get("cellules"),
         "zone_rows": zones,
         "log": lines,
@@ -79,6 +80,11 @@ def report(res: dict) -> str:
     out.append(
         "secret par type de tableau (s, sur les deux processus) : "
         + ", ".join(f"{k} {v}" for k, v in kinds)
+    )
+    cpu = sorted(res["tableaux_cpu_s"].items(), key=lambda kv: -kv[1])
+    out.append(
+        "secret par type de tableau (s de CPU, sur les deux processus) : "
+        + ", ".join(f"{k} {v}" for k, v in cpu)
     )
     out.append(f"cellules : {res['cells']} ; lignes IRIS / QPV : {res['zone_rows']}")
     ratio = f"{res['store_s'] / STORE_BASELINE_S:.2f}".replace(".", ",")

@@ -266,10 +266,12 @@ def test_class_witnesses_span_the_class_sum():
     assert np.array_equal(lo, values) and np.array_equal(hi, values)
 
 
+@pytest.mark.parametrize("small_exact", [True, False])
 @pytest.mark.parametrize("seed", range(8))
-def test_block_witnesses_are_sound_and_exact_on_one_block(seed):
+def test_block_witnesses_are_sound_and_exact_on_one_block(seed, small_exact):
     """Block ranges are feasible points (inside the exact ranges); with one block they are
-    the exact ranges of every narrow cell."""
+    the exact ranges of every narrow cell, whether the small blocks computed their exact
+    extremes or only witnesses (as `protect` does)."""
     rng = np.random.default_rng(seed)
     values, rel = random_table(rng)
     hidden = primary_mask(values) | (rng.random(values.size) < 0.3)
@@ -277,7 +279,10 @@ def test_block_witnesses_are_sound_and_exact_on_one_block(seed):
     ranges = {c: (lo, hi) for c, lo, hi in exact.failures}
     lo, hi = values.astype(float), values.astype(float)
     for cap in (3, 10**6):  # tiny blocks, then the whole table as one block
-        _block_witnesses(rel, values.astype(float), hidden, hidden.copy(), 5, lo, hi, cap=cap)
+        exact = small_exact or cap > 3
+        _block_witnesses(
+            rel, values.astype(float), hidden, hidden.copy(), 5, lo, hi, cap=cap, exact=exact
+        )
     for c in np.flatnonzero(hidden):
         if c in ranges:  # narrow for real: the witnesses stay inside and reach the bounds
             assert ranges[c][0] - 1e-6 <= lo[c] and hi[c] <= ranges[c][1] + 1e-6
