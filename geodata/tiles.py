@@ -33,9 +33,10 @@ import shapely
 from geodata.simplify import DECIMALS, round_coordinates
 
 # Version of the tiles' content, recorded in web/index.json. 2: no attributes, ids only, and the
-# `points` layer (the build code's hash, part of the build fingerprint, already makes older
-# caches rebuild; the map reads this number to know where its circles' points are).
-TILES_FORMAT = 2
+# `points` layer; 3: the IRIS cut to z10, not z11 (the build code's hash, part of the build
+# fingerprint, already makes older caches rebuild; the map reads this number to know where its
+# circles' points are: in the tiles from 2 on).
+TILES_FORMAT = 3
 POINTS_LAYER = "points"
 
 # Deepest zoom cut per level; MapLibre overzooms past it.
@@ -49,8 +50,10 @@ MAX_ZOOM = {
     "arm": 12,
     "commune_arm": 10,
     "qpv": 12,
-    # The IRIS file is on a ~13 m grid: z11 tiles (4096 units, about 3 m) lose nothing of it.
-    "iris": 11,
+    # z10 tiles keep 4096 units of ~7 m at maximum zoom: Paris's IRIS drawn from them at zoom 13
+    # and 14.5 were the same pixels as from z11 tiles (at zoom 12, 0.25 % of pixels, along a
+    # few edges); the z11 cut was 18 % of the IRIS tiles' CPU and 5.8 of their 25.2 MB.
+    "iris": 10,
 }
 
 
