@@ -104,7 +104,7 @@ def build(
     with steps("géométrie web simplifiée"):
         web = _write_web(levels, partial / "web")
     with steps("tuiles vectorielles"):
-        _write_tiles(levels, partial, web)
+        write_all_tiles(levels, partial, web)
     steps.timings["total"] = round(time.perf_counter() - steps.started, 2)
     manifest = {
         "format": BUILD_FORMAT,
@@ -199,7 +199,7 @@ def _write_web(levels: dict[str, gpd.GeoDataFrame], folder: Path) -> dict[str, d
     return web
 
 
-def _write_tiles(levels: dict[str, gpd.GeoDataFrame], partial: Path, web: dict) -> None:
+def write_all_tiles(levels: dict[str, gpd.GeoDataFrame], partial: Path, web: dict) -> None:
     """Vector tiles (PMTiles) of every level, recorded in web/index.json.
 
     Levels are simplified and written one by one while tippecanoe cuts the ones already written,
