@@ -2,17 +2,23 @@
 
 With the national QPV and IRIS files in the sources (1,514 QPV, 48,592 IRIS, 45 arrondissements),
 the cold time is the build time with the national files; the report says which were read.
+`--tiles <build>/geo` times the vector tiles step alone on a built cache's GeoParquet.
 """
 
 from __future__ import annotations
 
+import argparse
+import resource
 import statistics
 import tempfile
 import time
 from pathlib import Path
 
-from geodata.build import build
+import geopandas as gpd
+
+from geodata.build import build, write_all_tiles
 from geodata.sources import default_sources_dir
+from layers.model import LEVEL_CODES
 
 
 def measure(sources: Path | None = None, warm_runs: int = 5) -> dict:
@@ -68,8 +74,51 @@ def report(res: dict) -> str:
     return "\n".join(lines)
 
 
+def _cpu_s() -> tuple[float, float]:
+    """CPU seconds of this process and of its finished children (tippecanoe)."""
+    own, kids = (resource.getrusage(w) for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
+    return own.ru_utime + own.ru_stime, kids.ru_utime + kids.ru_stime
+
+
+def measure_tiles(geo: Path) -> dict:
+    """The vector tiles step alone, on the GeoParquet of a built cache (`<build>/geo`): wall
+    and CPU seconds (Python; tippecanoe), archive MB per level. For A/B runs of the tiles."""
+    levels = {
+        name: gpd.read_parquet(geo / f"{name}.parquet")
+        for name in LEVEL_CODES
+        if (geo / f"{name}.parquet").exists()
+    }
+    web: dict[str, dict] = {name: {} for name in levels}
+    with tempfile.TemporaryDirectory(prefix="cafcarto-tiles-") as tmp:
+        (Path(tmp) / "web").mkdir()
+        cpu0, t0 = _cpu_s(), time.perf_counter()
+        write_all_tiles(levels, Path(tmp), web)
+        wall, cpu1 = time.perf_counter() - t0, _cpu_s()
+        sizes = {n: (Path(tmp) / "web" / f"{n}.pmtiles").stat().st_size / 1e6 for n in levels}
+    return {
+        "wall_s": wall,
+        "cpu_python_s": cpu1[0] - cpu0[0],
+        "cpu_tippecanoe_s": cpu1[1] - cpu0[1],
+        "mb": sizes,
+    }
+
+
+def report_tiles(res: dict) -> str:
+    return (
+        f"tuiles vectorielles : {res['wall_s']:.1f} s ; CPU Python {res['cpu_python_s']:.1f} s, "
+        f"tippecanoe {res['cpu_tippecanoe_s']:.1f} s ; "
+        + ", ".join(f"{k} {v:.1f} Mo" for k, v in res["mb"].items())
+    )
+
+
 def main() -> None:
-    print(report(measure()))
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--tiles", type=Path, metavar="GEO", help="the tiles step alone")
+    args = parser.parse_args()
+    if args.tiles:
+        print(report_tiles(measure_tiles(args.tiles)))
+    else:
+        print(report(measure()))
 
 
 if __name__ == "__main__":

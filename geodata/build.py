@@ -7,6 +7,8 @@ import json
 import shutil
 import time
 from collections.abc import Callable, Iterable, Iterator
+from concurrent import futures
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,11 +25,19 @@ from geodata.levels import build_admin_levels, build_communes, read_commune_poly
 from geodata.neighbours import level_neighbours
 from geodata.simplify import TOLERANCES
 from geodata.sources import fingerprint as source_fingerprint
-from geodata.tiles import MAX_ZOOM, TILES_FORMAT, write_points, write_tiles
+from geodata.tiles import (
+    MAX_ZOOM,
+    TILE_COST,
+    TILE_JOBS,
+    TILES_FORMAT,
+    write_points,
+    write_shapes,
+    write_tiles,
+)
 from geodata.webgeo import simplified, write_web_layer
 from layers import model
 from layers.model import LEVEL_CODES, LEVELS
-from layers.progress import progress, track
+from layers.progress import ProgressBar, progress, track
 
 BUILD_FORMAT = 1
 NEIGHBOUR_LEVELS = tuple(lv.code for lv in LEVELS if lv.neighbours)
@@ -94,7 +104,7 @@ def build(
     with steps("géométrie web simplifiée"):
         web = _write_web(levels, partial / "web")
     with steps("tuiles vectorielles"):
-        _write_tiles(levels, partial, web)
+        write_all_tiles(levels, partial, web)
     steps.timings["total"] = round(time.perf_counter() - steps.started, 2)
     manifest = {
         "format": BUILD_FORMAT,
@@ -155,17 +165,27 @@ def _write_geo(levels: dict[str, gpd.GeoDataFrame], folder: Path) -> None:
 
 
 def _simplified(levels: dict[str, gpd.GeoDataFrame], zoom: str) -> dict[str, np.ndarray]:
-    """Simplified geometry of every level; the « communes et arrondissements » view reuses the
-    communes' (one coverage simplification of 35,000 polygons instead of two)."""
-    out: dict[str, np.ndarray] = {}
-    for name in LEVEL_CODES:
-        if name in levels and name != "commune_arm":
-            out[name] = simplified(levels[name], name, TOLERANCES[name][zoom])
-    if "commune_arm" in levels:
-        out["commune_arm"] = simplified_commune_arm(
-            levels["commune_arm"], levels["commune"], levels["arm"], out["commune"]
-        )
-    return out
+    """Simplified geometry of every level, by level code."""
+    return dict(_each_simplified(levels, zoom, [n for n in LEVEL_CODES if n in levels]))
+
+
+def _each_simplified(
+    levels: dict[str, gpd.GeoDataFrame], zoom: str, order: list[str]
+) -> Iterator[tuple[str, np.ndarray]]:
+    """Each level's simplified geometry in `order`, one at a time; the « communes et
+    arrondissements » view reuses the communes' (one coverage simplification of 35,000 polygons
+    instead of two), so it must come after them."""
+    done: dict[str, np.ndarray] = {}
+    for name in order:
+        if name == "commune_arm":
+            shapes = simplified_commune_arm(
+                levels["commune_arm"], levels["commune"], levels["arm"], done["commune"]
+            )
+        else:
+            shapes = simplified(levels[name], name, TOLERANCES[name][zoom])
+        if name == "commune":
+            done[name] = shapes
+        yield name, shapes
 
 
 def _write_web(levels: dict[str, gpd.GeoDataFrame], folder: Path) -> dict[str, dict]:
@@ -179,35 +199,64 @@ def _write_web(levels: dict[str, gpd.GeoDataFrame], folder: Path) -> dict[str, d
     return web
 
 
-def _write_tiles(levels: dict[str, gpd.GeoDataFrame], partial: Path, web: dict) -> None:
-    """Vector tiles (PMTiles) of every level, recorded in web/index.json."""
+def write_all_tiles(levels: dict[str, gpd.GeoDataFrame], partial: Path, web: dict) -> None:
+    """Vector tiles (PMTiles) of every level, recorded in web/index.json.
+
+    Levels are simplified and written one by one while tippecanoe cuts the ones already written,
+    TILE_JOBS at a time, the longest first: one tippecanoe alone left a core idle for much of
+    its run (reading its input and writing its archive are single-threaded)."""
     staging = partial / "tuiles-entree"
-    layers = list(_simplified(levels, "tiles").items())
+    order = sorted(
+        (name for name in LEVEL_CODES if name in levels),
+        key=lambda name: -TILE_COST.get(name, 0),  # stable: the communes before commune_arm
+    )
     # Counted in polygons, not levels: the IRIS take a minute and the régions a second, so an
     # estimate per level foretold seconds with the IRIS still to come.
-    total = sum(len(levels[name]) for name, _ in layers)
-    with progress("tuiles vectorielles", total, unit="polygones") as bar:
-        for name, shapes in layers:
-            _write_level_tiles(levels, partial, web, name, shapes, staging)
-            bar.advance(len(levels[name]))
+    total = sum(len(levels[name]) for name in order)
+    with (
+        progress("tuiles vectorielles", total, unit="polygones") as bar,
+        ThreadPoolExecutor(TILE_JOBS) as pool,
+    ):
+        running: list[Future] = []
+        for name, shapes in _each_simplified(levels, "tiles", order):
+            running.append(pool.submit(_level_tiles, levels, partial, name, shapes, staging))
+            running = _collect(running, web, levels, bar, wait=False)
+        _collect(running, web, levels, bar, wait=True)
     shutil.rmtree(staging)
     (partial / "web" / "index.json").write_text(json.dumps({"levels": web}, indent=1))
 
 
-def _write_level_tiles(
+def _collect(
+    running: list[Future], web: dict, levels: dict, bar: ProgressBar, *, wait: bool
+) -> list[Future]:
+    """Record the finished tile jobs (an error is raised here); the ones still running."""
+    if wait:
+        futures.wait(running)
+    left = []
+    for job in running:
+        if not job.done():
+            left.append(job)
+            continue
+        name, entry = job.result()
+        web[name]["tuiles"] = entry
+        bar.advance(len(levels[name]))
+    return left
+
+
+def _level_tiles(
     levels: dict[str, gpd.GeoDataFrame],
     partial: Path,
-    web: dict,
     name: str,
     shapes: np.ndarray,
     staging: Path,
-) -> None:
-    tol = TOLERANCES[name]["tiles"]
-    source = write_web_layer(levels[name], staging, name, tol, "tiles", shapes)
+) -> tuple[str, dict]:
+    """Write a level's tiles input and cut it; its `tuiles` entry for web/index.json."""
+    staging.mkdir(parents=True, exist_ok=True)
+    source = write_shapes(shapes, staging / f"{name}.geojson")
     out = partial / "web" / f"{name}.pmtiles"
     points = write_points(levels[name], staging / f"{name}-points.geojson")
-    write_tiles(staging / source.file, out, name, MAX_ZOOM[name], points)
-    web[name]["tuiles"] = {
+    write_tiles(source, out, name, MAX_ZOOM[name], points)
+    return name, {
         "file": out.name,
         "sha256": _sha256(out),
         "maxzoom": MAX_ZOOM[name],

@@ -27,11 +27,16 @@ import sys
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
+import shapely
+
+from geodata.simplify import DECIMALS, round_coordinates
 
 # Version of the tiles' content, recorded in web/index.json. 2: no attributes, ids only, and the
-# `points` layer (the build code's hash, part of the build fingerprint, already makes older
-# caches rebuild; the map reads this number to know where its circles' points are).
-TILES_FORMAT = 2
+# `points` layer; 3: the IRIS cut to z10, not z11 (the build code's hash, part of the build
+# fingerprint, already makes older caches rebuild; the map reads this number to know where its
+# circles' points are: in the tiles from 2 on).
+TILES_FORMAT = 3
 POINTS_LAYER = "points"
 
 # Deepest zoom cut per level; MapLibre overzooms past it.
@@ -45,8 +50,31 @@ MAX_ZOOM = {
     "arm": 12,
     "commune_arm": 10,
     "qpv": 12,
-    # The IRIS file is on a ~13 m grid: z11 tiles (4096 units, about 3 m) lose nothing of it.
-    "iris": 11,
+    # z10 tiles keep 4096 units of ~7 m at maximum zoom: Paris's IRIS drawn from them at zoom 13
+    # and 14.5 were the same pixels as from z11 tiles (at zoom 12, 0.25 % of pixels, along a
+    # few edges); the z11 cut was 18 % of the IRIS tiles' CPU and 5.8 of their 25.2 MB. (tippecanoe
+    # snaps its input to the deepest zoom's grid, so lower zooms change a little too: the France
+    # view of all IRIS differed on 28 pixels.)
+    "iris": 10,
+}
+
+
+# tippecanoe runs at once during a build. Each uses every core only part of its run (reading
+# its GeoJSON and writing its archive are single-threaded), so two keep two cores busy.
+TILE_JOBS = 2
+# CPU seconds of each level's tippecanoe run on the national build (measured): the build starts
+# the longest first so that the last one to finish is short.
+TILE_COST = {
+    "iris": 56,  # at z10 (69 at z11)
+    "commune": 31,
+    "commune_arm": 31,
+    "epci": 5,
+    "qpv": 2,
+    "departement": 1.5,
+    "caf": 1.5,
+    "region": 0.7,
+    "france": 0.4,
+    "arm": 0.2,
 }
 
 
@@ -75,6 +103,18 @@ def write_points(gdf: gpd.GeoDataFrame, path: Path) -> Path:
         f'"geometry":{{"type":"Point","coordinates":[{x!r},{y!r}]}}}}'
         for i, (x, y) in enumerate(zip(lon.tolist(), lat.tolist(), strict=True))
         if math.isfinite(x) and math.isfinite(y)
+    ]
+    path.write_text('{"type":"FeatureCollection","features":[' + ",".join(parts) + "]}")
+    return path
+
+
+def write_shapes(geoms: np.ndarray, path: Path) -> Path:
+    """The polygons of a level as GeoJSON for tippecanoe: `id` = row, no properties (the tiles
+    carry none), coordinates rounded to the web geometry's decimals."""
+    shapes = shapely.to_geojson(round_coordinates(np.asarray(geoms), DECIMALS["tiles"]))
+    parts = [
+        f'{{"type":"Feature","id":{i},"properties":{{}},"geometry":{shape}}}'
+        for i, shape in enumerate(shapes.tolist())
     ]
     path.write_text('{"type":"FeatureCollection","features":[' + ",".join(parts) + "]}")
     return path

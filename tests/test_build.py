@@ -13,8 +13,8 @@ import pytest
 from pmtiles.reader import MmapSource, Reader
 
 from dashboard.cli import main as cli
-from geodata import cache
-from geodata.build import build
+from geodata import cache, tiles
+from geodata.build import build, write_all_tiles
 from geodata.sources import default_sources_dir
 from geodata.tiles import MAX_ZOOM, POINTS_LAYER, TILES_FORMAT
 
@@ -126,3 +126,17 @@ def test_cli_refuses_missing_sources_in_french(tmp_path: Path, monkeypatch, caps
     assert "Erreur" in err and "communes" in err
     assert not (tmp_path / "cache" / "current").exists()
     assert os.environ["CAFCARTO_SOURCES"].endswith("absent")
+
+
+def test_a_failing_tile_job_fails_the_tiles_step_in_french(built, monkeypatch, tmp_path) -> None:
+    # Levels are cut two at a time in threads: a tippecanoe failure must still reach the
+    # caller, with the level named, and no level be recorded as tiled.
+    root, _, _ = built
+    current = cache.require_active(root)
+    levels = {n: gpd.read_parquet(current / "geo" / f"{n}.parquet") for n in ("region", "caf")}
+    monkeypatch.setattr(tiles, "tippecanoe_path", lambda: "false")
+    web: dict[str, dict] = {name: {} for name in levels}
+    (tmp_path / "web").mkdir()
+    with pytest.raises(tiles.TilesError, match="tippecanoe a échoué pour (region|caf)"):
+        write_all_tiles(levels, tmp_path, web)
+    assert web == {"region": {}, "caf": {}}
