@@ -36,6 +36,10 @@
     levels: {}, // level -> {source, classes: Int16Array|null, payload}
     current: null, // {niveau, indicateur}
     values: new Map(), // values URL -> payload (JSON of /api/carte)
+    inflight: new Map(), // values URL -> promise of its payload, while fetched
+    asked: null, // the spec of the latest render() call
+    early: null, // {holder, adopted} while the map starts before Dash (startEarly)
+    choices: null, // /api/carte-choix: the browser's own recolour (quickSpec)
     seq: 0,
     zones: {},
     lastTiming: null,
@@ -95,7 +99,9 @@
   }
 
   function ensureMap(spec) {
-    const root = document.getElementById(spec.conteneur || "cafmap");
+    adoptIfThere();
+    const early = state.early && state.root === state.early.holder ? state.early.holder : null;
+    const root = document.getElementById(spec.conteneur || "cafmap") || early;
     if (state.mapReady && state.root === root && root && root.isConnected) return state.mapReady;
     if (!root) return Promise.reject(new Error("cafmap: no #cafmap container"));
     state.root = root;
@@ -161,10 +167,15 @@
   // -3 non concerné, -4 outside the territory filter; -9 = no state yet.
   const SECRET_COLOUR = "#ffffff", NA_COLOUR = "#eeeeee", OUTSIDE_COLOUR = "#f1f0eb";
   const CIRCLE_BASE = "#f3f2ec"; // polygons under proportional circles
+  // Under circles every class has the same base colour: the expression then does not depend on
+  // the number of classes, so that the layer's first expression (from the spec, before the
+  // values) is already the final one (a new data-driven expression makes MapLibre re-parse
+  // every tile of the source).
   function fillColour(colours, circles) {
     const cls = ["to-number", ["coalesce", ["feature-state", "c"], -9]];
     const expr = ["match", cls, -1, NODATA, -2, SECRET_COLOUR, -3, NA_COLOUR, -4, OUTSIDE_COLOUR];
-    colours.forEach(function (colour, i) { expr.push(i, circles ? CIRCLE_BASE : colour); });
+    if (circles) return expr.concat([-9, PENDING_COLOUR, CIRCLE_BASE]);
+    colours.forEach(function (colour, i) { expr.push(i, colour); });
     expr.push(PENDING_COLOUR);
     return expr;
   }
@@ -226,7 +237,7 @@
         // The expected palette from the start: changing a feature-state colour expression
         // later makes MapLibre re-parse every tile of the source.
         "fill-color": fillColour(entry.payload ? entry.payload.couleurs : entry.colours,
-          entry.payload && entry.payload.representation === "cercles"),
+          entry.payload ? entry.payload.representation === "cercles" : entry.circles),
         "fill-antialias": false,
       },
     }, range), before);
@@ -286,7 +297,7 @@
       level: level, parts: [], classes: null, payload: null, hovered: null,
       dense: (spec.effectif || 0) > DENSE_FEATURES, detail: spec.detail || null,
       zoomDetail: spec.zoom_detail || 7, detailAdded: false, colours: spec.couleurs || [],
-      namesUrl: spec.noms || null, names: null, nameTable: null,
+      namesUrl: spec.noms || null, names: null, nameTable: null, circles: wantsCircles(spec),
       // The circles' points are a layer of the level's tiles (build's tiles format 2).
       tilePoints: !!(spec.tuiles && spec.tuiles_points),
     };
@@ -295,6 +306,9 @@
     const src = ensureSource(map, level, spec.geometrie,
       entry.detail ? SIMPLIFY_NATIONAL : SIMPLIFY_CLOSE, tiles);
     addPart(map, entry, src, "", [null, entry.detail ? entry.zoomDetail : null]);
+    // The circles' layer too, before the first tile: a layer added to a source once its tiles
+    // are in (or on their way) makes MapLibre parse them again.
+    if (entry.tilePoints) tileCirclesLayer(map, entry, entry.circles ? "visible" : "none");
     state.levels[level] = entry;
     return entry;
   }
@@ -359,8 +373,9 @@
 
   function fetchValues(url, force) {
     if (!force && state.values.has(url)) return Promise.resolve(state.values.get(url));
+    if (!force && state.inflight.has(url)) return state.inflight.get(url);
     mark("values_request");
-    return fetch(url, { headers: { Accept: "application/json" } }).then(function (r) {
+    const asked = fetch(url, { headers: { Accept: "application/json" } }).then(function (r) {
       mark("values_response");
       return r.json().then(function (body) {
         mark("values_parsed");
@@ -369,6 +384,10 @@
         return body;
       });
     });
+    state.inflight.set(url, asked);
+    const done = function () { if (state.inflight.get(url) === asked) state.inflight.delete(url); };
+    asked.then(done, done);
+    return asked;
   }
 
   // Feature state `c` = class index, only for features whose class changed.
@@ -487,16 +506,21 @@
 
   // The circle layer of a level over the `points` layer of its own tiles (added once): no
   // source of its own, so no GeoJSON for the worker to index before the first polygon tile.
-  function showTileCircles(map, entry, rayons) {
+  function tileCirclesLayer(map, entry, visibility) {
     const id = "cercles-" + entry.level;
-    const src = sourceId(entry.level);
     if (!map.getLayer(id)) {
       map.addLayer({
-        id: id, type: "circle", source: src, "source-layer": POINTS_LAYER,
-        paint: circlePaint(circleRadius()),
+        id: id, type: "circle", source: sourceId(entry.level), "source-layer": POINTS_LAYER,
+        layout: { visibility: visibility }, paint: circlePaint(circleRadius()),
       });
       if (window.cafequip) window.cafequip.raise(map);
     }
+    return id;
+  }
+
+  function showTileCircles(map, entry, rayons) {
+    const id = tileCirclesLayer(map, entry, "visible");
+    const src = sourceId(entry.level);
     map.setLayoutProperty(id, "visibility", "visible");
     setRadii(map, { source: src, sourceLayer: POINTS_LAYER, id: 0 }, rayons, null);
     mark("circles_source_loaded");
@@ -949,6 +973,7 @@
     opts = opts || {};
     mark("render");
     const seq = ++state.seq;
+    state.asked = spec;
     const t0 = performance.now();
     if (spec.couleur_sans_donnees) NODATA = spec.couleur_sans_donnees;
     // The values and (for circles) the label points are fetched while MapLibre starts.
@@ -968,7 +993,8 @@
     try {
       payload = await valuesPromise;
     } catch (err) {
-      setStatus(err.message, true);
+      if (!opts.quiet) setStatus(err.message, true);
+      else if (state.asked === spec) state.asked = null; // Dash's same spec will say it
       throw err;
     }
     if (seq !== state.seq) return null; // a newer request took over
@@ -989,9 +1015,12 @@
     await circles.catch(function (err) { console.error("cafmap:", err); });
     const t2 = performance.now();
     mark("applied");
+    // Drawn out of sight until Dash's page has its container: the first draw is the one seen.
+    if (state.early) await state.early.adopted;
     const t3 = await idle(map);
     mark("idle");
     levelNames(entry); // for the tooltip and the click, once the map is drawn
+    loadChoices(spec);
     if (seq === state.seq) setStatus("");
     // Département borders over communes: added once the communes are drawn, so that their
     // tiling does not delay the first draw (one MapLibre worker handles all GeoJSON sources).
@@ -1078,6 +1107,130 @@
     }, function () {});
   }
 
+
+  // ---- Start before Dash. The index HTML holds the page's first spec (#cafmap-depart,
+  // layers/map_start.py): the map is created, its tiles asked and its values fetched while Dash
+  // loads its layout and runs its callbacks, in a hidden box of about the map's size. Dash's
+  // container (#cafmap) takes the map over as soon as it is in the page (adopt), and the view
+  // is framed again for its real size; Dash's own spec then only confirms (sameSpec).
+  const PANEL_WIDTH = 271, NARROW = 760, HEADER_HEIGHT = 80; // style.css, roughly
+
+  function startEarly() {
+    const tag = document.getElementById("cafmap-depart");
+    if (!tag || document.getElementById("cafmap")) return;
+    let spec;
+    try { spec = JSON.parse(tag.textContent); } catch { return; }
+    if (!spec || !spec.niveau) return;
+    const holder = el("div", "cafmap-root cafmap-early", document.body);
+    holder.setAttribute("aria-hidden", "true");
+    const wide = window.innerWidth > NARROW;
+    holder.style.cssText = "position:fixed;visibility:hidden;pointer-events:none;z-index:-1;" +
+      "left:0;top:0;width:" + (window.innerWidth - (wide ? PANEL_WIDTH : 0)) + "px;height:" +
+      Math.max(200, window.innerHeight - HEADER_HEIGHT) + "px";
+    let adopted;
+    state.early = { holder: holder, adopted: new Promise(function (r) { adopted = r; }) };
+    state.early.resolve = adopted;
+    state.root = holder;
+    const watch = new MutationObserver(function () { if (adoptIfThere()) watch.disconnect(); });
+    watch.observe(document.body, { childList: true, subtree: true });
+    state.early.watch = watch;
+    mark("early");
+    render(spec, { quiet: true }).catch(function (err) { console.error("cafmap:", err); });
+  }
+
+  // Move the early map into Dash's #cafmap once it exists; true once done (or nothing to do).
+  function adoptIfThere() {
+    const early = state.early;
+    if (!early) return true;
+    const root = document.getElementById("cafmap");
+    if (!root) return false;
+    root.innerHTML = "";
+    while (early.holder.firstChild) root.appendChild(early.holder.firstChild);
+    Object.keys(early.holder.dataset).forEach(function (k) {
+      root.dataset[k] = early.holder.dataset[k];
+    });
+    early.holder.remove();
+    early.watch.disconnect();
+    state.root = root;
+    state.early = null;
+    mark("adopted");
+    if (state.map) {
+      state.map.resize();
+      reframe(state.map);
+    }
+    early.resolve();
+    return true;
+  }
+
+  // The view the first render would have framed in the real container (ensureMap's bounds,
+  // the URL's own view, render's maybeFit and fitFilter), once the map has its real size.
+  function reframe(map) {
+    const spec = state.asked;
+    if (!spec) return;
+    if (state.initialView) { map.jumpTo(state.initialView); return; }
+    const home = spec.accueil || HOME;
+    map.fitBounds(home, { padding: framePadding(10, spec), duration: 0 });
+    if (state.levels[spec.niveau]) maybeFit(map, spec);
+    const p = state.values.get(spec.valeurs);
+    const b = p && p.filtre && p.filtre.emprise;
+    if (b) map.fitBounds([[b[0], b[1]], [b[2], b[3]]], { padding: 30, duration: 0, maxZoom: 11 });
+  }
+
+  // Same view, key by key (Dash's JSON and the early one may order keys differently).
+  function sameSpec(a, b) {
+    if (!a || !b) return false;
+    const keys = Object.keys(a);
+    if (keys.length !== Object.keys(b).length) return false;
+    return keys.every(function (k) { return JSON.stringify(a[k]) === JSON.stringify(b[k]); });
+  }
+
+  // ---- Recolour without the server's callbacks. On a new indicator, period or classification
+  // the browser makes the next values URL itself, as layers/map_spec.values_query and the
+  // explore callbacks would (same level kept, same period when the indicator has it, else its
+  // latest; counts as circles), from /api/carte-choix; Dash's spec then confirms it. Anything
+  // else (a level or filter change, choices not in yet) waits for Dash as before.
+  function loadChoices(spec) {
+    if (state.choices || state.choicesAsked || !spec.choix) return;
+    state.choicesAsked = true;
+    fetch(spec.choix).then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (body) { state.choices = body; })
+      .catch(function () { state.choicesAsked = false; });
+  }
+
+  function quickSpec(trigger, v) {
+    const last = state.asked, ch = state.choices;
+    if (!last || !ch || last.niveau !== v.niveau || !last.valeurs) return null;
+    const ind = ch.indicateurs[v.indicateur];
+    const found = ind && ind.niveaux[v.niveau];
+    if (!found || !found.length) return null; // the level changes: the server's callbacks
+    const periods = found.map(function (i) { return ch.periodes[i]; });
+    const k = periods.indexOf(v.periode) >= 0 ? found[periods.indexOf(v.periode)]
+      : found[found.length - 1];
+    const own = ind.taux ? "choroplethe" : "cercles";
+    const rep = trigger === "indicateur" ? own : v.representation || own;
+    if (ind.taux && rep === "cercles") return null;
+    const query = new URLSearchParams();
+    query.append("indicateur", v.indicateur);
+    query.append("periode", ch.periodes[k]);
+    query.append("methode", v.methode || "quantiles");
+    query.append("classes", String(v.classes || 5));
+    query.append("palette", v.palette || "YlGnBu");
+    query.append("representation", rep);
+    if ((v.methode || "quantiles") === "manual") query.append("bornes", v.bornes || "");
+    if (v.filtre) query.append("filtre", v.filtre);
+    const parts = last.valeurs.split("?");
+    const version = new URLSearchParams(parts[1] || "").get("v");
+    if (version !== null) query.append("v", version);
+    return Object.assign({}, last, {
+      indicateur: v.indicateur,
+      valeurs: parts[0] + "?" + query.toString(),
+      titre: ind.titre + " par " + ch.singuliers[v.niveau] + ", " + ch.libelles[k],
+    });
+  }
+
+  const QUICK_INPUTS = ["indicateur", "periode", "representation", "methode", "classes",
+    "palette", "bornes", "niveau", "filtre"];
+
   window.cafmap = {
     state: state,
     render: render,
@@ -1101,8 +1254,25 @@
       apply: function (spec) {
         if (!spec || !spec.niveau) return window.dash_clientside.no_update;
         state.zones = spec.zones || state.zones;
-        render(spec).catch(function (err) { console.error("cafmap:", err); });
+        adoptIfThere();
+        const shown = state.root && state.root.isConnected && state.root.id === "cafmap";
+        if (!(shown && sameSpec(spec, state.asked))) {
+          render(spec).catch(function (err) { console.error("cafmap:", err); });
+        }
         return spec.niveau + "/" + spec.indicateur;
+      },
+      // The panel's map inputs (QUICK_INPUTS order): recolour at once when the browser can
+      // tell the next values URL (quickSpec); Dash's `apply` follows with the same spec.
+      quick: function () {
+        const ctx = window.dash_clientside.callback_context;
+        const trig = ctx && ctx.triggered && ctx.triggered[0];
+        const args = arguments, v = {};
+        QUICK_INPUTS.forEach(function (name, i) { v[name] = args[i]; });
+        const spec = trig ? quickSpec(trig.prop_id.split(".")[0], v) : null;
+        if (spec && !sameSpec(spec, state.asked) && state.root && state.root.isConnected) {
+          render(spec, { quiet: true }).catch(function () {}); // Dash's spec will say it
+        }
+        return window.dash_clientside.no_update;
       },
       zone: function () {
         const ctx = window.dash_clientside.callback_context;
@@ -1113,4 +1283,6 @@
       },
     }),
   });
+
+  startEarly();
 })();

@@ -422,12 +422,14 @@ def bench_views(
     first_runs: int,
     extra: str = "",
     tiles: TileLog | None = None,
+    only: str = "all",
 ) -> dict[str, dict]:
-    """The extra views whose level the build has, by label."""
+    """The extra views whose level the build has, by label (`only`: "all", "none" or "iris",
+    the national IRIS view alone, for quicker A/B runs)."""
     return {
         label: bench_view(base, level, query + extra, runs, first_runs, tiles=tiles)
         for label, level, query in EXTRA_VIEWS
-        if level in levels
+        if level in levels and (only == "all" or (only == "iris" and label == IRIS_VIEW))
     }
 
 
@@ -561,6 +563,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--query", default="", help="appended to every map URL, e.g. '&cafmap_workers=2' (A/B)"
     )
+    parser.add_argument(
+        "--views",
+        choices=("all", "iris", "none"),
+        default="all",
+        help="extra views after the communes: all (default), the national IRIS only, or none",
+    )
     args = parser.parse_args(argv)
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request in the report
 
@@ -595,7 +603,9 @@ def main(argv: list[str] | None = None) -> int:
         tiles = TileLog(server.requests, settings.cache)
         ours = bench_ours(server.url, args.runs, args.first_runs, args.query, tiles)
         naive = None if args.no_naive else bench_naive(server.url, args.runs, args.first_runs)
-        views = bench_views(server.url, levels, args.runs, args.first_runs, args.query, tiles)
+        views = bench_views(
+            server.url, levels, args.runs, args.first_runs, args.query, tiles, args.views
+        )
     _print_table(ours, naive, args.runs)
     _print_views(views, ours)
     _print_breakdowns(ours, views)
