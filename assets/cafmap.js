@@ -225,9 +225,21 @@
     return id;
   }
 
-  // The fill, secret hatching, outline and hover layers of one geometry source of a level: the
-  // one definition of how a level is drawn, for the main map and the overseas insets.
-  function partLayers(map, entry, srcId, suffix, range, before) {
+  // The hover outline: 2 px where feature state `h` is set.
+  function hoverLayer(id, srcId, range, vis) {
+    return Object.assign({
+      id: id, type: "line", source: srcId,
+      layout: { visibility: vis },
+      paint: {
+        "line-color": "#111",
+        "line-width": ["case", ["boolean", ["feature-state", "h"], false], 2, 0],
+      },
+    }, range);
+  }
+
+  // The fill, secret hatching, outline and (`hover`) hover layers of one geometry source of a
+  // level: the one definition of how a level is drawn, for the main map and the overseas insets.
+  function partLayers(map, entry, srcId, suffix, range, before, hover) {
     const vis = state.current && state.current.niveau === entry.level ? "visible" : "none";
     const ids = ["fill-", "line-", "hover-"].map(function (p) { return p + entry.level + suffix; });
     map.addLayer(Object.assign({
@@ -260,15 +272,24 @@
         "line-opacity": entry.dense ? ["interpolate", ["linear"], ["zoom"], 5.5, 0, 7, 1] : 1,
       },
     }, range), before);
-    map.addLayer(Object.assign({
-      id: ids[2], type: "line", source: srcId,
-      layout: { visibility: vis },
-      paint: {
-        "line-color": "#111",
-        "line-width": ["case", ["boolean", ["feature-state", "h"], false], 2, 0],
-      },
-    }, range));
-    return ids;
+    if (hover) map.addLayer(hoverLayer(ids[2], srcId, range, vis));
+    return hover ? ids : ids.filter(function (id) { return id !== ids[2]; });
+  }
+
+  // Vector tiles: the hover outline has a source of its own (the same tiles, from the HTTP
+  // cache), added at the first hover. On the level's source, its feature-state width made
+  // MapLibre rewrite its vertex data at every recolour and at the first draw (~250 ms of CPU),
+  // and a layer added there later would make it parse the level's tiles again.
+  function ensureHover(map, entry, part) {
+    if (part.hoverSource || !entry.tiles) return part.hoverSource || part.source;
+    const id = "hover-" + entry.level, src = "hov-" + entry.level;
+    map.addSource(src, tileSource(entry.tiles.url, entry.tiles.maxzoom));
+    const order = map.getLayersOrder();
+    const after = order[order.indexOf(part.layers[1]) + 1]; // just over the outlines, as before
+    map.addLayer(hoverLayer(id, src, { "source-layer": part.sourceLayer }, "visible"), after);
+    part.layers.push(id);
+    part.hoverSource = src;
+    return src;
   }
 
   // One "part" = one geometry source of a level with its fill, line and hover layers.
@@ -279,7 +300,7 @@
     if (zoomRange[0] !== null) range.minzoom = zoomRange[0];
     if (zoomRange[1] !== null) range.maxzoom = zoomRange[1];
     if (state.sourceLayers[srcId]) range["source-layer"] = state.sourceLayers[srcId];
-    const ids = partLayers(map, entry, srcId, suffix, range, before);
+    const ids = partLayers(map, entry, srcId, suffix, range, before, !entry.tiles);
     const part = { source: srcId, sourceLayer: state.sourceLayers[srcId] || undefined, layers: ids };
     map.on("mousemove", ids[0], function (e) { onHover(entry, part, e); });
     map.on("mouseleave", ids[0], function () { clearHover(entry); });
@@ -303,6 +324,7 @@
     };
     const tiles = spec.tuiles ? { url: spec.tuiles, maxzoom: spec.tuiles_maxzoom } : null;
     if (tiles) entry.detail = null; // tiles carry every zoom's geometry
+    entry.tiles = tiles;
     const src = ensureSource(map, level, spec.geometrie,
       entry.detail ? SIMPLIFY_NATIONAL : SIMPLIFY_CLOSE, tiles);
     addPart(map, entry, src, "", [null, entry.detail ? entry.zoomDetail : null]);
@@ -606,7 +628,7 @@
     const range = spec.tuiles ? { "source-layer": level } : {};
     const part = {
       source: id, sourceLayer: spec.tuiles ? level : undefined, ids: null,
-      layers: partLayers(map, entry, id, "", range, undefined),
+      layers: partLayers(map, entry, id, "", range, undefined, false), // no outline on hover
     };
     inset.parts[level] = part;
     // Its features are known once its tiles are in: then it is painted.
@@ -896,10 +918,11 @@
     const f = e.features && e.features[0];
     if (!f) return;
     const h = entry.hovered;
-    if (h !== null && (h.id !== f.id || h.source !== part.source)) {
+    const src = ensureHover(map, entry, part);
+    if (h !== null && (h.id !== f.id || h.source !== src)) {
       map.setFeatureState(h, { h: false });
     }
-    entry.hovered = { source: part.source, sourceLayer: part.sourceLayer, id: f.id };
+    entry.hovered = { source: src, sourceLayer: part.sourceLayer, id: f.id };
     map.setFeatureState(entry.hovered, { h: true });
     map.getCanvas().style.cursor = "pointer";
     showTip(entry, f, e.point.x, e.point.y);
