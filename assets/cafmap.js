@@ -38,6 +38,7 @@
     values: new Map(), // values URL -> payload (JSON of /api/carte)
     inflight: new Map(), // values URL -> promise of its payload, while fetched
     asked: null, // the spec of the latest render() call
+    served: null, // the latest spec from the server (Dash's, or the index HTML's)
     early: null, // {holder, adopted} while the map starts before Dash (startEarly)
     choices: null, // /api/carte-choix: the browser's own recolour (quickSpec)
     seq: 0,
@@ -306,7 +307,7 @@
     map.on("mouseleave", ids[0], function () { clearHover(entry); });
     map.on("click", ids[0], function (e) { onClick(entry, e); });
     entry.parts.push(part);
-    if (entry.classes) setStates(map, part, entry.classes, null);
+    if (entry.shown) setStates(map, part, entry.shown, null);
     if (window.cafequip) window.cafequip.raise(map);
     return part;
   }
@@ -434,16 +435,28 @@
   // on every part of the level, main map and insets alike.
   function paintPart(map, part, entry, prev) {
     const payload = entry.payload;
-    if (!payload || !entry.classes) return;
-    setStates(map, part, entry.classes, prev);
+    if (!payload || !entry.shown) return;
+    setStates(map, part, entry.shown, prev);
     map.setPaintProperty(part.layers[0], "fill-color",
       fillColour(payload.couleurs, payload.representation === "cercles"));
   }
 
+  // The classes as drawn (feature state `c`): under circles every class >= 0 has the same base
+  // colour, so only the special ones (no data, secret...) are kept: a recolour between two
+  // counts then changes the state of the few features whose special class changed, not all.
+  function drawnClasses(classes, circles) {
+    if (!circles) return classes;
+    const out = new Int16Array(classes.length);
+    for (let i = 0; i < classes.length; i++) out[i] = classes[i] >= 0 ? 0 : classes[i];
+    return out;
+  }
+
   function applyClasses(map, entry, payload) {
     const next = Int16Array.from(payload.classes);
-    const prev = entry.classes && entry.classes.length === next.length ? entry.classes : null;
-    entry.classes = next;
+    const shown = drawnClasses(next, payload.representation === "cercles");
+    const prev = entry.shown && entry.shown.length === shown.length ? entry.shown : null;
+    entry.classes = next; // the tooltip's
+    entry.shown = shown;
     entry.payload = payload;
     entry.parts.forEach(function (part) { paintPart(map, part, entry, prev); });
     const circles = applyCircles(map, entry, payload);
@@ -515,13 +528,18 @@
     };
   }
 
-  // Radii into feature state `r` of the points `ids` (all when null) of `target`'s source.
-  function setRadii(map, target, rayons, ids) {
+  // Radii into feature state `r` of the points `ids` (all when null) of `target`'s source; with
+  // `prev` (the radii set last on that source), only those that changed.
+  function setRadii(map, target, rayons, ids, prev) {
     const st = { r: 0 };
     for (let k = 0, n = ids ? ids.length : rayons.length; k < n; k++) {
       const i = ids ? ids[k] : k;
+      const r = rayons[i] === null || rayons[i] === undefined ? 0 : rayons[i];
+      if (prev && i < prev.length && (prev[i] === null || prev[i] === undefined ? 0 : prev[i]) === r) {
+        continue;
+      }
       target.id = i;
-      st.r = rayons[i] === null || rayons[i] === undefined ? 0 : rayons[i];
+      st.r = r;
       map.setFeatureState(target, st);
     }
   }
@@ -544,7 +562,8 @@
     const id = tileCirclesLayer(map, entry, "visible");
     const src = sourceId(entry.level);
     map.setLayoutProperty(id, "visibility", "visible");
-    setRadii(map, { source: src, sourceLayer: POINTS_LAYER, id: 0 }, rayons, null);
+    setRadii(map, { source: src, sourceLayer: POINTS_LAYER, id: 0 }, rayons, null, entry.radii);
+    entry.radii = rayons; // feature states outlive the layer's visibility
     mark("circles_source_loaded");
   }
 
@@ -1136,7 +1155,26 @@
   // loads its layout and runs its callbacks, in a hidden box of about the map's size. Dash's
   // container (#cafmap) takes the map over as soon as it is in the page (adopt), and the view
   // is framed again for its real size; Dash's own spec then only confirms (sameSpec).
-  const PANEL_WIDTH = 271, NARROW = 760, HEADER_HEIGHT = 80; // style.css, roughly
+  // The page's frame around the map (style.css, measured in Chromium): the side panel, the
+  // header, the demonstration notice (its usual height), the data table's toggle under the map.
+  // The box should have the map's size: its zoom picks the tiles the worker parses first.
+  const PANEL_WIDTH = 270, NARROW = 760, HEADER_HEIGHT = 40, DEMO_HEIGHT = 51, TABLE_TOGGLE = 18;
+
+  // [width, height] of #cafmap-to-be: from Dash's page frame (.cc-pages) once rendered.
+  function expectedSize(demo) {
+    const embed = /\/embed\/?$/.test(window.location.pathname);
+    const pages = document.querySelector(".cc-pages");
+    const top = pages ? pages.getBoundingClientRect().top
+      : HEADER_HEIGHT + (demo ? DEMO_HEIGHT : 0);
+    const side = window.innerWidth > NARROW && !embed ? PANEL_WIDTH : 0;
+    return [window.innerWidth - side,
+      Math.max(200, Math.round(window.innerHeight - top - (embed ? 0 : TABLE_TOGGLE)))];
+  }
+
+  function sizeHolder(holder, size) {
+    holder.style.width = size[0] + "px";
+    holder.style.height = size[1] + "px";
+  }
 
   function startEarly() {
     const tag = document.getElementById("cafmap-depart");
@@ -1146,18 +1184,28 @@
     if (!spec || !spec.niveau) return;
     const holder = el("div", "cafmap-root cafmap-early", document.body);
     holder.setAttribute("aria-hidden", "true");
-    const wide = window.innerWidth > NARROW;
     holder.style.cssText = "position:fixed;visibility:hidden;pointer-events:none;z-index:-1;" +
-      "left:0;top:0;width:" + (window.innerWidth - (wide ? PANEL_WIDTH : 0)) + "px;height:" +
-      Math.max(200, window.innerHeight - HEADER_HEIGHT) + "px";
+      "left:0;top:0";
+    const demo = tag.dataset.demo === "1";
+    sizeHolder(holder, expectedSize(demo));
     let adopted;
     state.early = { holder: holder, adopted: new Promise(function (r) { adopted = r; }) };
     state.early.resolve = adopted;
     state.root = holder;
-    const watch = new MutationObserver(function () { if (adoptIfThere()) watch.disconnect(); });
+    let framed = false;
+    const watch = new MutationObserver(function () {
+      if (adoptIfThere()) { watch.disconnect(); return; }
+      // Dash's page frame is in before the map's container: the box takes its exact size.
+      if (!framed && document.querySelector(".cc-pages")) {
+        framed = true;
+        sizeHolder(holder, expectedSize(demo));
+        if (state.map) { state.map.resize(); reframe(state.map); }
+      }
+    });
     watch.observe(document.body, { childList: true, subtree: true });
     state.early.watch = watch;
     mark("early");
+    state.served = spec;
     render(spec, { quiet: true }).catch(function (err) { console.error("cafmap:", err); });
   }
 
@@ -1221,7 +1269,7 @@
   }
 
   function quickSpec(trigger, v) {
-    const last = state.asked, ch = state.choices;
+    const last = state.served, ch = state.choices;
     if (!last || !ch || last.niveau !== v.niveau || !last.valeurs) return null;
     const ind = ch.indicateurs[v.indicateur];
     const found = ind && ind.niveaux[v.niveau];
@@ -1277,6 +1325,7 @@
       apply: function (spec) {
         if (!spec || !spec.niveau) return window.dash_clientside.no_update;
         state.zones = spec.zones || state.zones;
+        state.served = spec;
         adoptIfThere();
         const shown = state.root && state.root.isConnected && state.root.id === "cafmap";
         if (!(shown && sameSpec(spec, state.asked))) {

@@ -62,7 +62,10 @@ def first_map_tag(rel: Callable[[str], str]) -> str:
     if spec is None:
         return ""
     text = json.dumps(spec, ensure_ascii=False).replace("<", "\\u003c")
-    return f'\n<script type="application/json" id="cafmap-depart">{text}</script>'
+    # The demonstration notice above the page changes the map's height (its first tiles).
+    info = current_data().store()
+    demo = ' data-demo="1"' if info is not None and info.notice else ""
+    return f'\n<script type="application/json" id="cafmap-depart"{demo}>{text}</script>'
 
 
 class CafDash(dash.Dash):

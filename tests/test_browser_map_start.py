@@ -29,15 +29,22 @@ window.fetch = function (url, opts) {
 };
 """
 
-# The map's classes (feature state `c`) against the server's payload of the spec in use.
+# What the map draws against the server's payload of the spec in use: the class of each feature
+# (feature state `c`; under circles every class >= 0 has the same base colour, only the special
+# ones count) and the radius of each circle (feature state `r` of the level's points).
 CLASSES_JS = """
 const done = arguments[arguments.length - 1];
 const st = window.cafmap.state, spec = st.lastSpec, map = window.cafmap.map;
 fetch(spec.valeurs).then(r => r.json()).then(body => {
-  const level = spec.niveau;
-  const shown = body.classes.map((_, i) =>
-    (map.getFeatureState({source: 'src-' + level, sourceLayer: level, id: i}) || {}).c);
-  done({server: body.classes, shown: shown, spec: spec, held: window.__heldSpecs,
+  const level = spec.niveau, circles = body.representation === 'cercles';
+  const state = (layer, i) =>
+    map.getFeatureState({source: 'src-' + level, sourceLayer: layer, id: i}) || {};
+  const shown = body.classes.map((_, i) => state(level, i).c);
+  const server = body.classes.map(c => (circles && c >= 0 ? 0 : c));
+  const radii = circles ? body.rayons.map((_, i) => state('points', i).r) : null;
+  const want = circles ? body.rayons.map(r => r || 0) : null;
+  done({server: server, shown: shown, radii: radii, want: want, spec: spec,
+        held: window.__heldSpecs, circles: circles,
         legend: document.getElementById('cafmap-legend').textContent,
         title: document.querySelector('#cafmap .cafmap-title').textContent});
 });
@@ -80,12 +87,14 @@ def held(browser):
 
 
 def test_deep_url_draws_without_the_map_spec_callback(live_app, browser, settings, held) -> None:
-    browser.get(live_app.url + "/?niveau=commune&indicateur=rsa&periode=2022-12&palette=OrRd")
-    wait_for(lambda: _shown(browser, "commune", "rsa"), timeout=60)
+    url = "/?niveau=commune&indicateur=part_rsa&periode=2022-12&palette=OrRd"
+    browser.get(live_app.url + url)
+    wait_for(lambda: _shown(browser, "commune", "part_rsa"), timeout=60)
     got = browser.execute_async_script(CLASSES_JS)
     assert got["held"] >= 1  # the page did ask Dash for the spec, which never came
     assert got["shown"] == got["server"] and len(got["server"]) > 100
-    state = {"indicateur": "rsa", "niveau": "commune", "periode": "2022-12", "palette": "OrRd"}
+    assert len(set(got["server"])) >= 4 and not got["circles"]  # a choropleth, its classes
+    state = {"indicateur": "part_rsa", "niveau": "commune", "periode": "2022-12", "palette": "OrRd"}
     assert got["spec"]["valeurs"] == _expected(settings, state)["valeurs"]
     assert "décembre 2022" in got["title"] and "RSA" in got["legend"]
 
@@ -104,7 +113,7 @@ def test_new_indicator_and_period_recolour_in_the_browser(
     state = {"indicateur": "aah", "niveau": "commune", "periode": period}
     assert got["spec"]["valeurs"] == _expected(settings, state)["valeurs"]
     assert got["spec"]["titre"] == _expected(settings, state)["titre"] == got["title"]
-    assert got["shown"] == got["server"]
+    assert got["circles"] and got["shown"] == got["server"] and got["radii"] == got["want"]
     # An older period of the same indicator.
     browser.execute_script("window.dash_clientside.set_props('periode', {value: '2021-12'})")
     wait_for(
@@ -118,7 +127,8 @@ def test_new_indicator_and_period_recolour_in_the_browser(
     got = browser.execute_async_script(CLASSES_JS)
     state["periode"] = "2021-12"
     assert got["spec"]["valeurs"] == _expected(settings, state)["valeurs"]
-    assert got["shown"] == got["server"] and "décembre 2021" in got["title"]
+    assert got["shown"] == got["server"] and got["radii"] == got["want"]
+    assert "décembre 2021" in got["title"]
 
 
 def test_hover_outline_comes_with_the_first_hover(live_app, browser) -> None:
