@@ -14,7 +14,9 @@ from layers.appdata import current_data
 from layers.map_spec import MAP_INPUTS
 from layers.map_start import first_spec, map_choices
 
-TAG = re.compile(r'<script[^>]* type="application/json" id="cafmap-depart"[^>]*>(.*?)</script>', re.S)
+TAG = re.compile(
+    r'<script[^>]* type="application/json" id="cafmap-depart"[^>]*>(.*?)</script>', re.S
+)
 
 QUERIES = [
     {},
