@@ -1010,6 +1010,10 @@
     s.classList.toggle("cafmap-status-error", !!isError);
   }
 
+  function nameTab(spec) {
+    if (spec.titre) document.title = spec.titre + " – Cafdata Carto"; // the tab names the view
+  }
+
   /** Show `spec` (level + indicator); resolves with timings once the map is idle. */
   async function render(spec, opts) {
     opts = opts || {};
@@ -1025,7 +1029,7 @@
     const map = await ensureMap(spec);
     const tMap = performance.now();
     const levelChanged = !state.current || state.current.niveau !== spec.niveau;
-    if (spec.titre) document.title = spec.titre + " – Cafdata Carto"; // the tab names the view
+    nameTab(spec);
     const entry = ensureLevel(map, spec);
     if (levelChanged) {
       showLevel(map, spec.niveau, spec.niveau === "commune");
@@ -1330,6 +1334,8 @@
         const shown = state.root && state.root.isConnected && state.root.id === "cafmap";
         if (!(shown && sameSpec(spec, state.asked))) {
           render(spec).catch(function (err) { console.error("cafmap:", err); });
+        } else {
+          nameTab(spec); // Dash's page title came after the early render's
         }
         return spec.niveau + "/" + spec.indicateur;
       },

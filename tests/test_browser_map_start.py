@@ -134,6 +134,8 @@ def test_new_indicator_and_period_recolour_in_the_browser(
 def test_hover_outline_comes_with_the_first_hover(live_app, browser) -> None:
     browser.get(live_app.url + "/?niveau=commune&indicateur=rsa")
     wait_for(lambda: _shown(browser, "commune", "rsa"), timeout=60)
+    # Dash's page title comes after the early render's: the confirmed spec names the tab again.
+    wait_for(lambda: browser.title.startswith("Bénéficiaires du revenu de solidarité"), timeout=10)
     layers = "return window.cafmap.map.getLayersOrder()"
     assert "hover-commune" not in browser.execute_script(layers)  # none before a hover
     assert "Lyon" in hover_lyon(browser)
