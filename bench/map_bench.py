@@ -75,8 +75,8 @@ STEPS = (
     # The map starts from the index HTML's spec (layers/map_start.py) before DOM ready, in a
     # hidden box that Dash's page takes over once rendered ("adopted"); without it (older
     # code), "render" is Dash's callbacks calling cafmap.apply.
-    ("map started (early: from the index HTML; else cafmap.apply)", "render", None),
-    ("Dash's page renders #cafmap, which takes the map over", "adopted", "dom_ready"),
+    ("map started (index HTML spec, else cafmap.apply)", "render", None),
+    ("Dash renders #cafmap, which takes the map over", "adopted", "dom_ready"),
     ("MapLibre module import", "map_module", "render"),
     ("map created and loaded (style, worker)", "map_load", "map_module"),
     ("values fetched and parsed (in parallel)", "values_ready", "render"),
