@@ -147,6 +147,7 @@
       );
       state.map = map;
       window.cafmap.map = map;
+      if (state.early && state.root === state.early.holder) holdPaint(map, state.early);
       map.on("zoomend", maybeAddDetail);
       if (state.initialView) map.jumpTo(state.initialView);
       map.on("moveend", onMoveEnd);
@@ -1213,6 +1214,27 @@
     render(spec, { quiet: true }).catch(function (err) { console.error("cafmap:", err); });
   }
 
+  // While hidden, the map loads its tiles, takes its colours and uploads them, but draws
+  // nothing: frames of an invisible map would take CPU from Dash's start and from the tile
+  // worker (in software WebGL most of all). `painter.render` is MapLibre's drawing step and
+  // `tileManagers[id].prepare` its first part (feature states into vertex data, uploads), as in
+  // MapLibre 6 (internal: anything else draws as before). The frame's source updates, hence the
+  // tile requests, run before it.
+  function holdPaint(map, early) {
+    const painter = map.painter;
+    if (!painter || typeof painter.render !== "function" || !painter.context) return;
+    const draw = painter.render;
+    painter.render = function (style) {
+      const managers = style && style.tileManagers;
+      if (!managers) { draw.apply(painter, arguments); return; }
+      if (painter.context.gl.isContextLost()) return;
+      Object.keys(managers).forEach(function (id) {
+        if (managers[id].used) managers[id].prepare(painter.context);
+      });
+    };
+    early.paint = function () { painter.render = draw; };
+  }
+
   // Move the early map into Dash's #cafmap once it exists; true once done (or nothing to do).
   function adoptIfThere() {
     const early = state.early;
@@ -1229,9 +1251,11 @@
     state.root = root;
     state.early = null;
     mark("adopted");
+    if (early.paint) early.paint();
     if (state.map) {
       state.map.resize();
       reframe(state.map);
+      state.map.triggerRepaint();
     }
     early.resolve();
     return true;

@@ -76,6 +76,14 @@ def _query(url: str) -> dict:
     return dict(parse_qsl(urlsplit(url).query))
 
 
+@pytest.fixture(autouse=True)
+def _forget_http_cache(browser):
+    """The session's browser is shared: values fetched here must not be cached for the next
+    module's tests (they count requests)."""
+    yield
+    browser.execute_cdp_cmd("Network.clearBrowserCache", {})
+
+
 @pytest.fixture
 def held(browser):
     """Every page opened in the test has its map-spec callback held (HOLD_MAP_SPEC_JS)."""
