@@ -39,6 +39,7 @@
     inflight: new Map(), // values URL -> promise of its payload, while fetched
     asked: null, // the spec of the latest render() call
     served: null, // the latest spec from the server (Dash's, or the index HTML's)
+    confirmed: false, // Dash's callbacks have sent a spec: the page's panel answers the user
     early: null, // {holder, adopted} while the map starts before Dash (startEarly)
     choices: null, // /api/carte-choix: the browser's own recolour (quickSpec)
     seq: 0,
@@ -1354,6 +1355,7 @@
         if (!spec || !spec.niveau) return window.dash_clientside.no_update;
         state.zones = spec.zones || state.zones;
         state.served = spec;
+        state.confirmed = true;
         adoptIfThere();
         const shown = state.root && state.root.isConnected && state.root.id === "cafmap";
         if (!(shown && sameSpec(spec, state.asked))) {

@@ -41,6 +41,12 @@ UI_INDICATORS = ("allocataires", "rsa")  # through the panel: store indicators, 
 OURS_FIRST_JS = """
 return (window.cafmap && window.cafmap.state.firstIdle) || null;
 """
+# The map may be drawn (early start) before Dash's callbacks have run: a change of the panel
+# then can be lost in Dash's start. The UI recolours wait for Dash's spec (older code: none).
+OURS_READY_JS = """
+const st = window.cafmap && window.cafmap.state;
+return !!(st && st.firstIdle && st.confirmed !== false);
+"""
 
 # The first draw's steps (assets/cafmap.js marks, with ?cafmap_debug=1) and the page's requests
 # (Performance API), in ms since navigation start.
@@ -405,7 +411,7 @@ def bench_view(
     driver = make_driver()
     try:
         driver.get(url)
-        _wait(driver, OURS_FIRST_JS)
+        _wait(driver, OURS_READY_JS)
         spec = driver.execute_script(
             "const s = window.cafmap.state; s.benchSpec = s.lastSpec; return s.lastSpec;"
         )
