@@ -36,6 +36,12 @@
     levels: {}, // level -> {source, classes: Int16Array|null, payload}
     current: null, // {niveau, indicateur}
     values: new Map(), // values URL -> payload (JSON of /api/carte)
+    inflight: new Map(), // values URL -> promise of its payload, while fetched
+    asked: null, // the spec of the latest render() call
+    served: null, // the latest spec from the server (Dash's, or the index HTML's)
+    confirmed: false, // Dash's callbacks have sent a spec: the page's panel answers the user
+    early: null, // {holder, adopted} while the map starts before Dash (startEarly)
+    choices: null, // /api/carte-choix: the browser's own recolour (quickSpec)
     seq: 0,
     zones: {},
     lastTiming: null,
@@ -95,7 +101,9 @@
   }
 
   function ensureMap(spec) {
-    const root = document.getElementById(spec.conteneur || "cafmap");
+    adoptIfThere();
+    const early = state.early && state.root === state.early.holder ? state.early.holder : null;
+    const root = document.getElementById(spec.conteneur || "cafmap") || early;
     if (state.mapReady && state.root === root && root && root.isConnected) return state.mapReady;
     if (!root) return Promise.reject(new Error("cafmap: no #cafmap container"));
     state.root = root;
@@ -140,6 +148,7 @@
       );
       state.map = map;
       window.cafmap.map = map;
+      if (state.early && state.root === state.early.holder) holdPaint(map, state.early);
       map.on("zoomend", maybeAddDetail);
       if (state.initialView) map.jumpTo(state.initialView);
       map.on("moveend", onMoveEnd);
@@ -161,10 +170,15 @@
   // -3 non concerné, -4 outside the territory filter; -9 = no state yet.
   const SECRET_COLOUR = "#ffffff", NA_COLOUR = "#eeeeee", OUTSIDE_COLOUR = "#f1f0eb";
   const CIRCLE_BASE = "#f3f2ec"; // polygons under proportional circles
+  // Under circles every class has the same base colour: the expression then does not depend on
+  // the number of classes, so that the layer's first expression (from the spec, before the
+  // values) is already the final one (a new data-driven expression makes MapLibre re-parse
+  // every tile of the source).
   function fillColour(colours, circles) {
     const cls = ["to-number", ["coalesce", ["feature-state", "c"], -9]];
     const expr = ["match", cls, -1, NODATA, -2, SECRET_COLOUR, -3, NA_COLOUR, -4, OUTSIDE_COLOUR];
-    colours.forEach(function (colour, i) { expr.push(i, circles ? CIRCLE_BASE : colour); });
+    if (circles) return expr.concat([-9, PENDING_COLOUR, CIRCLE_BASE]);
+    colours.forEach(function (colour, i) { expr.push(i, colour); });
     expr.push(PENDING_COLOUR);
     return expr;
   }
@@ -214,9 +228,21 @@
     return id;
   }
 
-  // The fill, secret hatching, outline and hover layers of one geometry source of a level: the
-  // one definition of how a level is drawn, for the main map and the overseas insets.
-  function partLayers(map, entry, srcId, suffix, range, before) {
+  // The hover outline: 2 px where feature state `h` is set.
+  function hoverLayer(id, srcId, range, vis) {
+    return Object.assign({
+      id: id, type: "line", source: srcId,
+      layout: { visibility: vis },
+      paint: {
+        "line-color": "#111",
+        "line-width": ["case", ["boolean", ["feature-state", "h"], false], 2, 0],
+      },
+    }, range);
+  }
+
+  // The fill, secret hatching, outline and (`hover`) hover layers of one geometry source of a
+  // level: the one definition of how a level is drawn, for the main map and the overseas insets.
+  function partLayers(map, entry, srcId, suffix, range, before, hover) {
     const vis = state.current && state.current.niveau === entry.level ? "visible" : "none";
     const ids = ["fill-", "line-", "hover-"].map(function (p) { return p + entry.level + suffix; });
     map.addLayer(Object.assign({
@@ -226,7 +252,7 @@
         // The expected palette from the start: changing a feature-state colour expression
         // later makes MapLibre re-parse every tile of the source.
         "fill-color": fillColour(entry.payload ? entry.payload.couleurs : entry.colours,
-          entry.payload && entry.payload.representation === "cercles"),
+          entry.payload ? entry.payload.representation === "cercles" : entry.circles),
         "fill-antialias": false,
       },
     }, range), before);
@@ -249,15 +275,24 @@
         "line-opacity": entry.dense ? ["interpolate", ["linear"], ["zoom"], 5.5, 0, 7, 1] : 1,
       },
     }, range), before);
-    map.addLayer(Object.assign({
-      id: ids[2], type: "line", source: srcId,
-      layout: { visibility: vis },
-      paint: {
-        "line-color": "#111",
-        "line-width": ["case", ["boolean", ["feature-state", "h"], false], 2, 0],
-      },
-    }, range));
-    return ids;
+    if (hover) map.addLayer(hoverLayer(ids[2], srcId, range, vis));
+    return hover ? ids : ids.filter(function (id) { return id !== ids[2]; });
+  }
+
+  // Vector tiles: the hover outline has a source of its own (the same tiles, from the HTTP
+  // cache), added at the first hover. On the level's source, its feature-state width made
+  // MapLibre rewrite its vertex data at every recolour and at the first draw (~250 ms of CPU),
+  // and a layer added there later would make it parse the level's tiles again.
+  function ensureHover(map, entry, part) {
+    if (part.hoverSource || !entry.tiles) return part.hoverSource || part.source;
+    const id = "hover-" + entry.level, src = "hov-" + entry.level;
+    map.addSource(src, tileSource(entry.tiles.url, entry.tiles.maxzoom));
+    const order = map.getLayersOrder();
+    const after = order[order.indexOf(part.layers[1]) + 1]; // just over the outlines, as before
+    map.addLayer(hoverLayer(id, src, { "source-layer": part.sourceLayer }, "visible"), after);
+    part.layers.push(id);
+    part.hoverSource = src;
+    return src;
   }
 
   // One "part" = one geometry source of a level with its fill, line and hover layers.
@@ -268,13 +303,13 @@
     if (zoomRange[0] !== null) range.minzoom = zoomRange[0];
     if (zoomRange[1] !== null) range.maxzoom = zoomRange[1];
     if (state.sourceLayers[srcId]) range["source-layer"] = state.sourceLayers[srcId];
-    const ids = partLayers(map, entry, srcId, suffix, range, before);
+    const ids = partLayers(map, entry, srcId, suffix, range, before, !entry.tiles);
     const part = { source: srcId, sourceLayer: state.sourceLayers[srcId] || undefined, layers: ids };
     map.on("mousemove", ids[0], function (e) { onHover(entry, part, e); });
     map.on("mouseleave", ids[0], function () { clearHover(entry); });
     map.on("click", ids[0], function (e) { onClick(entry, e); });
     entry.parts.push(part);
-    if (entry.classes) setStates(map, part, entry.classes, null);
+    if (entry.shown) setStates(map, part, entry.shown, null);
     if (window.cafequip) window.cafequip.raise(map);
     return part;
   }
@@ -286,15 +321,19 @@
       level: level, parts: [], classes: null, payload: null, hovered: null,
       dense: (spec.effectif || 0) > DENSE_FEATURES, detail: spec.detail || null,
       zoomDetail: spec.zoom_detail || 7, detailAdded: false, colours: spec.couleurs || [],
-      namesUrl: spec.noms || null, names: null, nameTable: null,
+      namesUrl: spec.noms || null, names: null, nameTable: null, circles: wantsCircles(spec),
       // The circles' points are a layer of the level's tiles (build's tiles format 2).
       tilePoints: !!(spec.tuiles && spec.tuiles_points),
     };
     const tiles = spec.tuiles ? { url: spec.tuiles, maxzoom: spec.tuiles_maxzoom } : null;
     if (tiles) entry.detail = null; // tiles carry every zoom's geometry
+    entry.tiles = tiles;
     const src = ensureSource(map, level, spec.geometrie,
       entry.detail ? SIMPLIFY_NATIONAL : SIMPLIFY_CLOSE, tiles);
     addPart(map, entry, src, "", [null, entry.detail ? entry.zoomDetail : null]);
+    // The circles' layer too, before the first tile: a layer added to a source once its tiles
+    // are in (or on their way) makes MapLibre parse them again.
+    if (entry.tilePoints) tileCirclesLayer(map, entry, entry.circles ? "visible" : "none");
     state.levels[level] = entry;
     return entry;
   }
@@ -359,8 +398,9 @@
 
   function fetchValues(url, force) {
     if (!force && state.values.has(url)) return Promise.resolve(state.values.get(url));
+    if (!force && state.inflight.has(url)) return state.inflight.get(url);
     mark("values_request");
-    return fetch(url, { headers: { Accept: "application/json" } }).then(function (r) {
+    const asked = fetch(url, { headers: { Accept: "application/json" } }).then(function (r) {
       mark("values_response");
       return r.json().then(function (body) {
         mark("values_parsed");
@@ -369,6 +409,10 @@
         return body;
       });
     });
+    state.inflight.set(url, asked);
+    const done = function () { if (state.inflight.get(url) === asked) state.inflight.delete(url); };
+    asked.then(done, done);
+    return asked;
   }
 
   // Feature state `c` = class index, only for features whose class changed.
@@ -393,16 +437,28 @@
   // on every part of the level, main map and insets alike.
   function paintPart(map, part, entry, prev) {
     const payload = entry.payload;
-    if (!payload || !entry.classes) return;
-    setStates(map, part, entry.classes, prev);
+    if (!payload || !entry.shown) return;
+    setStates(map, part, entry.shown, prev);
     map.setPaintProperty(part.layers[0], "fill-color",
       fillColour(payload.couleurs, payload.representation === "cercles"));
   }
 
+  // The classes as drawn (feature state `c`): under circles every class >= 0 has the same base
+  // colour, so only the special ones (no data, secret...) are kept: a recolour between two
+  // counts then changes the state of the few features whose special class changed, not all.
+  function drawnClasses(classes, circles) {
+    if (!circles) return classes;
+    const out = new Int16Array(classes.length);
+    for (let i = 0; i < classes.length; i++) out[i] = classes[i] >= 0 ? 0 : classes[i];
+    return out;
+  }
+
   function applyClasses(map, entry, payload) {
     const next = Int16Array.from(payload.classes);
-    const prev = entry.classes && entry.classes.length === next.length ? entry.classes : null;
-    entry.classes = next;
+    const shown = drawnClasses(next, payload.representation === "cercles");
+    const prev = entry.shown && entry.shown.length === shown.length ? entry.shown : null;
+    entry.classes = next; // the tooltip's
+    entry.shown = shown;
     entry.payload = payload;
     entry.parts.forEach(function (part) { paintPart(map, part, entry, prev); });
     const circles = applyCircles(map, entry, payload);
@@ -474,31 +530,42 @@
     };
   }
 
-  // Radii into feature state `r` of the points `ids` (all when null) of `target`'s source.
-  function setRadii(map, target, rayons, ids) {
+  // Radii into feature state `r` of the points `ids` (all when null) of `target`'s source; with
+  // `prev` (the radii set last on that source), only those that changed.
+  function setRadii(map, target, rayons, ids, prev) {
     const st = { r: 0 };
     for (let k = 0, n = ids ? ids.length : rayons.length; k < n; k++) {
       const i = ids ? ids[k] : k;
+      const r = rayons[i] === null || rayons[i] === undefined ? 0 : rayons[i];
+      if (prev && i < prev.length && (prev[i] === null || prev[i] === undefined ? 0 : prev[i]) === r) {
+        continue;
+      }
       target.id = i;
-      st.r = rayons[i] === null || rayons[i] === undefined ? 0 : rayons[i];
+      st.r = r;
       map.setFeatureState(target, st);
     }
   }
 
   // The circle layer of a level over the `points` layer of its own tiles (added once): no
   // source of its own, so no GeoJSON for the worker to index before the first polygon tile.
-  function showTileCircles(map, entry, rayons) {
+  function tileCirclesLayer(map, entry, visibility) {
     const id = "cercles-" + entry.level;
-    const src = sourceId(entry.level);
     if (!map.getLayer(id)) {
       map.addLayer({
-        id: id, type: "circle", source: src, "source-layer": POINTS_LAYER,
-        paint: circlePaint(circleRadius()),
+        id: id, type: "circle", source: sourceId(entry.level), "source-layer": POINTS_LAYER,
+        layout: { visibility: visibility }, paint: circlePaint(circleRadius()),
       });
       if (window.cafequip) window.cafequip.raise(map);
     }
+    return id;
+  }
+
+  function showTileCircles(map, entry, rayons) {
+    const id = tileCirclesLayer(map, entry, "visible");
+    const src = sourceId(entry.level);
     map.setLayoutProperty(id, "visibility", "visible");
-    setRadii(map, { source: src, sourceLayer: POINTS_LAYER, id: 0 }, rayons, null);
+    setRadii(map, { source: src, sourceLayer: POINTS_LAYER, id: 0 }, rayons, null, entry.radii);
+    entry.radii = rayons; // feature states outlive the layer's visibility
     mark("circles_source_loaded");
   }
 
@@ -582,7 +649,7 @@
     const range = spec.tuiles ? { "source-layer": level } : {};
     const part = {
       source: id, sourceLayer: spec.tuiles ? level : undefined, ids: null,
-      layers: partLayers(map, entry, id, "", range, undefined),
+      layers: partLayers(map, entry, id, "", range, undefined, false), // no outline on hover
     };
     inset.parts[level] = part;
     // Its features are known once its tiles are in: then it is painted.
@@ -872,10 +939,11 @@
     const f = e.features && e.features[0];
     if (!f) return;
     const h = entry.hovered;
-    if (h !== null && (h.id !== f.id || h.source !== part.source)) {
+    const src = ensureHover(map, entry, part);
+    if (h !== null && (h.id !== f.id || h.source !== src)) {
       map.setFeatureState(h, { h: false });
     }
-    entry.hovered = { source: part.source, sourceLayer: part.sourceLayer, id: f.id };
+    entry.hovered = { source: src, sourceLayer: part.sourceLayer, id: f.id };
     map.setFeatureState(entry.hovered, { h: true });
     map.getCanvas().style.cursor = "pointer";
     showTip(entry, f, e.point.x, e.point.y);
@@ -944,11 +1012,16 @@
     s.classList.toggle("cafmap-status-error", !!isError);
   }
 
+  function nameTab(spec) {
+    if (spec.titre) document.title = spec.titre + " – Cafdata Carto"; // the tab names the view
+  }
+
   /** Show `spec` (level + indicator); resolves with timings once the map is idle. */
   async function render(spec, opts) {
     opts = opts || {};
     mark("render");
     const seq = ++state.seq;
+    state.asked = spec;
     const t0 = performance.now();
     if (spec.couleur_sans_donnees) NODATA = spec.couleur_sans_donnees;
     // The values and (for circles) the label points are fetched while MapLibre starts.
@@ -958,7 +1031,7 @@
     const map = await ensureMap(spec);
     const tMap = performance.now();
     const levelChanged = !state.current || state.current.niveau !== spec.niveau;
-    if (spec.titre) document.title = spec.titre + " – Cafdata Carto"; // the tab names the view
+    nameTab(spec);
     const entry = ensureLevel(map, spec);
     if (levelChanged) {
       showLevel(map, spec.niveau, spec.niveau === "commune");
@@ -968,7 +1041,8 @@
     try {
       payload = await valuesPromise;
     } catch (err) {
-      setStatus(err.message, true);
+      if (!opts.quiet) setStatus(err.message, true);
+      else if (state.asked === spec) state.asked = null; // Dash's same spec will say it
       throw err;
     }
     if (seq !== state.seq) return null; // a newer request took over
@@ -989,9 +1063,12 @@
     await circles.catch(function (err) { console.error("cafmap:", err); });
     const t2 = performance.now();
     mark("applied");
+    // Drawn out of sight until Dash's page has its container: the first draw is the one seen.
+    if (state.early) await state.early.adopted;
     const t3 = await idle(map);
     mark("idle");
     levelNames(entry); // for the tooltip and the click, once the map is drawn
+    loadChoices(spec);
     if (seq === state.seq) setStatus("");
     // Département borders over communes: added once the communes are drawn, so that their
     // tiling does not delay the first draw (one MapLibre worker handles all GeoJSON sources).
@@ -1078,6 +1155,182 @@
     }, function () {});
   }
 
+
+  // ---- Start before Dash. The index HTML holds the page's first spec (#cafmap-depart,
+  // layers/map_start.py): the map is created, its tiles asked and its values fetched while Dash
+  // loads its layout and runs its callbacks, in a hidden box of about the map's size. Dash's
+  // container (#cafmap) takes the map over as soon as it is in the page (adopt), and the view
+  // is framed again for its real size; Dash's own spec then only confirms (sameSpec).
+  // The page's frame around the map (style.css, measured in Chromium): the side panel, the
+  // header, the demonstration notice (its usual height), the data table's toggle under the map.
+  // The box should have the map's size: its zoom picks the tiles the worker parses first.
+  const PANEL_WIDTH = 270, NARROW = 760, HEADER_HEIGHT = 40, DEMO_HEIGHT = 51, TABLE_TOGGLE = 18;
+
+  // [width, height] of #cafmap-to-be: from Dash's page frame (.cc-pages) once rendered.
+  function expectedSize(demo) {
+    const embed = /\/embed\/?$/.test(window.location.pathname);
+    const pages = document.querySelector(".cc-pages");
+    const top = pages ? pages.getBoundingClientRect().top
+      : HEADER_HEIGHT + (demo ? DEMO_HEIGHT : 0);
+    const side = window.innerWidth > NARROW && !embed ? PANEL_WIDTH : 0;
+    return [window.innerWidth - side,
+      Math.max(200, Math.round(window.innerHeight - top - (embed ? 0 : TABLE_TOGGLE)))];
+  }
+
+  function sizeHolder(holder, size) {
+    holder.style.width = size[0] + "px";
+    holder.style.height = size[1] + "px";
+  }
+
+  function startEarly() {
+    const tag = document.getElementById("cafmap-depart");
+    if (!tag || document.getElementById("cafmap")) return;
+    let spec;
+    try { spec = JSON.parse(tag.textContent); } catch { return; }
+    if (!spec || !spec.niveau) return;
+    const holder = el("div", "cafmap-root cafmap-early", document.body);
+    holder.setAttribute("aria-hidden", "true");
+    holder.style.cssText = "position:fixed;visibility:hidden;pointer-events:none;z-index:-1;" +
+      "left:0;top:0";
+    const demo = tag.dataset.demo === "1";
+    sizeHolder(holder, expectedSize(demo));
+    let adopted;
+    state.early = { holder: holder, adopted: new Promise(function (r) { adopted = r; }) };
+    state.early.resolve = adopted;
+    state.root = holder;
+    let framed = false;
+    const watch = new MutationObserver(function () {
+      if (adoptIfThere()) { watch.disconnect(); return; }
+      // Dash's page frame is in before the map's container: the box takes its exact size.
+      if (!framed && document.querySelector(".cc-pages")) {
+        framed = true;
+        sizeHolder(holder, expectedSize(demo));
+        if (state.map) { state.map.resize(); reframe(state.map); }
+      }
+    });
+    watch.observe(document.body, { childList: true, subtree: true });
+    state.early.watch = watch;
+    mark("early");
+    state.served = spec;
+    render(spec, { quiet: true }).catch(function (err) { console.error("cafmap:", err); });
+  }
+
+  // While hidden, the map loads its tiles, takes its colours and uploads them, but draws
+  // nothing: frames of an invisible map would take CPU from Dash's start and from the tile
+  // worker (in software WebGL most of all). `painter.render` is MapLibre's drawing step and
+  // `tileManagers[id].prepare` its first part (feature states into vertex data, uploads), as in
+  // MapLibre 6 (internal: anything else draws as before). The frame's source updates, hence the
+  // tile requests, run before it.
+  function holdPaint(map, early) {
+    const painter = map.painter;
+    if (!painter || typeof painter.render !== "function" || !painter.context) return;
+    const draw = painter.render;
+    painter.render = function (style) {
+      const managers = style && style.tileManagers;
+      if (!managers) { draw.apply(painter, arguments); return; }
+      if (painter.context.gl.isContextLost()) return;
+      Object.keys(managers).forEach(function (id) {
+        if (managers[id].used) managers[id].prepare(painter.context);
+      });
+    };
+    early.paint = function () { painter.render = draw; };
+  }
+
+  // Move the early map into Dash's #cafmap once it exists; true once done (or nothing to do).
+  function adoptIfThere() {
+    const early = state.early;
+    if (!early) return true;
+    const root = document.getElementById("cafmap");
+    if (!root) return false;
+    root.innerHTML = "";
+    while (early.holder.firstChild) root.appendChild(early.holder.firstChild);
+    Object.keys(early.holder.dataset).forEach(function (k) {
+      root.dataset[k] = early.holder.dataset[k];
+    });
+    early.holder.remove();
+    early.watch.disconnect();
+    state.root = root;
+    state.early = null;
+    mark("adopted");
+    if (early.paint) early.paint();
+    if (state.map) {
+      state.map.resize();
+      reframe(state.map);
+      state.map.triggerRepaint();
+    }
+    early.resolve();
+    return true;
+  }
+
+  // The view the first render would have framed in the real container (ensureMap's bounds,
+  // the URL's own view, render's maybeFit and fitFilter), once the map has its real size.
+  function reframe(map) {
+    const spec = state.asked;
+    if (!spec) return;
+    if (state.initialView) { map.jumpTo(state.initialView); return; }
+    const home = spec.accueil || HOME;
+    map.fitBounds(home, { padding: framePadding(10, spec), duration: 0 });
+    if (state.levels[spec.niveau]) maybeFit(map, spec);
+    const p = state.values.get(spec.valeurs);
+    const b = p && p.filtre && p.filtre.emprise;
+    if (b) map.fitBounds([[b[0], b[1]], [b[2], b[3]]], { padding: 30, duration: 0, maxZoom: 11 });
+  }
+
+  // Same view, key by key (Dash's JSON and the early one may order keys differently).
+  function sameSpec(a, b) {
+    if (!a || !b) return false;
+    const keys = Object.keys(a);
+    if (keys.length !== Object.keys(b).length) return false;
+    return keys.every(function (k) { return JSON.stringify(a[k]) === JSON.stringify(b[k]); });
+  }
+
+  // ---- Recolour without the server's callbacks. On a new indicator, period or classification
+  // the browser makes the next values URL itself, as layers/map_spec.values_query and the
+  // explore callbacks would (same level kept, same period when the indicator has it, else its
+  // latest; counts as circles), from /api/carte-choix; Dash's spec then confirms it. Anything
+  // else (a level or filter change, choices not in yet) waits for Dash as before.
+  function loadChoices(spec) {
+    if (state.choices || state.choicesAsked || !spec.choix) return;
+    state.choicesAsked = true;
+    fetch(spec.choix).then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (body) { state.choices = body; })
+      .catch(function () { state.choicesAsked = false; });
+  }
+
+  function quickSpec(trigger, v) {
+    const last = state.served, ch = state.choices;
+    if (!last || !ch || last.niveau !== v.niveau || !last.valeurs) return null;
+    const ind = ch.indicateurs[v.indicateur];
+    const found = ind && ind.niveaux[v.niveau];
+    if (!found || !found.length) return null; // the level changes: the server's callbacks
+    const periods = found.map(function (i) { return ch.periodes[i]; });
+    const k = periods.indexOf(v.periode) >= 0 ? found[periods.indexOf(v.periode)]
+      : found[found.length - 1];
+    const own = ind.taux ? "choroplethe" : "cercles";
+    const rep = trigger === "indicateur" ? own : v.representation || own;
+    if (ind.taux && rep === "cercles") return null;
+    const query = new URLSearchParams();
+    query.append("indicateur", v.indicateur);
+    query.append("periode", ch.periodes[k]);
+    query.append("methode", v.methode || "quantiles");
+    query.append("classes", String(v.classes || 5));
+    query.append("palette", v.palette || "YlGnBu");
+    query.append("representation", rep);
+    if ((v.methode || "quantiles") === "manual") query.append("bornes", v.bornes || "");
+    if (v.filtre) query.append("filtre", v.filtre);
+    const parts = last.valeurs.split("?");
+    const version = new URLSearchParams(parts[1] || "").get("v");
+    if (version !== null) query.append("v", version);
+    return Object.assign({}, last, {
+      indicateur: v.indicateur,
+      valeurs: parts[0] + "?" + query.toString(),
+      titre: ind.titre + " par " + ch.singuliers[v.niveau] + ", " + ch.libelles[k],
+    });
+  }
+
+  const QUICK_INPUTS = ["indicateur", "periode", "representation", "methode", "classes",
+    "palette", "bornes", "niveau", "filtre"];
+
   window.cafmap = {
     state: state,
     render: render,
@@ -1101,8 +1354,29 @@
       apply: function (spec) {
         if (!spec || !spec.niveau) return window.dash_clientside.no_update;
         state.zones = spec.zones || state.zones;
-        render(spec).catch(function (err) { console.error("cafmap:", err); });
+        state.served = spec;
+        state.confirmed = true;
+        adoptIfThere();
+        const shown = state.root && state.root.isConnected && state.root.id === "cafmap";
+        if (!(shown && sameSpec(spec, state.asked))) {
+          render(spec).catch(function (err) { console.error("cafmap:", err); });
+        } else {
+          nameTab(spec); // Dash's page title came after the early render's
+        }
         return spec.niveau + "/" + spec.indicateur;
+      },
+      // The panel's map inputs (QUICK_INPUTS order): recolour at once when the browser can
+      // tell the next values URL (quickSpec); Dash's `apply` follows with the same spec.
+      quick: function () {
+        const ctx = window.dash_clientside.callback_context;
+        const trig = ctx && ctx.triggered && ctx.triggered[0];
+        const args = arguments, v = {};
+        QUICK_INPUTS.forEach(function (name, i) { v[name] = args[i]; });
+        const spec = trig ? quickSpec(trig.prop_id.split(".")[0], v) : null;
+        if (spec && !sameSpec(spec, state.asked) && state.root && state.root.isConnected) {
+          render(spec, { quiet: true }).catch(function () {}); // Dash's spec will say it
+        }
+        return window.dash_clientside.no_update;
       },
       zone: function () {
         const ctx = window.dash_clientside.callback_context;
@@ -1113,4 +1387,6 @@
       },
     }),
   });
+
+  startEarly();
 })();

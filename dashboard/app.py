@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from html import escape as html_escape
 from pathlib import Path
 
@@ -35,6 +36,7 @@ from layers import strings_fr as fr
 from layers.appdata import AppData, current_data, init_app
 from layers.config import REPO_ROOT, Settings
 from layers.geocache import web_levels
+from layers.map_start import first_spec
 from layers.url_state import DEFAULT_LEVEL
 
 # Server routes beside the Dash pages: registered before `harden` wraps them.
@@ -51,6 +53,19 @@ def module_tags(vendor: Path) -> str:
     url = vendor_url(vendor, MAPLIBRE)
     imports = json.dumps({"imports": {f"/vendor/{MAPLIBRE}": url}})
     return f'<script type="importmap">{imports}</script>\n<link rel="modulepreload" href="{url}">'
+
+
+def first_map_tag(rel: Callable[[str], str]) -> str:
+    """The map's first spec for the page URL, inline: assets/cafmap.js starts the map with it
+    while Dash starts (layers/map_start.py). Its JSON cannot close the script ("<" escaped)."""
+    spec = first_spec(flask.request.args.to_dict(), current_data(), rel)
+    if spec is None:
+        return ""
+    text = json.dumps(spec, ensure_ascii=False).replace("<", "\\u003c")
+    # The demonstration notice above the page changes the map's height (its first tiles).
+    info = current_data().store()
+    demo = ' data-demo="1"' if info is not None and info.notice else ""
+    return f'\n<script type="application/json" id="cafmap-depart"{demo}>{text}</script>'
 
 
 class CafDash(dash.Dash):
@@ -84,6 +99,7 @@ class CafDash(dash.Dash):
         # query string, so its title is made here (and kept current by cafmap.js).
         if flask.request.path.rstrip("/") in ("", "/embed"):
             kwargs["title"] = html_escape(explore_title(**flask.request.args.to_dict()))
+            kwargs["css"] += first_map_tag(self.get_relative_path)
         # Dash's inline config and start-up scripts run under the CSP thanks to the nonce.
         return add_nonce(super().interpolate_index(**kwargs), csp_nonce())
 

@@ -175,6 +175,8 @@ def view_spec(
     spec["encarts"] = insets(levels[str(niveau)].bbox, state.get("filtre"))
     spec["profil"] = rel("/territoire/")
     spec["points"] = rel(f"/geo/{niveau}-points.json?v={levels[str(niveau)].version}")
+    # What the browser needs to recolour on its own (layers/map_start.py, assets/cafmap.js).
+    spec["choix"] = rel("/api/carte-choix")
     return spec, rel(export_href(state, "csv")), rel(export_href(state, "geojson"))
 
 

@@ -34,7 +34,8 @@ def _rendered(driver, niveau: str, indicateur: str | None = None) -> bool:
         """
         const root = document.getElementById('cafmap');
         const t = window.cafmap && window.cafmap.state.lastTiming;
-        return !!(root && t && t.niveau === arguments[0]
+        // Dash's spec too: an early-started map can be drawn before the panel answers.
+        return !!(root && t && t.niveau === arguments[0] && window.cafmap.state.confirmed
                   && (!arguments[1] || t.indicateur === arguments[1])
                   && root.dataset.niveau === arguments[0]);
         """,

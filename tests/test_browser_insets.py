@@ -65,7 +65,8 @@ window.cafmap.names('commune').then(t => {
 def _rendered(driver, niveau: str, indicateur: str) -> bool:
     return driver.execute_script(
         "const t = window.cafmap && window.cafmap.state.lastTiming;"
-        "return !!(t && t.niveau === arguments[0] && t.indicateur === arguments[1])",
+        "return !!(t && window.cafmap.state.confirmed"
+        " && t.niveau === arguments[0] && t.indicateur === arguments[1])",
         niveau,
         indicateur,
     )

@@ -21,7 +21,7 @@ LYON = (4.8297, 45.7573)
 def _rendered(driver, niveau: str, indicateur: str | None = None) -> bool:
     return driver.execute_script(
         "const t = window.cafmap && window.cafmap.state.lastTiming;"
-        "return !!(t && t.niveau === arguments[0]"
+        "return !!(t && window.cafmap.state.confirmed && t.niveau === arguments[0]"
         " && (!arguments[1] || t.indicateur === arguments[1]))",
         niveau,
         indicateur,

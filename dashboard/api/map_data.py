@@ -23,6 +23,7 @@ from layers.geocache import level_parquet, level_table, web_levels
 from layers.geometry_values import compute
 from layers.map_options import map_params
 from layers.map_payload import carte_payload, store_payload
+from layers.map_start import map_choices
 from layers.model import MAP_LEVELS, Indicator
 from layers.qpv_uncontoured import uncontoured
 from layers.store import PUBLISHED
@@ -34,6 +35,25 @@ MIME = "application/json"
 # The geometry's small answers (a few QPV) are not worth a gzip frame of their own.
 GZIP_MIN_BYTES = 1024
 ERR_NOT_BUILT = "Les données ne sont pas construites : lancez « cafcarto build »."
+
+
+@bp.route("/api/carte-choix")
+def carte_choix() -> Response:
+    """The indicators' titles, natures and periods by level: the browser's recolour without
+    the server's callbacks (layers.map_start.map_choices). Fixed per store build."""
+    data = current_data()
+    info, index = data.store(), data.index()
+    if info is None or index is None:
+        return json_error(ERR_NOT_BUILT, 503)
+    body = _choices(data, str(info.folder))
+    return encoded_response(body, MIME, {"Cache-Control": REVALIDATE}, etag=body.digest)
+
+
+@lru_cache(maxsize=4)
+def _choices(data: AppData, folder: str) -> Encoded:
+    # `folder` (the store build in service) is part of the cache key only.
+    info, index = data.store(), data.index()
+    return Encoded.of_json(map_choices(info.store, index.levels()))
 
 
 @bp.route("/api/carte/<level>")

@@ -1,0 +1,159 @@
+"""The map without the server's callbacks (assets/cafmap.js, layers/map_start.py): a deep URL
+draws from the index HTML's spec while the page's map-spec callback never answers, and a new
+indicator or period recolours in the browser with the server's own classes."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qsl, urlsplit
+
+import pytest
+from browser_support import hover_lyon, wait_for
+
+from layers.geocache import web_geometries
+from layers.map_spec import view_spec
+
+pytestmark = pytest.mark.browser
+
+# Dash posts each callback to /_dash-update-component: the map-spec one is held forever, as if
+# the server never answered it (every other callback, the page's own layout included, runs).
+HOLD_MAP_SPEC_JS = """
+window.__heldSpecs = 0;
+const realFetch = window.fetch;
+window.fetch = function (url, opts) {
+  if (String(url).includes('_dash-update-component') && opts &&
+      String(opts.body).includes('map-spec.data')) {
+    window.__heldSpecs++;
+    return new Promise(function () {});
+  }
+  return realFetch.apply(this, arguments);
+};
+"""
+
+# What the map draws against the server's payload of the spec in use: the class of each feature
+# (feature state `c`; under circles every class >= 0 has the same base colour, only the special
+# ones count) and the radius of each circle (feature state `r` of the level's points).
+CLASSES_JS = """
+const done = arguments[arguments.length - 1];
+const st = window.cafmap.state, spec = st.lastSpec, map = window.cafmap.map;
+fetch(spec.valeurs).then(r => r.json()).then(body => {
+  const level = spec.niveau, circles = body.representation === 'cercles';
+  const state = (layer, i) =>
+    map.getFeatureState({source: 'src-' + level, sourceLayer: layer, id: i}) || {};
+  const shown = body.classes.map((_, i) => state(level, i).c);
+  const server = body.classes.map(c => (circles && c >= 0 ? 0 : c));
+  const radii = circles ? body.rayons.map((_, i) => state('points', i).r) : null;
+  const want = circles ? body.rayons.map(r => r || 0) : null;
+  done({server: server, shown: shown, radii: radii, want: want, spec: spec,
+        held: window.__heldSpecs, circles: circles,
+        legend: document.getElementById('cafmap-legend').textContent,
+        title: document.querySelector('#cafmap .cafmap-title').textContent});
+});
+"""
+
+
+def _shown(browser, niveau: str, indicateur: str) -> bool:
+    return browser.execute_script(
+        """
+        const root = document.getElementById('cafmap');
+        const t = window.cafmap && window.cafmap.state.lastTiming;
+        return !!(root && root.contains(window.cafmap.map.getContainer()) && t &&
+                  t.niveau === arguments[0] && t.indicateur === arguments[1] &&
+                  root.dataset.indicateur === arguments[1]);
+        """,
+        niveau,
+        indicateur,
+    )
+
+
+def _expected(settings, state: dict) -> dict:
+    """The spec the server's callback makes for a panel state."""
+    found = view_spec(state, web_geometries(settings.cache))
+    assert found is not None
+    return found[0]
+
+
+def _query(url: str) -> dict:
+    return dict(parse_qsl(urlsplit(url).query))
+
+
+@pytest.fixture(autouse=True)
+def _forget_http_cache(browser):
+    """The session's browser is shared: values fetched here must not be cached for the next
+    module's tests (they count requests)."""
+    yield
+    browser.execute_cdp_cmd("Network.clearBrowserCache", {})
+
+
+@pytest.fixture
+def held(browser):
+    """Every page opened in the test has its map-spec callback held (HOLD_MAP_SPEC_JS)."""
+    script = browser.execute_cdp_cmd(
+        "Page.addScriptToEvaluateOnNewDocument", {"source": HOLD_MAP_SPEC_JS}
+    )
+    yield
+    browser.execute_cdp_cmd("Page.removeScriptToEvaluateOnNewDocument", script)
+
+
+def test_deep_url_draws_without_the_map_spec_callback(live_app, browser, settings, held) -> None:
+    url = "/?niveau=commune&indicateur=part_rsa&periode=2022-12&palette=OrRd"
+    browser.get(live_app.url + url)
+    wait_for(lambda: _shown(browser, "commune", "part_rsa"), timeout=60)
+    got = browser.execute_async_script(CLASSES_JS)
+    assert got["held"] >= 1  # the page did ask Dash for the spec, which never came
+    assert got["shown"] == got["server"] and len(got["server"]) > 100
+    assert len(set(got["server"])) >= 4 and not got["circles"]  # a choropleth, its classes
+    state = {"indicateur": "part_rsa", "niveau": "commune", "periode": "2022-12", "palette": "OrRd"}
+    assert got["spec"]["valeurs"] == _expected(settings, state)["valeurs"]
+    assert "décembre 2022" in got["title"] and "RSA" in got["legend"]
+
+
+def test_new_indicator_and_period_recolour_in_the_browser(
+    live_app, browser, settings, held
+) -> None:
+    browser.get(live_app.url + "/?niveau=commune&indicateur=rsa")
+    wait_for(lambda: _shown(browser, "commune", "rsa"), timeout=60)
+    wait_for(lambda: browser.execute_script("return !!window.cafmap.state.choices"), timeout=30)
+    # A count (circles) after a count: same level and period, the server's classes and title.
+    browser.execute_script("window.dash_clientside.set_props('indicateur', {value: 'aah'})")
+    wait_for(lambda: _shown(browser, "commune", "aah"), timeout=30)
+    got = browser.execute_async_script(CLASSES_JS)
+    period = _query(got["spec"]["valeurs"])["periode"]
+    state = {"indicateur": "aah", "niveau": "commune", "periode": period}
+    assert got["spec"]["valeurs"] == _expected(settings, state)["valeurs"]
+    assert got["spec"]["titre"] == _expected(settings, state)["titre"] == got["title"]
+    assert got["circles"] and got["shown"] == got["server"] and got["radii"] == got["want"]
+    # An older period of the same indicator.
+    browser.execute_script("window.dash_clientside.set_props('periode', {value: '2021-12'})")
+    wait_for(
+        lambda: (
+            "periode=2021-12"
+            in browser.execute_script("return window.cafmap.state.lastSpec.valeurs")
+        ),
+        timeout=30,
+    )
+    wait_for(lambda: _shown(browser, "commune", "aah"), timeout=30)
+    got = browser.execute_async_script(CLASSES_JS)
+    state["periode"] = "2021-12"
+    assert got["spec"]["valeurs"] == _expected(settings, state)["valeurs"]
+    assert got["shown"] == got["server"] and got["radii"] == got["want"]
+    assert "décembre 2021" in got["title"]
+
+
+def test_hover_outline_comes_with_the_first_hover(live_app, browser) -> None:
+    browser.get(live_app.url + "/?niveau=commune&indicateur=rsa")
+    wait_for(lambda: _shown(browser, "commune", "rsa"), timeout=60)
+    # Dash's page title comes after the early render's: the confirmed spec names the tab again.
+    wait_for(lambda: browser.title.startswith("Bénéficiaires du revenu de solidarité"), timeout=10)
+    layers = "return window.cafmap.map.getLayersOrder()"
+    assert "hover-commune" not in browser.execute_script(layers)  # none before a hover
+    assert "Lyon" in hover_lyon(browser)
+    got = browser.execute_script(
+        """
+        const m = window.cafmap.map, h = window.cafmap.state.levels.commune.hovered;
+        return [m.getLayer('hover-commune').source, h && m.getFeatureState(h).h];
+        """
+    )
+    order = browser.execute_script(layers)
+    # Its own source (the same tiles): the level's recolours never rewrite its vertices.
+    assert got == ["hov-commune", True]
+    assert order.index("hover-commune") == order.index("line-commune") + 1
