@@ -13,7 +13,6 @@ import json
 import os
 import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
@@ -25,7 +24,7 @@ import pyarrow.parquet as pq
 
 from geodata import cache
 from layers.audit import AuditReport, audit
-from layers.audit_cells import AuditTables, published_cells
+from layers.audit_cells import AuditTables, job_weight, longest_first, published_cells
 from layers.config import DEFAULT_INFRA_MIN_HOUSEHOLDS
 from layers.demo import DEFAULT_SEED, DemoData, generate, zones_with_data
 from layers.demo_regimes import (
@@ -268,9 +267,8 @@ def audit_store(
         _AUDIT["tables"].territories(local)
     workers = workers or max(1, min(2, os.cpu_count() or 1))
     if workers > 1 and len(jobs) > 1:
-        # One job at a time: a period's first table holds most of its secret cells.
-        with ProcessPoolExecutor(workers) as pool:
-            reports = list(pool.map(_audit_job, jobs, chunksize=1))
+        weights = [job_weight(structure, p, c, set(rounded)) for p, c in jobs]
+        reports = longest_first(_audit_job, jobs, weights, workers)
     else:
         reports = [_audit_job(job) for job in jobs]
     _AUDIT.pop("tables")

@@ -8,7 +8,13 @@ import pyarrow as pa
 import scipy.sparse as sp
 
 from layers.audit import Relations
-from layers.audit_cells import AuditTables, period_cells, published_cells
+from layers.audit_cells import (
+    AuditTables,
+    job_weight,
+    longest_first,
+    period_cells,
+    published_cells,
+)
 from layers.publish import Table, Territories
 from layers.store import PUBLISHED, SECRET
 
@@ -93,3 +99,24 @@ def test_a_period_without_stored_rows_is_all_hidden():
     assert hidden.all() and np.isnan(published).all()
     kept = tables.cells("2020-12", True)
     assert tables.cells("2020-12", True) is kept  # the next job of the period reuses it
+
+
+def _square(x: int) -> int:
+    return x * x
+
+
+def test_longest_first_returns_results_in_the_jobs_order():
+    jobs = [3, 1, 4, 1, 5, 9, 2, 6]
+    got = longest_first(_square, jobs, [float(j % 4) for j in jobs], workers=2)
+    assert got == [_square(j) for j in jobs]
+
+
+def test_the_heaviest_tables_weigh_most():
+    class Structure:
+        periods = ["2019-09", "2019-12", "2024-12"]
+
+    s = Structure()
+    household, single = ("a",) * 10, ("b",)
+    local = job_weight(s, 1, household, {"2024-12"})
+    assert local > job_weight(s, 1, ("a",) * 4, {"2024-12"}) > job_weight(s, 1, single, set())
+    assert local > job_weight(s, 2, household, {"2024-12"}) > job_weight(s, 0, household, set())
