@@ -13,7 +13,6 @@ import json
 import os
 import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
@@ -21,11 +20,11 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from geodata import cache
 from layers.audit import AuditReport, audit
+from layers.audit_cells import AuditTables, job_weight, longest_first, published_cells
 from layers.config import DEFAULT_INFRA_MIN_HOUSEHOLDS
 from layers.demo import DEFAULT_SEED, DemoData, generate, zones_with_data
 from layers.demo_regimes import (
@@ -39,7 +38,7 @@ from layers.demo_store import _local, publish_demo, secret_tables
 from layers.facilities import place_points
 from layers.household_links import linked_exposures
 from layers.model import LEVEL
-from layers.publish import EXACT_ZONES, ZONE_LEVELS, build_table, territories
+from layers.publish import EXACT_ZONES, ZONE_LEVELS, build_table
 from layers.secrecy import INFRA_KINDS, SMALL_ZONE_REASON
 from layers.store import PUBLISHED, SECRET, VALUES_FILE, Store, write_store
 
@@ -261,15 +260,18 @@ def audit_store(
     _AUDIT.update(
         structure=structure, folder=store.folder, protection=protection, rounded=set(rounded)
     )
-    _AUDIT["rows"] = _secrecy_rows(store.folder, {structure.periods[p] for p, _ in jobs})
+    rows = _secrecy_rows(store.folder, {structure.periods[p] for p, _ in jobs})
+    # Built before the fork, shared by the workers: territories, and each period's rows.
+    _AUDIT["tables"] = AuditTables(structure, ZONE_LEVELS, rows)
+    for local in {_local(structure, p) for p, _ in jobs}:
+        _AUDIT["tables"].territories(local)
     workers = workers or max(1, min(2, os.cpu_count() or 1))
     if workers > 1 and len(jobs) > 1:
-        # One job at a time: a period's first table holds most of its secret cells.
-        with ProcessPoolExecutor(workers) as pool:
-            reports = list(pool.map(_audit_job, jobs, chunksize=1))
+        weights = [job_weight(structure, p, c, set(rounded)) for p, c in jobs]
+        reports = longest_first(_audit_job, jobs, weights, workers)
     else:
         reports = [_audit_job(job) for job in jobs]
-    _AUDIT.pop("rows")
+    _AUDIT.pop("tables")
     for period, columns, report in reports:
         if not report.ok:
             log(f"  {period} {'+'.join(columns)} : {report.summary()}")
@@ -284,9 +286,10 @@ def _audit_job(job: tuple[int, tuple[str, ...]]) -> tuple[str, tuple[str, ...], 
     structure = _AUDIT["structure"]
     period = structure.periods[p]
     local = _local(structure, p)
-    terr = territories(structure, local=local, infra=ZONE_LEVELS)
-    table = build_table(structure, terr, columns, p, local)
-    published, hidden = _published_cells(_period_rows(period, columns), terr, table)
+    tables = _AUDIT["tables"]
+    terr = tables.territories(local)
+    table = build_table(structure, terr, columns, p, local, relations_cache=tables.relations)
+    published, hidden = published_cells(tables.cells(period, local), len(terr), table)
     rounding = None
     if period in _AUDIT["rounded"]:
         steps = np.array([rounding_step(c) for c in columns], dtype=float)
@@ -427,35 +430,6 @@ def _secrecy_rows(folder: Path, periods: set[str]) -> dict[str, pa.Table]:
     index = period.indices.to_numpy(zero_copy_only=False)
     names = period.dictionary.to_pylist()
     return {str(names[k]): table.filter(pa.array(index == k)) for k in np.unique(index)}
-
-
-def _period_rows(period: str, columns: tuple[str, ...]) -> pd.DataFrame:
-    """The stored cells of one table at one period, indexed by (indicateur, niveau, code),
-    from the rows `audit_store` read once (`_secrecy_rows`)."""
-    table = _AUDIT["rows"].get(period)
-    if table is None:  # nothing of these tables stored at this period: every cell secret
-        empty = {c: pd.Series(dtype=object) for c in ("indicateur", "niveau", "code", "statut")}
-        return pd.DataFrame({**empty, "valeur": pd.Series(dtype=float)}).set_index(
-            ["indicateur", "niveau", "code"]
-        )
-    df = table.filter(pc.is_in(table["indicateur"], pa.array(list(columns)))).to_pandas()
-    for col in ("indicateur", "niveau", "code", "statut"):
-        df[col] = df[col].astype(str)
-    return df.set_index(["indicateur", "niveau", "code"])
-
-
-def _published_cells(rows: pd.DataFrame, terr, table) -> tuple[np.ndarray, np.ndarray]:
-    keys = pd.MultiIndex.from_arrays(
-        [
-            np.asarray(table.columns, dtype=object)[table.cell_col],
-            terr.level[table.cell_terr],
-            terr.code[table.cell_terr],
-        ]
-    )
-    found = rows.reindex(keys)
-    status = found["statut"].fillna(SECRET).to_numpy()
-    hidden = status != PUBLISHED
-    return np.where(hidden, np.nan, found["valeur"].to_numpy(dtype=float)), hidden
 
 
 def summarise(reports: list[tuple[str, tuple[str, ...], AuditReport]]) -> dict:

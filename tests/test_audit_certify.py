@@ -32,7 +32,7 @@ def path(request, monkeypatch):
     fire on small tables)."""
     if request.param == "blocks":
         monkeypatch.setattr(audit_module, "LOCAL_MIN_CELLS", 20)
-        monkeypatch.setattr(audit_module, "LOCAL_BLOCK", 9)
+        monkeypatch.setattr(audit_module, "LOCAL_BLOCK", 30)
     return request.param
 
 
