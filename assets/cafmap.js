@@ -1190,6 +1190,8 @@
     if (!spec || !spec.niveau) return;
     const holder = el("div", "cafmap-root cafmap-early", document.body);
     holder.setAttribute("aria-hidden", "true");
+    // Nothing in the hidden box may take the focus (MapLibre's canvas and buttons would).
+    holder.inert = true;
     holder.style.cssText = "position:fixed;visibility:hidden;pointer-events:none;z-index:-1;" +
       "left:0;top:0";
     const demo = tag.dataset.demo === "1";

@@ -50,13 +50,13 @@ def _violations(driver, axe_source: str) -> list[str]:
 @pytest.mark.parametrize(
     ("path", "ready"),
     [
-        ("/?niveau=departement&indicateur=rsa", "#cafmap-legend"),
+        ("/?niveau=departement&indicateur=rsa", "#cafmap #cafmap-legend"),
         (
             "/?niveau=commune&indicateur=taux_couverture_eaje&territoire=commune%3A69123",
             "#graphe-serie",
         ),
         ("/territoire/commune/69123", "#equipements-table"),
-        ("/embed?niveau=departement&indicateur=rsa", "#cafmap-legend"),
+        ("/embed?niveau=departement&indicateur=rsa", "#cafmap #cafmap-legend"),
     ],
 )
 def test_axe_finds_no_wcag_aa_violation(live_app, browser, axe_source, path, ready) -> None:
