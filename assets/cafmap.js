@@ -272,11 +272,20 @@
       paint: {
         "line-color": "rgba(60, 60, 60, 0.35)",
         "line-width": ["interpolate", ["linear"], ["zoom"], 4, 0.15, 8, 0.5, 12, 1],
-        "line-opacity": entry.dense ? ["interpolate", ["linear"], ["zoom"], 5.5, 0, 7, 1] : 1,
+        "line-opacity": entry.dense ? ["interpolate", ["linear"], ["zoom"], DENSE_LINES_FROM, 0, 7, 1] : 1,
       },
-    }, range), before);
+    }, range, denseLinesRange(entry, range)), before);
     if (hover) map.addLayer(hoverLayer(ids[2], srcId, range, vis));
     return hover ? ids : ids.filter(function (id) { return id !== ids[2]; });
+  }
+
+  // A dense level's outlines are transparent below DENSE_LINES_FROM: with no layer there below
+  // zoom 5, the tiles drawn at the France view (z4: ~31,000 communes in one) are parsed without
+  // line geometry at all. z5 tiles still get it, for zooms 5.5-6 where the outlines fade in.
+  const DENSE_LINES_FROM = 5.5;
+  function denseLinesRange(entry, range) {
+    if (!entry.dense) return {};
+    return { minzoom: Math.max(range.minzoom || 0, Math.floor(DENSE_LINES_FROM)) };
   }
 
   // Vector tiles: the hover outline has a source of its own (the same tiles, from the HTTP
