@@ -18,14 +18,14 @@ from layers import strings_fr as fr
 from layers.appdata import current_data
 from layers.catalogue import BY_ID
 from layers.classify import METHODS
-from layers.map_options import ALL_PALETTES, default_representation, representation_note
+from layers.map_options import ALL_PALETTES, representation_note
+from layers.map_start import initial_state
 from layers.model import FACILITY_TYPES, singular_name
 from layers.options import (
     filter_options,
     indicator_options,
     level_options,
     levels_with_data,
-    period_choice,
     period_options,
     subtheme_options,
     theme_options,
@@ -97,7 +97,9 @@ def indicator_block(state: ViewState) -> html.Div:
 def view_block(state: ViewState, built: list[str], periods: list[str]) -> html.Div:
     ind = BY_ID[state.indicateur]
     counts = not ind.is_rate
-    representation = state.representation or default_representation(ind)
+    # The same starting values as the map drawn before Dash (layers/map_start.py).
+    start = initial_state(state, periods)
+    representation = start["representation"]
     info = current_data().store()
     with_data = levels_with_data(info.store if info else None, ind.id)
     return html.Div(
@@ -110,7 +112,7 @@ def view_block(state: ViewState, built: list[str], periods: list[str]) -> html.D
                 fr.LABEL_PERIOD,
                 "periode",
                 period_options(periods),
-                period_choice(periods, state.periode),
+                start["periode"],
             ),
             html.Div(
                 [
