@@ -93,6 +93,9 @@ def test_haproxy_sends_the_requests_of_a_killed_instance_to_the_other_then_takes
         "inputs": [{**i, "value": "crèche"} for i in dep["inputs"]],
         "changedPropIds": ["recherche-indicateur.value"],
     }
+    # an earlier test restarts host a: nginx takes it back at once, HAProxy only after two
+    # checks, and killing b before that leaves HAProxy with no host (503)
+    topology.wait_haproxy_up()
     killed = topology.apps[1]
     killed.kill(signal.SIGKILL)
     t0 = time.monotonic()

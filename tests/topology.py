@@ -255,6 +255,10 @@ class Topology:
 
         return wait_until(ready, timeout, f"instance {i} ({url})")
 
+    def wait_haproxy_up(self, timeout: float = 20.0) -> float:
+        """Until HAProxy's checks hold every host UP (`rise 2`: ~4 s after a restart)."""
+        return wait_until(lambda: set(self.haproxy_states().values()) == {"UP"}, timeout, "HAProxy")
+
     def wait_celery(self, timeout: float = 60.0) -> float:
         from celery import Celery
 
@@ -343,7 +347,7 @@ def start_topology(
         for i in range(len(apps)):
             topo.wait_app(i)
         wait_until(lambda: healthy(topo.base), 20, "nginx")
-        wait_until(lambda: set(topo.haproxy_states().values()) == {"UP"}, 20, "HAProxy")
+        topo.wait_haproxy_up()
         topo.wait_celery()
     except BaseException:
         topo.close()
