@@ -126,7 +126,7 @@ def build(
     }
     (partial / cache.MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=1))
     final = cache.finish_build(root, partial)
-    _log_counts(manifest, log)
+    _log_counts(manifest, log, beside=beside_web is not None)
     return BuildResult(final, False, manifest["counts"], steps.timings, manifest)
 
 
@@ -334,7 +334,7 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _log_counts(manifest: dict, log: Callable[[str], None]) -> None:
+def _log_counts(manifest: dict, log: Callable[[str], None], *, beside: bool = False) -> None:
     counts, report = manifest["counts"], manifest["report"]
     log("Territoires construits :")
     log(
@@ -370,4 +370,5 @@ def _log_counts(manifest: dict, log: Callable[[str], None]) -> None:
     )
     log(f"  Caf : {counts['caf_organismes_caf']}{cssm}")
     log(f"  communes hors EPCI : {report['communes_hors_epci']}")
-    log(f"Durée totale : {manifest['timings']['total']:.1f} s")
+    what = " (territoires, et le jeu de démonstration fait pendant les tuiles)" if beside else ""
+    log(f"Durée totale{what} : {manifest['timings']['total']:.1f} s")
