@@ -174,9 +174,19 @@ def periods_for(indicator: str, level: str | None, period: str | None) -> tuple:
     *[Input(name, "value") for name in MAP_INPUTS],
 )
 def update_spec(*values: object) -> tuple:
-    """The map's spec and the CSV and GeoJSON links of the panel's state."""
+    """The map's spec and the CSV and GeoJSON links of the panel's state; nothing while the
+    period is not one the store has for the indicator at that level."""
     state = dict(zip(MAP_INPUTS, values, strict=True))
-    geometries = web_geometries(current_data().settings.cache)
+    data = current_data()
+    info = data.store()
+    # After a new level, the period follows from `periods_for`; when that answer is lost (an
+    # error, a time-out under load), Dash still runs this one with the old level's period,
+    # and its values URL would be refused (400: a period the level lacks).
+    if info and state["periode"] not in info.store.periods(
+        str(state["indicateur"]), str(state["niveau"])
+    ):
+        return (no_update,) * 3
+    geometries = web_geometries(data.settings.cache)
     found = view_spec(state, geometries, dash.get_relative_path)
     return found if found is not None else (no_update,) * 3
 

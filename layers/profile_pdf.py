@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 from collections.abc import Iterable, Sequence
+from functools import lru_cache
 from typing import Any
 
 from reportlab.graphics.shapes import Drawing, Line, Rect, String
@@ -69,7 +70,10 @@ def date_fr(day: dt.date) -> str:
     return f"{day.day} {MONTHS_FR[f'{day.month:02d}']} {day.year}"
 
 
+@lru_cache(maxsize=1)
 def _styles() -> dict[str, ParagraphStyle]:
+    """The PDF's paragraph styles, made once per process (shared, never changed: reportlab
+    copies a style before changing it)."""
     base = getSampleStyleSheet()
     body = ParagraphStyle("corps", parent=base["BodyText"], fontName=FONT, fontSize=9, leading=11)
     return {
@@ -143,8 +147,38 @@ def _table(rows: list[list[Any]], widths: Sequence[float], own_rows: Sequence[in
     return table
 
 
+@lru_cache(maxsize=4096)
+def _parsed(text: str, style: ParagraphStyle) -> Paragraph:
+    """A text parsed once per process and style (labels, headings and many values recur from
+    one profile to the next): parsing was about a quarter of a profile's PDF."""
+    return Paragraph(text, style)
+
+
+class _Text(Paragraph):
+    """A paragraph of a parsed text's fragments (copied: each document owns its own), that
+    breaks its lines once per width: a table measures each cell's height and draws it (and a
+    KeepTogether measures the table again), each time wrapping every cell at the same width;
+    line breaking was about a third of a profile's PDF."""
+
+    _wrapped: tuple[float, float, float] | None = None  # width asked, width, height
+
+    def __init__(self, text: str, style: ParagraphStyle) -> None:
+        proto = _parsed(text, style)
+        frags = [f.clone() for f in proto.frags]
+        super().__init__(proto.text, proto.style, proto.bulletText, frags=frags)
+
+    def wrap(self, availWidth: float, availHeight: float) -> tuple[float, float]:
+        done = self._wrapped
+        # split() may drop the broken lines (blPara): then break them again.
+        if done is not None and done[0] == availWidth and hasattr(self, "blPara"):
+            return done[1], done[2]
+        width, height = super().wrap(availWidth, availHeight)
+        self._wrapped = (availWidth, width, height)
+        return width, height
+
+
 def _p(text: Any, style: ParagraphStyle) -> Paragraph:
-    return Paragraph(pdf_text(text), style)
+    return _Text(pdf_text(text), style)
 
 
 def _identity_block(prof: Profile, st: dict) -> list:

@@ -110,6 +110,16 @@ def test_map_spec_carries_urls_and_the_view_not_the_data(request_ctx) -> None:
     assert explore.update_spec("rsa", "pays", "2024-12", *[None] * 6) == (no_update,) * 3
 
 
+def test_map_spec_waits_for_a_period_the_level_has(request_ctx) -> None:
+    """A new level whose period callback was lost (error, time-out) leaves the old level's
+    period: no spec (whose values URL would be refused), the map keeps its view."""
+    with_quarter = "2025-06"  # quarterly at the départements, not at the communes nor EPCI
+    assert explore.update_spec("rsa", "departement", with_quarter, *[None] * 6)[0]["valeurs"]
+    for level in ("commune", "epci"):
+        assert explore.update_spec("rsa", level, with_quarter, *[None] * 6) == (no_update,) * 3
+        assert explore.update_spec("rsa", level, "2024-12", *[None] * 6)[0]["valeurs"]
+
+
 def test_data_table_keeps_secrets_secret_and_ranks_published_values(request_ctx) -> None:
     assert explore.data_table("rsa", "commune", "2024-12", None, False) is no_update
     table = explore.data_table("rsa", "commune", "2024-12", "departement:2A", True)

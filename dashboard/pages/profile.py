@@ -62,17 +62,18 @@ def _capital(text: str) -> str:
 
 def theme_table(theme: Theme) -> html.Div:
     """One theme's indicators beside the references: a real table (screen readers, RGAA). Its
-    rows are written as their JSON (`html_json.element`: the same bytes, a third of the
-    page's CPU less)."""
+    rows and head are written as their JSON (`html_json.element`: the same bytes, a third of
+    the page's CPU less)."""
     refs = theme.rows[0].references if theme.rows else ()
-    head = html.Tr(
+    head = element(
+        html.Tr,
         [
-            html.Th("Indicateur", scope="col"),
-            html.Th("Territoire", scope="col"),
-            *[html.Th(_capital(r.parent.level_label), scope="col") for r in refs],
-            html.Th("Rang dans l'EPCI", scope="col"),
-            html.Th("Évolution", scope="col"),
-        ]
+            element(html.Th, "Indicateur", scope="col"),
+            element(html.Th, "Territoire", scope="col"),
+            *[element(html.Th, _capital(r.parent.level_label), scope="col") for r in refs],
+            element(html.Th, "Rang dans l'EPCI", scope="col"),
+            element(html.Th, "Évolution", scope="col"),
+        ],
     )
     rows = [
         element(
@@ -112,7 +113,7 @@ def _summary(prof: Profile, level: str, code: str) -> list:
         _card("Part de la population couverte", key.coverage_rate),
     ]
     benefits = html.Ol(
-        [html.Li(f"{b.label} : {b.cell.text}") for b in key.benefits],
+        [element(html.Li, f"{b.label} : {b.cell.text}") for b in key.benefits],
         className="cc-benefits",
     )
     composition = [
@@ -294,7 +295,9 @@ def profile_layout(data: AppData, level: str | None = None, code: str | None = N
 def _provenance_section(prof: Profile) -> list:
     """One line per series whose origin the store knows: its dataset, update and regime."""
     lines = [
-        html.Li(f"{row.cell.title} : {row.source}" + (f" — {row.note}" if row.note else ""))
+        element(
+            html.Li, f"{row.cell.title} : {row.source}" + (f" — {row.note}" if row.note else "")
+        )
         for row in prof.indicator_rows()
         if row.source
     ]
