@@ -1341,6 +1341,55 @@
 
   const QUICK_INPUTS = ["indicateur", "periode", "representation", "methode", "classes",
     "palette", "bornes", "niveau", "filtre"];
+  const QUICK_TRIGGERS = QUICK_INPUTS.slice(0, 7); // niveau and filtre: the server's callbacks
+
+  // Recolour at once when the browser can tell the next values URL (quickSpec); `trigger` is
+  // the input that changed, `v` the panel's map inputs by name. Dash's `apply` follows with the
+  // same spec, which then only confirms it.
+  function quickRender(trigger, v) {
+    const spec = quickSpec(trigger, v);
+    if (spec && !sameSpec(spec, state.asked) && state.root && state.root.isConnected) {
+      render(spec, { quiet: true }).catch(function () {}); // Dash's spec will say it
+    }
+  }
+
+  // The panel's map inputs from Dash's store (by component id), null when the page has none.
+  function panelValues(api) {
+    const v = {};
+    for (let k = 0; k < QUICK_INPUTS.length; k++) {
+      const c = api.getLayout(QUICK_INPUTS[k]);
+      if (!c || !c.props) return null;
+      v[QUICK_INPUTS[k]] = c.props.value;
+    }
+    return v;
+  }
+
+  // Dash runs the `quick` callback 60-100 ms after an input of the panel changed (its
+  // callbacks' bookkeeping, the page's re-render). Its store says the new value in the same
+  // dispatch, whether the user picked it or `dash_clientside.set_props` set it: the recolour
+  // starts from there, and the callback later finds the same spec asked. Installed once, at
+  // Dash's first spec (its store exists then).
+  function watchPanel() {
+    const stores = window.dash_stores, api = window.dash_component_api;
+    if (state.watching || !stores || !stores[0] || !api || !api.getLayout) return;
+    state.watching = true;
+    const store = stores[0];
+    let layout = null, prev = null;
+    store.subscribe(function () {
+      const now = store.getState().layout;
+      if (now === layout) return;
+      layout = now;
+      try {
+        const v = panelValues(api), before = prev;
+        prev = v;
+        if (!v || !before || v.niveau !== before.niveau || v.filtre !== before.filtre) return;
+        const changed = QUICK_TRIGGERS.filter(function (name) { return v[name] !== before[name]; });
+        if (changed.length) quickRender(changed[0], v);
+      } catch (err) {
+        console.error("cafmap:", err); // never in Dash's way
+      }
+    });
+  }
 
   window.cafmap = {
     state: state,
@@ -1367,6 +1416,7 @@
         state.zones = spec.zones || state.zones;
         state.served = spec;
         state.confirmed = true;
+        watchPanel();
         adoptIfThere();
         const shown = state.root && state.root.isConnected && state.root.id === "cafmap";
         if (!(shown && sameSpec(spec, state.asked))) {
@@ -1376,17 +1426,14 @@
         }
         return spec.niveau + "/" + spec.indicateur;
       },
-      // The panel's map inputs (QUICK_INPUTS order): recolour at once when the browser can
-      // tell the next values URL (quickSpec); Dash's `apply` follows with the same spec.
+      // The panel's map inputs (QUICK_INPUTS order): the same recolour as watchPanel's, for a
+      // page whose Dash store the map could not watch.
       quick: function () {
         const ctx = window.dash_clientside.callback_context;
         const trig = ctx && ctx.triggered && ctx.triggered[0];
         const args = arguments, v = {};
         QUICK_INPUTS.forEach(function (name, i) { v[name] = args[i]; });
-        const spec = trig ? quickSpec(trig.prop_id.split(".")[0], v) : null;
-        if (spec && !sameSpec(spec, state.asked) && state.root && state.root.isConnected) {
-          render(spec, { quiet: true }).catch(function () {}); // Dash's spec will say it
-        }
+        if (trig) quickRender(trig.prop_id.split(".")[0], v);
         return window.dash_clientside.no_update;
       },
       zone: function () {

@@ -139,6 +139,32 @@ def test_new_indicator_and_period_recolour_in_the_browser(
     assert "décembre 2021" in got["title"]
 
 
+def test_recolour_starts_in_the_panel_change_itself(live_app, browser, settings) -> None:
+    """The new values are asked in the same task as the panel's change (Dash's store says it),
+    not after Dash's callbacks have run; the server's spec then confirms the same view."""
+    browser.get(live_app.url + "/?niveau=commune&indicateur=rsa")
+    wait_for(lambda: _shown(browser, "commune", "rsa"), timeout=60)
+    wait_for(lambda: browser.execute_script("return !!window.cafmap.state.choices"), timeout=30)
+    asked = browser.execute_script(
+        """
+        window.dash_clientside.set_props('indicateur', {value: 'aah'});
+        const a = window.cafmap.state.asked;
+        return a && a.valeurs;
+        """
+    )
+    assert asked is not None and _query(asked)["indicateur"] == "aah"
+    wait_for(lambda: _shown(browser, "commune", "aah"), timeout=30)
+    wait_for(
+        lambda: browser.execute_script("return window.cafmap.state.served.indicateur") == "aah",
+        timeout=30,
+    )
+    got = browser.execute_async_script(CLASSES_JS)
+    served = browser.execute_script("return window.cafmap.state.served")
+    assert got["spec"]["valeurs"] == asked == served["valeurs"]  # Dash's spec: the same view
+    assert got["spec"]["titre"] == served["titre"] == got["title"]
+    assert got["shown"] == got["server"] and got["radii"] == got["want"]
+
+
 def test_hover_outline_comes_with_the_first_hover(live_app, browser) -> None:
     browser.get(live_app.url + "/?niveau=commune&indicateur=rsa")
     wait_for(lambda: _shown(browser, "commune", "rsa"), timeout=60)
