@@ -85,7 +85,7 @@ STEPS = (
     ("map started (index HTML spec, else cafmap.apply)", "render", None),
     ("Dash renders #cafmap, which takes the map over", "adopted", "dom_ready"),
     ("MapLibre module import", "map_module", "render"),
-    ("map created and loaded (style, worker)", "map_load", "map_module"),
+    ("map created, its style loaded (level added)", "map_load", "map_module"),
     ("values fetched and parsed (in parallel)", "values_ready", "render"),
     ("classes into feature state, legend", "applied", "values_ready"),
     ("level tiles: source added -> first tile", "tiles_first", "tiles_added"),
