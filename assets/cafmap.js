@@ -154,9 +154,14 @@
       map.on("moveend", onMoveEnd);
       map.on("moveend", updateInsets);
       map.on("zoomend", redrawCircleLegend);
+      map.once("load", function () { mark("load_event"); });
+      // The map is used from its style's load: the level's tiles are asked then, not at
+      // MapLibre's `load`, a frame later at the earliest (frames come between Dash's long
+      // start-up tasks) and, for a source added before it, only once its tiles are all in.
       return new Promise(function (resolve) {
-        if (map.loaded()) resolve(map);
-        else map.once("load", function () { mark("map_load"); resolve(map); });
+        const ready = function () { mark("map_load"); enterLevel(map, spec); resolve(map); };
+        if (map.isStyleLoaded()) ready();
+        else map.once("style.load", ready);
       });
     });
     return state.mapReady;
@@ -165,7 +170,7 @@
   let NODATA = "#d0d0d0"; // "pas de données"; the spec may override it
 
   // fill-color: the class index in feature state `c` picks the colour; -1 = no data,
-  // no state yet = pending (values not arrived).
+  // no state yet = pending (values not arrived), or under circles the base colour (blankClass).
   // Special classes (layers/map_payload.py): -2 secret (white under a hatch pattern),
   // -3 non concerné, -4 outside the territory filter; -9 = no state yet.
   const SECRET_COLOUR = "#ffffff", NA_COLOUR = "#eeeeee", OUTSIDE_COLOUR = "#f1f0eb";
@@ -177,7 +182,7 @@
   function fillColour(colours, circles) {
     const cls = ["to-number", ["coalesce", ["feature-state", "c"], -9]];
     const expr = ["match", cls, -1, NODATA, -2, SECRET_COLOUR, -3, NA_COLOUR, -4, OUTSIDE_COLOUR];
-    if (circles) return expr.concat([-9, PENDING_COLOUR, CIRCLE_BASE]);
+    if (circles) return expr.concat([CIRCLE_BASE]);
     colours.forEach(function (colour, i) { expr.push(i, colour); });
     expr.push(PENDING_COLOUR);
     return expr;
@@ -318,7 +323,7 @@
     map.on("mouseleave", ids[0], function () { clearHover(entry); });
     map.on("click", ids[0], function (e) { onClick(entry, e); });
     entry.parts.push(part);
-    if (entry.shown) setStates(map, part, entry.shown, null);
+    if (entry.shown) setStates(map, part, entry.shown, null, blankClass(entry.payload));
     if (window.cafequip) window.cafequip.raise(map);
     return part;
   }
@@ -344,6 +349,17 @@
     // are in (or on their way) makes MapLibre parse them again.
     if (entry.tilePoints) tileCirclesLayer(map, entry, entry.circles ? "visible" : "none");
     state.levels[level] = entry;
+    return entry;
+  }
+
+  // The level of `spec` in the map (sources and layers added once), shown and framed.
+  function enterLevel(map, spec) {
+    const levelChanged = !state.current || state.current.niveau !== spec.niveau;
+    const entry = ensureLevel(map, spec);
+    if (levelChanged) {
+      showLevel(map, spec.niveau, spec.niveau === "commune");
+      if (!(state.initialView && !state.current)) maybeFit(map, spec);
+    }
     return entry;
   }
 
@@ -427,19 +443,36 @@
   // Feature state `c` = class index, only for features whose class changed.
   // A part of an inset says which features it holds (`ids`, null until its tiles are read): the
   // few features of one DROM instead of the whole level.
-  function setStates(map, part, next, prev) {
+  // A feature with no state yet (`part.bare`) is drawn as `blank`: it needs none while its class
+  // is that one. Under circles (blank 0) the first paint then sets the few special classes only,
+  // not 35,000 communes' states (MapLibre's setFeatureState, then the rewrite of their vertices
+  // when the tiles come: main-thread work before the first draw).
+  function setStates(map, part, next, prev, blank) {
     const target = { source: part.source, sourceLayer: part.sourceLayer, id: 0 };
     const state1 = { c: 0 };
     if (part.ids === null) return;
     const ids = part.ids;
+    if (!part.bare) part.bare = new Uint8Array(next.length).fill(1);
+    const bare = part.bare;
     for (let k = 0, n = ids ? ids.length : next.length; k < n; k++) {
       const i = ids ? ids[k] : k;
-      if (i < next.length && (prev === null || prev[i] !== next[i])) {
-        target.id = i;
-        state1.c = next[i];
-        map.setFeatureState(target, state1);
+      if (i >= next.length) continue;
+      if (bare[i]) {
+        if (next[i] === blank) continue;
+        bare[i] = 0;
+      } else if (prev !== null && prev[i] === next[i]) {
+        continue;
       }
+      target.id = i;
+      state1.c = next[i];
+      map.setFeatureState(target, state1);
     }
+  }
+
+  // The class a feature with no state is drawn as (fillColour): the circles' base colour, class
+  // 0 of drawnClasses; none for a choropleth (no state = values pending).
+  function blankClass(payload) {
+    return payload && payload.representation === "cercles" ? 0 : null;
   }
 
   // The one home of colouring: classes into feature state and the palette into `fill-color`,
@@ -447,7 +480,7 @@
   function paintPart(map, part, entry, prev) {
     const payload = entry.payload;
     if (!payload || !entry.shown) return;
-    setStates(map, part, entry.shown, prev);
+    setStates(map, part, entry.shown, prev, blankClass(payload));
     map.setPaintProperty(part.layers[0], "fill-color",
       fillColour(payload.couleurs, payload.representation === "cercles"));
   }
@@ -1039,13 +1072,8 @@
     if (wantsCircles(spec) && !(spec.tuiles && spec.tuiles_points)) levelPoints(spec.points);
     const map = await ensureMap(spec);
     const tMap = performance.now();
-    const levelChanged = !state.current || state.current.niveau !== spec.niveau;
     nameTab(spec);
-    const entry = ensureLevel(map, spec);
-    if (levelChanged) {
-      showLevel(map, spec.niveau, spec.niveau === "commune");
-      if (!(state.initialView && !state.current)) maybeFit(map, spec);
-    }
+    const entry = enterLevel(map, spec);
     let payload;
     try {
       payload = await valuesPromise;
@@ -1341,6 +1369,55 @@
 
   const QUICK_INPUTS = ["indicateur", "periode", "representation", "methode", "classes",
     "palette", "bornes", "niveau", "filtre"];
+  const QUICK_TRIGGERS = QUICK_INPUTS.slice(0, 7); // niveau and filtre: the server's callbacks
+
+  // Recolour at once when the browser can tell the next values URL (quickSpec); `trigger` is
+  // the input that changed, `v` the panel's map inputs by name. Dash's `apply` follows with the
+  // same spec, which then only confirms it.
+  function quickRender(trigger, v) {
+    const spec = quickSpec(trigger, v);
+    if (spec && !sameSpec(spec, state.asked) && state.root && state.root.isConnected) {
+      render(spec, { quiet: true }).catch(function () {}); // Dash's spec will say it
+    }
+  }
+
+  // The panel's map inputs from Dash's store (by component id), null when the page has none.
+  function panelValues(api) {
+    const v = {};
+    for (let k = 0; k < QUICK_INPUTS.length; k++) {
+      const c = api.getLayout(QUICK_INPUTS[k]);
+      if (!c || !c.props) return null;
+      v[QUICK_INPUTS[k]] = c.props.value;
+    }
+    return v;
+  }
+
+  // Dash runs the `quick` callback 60-100 ms after an input of the panel changed (its
+  // callbacks' bookkeeping, the page's re-render). Its store says the new value in the same
+  // dispatch, whether the user picked it or `dash_clientside.set_props` set it: the recolour
+  // starts from there, and the callback later finds the same spec asked. Installed once, at
+  // Dash's first spec (its store exists then).
+  function watchPanel() {
+    const stores = window.dash_stores, api = window.dash_component_api;
+    if (state.watching || !stores || !stores[0] || !api || !api.getLayout) return;
+    state.watching = true;
+    const store = stores[0];
+    let layout = null, prev = null;
+    store.subscribe(function () {
+      const now = store.getState().layout;
+      if (now === layout) return;
+      layout = now;
+      try {
+        const v = panelValues(api), before = prev;
+        prev = v;
+        if (!v || !before || v.niveau !== before.niveau || v.filtre !== before.filtre) return;
+        const changed = QUICK_TRIGGERS.filter(function (name) { return v[name] !== before[name]; });
+        if (changed.length) quickRender(changed[0], v);
+      } catch (err) {
+        console.error("cafmap:", err); // never in Dash's way
+      }
+    });
+  }
 
   window.cafmap = {
     state: state,
@@ -1367,6 +1444,7 @@
         state.zones = spec.zones || state.zones;
         state.served = spec;
         state.confirmed = true;
+        watchPanel();
         adoptIfThere();
         const shown = state.root && state.root.isConnected && state.root.id === "cafmap";
         if (!(shown && sameSpec(spec, state.asked))) {
@@ -1376,17 +1454,14 @@
         }
         return spec.niveau + "/" + spec.indicateur;
       },
-      // The panel's map inputs (QUICK_INPUTS order): recolour at once when the browser can
-      // tell the next values URL (quickSpec); Dash's `apply` follows with the same spec.
+      // The panel's map inputs (QUICK_INPUTS order): the same recolour as watchPanel's, for a
+      // page whose Dash store the map could not watch.
       quick: function () {
         const ctx = window.dash_clientside.callback_context;
         const trig = ctx && ctx.triggered && ctx.triggered[0];
         const args = arguments, v = {};
         QUICK_INPUTS.forEach(function (name, i) { v[name] = args[i]; });
-        const spec = trig ? quickSpec(trig.prop_id.split(".")[0], v) : null;
-        if (spec && !sameSpec(spec, state.asked) && state.root && state.root.isConnected) {
-          render(spec, { quiet: true }).catch(function () {}); // Dash's spec will say it
-        }
+        if (trig) quickRender(trig.prop_id.split(".")[0], v);
         return window.dash_clientside.no_update;
       },
       zone: function () {

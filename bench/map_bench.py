@@ -7,7 +7,8 @@ On the full commune layer of the build cache (all of France), in headless Chromi
 - recolour: median of N switches population <-> densité, from the moment the new values are
   requested to the `idle` event after repaint. Ours: `cafmap.render(spec, {force: true})`
   (values fetched from the API, feature states set), and the same through the Dash UI
-  (indicator dropdown set to allocataires <-> RSA -> callbacks -> clientside -> idle).
+  (indicator dropdown set to allocataires <-> RSA -> cafmap.render, from Dash's store or its
+  callbacks -> idle).
   Naive: `dcc.Graph(go.Choroplethmap(geojson=URL,
   locations, z, featureidkey="properties.code"))`, map style "white-bg", recoloured with
   `Plotly.restyle(gd, {z: [newZ]})` after fetching the same values.
@@ -84,7 +85,7 @@ STEPS = (
     ("map started (index HTML spec, else cafmap.apply)", "render", None),
     ("Dash renders #cafmap, which takes the map over", "adopted", "dom_ready"),
     ("MapLibre module import", "map_module", "render"),
-    ("map created and loaded (style, worker)", "map_load", "map_module"),
+    ("map created, its style loaded (level added)", "map_load", "map_module"),
     ("values fetched and parsed (in parallel)", "values_ready", "render"),
     ("classes into feature state, legend", "applied", "values_ready"),
     ("level tiles: source added -> first tile", "tiles_first", "tiles_added"),
@@ -110,7 +111,7 @@ const t0 = performance.now();
 window.dash_clientside.set_props("indicateur", {value: want});
 (function poll() {
   const t = window.cafmap.state.lastTiming;
-  // total, then its parts: Dash callbacks up to cafmap.render, values, feature state, repaint
+  // total, then its parts: panel change to cafmap.render, values, feature state, repaint
   if (t && t.indicateur === want && t.start > t0) done([t.idle_at - t0, t.start - t0,
     t.fetch_ms, t.apply_ms, t.total_ms - t.fetch_ms - t.apply_ms]);
   else setTimeout(poll, 5);
@@ -468,7 +469,7 @@ def _print_breakdowns(ours: dict, views: dict[str, dict]) -> None:
 def _recolour_parts(label: str, parts: list[list[float]]) -> str:
     med = [_median([float(p[k]) for p in parts]) for k in range(5)]
     return (
-        f"  {label}: {med[0]:.0f} ms = Dash callbacks {med[1]:.0f} + values {med[2]:.0f}"
+        f"  {label}: {med[0]:.0f} ms = to render {med[1]:.0f} + values {med[2]:.0f}"
         f" + feature state and legend {med[3]:.0f} + repaint to idle {med[4]:.0f}"
     )
 

@@ -18,7 +18,8 @@ dash.clientside_callback(
     prevent_initial_call=True,
 )
 # The browser's own recolour on a new indicator, period or classification (cafmap.js `quick`,
-# same argument order): it draws before the server's callbacks send the spec.
+# same argument order): it draws before the server's callbacks send the spec. cafmap.js starts
+# the same recolour earlier from Dash's store (`watchPanel`); this callback then finds it asked.
 QUICK_INPUTS = (
     "indicateur",
     "periode",

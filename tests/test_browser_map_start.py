@@ -29,9 +29,10 @@ window.fetch = function (url, opts) {
 };
 """
 
-# What the map draws against the server's payload of the spec in use: the class of each feature
-# (feature state `c`; under circles every class >= 0 has the same base colour, only the special
-# ones count) and the radius of each circle (feature state `r` of the level's points).
+# What the map draws against the server's payload of the spec in use: the colour of each feature
+# (its feature state `c`, none = -9, through the layer's fill-color `match`; under circles every
+# class >= 0 has the same base colour) and the radius of each circle (feature state `r` of the
+# level's points).
 CLASSES_JS = """
 const done = arguments[arguments.length - 1];
 const st = window.cafmap.state, spec = st.lastSpec, map = window.cafmap.map;
@@ -39,11 +40,19 @@ fetch(spec.valeurs).then(r => r.json()).then(body => {
   const level = spec.niveau, circles = body.representation === 'cercles';
   const state = (layer, i) =>
     map.getFeatureState({source: 'src-' + level, sourceLayer: layer, id: i}) || {};
-  const shown = body.classes.map((_, i) => state(level, i).c);
-  const server = body.classes.map(c => (circles && c >= 0 ? 0 : c));
+  const expr = map.getPaintProperty('fill-' + level, 'fill-color');  // [match, input, k, v.., else]
+  const colour = c => {
+    for (let k = 2; k < expr.length - 1; k += 2) if (expr[k] === c) return expr[k + 1];
+    return expr[expr.length - 1];
+  };
+  const shown = body.classes.map((_, i) => colour(state(level, i).c ?? -9));
+  const server = body.classes.map(c => colour(c));
   const radii = circles ? body.rayons.map((_, i) => state('points', i).r) : null;
+  const stated = body.classes.filter((_, i) => state(level, i).c !== undefined).length;
+  const specials = body.classes.filter(c => c < 0).length;
   const want = circles ? body.rayons.map(r => r || 0) : null;
-  done({server: server, shown: shown, radii: radii, want: want, spec: spec,
+  done({server: server, shown: shown, radii: radii, want: want, spec: spec, stated: stated,
+        specials: specials,
         held: window.__heldSpecs, circles: circles,
         legend: document.getElementById('cafmap-legend').textContent,
         title: document.querySelector('#cafmap .cafmap-title').textContent});
@@ -122,6 +131,9 @@ def test_new_indicator_and_period_recolour_in_the_browser(
     assert got["spec"]["valeurs"] == _expected(settings, state)["valeurs"]
     assert got["spec"]["titre"] == _expected(settings, state)["titre"] == got["title"]
     assert got["circles"] and got["shown"] == got["server"] and got["radii"] == got["want"]
+    # Under circles a feature with no state is drawn in the base colour: the states set are
+    # those of the special classes (secret, no data...), of this payload or the one before.
+    assert got["specials"] <= got["stated"] < len(got["server"]) / 2
     # An older period of the same indicator.
     browser.execute_script("window.dash_clientside.set_props('periode', {value: '2021-12'})")
     wait_for(
@@ -137,6 +149,45 @@ def test_new_indicator_and_period_recolour_in_the_browser(
     assert got["spec"]["valeurs"] == _expected(settings, state)["valeurs"]
     assert got["shown"] == got["server"] and got["radii"] == got["want"]
     assert "décembre 2021" in got["title"]
+
+
+def test_recolour_starts_in_the_panel_change_itself(live_app, browser, settings) -> None:
+    """The new values are asked in the same task as the panel's change (Dash's store says it),
+    not after Dash's callbacks have run; the server's spec then confirms the same view."""
+    browser.get(live_app.url + "/?niveau=commune&indicateur=rsa")
+    wait_for(lambda: _shown(browser, "commune", "rsa"), timeout=60)
+    wait_for(lambda: browser.execute_script("return !!window.cafmap.state.choices"), timeout=30)
+    asked = browser.execute_script(
+        """
+        window.dash_clientside.set_props('indicateur', {value: 'aah'});
+        const a = window.cafmap.state.asked;
+        return a && a.valeurs;
+        """
+    )
+    assert asked is not None and _query(asked)["indicateur"] == "aah"
+    wait_for(lambda: _shown(browser, "commune", "aah"), timeout=30)
+    wait_for(
+        lambda: browser.execute_script("return window.cafmap.state.served.indicateur") == "aah",
+        timeout=30,
+    )
+    got = browser.execute_async_script(CLASSES_JS)
+    served = browser.execute_script("return window.cafmap.state.served")
+    assert got["spec"]["valeurs"] == asked == served["valeurs"]  # Dash's spec: the same view
+    assert got["spec"]["titre"] == served["titre"] == got["title"]
+    assert got["shown"] == got["server"] and got["radii"] == got["want"]
+
+
+def test_level_tiles_are_asked_with_the_style(live_app, browser) -> None:
+    """The level's source is added once the map's style is loaded, before MapLibre's `load`
+    (a frame later at the earliest): its tiles, the longest step of the first draw, start
+    earlier."""
+    browser.get(live_app.url + "/?niveau=commune&indicateur=rsa&cafmap_debug=1")
+    wait_for(lambda: _shown(browser, "commune", "rsa"), timeout=60)
+    added, loaded = browser.execute_script(
+        "const st = window.cafmap.state;"
+        "return [st.sourceMarks['src-commune'].added, st.marks.load_event];"
+    )
+    assert added < loaded
 
 
 def test_hover_outline_comes_with_the_first_hover(live_app, browser) -> None:
