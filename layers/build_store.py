@@ -241,14 +241,7 @@ def prepare_demo_store(
         steps["equipements"] = time.perf_counter() - t0 - sum(steps.values())
         meta["etapes_s"] = {k: round(v, 1) for k, v in steps.items()}
         meta["duree_s"] = round(time.perf_counter() - t0, 1)
-        meta["arrondi"] = (
-            f"comme le portail : effectifs arrondis à 5 et montants à 100 € aux niveaux "
-            f"communal, EPCI, IRIS et QPV depuis décembre {rounded_from} (rien pour une zone "
-            f"IRIS ou QPV de moins de {min_households} allocataires) ; secret par suppression "
-            "avant ; valeurs exactes aux niveaux départemental, Caf, régional et national"
-            if rounded_from is not None
-            else "aucun : secret par suppression à tous les niveaux"
-        )
+        meta["arrondi"] = _rounding_text(rounded_from, min_households)
         (build / "manifest.json").write_text(json.dumps(meta, ensure_ascii=False, indent=1))
     except BaseException:
         shutil.rmtree(build, ignore_errors=True)
@@ -260,6 +253,17 @@ def prepare_demo_store(
         + ")"
     )
     return PendingStore(root, build, summary=summary, log=log)
+
+
+def _rounding_text(rounded_from: int | None, min_households: int) -> str:
+    if rounded_from is None:
+        return "aucun : secret par suppression à tous les niveaux"
+    return (
+        f"comme le portail : effectifs arrondis à 5 et montants à 100 € aux niveaux communal, "
+        f"EPCI, IRIS et QPV depuis décembre {rounded_from} (rien pour une zone IRIS ou QPV de "
+        f"moins de {min_households} allocataires) ; secret par suppression avant ; valeurs "
+        "exactes aux niveaux départemental, Caf, régional et national"
+    )
 
 
 def _write_facilities(data: DemoData, geo_build: Path, build: Path) -> int:
