@@ -135,18 +135,29 @@ def _highs_model(
     # The secrecy engine's repair LPs are 7-30x slower with it, and its solutions (so which
     # cells get hidden) change: it never presolves.
     h.setOptionValue("presolve", "on" if presolve else "off")
-    lp = highspy.HighsLp()
-    lp.num_col_, lp.num_row_ = int(a.shape[1]), int(a.shape[0])
-    lp.col_cost_ = np.zeros(a.shape[1])
-    lp.col_lower_ = np.asarray(col_lower, dtype=float)
-    lp.col_upper_ = np.asarray(col_upper, dtype=float)
-    lp.row_lower_ = np.asarray(row_lower, dtype=float)
-    lp.row_upper_ = np.asarray(row_upper, dtype=float)
-    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-    lp.a_matrix_.start_ = a.indptr.astype(np.int32)
-    lp.a_matrix_.index_ = a.indices.astype(np.int32)
-    lp.a_matrix_.value_ = a.data.astype(float)
-    h.passModel(lp)
+    # The arrays straight to HiGHS: filling a `HighsLp`'s fields converts them element by
+    # element (~27 ms for 17,000 columns, against 1.6 ms; a tenth of a household table's
+    # secrecy CPU). Every column continuous: the same LP, the same solves.
+    n = int(a.shape[1])
+    status = h.passModel(
+        n,
+        int(a.shape[0]),
+        int(a.nnz),
+        int(highspy.MatrixFormat.kColwise),
+        int(highspy.ObjSense.kMinimize),
+        0.0,
+        np.zeros(n),
+        np.ascontiguousarray(col_lower, dtype=float),
+        np.ascontiguousarray(col_upper, dtype=float),
+        np.ascontiguousarray(row_lower, dtype=float),
+        np.ascontiguousarray(row_upper, dtype=float),
+        a.indptr.astype(np.int32),
+        a.indices.astype(np.int32),
+        a.data.astype(float),
+        np.zeros(n, dtype=np.int32),
+    )
+    if status == highspy.HighsStatus.kError:
+        raise RuntimeError("HiGHS a refusé le modèle")
     return h
 
 
