@@ -36,6 +36,7 @@ from layers.audit import (
     hidden_components,
     iter_components,
     push_witnesses,
+    relation_blocks,
     widen,
 )
 from layers.config import DEFAULT_INFRA_MIN_HOUSEHOLDS
@@ -279,41 +280,6 @@ def _class_witnesses(
     whi[members] = np.maximum(whi[members], total[label[ok]])
 
 
-def _find(parent: list[int], i: int) -> int:
-    while parent[i] != i:
-        parent[i] = parent[parent[i]]
-        i = parent[i]
-    return i
-
-
-def _blocks(m: sp.csr_matrix, cap: int) -> np.ndarray:
-    """Block of each column of `m` (relations x hidden cells): relations are merged smallest
-    first (a breakdown, an EPCI, then a département...) while a block stays within `cap` cells,
-    so a block is a natural sub-table of the hierarchy. Deterministic."""
-    n = m.shape[1]
-    parent = list(range(n))  # Python lists: scalar access to numpy arrays is several times slower
-    size = [1] * n
-    nh = np.diff(m.indptr)
-    order = np.lexsort((np.arange(m.shape[0]), nh))
-    order = order[(nh[order] >= 2) & (nh[order] <= cap)]
-    ptr, ind = m.indptr.tolist(), m.indices.tolist()
-    for r in order.tolist():
-        roots = sorted({_find(parent, x) for x in ind[ptr[r] : ptr[r + 1]]})
-        total = sum(size[x] for x in roots)
-        if len(roots) == 1 or total > cap:
-            continue
-        for x in roots[1:]:
-            parent[x] = roots[0]
-        size[roots[0]] = total
-    roots = np.array(parent, dtype=int)
-    while True:  # every cell to its root (the merges above kept roots at the top)
-        up = roots[roots]
-        if np.array_equal(up, roots):
-            break
-        roots = up
-    return np.unique(roots, return_inverse=True)[1] if n else roots
-
-
 def _block_witnesses(
     rel: Relations,
     values: np.ndarray,
@@ -342,7 +308,7 @@ def _block_witnesses(
     n_eq = rel.eq.shape[0]
     m = a[:, idx].tocsr()
     m.eliminate_zeros()
-    blk = _blocks(m, cap)
+    blk = relation_blocks(m, cap)
     keep_blk = np.unique(blk[todo[idx]])
     keep = np.isin(blk, keep_blk)
     idx, blk = idx[keep], np.searchsorted(keep_blk, blk[keep])
