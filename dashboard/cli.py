@@ -11,6 +11,7 @@ from layers.config import ConfigError, Settings
 
 
 def _build(args: argparse.Namespace, settings: Settings) -> int:
+    from geodata.build import build
     from geodata.download import download_sources
     from geodata.sources import SourceError, locate_sources, require_sources, verify_sources
 
@@ -34,7 +35,16 @@ def _build(args: argparse.Namespace, settings: Settings) -> int:
     from geodata.tiles import TilesError
 
     try:
-        _territories_and_store(sources, settings, deps, args)
+        geo = build(sources, settings.cache, departements=deps, force=args.force)
+        if args.demo != "aucune":
+            from layers.build_store import build_demo_store
+
+            build_demo_store(
+                geo.build_dir,
+                settings.store_demo,
+                force=args.force,
+                min_households=settings.infra_min_households,
+            )
     except TilesError as exc:
         print(f"Erreur : {exc}", file=sys.stderr)
         return 1
@@ -48,40 +58,6 @@ def _build(args: argparse.Namespace, settings: Settings) -> int:
         print(ERR_CACHE_UNWRITABLE.format(cache=settings.cache, err=exc), file=sys.stderr)
         return 1
     return 0
-
-
-def _territories_and_store(
-    sources: Path, settings: Settings, deps: list[str] | None, args: argparse.Namespace
-) -> None:
-    """The territories, and the demonstration store made while their tiles are cut; the store
-    is put in service after the territories, and thrown away if they fail."""
-    from geodata.build import build
-    from layers.build_store import PendingStore, prepare_demo_store
-
-    pending: list[PendingStore] = []
-
-    def demo_store(geo_build: Path, geo_fingerprint: str | None = None) -> None:
-        pending.append(
-            prepare_demo_store(
-                geo_build,
-                settings.store_demo,
-                force=args.force,
-                min_households=settings.infra_min_households,
-                geo_fingerprint=geo_fingerprint,
-            )
-        )
-
-    beside = demo_store if args.demo != "aucune" else None
-    try:
-        geo = build(sources, settings.cache, departements=deps, force=args.force, beside_web=beside)
-    except BaseException:
-        for store in pending:
-            store.discard()
-        raise
-    if beside is not None:
-        if not pending:  # the territories were up to date: no tiles to wait for
-            demo_store(geo.build_dir)
-        pending[0].publish()
 
 
 ERR_CACHE_UNWRITABLE = (

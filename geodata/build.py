@@ -20,7 +20,6 @@ import pandas as pd
 from geodata import cache
 from geodata.arm import simplified_commune_arm
 from geodata.cog import Cog, Harmonised, load_cog
-from geodata.forked import Forked
 from geodata.infra_build import infra_levels, unplaced, unplaced_summary
 from geodata.levels import build_admin_levels, build_communes, read_commune_polygons
 from geodata.neighbours import level_neighbours
@@ -76,13 +75,8 @@ def build(
     departements: Iterable[str] | None = None,
     force: bool = False,
     log: Callable[[str], None] = print,
-    beside_web: Callable[[Path, str], None] | None = None,
 ) -> BuildResult:
-    """Build the cache under `root` unless the current build already matches the inputs.
-
-    `beside_web(partial, fingerprint)` runs while the web geometry and the tiles are cut, once
-    the GeoParquet is in `partial/geo` (the demonstration store needs nothing else); the build
-    is put in service after both, and not at all if either fails."""
+    """Build the cache under `root` unless the current build already matches the inputs."""
     departements = sorted(departements) if departements else None
     root.mkdir(parents=True, exist_ok=True)
     fingerprint = inputs_fingerprint(sources, root, departements)
@@ -107,11 +101,10 @@ def build(
         levels.update(infra_levels(sources, cog, communes, departements, log))
     with steps("GeoParquet et voisinages"):
         _write_geo(levels, partial / "geo")
-    if beside_web is None:
-        web, timings = _web_and_tiles(levels, partial, log)
-    else:
-        web, timings = _web_and_tiles_beside(levels, partial, log, beside_web, fingerprint)
-    steps.timings.update(timings)
+    with steps("géométrie web simplifiée"):
+        web = _write_web(levels, partial / "web")
+    with steps("tuiles vectorielles"):
+        write_all_tiles(levels, partial, web)
     steps.timings["total"] = round(time.perf_counter() - steps.started, 2)
     manifest = {
         "format": BUILD_FORMAT,
@@ -126,36 +119,8 @@ def build(
     }
     (partial / cache.MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=1))
     final = cache.finish_build(root, partial)
-    _log_counts(manifest, log, beside=beside_web is not None)
+    _log_counts(manifest, log)
     return BuildResult(final, False, manifest["counts"], steps.timings, manifest)
-
-
-def _web_and_tiles(
-    levels: dict[str, gpd.GeoDataFrame], partial: Path, log: Callable[[str], None]
-) -> tuple[dict, dict[str, float]]:
-    """The simplified web geometry and the vector tiles of every level; the steps' times."""
-    steps = _Steps(log)
-    with steps("géométrie web simplifiée"):
-        web = _write_web(levels, partial / "web")
-    with steps("tuiles vectorielles"):
-        write_all_tiles(levels, partial, web)
-    return web, steps.timings
-
-
-def _web_and_tiles_beside(
-    levels: dict[str, gpd.GeoDataFrame],
-    partial: Path,
-    log: Callable[[str], None],
-    beside: Callable[[Path, str], None],
-    fingerprint: str,
-) -> tuple[dict, dict[str, float]]:
-    child = Forked(_web_and_tiles, levels, partial, log)
-    try:
-        beside(partial, fingerprint)
-    except BaseException:
-        child.stop()
-        raise
-    return child.result()
 
 
 class _Steps:
@@ -334,7 +299,7 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _log_counts(manifest: dict, log: Callable[[str], None], *, beside: bool = False) -> None:
+def _log_counts(manifest: dict, log: Callable[[str], None]) -> None:
     counts, report = manifest["counts"], manifest["report"]
     log("Territoires construits :")
     log(
@@ -370,5 +335,4 @@ def _log_counts(manifest: dict, log: Callable[[str], None], *, beside: bool = Fa
     )
     log(f"  Caf : {counts['caf_organismes_caf']}{cssm}")
     log(f"  communes hors EPCI : {report['communes_hors_epci']}")
-    what = " (territoires, et le jeu de démonstration fait pendant les tuiles)" if beside else ""
-    log(f"Durée totale{what} : {manifest['timings']['total']:.1f} s")
+    log(f"Durée totale : {manifest['timings']['total']:.1f} s")

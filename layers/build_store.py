@@ -11,12 +11,10 @@ import ast
 import hashlib
 import json
 import os
-import shutil
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -142,38 +140,7 @@ def left_out_lines(communes: pd.DataFrame, infra: dict[str, pd.DataFrame]) -> li
     return lines
 
 
-def build_demo_store(geo_build: Path, root: Path, **options: Any) -> Path:
-    """Generate, protect and write the demonstration store unless it is up to date, and put it
-    in service (`prepare_demo_store`'s options)."""
-    return prepare_demo_store(geo_build, root, **options).publish()
-
-
-@dataclass
-class PendingStore:
-    """A demonstration store written and checked, not yet in service (`publish()`), or the
-    store in service when it was already up to date (`partial` None)."""
-
-    root: Path
-    partial: Path | None
-    done: Path | None = None
-    summary: str = ""
-    log: Callable[[str], None] = print
-
-    def publish(self) -> Path:
-        if self.partial is None:
-            assert self.done is not None
-            return self.done
-        final = cache.finish_build(self.root, self.partial)
-        self.log(self.summary)
-        return final
-
-    def discard(self) -> None:
-        """Remove the written store: the territories it was made for were never published."""
-        if self.partial is not None:
-            shutil.rmtree(self.partial, ignore_errors=True)
-
-
-def prepare_demo_store(
+def build_demo_store(
     geo_build: Path,
     root: Path,
     *,
@@ -183,24 +150,19 @@ def prepare_demo_store(
     rounded_from: int | None = ROUNDED_FROM,
     min_households: int = DEFAULT_INFRA_MIN_HOUSEHOLDS,
     log: Callable[[str], None] = print,
-    geo_fingerprint: str | None = None,
-) -> PendingStore:
-    """The demonstration store generated, protected and written, not yet in service.
+) -> Path:
+    """Generate, protect and write the demonstration store unless it is up to date.
 
     Local cells of the Decembers from `rounded_from` on are rounded like the portal's (None:
     suppression everywhere, the older portal's regime); an IRIS or QPV of fewer than
-    `min_households` allocataires is hidden (setting `CAFCARTO_SEUIL_INFRA`). `geo_build` may
-    be a territories build still being written (`cafcarto build` makes the store while the
-    tiles are cut): only its GeoParquet is read, and its fingerprint is then given apart."""
-    if geo_fingerprint is None:
-        geo_manifest = json.loads((geo_build / cache.MANIFEST).read_text(encoding="utf-8"))
-        geo_fingerprint = geo_manifest["fingerprint"]
+    `min_households` allocataires is hidden (setting `CAFCARTO_SEUIL_INFRA`)."""
+    geo_manifest = json.loads((geo_build / cache.MANIFEST).read_text(encoding="utf-8"))
     fingerprint = hashlib.sha256(
         json.dumps(
             [
                 STORE_FORMAT,
                 _code_version(),
-                geo_fingerprint,
+                geo_manifest["fingerprint"],
                 seed,
                 periods,
                 rounded_from,
@@ -215,7 +177,7 @@ def prepare_demo_store(
         and (cache.read_manifest(current).get("fingerprint") == fingerprint)
     ):
         log(f"Jeu de démonstration à jour ({current}).")
-        return PendingStore(root, None, done=current, log=log)
+        return current
     t0 = time.perf_counter()
     log("Jeu de démonstration : génération et secret statistique…")
     data = demo_data(geo_build, seed, log=log)
@@ -225,45 +187,38 @@ def prepare_demo_store(
     )
     steps["publication"] = time.perf_counter() - t0 - sum(steps.values())
     build = cache.new_build(root)
-    try:
-        meta.update(
-            {
-                "fingerprint": fingerprint,
-                "periodes": periods or data.periods,
-                "construit_le": time.strftime("%Y-%m-%dT%H:%M:%S"),
-            }
-        )
-        # ~10-20 s nationally with no bar of its own: say what the terminal is waiting for
-        log(f"  écriture de l'entrepôt : {len(rows)} cellules, puis les tables par territoire…")
-        meta = write_store(rows, build, meta, provenance=demo_provenance(rows, rounded_from))
-        steps["ecriture"] = time.perf_counter() - t0 - sum(steps.values())
-        meta["equipements"] = _write_facilities(data, geo_build, build)
-        steps["equipements"] = time.perf_counter() - t0 - sum(steps.values())
-        meta["etapes_s"] = {k: round(v, 1) for k, v in steps.items()}
-        meta["duree_s"] = round(time.perf_counter() - t0, 1)
-        meta["arrondi"] = _rounding_text(rounded_from, min_households)
-        (build / "manifest.json").write_text(json.dumps(meta, ensure_ascii=False, indent=1))
-    except BaseException:
-        shutil.rmtree(build, ignore_errors=True)
-        raise
-    summary = (
+    meta.update(
+        {
+            "fingerprint": fingerprint,
+            "periodes": periods or data.periods,
+            "construit_le": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        }
+    )
+    # ~10-20 s nationally with no bar of its own: say what the terminal is waiting for
+    log(f"  écriture de l'entrepôt : {len(rows)} cellules, puis les tables par territoire…")
+    meta = write_store(rows, build, meta, provenance=demo_provenance(rows, rounded_from))
+    steps["ecriture"] = time.perf_counter() - t0 - sum(steps.values())
+    meta["equipements"] = _write_facilities(data, geo_build, build)
+    steps["equipements"] = time.perf_counter() - t0 - sum(steps.values())
+    meta["etapes_s"] = {k: round(v, 1) for k, v in steps.items()}
+    meta["duree_s"] = round(time.perf_counter() - t0, 1)
+    meta["arrondi"] = (
+        f"comme le portail : effectifs arrondis à 5 et montants à 100 € aux niveaux communal, "
+        f"EPCI, IRIS et QPV depuis décembre {rounded_from} (rien pour une zone IRIS ou QPV de "
+        f"moins de {min_households} allocataires) ; secret par suppression avant ; "
+        "valeurs exactes aux niveaux départemental, Caf, régional et national"
+        if rounded_from is not None
+        else "aucun : secret par suppression à tous les niveaux"
+    )
+    (build / "manifest.json").write_text(json.dumps(meta, ensure_ascii=False, indent=1))
+    final = cache.finish_build(root, build)
+    log(
         f"  {meta['cellules']} cellules ({meta['statuts'].get(SECRET, 0)} secrètes), "
         f"{meta['octets'] / 1e6:.1f} Mo, {time.perf_counter() - t0:.0f} s ("
         + ", ".join(f"{k} {v:g} s" for k, v in meta["etapes_s"].items())
         + ")"
     )
-    return PendingStore(root, build, summary=summary, log=log)
-
-
-def _rounding_text(rounded_from: int | None, min_households: int) -> str:
-    if rounded_from is None:
-        return "aucun : secret par suppression à tous les niveaux"
-    return (
-        f"comme le portail : effectifs arrondis à 5 et montants à 100 € aux niveaux communal, "
-        f"EPCI, IRIS et QPV depuis décembre {rounded_from} (rien pour une zone IRIS ou QPV de "
-        f"moins de {min_households} allocataires) ; secret par suppression avant ; valeurs "
-        "exactes aux niveaux départemental, Caf, régional et national"
-    )
+    return final
 
 
 def _write_facilities(data: DemoData, geo_build: Path, build: Path) -> int:

@@ -20,14 +20,6 @@ T = TypeVar("T")
 WIDTH = 20
 REDRAW_S = 0.2
 ESTIMATE_AFTER_S = 1.0  # below this an estimate is noise: none is shown
-_lines_only = False  # set in a process that shares the terminal with another's bar
-
-
-def lines_only() -> None:
-    """Bars of this process print lines, never redraw in place: it runs beside another process
-    whose bar holds the terminal's last line (`cafcarto build`'s tiles beside the store)."""
-    global _lines_only
-    _lines_only = True
 
 
 def duration_text(seconds: float) -> str:
@@ -68,7 +60,7 @@ class ProgressBar:
     ) -> None:
         self.label, self.total, self.unit = label, max(0, int(total)), unit
         self.stream = stream or sys.stderr
-        self.tty = _isatty(self.stream) and not _lines_only if tty is None else tty
+        self.tty = _isatty(self.stream) if tty is None else tty
         self.done = 0
         self.started = time.monotonic()
         self._last_draw = 0.0
@@ -126,9 +118,7 @@ class ProgressBar:
             self._line(final)
 
     def _line(self, text: str) -> None:
-        # on a terminal, first clear a bar another process may be drawing on this line
-        clear = "\r\x1b[K" if _isatty(self.stream) else ""
-        self.stream.write(clear + text + "\n")
+        self.stream.write(text + "\n")
         self.stream.flush()
 
 

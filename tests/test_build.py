@@ -140,3 +140,14 @@ def test_a_failing_tile_job_fails_the_tiles_step_in_french(built, monkeypatch, t
     with pytest.raises(tiles.TilesError, match="tippecanoe a échoué pour (region|caf)"):
         write_all_tiles(levels, tmp_path, web)
     assert web == {"region": {}, "caf": {}}
+
+
+def test_cli_ends_a_failing_tiles_step_with_a_french_error_and_publishes_nothing(
+    tmp_path: Path, monkeypatch, capsys
+) -> None:
+    monkeypatch.setenv("CAFCARTO_CACHE", str(tmp_path))
+    monkeypatch.setattr(tiles, "tippecanoe_path", lambda: "false")
+    assert cli(["build", "--departements", "90", "--demo", "aucune", "--no-download"]) == 1
+    err = capsys.readouterr().err
+    assert "Erreur : tippecanoe a échoué" in err and "Traceback" not in err
+    assert cache.active_dir(tmp_path) is None

@@ -56,17 +56,3 @@ def test_counts_and_durations_read_in_french() -> None:
     assert duration_text(42) == "42 s"
     assert duration_text(125) == "2 min 05 s"
     assert duration_text(3780) == "1 h 03 min"
-
-
-def test_beside_another_process_bars_print_lines_that_clear_the_terminal_line(
-    monkeypatch,
-) -> None:
-    # the forked tiles share the terminal with the store's bar: no redraw in place, and each
-    # line first clears what the other bar drew
-    monkeypatch.setattr(progress_module, "_lines_only", False)
-    progress_module.lines_only()
-    out = FakeTty()
-    list(track(range(4), "tuiles vectorielles", stream=out))
-    lines = out.getvalue().split("\n")[:-1]
-    assert len(lines) == 5 and all(line.startswith("\r\x1b[K") for line in lines)
-    assert "4/4 (100 %)" in lines[-1]
