@@ -98,3 +98,24 @@ def test_writes_are_bounded_and_small_bodies_left_out(tmp_path: Path) -> None:
     assert shared.get(shared.key("b", "br|True", "/c")) is None
     assert not shared.put(shared.key("b", "br|True", "/d"), Answer(200, [], b"small"))
     assert shared.get(shared.key("b", "gzip|True", "/a")) is None
+
+
+def test_an_answer_on_disk_is_not_also_kept_in_the_workers_memory(settings: Settings) -> None:
+    """Each worker kept up to 64 raw bodies of up to 4 MB that the disk already served; it
+    keeps an answer only when the disk did not take it."""
+    server = create_app(settings).server
+    client = server.test_client()
+    assert client.get(URL, headers=BR).headers["X-Cafcarto-Cache"] == "miss"
+    for path in _files(settings):
+        path.unlink()
+    assert client.get(URL, headers=BR).headers["X-Cafcarto-Cache"] == "miss"
+    server.extensions[http_cache.SHARED].max_bytes = 0  # a full folder: nothing more written
+    for path in _files(settings):
+        path.unlink()
+    url = URL + "&format=csv"
+    first, again = client.get(url, headers=BR), client.get(url, headers=BR)
+    assert not _files(settings)
+    assert (
+        first.headers["X-Cafcarto-Cache"] == "miss" and again.headers["X-Cafcarto-Cache"] == "hit"
+    )
+    assert again.data == first.data

@@ -38,7 +38,8 @@ DATA_PREFIXES = ("/api/v1/", "/api/carte/")
 NEVER_STORED = ("/healthz", "/_dash-update-component")
 # A whole-France commune answer is 2.8 MB of JSON; bigger ones (GeoJSON) are rebuilt each time.
 MAX_CACHED_BYTES = 4_000_000
-CACHE_ENTRIES = 64  # per process, with SimpleCache: at most ~256 MB
+# Per process, with SimpleCache: the small answers and those the disk refused (folder full).
+CACHE_ENTRIES = 64
 SKIPPED_HEADERS = {"content-length", "set-cookie", "date"}
 # Named again by each answer, cached or not (the host and cache state are the server's own).
 SKIPPED_HEADERS |= {"x-cafcarto-build", "x-cafcarto-instance", "x-cafcarto-cache"}
@@ -226,32 +227,47 @@ def headers_and_store(resp: Response) -> Response:
     if control is not None:
         resp.headers["Cache-Control"] = control
     if is_data_path(request.path) and resp.status_code == 200 and not resp.is_streamed:
-        _store(resp)
-        _share(resp)
+        entry = _entry(resp)
+        if not _share(resp) or settings.redis_url:
+            _store(entry)
     return _revalidated(resp) or resp
 
 
-def _share(resp: Response) -> None:
+def _share(resp: Response) -> bool:
     """The answer just made, compressed now as the client accepts (the compression hook then
-    leaves it alone), written for the other workers."""
+    leaves it alone), written for the other workers; False when it was not written."""
     key = g.get("shared_key")
     if key is None or g.get("response_from_cache"):
-        return
+        return False
     compress_response(resp)
     headers = [(k, v) for k, v in resp.headers.items() if k.lower() not in SKIPPED_HEADERS]
-    current_app.extensions[SHARED].put(key, Answer(resp.status_code, headers, resp.get_data()))
+    return current_app.extensions[SHARED].put(
+        key, Answer(resp.status_code, headers, resp.get_data())
+    )
 
 
-def _store(resp: Response) -> None:
+Entry = tuple[str, tuple[int, list[tuple[str, str]], bytes]]
+
+
+def _entry(resp: Response) -> Entry | None:
+    """The raw answer with its ETag, as the per-process cache would keep it (None: not kept)."""
     body = resp.get_data()
     if not resp.get_etag()[0]:
         resp.set_etag(hashlib.sha256(body).hexdigest()[:24])
     key = g.get("response_key")
-    if key and not g.get("response_from_cache") and len(body) <= MAX_CACHED_BYTES:
-        headers = [(k, v) for k, v in resp.headers.items() if k.lower() not in SKIPPED_HEADERS]
-        if _outage.active():
-            return
-        try:
-            responses.set(key, (resp.status_code, headers, body))
-        except Exception:
-            _outage.failed()
+    if not key or g.get("response_from_cache") or len(body) > MAX_CACHED_BYTES:
+        return None
+    headers = [(k, v) for k, v in resp.headers.items() if k.lower() not in SKIPPED_HEADERS]
+    return key, (resp.status_code, headers, body)
+
+
+def _store(entry: Entry | None) -> None:
+    """Keep an answer in the per-process cache, only when the disk did not take it (each
+    worker held up to 64 raw bodies of up to 4 MB the disk already served) or when the cache
+    is Redis, shared by every host."""
+    if entry is None or _outage.active():
+        return
+    try:
+        responses.set(*entry)
+    except Exception:
+        _outage.failed()
