@@ -163,6 +163,7 @@ class CellTables:
         self._ind_id = {name: i for i, name in enumerate(meta["indicateurs"])}
         self._per_id = {name: i for i, name in enumerate(meta["periodes"])}
         self._available: list[list[str]] = meta["disponibles"]
+        self._level_codes: dict[str, np.ndarray] = {}
 
     @classmethod
     def open(cls, store_folder: Path) -> CellTables | None:
@@ -184,6 +185,49 @@ class CellTables:
         for ind, level, period in self._available:
             found.setdefault((ind, level), []).append(period)
         return {k: sorted(v) for k, v in found.items()}
+
+    def layer(self, indicator: str, level: str, period: str) -> pd.DataFrame:
+        """Every territory of a stored level for one indicator and period, by code: code,
+        valeur, statut like `Store.layer`'s scan. The level's cells are one slice of the
+        arrays (sorted by level and code): two comparisons over it, no Parquet scan (DuckDB
+        read ~15–25 ms even for the 18 régions)."""
+        lo, hi = self._level_span(level)
+        i, p = self._ind_id.get(indicator), self._per_id.get(period)
+        if i is None or p is None or lo == hi:
+            return pd.DataFrame(
+                {
+                    "code": np.array([], dtype=object),
+                    "valeur": np.array([], dtype=np.float64),
+                    "statut": np.array([], dtype=object),
+                }
+            )
+        starts = self.starts[lo:hi]
+        start, end = int(starts[0]), int(self.ends[hi - 1])
+        rows = np.flatnonzero(self.ind[start:end] == i) + start
+        rows = rows[self.per[rows] == p]
+        territory = np.searchsorted(starts, rows, side="right") - 1
+        return pd.DataFrame(
+            {
+                "code": self._codes(level, lo, hi)[territory],
+                "valeur": np.array(self.val[rows], dtype=np.float64),
+                "statut": self.stat_names[self.stat[rows]],
+            }
+        )
+
+    def _level_span(self, level: str) -> tuple[int, int]:
+        """Positions in `keys` of a level's territories (keys are "level NUL code")."""
+        name = level.encode()
+        lo = int(np.searchsorted(self.keys, name + SEP))
+        return lo, int(np.searchsorted(self.keys, name + b"\x01"))
+
+    def _codes(self, level: str, lo: int, hi: int) -> np.ndarray:
+        """A level's codes in key order, decoded once per process."""
+        codes = self._level_codes.get(level)
+        if codes is None:
+            cut = len(level) + 1
+            codes = np.array([k[cut:].decode() for k in self.keys[lo:hi]], dtype=object)
+            self._level_codes[level] = codes
+        return codes
 
     def _range(self, level: str, code: str) -> tuple[int, int] | None:
         key = _key(level, code)

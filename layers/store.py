@@ -245,18 +245,22 @@ class Store:
 
     def layer(self, indicator: str, level: str, period: str) -> pd.DataFrame:
         """Every territory of a level for one indicator and period: code, valeur, statut.
-        A small level's (régions to EPCI) is kept: each DuckDB scan costs ~10 ms, asked by
-        every visit's API call; the caller gets its own copy."""
+        From the cell tables when there are (a stored level: 0.2 ms for the régions, 16 ms for
+        the communes, against 15–35 ms for a DuckDB scan); a small level's (régions to EPCI)
+        is also kept; the caller gets its own copy."""
         key = (indicator, level, period)
         with self._lock:
             kept = self._layers.get(key)
         if kept is not None:
             return kept.copy()
-        cells = self.query(
-            "SELECT code, valeur, statut FROM vc WHERE indicateur = ? AND niveau = ? "
-            "AND periode = ? ORDER BY code",
-            [indicator, level, period],
-        )
+        if self._tables is not None and level not in COMPOSITES:
+            cells = self._tables.layer(indicator, level, period)
+        else:
+            cells = self.query(
+                "SELECT code, valeur, statut FROM vc WHERE indicateur = ? AND niveau = ? "
+                "AND periode = ? ORDER BY code",
+                [indicator, level, period],
+            )
         if len(cells) <= KEPT_LAYER_ROWS:
             with self._lock:
                 self._layers[key] = cells.copy()

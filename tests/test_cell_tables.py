@@ -85,6 +85,29 @@ def test_availability_equals_the_scan(stores) -> None:
     assert tables.availability() == expected
 
 
+def test_layers_equal_the_scans(stores) -> None:
+    """Every (indicator, level, period) with cells, and absent ones, read from the tables as
+    DuckDB scans them: codes in order, values, statuses, dtypes."""
+    tables, scans = stores
+    wanted = [(i, lv, p) for (i, lv), periods in scans.availability().items() for p in periods]
+    stored = {lv for _, lv, _ in wanted} - set(COMPOSITES)
+    assert len(stored) >= 6 and len(wanted) > 100
+    wanted += [("allocataires", "region", "1900-12"), ("inconnu", "region", wanted[0][2])]
+    wanted += [("allocataires", "inconnu", wanted[0][2])]
+    sql = (
+        "SELECT code, valeur, statut FROM vc WHERE indicateur = ? AND niveau = ? "
+        "AND periode = ? ORDER BY code"
+    )
+    found = 0
+    for ind, level, period in wanted:
+        expected = scans.query(sql, [ind, level, period])
+        found += len(expected)
+        if level not in COMPOSITES:
+            _same(tables._tables.layer(ind, level, period), expected)
+        _same(tables.layer(ind, level, period), expected)
+    assert found > 1000
+
+
 def test_no_value_behind_a_hidden_cell(stores) -> None:
     tables, _ = stores
     cells = tables._tables
