@@ -27,6 +27,7 @@ from dashboard.server import (
     http_cache,
     limits,
     memory_release,
+    page_answers,
     timing,
 )
 from dashboard.server.constant_answers import ConstantAnswers
@@ -134,6 +135,7 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
         app.server.register_blueprint(blueprint)
     harden(app.server, settings)
     dash_requests.init_app(app)  # forged update bodies: a French 400 before Dash runs them
+    page_answers.init_app(app.server)  # the map page's answer, once per URL and worker
     jobs.init_app(app.server)  # the exports' French answer when Redis is down
     # Said once at start in the server log too (the page says it on every load).
     for problem in setup_problems(settings):
