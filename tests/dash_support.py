@@ -24,3 +24,22 @@ def triggered_by(prop_id: str, callback: Callable[..., Any], *args: Any) -> Any:
         return callback(*args)
 
     return copy_context().run(run)
+
+
+PAGES_OUTPUT = ".._pages_content.children..._pages_store.data.."
+
+
+def page_request(path: str, search: str = "") -> dict[str, Any]:
+    """The body the renderer posts to render the page of a URL (Dash pages' router)."""
+    return {
+        "output": PAGES_OUTPUT,
+        "outputs": [
+            {"id": "_pages_content", "property": "children"},
+            {"id": "_pages_store", "property": "data"},
+        ],
+        "inputs": [
+            {"id": "_pages_location", "property": "pathname", "value": path},
+            {"id": "_pages_location", "property": "search", "value": search},
+        ],
+        "changedPropIds": ["_pages_location.pathname"],
+    }

@@ -6,27 +6,13 @@ from __future__ import annotations
 
 import brotli
 import pytest
+from dash_support import page_request
 
 from dashboard.pages import embed, explore, profile
 from dashboard.server import page_answers
-from dashboard.server.page_answers import PAGES_OUTPUT, PageAnswers
+from dashboard.server.page_answers import PageAnswers
 
 UPDATE = "/_dash-update-component"
-
-
-def _body(path: str, search: str = "") -> dict:
-    return {
-        "output": PAGES_OUTPUT,
-        "outputs": [
-            {"id": "_pages_content", "property": "children"},
-            {"id": "_pages_store", "property": "data"},
-        ],
-        "inputs": [
-            {"id": "_pages_location", "property": "pathname", "value": path},
-            {"id": "_pages_location", "property": "search", "value": search},
-        ],
-        "changedPropIds": ["_pages_location.pathname"],
-    }
 
 
 @pytest.fixture
@@ -50,14 +36,14 @@ def counted(settings, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setattr(profile, "profile_layout", count_profile)
     client = create_app(settings).server.test_client()
     # The first update makes every page's layout once (the checks of dash_requests).
-    assert client.post(UPDATE, json=_body("/territoire/region/84")).status_code == 200
+    assert client.post(UPDATE, json=page_request("/territoire/region/84")).status_code == 200
     made.update(carte=0, fiche=0)
     return client, made
 
 
 def test_a_kept_page_is_the_bytes_dash_made_in_every_coding(counted) -> None:
     client, made = counted
-    body = _body("/", "?niveau=departement&indicateur=allocataires")
+    body = page_request("/", "?niveau=departement&indicateur=allocataires")
     plain = client.post(UPDATE, json=body, headers={"Accept-Encoding": "identity"})
     assert plain.status_code == 200 and made["carte"] == 1
     for _ in range(2):
@@ -73,27 +59,27 @@ def test_a_kept_page_is_the_bytes_dash_made_in_every_coding(counted) -> None:
 
 def test_another_url_or_build_makes_the_page_again(counted, monkeypatch) -> None:
     client, made = counted
-    client.post(UPDATE, json=_body("/", "?niveau=region"))
-    client.post(UPDATE, json=_body("/", "?niveau=region"))
+    client.post(UPDATE, json=page_request("/", "?niveau=region"))
+    client.post(UPDATE, json=page_request("/", "?niveau=region"))
     assert made["carte"] == 1
-    other = client.post(UPDATE, json=_body("/", "?niveau=epci"))
+    other = client.post(UPDATE, json=page_request("/", "?niveau=epci"))
     assert made["carte"] == 2 and b"epci" in other.data
-    client.post(UPDATE, json=_body("/embed", "?niveau=region"))
+    client.post(UPDATE, json=page_request("/embed", "?niveau=region"))
     assert made["carte"] == 3
     stamp = page_answers.builds_stamp
     monkeypatch.setattr(page_answers, "builds_stamp", lambda s: stamp(s) + "|nouveau")
-    client.post(UPDATE, json=_body("/", "?niveau=region"))
+    client.post(UPDATE, json=page_request("/", "?niveau=region"))
     assert made["carte"] == 4
 
 
 def test_profile_pages_and_forged_requests_are_not_answered_from_it(counted, settings) -> None:
     client, made = counted
     for _ in range(2):
-        resp = client.post(UPDATE, json=_body("/territoire/departement/69"))
+        resp = client.post(UPDATE, json=page_request("/territoire/departement/69"))
         assert resp.status_code == 200
     assert made["fiche"] == 2
-    client.post(UPDATE, json=_body("/"))
-    forged = _body("/")
+    client.post(UPDATE, json=page_request("/"))
+    forged = page_request("/")
     forged["inputs"][1]["value"] = {"niveau": "region"}  # a dict where the search string goes
     resp = client.post(UPDATE, json=forged)
     assert resp.status_code == 400 and "refusée" in resp.get_data(as_text=True)

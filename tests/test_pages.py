@@ -8,11 +8,11 @@ import json
 from dataclasses import replace
 
 import pytest
+from dash_support import page_request
 
 from dashboard.pages import embed, explore, profile
 from dashboard.pages.explore import NO_STORE
 
-PAGES_OUTPUT = ".._pages_content.children..._pages_store.data.."
 PANEL_TOGGLE_JS = "document.body.classList.toggle('cc-panel-open'"
 
 
@@ -34,18 +34,7 @@ def _outputs(app) -> set[str]:
 
 def _page(app, path: str, search: str = "") -> str:
     """The page content the router callback sends for a URL (as the browser asks it)."""
-    body = {
-        "output": PAGES_OUTPUT,
-        "outputs": [
-            {"id": "_pages_content", "property": "children"},
-            {"id": "_pages_store", "property": "data"},
-        ],
-        "inputs": [
-            {"id": "_pages_location", "property": "pathname", "value": path},
-            {"id": "_pages_location", "property": "search", "value": search},
-        ],
-        "changedPropIds": ["_pages_location.pathname"],
-    }
+    body = page_request(path, search)
     resp = app.server.test_client().post("/_dash-update-component", json=body)
     assert resp.status_code == 200
     return json.dumps(resp.get_json(), ensure_ascii=False)
