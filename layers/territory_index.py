@@ -68,11 +68,12 @@ class TerritoryIndex:
         return list(self._levels)
 
     def warm(self) -> None:
-        """Load every level's table, positions, neighbours and the search table now (in the
+        """Load every level's table, positions, names, neighbours and the search table now (in the
         gunicorn master before the fork: the workers then share them instead of each loading
         its own copy on its first requests)."""
         for level in self.levels():
             self._positions(level)
+            self._names(level)
         _ = self._neighbour_groups, self._search_table
 
     def derived(self, key: str, make: Callable[[], T]) -> T:
@@ -147,8 +148,15 @@ class TerritoryIndex:
         )
 
     def name(self, level: str, code: str) -> str | None:
-        row = self._row(level, code) if level in self.levels() else None
-        return None if row is None else str(row["nom"])
+        # One cell, not the row: a row Series (or a column) cost ~0.15 ms, ~10 times a profile.
+        pos = self._positions(level).get(code) if level in self.levels() else None
+        return None if pos is None else str(self._names(level)[pos])
+
+    def _names(self, level: str) -> np.ndarray:
+        key = f"_names_{level}"
+        if key not in self.__dict__:
+            self.__dict__[key] = self.table(level)["nom"].to_numpy(dtype=object)
+        return self.__dict__[key]
 
     def names(self, level: str, codes: Iterable[str]) -> dict[str, str]:
         """code -> name of some territories of a level (unknown codes left out): a lookup by

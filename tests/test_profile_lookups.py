@@ -114,3 +114,9 @@ def test_names_by_code_equal_the_table(data) -> None:
     expected = {c: str(n) for c, n in zip(codes, table["nom"], strict=True) if c in picked}
     assert index.names("commune", picked) == expected and len(expected) == 2
     assert index.names("commune", []) == {}
+    for level in index.levels():
+        table = index.table(level)
+        for code, name in zip(table["code"][::97], table["nom"][::97], strict=True):
+            assert index.name(level, str(code)) == str(name) == index.get(level, str(code)).name
+        assert index.name(level, "00000") is None
+    assert index.name("inconnu", codes[0]) is None
