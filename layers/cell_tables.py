@@ -258,6 +258,16 @@ class CellTables:
         """The cells of `territories` (each as often as listed, like a join) for `indicators`,
         at `periods` only when given, except `own`'s, which are read at every period; ordered
         by indicator, level, code and period, with the columns of `Store.series_many`."""
+        return pd.DataFrame(self.columns(indicators, territories, periods, own))
+
+    def columns(
+        self,
+        indicators: Sequence[str],
+        territories: Sequence[tuple[str, str]],
+        periods: Sequence[str] | None = None,
+        own: tuple[str, str] | None = None,
+    ) -> dict[str, np.ndarray]:
+        """`cells()` as plain arrays (strings as objects), without building a frame."""
         wanted = np.zeros(len(self.ind_names), dtype=bool)
         wanted[[self._ind_id[i] for i in indicators if i in self._ind_id]] = True
         at_period = None
@@ -274,11 +284,11 @@ class CellTables:
                 idx = idx[keep]
                 parts.append(idx)
                 labels.append(np.full(len(idx), pos, dtype=np.int32))
-        return self._frame(parts, labels, territories)
+        return self._columns(parts, labels, territories)
 
-    def _frame(
+    def _columns(
         self, parts: list[np.ndarray], labels: list[np.ndarray], territories: Sequence
-    ) -> pd.DataFrame:
+    ) -> dict[str, np.ndarray]:
         idx = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
         pos = np.concatenate(labels) if labels else np.zeros(0, dtype=np.int32)
         # Rank of each listed territory in (level, code) order, like DuckDB's ORDER BY.
@@ -290,16 +300,14 @@ class CellTables:
         idx, pos, ind, per = idx[order], pos[order], ind[order], per[order]
         levels = np.array([t[0] for t in territories] or [""], dtype=object)
         codes = np.array([t[1] for t in territories] or [""], dtype=object)
-        return pd.DataFrame(
-            {
-                "indicateur": self.ind_names[ind],
-                "niveau": levels[pos],
-                "code": codes[pos],
-                "periode": self.per_names[per],
-                "valeur": np.array(self.val[idx], dtype=np.float64),
-                "statut": self.stat_names[self.stat[idx]],
-            }
-        )
+        return {
+            "indicateur": self.ind_names[ind],
+            "niveau": levels[pos],
+            "code": codes[pos],
+            "periode": self.per_names[per],
+            "valeur": np.array(self.val[idx], dtype=np.float64),
+            "statut": self.stat_names[self.stat[idx]],
+        }
 
 
 def main(argv: list[str]) -> int:

@@ -514,12 +514,8 @@ def _read_page(
     if siblings is not None:
         wanted += [("commune", c) for c in siblings[1] if c != code and c not in near]
     latest = sorted({p for p in periods.values() if p})
-    every = store.page_cells(ids, wanted[0], wanted[1:], latest)
-    col = {
-        c: every[c].astype(str).to_numpy(dtype=object)
-        for c in ("indicateur", "niveau", "code", "periode", "statut")
-    }
-    values = every["valeur"].to_numpy()
+    col = store.page_columns(ids, wanted[0], wanted[1:], latest)
+    values = col["valeur"]
     keys = zip(col["indicateur"], col["niveau"], col["code"], col["periode"], strict=True)
     own: dict[str, list[tuple[str, Any]]] = {}
     is_own = (col["niveau"] == level) & (col["code"] == code) & (col["statut"] == PUBLISHED)

@@ -313,6 +313,23 @@ class Store:
         finally:
             con.unregister("wanted")
 
+    def page_columns(
+        self,
+        indicators: Sequence[str],
+        own: tuple[str, str],
+        others: list[tuple[str, str]],
+        periods: Sequence[str],
+    ) -> dict[str, np.ndarray]:
+        """`page_cells()` as arrays (strings as objects, `valeur` as floats), in no set order:
+        from the cell tables without a frame (a profile page reads them into dicts)."""
+        if self._tables is not None:
+            return self._tables.columns(
+                list(indicators), [own, *others], list(periods) or [""], own
+            )
+        every = self.page_cells(indicators, own, others, periods)
+        cols = {c: every[c].astype(str).to_numpy(dtype=object) for c in every.columns}
+        return {**cols, "valeur": every["valeur"].to_numpy(dtype=np.float64)}
+
     def page_cells(
         self,
         indicators: Sequence[str],

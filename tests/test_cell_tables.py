@@ -75,6 +75,13 @@ def test_page_cells_equal_the_scans(stores) -> None:
             expected = scans.page_cells(indicators, own, others, latest)
             _same(got.sort_values(KEY, kind="stable"), expected.sort_values(KEY, kind="stable"))
             secrets += int((got["statut"] != PUBLISHED).sum())
+            for store in (tables, scans):  # the profile's arrays: the same cells either way
+                arrays = pd.DataFrame(store.page_columns(indicators, own, others, latest))
+                assert arrays["valeur"].dtype == np.float64
+                _same(
+                    arrays.sort_values(KEY, kind="stable").astype({"statut": str}),
+                    expected.sort_values(KEY, kind="stable").astype({"statut": str}),
+                )
     assert secrets > 0
 
 
