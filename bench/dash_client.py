@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable, Iterable
+from functools import lru_cache
 from typing import Any
 
 # (method, path, json body or None) -> (status, parsed JSON or None)
 Send = Callable[[str, str, Any], Awaitable[tuple[int, Any]]]
 MAX_CHAIN = 4  # depth of callbacks triggered by callbacks' outputs
+SHARED_PARSE_BYTES = 16_384
 
 
 def walk_props(tree: Any, into: dict[tuple[str, str], Any]) -> None:
@@ -60,16 +62,47 @@ def _outputs(dep: dict) -> list[tuple[str, str]]:
     return [tuple(p.rsplit(".", 1)) for p in parts]  # type: ignore[misc]
 
 
+class Props(dict):
+    """(id, prop) -> value, and the ids seen: `present` asked for each callback of each change
+    scanned every key (a third of the load client's CPU with the walks below)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ids: set[str] = set()
+
+    def __setitem__(self, key: tuple[str, str], value: Any) -> None:
+        self.ids.add(key[0])
+        super().__setitem__(key, value)
+
+
+# A page's answer is the same bytes for every user of a URL (the server keeps it): its walk is
+# done once, kept with the parsed value it came from (see `answer_json`).
+_WALKED: dict[int, tuple[Any, dict[tuple[str, str], Any]]] = {}
+WALKED_MAX = 512
+
+
+def _walk_once(value: Any, into: dict[tuple[str, str], Any]) -> None:
+    kept = _WALKED.get(id(value))
+    if kept is None or kept[0] is not value:
+        found: dict[tuple[str, str], Any] = {}
+        walk_props(value, found)
+        if len(_WALKED) >= WALKED_MAX:
+            _WALKED.clear()
+        kept = _WALKED[id(value)] = (value, found)
+    for key, prop in kept[1].items():
+        into[key] = prop
+
+
 class DashSession:
     """One browser tab: the props it knows and the callbacks it can fire."""
 
     def __init__(self, deps: list[dict], send: Send) -> None:
         self.deps = _plain(deps)
         self.send = send
-        self.props: dict[tuple[str, str], Any] = {}
+        self.props = Props()
 
     def present(self, cid: str) -> bool:
-        return any(k[0] == cid for k in self.props)
+        return cid in self.props.ids
 
     def payload(self, dep: dict, changed: Iterable[str]) -> dict:
         outs = _outputs(dep)
@@ -102,7 +135,7 @@ class DashSession:
             if isinstance(props, dict):
                 for prop, value in props.items():
                     self.props[(cid, prop)] = value
-                    walk_props(value, self.props)
+                    _walk_once(value, self.props)
                     done.add(f"{cid}.{prop}")
         return done
 
@@ -167,3 +200,15 @@ def json_or_none(raw: bytes) -> Any:
         return json.loads(raw)
     except ValueError:
         return None
+
+
+@lru_cache(maxsize=256)
+def _shared_json(raw: bytes) -> Any:
+    return json_or_none(raw)
+
+
+def answer_json(raw: bytes) -> Any:
+    """A callback answer parsed; a large one (a page) parsed once per distinct bytes and
+    shared between users, who only read it (a page: ~140 kB of JSON, the same for every
+    visitor of a URL)."""
+    return _shared_json(raw) if len(raw) > SHARED_PARSE_BYTES else json_or_none(raw)

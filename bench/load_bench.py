@@ -38,7 +38,7 @@ import aiohttp
 import psutil
 
 from bench import targets
-from bench.dash_client import DashSession, json_or_none
+from bench.dash_client import DashSession, answer_json
 
 KINDS = ("page", "callback", "data", "geometry", "export")
 THINK_S = (1.0, 5.0)  # think time between steps, seconds (uniform)
@@ -225,7 +225,7 @@ class User:
         elif status == 200 and not raw:
             self.stats.errors.append(f"{method} {path[:100]} : réponse vide")
         ctype = resp.headers.get("Content-Type", "")
-        return status, json_or_none(raw) if parse and "json" in ctype else None
+        return status, answer_json(raw) if parse and "json" in ctype else None
 
     async def get(self, path: str, parse: bool = True) -> tuple[int, Any]:
         return await self.send("GET", path, parse=parse)
