@@ -11,9 +11,10 @@ from layers.config import ConfigError, Settings
 
 
 def _build(args: argparse.Namespace, settings: Settings) -> int:
-    from geodata.build import build
+    from geodata.build import BuildStepError, build
     from geodata.download import download_sources
     from geodata.sources import SourceError, locate_sources, require_sources, verify_sources
+    from geodata.tiles import TilesError
 
     try:
         sources = locate_sources(settings.sources, allow_missing=True)
@@ -32,8 +33,6 @@ def _build(args: argparse.Namespace, settings: Settings) -> int:
         print(f"Erreur : {exc}", file=sys.stderr)
         return 2
     deps = [d.strip().upper() for d in args.departements.split(",")] if args.departements else None
-    from geodata.tiles import TilesError
-
     try:
         geo = build(sources, settings.cache, departements=deps, force=args.force)
         if args.demo != "aucune":
@@ -45,7 +44,7 @@ def _build(args: argparse.Namespace, settings: Settings) -> int:
                 force=args.force,
                 min_households=settings.infra_min_households,
             )
-    except TilesError as exc:
+    except (TilesError, BuildStepError) as exc:
         print(f"Erreur : {exc}", file=sys.stderr)
         return 1
     except OSError as exc:

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import hashlib
 import json
+import multiprocessing
 import shutil
+import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent import futures
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
 from pathlib import Path
+from typing import TextIO
 
 import geopandas as gpd
 import numpy as np
@@ -99,10 +103,12 @@ def build(
         levels = build_admin_levels(communes, cog)
     with steps("QPV, IRIS et arrondissements municipaux"):
         levels.update(infra_levels(sources, cog, communes, departements, log))
-    with steps("GeoParquet et voisinages"):
-        _write_geo(levels, partial / "geo")
-    with steps("géométrie web simplifiée"):
+    with steps("GeoParquet, voisinages et géométrie web"):
+        # Each uses one core: the GeoParquet and borders in a forked child meanwhile (measured
+        # on all France: 46.3 s one after the other, 29.5 s side by side, same CPU).
+        geo_written = _beside("l'écriture du GeoParquet", _write_geo, levels, partial / "geo")
         web = _write_web(levels, partial / "web")
+        geo_written()
     with steps("tuiles vectorielles"):
         write_all_tiles(levels, partial, web)
     steps.timings["total"] = round(time.perf_counter() - steps.started, 2)
@@ -146,6 +152,58 @@ def _read_cog(sources: Path, departements: list[str] | None) -> Cog:
         cog.departements = cog.departements[cog.departements["code"].isin(departements)]
         cog.regions = cog.regions[cog.regions["code"].isin(set(cog.departements["region"]))]
     return cog
+
+
+class BuildStepError(RuntimeError):
+    """A step of the build failed in its own process; the message (French) says which."""
+
+
+class _PlainLines:
+    """stderr for a child's progress bars: plain lines, never redrawn in place over the
+    parent's bar on the same terminal line."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        return self.stream.write(text)
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+    def isatty(self) -> bool:
+        return False
+
+
+def _child(send: Connection, work: Callable[..., None], *args: object) -> None:
+    sys.stderr = _PlainLines(sys.stderr)  # type: ignore[assignment]
+    try:
+        work(*args)
+    except BaseException as exc:  # said to the parent in one line, not as a traceback
+        send.send(f"{type(exc).__name__} : {exc}")
+        raise SystemExit(1) from None
+
+
+def _beside(what: str, work: Callable[..., None], *args: object) -> Callable[[], None]:
+    """Start `work(*args)` in a forked child (the arguments are inherited, not pickled);
+    returns the wait, which raises BuildStepError naming `what` when the child failed."""
+    context = multiprocessing.get_context("fork")
+    receive, send = context.Pipe(duplex=False)
+    proc = context.Process(target=_child, args=(send, work, *args))
+    proc.start()
+    send.close()
+
+    def wait() -> None:
+        try:
+            cause = receive.recv()  # until the child sends its failure or ends (EOF)
+        except EOFError:
+            cause = ""
+        proc.join()
+        receive.close()
+        if proc.exitcode != 0:
+            raise BuildStepError(f"{what} a échoué (code {proc.exitcode}) : {cause or '?'}")
+
+    return wait
 
 
 def _write_geo(levels: dict[str, gpd.GeoDataFrame], folder: Path) -> None:

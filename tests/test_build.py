@@ -151,3 +151,22 @@ def test_cli_ends_a_failing_tiles_step_with_a_french_error_and_publishes_nothing
     err = capsys.readouterr().err
     assert "Erreur : tippecanoe a échoué" in err and "Traceback" not in err
     assert cache.active_dir(tmp_path) is None
+
+
+def test_cli_ends_a_failing_geoparquet_child_in_french_and_publishes_nothing(
+    tmp_path: Path, monkeypatch, capsys
+) -> None:
+    """The GeoParquet is written in a forked child beside the web geometry: its failure ends
+    the build with the cause in one French line, no traceback, nothing published."""
+    from geodata import build as build_module
+
+    def disk_full(levels, folder) -> None:
+        raise OSError(28, "plus de place sur le disque")
+
+    monkeypatch.setenv("CAFCARTO_CACHE", str(tmp_path))
+    monkeypatch.setattr(build_module, "_write_geo", disk_full)
+    assert cli(["build", "--departements", "90", "--demo", "aucune", "--no-download"]) == 1
+    err = capsys.readouterr().err
+    assert "Erreur : l'écriture du GeoParquet a échoué" in err
+    assert "plus de place sur le disque" in err and "Traceback" not in err
+    assert cache.active_dir(tmp_path) is None
