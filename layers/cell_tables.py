@@ -67,9 +67,18 @@ def _ids(column: pa.ChunkedArray | pa.Array, names: list[str]) -> np.ndarray:
     return found.to_numpy(zero_copy_only=False).astype(np.int16)
 
 
-def write_cell_tables(folder: Path) -> Path:
-    """Write `folder/cellules/` from the store written in `folder` (replacing an old one)."""
-    from layers.store import STATUSES
+# The order of the arrays; `Store.write_store` writes `series.parquet` in this same order.
+ORDER = ["niveau", "code", "indicateur", "periode"]
+
+
+def write_cell_tables(folder: Path, presorted: bool = False) -> Path:
+    """Write `folder/cellules/` from the store written in `folder` (replacing an old one).
+    `presorted`: the source file is already in ORDER (as `write_store` writes it), so it is
+    read as it lies instead of sorted again (the sort was 8 of 14 s nationally)."""
+    from layers.store import SERIES_ORDER, STATUSES
+
+    if presorted and SERIES_ORDER != ORDER:
+        raise ValueError("series.parquet n'est pas dans l'ordre des tables de cellules")
 
     folder = Path(folder)
     source = _source(folder)
@@ -99,8 +108,8 @@ def write_cell_tables(folder: Path) -> Path:
             "valeur": np.lib.format.open_memmap(tmp / "valeur.npy", "w+", np.float64, (total,)),
         }
         reader = con.sql(  # streamed: `execute(...)` would copy every row first
-            "SELECT indicateur, periode, statut, valeur FROM c "
-            "ORDER BY niveau, code, indicateur, periode"
+            "SELECT indicateur, periode, statut, valeur FROM c"
+            + ("" if presorted else f" ORDER BY {', '.join(ORDER)}")
         ).to_arrow_reader(BATCH)
         at = 0
         for batch in reader:

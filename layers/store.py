@@ -196,7 +196,7 @@ def write_store(
         "octets": (folder / VALUES_FILE).stat().st_size,
     }
     (folder / META_FILE).write_text(json.dumps(meta, ensure_ascii=False, indent=1))
-    write_cell_tables(folder)
+    write_cell_tables(folder, presorted=True)  # series.parquet is in SERIES_ORDER
     return meta
 
 

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from geodata.cache import active_dir
-from layers.cell_tables import TABLES_DIR, CellTables
+from layers.cell_tables import TABLES_DIR, CellTables, write_cell_tables
 from layers.store import COMPOSITES, PUBLISHED, Store
 
 PER_LEVEL = 3
@@ -134,6 +134,20 @@ def test_tables_of_another_write_are_not_read(small_store: Path, tmp_path: Path)
     assert CellTables.open(copy) is None and Store(copy)._tables is None
     shutil.rmtree(copy / TABLES_DIR)
     assert Store(copy).series_many("rsa", [("france", "FR")]).shape[0] > 0  # DuckDB again
+
+
+def test_a_written_store_is_read_as_it_lies_into_the_same_tables(
+    small_store: Path, tmp_path: Path
+) -> None:
+    """write_store's series.parquet is already in the tables' order: read without a sort, the
+    tables are the bytes a sort gives."""
+    copy = tmp_path / "store"
+    shutil.copytree(active_dir(small_store), copy)
+    files = sorted((copy / TABLES_DIR).iterdir())
+    assert len(files) >= 8
+    written = {p.name: p.read_bytes() for p in files}
+    write_cell_tables(copy)  # sorted again
+    assert {p.name: p.read_bytes() for p in files} == written
 
 
 def test_warm_loads_the_index_and_periods_without_duckdb(settings) -> None:
