@@ -111,7 +111,11 @@ def _csv_writer_body(rows: pd.DataFrame, meta: ExportMeta) -> bytes:
     return buf.getvalue().encode("utf-8")
 
 
-QUOTABLE = st.text(st.sampled_from(["a", " ", ";", '"', "\r", "\n", "é", "=", ","]), max_size=8)
+# Every character that makes a field quoted or a text neutralised (formula starts included).
+QUOTABLE = st.text(
+    st.sampled_from(["a", " ", ";", '"', "\r", "\n", "é", "=", ",", "+", "-", "@", "\t"]),
+    max_size=8,
+)
 
 
 @given(names=st.lists(QUOTABLE, min_size=1, max_size=6), title=QUOTABLE, decimals=st.integers(0, 2))
