@@ -108,8 +108,9 @@ class AppData:
             return self._index[1]
 
     def warm(self) -> None:
-        """Read the build's per-process tables now: the index, and the store's periods when its
-        cell tables answer them (no DuckDB connection, which must not cross a fork)."""
+        """Read the build's per-process tables now: the index, and the store's periods and level
+        codes when its cell tables answer them (no DuckDB connection, which must not cross a
+        fork)."""
         index = self.index()
         if index is not None:
             index.warm()
@@ -118,6 +119,7 @@ class AppData:
             info = self.store()
             if info is not None:
                 info.store.availability()
+                info.store.warm_layers()
 
     def store(self) -> StoreInfo | None:
         """The imported store when there is one, else the demonstration (None if neither).

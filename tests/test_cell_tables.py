@@ -160,6 +160,9 @@ def test_warm_loads_the_index_and_periods_without_duckdb(settings) -> None:
     assert set(index._tables) == set(index.levels())
     assert "_neighbour_groups" in index.__dict__ and "_search_table" in index.__dict__
     assert info.store._availability is not None
+    stored = {lv for (_, lv) in info.store._availability} - set(COMPOSITES)
+    assert stored and set(info.store._tables._level_codes) == stored
+    assert "_names_commune" in index.__dict__
     assert getattr(info.store._local, "con", None) is None
 
 
