@@ -284,6 +284,13 @@ class Store:
             [indicator, level, code],
         )
 
+    def series_columns(self, indicator: str, territories: list[tuple[str, str]]) -> dict:
+        """`series_many(indicator, territories)` as arrays (strings as objects, `valeur` as
+        floats), in the same order: from the cell tables without a frame."""
+        if self._tables is not None and territories:
+            return self._tables.columns([indicator], territories)
+        return _as_columns(self.series_many(indicator, territories))
+
     def series_many(
         self, indicator: str | Sequence[str], territories: list[tuple[str, str]]
     ) -> pd.DataFrame:
@@ -331,9 +338,7 @@ class Store:
             return self._tables.columns(
                 list(indicators), [own, *others], list(periods) or [""], own
             )
-        every = self.page_cells(indicators, own, others, periods)
-        cols = {c: every[c].astype(str).to_numpy(dtype=object) for c in every.columns}
-        return {**cols, "valeur": every["valeur"].to_numpy(dtype=np.float64)}
+        return _as_columns(self.page_cells(indicators, own, others, periods))
 
     def page_cells(
         self,
@@ -408,6 +413,12 @@ class Store:
             "SELECT indicateur, niveau, count(DISTINCT periode) AS periodes, count(*) AS cellules "
             "FROM v GROUP BY 1, 2 ORDER BY 1, 2"
         )
+
+
+def _as_columns(cells: pd.DataFrame) -> dict[str, np.ndarray]:
+    """A frame of cells as the cell tables' arrays: strings as objects, `valeur` as floats."""
+    cols = {c: cells[c].astype(str).to_numpy(dtype=object) for c in cells.columns}
+    return {**cols, "valeur": cells["valeur"].to_numpy(dtype=np.float64)}
 
 
 def _composite_periods(found: dict[tuple[str, str], list[str]]) -> dict:

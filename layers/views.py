@@ -165,29 +165,27 @@ def series_with_references(
         pcode = terr.parents.get(plevel)
         if pcode and plevel in ind.levels:
             wanted.append((plevel, pcode))
-    df = store.series_many(ind.id, wanted)
-    # A few dozen rows: plain lists and positions, one frame built at the end (a pandas
+    cols = store.series_columns(ind.id, wanted)
+    # A few dozen rows: plain arrays and positions, one frame built at the end (a pandas
     # operation per step cost ~8 ms of the evolution chart's callback).
-    text = {c: df[c].astype(str) for c in ("niveau", "periode", "statut")}
-    levels, periods = text["niveau"].tolist(), text["periode"].tolist()
-    pairs = list(zip(levels, df["code"].tolist(), strict=True))
+    levels, periods = cols["niveau"].tolist(), cols["periode"].tolist()
+    pairs = list(zip(levels, cols["code"].tolist(), strict=True))
     own = {p for pair, p in zip(pairs, periods, strict=True) if pair == (level, code)}
     keep = [i for i, p in enumerate(periods) if not own or p in own]
     names = {pair: index.name(*pair) or pair[1] for pair in set(pairs)}  # one per territory
-    values = df["valeur"].to_numpy()[keep].copy()
-    values[text["statut"].to_numpy()[keep] != PUBLISHED] = float("nan")
-    rows = df.index[keep]
+    values = cols["valeur"][keep].copy()
+    values[cols["statut"][keep] != PUBLISHED] = float("nan")
     return pd.DataFrame(
         {
             "role": ["territoire" if pairs[i] == (level, code) else levels[i] for i in keep],
-            "niveau": text["niveau"].iloc[keep],
-            "code": df["code"].iloc[keep],
+            "niveau": cols["niveau"][keep],
+            "code": cols["code"][keep],
             "nom": [names[pairs[i]] for i in keep],
-            "periode": text["periode"].iloc[keep],
-            "valeur": pd.Series(values, index=rows, dtype=df["valeur"].dtype),
-            "statut": text["statut"].iloc[keep],
+            "periode": cols["periode"][keep],
+            "valeur": values,
+            "statut": cols["statut"][keep],
         },
-        index=rows,
+        index=pd.RangeIndex(len(levels))[keep],
     )
 
 
