@@ -511,6 +511,85 @@ def component_ranges(
     return Ranges(lo[:k], hi[:k], done[:k], infeasible=not feasible)
 
 
+def column_classes(a: sp.csc_matrix, cols: np.ndarray) -> np.ndarray:
+    """Class of each of `cols` (columns of `a`, canonical CSC): the same class for exactly the
+    same stored rows and coefficients, compared column length by column length as rows of one
+    array."""
+    ptr = a.indptr
+    nnz = ptr[cols + 1] - ptr[cols]
+    label = np.zeros(cols.size, dtype=np.int64)
+    next_label = 0
+    for k in np.unique(nnz):
+        sel = np.flatnonzero(nnz == k)
+        at = ptr[cols[sel]][:, None] + np.arange(k)
+        keys = np.c_[a.indices[at].astype(float), a.data[at]]
+        if k == 0:  # cells in no relation: one class
+            inverse = np.zeros(sel.size, dtype=np.int64)
+        else:
+            _, inverse = np.unique(keys, axis=0, return_inverse=True)
+        label[sel] = next_label + inverse.ravel()
+        next_label += int(inverse.max()) + 1
+    return label
+
+
+@dataclass(frozen=True)
+class Pooled:
+    """A component's LP with its interchangeable hidden cells pooled.
+
+    Hidden cells in [0, inf) with exactly the same relations (same rows, same coefficients)
+    form a class: moving t from one to another keeps every relation, so each member ranges
+    over exactly [0, max S], S the class's sum. The LP over one variable per class (their sum)
+    is the same polytope seen through S, and much smaller: a single-column table's 15,000
+    secret communes and IRIS are ~1,200 classes. `lp`: the pooled LP, its first `n_check`
+    variables the classes of the checked cells (`label`), then the other variables;
+    `pooled`: the classes of at least two cells.
+    """
+
+    lp: ComponentLP
+    label: np.ndarray
+    pooled: np.ndarray
+    n_check: int
+
+    def start(self) -> tuple[np.ndarray, np.ndarray]:
+        """Witnessed spans to start from: a pooled class's members reach 0 (its sum on another
+        member) at any feasible point, so its span starts at 0 and it is proven once S reaches
+        `protection`; the other variables start empty."""
+        lo = np.where(self.pooled, 0.0, np.inf)
+        return np.r_[lo, np.full(self.lp.n - lo.size, np.inf)], np.full(self.lp.n, -np.inf)
+
+    def members(self, rg: Ranges) -> Ranges:
+        """The checked cells' ranges from the classes' (a member: [0, the class's max])."""
+        lab = self.label
+        lo = np.where(self.pooled[lab], 0.0, rg.lo[lab])
+        return Ranges(lo, rg.hi[lab], rg.exact[lab], infeasible=rg.infeasible)
+
+
+def pool_classes(lp: ComponentLP, n_check: int) -> Pooled | None:
+    """`Pooled` view of `lp` (its first `n_check` variables checked), None when no two
+    checked variables in [0, inf) share their relations."""
+    a_eq, b_eq, a_ub, b_ub, lower, upper = lp.args
+    free = np.flatnonzero((lower[:n_check] == 0) & ~np.isfinite(upper[:n_check]))
+    if free.size < 2:
+        return None
+    a = sp.vstack([a_eq, a_ub], format="csc")
+    a.eliminate_zeros()
+    a.sort_indices()
+    cls = column_classes(a, free)
+    if np.unique(cls).size == free.size:
+        return None
+    key = np.arange(n_check) + cls.size  # a variable outside the classes: its own key
+    key[free] = cls
+    _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+    rank = np.empty(first.size, dtype=np.int64)
+    rank[np.argsort(first, kind="stable")] = np.arange(first.size)
+    label = rank[inverse.ravel()]
+    cols = np.r_[np.sort(first), np.arange(n_check, lp.n)]
+    pooled_lp = ComponentLP(
+        a_eq[:, cols], b_eq, a_ub[:, cols], b_ub, lower[cols], upper[cols], presolve=lp.presolve
+    )
+    return Pooled(pooled_lp, label, np.bincount(label) >= 2, int(first.size))
+
+
 def single_equation_ranges(lp: ComponentLP) -> Ranges | None:
     """Exact ranges, without a solver, of a component held by one equation `a @ x == b` over
     nonnegative unbounded variables (no rounded neighbours); None for any other shape.
@@ -771,6 +850,40 @@ def _large_ranges(
     return Ranges(lo, hi, done, infeasible=not feasible)
 
 
+def _pooled_ranges(pool: Pooled, protection: float, exact: bool) -> Ranges:
+    """`component_ranges` of a pooled LP's classes (closed form when one equation holds them),
+    each pooled class's span starting at 0."""
+    rg = single_equation_ranges(pool.lp)
+    if rg is not None:
+        return rg
+    lo, hi = pool.start()
+    return component_ranges(pool.lp, protection, lo=lo, hi=hi, n_check=pool.n_check, exact=exact)
+
+
+def _ranges_of(
+    lp: ComponentLP,
+    rel: Relations,
+    cells: np.ndarray,
+    fixed: np.ndarray,
+    protection: float,
+    by_column: Relations,
+    local: bool,
+    exact: bool,
+) -> tuple[Ranges, int]:
+    """Ranges of a component's `cells` (the first variables of `lp`) by the cheapest path, and
+    the LPs solved: its classes pooled, closed form, blocks first (`local`, large) or the whole
+    LP."""
+    pool = pool_classes(lp, cells.size)
+    if pool is not None and not (local and pool.lp.n >= LOCAL_MIN_CELLS):
+        return pool.members(_pooled_ranges(pool, protection, exact)), pool.lp.solves
+    rg = single_equation_ranges(lp)
+    if rg is None and local and cells.size >= LOCAL_MIN_CELLS:
+        rg = _large_ranges(rel, cells, fixed, lp, protection, by_column)
+    elif rg is None:
+        rg = component_ranges(lp, protection, n_check=cells.size, exact=exact)
+    return rg, lp.solves
+
+
 # Without rounding, independent components are solved together up to this many hidden cells:
 # one LP model and one round of witnesses for many small components (the objectives of
 # disjoint blocks do not interact, so each block's optimum is its own).
@@ -873,12 +986,8 @@ def audit(
         lp, _ = component_lp(
             rel, cells, fixed, rounding=rounding, hidden=hidden, by_column=by_column
         )
-        rg = single_equation_ranges(lp)
-        if rg is None and local and cells.size >= LOCAL_MIN_CELLS:
-            rg = _large_ranges(rel, cells, fixed, lp, protection, by_column)
-        elif rg is None:
-            rg = component_ranges(lp, protection, n_check=cells.size, exact=exact)
-        solves += lp.solves
+        rg, n_solves = _ranges_of(lp, rel, cells, fixed, protection, by_column, local, exact)
+        solves += n_solves
         return rg
 
     for comp, rg in _solved(labels, n_comp, BATCH_CELLS if exact_published else 1, ranges):
