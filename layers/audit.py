@@ -298,16 +298,18 @@ class CappedLP:
         return self.lp.solves
 
     def push(
-        self, up: bool, todo: np.ndarray, lo: np.ndarray, hi: np.ndarray
+        self, up: bool | np.ndarray, todo: np.ndarray, lo: np.ndarray, hi: np.ndarray
     ) -> tuple[str, np.ndarray | None]:
         """Maximise the capped gains of the `todo` variables (masks over the checked ones),
-        upwards from `lo` or downwards from `hi`; returns the status and the x part."""
+        upwards from `lo` where `up` (one direction for all, or one each), downwards from `hi`
+        elsewhere; returns the status and the x part."""
         inf = highspy.kHighsInf
         k = self.k
+        up = np.broadcast_to(np.asarray(up, dtype=bool), (k,))
         self._set(
             np.r_[np.where(todo & up, lo, -inf), np.full(k, -inf)],
-            np.r_[np.full(k, inf), np.where(todo & (not up), hi, inf)],
-            -np.r_[np.zeros(self.n), todo & up, todo & (not up)].astype(float),
+            np.r_[np.full(k, inf), np.where(todo & ~up, hi, inf)],
+            -np.r_[np.zeros(self.n), todo & up, todo & ~up].astype(float),
         )
         return _solve(self.h, self.n)
 
@@ -327,6 +329,15 @@ class CappedLP:
         self.lp.solves += 1
 
 
+def _directions(rnd: int, only_up: np.ndarray) -> np.ndarray:
+    """Which variables a capped round pushes up (the others down): every other one, swapped
+    each round, except those that cannot fall `protection` below their highest witness (a small
+    count at 0): always up. All up or all down, a relation whose total is published proves
+    none of its cells (their gains add up to 0); half and half, they trade. On 2019-12's
+    household table: 396 capped rounds instead of 813."""
+    return only_up | ((np.arange(only_up.size) + rnd) % 2 == 0)
+
+
 def certify(
     lp: ComponentLP,
     check: np.ndarray,
@@ -338,9 +349,10 @@ def certify(
 ) -> bool:
     """Widen [lo, hi] in place with witnesses until every checked variable spans `protection`
     or two rounds in a row prove none: a first solve pushing them all down, then capped gains
-    (`CappedLP`) alternately up and down. False when the LP is infeasible. (The cells left
-    are solved on the plain model: from the capped rounds' basis a single-cell objective
-    took 2 s a solve on the national household table, against 0.5 s.)"""
+    (`CappedLP`), each round half the variables up and half down (`_directions`). False when
+    the LP is infeasible. (The cells left are solved on the plain model: from the capped
+    rounds' basis a single-cell objective took 2 s a solve on the national household table,
+    against 0.5 s.)"""
     cols = np.flatnonzero(check)
     capped = CappedLP(lp, cols, protection)
     status, x = capped.minimize(check.astype(float))
@@ -352,7 +364,8 @@ def certify(
         todo = hi[cols] - lo[cols] < protection - TOL
         if not todo.any() or idle >= 2:
             break
-        status, x = capped.push(rnd % 2 == 0, todo, lo[cols], hi[cols])
+        up = _directions(rnd, hi[cols] - protection < lp.lower[cols] - TOL)
+        status, x = capped.push(up, todo, lo[cols], hi[cols])
         if status == "infeasible":
             return False
         if x is not None:
