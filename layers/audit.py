@@ -655,45 +655,49 @@ def component_lp(
     n_hidden = var.size
     lower = np.zeros(n_hidden)
     upper = np.full(n_hidden, np.inf)
-    if rounding is not None and np.any(rounding):
-        r = np.broadcast_to(np.asarray(rounding, dtype=float) / 2.0, (relations.n_cells,))
-        touched = np.union1d(eq[eq_rows].indices, le[le_rows].indices)
+    steps = None if rounding is None else np.asarray(rounding, dtype=float)
+    if steps is not None and (steps.ndim or steps):
+        touched = np.unique(np.r_[gather(eq, eq_rows), gather(le, le_rows)])
         extra = np.setdiff1d(touched, var)
         if hidden is not None:
             extra = extra[~hidden[extra]]
-        extra = extra[r[extra] > 0]  # exact published cells stay constants
+        r = np.broadcast_to(steps, (relations.n_cells,))[extra] / 2.0
+        extra, r = extra[r > 0], r[r > 0]  # exact published cells stay constants
         var = np.r_[var, extra]
-        lower = np.r_[lower, np.maximum(0.0, fixed[extra] - r[extra])]
-        upper = np.r_[upper, fixed[extra] + r[extra]]
-        inside = np.zeros(relations.n_cells, dtype=bool)
-        inside[var] = True
-        eq_rows = _rows_within(eq, cols.eq, extra, eq_rows, inside)
-        le_rows = _rows_within(le, cols.le, extra, le_rows, inside)
-    a_eq, b_eq = _restricted(eq[eq_rows], var, fixed)
-    a_ub, b_ub = _restricted(le[le_rows], var, fixed)
+        lower = np.r_[lower, np.maximum(0.0, fixed[extra] - r)]
+        upper = np.r_[upper, fixed[extra] + r]
+        known = np.sort(var)
+        eq_rows = _rows_within(eq, cols.eq, extra, eq_rows, known)
+        le_rows = _rows_within(le, cols.le, extra, le_rows, known)
+    a_eq, b_eq = _restricted(eq, eq_rows, var, fixed)
+    a_ub, b_ub = _restricted(le, le_rows, var, fixed)
     lp = ComponentLP(a_eq, b_eq, a_ub, b_ub, lower, upper, presolve=True)
     return lp, var
 
 
 def _restricted(
-    rows: sp.csr_matrix, var: np.ndarray, fixed: np.ndarray
+    m: sp.csr_matrix, rows: np.ndarray, var: np.ndarray, fixed: np.ndarray
 ) -> tuple[sp.csr_matrix, np.ndarray]:
-    """`rows` on the columns `var` only, and the right-hand side moving every other cell (a
-    constant, `fixed`) across. Costs the rows' entries, not the table's width (scipy's column
-    indexing of a wide matrix costs the width, once per component)."""
-    coo = rows.tocoo()
+    """The `rows` of `m` on the columns `var` only, and the right-hand side moving every other
+    cell (a constant, `fixed`) across. Costs the rows' entries, not the table's width (scipy's
+    column indexing of a wide matrix costs the width, once per component), read in place (a
+    rounded period's ~900 small components each paid for scipy's row indexing and COO copy)."""
+    pos, row = _entries(m, rows)
+    col, data = m.indices[pos], m.data[pos]
     order = np.argsort(var, kind="stable")
-    sorted_var = var[order]
-    at = np.minimum(np.searchsorted(sorted_var, coo.col), max(var.size - 1, 0))
-    inside = sorted_var[at] == coo.col if var.size else np.zeros(coo.nnz, dtype=bool)
+    inside, at = _member(var[order], col)
     out = ~inside
-    rhs = -np.bincount(
-        coo.row[out], coo.data[out] * fixed[coo.col[out]], minlength=rows.shape[0]
-    ).astype(float)
-    a = sp.csr_matrix(
-        (coo.data[inside], (coo.row[inside], order[at[inside]])), shape=(rows.shape[0], var.size)
-    )
+    rhs = -np.bincount(row[out], data[out] * fixed[col[out]], minlength=rows.size).astype(float)
+    a = sp.csr_matrix((data[inside], (row[inside], order[at[inside]])), shape=(rows.size, var.size))
     return a, rhs
+
+
+def _member(known: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Whether each of `x` is in the sorted array `known`, and where."""
+    if not known.size:
+        return np.zeros(x.size, dtype=bool), np.zeros(x.size, dtype=np.int64)
+    at = np.minimum(np.searchsorted(known, x), known.size - 1)
+    return known[at] == x, at
 
 
 def columnwise(relations: Relations) -> Relations:
@@ -701,18 +705,22 @@ def columnwise(relations: Relations) -> Relations:
     return Relations(sp.csc_matrix(relations.eq), sp.csc_matrix(relations.le))
 
 
+def _entries(m: sp.csr_matrix | sp.csc_matrix, major: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Positions (in `m.indices` and `m.data`) of the entries of the `major` rows (CSR) or
+    columns (CSC), and the rank in `major` of the row or column of each."""
+    major = np.asarray(major, dtype=np.int64)
+    starts = m.indptr[major]
+    lengths = m.indptr[major + 1] - starts
+    owner = np.repeat(np.arange(major.size), lengths)
+    first = np.cumsum(lengths) - lengths
+    return starts[owner] + np.arange(owner.size) - first[owner], owner
+
+
 def gather(m: sp.csr_matrix | sp.csc_matrix, major: np.ndarray) -> np.ndarray:
     """The minor indices of the `major` rows (CSR) or columns (CSC), concatenated, repeats
     kept: sparse fancy indexing would build a whole matrix (and, by column, cost the
     matrix's width) for what is only a list here."""
-    major = np.asarray(major, dtype=np.int64)
-    starts, ends = m.indptr[major], m.indptr[major + 1]
-    lengths = ends - starts
-    total = int(lengths.sum())
-    if not total:
-        return m.indices[:0]
-    offsets = np.repeat(starts - np.cumsum(lengths) + lengths, lengths)
-    return m.indices[offsets + np.arange(total)]
+    return m.indices[_entries(m, major)[0]]
 
 
 def _rows_of(csc: sp.csc_matrix, cells: np.ndarray) -> np.ndarray:
@@ -721,18 +729,19 @@ def _rows_of(csc: sp.csc_matrix, cells: np.ndarray) -> np.ndarray:
 
 
 def _rows_within(
-    m: sp.csr_matrix, csc: sp.csc_matrix, extra: np.ndarray, rows: np.ndarray, inside: np.ndarray
+    m: sp.csr_matrix, csc: sp.csc_matrix, extra: np.ndarray, rows: np.ndarray, known: np.ndarray
 ) -> np.ndarray:
-    """Rows touching the component, plus every row whose cells all lie among the variables.
+    """Rows touching the component, plus every row whose cells all lie among the variables
+    (`known`, sorted).
 
     Such a row has a nonzero on a variable: it touches the component (already in `rows`) or one
     of the `extra` published cells, so only those candidates are checked.
     """
     cand = np.setdiff1d(_rows_of(csc, extra), rows)
-    sub = m[cand]
-    outside = (sub.data != 0) & ~inside[sub.indices]
-    sizes = np.diff(sub.indptr)
-    n_out = np.bincount(np.repeat(np.arange(cand.size), sizes), outside, minlength=cand.size)
+    pos, owner = _entries(m, cand)
+    outside = (m.data[pos] != 0) & ~_member(known, m.indices[pos])[0]
+    sizes = np.bincount(owner, minlength=cand.size)
+    n_out = np.bincount(owner, outside, minlength=cand.size)
     return np.union1d(rows, cand[(n_out == 0) & (sizes > 0)])
 
 
@@ -992,13 +1001,12 @@ def audit(
     by_column = columnwise(rel)
 
     exact_published = rounding is None or not np.any(rounding)
+    steps = None if exact_published else rounding
     local = exact_published and not exact and highspy is not None
 
     def ranges(cells: np.ndarray) -> Ranges:
         nonlocal solves
-        lp, _ = component_lp(
-            rel, cells, fixed, rounding=rounding, hidden=hidden, by_column=by_column
-        )
+        lp, _ = component_lp(rel, cells, fixed, rounding=steps, hidden=hidden, by_column=by_column)
         rg, n_solves = _ranges_of(lp, rel, cells, fixed, protection, by_column, local, exact)
         solves += n_solves
         return rg
