@@ -645,7 +645,8 @@ def component_lp(
     the component's relations become variables within [v - r, v + r] (r = rounding / 2), and so
     do the relations among them alone: a one-ring view of the whole system.
     `by_column`: the same relations in CSC (`columnwise`), so that finding the rows of a
-    component costs its own size, not the whole matrix's.
+    component costs its own size, not the whole matrix's. The relations hold no stored zeros
+    (`audit` drops them).
     """
     eq, le = relations.eq, relations.le
     cols = by_column or columnwise(relations)
@@ -700,6 +701,16 @@ def _member(known: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return known[at] == x, at
 
 
+def _zero_free(rel: Relations) -> Relations:
+    """`rel` without stored zeros (a copy only when it has some)."""
+    if not (np.any(rel.eq.data == 0) or np.any(rel.le.data == 0)):
+        return rel
+    eq, le = sp.csr_matrix(rel.eq, copy=True), sp.csr_matrix(rel.le, copy=True)
+    eq.eliminate_zeros()
+    le.eliminate_zeros()
+    return Relations(eq, le)
+
+
 def columnwise(relations: Relations) -> Relations:
     """The relations in CSC, built once per table for `component_lp`."""
     return Relations(sp.csc_matrix(relations.eq), sp.csc_matrix(relations.le))
@@ -738,6 +749,10 @@ def _rows_within(
     of the `extra` published cells, so only those candidates are checked.
     """
     cand = np.setdiff1d(_rows_of(csc, extra), rows)
+    # A row with more entries than there are variables has one outside (no stored zeros): a
+    # rounded component's neighbours meet the France and région rows, ~20,000 entries a
+    # component to read for nothing.
+    cand = cand[m.indptr[cand + 1] - m.indptr[cand] <= known.size]
     pos, owner = _entries(m, cand)
     outside = (m.data[pos] != 0) & ~_member(known, m.indices[pos])[0]
     sizes = np.bincount(owner, minlength=cand.size)
@@ -986,7 +1001,7 @@ def audit(
     and `narrowest` is the narrowest exact range computed.
     """
     t0 = time.perf_counter()
-    rel = as_relations(relations)
+    rel = _zero_free(as_relations(relations))
     hidden = np.asarray(hidden, dtype=bool)
     n = rel.n_cells
     if published is None:
