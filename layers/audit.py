@@ -13,7 +13,9 @@ most cells safe at once: a cell whose witnessed values already span `protection`
 its own, the others get their exact minimum and maximum. The witnesses come from objectives that
 prove many cells per solve (`CappedLP`: the sum of each unproven cell's gain, capped at
 `protection`), and for large components first from small LPs over blocks of cells, the rest held
-at a feasible point (`local_witnesses`). Only a failing cell's range must be exact, and it is.
+at a feasible point (`local_witnesses`). Secret cells with exactly the same relations are
+pooled first (`pool_classes`): one variable per class, whose sum bounds every member. Only a
+failing cell's range must be exact, and it is.
 """
 
 from __future__ import annotations
@@ -298,16 +300,18 @@ class CappedLP:
         return self.lp.solves
 
     def push(
-        self, up: bool, todo: np.ndarray, lo: np.ndarray, hi: np.ndarray
+        self, up: bool | np.ndarray, todo: np.ndarray, lo: np.ndarray, hi: np.ndarray
     ) -> tuple[str, np.ndarray | None]:
         """Maximise the capped gains of the `todo` variables (masks over the checked ones),
-        upwards from `lo` or downwards from `hi`; returns the status and the x part."""
+        upwards from `lo` where `up` (one direction for all, or one each), downwards from `hi`
+        elsewhere; returns the status and the x part."""
         inf = highspy.kHighsInf
         k = self.k
+        up = np.broadcast_to(np.asarray(up, dtype=bool), (k,))
         self._set(
             np.r_[np.where(todo & up, lo, -inf), np.full(k, -inf)],
-            np.r_[np.full(k, inf), np.where(todo & (not up), hi, inf)],
-            -np.r_[np.zeros(self.n), todo & up, todo & (not up)].astype(float),
+            np.r_[np.full(k, inf), np.where(todo & ~up, hi, inf)],
+            -np.r_[np.zeros(self.n), todo & up, todo & ~up].astype(float),
         )
         return _solve(self.h, self.n)
 
@@ -327,6 +331,15 @@ class CappedLP:
         self.lp.solves += 1
 
 
+def _directions(rnd: int, only_up: np.ndarray) -> np.ndarray:
+    """Which variables a capped round pushes up (the others down): every other one, swapped
+    each round, except those that cannot fall `protection` below their highest witness (a small
+    count at 0): always up. All up or all down, a relation whose total is published proves
+    none of its cells (their gains add up to 0); half and half, they trade. On 2019-12's
+    household table: 396 capped rounds instead of 813."""
+    return only_up | ((np.arange(only_up.size) + rnd) % 2 == 0)
+
+
 def certify(
     lp: ComponentLP,
     check: np.ndarray,
@@ -338,9 +351,10 @@ def certify(
 ) -> bool:
     """Widen [lo, hi] in place with witnesses until every checked variable spans `protection`
     or two rounds in a row prove none: a first solve pushing them all down, then capped gains
-    (`CappedLP`) alternately up and down. False when the LP is infeasible. (The cells left
-    are solved on the plain model: from the capped rounds' basis a single-cell objective
-    took 2 s a solve on the national household table, against 0.5 s.)"""
+    (`CappedLP`), each round half the variables up and half down (`_directions`). False when
+    the LP is infeasible. (The cells left are solved on the plain model: from the capped
+    rounds' basis a single-cell objective took 2 s a solve on the national household table,
+    against 0.5 s.)"""
     cols = np.flatnonzero(check)
     capped = CappedLP(lp, cols, protection)
     status, x = capped.minimize(check.astype(float))
@@ -352,7 +366,8 @@ def certify(
         todo = hi[cols] - lo[cols] < protection - TOL
         if not todo.any() or idle >= 2:
             break
-        status, x = capped.push(rnd % 2 == 0, todo, lo[cols], hi[cols])
+        up = _directions(rnd, hi[cols] - protection < lp.lower[cols] - TOL)
+        status, x = capped.push(up, todo, lo[cols], hi[cols])
         if status == "infeasible":
             return False
         if x is not None:
@@ -511,6 +526,85 @@ def component_ranges(
     return Ranges(lo[:k], hi[:k], done[:k], infeasible=not feasible)
 
 
+def column_classes(a: sp.csc_matrix, cols: np.ndarray) -> np.ndarray:
+    """Class of each of `cols` (columns of `a`, canonical CSC): the same class for exactly the
+    same stored rows and coefficients, compared column length by column length as rows of one
+    array."""
+    ptr = a.indptr
+    nnz = ptr[cols + 1] - ptr[cols]
+    label = np.zeros(cols.size, dtype=np.int64)
+    next_label = 0
+    for k in np.unique(nnz):
+        sel = np.flatnonzero(nnz == k)
+        at = ptr[cols[sel]][:, None] + np.arange(k)
+        keys = np.c_[a.indices[at].astype(float), a.data[at]]
+        if k == 0:  # cells in no relation: one class
+            inverse = np.zeros(sel.size, dtype=np.int64)
+        else:
+            _, inverse = np.unique(keys, axis=0, return_inverse=True)
+        label[sel] = next_label + inverse.ravel()
+        next_label += int(inverse.max()) + 1
+    return label
+
+
+@dataclass(frozen=True)
+class Pooled:
+    """A component's LP with its interchangeable hidden cells pooled.
+
+    Hidden cells in [0, inf) with exactly the same relations (same rows, same coefficients)
+    form a class: moving t from one to another keeps every relation, so each member ranges
+    over exactly [0, max S], S the class's sum. The LP over one variable per class (their sum)
+    is the same polytope seen through S, and much smaller: a single-column table's 15,000
+    secret communes and IRIS are ~1,200 classes. `lp`: the pooled LP, its first `n_check`
+    variables the classes of the checked cells (`label`), then the other variables;
+    `pooled`: the classes of at least two cells.
+    """
+
+    lp: ComponentLP
+    label: np.ndarray
+    pooled: np.ndarray
+    n_check: int
+
+    def start(self) -> tuple[np.ndarray, np.ndarray]:
+        """Witnessed spans to start from: a pooled class's members reach 0 (its sum on another
+        member) at any feasible point, so its span starts at 0 and it is proven once S reaches
+        `protection`; the other variables start empty."""
+        lo = np.where(self.pooled, 0.0, np.inf)
+        return np.r_[lo, np.full(self.lp.n - lo.size, np.inf)], np.full(self.lp.n, -np.inf)
+
+    def members(self, rg: Ranges) -> Ranges:
+        """The checked cells' ranges from the classes' (a member: [0, the class's max])."""
+        lab = self.label
+        lo = np.where(self.pooled[lab], 0.0, rg.lo[lab])
+        return Ranges(lo, rg.hi[lab], rg.exact[lab], infeasible=rg.infeasible)
+
+
+def pool_classes(lp: ComponentLP, n_check: int) -> Pooled | None:
+    """`Pooled` view of `lp` (its first `n_check` variables checked), None when no two
+    checked variables in [0, inf) share their relations."""
+    a_eq, b_eq, a_ub, b_ub, lower, upper = lp.args
+    free = np.flatnonzero((lower[:n_check] == 0) & ~np.isfinite(upper[:n_check]))
+    if free.size < 2:
+        return None
+    a = sp.vstack([a_eq, a_ub], format="csc")
+    a.eliminate_zeros()
+    a.sort_indices()
+    cls = column_classes(a, free)
+    if np.unique(cls).size == free.size:
+        return None
+    key = np.arange(n_check) + cls.size  # a variable outside the classes: its own key
+    key[free] = cls
+    _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+    rank = np.empty(first.size, dtype=np.int64)
+    rank[np.argsort(first, kind="stable")] = np.arange(first.size)
+    label = rank[inverse.ravel()]
+    cols = np.r_[np.sort(first), np.arange(n_check, lp.n)]
+    pooled_lp = ComponentLP(
+        a_eq[:, cols], b_eq, a_ub[:, cols], b_ub, lower[cols], upper[cols], presolve=lp.presolve
+    )
+    return Pooled(pooled_lp, label, np.bincount(label) >= 2, int(first.size))
+
+
 def single_equation_ranges(lp: ComponentLP) -> Ranges | None:
     """Exact ranges, without a solver, of a component held by one equation `a @ x == b` over
     nonnegative unbounded variables (no rounded neighbours); None for any other shape.
@@ -553,7 +647,8 @@ def component_lp(
     the component's relations become variables within [v - r, v + r] (r = rounding / 2), and so
     do the relations among them alone: a one-ring view of the whole system.
     `by_column`: the same relations in CSC (`columnwise`), so that finding the rows of a
-    component costs its own size, not the whole matrix's.
+    component costs its own size, not the whole matrix's. The relations hold no stored zeros
+    (`audit` drops them).
     """
     eq, le = relations.eq, relations.le
     cols = by_column or columnwise(relations)
@@ -563,45 +658,59 @@ def component_lp(
     n_hidden = var.size
     lower = np.zeros(n_hidden)
     upper = np.full(n_hidden, np.inf)
-    if rounding is not None and np.any(rounding):
-        r = np.broadcast_to(np.asarray(rounding, dtype=float) / 2.0, (relations.n_cells,))
-        touched = np.union1d(eq[eq_rows].indices, le[le_rows].indices)
+    steps = None if rounding is None else np.asarray(rounding, dtype=float)
+    if steps is not None and (steps.ndim or steps):
+        touched = np.unique(np.r_[gather(eq, eq_rows), gather(le, le_rows)])
         extra = np.setdiff1d(touched, var)
         if hidden is not None:
             extra = extra[~hidden[extra]]
-        extra = extra[r[extra] > 0]  # exact published cells stay constants
+        r = np.broadcast_to(steps, (relations.n_cells,))[extra] / 2.0
+        extra, r = extra[r > 0], r[r > 0]  # exact published cells stay constants
         var = np.r_[var, extra]
-        lower = np.r_[lower, np.maximum(0.0, fixed[extra] - r[extra])]
-        upper = np.r_[upper, fixed[extra] + r[extra]]
-        inside = np.zeros(relations.n_cells, dtype=bool)
-        inside[var] = True
-        eq_rows = _rows_within(eq, cols.eq, extra, eq_rows, inside)
-        le_rows = _rows_within(le, cols.le, extra, le_rows, inside)
-    a_eq, b_eq = _restricted(eq[eq_rows], var, fixed)
-    a_ub, b_ub = _restricted(le[le_rows], var, fixed)
+        lower = np.r_[lower, np.maximum(0.0, fixed[extra] - r)]
+        upper = np.r_[upper, fixed[extra] + r]
+        known = np.sort(var)
+        eq_rows = _rows_within(eq, cols.eq, extra, eq_rows, known)
+        le_rows = _rows_within(le, cols.le, extra, le_rows, known)
+    a_eq, b_eq = _restricted(eq, eq_rows, var, fixed)
+    a_ub, b_ub = _restricted(le, le_rows, var, fixed)
     lp = ComponentLP(a_eq, b_eq, a_ub, b_ub, lower, upper, presolve=True)
     return lp, var
 
 
 def _restricted(
-    rows: sp.csr_matrix, var: np.ndarray, fixed: np.ndarray
+    m: sp.csr_matrix, rows: np.ndarray, var: np.ndarray, fixed: np.ndarray
 ) -> tuple[sp.csr_matrix, np.ndarray]:
-    """`rows` on the columns `var` only, and the right-hand side moving every other cell (a
-    constant, `fixed`) across. Costs the rows' entries, not the table's width (scipy's column
-    indexing of a wide matrix costs the width, once per component)."""
-    coo = rows.tocoo()
+    """The `rows` of `m` on the columns `var` only, and the right-hand side moving every other
+    cell (a constant, `fixed`) across. Costs the rows' entries, not the table's width (scipy's
+    column indexing of a wide matrix costs the width, once per component), read in place (a
+    rounded period's ~900 small components each paid for scipy's row indexing and COO copy)."""
+    pos, row = _entries(m, rows)
+    col, data = m.indices[pos], m.data[pos]
     order = np.argsort(var, kind="stable")
-    sorted_var = var[order]
-    at = np.minimum(np.searchsorted(sorted_var, coo.col), max(var.size - 1, 0))
-    inside = sorted_var[at] == coo.col if var.size else np.zeros(coo.nnz, dtype=bool)
+    inside, at = _member(var[order], col)
     out = ~inside
-    rhs = -np.bincount(
-        coo.row[out], coo.data[out] * fixed[coo.col[out]], minlength=rows.shape[0]
-    ).astype(float)
-    a = sp.csr_matrix(
-        (coo.data[inside], (coo.row[inside], order[at[inside]])), shape=(rows.shape[0], var.size)
-    )
+    rhs = -np.bincount(row[out], data[out] * fixed[col[out]], minlength=rows.size).astype(float)
+    a = sp.csr_matrix((data[inside], (row[inside], order[at[inside]])), shape=(rows.size, var.size))
     return a, rhs
+
+
+def _member(known: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Whether each of `x` is in the sorted array `known`, and where."""
+    if not known.size:
+        return np.zeros(x.size, dtype=bool), np.zeros(x.size, dtype=np.int64)
+    at = np.minimum(np.searchsorted(known, x), known.size - 1)
+    return known[at] == x, at
+
+
+def _zero_free(rel: Relations) -> Relations:
+    """`rel` without stored zeros (a copy only when it has some)."""
+    if not (np.any(rel.eq.data == 0) or np.any(rel.le.data == 0)):
+        return rel
+    eq, le = sp.csr_matrix(rel.eq, copy=True), sp.csr_matrix(rel.le, copy=True)
+    eq.eliminate_zeros()
+    le.eliminate_zeros()
+    return Relations(eq, le)
 
 
 def columnwise(relations: Relations) -> Relations:
@@ -609,18 +718,22 @@ def columnwise(relations: Relations) -> Relations:
     return Relations(sp.csc_matrix(relations.eq), sp.csc_matrix(relations.le))
 
 
+def _entries(m: sp.csr_matrix | sp.csc_matrix, major: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Positions (in `m.indices` and `m.data`) of the entries of the `major` rows (CSR) or
+    columns (CSC), and the rank in `major` of the row or column of each."""
+    major = np.asarray(major, dtype=np.int64)
+    starts = m.indptr[major]
+    lengths = m.indptr[major + 1] - starts
+    owner = np.repeat(np.arange(major.size), lengths)
+    first = np.cumsum(lengths) - lengths
+    return starts[owner] + np.arange(owner.size) - first[owner], owner
+
+
 def gather(m: sp.csr_matrix | sp.csc_matrix, major: np.ndarray) -> np.ndarray:
     """The minor indices of the `major` rows (CSR) or columns (CSC), concatenated, repeats
     kept: sparse fancy indexing would build a whole matrix (and, by column, cost the
     matrix's width) for what is only a list here."""
-    major = np.asarray(major, dtype=np.int64)
-    starts, ends = m.indptr[major], m.indptr[major + 1]
-    lengths = ends - starts
-    total = int(lengths.sum())
-    if not total:
-        return m.indices[:0]
-    offsets = np.repeat(starts - np.cumsum(lengths) + lengths, lengths)
-    return m.indices[offsets + np.arange(total)]
+    return m.indices[_entries(m, major)[0]]
 
 
 def _rows_of(csc: sp.csc_matrix, cells: np.ndarray) -> np.ndarray:
@@ -629,18 +742,23 @@ def _rows_of(csc: sp.csc_matrix, cells: np.ndarray) -> np.ndarray:
 
 
 def _rows_within(
-    m: sp.csr_matrix, csc: sp.csc_matrix, extra: np.ndarray, rows: np.ndarray, inside: np.ndarray
+    m: sp.csr_matrix, csc: sp.csc_matrix, extra: np.ndarray, rows: np.ndarray, known: np.ndarray
 ) -> np.ndarray:
-    """Rows touching the component, plus every row whose cells all lie among the variables.
+    """Rows touching the component, plus every row whose cells all lie among the variables
+    (`known`, sorted).
 
     Such a row has a nonzero on a variable: it touches the component (already in `rows`) or one
     of the `extra` published cells, so only those candidates are checked.
     """
     cand = np.setdiff1d(_rows_of(csc, extra), rows)
-    sub = m[cand]
-    outside = (sub.data != 0) & ~inside[sub.indices]
-    sizes = np.diff(sub.indptr)
-    n_out = np.bincount(np.repeat(np.arange(cand.size), sizes), outside, minlength=cand.size)
+    # A row with more entries than there are variables has one outside (no stored zeros): a
+    # rounded component's neighbours meet the France and région rows, ~20,000 entries a
+    # component to read for nothing.
+    cand = cand[m.indptr[cand + 1] - m.indptr[cand] <= known.size]
+    pos, owner = _entries(m, cand)
+    outside = (m.data[pos] != 0) & ~_member(known, m.indices[pos])[0]
+    sizes = np.bincount(owner, minlength=cand.size)
+    n_out = np.bincount(owner, outside, minlength=cand.size)
     return np.union1d(rows, cand[(n_out == 0) & (sizes > 0)])
 
 
@@ -771,6 +889,40 @@ def _large_ranges(
     return Ranges(lo, hi, done, infeasible=not feasible)
 
 
+def _pooled_ranges(pool: Pooled, protection: float, exact: bool) -> Ranges:
+    """`component_ranges` of a pooled LP's classes (closed form when one equation holds them),
+    each pooled class's span starting at 0."""
+    rg = single_equation_ranges(pool.lp)
+    if rg is not None:
+        return rg
+    lo, hi = pool.start()
+    return component_ranges(pool.lp, protection, lo=lo, hi=hi, n_check=pool.n_check, exact=exact)
+
+
+def _ranges_of(
+    lp: ComponentLP,
+    rel: Relations,
+    cells: np.ndarray,
+    fixed: np.ndarray,
+    protection: float,
+    by_column: Relations,
+    local: bool,
+    exact: bool,
+) -> tuple[Ranges, int]:
+    """Ranges of a component's `cells` (the first variables of `lp`) by the cheapest path, and
+    the LPs solved: its classes pooled, closed form, blocks first (`local`, large) or the whole
+    LP."""
+    pool = pool_classes(lp, cells.size)
+    if pool is not None and not (local and pool.lp.n >= LOCAL_MIN_CELLS):
+        return pool.members(_pooled_ranges(pool, protection, exact)), pool.lp.solves
+    rg = single_equation_ranges(lp)
+    if rg is None and local and cells.size >= LOCAL_MIN_CELLS:
+        rg = _large_ranges(rel, cells, fixed, lp, protection, by_column)
+    elif rg is None:
+        rg = component_ranges(lp, protection, n_check=cells.size, exact=exact)
+    return rg, lp.solves
+
+
 # Without rounding, independent components are solved together up to this many hidden cells:
 # one LP model and one round of witnesses for many small components (the objectives of
 # disjoint blocks do not interact, so each block's optimum is its own).
@@ -851,7 +1003,7 @@ def audit(
     and `narrowest` is the narrowest exact range computed.
     """
     t0 = time.perf_counter()
-    rel = as_relations(relations)
+    rel = _zero_free(as_relations(relations))
     hidden = np.asarray(hidden, dtype=bool)
     n = rel.n_cells
     if published is None:
@@ -866,19 +1018,14 @@ def audit(
     by_column = columnwise(rel)
 
     exact_published = rounding is None or not np.any(rounding)
+    steps = None if exact_published else rounding
     local = exact_published and not exact and highspy is not None
 
     def ranges(cells: np.ndarray) -> Ranges:
         nonlocal solves
-        lp, _ = component_lp(
-            rel, cells, fixed, rounding=rounding, hidden=hidden, by_column=by_column
-        )
-        rg = single_equation_ranges(lp)
-        if rg is None and local and cells.size >= LOCAL_MIN_CELLS:
-            rg = _large_ranges(rel, cells, fixed, lp, protection, by_column)
-        elif rg is None:
-            rg = component_ranges(lp, protection, n_check=cells.size, exact=exact)
-        solves += lp.solves
+        lp, _ = component_lp(rel, cells, fixed, rounding=steps, hidden=hidden, by_column=by_column)
+        rg, n_solves = _ranges_of(lp, rel, cells, fixed, protection, by_column, local, exact)
+        solves += n_solves
         return rg
 
     for comp, rg in _solved(labels, n_comp, BATCH_CELLS if exact_published else 1, ranges):

@@ -127,9 +127,10 @@ class AuditTables:
 
 def job_weight(structure: DemoData, p: int, columns: tuple[str, ...], rounded: set[str]) -> float:
     """Rough cost of auditing `columns` at period index `p`, for the order of the jobs. On the
-    national store: a suppressed December's 10-column household table about 26 s, its 4-column
-    housing table 8 s, a single count 0.3-2 s; a rounded December's tables 1-3 s (few secret
-    cells); a national-only period's next to nothing."""
+    national store: a suppressed December's 10-column household table about 16 s, its 4-column
+    housing table 5 s, a single count 0.1 s (its secret cells pooled: `audit.pool_classes`),
+    which leaves them to fill the end; a rounded December's tables 0-3 s (few secret cells); a
+    national-only period's next to nothing."""
     if not _local(structure, p):
         return 0.01 * len(columns)
     if structure.periods[p] in rounded:

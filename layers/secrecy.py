@@ -32,6 +32,7 @@ from layers.audit import (
     ComponentLP,
     Relations,
     as_relations,
+    column_classes,
     gather,
     hidden_components,
     iter_components,
@@ -240,23 +241,6 @@ def recoverable(
 # --- interval check and repair --------------------------------------------------------------
 
 
-def _column_classes(a: sp.csc_matrix, cols: np.ndarray) -> np.ndarray:
-    """Class of each of `cols` (columns of `a`): the same class for exactly the same stored
-    rows and signs, compared column length by column length as rows of one array."""
-    ptr = a.indptr
-    nnz = ptr[cols + 1] - ptr[cols]
-    label = np.zeros(cols.size, dtype=np.int64)
-    next_label = 0
-    for k in np.unique(nnz):
-        sel = np.flatnonzero(nnz == k)
-        at = ptr[cols[sel]][:, None] + np.arange(k)
-        keys = np.c_[a.indices[at].astype(float), a.data[at]]
-        _, inverse = np.unique(keys, axis=0, return_inverse=True)
-        label[sel] = next_label + inverse.ravel()
-        next_label += int(inverse.max()) + 1 if sel.size else 0
-    return label
-
-
 def _class_witnesses(
     a: sp.csc_matrix,
     values: np.ndarray,
@@ -271,7 +255,7 @@ def _class_witnesses(
     cells = np.flatnonzero(hidden)
     if not cells.size:
         return
-    label = _column_classes(a, cells)
+    label = column_classes(a, cells)
     size = np.bincount(label)
     total = np.bincount(label, weights=values[cells])
     ok = (size[label] >= 2) & (total[label] >= protection - TOL)

@@ -179,6 +179,21 @@ def test_relation_among_rounded_cells_alone_narrows_a_secret():
     assert rep.failures[0][1:] == (pytest.approx(15), pytest.approx(17))
 
 
+def test_stored_zeros_do_not_hide_a_relation_among_rounded_cells():
+    # The same a = b relation, stored with explicit zeros on three exact cells: it still lies
+    # among the variables (h, a, b) and still narrows h to [15, 17].
+    rel = build_relations(6, [{3: [0, 1, 2]}])
+    hidden = np.array([True, False, False, False, False, False])
+    published = np.array([0, 10, 14, 40, 7, 9])
+    steps = np.array([0, 5, 5, 0, 0, 0])
+    a_is_b = sp.csr_matrix(([1.0, -1.0, 0.0, 0.0, 0.0], ([0] * 5, [1, 2, 3, 4, 5])), shape=(1, 6))
+    assert a_is_b.nnz == 5  # the zeros are stored
+    linked = Relations(sp.vstack([rel.eq, a_is_b]).tocsr(), rel.le)
+    rep = audit(published, linked, hidden, rounding=steps)
+    assert not rep.ok
+    assert rep.failures[0][1:] == (pytest.approx(15), pytest.approx(17))
+
+
 def test_two_secrets_in_one_relation_pinned_by_another():
     # T = h1 + h2 with both hidden looks safe alone, but h1 = h2 (another relation) pins both.
     rel = build_relations(3, [{2: [0, 1]}])
