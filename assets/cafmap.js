@@ -245,6 +245,14 @@
     }, range);
   }
 
+  // The hatching layer is drawn only when a shown feature is secret (class -2): otherwise its
+  // per-feature opacity is 0 everywhere, yet MapLibre would still draw every polygon again
+  // with the pattern at each frame (software WebGL: a second full-map fill per repaint). A
+  // layer opacity of 0 skips the layer's draw; it is not data-driven, so no tile is re-parsed.
+  function hatchOpacity(shown) {
+    return shown && shown.indexOf(-2) >= 0 ? 1 : 0;
+  }
+
   // The fill, secret hatching, outline and (`hover`) hover layers of one geometry source of a
   // level: the one definition of how a level is drawn, for the main map and the overseas insets.
   function partLayers(map, entry, srcId, suffix, range, before, hover) {
@@ -268,6 +276,8 @@
       paint: {
         "fill-pattern": "hachures",
         "fill-opacity": ["case", ["==", ["to-number", ["coalesce", ["feature-state", "c"], -9]], -2], 1, 0],
+        "fill-layer-opacity": hatchOpacity(entry.shown),
+        "fill-layer-opacity-transition": { duration: 0, delay: 0 },
       },
     }, range), before);
     ids.push("secret-" + entry.level + suffix);
@@ -483,6 +493,8 @@
     setStates(map, part, entry.shown, prev, blankClass(payload));
     map.setPaintProperty(part.layers[0], "fill-color",
       fillColour(payload.couleurs, payload.representation === "cercles"));
+    const hatch = part.layers.find(function (id) { return id.indexOf("secret-") === 0; });
+    if (hatch) map.setPaintProperty(hatch, "fill-layer-opacity", hatchOpacity(entry.shown));
   }
 
   // The classes as drawn (feature state `c`): under circles every class >= 0 has the same base

@@ -141,6 +141,38 @@ def test_switching_level_leaves_only_the_new_levels_circles(live_app, browser) -
     assert live_app.count("/geo/departement-points.json") == 0
 
 
+# The level's hatching layer (its layer opacity: 0 = not drawn), whether the server's payload of
+# the view has a secret cell (class -2), and the level's tiles re-read since the last call.
+HATCH_JS = """
+const done = arguments[arguments.length - 1];
+const st = window.cafmap.state, level = st.lastSpec.niveau, map = window.cafmap.map;
+const reread = window.__reread || 0;
+window.__reread = 0;
+if (!window.__rereadWatch) {
+  window.__rereadWatch = true;
+  map.on('sourcedata', e => { if (e.sourceId === 'src-' + level && e.tile) window.__reread++; });
+}
+fetch(st.lastSpec.valeurs).then(r => r.json()).then(body => done({
+  layer: map.getPaintProperty('secret-' + level, 'fill-layer-opacity'),
+  secret: body.classes.includes(-2), reread: reread}));
+"""
+
+
+def test_hatching_drawn_only_when_a_cell_is_secret(live_app, browser) -> None:
+    # Without a secret cell the hatching layer is skipped (a second full fill at each frame);
+    # switching it on or off is a recolour: the level's tiles are not read again.
+    _open(browser, live_app.url + "/?niveau=commune&indicateur=rsa", niveau="commune")
+    got = browser.execute_async_script(HATCH_JS)
+    assert got["secret"] and got["layer"] == 1, got
+    for indicator, secret in (("places_eaje", False), ("rsa", True)):
+        browser.execute_script(
+            f"window.dash_clientside.set_props('indicateur', {{value: '{indicator}'}})"
+        )
+        wait_for(lambda i=indicator: _rendered(browser, "commune", i), timeout=30)
+        got = browser.execute_async_script(HATCH_JS)
+        assert got == {"layer": 1 if secret else 0, "secret": secret, "reread": 0}, indicator
+
+
 def test_hover_shows_name_code_and_value(live_app, browser) -> None:
     _open(browser, live_app.url + "/?niveau=commune&indicateur=allocataires", niveau="commune")
     text = hover_lyon(browser)
