@@ -247,7 +247,7 @@ def _csv_texts(cells: list) -> list[str]:
 def _plain_texts(cells: list) -> bool:
     """True when every cell is a text that needs neither neutralising nor quoting (codes and
     names, nearly always): checked in one scan of their join, not cell by cell."""
-    if not cells or cells.count(cells[0]) == len(cells):
+    if not cells or _same_text(cells):
         return False  # one repeated text: done once below, cheaper than a scan of its copies
     if not all(type(cell) is str for cell in cells):
         return False

@@ -64,6 +64,8 @@ class PageAnswers:
 
 def page_key(body: bytes) -> str | None:
     """The key of a page callback's request for a kept path, else None."""
+    if b"_pages_content" not in body:  # every other update: no second parse of its body
+        return None
     try:
         sent = json.loads(body)
     except ValueError:
