@@ -195,33 +195,29 @@ class CellTables:
             found.setdefault((ind, level), []).append(period)
         return {k: sorted(v) for k, v in found.items()}
 
-    def layer(self, indicator: str, level: str, period: str) -> pd.DataFrame:
+    def layer(self, indicator: str, level: str, period: str) -> dict[str, np.ndarray]:
         """Every territory of a stored level for one indicator and period, by code: code,
-        valeur, statut like `Store.layer`'s scan. The level's cells are one slice of the
-        arrays (sorted by level and code): two comparisons over it, no Parquet scan (DuckDB
-        read ~15–25 ms even for the 18 régions)."""
+        valeur, statut like `Store.layer`'s scan, as arrays (strings as objects). The level's
+        cells are one slice of the arrays (sorted by level and code): two comparisons over
+        it, no Parquet scan (DuckDB read ~15–25 ms even for the 18 régions)."""
         lo, hi = self._level_span(level)
         i, p = self._ind_id.get(indicator), self._per_id.get(period)
         if i is None or p is None or lo == hi:
-            return pd.DataFrame(
-                {
-                    "code": np.array([], dtype=object),
-                    "valeur": np.array([], dtype=np.float64),
-                    "statut": np.array([], dtype=object),
-                }
-            )
+            return {
+                "code": np.array([], dtype=object),
+                "valeur": np.array([], dtype=np.float64),
+                "statut": np.array([], dtype=object),
+            }
         starts = self.starts[lo:hi]
         start, end = int(starts[0]), int(self.ends[hi - 1])
         rows = np.flatnonzero(self.ind[start:end] == i) + start
         rows = rows[self.per[rows] == p]
         territory = np.searchsorted(starts, rows, side="right") - 1
-        return pd.DataFrame(
-            {
-                "code": self._codes(level, lo, hi)[territory],
-                "valeur": np.array(self.val[rows], dtype=np.float64),
-                "statut": self.stat_names[self.stat[rows]],
-            }
-        )
+        return {
+            "code": self._codes(level, lo, hi)[territory],
+            "valeur": np.array(self.val[rows], dtype=np.float64),
+            "statut": self.stat_names[self.stat[rows]],
+        }
 
     def warm(self) -> None:
         """Every stored level's codes decoded now (see `_codes`)."""

@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+import numpy as np
 import pandas as pd
 
 from layers.model import Indicator, level_name
@@ -166,10 +167,12 @@ def export_rows(cells: pd.DataFrame, meta: ExportMeta) -> pd.DataFrame:
         "note": [meta.note] * n,
         "avertissement": [meta.notice or ""] * n,
     }
-    return pd.DataFrame(
-        {col: pd.Series(columns[col], dtype="object") for col in EXPORT_COLUMNS},
-        columns=list(EXPORT_COLUMNS),
-    )
+    # One object block filled column by column: a Series per column cost ~2 ms of a
+    # 100-row answer.
+    block = np.empty((n, len(EXPORT_COLUMNS)), dtype=object)
+    for i, col in enumerate(EXPORT_COLUMNS):
+        block[:, i] = columns[col]
+    return pd.DataFrame(block, columns=list(EXPORT_COLUMNS), dtype=object, copy=False)
 
 
 def with_uncontoured(cells: pd.DataFrame, extra: pd.DataFrame) -> pd.DataFrame:

@@ -6,6 +6,7 @@ catalogue and the store (French messages) and never see a hidden value: the stor
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from layers.catalogue import BY_ID, offered
@@ -133,15 +134,27 @@ def layer(
     commune's).
     """
     table = index.table(level)
-    cells = store.layer(ind.id, level, period)
-    cells["statut"] = cells["statut"].astype(str)
-    merged = table[["code", "nom"]].merge(cells, on="code", how="left")
-    merged["statut"] = merged["statut"].fillna(MISSING)
+    cells = store.layer_columns(ind.id, level, period)
+    # Arrays placed by feature id, not a pandas merge: 5-8 ms of a small level's answer.
+    fids = index.positions(level, cells["code"])
+    known = fids >= 0
+    fids = fids[known]
+    status = np.full(len(table), MISSING, dtype=object)
     if "type_iris" in table.columns:  # an IRIS that is its whole commune: see the commune
-        single = (table["type_iris"].astype(str) == SINGLE_IRIS).to_numpy()
-        merged.loc[single & (merged["statut"] == MISSING).to_numpy(), "statut"] = NOT_APPLICABLE
-    merged.loc[merged["statut"] != PUBLISHED, "valeur"] = float("nan")
-    merged.insert(0, "fid", range(len(merged)))
+        status[(table["type_iris"].astype(str) == SINGLE_IRIS).to_numpy()] = NOT_APPLICABLE
+    status[fids] = cells["statut"][known]
+    values = np.full(len(table), np.nan)
+    values[fids] = cells["valeur"][known]
+    values[status != PUBLISHED] = np.nan
+    merged = pd.DataFrame(
+        {
+            "fid": np.arange(len(table), dtype=np.int64),
+            "code": table["code"].array,
+            "nom": table["nom"].array,
+            "valeur": values,
+            "statut": pd.array(status, dtype="str"),
+        }
+    )
     if parent is not None:
         merged = merged[index.children(level, *parent).to_numpy()]
     return merged.reset_index(drop=True)

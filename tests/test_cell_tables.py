@@ -114,8 +114,10 @@ def test_layers_equal_the_scans(stores) -> None:
         expected = scans.query(sql, [ind, level, period])
         found += len(expected)
         if level not in COMPOSITES:
-            _same(tables._tables.layer(ind, level, period), expected)
+            _same(pd.DataFrame(tables._tables.layer(ind, level, period)), expected)
         _same(tables.layer(ind, level, period), expected)
+        _same(tables.layer(ind, level, period), expected)  # a small level: kept, read-only
+        _same(scans.layer(ind, level, period), expected)
     assert found > 1000
 
 

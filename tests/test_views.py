@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 
 from layers.appdata import AppData
@@ -51,6 +52,34 @@ def test_an_iris_that_is_its_whole_commune_is_not_applicable(data) -> None:
     assert (df.loc[single, "statut"] == NOT_APPLICABLE).all()
     assert df.loc[~single, "statut"].isin([PUBLISHED, SECRET]).any()
     assert not (df.loc[~single, "statut"] == NOT_APPLICABLE).any()
+
+
+def test_layer_places_each_cell_on_its_feature(data) -> None:
+    """Arrays placed by feature id give the rows of a plain merge of the territories and the
+    store's cells, on every built level (values, statuses and dtypes), and a code of the store
+    that no feature has is left out."""
+    index, info = data
+    checked = 0
+    for level in index.levels():
+        for ind in [i for i in BY_ID.values() if level in i.levels][:4]:
+            period = period_of(info.store, ind, level, None)
+            cells = info.store.layer(ind.id, level, period)
+            table = index.table(level)
+            expected = table[["code", "nom"]].merge(cells, on="code", how="left")
+            got = layer(info.store, index, ind, level, period)
+            published = got["statut"] == PUBLISHED
+            assert got["code"].tolist() == table["code"].tolist()
+            assert got["valeur"][published].tolist() == expected["valeur"][published].tolist()
+            stored = expected["statut"].notna().to_numpy()
+            assert got["statut"][stored].tolist() == expected["statut"][stored].tolist()
+            assert got.loc[~published, "valeur"].isna().all()
+            assert str(got["statut"].dtype) == str(got["code"].dtype) == "str"
+            checked += int(stored.sum())
+    assert checked > 5_000
+    codes = index.table("departement")["code"].tolist()
+    found = index.positions("departement", np.array([codes[-1], "zz", codes[0]], dtype=object))
+    assert found.tolist() == [len(codes) - 1, -1, 0]
+    assert index.positions("departement", np.array([], dtype=object)).tolist() == []
 
 
 def test_parent_filter_keeps_only_children(data) -> None:
