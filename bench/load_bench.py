@@ -423,6 +423,7 @@ def report(
             f"(machine occupée à {cpu['machine'] / stats.seconds / cores:.0%} ; "
             f"part du client : {cpu['client'] / stats.seconds / cores:.1%} de la machine)"
         )
+        lines += handler_share(stats, server)
     lines += cpu_by_route(stats)
     for kind in KINDS:
         v = stats.times.get(kind)
@@ -452,6 +453,20 @@ def report(
             f"total {sum(peak.values()):.0f} Mo"
         )
     return "\n".join(lines)
+
+
+def handler_share(stats: Stats, server_s: float) -> list[str]:
+    """The server's CPU inside the app's handlers (Server-Timing summed) against all of its
+    CPU: the rest is the HTTP server, threads and what no request is charged with. Per
+    request, a steadier figure than latency on a machine whose speed varies."""
+    if not stats.cpu_ms or server_s <= 0:
+        return []
+    inside = sum(sum(v) for v in stats.cpu_ms.values()) / 1000
+    return [
+        f"  CPU du serveur par requête : {server_s * 1000 / max(stats.requests, 1):.2f} ms, "
+        f"dont {inside * 1000 / max(stats.requests, 1):.2f} ms dans l'application "
+        f"({inside / server_s:.0%} ; le reste : serveur HTTP, threads, processus maître)"
+    ]
 
 
 def cpu_by_route(stats: Stats) -> list[str]:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -98,10 +97,9 @@ class AppData:
         self._facilities: tuple[Path, FacilitySet] | None = None
 
     def index(self) -> TerritoryIndex | None:
-        build = active_dir(self.settings.cache)
+        build = active_dir(self.settings.cache)  # resolved
         if build is None:
             return None
-        build = build.resolve()
         with self._lock:
             if self._index is None or self._index[0] != build:
                 self._index = (build, TerritoryIndex(build))
@@ -133,10 +131,9 @@ class AppData:
 
     def _open_store(self) -> StoreInfo | None:
         for root, demo in ((self.settings.store_import, False), (self.settings.store_demo, True)):
-            folder = active_dir(root)
+            folder = active_dir(root)  # resolved
             if folder is None:
                 continue
-            folder = folder.resolve()
             with self._lock:
                 if self._store is None or self._store[0] != folder:
                     try:
@@ -172,30 +169,11 @@ def active_dir(root: Path) -> Path | None:
     from flask import g, has_request_context
 
     if not has_request_context():
-        return _service_dir(root)
+        return _active_dir(root)
     pins = g.setdefault("cafcarto_builds", {})
     if root not in pins:
-        pins[root] = _service_dir(root)
+        pins[root] = _active_dir(root)
     return pins[root]
-
-
-# root -> (target of its `current` link, the build it names): a published build never changes,
-# so one readlink per request tells whether the build found before is still the one in service.
-_known: dict[Path, tuple[str, Path]] = {}
-
-
-def _service_dir(root: Path) -> Path | None:
-    try:
-        target = os.readlink(root / "current")
-    except OSError:  # no link (nothing built), or a folder: the full look
-        return _active_dir(root)
-    known = _known.get(root)
-    if known is not None and known[0] == target:
-        return known[1]
-    found = _active_dir(root)
-    if found is not None:
-        _known[root] = (target, found)
-    return found
 
 
 EXTENSION = "cafcarto"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from geodata.cache import active_dir
+from layers.appdata import active_dir
 from layers.geometry_values import read_level_table
 from layers.model import MAP_LEVELS
 
@@ -52,8 +52,9 @@ class WebLevel:
 
 
 def build_dir(cache: Path) -> Path:
-    """The build in service (`<cache>/current`); the cache root itself when nothing is built,
-    so that every lookup below finds nothing and the page says what to run."""
+    """The build in service (`<cache>/current`, the one the request pinned); the cache root
+    itself when nothing is built, so that every lookup below finds nothing and the page says
+    what to run."""
     return active_dir(Path(cache)) or Path(cache)
 
 
