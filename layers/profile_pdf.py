@@ -20,6 +20,7 @@ from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
 from reportlab.lib.units import cm
 from reportlab.lib.utils import simpleSplit
+from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import (
     CondPageBreak,
     KeepTogether,
@@ -31,6 +32,7 @@ from reportlab.platypus import (
     TableStyle,
 )
 from reportlab.platypus.doctemplate import BaseDocTemplate
+from reportlab.platypus.paragraph import _FUZZ
 
 from layers.classify import format_fr
 from layers.periods import MONTHS_FR
@@ -154,27 +156,84 @@ def _parsed(text: str, style: ParagraphStyle) -> Paragraph:
     return Paragraph(text, style)
 
 
+# Per process, across documents: how a text breaks at a width, and the PDF operators that draw
+# it from a given graphics state. About 80 % of a profile's paragraphs (labels, headings,
+# « secret », small numbers) recur from one PDF to the next; breaking and drawing them was
+# about half of its CPU. Values are never changed once stored; a full store starts afresh.
+_BROKEN: dict[tuple, tuple[float, float, Any, list[float]]] = {}
+_DRAWN: dict[tuple, tuple[list[str], tuple[tuple[str, str], ...]]] = {}
+_KEPT = 8_000  # per store: a few MB
+# The canvas's graphics state the operators of a paragraph may depend on (reportlab saves
+# and restores this list around each flowable). Not its position nor its matrices: drawOn
+# translates to the paragraph first, and its operators are relative to that origin.
+_PLACE = {"_x", "_y", "_currentMatrix", "_textLineMatrix", "_textMatrix", "_extgstate"}
+_STATE = tuple(a for a in Canvas.STATE_ATTRIBUTES if a not in _PLACE)
+
+
+def _keep(store: dict, key: tuple, value: Any) -> None:
+    if len(store) >= _KEPT:
+        store.clear()
+    store[key] = value
+
+
 class _Text(Paragraph):
-    """A paragraph of a parsed text's fragments (copied: each document owns its own), that
-    breaks its lines once per width: a table measures each cell's height and draws it (and a
-    KeepTogether measures the table again), each time wrapping every cell at the same width;
-    line breaking was about a third of a profile's PDF."""
+    """A paragraph of a parsed text's fragments (copied: each document owns its own) whose
+    line breaking and drawing are reused: within a document (a table measures each cell's
+    height, draws it, and a KeepTogether measures the table again) and across documents
+    (`_BROKEN`, `_DRAWN`). The bytes are reportlab's own Paragraph's (tested)."""
 
     _wrapped: tuple[float, float, float] | None = None  # width asked, width, height
 
-    def __init__(self, text: str, style: ParagraphStyle) -> None:
+    _source: tuple[str, str] | None = None  # (text, style name); None: a split piece
+
+    def __init__(self, text: str | None, style: ParagraphStyle, *args: Any, **kwargs: Any) -> None:
+        if args or kwargs:  # a piece of a paragraph split across pages (Paragraph.split)
+            super().__init__(text, style, *args, **kwargs)
+            return
         proto = _parsed(text, style)
         frags = [f.clone() for f in proto.frags]
         super().__init__(proto.text, proto.style, proto.bulletText, frags=frags)
+        self._source = (text, style.name)
 
     def wrap(self, availWidth: float, availHeight: float) -> tuple[float, float]:
+        if self._source is None:
+            return super().wrap(availWidth, availHeight)
         done = self._wrapped
         # split() may drop the broken lines (blPara): then break them again.
         if done is not None and done[0] == availWidth and hasattr(self, "blPara"):
             return done[1], done[2]
-        width, height = super().wrap(availWidth, availHeight)
-        self._wrapped = (availWidth, width, height)
-        return width, height
+        key = (*self._source, availWidth)
+        known = _BROKEN.get(key)
+        if known is None:
+            width, height = super().wrap(availWidth, availHeight)
+            if availWidth < _FUZZ:  # too narrow: nothing was broken
+                return width, height
+            known = (self.width, self.height, self.blPara, self._wrapWidths)
+            _keep(_BROKEN, key, known)
+        self.width, self.height, self.blPara, self._wrapWidths = known
+        self._wrapped = (availWidth, self.width, self.height)
+        return self.width, self.height
+
+    def draw(self) -> None:
+        if self._source is None:
+            super().draw()
+            return
+        canv = self.canv
+        state = tuple(canv.__dict__[a] for a in _STATE)
+        key = (*self._source, self.width, self.height, state, *sorted(canv._extgstate._d.items()))
+        fonts = canv._doc.fontMapping
+        try:
+            known = _DRAWN.get(key)
+        except TypeError:  # a state value that cannot be a key (a dash list): drawn anew
+            super().draw()
+            return
+        if known is not None and all(fonts.get(f) == n for f, n in known[1]):
+            canv._code.extend(known[0])
+            return
+        before, start = dict(fonts), len(canv._code)
+        super().draw()
+        if fonts == before:  # a draw that registers a font is not replayed elsewhere
+            _keep(_DRAWN, key, (canv._code[start:], tuple(fonts.items())))
 
 
 def _p(text: Any, style: ParagraphStyle) -> Paragraph:
@@ -250,7 +309,14 @@ def _key_figures_block(prof: Profile, st: dict) -> list:
 
 
 _MONTH_ABBR = {"03": "mars", "06": "juin", "09": "sept.", "12": "déc."}
-_REF_HEAD = {"epci": "EPCI", "departement": "Départ.", "region": "Région", "france": "France"}
+# A municipal arrondissement's first reference is its commune.
+_REF_HEAD = {
+    "commune": "Commune",
+    "epci": "EPCI",
+    "departement": "Départ.",
+    "region": "Région",
+    "france": "France",
+}
 
 
 def _themes_block(prof: Profile, st: dict) -> list:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import datetime
+import io
 import math
 import re
 import zlib
@@ -356,6 +357,38 @@ def test_pdf_route_returns_the_profile(client) -> None:
     assert "Métropole de Lyon" in text
 
 
+def test_pdf_of_an_arrondissement_compares_it_with_its_commune(client) -> None:
+    """A municipal arrondissement's first reference is its commune (a 500 before)."""
+    resp = client.get("/export/fiche/arm/69381.pdf")
+    assert resp.status_code == 200 and resp.data.startswith(b"%PDF")
+    text = "\n".join(_pdf_text(resp.data))
+    assert "Fiche territoire : Lyon 1er Arrondissement (69381)" in text
+    assert "Commune = Lyon" in text
+
+
+def test_a_paragraph_split_across_pages_is_reportlabs_own() -> None:
+    """A text too long for the rest of a page is split by reportlab into pieces of the same
+    class (a TypeError before): the document is byte for byte plain Paragraph's."""
+    from reportlab import rl_config
+    from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer
+
+    from layers import profile_pdf as pdf
+
+    text = " ".join(f"Allocataires {i} secret" for i in range(900))
+    rl_config.invariant, invariant = 1, rl_config.invariant
+
+    def document(make) -> bytes:
+        out = io.BytesIO()
+        body = pdf._styles()["corps"]
+        SimpleDocTemplate(out).build([Spacer(1, 600), make(text, body), make("fin", body)])
+        return out.getvalue()
+
+    try:
+        assert document(pdf._Text) == document(Paragraph) == document(pdf._Text)
+    finally:
+        rl_config.invariant = invariant
+
+
 @pytest.mark.parametrize(
     "url",
     [
@@ -427,10 +460,10 @@ def test_figure_dicts_are_plotly_json(data, profiles, secret_code) -> None:
 
 
 def test_pdf_same_bytes_as_plain_reportlab_paragraphs(data, profiles, monkeypatch) -> None:
-    """The PDF's paragraphs parse a text once per process and break their lines once per
-    width: the documents are byte for byte those of reportlab's own Paragraph, for a profile
-    with secret cells, a city, a département and an atlas, built again from the warm caches
-    and from two threads at once."""
+    """The PDF's paragraphs parse a text once per process, break their lines once per width
+    and replay their drawing operators: the documents are byte for byte those of reportlab's
+    own Paragraph, for a profile with secret cells, a city, a département and an atlas, built
+    again from the warm caches and from two threads at once."""
     from concurrent.futures import ThreadPoolExecutor
 
     from reportlab import rl_config
@@ -450,11 +483,18 @@ def test_pdf_same_bytes_as_plain_reportlab_paragraphs(data, profiles, monkeypatc
     fast = documents()
     with ThreadPoolExecutor(2) as pool:
         again = list(pool.map(lambda _: documents(), range(2)))
+    drawn, replayed = [], []
+    with monkeypatch.context() as m:  # once more, counting what is drawn anew
+        m.setattr(Paragraph, "draw", lambda self, d=Paragraph.draw: drawn.append(1) or d(self))
+        m.setattr(pdf._Text, "draw", lambda self, d=pdf._Text.draw: replayed.append(1) or d(self))
+        warm = documents()
     with monkeypatch.context() as m:
         m.setattr(pdf, "_Text", Paragraph)
         plain = documents()
-    assert fast == plain and again == [plain, plain]
+    assert fast == plain and again == [plain, plain] and warm == plain
     assert pdf._parsed.cache_info().hits > 0
+    # From the warm caches, nearly every paragraph's operators are replayed, not drawn.
+    assert len(replayed) > 500 and len(drawn) < len(replayed) / 10
 
 
 def test_pdf_drawn_with_reportlabs_c_functions() -> None:
