@@ -207,6 +207,7 @@ class CellTables:
                 "code": np.array([], dtype=object),
                 "valeur": np.array([], dtype=np.float64),
                 "statut": np.array([], dtype=object),
+                "position": np.array([], dtype=np.intp),
             }
         starts = self.starts[lo:hi]
         start, end = int(starts[0]), int(self.ends[hi - 1])
@@ -217,7 +218,12 @@ class CellTables:
             "code": self._codes(level, lo, hi)[territory],
             "valeur": np.array(self.val[rows], dtype=np.float64),
             "statut": self.stat_names[self.stat[rows]],
+            "position": territory,  # in `level_codes(level)`
         }
+
+    def level_codes(self, level: str) -> np.ndarray:
+        """Every code of a stored level, in key order (the same array on each call)."""
+        return self._codes(level, *self._level_span(level))
 
     def warm(self) -> None:
         """Every stored level's codes decoded now (see `_codes`)."""

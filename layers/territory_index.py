@@ -130,6 +130,15 @@ class TerritoryIndex:
         at = np.minimum(np.searchsorted(known, wanted), len(known) - 1)
         return np.where(known[at] == wanted, order[at], -1).astype(np.intp)
 
+    def placed(self, level: str, codes: np.ndarray) -> np.ndarray:
+        """`positions(level, codes)` kept for one array per level (a store's codes of the
+        level, read-only): ~14 ms for the communes, once instead of per layer."""
+        key = f"_placed_{level}"
+        kept = self.__dict__.get(key)
+        if kept is None or kept[0] is not codes:
+            kept = self.__dict__[key] = (codes, self.positions(level, codes))
+        return kept[1]
+
     def source_level(self, level: str, code: str) -> str:
         """The level a territory of a composite view comes from (« Lyon 3e » of the communes
         and arrondissements: `arm`); the level itself otherwise."""

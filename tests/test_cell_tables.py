@@ -114,7 +114,11 @@ def test_layers_equal_the_scans(stores) -> None:
         expected = scans.query(sql, [ind, level, period])
         found += len(expected)
         if level not in COMPOSITES:
-            _same(pd.DataFrame(tables._tables.layer(ind, level, period)), expected)
+            cells = tables._tables.layer(ind, level, period)
+            _same(pd.DataFrame({c: cells[c] for c in expected.columns}), expected)
+            every = tables.level_codes(level)
+            assert every is tables.level_codes(level)  # one array: placed once per index
+            assert every[cells["position"]].tolist() == cells["code"].tolist()
         _same(tables.layer(ind, level, period), expected)
         _same(tables.layer(ind, level, period), expected)  # a small level: kept, read-only
         _same(scans.layer(ind, level, period), expected)
