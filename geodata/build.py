@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import json
 import multiprocessing
+import os
 import shutil
+import signal
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -175,7 +178,20 @@ class _PlainLines:
         return False
 
 
-def _child(send: Connection, work: Callable[..., None], *args: object) -> None:
+def _die_with(parent: int) -> None:
+    """Linux: this child is killed with its parent (PR_SET_PDEATHSIG). A build killed with
+    SIGKILL would otherwise leave it writing into the unpublished folder, which the next build
+    removes."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)
+    except (OSError, AttributeError):  # not Linux: the child ends with its work
+        return
+    if os.getppid() != parent:  # the parent was gone before the call
+        os._exit(1)
+
+
+def _child(send: Connection, parent: int, work: Callable[..., None], *args: object) -> None:
+    _die_with(parent)
     sys.stderr = _PlainLines(sys.stderr)  # type: ignore[assignment]
     try:
         work(*args)
@@ -189,7 +205,7 @@ def _beside(what: str, work: Callable[..., None], *args: object) -> Callable[[],
     returns the wait, which raises BuildStepError naming `what` when the child failed."""
     context = multiprocessing.get_context("fork")
     receive, send = context.Pipe(duplex=False)
-    proc = context.Process(target=_child, args=(send, work, *args))
+    proc = context.Process(target=_child, args=(send, os.getpid(), work, *args))
     proc.start()
     send.close()
 

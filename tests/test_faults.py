@@ -12,6 +12,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+import psutil
 import pytest
 
 from dashboard.app import create_app
@@ -39,18 +40,13 @@ def test_killed_build_leaves_the_previous_build_serving(tmp_path: Path, settings
     served = active_dir(cache)
     assert served is not None
 
-    second = _cli(*build_args, "--force", cache=cache)
-    deadline = time.monotonic() + 60
     partial = None
-    while time.monotonic() < deadline and second.poll() is None:
-        partials = list((cache / "builds").glob("*.partial"))
-        if partials and any((partials[0] / "geo").glob("*.parquet")):
-            partial = partials[0]
+    for _ in range(3):  # a busy machine may let a build publish between the look and the kill
+        served = active_dir(cache)
+        partial = _kill_half_way(_cli(*build_args, "--force", cache=cache), cache)
+        if partial is not None:
             break
-        time.sleep(0.02)
     assert partial is not None, "the second build finished before it could be interrupted"
-    second.send_signal(signal.SIGKILL)
-    second.wait(timeout=10)
 
     assert partial.is_dir()  # half-written, never published
     assert active_dir(cache) == served
@@ -67,6 +63,55 @@ def test_killed_build_leaves_the_previous_build_serving(tmp_path: Path, settings
     assert third.wait(timeout=120) == 0, third.stderr.read().decode()
     assert not partial.exists()
     assert active_dir(cache) not in (None, served)
+
+
+def _marked(mark: str) -> list[int]:
+    """Processes whose environment carries `mark` (a killed process's orphans)."""
+    found = []
+    for proc in psutil.process_iter(["pid"]):
+        try:
+            if proc.environ().get("CAFCARTO_TEST_MARK") == mark:
+                found.append(proc.pid)
+        except (psutil.Error, OSError):
+            continue
+    return found
+
+
+def test_a_killed_build_takes_its_forked_step_with_it(tmp_path: Path) -> None:
+    """The build's GeoParquet step runs in a forked child: a build killed with SIGKILL must
+    not leave it writing into the unpublished folder that the next build removes."""
+    mark = f"{os.getpid()}-{tmp_path.name}"
+    script = (
+        "import os, signal, time\n"
+        "from geodata.build import _beside\n"
+        "_beside('essai', time.sleep, 60)\n"
+        "time.sleep(0.5)\n"
+        "os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
+    env = {**os.environ, "CAFCARTO_TEST_MARK": mark}
+    done = subprocess.run([sys.executable, "-c", script], cwd=REPO_ROOT, env=env, timeout=60)
+    assert done.returncode == -signal.SIGKILL
+    deadline = time.monotonic() + 5
+    while _marked(mark) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _marked(mark)
+
+
+def _kill_half_way(build: subprocess.Popen, cache: Path) -> Path | None:
+    """Stop `build` (SIGSTOP: at once, before it can publish) once its partial folder holds a
+    GeoParquet file, then kill it; its partial folder, or None when it was published first."""
+    deadline = time.monotonic() + 60
+    partial = None
+    while time.monotonic() < deadline and build.poll() is None:
+        partials = list((cache / "builds").glob("*.partial"))
+        if partials and any((partials[0] / "geo").glob("*.parquet")):
+            build.send_signal(signal.SIGSTOP)
+            partial = partials[0]
+            break
+        time.sleep(0.02)
+    build.send_signal(signal.SIGKILL)
+    build.wait(timeout=10)
+    return partial if partial is not None and partial.is_dir() else None
 
 
 @pytest.fixture
