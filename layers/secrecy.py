@@ -33,6 +33,7 @@ from layers.audit import (
     Relations,
     as_relations,
     column_classes,
+    entries,
     gather,
     hidden_components,
     iter_components,
@@ -446,6 +447,22 @@ class _Neighbourhood:
             cells = _members(self.a.shape[1], np.r_[cells, found])
         return cells
 
+    def _columns(self, cols: np.ndarray, pub: np.ndarray, rows: np.ndarray) -> sp.csc_matrix:
+        """[A, -A_pub] in CSC over the sorted `rows`, which hold every entry of `cols` (so no
+        row slicing): the relations' own columns, their rows renumbered."""
+        picked = np.r_[cols, pub]
+        pos, owner = entries(self.by_cell, picked)
+        sign = np.r_[np.ones(cols.size), -np.ones(pub.size)]
+        indptr = np.r_[0, np.cumsum(np.bincount(owner, minlength=picked.size))]
+        return sp.csc_matrix(
+            (
+                self.by_cell.data[pos] * sign[owner],
+                np.searchsorted(rows, self.by_cell.indices[pos]),
+                indptr,
+            ),
+            shape=(rows.size, picked.size),
+        )
+
     def move(
         self,
         j: int,
@@ -463,18 +480,16 @@ class _Neighbourhood:
         pub = cells[~hidden[cells] & np.isfinite(self.costs[cells]) & (v[cells] > 0)]
         cols = np.r_[hid, pub]
         rows = self.rows_of(cols)
-        sub = self.a[rows][:, cols]
-        m = sp.hstack([sub, -sub[:, hid.size :]], format="csr")
-        is_eq = rows < self.n_eq
+        n_eq = int(np.searchsorted(rows, self.n_eq))  # rows are sorted: equalities first
         lower = np.r_[-v[hid], np.zeros(2 * pub.size)]
         lower[np.searchsorted(hid, j)] = target
         upper = np.r_[np.full(hid.size, np.inf), np.full(pub.size, np.inf), v[pub]]
         cost = np.r_[np.full(hid.size, 1e-4), self.costs[pub], self.costs[pub]]
-        lp = ComponentLP(
-            m[is_eq],
-            np.zeros(int(is_eq.sum())),
-            m[~is_eq],
-            self.slack[rows[~is_eq] - self.n_eq],
+        lp = ComponentLP.stacked(
+            self._columns(cols, pub, rows),
+            n_eq,
+            np.zeros(n_eq),
+            self.slack[rows[n_eq:] - self.n_eq],
             lower,
             upper,
         )

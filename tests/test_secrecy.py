@@ -10,10 +10,11 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from layers.audit import audit
+from layers.audit import ComponentLP, audit
 from layers.secrecy import (
     _block_witnesses,
     _class_witnesses,
+    _Neighbourhood,
     build_relations,
     mask_rate,
     primary_mask,
@@ -289,6 +290,33 @@ def test_block_witnesses_are_sound_and_exact_on_one_block(seed, small_exact):
             assert hi[c] - lo[c] == pytest.approx(ranges[c][1] - ranges[c][0], abs=1e-6)
         else:
             assert hi[c] - lo[c] >= 5 - 1e-6
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_repair_lp_columns_are_the_sliced_relations(seed):
+    """A repair's matrix built from the relations' columns is [A, -A_pub] over the rows its
+    cells touch, equalities first, with the "within" relations as inequality rows; the LP
+    rebuilt from it has the same a_eq and a_ub as the sliced one."""
+    rng = np.random.default_rng(seed)
+    values, eq_rel = random_table(rng)
+    n = values.size
+    le = relation_matrix({int(rng.integers(n)): rng.choice(n, 3, replace=False).tolist()}, n)
+    rel = type(eq_rel)(eq_rel.eq, le)
+    hood = _Neighbourhood(rel, values.astype(float), np.ones(n))
+    a = sp.vstack([rel.eq, rel.le], format="csr")
+    hidden = rng.random(n) < 0.3
+    cells = hood.cells(int(rng.integers(n)), 2)
+    hid, pub = cells[hidden[cells]], cells[~hidden[cells]]
+    cols = np.r_[hid, pub]
+    rows = hood.rows_of(cols)
+    sub = a[rows][:, cols]
+    want = sp.hstack([sub, -sub[:, hid.size :]], format="csr")
+    got = hood._columns(cols, pub, rows)
+    assert got.has_sorted_indices and np.array_equal(got.toarray(), want.toarray())
+    n_eq = int((rows < rel.eq.shape[0]).sum())
+    lp = ComponentLP.stacked(got, n_eq, np.zeros(n_eq), np.zeros(rows.size - n_eq), 0, 0)
+    assert np.array_equal(lp.args[0].toarray(), want[:n_eq].toarray())
+    assert np.array_equal(lp.args[2].toarray(), want[n_eq:].toarray())
 
 
 def test_breakdown_hierarchy_protected_with_few_secondary():
