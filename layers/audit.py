@@ -14,8 +14,9 @@ its own, the others get their exact minimum and maximum. The witnesses come from
 prove many cells per solve (`CappedLP`: the sum of each unproven cell's gain, capped at
 `protection`), and for large components first from small LPs over blocks of cells, the rest held
 at a feasible point (`local_witnesses`). Secret cells with exactly the same relations are
-pooled first (`pool_classes`): one variable per class, whose sum bounds every member. Only a
-failing cell's range must be exact, and it is.
+pooled first (`pool_classes`): one variable per class, whose sum bounds every member. With
+rounding, small components are first certified together (`_witnessed_first`), each one left
+narrow then solved alone. Only a failing cell's range must be exact, and it is.
 """
 
 from __future__ import annotations
