@@ -325,3 +325,36 @@ def test_solver_prints_nothing_on_stdout() -> None:
         env=env,
     )
     assert done.stdout == ""
+
+
+def coupled_rounded_components():
+    """Four one-cell components next to rounded cells: h1 + a = 20, h2 + c = 20, h4 + S + f =
+    30 (totals exact; a, c, f rounded to 10, S to 2) and a relation a + c = S among rounded
+    cells only, which no single component's LP holds (it is no one's ring) but their union's
+    does: there a and c fall to [5, 6], so h1 and h2 to [14, 15]. And a real leak: h3 + d = 20
+    with d rounded to 2, so h3 within [9, 11]."""
+    # cells: 0 h1, 1 a, 2 T1, 3 h2, 4 c, 5 T2, 6 S, 7 h3, 8 d, 9 T3, 10 h4, 11 f, 12 T4
+    rel = build_relations(13, [{2: [0, 1], 5: [3, 4], 9: [7, 8], 12: [10, 6, 11]}, {6: [1, 4]}])
+    published = np.array([0, 10, 20, 0, 10, 20, 10, 0, 10, 20, 0, 10, 30], dtype=float)
+    steps = np.zeros(13)
+    steps[[1, 4, 11]], steps[[6, 8]] = 10, 2
+    hidden = np.zeros(13, dtype=bool)
+    hidden[[0, 3, 7, 10]] = True
+    return rel, published, hidden, steps
+
+
+@pytest.mark.parametrize("batch", [1, 400])
+def test_rounded_components_certified_together_keep_their_own_verdicts(batch, monkeypatch):
+    """Test of the audit: rounded components first certified in one union LP get the verdicts
+    of each component's own LP: a cell the union's extra relations narrow is solved again
+    alone (h1 and h2 stay protected, as one by one), and the real leak is found with its
+    exact range."""
+    import layers.audit as audit_module
+
+    monkeypatch.setattr(audit_module, "ROUNDED_BATCH_CELLS", batch)
+    rel, published, hidden, steps = coupled_rounded_components()
+    report = audit(published, rel, hidden, rounding=steps, protection=5)
+    assert report.components == 4
+    assert report.failures == [(7, pytest.approx(9), pytest.approx(11))]
+    exact = audit(published, rel, hidden, rounding=steps, exact=True)
+    assert [cell for cell, _, _ in exact.failures] == [7]
