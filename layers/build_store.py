@@ -13,6 +13,7 @@ import json
 import os
 import time
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
@@ -247,9 +248,14 @@ def audit_store(
 ) -> list[tuple[str, tuple[str, ...], AuditReport]]:
     """Play the attacker on the published store: for every secrecy table, bound each secret
     cell from the published cells and the additive relations only."""
-    structure = demo_data_structure(geo_build)
     stored = set(store.query("SELECT DISTINCT periode FROM v")["periode"].astype(str))
     wanted = set(periods) if periods else stored
+    # The store's rows are read (pyarrow, without the GIL) while the structure is drawn; the
+    # thread ends before the workers fork.
+    with ThreadPoolExecutor(1) as reader:
+        reading = reader.submit(_secrecy_rows, store.folder, wanted & stored)
+        structure = demo_data_structure(geo_build)
+        rows = reading.result()
     jobs = [
         (p, columns)
         for p, period in enumerate(structure.periods)
@@ -260,7 +266,6 @@ def audit_store(
     _AUDIT.update(
         structure=structure, folder=store.folder, protection=protection, rounded=set(rounded)
     )
-    rows = _secrecy_rows(store.folder, {structure.periods[p] for p, _ in jobs})
     # Built before the fork, shared by the workers: territories, and each period's rows.
     _AUDIT["tables"] = AuditTables(structure, ZONE_LEVELS, rows)
     for local in {_local(structure, p) for p, _ in jobs}:
