@@ -228,7 +228,7 @@ class CellTables:
     def warm(self) -> None:
         """Every stored level's codes decoded now (see `_codes`)."""
         for level in sorted({lv for _, lv, _ in self._available}):
-            self._codes(level, *self._level_span(level))
+            self.level_codes(level)
 
     def _level_span(self, level: str) -> tuple[int, int]:
         """Positions in `keys` of a level's territories (keys are "level NUL code")."""

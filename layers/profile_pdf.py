@@ -35,6 +35,7 @@ from reportlab.platypus.doctemplate import BaseDocTemplate
 from reportlab.platypus.paragraph import _FUZZ
 
 from layers.classify import format_fr
+from layers.model import level_name
 from layers.periods import MONTHS_FR
 from layers.profile import (
     SOURCE_LINE,
@@ -178,11 +179,9 @@ def _keep(store: dict, key: tuple, value: Any) -> None:
 
 class _Text(Paragraph):
     """A paragraph of a parsed text's fragments (copied: each document owns its own) whose
-    line breaking and drawing are reused: within a document (a table measures each cell's
-    height, draws it, and a KeepTogether measures the table again) and across documents
-    (`_BROKEN`, `_DRAWN`). The bytes are reportlab's own Paragraph's (tested)."""
-
-    _wrapped: tuple[float, float, float] | None = None  # width asked, width, height
+    line breaking and drawing are reused (`_BROKEN`, `_DRAWN`): within a document (a table
+    measures each cell's height, draws it, and a KeepTogether measures the table again) and
+    across documents. The bytes are reportlab's own Paragraph's (tested)."""
 
     _source: tuple[str, str] | None = None  # (text, style name); None: a split piece
 
@@ -196,22 +195,16 @@ class _Text(Paragraph):
         self._source = (text, style.name)
 
     def wrap(self, availWidth: float, availHeight: float) -> tuple[float, float]:
-        if self._source is None:
+        if self._source is None or availWidth < _FUZZ:  # a split piece; too narrow: no lines
             return super().wrap(availWidth, availHeight)
-        done = self._wrapped
-        # split() may drop the broken lines (blPara): then break them again.
-        if done is not None and done[0] == availWidth and hasattr(self, "blPara"):
-            return done[1], done[2]
         key = (*self._source, availWidth)
         known = _BROKEN.get(key)
         if known is None:
-            width, height = super().wrap(availWidth, availHeight)
-            if availWidth < _FUZZ:  # too narrow: nothing was broken
-                return width, height
+            super().wrap(availWidth, availHeight)
             known = (self.width, self.height, self.blPara, self._wrapWidths)
             _keep(_BROKEN, key, known)
+        # Set again on every call: split() may have dropped the broken lines (blPara).
         self.width, self.height, self.blPara, self._wrapWidths = known
-        self._wrapped = (availWidth, self.width, self.height)
         return self.width, self.height
 
     def draw(self) -> None:
@@ -309,21 +302,21 @@ def _key_figures_block(prof: Profile, st: dict) -> list:
 
 
 _MONTH_ABBR = {"03": "mars", "06": "juin", "09": "sept.", "12": "déc."}
-# A municipal arrondissement's first reference is its commune.
-_REF_HEAD = {
-    "commune": "Commune",
-    "epci": "EPCI",
-    "departement": "Départ.",
-    "region": "Région",
-    "france": "France",
-}
+# A reference's column heading is its level's name (`layers.model`), shortened where the
+# narrow column needs it.
+_REF_ABBR = {"departement": "Départ."}
+
+
+def _ref_head(level: str) -> str:
+    name = _REF_ABBR.get(level) or level_name(level)
+    return name[:1].upper() + name[1:]
 
 
 def _themes_block(prof: Profile, st: dict) -> list:
     refs = prof.references
     has_rank = prof.identity.level == "commune"
     out: list = [CondPageBreak(6 * cm), _p("Indicateurs par thème", st["h2"])]
-    ref_line = " ; ".join(f"{_REF_HEAD[r.level]} = {r.name}" for r in refs)
+    ref_line = " ; ".join(f"{_ref_head(r.level)} = {r.name}" for r in refs)
     if ref_line:
         out.append(_p(f"Comparaison avec : {ref_line}.", st["petit"]))
     # Column widths fit 18 cm: indicator, territory, references, rank, change.
@@ -352,7 +345,7 @@ def _themes_block(prof: Profile, st: dict) -> list:
 
 def _theme_head(refs: Sequence[ParentRef], has_rank: bool, st: dict) -> list[Paragraph]:
     head = [_p("Indicateur", st["cell_b"]), _p("Territoire", st["num_b"])]
-    head += [_p(_REF_HEAD[r.level], st["num_b"]) for r in refs]
+    head += [_p(_ref_head(r.level), st["num_b"]) for r in refs]
     if has_rank:
         head.append(_p("Rang dans l'EPCI", st["num_b"]))
     return [*head, _p("Évolution", st["cell_b"])]
