@@ -97,7 +97,8 @@ def _best(*call: object) -> float:
 
 
 def _queries(store: Store, communes: pd.DataFrame) -> dict:
-    indicator = next(i for i in store.indicators()["indicateur"] if i.startswith("bench000"))
+    # the importer names series by field (indfoy_rsa: rsa), not by dataset: any communal one
+    indicator = next(i for i in store.indicators()["indicateur"] if store.periods(i, "commune"))
     period = store.periods(indicator, "commune")[-1]
     code = "69123" if "69123" in set(communes["code"]) else communes["code"].iloc[0]
     return {

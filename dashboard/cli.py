@@ -135,6 +135,7 @@ def _import(args: argparse.Namespace, settings: Settings) -> int:
                 threshold=settings.secrecy_threshold,
                 min_households=settings.infra_min_households,
                 log=print,
+                bars=sys.stderr,
             )
         except (CafdataFormatError, StoreError, OSError) as exc:
             print(f"Erreur dans {path.name} : {exc} (fichier non importé)", file=sys.stderr)

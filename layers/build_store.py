@@ -11,6 +11,7 @@ import ast
 import hashlib
 import json
 import os
+import sys
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -195,9 +196,8 @@ def build_demo_store(
             "construit_le": time.strftime("%Y-%m-%dT%H:%M:%S"),
         }
     )
-    # ~10-20 s nationally with no bar of its own: say what the terminal is waiting for
-    log(f"  écriture de l'entrepôt : {len(rows)} cellules, puis les tables par territoire…")
-    meta = write_store(rows, build, meta, provenance=demo_provenance(rows, rounded_from))
+    provenance = demo_provenance(rows, rounded_from)
+    meta = write_store(rows, build, meta, provenance=provenance, bars=sys.stderr)
     steps["ecriture"] = time.perf_counter() - t0 - sum(steps.values())
     meta["equipements"] = _write_facilities(data, geo_build, build)
     steps["equipements"] = time.perf_counter() - t0 - sum(steps.values())

@@ -18,7 +18,7 @@ import json
 import os
 import shutil
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import duckdb
@@ -71,10 +71,13 @@ def _ids(column: pa.ChunkedArray | pa.Array, names: list[str]) -> np.ndarray:
 ORDER = ["niveau", "code", "indicateur", "periode"]
 
 
-def write_cell_tables(folder: Path, presorted: bool = False) -> Path:
+def write_cell_tables(
+    folder: Path, presorted: bool = False, advance: Callable[[int], None] | None = None
+) -> Path:
     """Write `folder/cellules/` from the store written in `folder` (replacing an old one).
     `presorted`: the source file is already in ORDER (as `write_store` writes it), so it is
-    read as it lies instead of sorted again (the sort was 8 of 14 s nationally)."""
+    read as it lies instead of sorted again (the sort was 8 of 14 s nationally); `advance`
+    is told the rows as they are copied (the writing's progress bar)."""
     from layers.store import SERIES_ORDER, STATUSES
 
     if presorted and SERIES_ORDER != ORDER:
@@ -120,6 +123,8 @@ def write_cell_tables(folder: Path, presorted: bool = False) -> Path:
             values = batch.column(3).cast(pa.float64()).to_numpy(zero_copy_only=False)
             arrays["valeur"][at : at + n] = values  # nulls arrive as NaN
             at += n
+            if advance is not None:
+                advance(n)
         if at != total:
             raise ValueError(f"tables de cellules incomplètes : {at} lignes sur {total}")
         for arr in arrays.values():

@@ -27,7 +27,7 @@ from layers.demo_regimes import (
 from layers.household_links import DESCRIBES, under_secrecy
 from layers.model import COUNT
 from layers.periods import decembers
-from layers.progress import ProgressBar, time_left, track
+from layers.progress import WeightedBar, track
 from layers.provenance import MIN_ROUNDED_DENOMINATOR
 from layers.publish import (
     EXACT_ZONES,
@@ -122,38 +122,22 @@ def _call(job: Job | ZoneJob) -> tuple:
     return _run_zones(job) if isinstance(job, ZoneJob) else _run(job)
 
 
+# Seconds of one local table on one core by its columns, measured on the national build
+# (2026-11-29, `tableaux_cpu_s` of the store's manifest over its 5 Decembers): households 10
+# columns, housing aid 4, one benefit 1.
+LOCAL_TABLE_S = {10: 25.6, 4: 8.9, 1: 0.57}
+
+
 def _weight(job: Job | ZoneJob) -> float:
-    """Expected seconds of a job on one core, measured on the national build (2026-11-29): a
-    local table grows with the square of its columns (its cells times the breakdowns joining
-    them; 10 columns 28 s, 4 columns 7 s, 1 column 0.25 s), the zones of a rounded period take
-    0.6 s, a national table a few milliseconds."""
+    """Expected seconds of a job on one core (only their ratios matter: they order the jobs
+    and fill the bar): a local table by its columns (others by their square), the zones of a
+    rounded period 0.6 s, a national table a few milliseconds."""
     if isinstance(job, ZoneJob):
         return 0.63
-    return 0.28 * len(job.columns) ** 2 if job.local else 0.006
-
-
-class _WeightedBar(ProgressBar):
-    """A bar counting tables whose fill, percentage and estimate go by the tables' expected
-    times: the few long tables run first and hold most of the work, so the share of tables
-    done would show 25 % when nine tenths of the time has passed."""
-
-    def __init__(self, label: str, weights: list[float], **kwargs) -> None:
-        self.weight_total, self.weight_done = sum(weights), 0.0
-        super().__init__(label, len(weights), unit="tableaux", **kwargs)
-
-    def add(self, weight: float) -> None:
-        self.weight_done += weight
-        self.advance()
-
-    def share(self) -> float:
-        if self.done >= self.total or self.weight_total <= 0:
-            return super().share()
-        return min(self.weight_done / self.weight_total, 1.0)
-
-    def remaining_s(self) -> float | None:
-        if self.done >= self.total:
-            return None
-        return time_left(time.monotonic() - self.started, self.weight_done, self.weight_total)
+    if not job.local:
+        return 0.006
+    n = len(job.columns)
+    return LOCAL_TABLE_S.get(n, 0.26 * n * n)
 
 
 def _execute(jobs: list, workers: int) -> list:
@@ -162,7 +146,7 @@ def _execute(jobs: list, workers: int) -> list:
     weights = [_weight(job) for job in jobs]
     order = sorted(range(len(jobs)), key=lambda i: (-weights[i], i))
     results: list = [None] * len(jobs)
-    bar = _WeightedBar("secret statistique", weights)
+    bar = WeightedBar("secret statistique", weights, unit="tableaux")
     try:
         if workers <= 1:
             for i in order:

@@ -11,8 +11,9 @@ unit is done and while less than a second has passed, where it would only be noi
 from __future__ import annotations
 
 import sys
+import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TextIO, TypeVar
 
@@ -66,6 +67,7 @@ class ProgressBar:
         self._last_draw = 0.0
         self._quarter = 0
         self._closed = False
+        self._lock = threading.Lock()  # threads writing two files advance one bar
         if not self.tty:
             self._line(self.text())
 
@@ -91,7 +93,11 @@ class ProgressBar:
         return " · ".join(parts)
 
     def advance(self, n: int = 1) -> None:
-        self.done = min(self.done + n, self.total) if self.total else self.done + n
+        with self._lock:
+            self.done = min(self.done + n, self.total) if self.total else self.done + n
+            self._show()
+
+    def _show(self) -> None:
         if self.tty:
             now = time.monotonic()
             if now - self._last_draw >= REDRAW_S or self.done >= self.total:
@@ -122,6 +128,32 @@ class ProgressBar:
         self.stream.flush()
 
 
+class WeightedBar(ProgressBar):
+    """A bar counting units whose fill, percentage and estimate go by each unit's expected
+    time (`weights`): when a few long units hold most of the work, the share of units done
+    would show 25 % when nine tenths of the time has passed."""
+
+    def __init__(self, label: str, weights: list[float], **kwargs) -> None:
+        self.weight_total, self.weight_done = sum(weights), 0.0
+        super().__init__(label, len(weights), **kwargs)
+
+    def add(self, weight: float) -> None:
+        """One unit of expected time `weight` is done."""
+        with self._lock:
+            self.weight_done += weight
+        self.advance()
+
+    def share(self) -> float:
+        if self.done >= self.total or self.weight_total <= 0:
+            return super().share()
+        return min(self.weight_done / self.weight_total, 1.0)
+
+    def remaining_s(self) -> float | None:
+        if self.done >= self.total:
+            return None
+        return time_left(time.monotonic() - self.started, self.weight_done, self.weight_total)
+
+
 @contextmanager
 def progress(label: str, total: int, **kwargs) -> Iterator[ProgressBar]:
     """`with progress("secret statistique", 616, unit="tables") as bar: … bar.advance()`."""
@@ -130,6 +162,39 @@ def progress(label: str, total: int, **kwargs) -> Iterator[ProgressBar]:
         yield bar
     finally:
         bar.close()
+
+
+@contextmanager
+def counting(
+    label: str, total: int, stream: TextIO | None, **kwargs
+) -> Iterator[Callable[[int], None]]:
+    """`advance(n)` as units are done: a bar into `stream`, or nothing when it is None (a
+    library call: only the command line shows bars)."""
+    if stream is None:
+        yield _ignore
+        return
+    with progress(label, total, stream=stream, **kwargs) as bar:
+        yield bar.advance
+
+
+@contextmanager
+def weighing(
+    label: str, weights: Sequence[float], stream: TextIO | None, **kwargs
+) -> Iterator[Callable[[float], None]]:
+    """`add(weight)` as each unit of `weights` is done: a WeightedBar into `stream`, or
+    nothing when it is None."""
+    if stream is None:
+        yield _ignore
+        return
+    bar = WeightedBar(label, list(weights), stream=stream, **kwargs)
+    try:
+        yield bar.add
+    finally:
+        bar.close()
+
+
+def _ignore(n: float) -> None:
+    pass
 
 
 def track(items: Iterable[T], label: str, total: int | None = None, **kwargs) -> Iterator[T]:

@@ -22,7 +22,9 @@ stays secret. Idempotent: a second pass hides nothing more.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
+from typing import TextIO
 
 import numpy as np
 import pandas as pd
@@ -33,6 +35,7 @@ from layers.config import DEFAULT_INFRA_MIN_HOUSEHOLDS
 from layers.household_links import HEAD_KINDS, benefit_stem
 from layers.ingest.columns import infer_nature, series_id
 from layers.model import AMOUNT, COUNT
+from layers.progress import track
 from layers.provenance import ROUNDED
 from layers.real_relations import Table, regions_of, table_relations
 from layers.secrecy import INFRA_KINDS, SMALL_ZONE_REASON, primary_mask, protect
@@ -42,6 +45,7 @@ KEYS = ["indicateur", "niveau", "code", "periode"]
 INFRA_LEVELS = sorted(INFRA_KINDS)
 # The series counting a zone's allocataires: the curated id and the portal's field.
 ALLOCATAIRES_IDS = frozenset({"allocataires", "indfoy_ndur"})
+Bar = tuple[str, TextIO]  # a progress bar's label and stream
 
 
 @dataclass
@@ -102,20 +106,32 @@ def _frame(rows: pd.DataFrame, provenance: pd.DataFrame) -> pd.DataFrame:
     """The rows with their raw value, nature, regime and breakdown dimension."""
     df = rows[KEYS].copy()
     df["raw"] = pd.to_numeric(rows["valeur"], errors="coerce").astype(float)
-    status = rows["statut"].astype(str).to_numpy()
     # only published cells may be hidden; a missing or not-applicable cell is left as it is
-    df["published"] = status == PUBLISHED
-    df["hidden"] = status == SECRET
+    df["published"] = _is(rows["statut"], PUBLISHED)
+    df["hidden"] = _is(rows["statut"], SECRET)
     df.loc[~df["published"], "raw"] = np.nan
     ids = pd.Series(df["indicateur"].unique())
     df["nature"] = df["indicateur"].map(dict(zip(ids, ids.map(nature_of), strict=True)))
+    # regime and dimension per series (a few thousand), then placed on the rows
     prov = provenance.drop_duplicates(["indicateur", "niveau", "periode"])
     prov = prov.set_index(["indicateur", "niveau", "periode"])
     index = pd.MultiIndex.from_frame(df[["indicateur", "niveau", "periode"]])
-    df["rounded"] = prov["regime"].reindex(index).to_numpy() == ROUNDED
-    champ = prov["champ"].reindex(index).fillna("").astype(str).to_numpy()
-    df["dimension"] = [c.partition("|")[2].partition("=")[0] for c in champ]
+    at = prov.index.get_indexer(index)
+    known = at >= 0
+    rounded = (prov["regime"] == ROUNDED).to_numpy()
+    dims = np.array(
+        [str(c).partition("|")[2].partition("=")[0] if pd.notna(c) else "" for c in prov["champ"]]
+        + [""],
+        dtype=object,
+    )
+    df["rounded"] = known & rounded[np.where(known, at, 0)] if len(prov) else False
+    df["dimension"] = dims[np.where(known, at, len(prov))]
     return df
+
+
+def _is(status: pd.Series, value: str) -> np.ndarray:
+    """`status == value` as booleans, without turning millions of categories into text."""
+    return (status == value).to_numpy(dtype=bool, na_value=False)
 
 
 def _linked(df: pd.DataFrame) -> np.ndarray:
@@ -168,14 +184,21 @@ def _hide(df: pd.DataFrame, mask: np.ndarray) -> int:
     return int(new.sum())
 
 
-def _secondary(df: pd.DataFrame, cog: Cog, threshold: int, protection: float) -> SecrecyReport:
-    """Secondary suppression on each table (series group, period); hides cells of `df`."""
+def _secondary(
+    df: pd.DataFrame, cog: Cog, threshold: int, protection: float, bar: Bar | None = None
+) -> SecrecyReport:
+    """Secondary suppression on each table (series group, period); hides cells of `df`;
+    `bar`: (label, stream) of a progress bar over the tables."""
     report = SecrecyReport()
     additive = df[df["nature"].isin([COUNT, AMOUNT])]
     regions = regions_of(cog)
     bases = additive["indicateur"].str.partition(".")[0]
     group = bases.map({b: series_id(b) for b in bases.unique()})
-    for _, sub in additive.groupby([group, additive["periode"]], sort=True):
+    tables = additive.groupby([group, additive["periode"]], sort=True)
+    shown = tables
+    if bar is not None:
+        shown = track(tables, bar[0], tables.ngroups, unit="tableaux", stream=bar[1])
+    for _, sub in shown:
         table = Table.of(sub, regions)
         report.deduites += table.deduced
         if not table.hidden.any():
@@ -201,12 +224,14 @@ def protect_real(
     threshold: int = 5,
     protection: float | None = None,
     min_households: int = DEFAULT_INFRA_MIN_HOUSEHOLDS,
+    bars: TextIO | None = None,
 ) -> tuple[pd.DataFrame, SecrecyReport]:
     """The rows (store columns, statuses `publie` / `secret`) with every count from 1 to
     `threshold` - 1 of a non-rounded file hidden, the cells of the same households with it, and
     the cells that would give them back by difference; `protection` (default `threshold`) is
     the narrowest range a hidden cell may be bounded to. `provenance` gives each series' regime
-    and breakdown dimension; `cog` the région of each département."""
+    and breakdown dimension; `cog` the région of each département. `bars`: where a progress
+    bar per pass over the tables goes (none without)."""
     protection = float(threshold if protection is None else protection)
     df = _frame(rows.reset_index(drop=True), provenance)
     already = int(df["hidden"].sum())
@@ -217,9 +242,10 @@ def protect_real(
     report.seuil_zones = min_households
     # Links and secondary cells in turn until stable: a household count hidden to protect
     # another hides its persons too (and the reverse), so a second pass hides nothing more.
-    while True:
+    for n in itertools.count(1):
         report.lies += _hide(df, _linked(df))
-        step = _secondary(df, cog, threshold, protection)
+        bar = (f"secret statistique (passe {n})", bars) if bars is not None else None
+        step = _secondary(df, cog, threshold, protection, bar)
         report.secondaire += step.secondaire
         report.non_proteges = step.non_proteges
         report.relations = max(report.relations, step.relations)
@@ -231,7 +257,7 @@ def protect_real(
     if isinstance(out["statut"].dtype, pd.CategoricalDtype):  # a merged store is compacted
         known = set(out["statut"].cat.categories)
         out["statut"] = out["statut"].cat.add_categories([SECRET] if SECRET not in known else [])
-    hide = df["hidden"].to_numpy() & (out["statut"].astype(str).to_numpy() == PUBLISHED)
+    hide = df["hidden"].to_numpy() & _is(out["statut"], PUBLISHED)
     out.loc[hide, "statut"] = SECRET
     out.loc[hide, "valeur"] = np.nan
     return out, report

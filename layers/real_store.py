@@ -14,6 +14,7 @@ import json
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
+from typing import TextIO
 
 import numpy as np
 import pandas as pd
@@ -23,6 +24,7 @@ from geodata import cache
 from geodata.cog import Cog
 from layers.config import Settings
 from layers.ingest.report import ROW_COLUMNS, ImportResult
+from layers.progress import counting
 from layers.provenance import PROVENANCE_COLUMNS, PROVENANCE_FILE, empty_provenance
 from layers.real_derived import derived_values
 from layers.real_secrecy import protect_real
@@ -87,19 +89,28 @@ def _stale(old: pd.DataFrame, keys: pd.DataFrame) -> np.ndarray:
 
 
 def merge_results(
-    rows: pd.DataFrame, provenance: pd.DataFrame, results: Sequence[ImportResult]
+    rows: pd.DataFrame,
+    provenance: pd.DataFrame,
+    results: Sequence[ImportResult],
+    bars: TextIO | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The results replace the series they carry, values and provenance (a later result wins
     over an earlier one); a replaced series keeps no stale provenance even when the new one is
-    unknown. One concatenation in all: the store is not copied once per result."""
+    unknown. One concatenation in all: the store is not copied once per result. `bars`: where
+    the progress bar goes (each result counted twice: compacted, then cut)."""
     columns = list(PROVENANCE_COLUMNS)
-    new = [compact(result.rows) for result in results]
-    keys = [frame[SERIES_KEY].drop_duplicates().astype(str) for frame in new]
-    later = [_union(keys[i + 1 :]) for i in range(len(keys))]
-    rows = _concat(
-        [_without(rows, _union(keys))]
-        + [_without(frame, after) for frame, after in zip(new, later, strict=True)]
-    )
+    with counting("fusion des jeux", 2 * len(results), bars, unit="étapes") as advance:
+        new = []
+        for result in results:
+            new.append(compact(result.rows))
+            advance(1)
+        keys = [frame[SERIES_KEY].drop_duplicates().astype(str) for frame in new]
+        later = [_union(keys[i + 1 :]) for i in range(len(keys))]
+        kept = [_without(rows, _union(keys))]
+        for frame, after in zip(new, later, strict=True):
+            kept.append(_without(frame, after))
+            advance(1)
+        rows = _concat(kept)
     parts = [_without(provenance[columns], _union(keys))]
     for result, after in zip(results, later, strict=True):
         parts.append(_without(result.provenance[columns], after))
@@ -128,6 +139,7 @@ def publish_real(
     threshold: int = 5,
     min_households: int | None = None,
     log: Callable[[str], None] | None = None,
+    bars: TextIO | None = None,
 ) -> Path:
     """Merge `results` into the real store at `root` and put the new build in service.
 
@@ -135,20 +147,21 @@ def publish_real(
     (`{"portail": url, "jeux": {id: {...}}}`) is merged into `portail.json`, dataset by dataset.
     The merged rows go through the secrecy pass (`protect_real`, counts under `threshold` of
     exact files and what gives them back, IRIS and QPV of fewer than `min_households`
-    allocataires) before anything is derived or written; `log` gets
-    its French report. Returns the new build folder; raises (and leaves the store in service)
-    on any error, or when a hidden cell could not be protected."""
+    allocataires) before anything is derived or written; `log` gets its French report and
+    `bars` the progress bars of its long steps (none without). Returns the new build folder;
+    raises (and leaves the store in service) on any error, or when a hidden cell could not be
+    protected."""
     current = cache.active_dir(root)
     rows, provenance, old_sources = _in_service(current)
     results = list(results)  # a generator hands them over: freed once merged
-    rows, provenance = merge_results(rows, provenance, results)
+    rows, provenance = merge_results(rows, provenance, results, bars)
     del results
     # Secrecy runs on the merged store: a France file and a département file of two datasets
     # form one table; on cells already protected it hides nothing more.
     if min_households is None:  # the setting CAFCARTO_SEUIL_INFRA (callers may pass it)
         min_households = Settings.from_env().infra_min_households
     rows, report = protect_real(
-        rows, provenance, cog, threshold=threshold, min_households=min_households
+        rows, provenance, cog, threshold=threshold, min_households=min_households, bars=bars
     )
     if log is not None:
         log(report.resume())
@@ -157,7 +170,7 @@ def publish_real(
             f"secret statistique : {report.non_proteges} cellule(s) masquée(s) resteraient "
             "déductibles : entrepôt non publié (signalez ces fichiers)"
         )
-    rows, provenance = derived_values(rows, provenance)
+    rows, provenance = derived_values(rows, provenance, bars=bars)
     portal = read_portal_meta(current)
     if portal_meta:
         portal["jeux"].update(portal_meta.get("jeux", {}))
@@ -171,7 +184,7 @@ def publish_real(
         "series": int(rows["indicateur"].nunique()),
         "construit_le": time.strftime("%Y-%m-%dT%H:%M:%S"),
     }
-    write_store(rows, build, meta, provenance)
+    write_store(rows, build, meta, provenance, bars=bars)
     (build / PORTAL_FILE).write_text(json.dumps(portal, ensure_ascii=False, indent=1))
     return cache.finish_build(root, build)
 

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TextIO
 
 import duckdb
 import numpy as np
@@ -24,6 +25,7 @@ import pyarrow.parquet as pq
 from geodata.cog import PLM
 from layers.cell_tables import CellTables, write_cell_tables
 from layers.model import LEVELS
+from layers.progress import counting
 from layers.provenance import PROVENANCE_FILE, Provenance, check_provenance, lookup
 
 PUBLISHED, SECRET, MISSING, NOT_APPLICABLE = "publie", "secret", "manquant", "non_concerne"
@@ -156,47 +158,61 @@ def _sorted_index(keys: dict[str, tuple[np.ndarray, int]], order: list[str]) -> 
     return index
 
 
-def _write(table: pa.Table, index: np.ndarray, path: Path, group: int) -> None:
-    pq.write_table(table.take(pa.array(index)), path, compression="zstd", row_group_size=group)
+def _write(
+    table: pa.Table, index: np.ndarray, path: Path, group: int, advance: Callable[[int], None]
+) -> None:
+    """`table` in the order of `index` into `path`, row group by row group (each counted)."""
+    rows = table.take(pa.array(index))
+    with pq.ParquetWriter(path, rows.schema, compression="zstd") as writer:
+        for start in range(0, rows.num_rows, group):
+            part = rows.slice(start, group)
+            writer.write_table(part, row_group_size=group)
+            advance(part.num_rows)
 
 
 def write_store(
-    rows: pd.DataFrame, folder: Path, meta: dict, provenance: pd.DataFrame | None = None
+    rows: pd.DataFrame,
+    folder: Path,
+    meta: dict,
+    provenance: pd.DataFrame | None = None,
+    *,
+    bars: TextIO | None = None,
 ) -> dict:
     """Write `valeurs.parquet` (by indicator), `series.parquet` (by territory), the provenance
-    of each series (when known) and the manifest into `folder` (which must be new)."""
-    rows = check_rows(rows, duplicates=False)
-    table = pa.Table.from_pandas(rows, preserve_index=False).cast(SCHEMA)
-    keys = _sort_keys(table)
-    if np.prod([float(count) for _, count in keys.values()]) >= 2**62:
-        raise StoreError("trop de valeurs distinctes pour trier l'entrepôt")
-    by_indicator = _sorted_index(keys, VALUES_ORDER)  # refuses repeated cells before writing
-    folder.mkdir(parents=True)
-    if provenance is not None:
-        check_provenance(provenance).to_parquet(folder / PROVENANCE_FILE, index=False)
-    # both files at once: Arrow's take and Parquet's writer release the GIL
-    with ThreadPoolExecutor(2) as pool:
-        done = [
-            pool.submit(_write, table, by_indicator, folder / VALUES_FILE, ROW_GROUP),
-            pool.submit(
-                _write,
-                table,
-                _sorted_index(keys, SERIES_ORDER),
-                folder / SERIES_FILE,
-                SERIES_ROW_GROUP,
-            ),
-        ]
-        for future in done:
-            future.result()
-    counts = rows["statut"].value_counts().to_dict()
-    meta = {
-        **meta,
-        "cellules": int(len(rows)),
-        "statuts": {k: int(v) for k, v in counts.items()},
-        "octets": (folder / VALUES_FILE).stat().st_size,
-    }
-    (folder / META_FILE).write_text(json.dumps(meta, ensure_ascii=False, indent=1))
-    write_cell_tables(folder, presorted=True)  # series.parquet is in SERIES_ORDER
+    of each series (when known) and the manifest into `folder` (which must be new);
+    `bars`: where a progress bar goes (`cafcarto build` and `sync`: stderr)."""
+    # each cell written three times: by indicator, by territory, the cell tables
+    with counting("écriture de l'entrepôt", 3 * len(rows), bars, unit="lignes") as advance:
+        rows = check_rows(rows, duplicates=False)
+        table = pa.Table.from_pandas(rows, preserve_index=False).cast(SCHEMA)
+        keys = _sort_keys(table)
+        if np.prod([float(count) for _, count in keys.values()]) >= 2**62:
+            raise StoreError("trop de valeurs distinctes pour trier l'entrepôt")
+        by_indicator = _sorted_index(keys, VALUES_ORDER)  # refuses repeated cells first
+        folder.mkdir(parents=True)
+        if provenance is not None:
+            check_provenance(provenance).to_parquet(folder / PROVENANCE_FILE, index=False)
+        by_territory = _sorted_index(keys, SERIES_ORDER)
+        # both files at once: Arrow's take and Parquet's writer release the GIL
+        with ThreadPoolExecutor(2) as pool:
+            done = [
+                pool.submit(_write, table, by_indicator, folder / VALUES_FILE, ROW_GROUP, advance),
+                pool.submit(
+                    _write, table, by_territory, folder / SERIES_FILE, SERIES_ROW_GROUP, advance
+                ),
+            ]
+            for future in done:
+                future.result()
+        counts = rows["statut"].value_counts().to_dict()
+        meta = {
+            **meta,
+            "cellules": int(len(rows)),
+            "statuts": {k: int(v) for k, v in counts.items()},
+            "octets": (folder / VALUES_FILE).stat().st_size,
+        }
+        (folder / META_FILE).write_text(json.dumps(meta, ensure_ascii=False, indent=1))
+        # series.parquet is in SERIES_ORDER
+        write_cell_tables(folder, presorted=True, advance=advance)
     return meta
 
 

@@ -75,10 +75,12 @@ def test_secrecy_bar_counts_tables_and_estimates_by_weight() -> None:
     import io
     import time
 
-    from layers.demo_store import _WeightedBar
+    from layers.progress import WeightedBar
 
     out = io.StringIO()
-    bar = _WeightedBar("secret statistique", [90.0] + [1.0] * 10, stream=out, tty=False)
+    bar = WeightedBar(
+        "secret statistique", [90.0] + [1.0] * 10, unit="tableaux", stream=out, tty=False
+    )
     bar.started = time.monotonic() - 90.0
     bar.add(90.0)
     assert bar.done == 1 and bar.total == 11

@@ -4,6 +4,7 @@ the test build, the municipal arrondissements dissolved from the IRIS."""
 from __future__ import annotations
 
 import json
+import re
 import unicodedata
 from pathlib import Path
 
@@ -229,7 +230,9 @@ def test_neighbours_of_the_new_levels(small_cache: Path) -> None:
     assert all((b, a) in pairs for a, b in pairs)
 
 
-def test_build_falls_back_to_the_samples_and_says_so(tmp_path: Path) -> None:
+def test_build_falls_back_to_the_samples_and_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
     sources = tmp_path / "sources"
     for folder in ("geo", "territoires"):
         (sources / folder).parent.mkdir(parents=True, exist_ok=True)
@@ -241,6 +244,10 @@ def test_build_falls_back_to_the_samples_and_says_so(tmp_path: Path) -> None:
     result = build(sources, tmp_path / "cache", departements=["66", "69"], log=lines.append)
     text = "\n".join(lines)
     assert "QPV nationaux absents" in text and "IRIS nationaux absents" in text
+    # the step's bar, its share by each level's expected time (the IRIS hold most of it)
+    bars = capsys.readouterr().err
+    assert "QPV, IRIS et arrondissements [####################] 4/4 niveaux (100 %)" in bars
+    assert re.search(r"QPV, IRIS et arrondissements \[#+-+\] 2/4 niveaux \(6\d %\)", bars)
     sample_qpv = gpd.read_file(SOURCES / QPV_SAMPLE)
     in_66 = sample_qpv["code_qp"].str.startswith("QP066")
     assert result.counts["qpv"] == int(in_66.sum())

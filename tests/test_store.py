@@ -46,6 +46,30 @@ def test_round_trip_and_queries(tmp_path: Path) -> None:
     assert store.periods("aah", "commune") == ["2024-12"]
 
 
+def test_writing_counts_every_row_of_both_files_and_the_cell_tables(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The bar of `cafcarto build` and `sync`: each cell written three times (by indicator, by
+    territory, the cell tables), row group by row group, into files the same as without it."""
+    import io
+
+    from layers import store as store_module
+
+    plain = tmp_path / "plain"
+    write_store(_rows(), plain, {})
+    monkeypatch.setattr(store_module, "ROW_GROUP", 2)
+    monkeypatch.setattr(store_module, "SERIES_ROW_GROUP", 4)
+    out = io.StringIO()
+    write_store(_rows(), tmp_path / "s", {}, bars=out)
+    lines = out.getvalue().splitlines()
+    assert lines[0].startswith("écriture de l'entrepôt [") and "0/18 lignes" in lines[0]
+    assert "18/18 lignes (100 %)" in lines[-1]
+    assert len(lines) >= 4  # quarters on the way, not only the start and the end
+    assert pq.ParquetFile(tmp_path / "s" / VALUES_FILE).num_row_groups == 3
+    for name in (VALUES_FILE, SERIES_FILE):
+        assert pq.read_table(tmp_path / "s" / name).equals(pq.read_table(plain / name))
+
+
 def test_a_value_behind_a_secret_is_refused(tmp_path: Path) -> None:
     rows = _rows()
     rows.loc[1, "valeur"] = 3.0  # the raw value of a hidden cell

@@ -109,6 +109,14 @@ def test_full_sync_publishes_what_the_api_serves(
     assert {"indfoy_rsa.rsa_type_rsa_majore", "indfoy_rsa.rsa_type_rsa_non_majore"} <= ids
     assert sum(i.startswith("indben_aah.aah_tx_inca_") for i in ids) >= 2
     assert "\x1b" not in err and "[3/10] s_ben_com_f : téléchargé" in err  # not a tty
+    # the publication's long steps have bars of their own, in order, after the downloads
+    assert "fusion des jeux [####################] 20/20 étapes (100 %)" in err
+    tables = re.search(r"secret statistique \(passe 1\) \[#{20}\] (\d+)/\1 tableaux", err)
+    assert tables and int(tables.group(1)) > 10
+    assert "valeurs dérivées [####################] 3/3 étapes (100 %)" in err
+    assert re.search(r"écriture de l'entrepôt \[#{20}\] .+ lignes \(100 %\)", err)
+    steps = ["[10/10]", "fusion", "secret statistique", "valeurs dérivées", "écriture"]
+    assert [err.index(s) for s in steps] == sorted(err.index(s) for s in steps)
     assert portal.user_agents == {"cafdata-carto"}
 
     # commune level: rsa (indfoy_rsa of s_ben_com_f), December 2023, cell by cell

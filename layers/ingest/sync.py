@@ -214,6 +214,7 @@ def sync(job: SyncJob) -> SyncSummary:
             cog=job.cog(),
             threshold=job.threshold,
             log=summary.secrecy.append,
+            bars=job.progress.stream,
         )
     _measure_store(job.store_root, summary)
     summary.seconds = time.perf_counter() - t0
