@@ -184,6 +184,14 @@ def _hide(df: pd.DataFrame, mask: np.ndarray) -> int:
     return int(new.sum())
 
 
+def _series_groups(indicators: pd.Series) -> pd.Series:
+    """The series group of each row's indicator (`indfoy_rsa.rsa_type_x`: its stem's group),
+    worked out once per distinct indicator: a synced store holds millions of rows."""
+    cat = pd.Categorical(indicators)
+    groups = [series_id(str(name).partition(".")[0]) for name in cat.categories]
+    return pd.Series(np.array([*groups, None], dtype=object)[cat.codes], index=indicators.index)
+
+
 def _secondary(
     df: pd.DataFrame, cog: Cog, threshold: int, protection: float, bar: Bar | None = None
 ) -> SecrecyReport:
@@ -192,8 +200,7 @@ def _secondary(
     report = SecrecyReport()
     additive = df[df["nature"].isin([COUNT, AMOUNT])]
     regions = regions_of(cog)
-    bases = additive["indicateur"].str.partition(".")[0]
-    group = bases.map({b: series_id(b) for b in bases.unique()})
+    group = _series_groups(additive["indicateur"])
     tables = additive.groupby([group, additive["periode"]], sort=True)
     shown = tables
     if bar is not None:
