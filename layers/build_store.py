@@ -124,7 +124,7 @@ def demo_data(
     if log is not None:
         for line in left_out_lines(communes, infra):
             log(line)
-    return generate(communes, seed=seed, infra=infra)
+    return generate(communes, seed=seed, infra=infra, bars=sys.stderr)
 
 
 def left_out_lines(communes: pd.DataFrame, infra: dict[str, pd.DataFrame]) -> list[str]:

@@ -9,7 +9,9 @@ vary with density (urban / rural), a latent precarity index, overseas départeme
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TextIO
 
 import numpy as np
 import pandas as pd
@@ -18,6 +20,7 @@ from layers.demo_arm import split_cities
 from layers.facilities import generate_facilities, places_by_period
 from layers.model import SINGLE_IRIS
 from layers.periods import decembers, quarters, year_fraction
+from layers.progress import weighing
 
 DEFAULT_SEED = 20261123
 DEMO_NOTICE = "Données de démonstration générées : ce ne sont pas des données réelles de la Caf."
@@ -160,13 +163,20 @@ def _benefits(
 
 
 def _counts(
-    rng: np.random.Generator, t: _Traits, trend: dict[str, np.ndarray]
+    rng: np.random.Generator,
+    t: _Traits,
+    trend: dict[str, np.ndarray],
+    done: Callable[[float], None] = lambda weight: None,
 ) -> dict[str, np.ndarray]:
-    """Every count (int32, communes x periods), a total and its breakdown adding up exactly."""
+    """Every count (int32, communes x periods), a total and its breakdown adding up exactly;
+    `done` is told each part's weight as it is drawn (the progress bar)."""
     fam = _family_types(rng, t, trend)
+    done(PARTS_S["familles"])
     allocataires = fam.sum(-1)
     qf = _qf_bands(rng, t, allocataires)
+    done(PARTS_S["quotients"])
     al = _housing_aids(rng, t, allocataires)
+    done(PARTS_S["logement"])
     _, mono, csans, cavec = (fam[..., k] for k in range(4))
     persons = (
         allocataires
@@ -184,7 +194,9 @@ def _counts(
         "aides_logement": al[..., :3].sum(-1),
         **_benefits(rng, t, trend, fam, allocataires),
     }
-    return {k: v.astype(np.int32) for k, v in counts.items()}
+    counts = {k: v.astype(np.int32) for k, v in counts.items()}
+    done(PARTS_S["prestations"])
+    return counts
 
 
 def _childcare(
@@ -204,22 +216,47 @@ def _childcare(
     return facilities, places_eaje, denominators
 
 
+# CPU seconds of each part of a national draw (2026-11-29): the progress bar's weights.
+PARTS_S = {
+    "familles": 0.9,
+    "quotients": 0.8,
+    "logement": 0.8,
+    "prestations": 3.2,
+    "accueil": 1.0,
+    "zones": 0.5,  # each infra level
+}
+
+
 def generate(
     communes: pd.DataFrame,
     *,
     seed: int = DEFAULT_SEED,
     infra: dict[str, pd.DataFrame] | None = None,
+    bars: TextIO | None = None,
 ) -> DemoData:
     """Draw every count for every commune and quarter from its real population.
 
     `communes` needs code, population, area_km2, departement, region, epci, caf. `infra` maps
-    "qpv" / "iris" / "arm" to zones with code, commune (current code) and population.
+    "qpv" / "iris" / "arm" to zones with code, commune (current code) and population. `bars`:
+    where the progress bar goes (none without).
     """
+    weights = [PARTS_S[k] for k in ("familles", "quotients", "logement", "prestations")]
+    weights += [PARTS_S["accueil"]] + [PARTS_S["zones"]] * len(infra or {})
+    with weighing("données de démonstration", weights, bars, unit="étapes") as done:
+        return _generate(communes, seed, infra, done)
+
+
+def _generate(
+    communes: pd.DataFrame,
+    seed: int,
+    infra: dict[str, pd.DataFrame] | None,
+    done: Callable[[float], None],
+) -> DemoData:
     communes = communes.sort_values("code").reset_index(drop=True)
     rng = np.random.default_rng(seed)
     periods = quarters()
     traits = _traits(communes, rng)
-    counts = _counts(rng, traits, _trend(periods))
+    counts = _counts(rng, traits, _trend(periods), done)
     n = len(traits.pop)
     amounts = {
         "rsa_montant": counts["rsa"] * rng.normal(590, 25, (n, 1)),
@@ -228,6 +265,7 @@ def generate(
     before_ppa = np.array([p < "2016-01" for p in periods])
     not_applicable = {"ppa": before_ppa, "ppa_montant": before_ppa.copy()}
     facilities, places_eaje, denominators = _childcare(rng, communes, traits, periods)
+    done(PARTS_S["accueil"])
     counts["places_eaje"] = places_eaje
     data = DemoData(
         periods,
@@ -239,11 +277,11 @@ def generate(
         seed=seed,
         facilities=facilities,
     )
-    if infra:
-        data.infra = {
-            name: split_cities(rng, data, zones) if name == ARM else _infra(rng, data, zones, name)
-            for name, zones in infra.items()
-        }
+    for name, zones in (infra or {}).items():
+        data.infra[name] = (
+            split_cities(rng, data, zones) if name == ARM else _infra(rng, data, zones, name)
+        )
+        done(PARTS_S["zones"])
     return data
 
 

@@ -35,6 +35,21 @@ def test_same_seed_same_data_other_seed_other_data(communes) -> None:
     assert not np.array_equal(a.counts["allocataires"], c.counts["allocataires"])
 
 
+def test_the_draw_shows_its_progress_and_draws_the_same(communes) -> None:
+    """`cafcarto build`'s bar over the draw's parts (counts by kind, childcare): it reaches
+    every part and changes no value drawn."""
+    import io
+
+    out = io.StringIO()
+    shown, quiet = generate(communes, seed=7, bars=out), generate(communes, seed=7)
+    assert all(np.array_equal(shown.counts[k], quiet.counts[k]) for k in quiet.counts)
+    assert shown.facilities.equals(quiet.facilities)
+    lines = out.getvalue().splitlines()
+    assert lines[0].startswith("données de démonstration [-") and "0/5 étapes" in lines[0]
+    assert "5/5 étapes (100 %)" in lines[-1]
+    assert len(lines) >= 4  # its quarters on the way
+
+
 def test_breakdowns_add_up_exactly(communes) -> None:
     data = generate(communes)
     for total, parts in BREAKDOWNS.items():
