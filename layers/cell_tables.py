@@ -114,17 +114,7 @@ def write_cell_tables(
             "SELECT indicateur, periode, statut, valeur FROM c"
             + ("" if presorted else f" ORDER BY {', '.join(ORDER)}")
         ).to_arrow_reader(BATCH)
-        at = 0
-        for batch in reader:
-            n = batch.num_rows
-            arrays["indicateur"][at : at + n] = _ids(batch.column(0), indicators)
-            arrays["periode"][at : at + n] = _ids(batch.column(1), periods)
-            arrays["statut"][at : at + n] = _ids(batch.column(2), list(STATUSES))
-            values = batch.column(3).cast(pa.float64()).to_numpy(zero_copy_only=False)
-            arrays["valeur"][at : at + n] = values  # nulls arrive as NaN
-            at += n
-            if advance is not None:
-                advance(n)
+        at = _copy_rows(reader, arrays, (indicators, periods, list(STATUSES)), advance)
         if at != total:
             raise ValueError(f"tables de cellules incomplètes : {at} lignes sur {total}")
         for arr in arrays.values():
@@ -155,6 +145,27 @@ def write_cell_tables(
     shutil.rmtree(final, ignore_errors=True)
     os.replace(tmp, final)
     return final
+
+
+def _copy_rows(
+    reader: pa.RecordBatchReader,
+    arrays: dict[str, np.ndarray],
+    names: tuple[list[str], list[str], list[str]],
+    advance: Callable[[int], None] | None,
+) -> int:
+    """Copy the (indicateur, periode, statut, valeur) batches into the arrays, names as their
+    ids in `names`; the rows copied."""
+    at = 0
+    for batch in reader:
+        n = batch.num_rows
+        for k, column in enumerate(("indicateur", "periode", "statut")):
+            arrays[column][at : at + n] = _ids(batch.column(k), names[k])
+        values = batch.column(3).cast(pa.float64()).to_numpy(zero_copy_only=False)
+        arrays["valeur"][at : at + n] = values  # nulls arrive as NaN
+        at += n
+        if advance is not None:
+            advance(n)
+    return at
 
 
 class CellTables:
