@@ -14,14 +14,16 @@ from typing import Any
 
 from dash.development.base_component import Component
 
+Element = dict[str, Any]  # a component as its JSON
 
-@lru_cache(maxsize=64)
+
+@lru_cache(maxsize=256)  # some forty sets of props on a profile page
 def _order(cls: type[Component], names: tuple[str, ...]) -> tuple[str, ...]:
     """The order in which `cls.to_plotly_json` lists these props (asked once per set)."""
     return tuple(cls(**dict.fromkeys(names, "")).to_plotly_json()["props"])
 
 
-def element(cls: type[Component], children: Any, **props: Any) -> dict[str, Any]:
+def element(cls: type[Component], children: Any, **props: Any) -> Element:
     """`cls(children, **props)` as its JSON: {"props": ..., "type": ..., "namespace": ...}."""
     given = {"children": children, **props}
     props_json = {name: given[name] for name in _order(cls, tuple(sorted(given)))}
