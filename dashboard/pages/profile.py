@@ -342,9 +342,9 @@ def layout(niveau: str | None = None, code: str | None = None, **_query: str) ->
 def title(niveau: str = "", code: str = "", **_kw: str) -> str:
     """« Fiche territoire : Lyon (commune) – Cafdata Carto »; the code when it is unknown."""
     index = current_data().index()
-    terr = index.get(niveau, code) if index is not None and niveau in index.levels() else None
+    known = index.name(niveau, code) if index is not None else None
     level = singular_name(niveau)
-    name = terr.name if terr is not None else code[:20]
+    name = known if known is not None else code[:20]
     return f"Fiche territoire : {name}{f' ({level})' if level else ''} – {fr.APP_TITLE}"
 
 
