@@ -300,11 +300,14 @@ class Store:
             [indicator, level, code],
         )
 
-    def series_columns(self, indicator: str, territories: list[tuple[str, str]]) -> dict:
+    def series_columns(
+        self, indicator: str | Sequence[str], territories: list[tuple[str, str]]
+    ) -> dict:
         """`series_many(indicator, territories)` as arrays (strings as objects, `valeur` as
         floats), in the same order: from the cell tables without a frame."""
         if self._tables is not None and territories:
-            return self._tables.columns([indicator], territories)
+            wanted = [indicator] if isinstance(indicator, str) else list(indicator)
+            return self._tables.columns(wanted, territories)
         return _as_columns(self.series_many(indicator, territories))
 
     def series_many(
