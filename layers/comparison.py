@@ -66,11 +66,14 @@ def comparison(
         return None
     # One store read for every indicator and territory; the latest period of each series
     # (rows come oldest period first: the last one written wins).
-    cells = store.series_many(list(COMPARED), [(t.level, t.code) for t in cols])
-    latest = {
-        (str(r.indicateur), str(r.niveau), str(r.code)): (r.valeur, str(r.statut), str(r.periode))
-        for r in cells.itertuples()
-    }
+    col = store.series_columns(list(COMPARED), [(t.level, t.code) for t in cols])
+    latest = dict(
+        zip(
+            zip(col["indicateur"], col["niveau"], col["code"], strict=True),
+            zip(col["valeur"], col["statut"], col["periode"], strict=True),
+            strict=True,
+        )
+    )
     rows = []
     for ident in COMPARED:
         ind = BY_ID[ident]

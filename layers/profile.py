@@ -511,8 +511,6 @@ def _read_page(
     wanted = [(level, code), *[(p.level, p.code) for p in refs], *[(nlevel, c) for c in near]]
     if nlevel != level:
         wanted.append((nlevel, code))
-    if siblings is not None:
-        wanted += [("commune", c) for c in siblings[1] if c != code and c not in near]
     latest = sorted({p for p in periods.values() if p})
     col = store.page_columns(ids, wanted[0], wanted[1:], latest)
     values = col["valeur"]
@@ -531,24 +529,22 @@ def _read_page(
         neighbours=(nlevel, codes),
         cells=dict(zip(keys, zip(values, col["statut"], strict=True), strict=True)),
         own_published=own,
-        sibling_values=_sibling_values(col, values, siblings),
+        sibling_values=_sibling_values(store, ids, periods, siblings),
     )
 
 
 def _sibling_values(
-    col: dict[str, np.ndarray], values: np.ndarray, siblings: tuple[str, list[str]] | None
+    store: Store,
+    ids: list[str],
+    periods: dict[str, str | None],
+    siblings: tuple[str, list[str]] | None,
 ) -> dict[tuple[str, str], np.ndarray]:
-    """The published values of the EPCI's communes, by (indicator, period); a secret cell is
-    left out, as it always was: ranks count published values only."""
+    """The published values of the EPCI's communes, by (indicator, latest period); a secret
+    cell is left out, as it always was: ranks count published values only."""
     if siblings is None:
         return {}
-    wanted = set(siblings[1])
-    mask = (col["niveau"] == "commune") & (col["statut"] == PUBLISHED)
-    mask &= np.fromiter((c in wanted for c in col["code"]), bool, len(col["code"]))
-    groups: dict[tuple[str, str], list[Any]] = {}
-    for i in np.flatnonzero(mask):
-        groups.setdefault((col["indicateur"][i], col["periode"][i]), []).append(values[i])
-    return {k: np.asarray(v, dtype=float) for k, v in groups.items()}
+    at = {i: p for i in ids if (p := periods.get(i))}
+    return store.published_values([("commune", c) for c in siblings[1]], at)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -316,11 +316,14 @@ class Store:
             [indicator, level, code],
         )
 
-    def series_columns(self, indicator: str, territories: list[tuple[str, str]]) -> dict:
+    def series_columns(
+        self, indicator: str | Sequence[str], territories: list[tuple[str, str]]
+    ) -> dict:
         """`series_many(indicator, territories)` as arrays (strings as objects, `valeur` as
         floats), in the same order: from the cell tables without a frame."""
         if self._tables is not None and territories:
-            return self._tables.columns([indicator], territories)
+            wanted = [indicator] if isinstance(indicator, str) else list(indicator)
+            return self._tables.columns(wanted, territories)
         return _as_columns(self.series_many(indicator, territories))
 
     def series_many(
@@ -371,6 +374,29 @@ class Store:
                 list(indicators), [own, *others], list(periods) or [""], own
             )
         return _as_columns(self.page_cells(indicators, own, others, periods))
+
+    def published_values(
+        self, territories: list[tuple[str, str]], at: dict[str, str]
+    ) -> dict[tuple[str, str], np.ndarray]:
+        """The published values of `territories`, by (indicator, period), each indicator of `at`
+        at its period there only (a commune's ranks in its EPCI); a hidden cell is left out."""
+        if not territories or not at:
+            return {}
+        if self._tables is not None:
+            return self._tables.published_values(territories, at)
+        periods = sorted(set(at.values()))
+        col = _as_columns(self.page_cells(list(at), territories[0], territories[1:], periods))
+        keep = col["statut"] == PUBLISHED
+        keep &= np.array(
+            [at.get(i) == p for i, p in zip(col["indicateur"], col["periode"], strict=True)],
+            dtype=bool,
+        )
+        groups: dict[tuple[str, str], list[float]] = {}
+        for i in np.flatnonzero(keep):
+            groups.setdefault((col["indicateur"][i], col["periode"][i]), []).append(
+                col["valeur"][i]
+            )
+        return {k: np.asarray(v, dtype=float) for k, v in groups.items()}
 
     def page_cells(
         self,

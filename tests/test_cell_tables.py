@@ -55,10 +55,11 @@ def test_series_equal_the_scans(stores) -> None:
         ind = indicators[i % len(indicators)]
         _same(tables.series(ind, *terr), scans.series(ind, *terr))
         together = [terr, *cases[i + 1 : i + 4], ("commune", "00000")]
-        expected = scans.series_many(ind, together).astype({"statut": str})
-        for store in (tables, scans):  # the evolution chart's arrays, in the same order
-            got = pd.DataFrame(store.series_columns(ind, together)).astype({"statut": str})
-            _same(got, expected)
+        for asked in (ind, indicators[i % 5 : i % 5 + 3]):  # the chart's, the comparison's
+            expected = scans.series_many(asked, together).astype({"statut": str})
+            for store in (tables, scans):  # as arrays, in the same order
+                got = pd.DataFrame(store.series_columns(asked, together)).astype({"statut": str})
+                _same(got, expected)
         for wanted in (ind, indicators[:2], indicators):
             expected = scans.series_many(wanted, together)
             _same(tables.series_many(wanted, together), expected)
@@ -87,6 +88,38 @@ def test_page_cells_equal_the_scans(stores) -> None:
                     expected.sort_values(KEY, kind="stable").astype({"statut": str}),
                 )
     assert secrets > 0
+
+
+def test_published_values_equal_a_plain_selection(stores) -> None:
+    """The ranks' values (a commune's EPCI): for each indicator at its period, the published
+    values of the territories listed, read from each store as a filter of the level's layer
+    finds them; a hidden cell is never among them."""
+    tables, scans = stores
+    codes = sorted(scans.query("SELECT DISTINCT code FROM s WHERE niveau = 'commune'")["code"])
+    assert len(codes) > 20
+    wanted = [("commune", c) for c in codes[::3]]
+    available = scans.availability()
+    indicators = sorted({i for i, lv in available if lv == "commune"})
+    for periods in (-1, -2):
+        at = {i: available[(i, "commune")][periods] for i in indicators}
+        at = {i: p for i, p in at.items() if len(available[(i, "commune")]) >= -periods}
+        expected = {}
+        for ind, period in at.items():
+            cells = scans.layer(ind, "commune", period)
+            cells = cells[cells["code"].isin(codes[::3]) & (cells["statut"] == PUBLISHED)]
+            if len(cells):
+                expected[(ind, period)] = sorted(cells["valeur"].astype(float))
+        assert len(expected) > 10
+        hidden = 0
+        for ind, period in at.items():
+            cells = scans.layer(ind, "commune", period)
+            hidden += int((cells["code"].isin(codes[::3]) & (cells["statut"] != PUBLISHED)).sum())
+        assert hidden > 0  # secrets among them, left out below
+        for store in (tables, scans):
+            got = store.published_values(wanted, at)
+            assert {k: sorted(v.tolist()) for k, v in got.items()} == expected
+    assert tables.published_values([], {"allocataires": "2024-12"}) == {}
+    assert tables.published_values([("commune", "00000")], {"allocataires": "2024-12"}) == {}
 
 
 def test_availability_equals_the_scan(stores) -> None:

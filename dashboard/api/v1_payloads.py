@@ -226,12 +226,16 @@ def key_figures(store: Store, index: TerritoryIndex, level: str, code: str) -> l
     inds = [BY_ID[i] for i in KEY_FIGURES if avail.get((i, level))]
     if not inds:
         return []
-    # The territory's series: a lookup in the store's cell tables (a Parquet scan without).
-    cells = store.series_many([i.id for i in inds], [(level, code)])
-    found = {
-        (str(r.indicateur), str(r.periode)): (r.valeur, str(r.statut))
-        for r in cells.itertuples(index=False)
-    }
+    # The territory's series: a lookup in the store's cell tables (a Parquet scan without),
+    # as arrays (a frame and its rows cost more than the lookup).
+    col = store.page_columns([i.id for i in inds], (level, code), [], [])
+    found = dict(
+        zip(
+            zip(col["indicateur"], col["periode"], strict=True),
+            zip(col["valeur"], col["statut"], strict=True),
+            strict=True,
+        )
+    )
     out = []
     for ind in inds:
         period = avail[(ind.id, level)][-1]

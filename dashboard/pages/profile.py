@@ -7,7 +7,7 @@ import dash
 import dash_bootstrap_components as dbc
 from dash import dash_table, dcc, html
 
-from dashboard.pages.html_json import element
+from dashboard.pages.html_json import Element, element
 from layers import strings_fr as fr
 from layers.appdata import AppData, current_data
 from layers.facility_listing import TABLE_CELL_STYLE, table_columns
@@ -21,49 +21,52 @@ GRAPH_CONFIG = {"displaylogo": False, "locale": "fr"}
 FACILITY_TYPES = [ft.label for ft in TYPES]
 
 
-def _card(title: str, cell: Cell) -> html.Div:
-    return html.Div(
+def _card(title: str, cell: Cell) -> Element:
+    return element(
+        html.Div,
         [
-            html.Div(title, className="cc-card-title"),
-            html.Div(cell.text, className="cc-card-value"),
+            element(html.Div, title, className="cc-card-title"),
+            element(html.Div, cell.text, className="cc-card-value"),
         ],
         className="cc-card",
     )
 
 
-def _parents(identity: Identity) -> html.P:
+def _parents(identity: Identity) -> Element:
     links: list = []
     for parent in identity.parents:
         if parent.level == "france":
             continue
         links += [
-            html.A(
+            element(
+                html.A,
                 f"{parent.name} ({parent.level_label})",
                 href=f"/territoire/{parent.level}/{parent.code}",
             ),
             " · ",
         ]
-    return html.P(links[:-1] or "", className="cc-parents")
+    return element(html.P, links[:-1] or "", className="cc-parents")
 
 
-def _parts(identity: Identity) -> html.P | None:
+def _parts(identity: Identity) -> Element | None:
     """« Arrondissements : Lyon 1er Arrondissement · … » on the profile of a split city."""
     if not identity.parts:
         return None
     links: list = []
     for part in identity.parts:
-        links += [html.A(part.name, href=f"/territoire/{part.level}/{part.code}"), " · "]
-    return html.P(["Arrondissements : ", *links[:-1]], className="cc-parents", id="fiche-parties")
+        links += [element(html.A, part.name, href=f"/territoire/{part.level}/{part.code}"), " · "]
+    return element(
+        html.P, ["Arrondissements : ", *links[:-1]], className="cc-parents", id="fiche-parties"
+    )
 
 
 def _capital(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-def theme_table(theme: Theme) -> html.Div:
-    """One theme's indicators beside the references: a real table (screen readers, RGAA). Its
-    rows and head are written as their JSON (`html_json.element`: the same bytes, a third of
-    the page's CPU less)."""
+def theme_table(theme: Theme) -> Element:
+    """One theme's indicators beside the references: a real table (screen readers, RGAA),
+    written as its JSON (`html_json.element`: the same bytes, a third of the page's CPU less)."""
     refs = theme.rows[0].references if theme.rows else ()
     head = element(
         html.Tr,
@@ -88,11 +91,14 @@ def theme_table(theme: Theme) -> html.Div:
         )
         for row in theme.rows
     ]
-    return html.Div(
+    return element(
+        html.Div,
         [
-            html.H3(theme.name),
-            html.Table(
-                [html.Thead(head), html.Tbody(rows)], className="table table-sm cc-theme-table"
+            element(html.H3, theme.name),
+            element(
+                html.Table,
+                [element(html.Thead, head), element(html.Tbody, rows)],
+                className="table table-sm cc-theme-table",
             ),
         ],
         className="cc-theme",
@@ -112,19 +118,23 @@ def _summary(prof: Profile, level: str, code: str) -> list:
         _card("Personnes couvertes", key.covered_people),
         _card("Part de la population couverte", key.coverage_rate),
     ]
-    benefits = html.Ol(
+    benefits = element(
+        html.Ol,
         [element(html.Li, f"{b.label} : {b.cell.text}") for b in key.benefits],
         className="cc-benefits",
     )
     composition = [
-        html.H3("Composition des familles allocataires"),
+        element(html.H3, "Composition des familles allocataires"),
         dcc.Graph(figure=composition_figure(key), config=GRAPH_CONFIG),
     ]
+    top = [element(html.H3, "Prestations les plus versées"), benefits]
     return [
-        html.Div(
+        element(
+            html.Div,
             [
-                html.A("← Retour à la carte", href=f"/?territoire={level}:{code}"),
-                html.A(
+                element(html.A, "← Retour à la carte", href=f"/?territoire={level}:{code}"),
+                element(
+                    html.A,
                     "Télécharger la fiche (PDF)",
                     href=f"/export/fiche/{level}/{code}.pdf",
                     className="btn btn-outline-secondary btn-sm",
@@ -133,15 +143,16 @@ def _summary(prof: Profile, level: str, code: str) -> list:
             ],
             className="cc-profile-actions",
         ),
-        html.H2(f"Fiche territoire : {prof.identity.name}", id="fiche-titre"),
-        html.P(f"{kind.capitalize()} {code} · {key.period_label}", className="cc-note"),
+        element(html.H2, f"Fiche territoire : {prof.identity.name}", id="fiche-titre"),
+        element(html.P, f"{kind.capitalize()} {code} · {key.period_label}", className="cc-note"),
         _parents(prof.identity),
         _parts(prof.identity),
-        html.Div(cards, className="cc-cards"),
-        html.Div(
+        element(html.Div, cards, className="cc-cards"),
+        element(
+            html.Div,
             [
-                html.Div(composition, className="cc-col"),
-                html.Div([html.H3("Prestations les plus versées"), benefits], className="cc-col"),
+                element(html.Div, composition, className="cc-col"),
+                element(html.Div, top, className="cc-col"),
             ],
             className="cc-row",
         ),
@@ -154,12 +165,14 @@ def _neighbours_section(prof: Profile, level: str, code: str) -> list:
     return [
         html.Div(
             [
-                html.H3(
+                element(
+                    html.H3,
                     "Comparaison avec les communes voisines"
                     if level == "commune"
-                    else "Comparaison avec les territoires voisins"
+                    else "Comparaison avec les territoires voisins",
                 ),
-                html.Label(
+                element(
+                    html.Label,
                     "Indicateur comparé",
                     htmlFor="voisins-indicateur",
                     className="visually-hidden",
@@ -196,8 +209,9 @@ def _evolution_section(prof: Profile) -> html.Div:
     options = _indicator_options(prof)
     return html.Div(
         [
-            html.H3("Évolution"),
-            html.Label(
+            element(html.H3, "Évolution"),
+            element(
+                html.Label,
                 "Indicateur de l'évolution",
                 htmlFor="evolution-indicateur",
                 className="visually-hidden",
@@ -217,8 +231,13 @@ def _evolution_section(prof: Profile) -> html.Div:
 def _compare_section() -> html.Div:
     return html.Div(
         [
-            html.H3("Comparer avec"),
-            html.Label("Territoires à comparer", htmlFor="comparer", className="visually-hidden"),
+            element(html.H3, "Comparer avec"),
+            element(
+                html.Label,
+                "Territoires à comparer",
+                htmlFor="comparer",
+                className="visually-hidden",
+            ),
             dcc.Dropdown(
                 id="comparer",
                 multi=True,
@@ -235,7 +254,7 @@ def _facilities_section() -> html.Div:
     """Crèches and LAEP of a commune and its neighbours (rows filled by a callback)."""
     return html.Div(
         [
-            html.H3("Accueil du jeune enfant à proximité (la commune et ses voisines)"),
+            element(html.H3, "Accueil du jeune enfant à proximité (la commune et ses voisines)"),
             dbc.Checklist(
                 id="equipements-types",
                 value=FACILITY_TYPES,
@@ -281,12 +300,12 @@ def profile_layout(data: AppData, level: str | None = None, code: str | None = N
         *_neighbours_section(prof, level, code),
         _evolution_section(prof),
         _compare_section(),
-        html.H3("Indicateurs par thème"),
+        element(html.H3, "Indicateurs par thème"),
         *[theme_table(t) for t in prof.themes],
     ]
     if level == "commune":
         sections.append(_facilities_section())
-    sections.append(html.P(prof.source, className="cc-note"))
+    sections.append(element(html.P, prof.source, className="cc-note"))
     sections += _provenance_section(prof)
     sections.append(dcc.Store(id="fiche-territoire", data={"niveau": level, "code": code}))
     return html.Div(sections, className="cc-profile")
@@ -304,8 +323,12 @@ def _provenance_section(prof: Profile) -> list:
     if not lines:
         return []
     return [
-        html.Details(
-            [html.Summary("Sources et diffusion de chaque série"), html.Ul(lines)],
+        element(
+            html.Details,
+            [
+                element(html.Summary, "Sources et diffusion de chaque série"),
+                element(html.Ul, lines),
+            ],
             className="cc-note cc-provenance",
         )
     ]
@@ -319,9 +342,9 @@ def layout(niveau: str | None = None, code: str | None = None, **_query: str) ->
 def title(niveau: str = "", code: str = "", **_kw: str) -> str:
     """« Fiche territoire : Lyon (commune) – Cafdata Carto »; the code when it is unknown."""
     index = current_data().index()
-    terr = index.get(niveau, code) if index is not None and niveau in index.levels() else None
+    known = index.name(niveau, code) if index is not None else None
     level = singular_name(niveau)
-    name = terr.name if terr is not None else code[:20]
+    name = known if known is not None else code[:20]
     return f"Fiche territoire : {name}{f' ({level})' if level else ''} – {fr.APP_TITLE}"
 
 

@@ -2,10 +2,10 @@
 
 Each worker otherwise built its own copy on its first requests, private memory three times
 over: the build's index and the store's periods (`AppData.warm`), and the per-build objects
-every visit reads: the store's provenance table, the facilities, Plotly's validator tables
-(read by the profile's figure template), the map filter's options, the profile's lookups (a
-city's arrondissements, an EPCI's communes) and the component classes the Dash request check
-reads (`dashboard.server.dash_requests`). Nothing here opens the
+every visit reads: the store's provenance table, the facilities and their rows by commune,
+Plotly's validator tables (read by the profile's figure template), the map filter's options,
+the profile's lookups (a city's arrondissements, an EPCI's communes) and the component classes
+the Dash request check reads (`dashboard.server.dash_requests`). Nothing here opens the
 store's DuckDB connection, which must not cross a fork: the page layouts (profiles) are built
 only when the store's cell tables answer them.
 """
@@ -15,6 +15,7 @@ from __future__ import annotations
 import dash
 
 from dashboard.server import dash_requests
+from layers import facility_search
 from layers.appdata import EXTENSION, AppData, active_dir
 from layers.cell_tables import CellTables
 from layers.options import filter_options
@@ -32,7 +33,9 @@ def warm_before_fork(app: dash.Dash) -> None:
         if index is not None:
             filter_options(index)
             warm_lookups(index)
-        data.facilities()
+        points = data.facilities()
+        if points is not None:
+            facility_search.warm(points.table)
         template_json()
         if info is None:
             return
