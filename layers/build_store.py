@@ -14,7 +14,6 @@ import os
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
 from pathlib import Path
 
 import geopandas as gpd
@@ -27,7 +26,7 @@ from geodata import cache
 from layers.audit import AuditReport, audit
 from layers.audit_cells import AuditTables, job_weight, longest_first, published_cells
 from layers.config import DEFAULT_INFRA_MIN_HOUSEHOLDS
-from layers.demo import DEFAULT_SEED, DemoData, generate, zones_with_data
+from layers.demo import DEFAULT_SEED, DemoData, generate, structure, zones_with_data
 from layers.demo_regimes import (
     ROUNDED_FROM,
     ROUNDED_LEVELS,
@@ -405,13 +404,7 @@ def demo_data_structure(geo_build: Path) -> DemoData:
     """Territories and periods of the demonstration, every count zero: structure only, so the
     audit cannot see a raw value even by mistake."""
     communes, infra = load_territories(geo_build)
-    data = generate(communes.assign(population=0), infra=infra)
-    zero = {k: np.zeros_like(v) for k, v in data.counts.items()}
-    infra_zero = {
-        n: (z, {k: np.zeros_like(v) for k, v in vals.items()})
-        for n, (z, vals) in data.infra.items()
-    }
-    return replace(data, counts=zero, infra=infra_zero)
+    return structure(communes.assign(population=0), infra=infra)
 
 
 def _secrecy_rows(folder: Path, periods: set[str]) -> dict[str, pa.Table]:
