@@ -15,6 +15,7 @@ from geodata.cache import active_dir
 from layers.audit import Relations
 from layers.audit_cells import (
     AuditTables,
+    PeriodRows,
     job_weight,
     longest_first,
     period_cells,
@@ -106,6 +107,22 @@ def test_a_period_without_stored_rows_is_all_hidden():
     assert hidden.all() and np.isnan(published).all()
     kept = tables.cells("2020-12", True)
     assert tables.cells("2020-12", True) is kept  # the next job of the period reuses it
+
+
+def test_period_rows_are_each_period_s_rows_in_stored_order():
+    """Rows of several periods interleaved, in two chunks: each wanted period gets exactly its
+    rows, in their stored order; an unwanted or absent period is not there."""
+    rows = stored_rows()
+    n = rows.num_rows
+    periods = np.array(["2019-12", "2020-12", "2019-12", "2021-12"] * n)[:n]
+    names = ["2021-12", "2019-12", "2020-12", "2018-12"]
+    code = np.array([names.index(p) for p in periods], dtype=np.int16)
+    chunked = pa.concat_tables([rows.slice(0, 4), rows.slice(4)])
+    got = PeriodRows(chunked, code, names, {"2019-12", "2020-12", "2018-12"})
+    assert sorted(got) == ["2019-12", "2020-12"]
+    for period in got:
+        assert got[period].equals(rows.filter(pa.array(periods == period)))
+    assert got.get("2021-12") is None and got.get("2018-12") is None
 
 
 def _square(x: int) -> int:
