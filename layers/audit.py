@@ -342,7 +342,8 @@ class CappedLP:
         )
         # Devex pricing: its rounds change the row bounds and the objective, and dual simplex
         # goes on from the last basis; on the blocks' models Devex iterations are cheaper than
-        # the default's (dual steepest edge), the same optimum reached.
+        # the default's (dual steepest edge). The optimum may be another vertex: any is a
+        # witness, and the exact ranges do not depend on it.
         self.h.setOptionValue("simplex_dual_edge_weight_strategy", DEVEX)
         self.n, self.k, self.m = n, k, m
         self.lp, self.lower = lp, np.asarray(lower, dtype=float)
