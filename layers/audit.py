@@ -123,6 +123,10 @@ def _quiet_highs() -> highspy.Highs:
     return h
 
 
+# Models smaller than this are solved cold without presolve (see `_highs_model`).
+PRESOLVE_MIN_COLS = 10_000
+
+
 def _highs_model(
     a: sp.csc_matrix,
     row_lower: np.ndarray,
@@ -136,8 +140,10 @@ def _highs_model(
     h = _quiet_highs()
     # The audit's first solve is cold: presolve makes it ~25x faster on the national components
     # (45 s -> 1.9 s for 63,432 cells); the solves after it start from the last basis, without.
-    # The secrecy engine's repair LPs are 7-30x slower with it, and its solutions (so which
-    # cells get hidden) change: it never presolves.
+    # Not below PRESOLVE_MIN_COLS columns: on the blocks' models (~6,000) it cost more than it
+    # saved. The secrecy engine's repair LPs are 7-30x slower with it, and its solutions (so
+    # which cells get hidden) change: it never presolves.
+    presolve = presolve and a.shape[1] >= PRESOLVE_MIN_COLS
     h.setOptionValue("presolve", "on" if presolve else "off")
     # The arrays straight to HiGHS: filling a `HighsLp`'s fields converts them element by
     # element (~27 ms for 17,000 columns, against 1.6 ms; a tenth of a household table's
@@ -171,6 +177,8 @@ def _highs_model(
 # must first repair the basis's dual feasibility). Not after new row bounds (the capped rounds):
 # the basis is then infeasible, and primal simplex was much slower than dual.
 PRIMAL = 4
+# HiGHS's simplex_dual_edge_weight_strategy: Devex (`CappedLP`).
+DEVEX = 1
 
 
 def _solve(h, n: int, strategy: int | None = None) -> tuple[str, np.ndarray | None]:
@@ -332,6 +340,11 @@ class CappedLP:
             np.r_[np.where(np.isfinite(upper), upper, inf), np.full(2 * k, protection)],
             presolve=True,
         )
+        # Devex pricing: its rounds change the row bounds and the objective, and dual simplex
+        # goes on from the last basis; on the blocks' models Devex iterations are cheaper than
+        # the default's (dual steepest edge). The optimum may be another vertex: any is a
+        # witness, and the exact ranges do not depend on it.
+        self.h.setOptionValue("simplex_dual_edge_weight_strategy", DEVEX)
         self.n, self.k, self.m = n, k, m
         self.lp, self.lower = lp, np.asarray(lower, dtype=float)
 
@@ -848,7 +861,9 @@ def relation_blocks(m: sp.csr_matrix, cap: int) -> np.ndarray:
 # LOCAL_FEW_LEFT and a small share of the component (2 warm solves a cell against one cold).
 LOCAL_MIN_CELLS = 4000
 LOCAL_BLOCK = 2000
-LOCAL_WIDE = 8
+# LOCAL_WIDE 4 rather than 8: the wide blocks' models (~8,000 columns) take fewer, cheaper
+# solves than 16,000-cell ones for the few cells they are for.
+LOCAL_WIDE = 4
 LOCAL_FEW_LEFT = 100
 LOCAL_FEW_SHARE = 0.01
 

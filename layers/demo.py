@@ -10,7 +10,7 @@ vary with density (urban / rural), a latent precarity index, overseas départeme
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TextIO
 
 import numpy as np
@@ -282,6 +282,37 @@ def _generate(
             split_cities(rng, data, zones) if name == ARM else _infra(rng, data, zones, name)
         )
         done(PARTS_S["zones"])
+    return data
+
+
+def structure(communes: pd.DataFrame, *, infra: dict[str, pd.DataFrame] | None = None) -> DemoData:
+    """`generate`'s periods, territories and indicators, every value zero, without drawing
+    them: the audit needs the shape only, and the draws (facilities, IRIS splits) took ~3 s of
+    serial work before its workers start. The indicators are those of a one-commune draw."""
+    communes = communes.sort_values("code").reset_index(drop=True)
+    shape = generate(communes.head(1))
+    n = len(communes)
+
+    def zeros(values: dict[str, np.ndarray], rows: int) -> dict[str, np.ndarray]:
+        return {k: np.zeros((rows, *v.shape[1:]), dtype=v.dtype) for k, v in values.items()}
+
+    data = replace(
+        shape,
+        communes=communes,
+        counts=zeros(shape.counts, n),
+        amounts=zeros(shape.amounts, n),
+        denominators=zeros(shape.denominators, n),
+        infra={},
+        facilities=None,
+    )
+    for name, zones in (infra or {}).items():
+        if name == ARM:  # the cities' split of zero counts: a few draws, the same keys
+            zones, values = split_cities(np.random.default_rng(0), data, zones)
+        else:
+            zones, _ = zones_with_data(name, zones, communes)
+            years = (len(zones), len(data.annual_index))
+            values = {ind: np.zeros(years, dtype=np.int64) for ind in INFRA_INDICATORS[name]}
+        data.infra[name] = (zones, zeros(values, len(zones)))
     return data
 
 

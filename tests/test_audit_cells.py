@@ -3,18 +3,26 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from pathlib import Path
+
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import scipy.sparse as sp
 
+from geodata.cache import active_dir
 from layers.audit import Relations
 from layers.audit_cells import (
     AuditTables,
+    PeriodRows,
     job_weight,
     longest_first,
     period_cells,
     published_cells,
 )
+from layers.build_store import demo_data_structure, load_territories
+from layers.demo import DemoData, generate
 from layers.publish import Table, Territories
 from layers.store import PUBLISHED, SECRET
 
@@ -101,6 +109,22 @@ def test_a_period_without_stored_rows_is_all_hidden():
     assert tables.cells("2020-12", True) is kept  # the next job of the period reuses it
 
 
+def test_period_rows_are_each_period_s_rows_in_stored_order():
+    """Rows of several periods interleaved, in two chunks: each wanted period gets exactly its
+    rows, in their stored order; an unwanted or absent period is not there."""
+    rows = stored_rows()
+    n = rows.num_rows
+    periods = np.array(["2019-12", "2020-12", "2019-12", "2021-12"] * n)[:n]
+    names = ["2021-12", "2019-12", "2020-12", "2018-12"]
+    code = np.array([names.index(p) for p in periods], dtype=np.int16)
+    chunked = pa.concat_tables([rows.slice(0, 4), rows.slice(4)])
+    got = PeriodRows(chunked, code, names, {"2019-12", "2020-12", "2018-12"})
+    assert sorted(got) == ["2019-12", "2020-12"]
+    for period in got:
+        assert got[period].equals(rows.filter(pa.array(periods == period)))
+    assert got.get("2021-12") is None and got.get("2018-12") is None
+
+
 def _square(x: int) -> int:
     return x * x
 
@@ -120,3 +144,40 @@ def test_the_heaviest_tables_weigh_most():
     local = job_weight(s, 1, household, {"2024-12"})
     assert local > job_weight(s, 1, ("a",) * 4, {"2024-12"}) > job_weight(s, 1, single, set())
     assert local > job_weight(s, 2, household, {"2024-12"}) > job_weight(s, 0, household, set())
+
+
+def _drawn_structure(geo: Path) -> DemoData:
+    """The reference: the whole demonstration drawn, then every value zeroed."""
+    communes, infra = load_territories(geo)
+    data = generate(communes.assign(population=0), infra=infra)
+    return replace(
+        data,
+        counts={k: np.zeros_like(v) for k, v in data.counts.items()},
+        infra={
+            n: (z, {k: np.zeros_like(v) for k, v in vals.items()})
+            for n, (z, vals) in data.infra.items()
+        },
+    )
+
+
+def _same_arrays(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> None:
+    assert list(a) == list(b)
+    for k in a:
+        assert a[k].shape == b[k].shape and a[k].dtype == b[k].dtype, k
+        assert np.array_equal(a[k], b[k]), k
+
+
+def test_audit_structure_is_the_drawn_demonstration_zeroed(small_cache: Path) -> None:
+    """The audit's structure, built without the draws, has the demonstration's periods,
+    communes, zones (arrondissements included) and indicators, every value zero."""
+    geo = active_dir(small_cache)
+    ref, got = _drawn_structure(geo), demo_data_structure(geo)
+    assert got.periods == ref.periods and got.seed == ref.seed
+    pd.testing.assert_frame_equal(got.communes, ref.communes)
+    for name in ("counts", "amounts", "denominators", "not_applicable"):
+        _same_arrays(getattr(got, name), getattr(ref, name))
+    assert list(got.infra) == list(ref.infra) and "arm" in got.infra
+    for name, (zones, values) in ref.infra.items():
+        pd.testing.assert_frame_equal(got.infra[name][0], zones)
+        _same_arrays(got.infra[name][1], values)
+    assert not any(np.any(v) for v in got.counts.values())
