@@ -82,6 +82,23 @@ def test_profile_title_names_the_territory_of_the_app_serving_it(apps) -> None:
     assert 'content="Fiche territoire : Lyon (commune) – Cafdata Carto"' in page
 
 
+def test_the_page_callback_titles_the_map_with_its_view(apps) -> None:
+    """Dash pages sets `document.title` from its page callback, with the path variables only:
+    the map's view (in the query string) must name it there too, not the generic title that
+    replaced the HTML's until cafmap.js named the view again."""
+    built, _ = apps
+    for path in ("/", "/embed"):
+        answer = json.loads(_page(built, path, "?niveau=commune&indicateur=rsa"))
+        named = answer["response"]["_pages_store"]["data"]["title"]
+        assert named == "Bénéficiaires du revenu de solidarité active (RSA) par commune – " + (
+            "Cafdata Carto"
+        )
+    plain = json.loads(_page(built, "/"))["response"]["_pages_store"]["data"]["title"]
+    assert plain == "Carte des indicateurs – Cafdata Carto"
+    forged = json.loads(_page(built, "/", "?indicateur=%3Cb%3E&niveau=x"))
+    assert forged["response"]["_pages_store"]["data"]["title"] == plain
+
+
 def test_explore_layout_from_the_url_with_a_french_notice_for_what_it_drops(apps) -> None:
     built, _ = apps
     with built.server.test_request_context("/"):

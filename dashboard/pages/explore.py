@@ -7,6 +7,7 @@ come from `layers.options`, its callbacks from `callbacks/`.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from urllib.parse import parse_qsl
 
 import dash
 import dash_bootstrap_components as dbc
@@ -472,11 +473,23 @@ def page_stores(state: ViewState) -> list[dcc.Store]:
 
 def title(**query: str) -> str:
     """Page title naming the view (indicator and level), for tabs and screen readers."""
+    query = query or _callback_query()
     ind = BY_ID.get(str(query.get("indicateur", "")))
     level = singular_name(query.get("niveau"))
     if ind is None:
         return f"Carte des indicateurs – {fr.APP_TITLE}"
     return f"{ind.title}{' par ' + level if level else ''} – {fr.APP_TITLE}"
+
+
+def _callback_query() -> dict[str, str]:
+    """The view's query string when Dash pages asks the title in its page callback: it passes
+    the path variables only, and its answer becomes `document.title`, which named every map
+    « Carte des indicateurs » until cafmap.js named the view again."""
+    try:
+        search = dash.ctx.inputs.get("_pages_location.search") or ""
+    except dash.exceptions.MissingCallbackContextException:
+        return {}  # the HTML's title: made from the request (DashApp.interpolate_index)
+    return dict(parse_qsl(str(search).lstrip("?")))
 
 
 def layout(**query: str) -> html.Div:
