@@ -5,6 +5,7 @@ module-level ones in process-wide lists) and each page reads the data of the app
 from __future__ import annotations
 
 import json
+import threading
 from dataclasses import replace
 
 import pytest
@@ -97,6 +98,12 @@ def test_the_page_callback_titles_the_map_with_its_view(apps) -> None:
     assert plain == "Carte des indicateurs – Cafdata Carto"
     forged = json.loads(_page(built, "/", "?indicateur=%3Cb%3E&niveau=x"))
     assert forged["response"]["_pages_store"]["data"]["title"] == plain
+    # outside a callback (the HTML's meta tags, in a new thread: no callback context at all)
+    done: list[str] = []
+    worker = threading.Thread(target=lambda: done.append(explore.title()))
+    worker.start()
+    worker.join()
+    assert done == [plain]
 
 
 def test_explore_layout_from_the_url_with_a_french_notice_for_what_it_drops(apps) -> None:

@@ -487,8 +487,10 @@ def _callback_query() -> dict[str, str]:
     « Carte des indicateurs » until cafmap.js named the view again."""
     try:
         search = dash.ctx.inputs.get("_pages_location.search") or ""
-    except dash.exceptions.MissingCallbackContextException:
-        return {}  # the HTML's title: made from the request (DashApp.interpolate_index)
+    except (LookupError, dash.exceptions.MissingCallbackContextException):
+        # not in a callback: the HTML's meta tags (its title is made from the request, see
+        # DashApp.interpolate_index)
+        return {}
     return dict(parse_qsl(str(search).lstrip("?")))
 
 
