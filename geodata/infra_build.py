@@ -8,6 +8,7 @@ A cut build (some départements) filters the national files while reading them.
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from geodata.cog import Cog
 from geodata.infra import load_iris, load_qpv
 from geodata.qpv2024 import with_qpv2024
 from geodata.qpv_national import departement_of_qpv, load_national_qpv
-from layers.progress import WeightedBar
+from layers.progress import weighing
 
 QPV_NATIONAL = Path("qpv") / "qpv-2015-france"
 QPV_SAMPLE = Path("qpv") / "qp-2015-occitanie.geojson"
@@ -65,7 +66,7 @@ def _iris(sources: Path, cog: Cog, deps, log) -> gpd.GeoDataFrame:
 
 # CPU seconds of each part on the national sources (2026-11-29): the bar's weights, the IRIS
 # file (48,592 contours) holding most of the step.
-PART_S = {"qpv": 0.6, "iris": 6.2, "arm": 2.0, "commune_arm": 1.7}
+PARTS_S = {"qpv": 0.6, "iris": 6.2, "arm": 2.0, "commune_arm": 1.7}
 
 
 def infra_levels(
@@ -76,21 +77,19 @@ def infra_levels(
     log: Callable[[str], None],
 ) -> dict[str, gpd.GeoDataFrame]:
     """QPV, IRIS, municipal arrondissements and the communes-and-arrondissements view."""
-    bar = WeightedBar("QPV, IRIS et arrondissements", list(PART_S.values()), unit="niveaux")
-    try:
+    label = "QPV, IRIS et arrondissements"
+    with weighing(label, list(PARTS_S.values()), sys.stderr, unit="niveaux") as done:
         out = {"qpv": _qpv(sources, cog, communes, departements, log)}
         out["qpv"] = with_qpv2024(out["qpv"], sources, cog, communes, departements, log)
-        bar.add(PART_S["qpv"])
+        done(PARTS_S["qpv"])
         out["iris"] = _iris(sources, cog, departements, log)
-        bar.add(PART_S["iris"])
+        done(PARTS_S["iris"])
         if len(out["iris"]):
             out["arm"] = build_arm(out["iris"], communes, cog)
-        bar.add(PART_S["arm"])
+        done(PARTS_S["arm"])
         if len(out.get("arm", ())):
             out["commune_arm"] = build_commune_arm(communes, out["arm"])
-        bar.add(PART_S["commune_arm"])
-    finally:
-        bar.close()
+        done(PARTS_S["commune_arm"])
     return {k: v for k, v in out.items() if len(v)}
 
 

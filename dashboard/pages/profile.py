@@ -159,23 +159,27 @@ def _summary(prof: Profile, level: str, code: str) -> list:
     ]
 
 
+def _titled(heading: str, label: str, control: str) -> list[Element]:
+    """A section's heading and its control's label, read by screen readers only (the heading
+    says it on screen)."""
+    return [
+        element(html.H3, heading),
+        element(html.Label, label, htmlFor=control, className="visually-hidden"),
+    ]
+
+
 def _neighbours_section(prof: Profile, level: str, code: str) -> list:
     if not prof.neighbours:
         return []
     return [
         html.Div(
             [
-                element(
-                    html.H3,
+                *_titled(
                     "Comparaison avec les communes voisines"
                     if level == "commune"
                     else "Comparaison avec les territoires voisins",
-                ),
-                element(
-                    html.Label,
                     "Indicateur comparé",
-                    htmlFor="voisins-indicateur",
-                    className="visually-hidden",
+                    "voisins-indicateur",
                 ),
                 dcc.Dropdown(
                     id="voisins-indicateur",
@@ -209,13 +213,7 @@ def _evolution_section(prof: Profile) -> html.Div:
     options = _indicator_options(prof)
     return html.Div(
         [
-            element(html.H3, "Évolution"),
-            element(
-                html.Label,
-                "Indicateur de l'évolution",
-                htmlFor="evolution-indicateur",
-                className="visually-hidden",
-            ),
+            *_titled("Évolution", "Indicateur de l'évolution", "evolution-indicateur"),
             dcc.Dropdown(
                 id="evolution-indicateur",
                 value=_evolution_default(options),
@@ -231,13 +229,7 @@ def _evolution_section(prof: Profile) -> html.Div:
 def _compare_section() -> html.Div:
     return html.Div(
         [
-            element(html.H3, "Comparer avec"),
-            element(
-                html.Label,
-                "Territoires à comparer",
-                htmlFor="comparer",
-                className="visually-hidden",
-            ),
+            *_titled("Comparer avec", "Territoires à comparer", "comparer"),
             dcc.Dropdown(
                 id="comparer",
                 multi=True,
