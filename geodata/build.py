@@ -28,7 +28,7 @@ from geodata import cache
 from geodata.arm import simplified_commune_arm
 from geodata.cog import Cog, Harmonised, load_cog
 from geodata.infra_build import infra_levels, unplaced, unplaced_summary
-from geodata.levels import build_admin_levels, build_communes, read_commune_polygons
+from geodata.levels import PARTS_S, build_admin_levels, build_communes, read_commune_polygons
 from geodata.neighbours import level_neighbours
 from geodata.simplify import TOLERANCES
 from geodata.sources import fingerprint as source_fingerprint
@@ -44,9 +44,11 @@ from geodata.tiles import (
 from geodata.webgeo import simplified, write_web_layer
 from layers import model
 from layers.model import LEVEL_CODES, LEVELS
-from layers.progress import ProgressBar, progress, track
+from layers.progress import ProgressBar, progress, track, weighing
 
 BUILD_FORMAT = 1
+# The step that makes the communes and dissolves the levels above them (its bar's label too).
+UPPER_LABEL = "communes et niveaux supérieurs"
 NEIGHBOUR_LEVELS = tuple(lv.code for lv in LEVELS if lv.neighbours)
 
 
@@ -101,9 +103,13 @@ def build(
     with steps("lecture des sources"):
         cog = _read_cog(sources, departements)
         polygons = read_commune_polygons(sources / "geo" / "communes-2018", departements)
-    with steps("communes et niveaux supérieurs"):
+    with (
+        steps(UPPER_LABEL),
+        weighing(UPPER_LABEL, list(PARTS_S.values()), sys.stderr, unit="niveaux") as done,
+    ):
         communes, harm = build_communes(polygons, cog)
-        levels = build_admin_levels(communes, cog)
+        done(PARTS_S["commune"])
+        levels = build_admin_levels(communes, cog, done)
     with steps("QPV, IRIS et arrondissements municipaux"):
         levels.update(infra_levels(sources, cog, communes, departements, log))
     with steps("GeoParquet, voisinages et géométrie web"):
