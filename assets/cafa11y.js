@@ -5,6 +5,9 @@
  *   The input is made visible to assistive technology and named by the field's <label> and
  *   the current value, which is what the focused control is.
  * - DataTable's pagination buttons are icons without a text alternative (axe: button-name).
+ * - html.Details never tells Dash it was opened or closed (it reports clicks only): a
+ *   callback on its `open` (the map's data table, the text alternative of the map) never ran
+ *   in a browser. Each toggle of a <details> with an id now sets its `open` in Dash.
  */
 (function () {
   "use strict";
@@ -60,6 +63,15 @@
       }
     }).observe(document.body, { childList: true, subtree: true });
   }
+
+  // "toggle" does not bubble: listened to in the capture phase, for every <details> at once.
+  document.addEventListener("toggle", function (event) {
+    const el = event.target;
+    const dash = window.dash_clientside;
+    if (el.tagName === "DETAILS" && el.id && dash && dash.set_props) {
+      dash.set_props(el.id, { open: el.open });
+    }
+  }, true);
 
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
   else start();

@@ -57,6 +57,8 @@ GRAPH_CONFIG = {"displaylogo": False, "locale": "fr"}
 VIEW_TABLE_STYLE = {"fontFamily": "inherit", "fontSize": "0.85rem", "textAlign": "left"}
 SEARCH_MAX = 80  # characters of an indicator search
 SEARCH_FOUND = 8
+# The panel's values the data table shows.
+TABLE_INPUTS = ("indicateur", "niveau", "periode", "filtre")
 
 
 @dash.callback(
@@ -191,16 +193,33 @@ def update_spec(*values: object) -> tuple:
     return found if found is not None else (no_update,) * 3
 
 
+# The table follows the panel only while its block is open: the browser asks the server again
+# on a change of the view then (a new `table-rafraichir`), not on every change while the block
+# is closed (three answers of nothing per visit of the map).
+dash.clientside_callback(
+    "function(){ const open = arguments[arguments.length - 1];"
+    " return open ? Date.now() : window.dash_clientside.no_update; }",
+    Output("table-rafraichir", "data"),
+    *[Input(name, "value") for name in TABLE_INPUTS],
+    State("bloc-table", "open"),
+    prevent_initial_call=True,
+)
+
+
 @dash.callback(
     Output("table-donnees", "children"),
-    Input("indicateur", "value"),
-    Input("niveau", "value"),
-    Input("periode", "value"),
-    Input("filtre", "value"),
     Input("bloc-table", "open"),
+    Input("table-rafraichir", "data"),
+    *[State(name, "value") for name in TABLE_INPUTS],
+    prevent_initial_call=True,
 )
 def data_table(
-    indicator: str, level: str, period: str | None, area: str | None, is_open: bool | None
+    is_open: bool | None,
+    _refresh: object,
+    indicator: str,
+    level: str,
+    period: str | None,
+    area: str | None,
 ) -> dash_table.DataTable | html.P:
     """The map's view as a table (its text alternative), built once the block is opened."""
     if not is_open:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from browser_support import hover_lyon, wait_for, webgl_renderer
 from selenium.webdriver.common.by import By
@@ -197,3 +199,52 @@ def test_overseas_quick_view_flies_there(live_app, browser) -> None:
         timeout=10,
     )
     assert -61.3 < center[0] < -60.7 and 14.3 < center[1] < 14.95
+
+
+# Counts the Dash callbacks the page asks the server for the data table.
+COUNT_TABLE_CALLS_JS = """
+window.__tableCalls = 0;
+const fetched = window.fetch;
+window.fetch = function (url, opts) {
+  if (opts && typeof opts.body === 'string' && opts.body.includes('table-donnees')) {
+    window.__tableCalls++;
+  }
+  return fetched.apply(this, arguments);
+};
+"""
+
+
+def _table_header(driver) -> str:
+    """The data table's header cells, shown or not (a closed block hides them)."""
+    return driver.execute_script(
+        "return Array.from(document.querySelectorAll('#table-vue th'))"
+        ".map(h => h.textContent).join(' ')"
+    )
+
+
+def test_data_table_follows_the_view_while_open_only(live_app, browser) -> None:
+    from layers.catalogue import BY_ID
+
+    first, second = BY_ID["allocataires"].title, BY_ID["rsa"].title
+    _open(browser, live_app.url + "/?niveau=departement&indicateur=allocataires")
+    browser.execute_script(COUNT_TABLE_CALLS_JS)
+    toggle = browser.find_element(By.CSS_SELECTOR, "#bloc-table summary")
+    toggle.click()
+    wait_for(lambda: first in _table_header(browser), timeout=30)
+    browser.execute_script("window.dash_clientside.set_props('indicateur', {value: 'rsa'})")
+    wait_for(lambda: second in _table_header(browser), timeout=30)
+    assert browser.execute_script("return window.__tableCalls") >= 2
+    # Closed, the view changes without asking the server for a table nobody sees...
+    toggle.click()
+    browser.execute_script(
+        "window.__tableCalls = 0;"
+        "window.dash_clientside.set_props('indicateur', {value: 'allocataires'})"
+    )
+    wait_for(lambda: _rendered(browser, "departement", "allocataires"), timeout=30)
+    time.sleep(1)  # any callback the change chains (levels, periods) has been sent by now
+    assert browser.execute_script("return window.__tableCalls") == 0
+    assert second in _table_header(browser)
+    # ...and opened again, the table is the view's.
+    toggle.click()
+    wait_for(lambda: first in _table_header(browser), timeout=30)
+    assert browser.execute_script("return window.__tableCalls") == 1

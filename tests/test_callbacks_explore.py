@@ -121,8 +121,8 @@ def test_map_spec_waits_for_a_period_the_level_has(request_ctx) -> None:
 
 
 def test_data_table_keeps_secrets_secret_and_ranks_published_values(request_ctx) -> None:
-    assert explore.data_table("rsa", "commune", "2024-12", None, False) is no_update
-    table = explore.data_table("rsa", "commune", "2024-12", "departement:2A", True)
+    assert explore.data_table(False, None, "rsa", "commune", "2024-12", None) is no_update
+    table = explore.data_table(True, None, "rsa", "commune", "2024-12", "departement:2A")
     rows = {r["code"]: r for r in table.data}
     assert rows["2A014"] == {
         "nom": "Ambiegna",
@@ -137,9 +137,9 @@ def test_data_table_keeps_secrets_secret_and_ranks_published_values(request_ctx)
 
 
 def test_data_table_says_why_in_french(request_ctx) -> None:
-    refused = explore.data_table("rsa", "region", "2024-12", "commune:69123", True)
+    refused = explore.data_table(True, None, "rsa", "region", "2024-12", "commune:69123")
     assert isinstance(refused, html.P) and "Territoire parent inconnu" in refused.children
-    assert explore.data_table("rsa", "commune", None, None, True).children == "Pas de données."
+    assert explore.data_table(True, 1, "rsa", "commune", None, None).children == "Pas de données."
 
 
 def test_metadata_dialog_describes_the_indicator_in_french() -> None:

@@ -466,6 +466,7 @@ def page_stores(state: ViewState) -> list[dcc.Store]:
                 "export-applied",
                 "equipements-spec",
                 "equipements-applied",
+                "table-rafraichir",
             )
         ],
     ]
