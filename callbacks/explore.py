@@ -271,15 +271,30 @@ def show_metadata(
     return True, ind.title, html.Dl(parts, className="cc-meta")
 
 
+# A new indicator changes the selection's panel only when a territory is selected: the
+# browser asks the server again then (a new `selection-rafraichir`), not after every choice.
+dash.clientside_callback(
+    "function(_indicator, selected){ return selected && String(selected).includes(':')"
+    " ? Date.now() : window.dash_clientside.no_update; }",
+    Output("selection-rafraichir", "data"),
+    Input("indicateur", "value"),
+    State("selection-territoire", "data"),
+    prevent_initial_call=True,
+)
+
+
 @dash.callback(
     Output("selection", "className"),
     Output("selection-titre", "children"),
     Output("selection-contenu", "children"),
     Input("selection-territoire", "data"),
-    Input("indicateur", "value"),
+    State("indicateur", "value"),
     Input("selection-fermer", "n_clicks"),
+    Input("selection-rafraichir", "data"),
 )
-def show_selection(selected: str | None, indicator: str, _close: int) -> tuple:
+def show_selection(
+    selected: str | None, indicator: str, _close: int, _refresh: object = None
+) -> tuple:
     """The territory clicked on the map: its series beside its references and a link to its
     profile; closed by its button."""
     if ctx.triggered_id == "selection-fermer" or not selected or ":" not in str(selected):

@@ -8,6 +8,8 @@ import pytest
 from browser_support import hover_lyon, wait_for, webgl_renderer
 from selenium.webdriver.common.by import By
 
+from layers import strings_fr as fr
+
 pytestmark = pytest.mark.browser
 
 # Counts canvas pixels of the last frame that differ from the background, by colour.
@@ -201,14 +203,12 @@ def test_overseas_quick_view_flies_there(live_app, browser) -> None:
     assert -61.3 < center[0] < -60.7 and 14.3 < center[1] < 14.95
 
 
-# Counts the Dash callbacks the page asks the server for the data table.
-COUNT_TABLE_CALLS_JS = """
-window.__tableCalls = 0;
-const fetched = window.fetch;
+# Counts the Dash callbacks the page asks the server for an output (window.__calls).
+COUNT_CALLS_JS = """
+window.__calls = 0;
+const fetched = window.fetch, output = arguments[0];
 window.fetch = function (url, opts) {
-  if (opts && typeof opts.body === 'string' && opts.body.includes('table-donnees')) {
-    window.__tableCalls++;
-  }
+  if (opts && typeof opts.body === 'string' && opts.body.includes(output)) window.__calls++;
   return fetched.apply(this, arguments);
 };
 """
@@ -227,24 +227,50 @@ def test_data_table_follows_the_view_while_open_only(live_app, browser) -> None:
 
     first, second = BY_ID["allocataires"].title, BY_ID["rsa"].title
     _open(browser, live_app.url + "/?niveau=departement&indicateur=allocataires")
-    browser.execute_script(COUNT_TABLE_CALLS_JS)
+    browser.execute_script(COUNT_CALLS_JS, "table-donnees")
     toggle = browser.find_element(By.CSS_SELECTOR, "#bloc-table summary")
     toggle.click()
     wait_for(lambda: first in _table_header(browser), timeout=30)
     browser.execute_script("window.dash_clientside.set_props('indicateur', {value: 'rsa'})")
     wait_for(lambda: second in _table_header(browser), timeout=30)
-    assert browser.execute_script("return window.__tableCalls") >= 2
+    assert browser.execute_script("return window.__calls") >= 2
     # Closed, the view changes without asking the server for a table nobody sees...
     toggle.click()
     browser.execute_script(
-        "window.__tableCalls = 0;"
-        "window.dash_clientside.set_props('indicateur', {value: 'allocataires'})"
+        "window.__calls = 0;window.dash_clientside.set_props('indicateur', {value: 'allocataires'})"
     )
     wait_for(lambda: _rendered(browser, "departement", "allocataires"), timeout=30)
     time.sleep(1)  # any callback the change chains (levels, periods) has been sent by now
-    assert browser.execute_script("return window.__tableCalls") == 0
+    assert browser.execute_script("return window.__calls") == 0
     assert second in _table_header(browser)
     # ...and opened again, the table is the view's.
     toggle.click()
     wait_for(lambda: first in _table_header(browser), timeout=30)
-    assert browser.execute_script("return window.__tableCalls") == 1
+    assert browser.execute_script("return window.__calls") == 1
+
+
+def _selection_note(driver) -> str:
+    return driver.execute_script(
+        "const n = document.querySelector('#selection-contenu .cc-note');"
+        "return n ? n.textContent : '';"
+    )
+
+
+def test_selection_follows_the_indicator_and_is_not_asked_without_one(live_app, browser) -> None:
+    from layers.catalogue import BY_ID
+
+    first, second = BY_ID["allocataires"].title, BY_ID["rsa"].title
+    url = live_app.url + "/?niveau=commune&indicateur=allocataires&territoire=commune%3A69123"
+    _open(browser, url, "commune")
+    wait_for(lambda: first in _selection_note(browser), timeout=30)
+    browser.execute_script("window.dash_clientside.set_props('indicateur', {value: 'rsa'})")
+    wait_for(lambda: second in _selection_note(browser), timeout=30)
+    # Nothing selected: a new indicator leaves the panel's hint, without asking the server.
+    _open(browser, live_app.url + "/?niveau=departement&indicateur=allocataires")
+    browser.execute_script(COUNT_CALLS_JS, "selection.className")
+    browser.execute_script("window.dash_clientside.set_props('indicateur', {value: 'rsa'})")
+    wait_for(lambda: _rendered(browser, "departement", "rsa"), timeout=30)
+    time.sleep(1)  # any callback the change chains (levels, periods) has been sent by now
+    assert browser.execute_script("return window.__calls") == 0
+    hint = browser.execute_script("return document.getElementById('selection-contenu').textContent")
+    assert hint == fr.SELECTION_HINT

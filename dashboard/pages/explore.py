@@ -467,6 +467,7 @@ def page_stores(state: ViewState) -> list[dcc.Store]:
                 "equipements-spec",
                 "equipements-applied",
                 "table-rafraichir",
+                "selection-rafraichir",
             )
         ],
     ]
