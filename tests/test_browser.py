@@ -214,6 +214,17 @@ window.fetch = function (url, opts) {
 """
 
 
+def _calls_after_new_indicator(driver, indicator: str) -> int:
+    """The counted calls (COUNT_CALLS_JS) that picking `indicator` in the panel sends."""
+    driver.execute_script(
+        "window.__calls = 0; window.dash_clientside.set_props('indicateur', {value: arguments[0]})",
+        indicator,
+    )
+    wait_for(lambda: _rendered(driver, "departement", indicator), timeout=30)
+    time.sleep(1)  # any callback the change chains (levels, periods) has been sent by now
+    return driver.execute_script("return window.__calls")
+
+
 def _table_header(driver) -> str:
     """The data table's header cells, shown or not (a closed block hides them)."""
     return driver.execute_script(
@@ -236,12 +247,7 @@ def test_data_table_follows_the_view_while_open_only(live_app, browser) -> None:
     assert browser.execute_script("return window.__calls") >= 2
     # Closed, the view changes without asking the server for a table nobody sees...
     toggle.click()
-    browser.execute_script(
-        "window.__calls = 0;window.dash_clientside.set_props('indicateur', {value: 'allocataires'})"
-    )
-    wait_for(lambda: _rendered(browser, "departement", "allocataires"), timeout=30)
-    time.sleep(1)  # any callback the change chains (levels, periods) has been sent by now
-    assert browser.execute_script("return window.__calls") == 0
+    assert _calls_after_new_indicator(browser, "allocataires") == 0
     assert second in _table_header(browser)
     # ...and opened again, the table is the view's.
     toggle.click()
@@ -268,9 +274,6 @@ def test_selection_follows_the_indicator_and_is_not_asked_without_one(live_app, 
     # Nothing selected: a new indicator leaves the panel's hint, without asking the server.
     _open(browser, live_app.url + "/?niveau=departement&indicateur=allocataires")
     browser.execute_script(COUNT_CALLS_JS, "selection.className")
-    browser.execute_script("window.dash_clientside.set_props('indicateur', {value: 'rsa'})")
-    wait_for(lambda: _rendered(browser, "departement", "rsa"), timeout=30)
-    time.sleep(1)  # any callback the change chains (levels, periods) has been sent by now
-    assert browser.execute_script("return window.__calls") == 0
+    assert _calls_after_new_indicator(browser, "rsa") == 0
     hint = browser.execute_script("return document.getElementById('selection-contenu').textContent")
     assert hint == fr.SELECTION_HINT
