@@ -5,7 +5,7 @@ What is listed comes from `layers.facility_listing`; the callbacks only build th
 from __future__ import annotations
 
 import dash
-from dash import ClientsideFunction, Input, Output, dash_table, html
+from dash import ClientsideFunction, Input, Output, State, dash_table, html
 
 from layers.appdata import current_data
 from layers.facility_listing import (
@@ -22,12 +22,32 @@ from layers.facility_listing import (
 from layers.map_spec import facility_spec
 from layers.model import FACILITY_BY_SLUG
 
+# With no type ticked the server's answers are the page's own state (no points, no list):
+# the browser asks for them only when a type is ticked, or to switch off what was shown
+# (`cafequip.relay`), not at every visit of the map.
+dash.clientside_callback(
+    ClientsideFunction(namespace="cafequip", function_name="relay"),
+    Output("equipements-relais-types", "data"),
+    Input("carte-equipements", "value"),
+    State("equipements-relais-types", "data"),
+)
+dash.clientside_callback(
+    ClientsideFunction(namespace="cafequip", function_name="relay"),
+    Output("equipements-relais", "data"),
+    Input("carte-equipements", "value"),
+    Input("selection-territoire", "data"),
+    Input("filtre", "value"),
+    State("equipements-relais", "data"),
+)
+
 
 @dash.callback(
     Output("equipements-spec", "data"),
-    Input("carte-equipements", "value"),
+    State("carte-equipements", "value"),
+    Input("equipements-relais-types", "data"),
+    prevent_initial_call=True,
 )
-def spec(types: list[str] | None) -> dict:
+def spec(types: list[str] | None, _relay: object = None) -> dict:
     """The spec of the points layer for the facility types ticked (slugs)."""
     points = current_data().facilities()
     version = points.version if points is not None else None
@@ -44,11 +64,15 @@ dash.clientside_callback(
 @dash.callback(
     Output("equipements-liste", "children"),
     Output("equipements-liste", "hidden"),
-    Input("carte-equipements", "value"),
-    Input("selection-territoire", "data"),
-    Input("filtre", "value"),
+    State("carte-equipements", "value"),
+    State("selection-territoire", "data"),
+    State("filtre", "value"),
+    Input("equipements-relais", "data"),
+    prevent_initial_call=True,
 )
-def listing(types: list[str] | None, selection: str | None, area: str | None) -> tuple:
+def listing(
+    types: list[str] | None, selection: str | None, area: str | None, _relay: object = None
+) -> tuple:
     """The facilities of the types ticked in the selected commune (and its neighbours) or in
     the filtered territory; hidden while no type is ticked."""
     if not types:

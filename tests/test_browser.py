@@ -277,3 +277,22 @@ def test_selection_follows_the_indicator_and_is_not_asked_without_one(live_app, 
     assert _calls_after_new_indicator(browser, "rsa") == 0
     hint = browser.execute_script("return document.getElementById('selection-contenu').textContent")
     assert hint == fr.SELECTION_HINT
+
+
+def test_a_map_visit_asks_nothing_of_the_facilities_until_a_type_is_ticked(
+    live_app, browser
+) -> None:
+    """With no type ticked the points layer and the list are the page's own state: no
+    callback for them at the page's load; ticking one then shows the list."""
+    counter = COUNT_CALLS_JS.replace("arguments[0]", "'equipements-'")
+    added = browser.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": counter})
+    try:
+        _open(browser, live_app.url + "/?niveau=departement&indicateur=allocataires")
+        time.sleep(1)  # the page's initial callbacks have all been sent by now
+        assert browser.execute_script("return window.__calls") == 0
+        browser.find_element(By.CSS_SELECTOR, "#carte-equipements input").click()
+        wait_for(lambda: browser.find_element(By.ID, "equipements-liste").is_displayed())
+        wait_for(lambda: browser.execute_script("return window.cafequip.state.types.length"))
+        assert browser.execute_script("return window.__calls") == 2  # the points and the list
+    finally:
+        browser.execute_cdp_cmd("Page.removeScriptToEvaluateOnNewDocument", added)

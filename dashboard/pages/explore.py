@@ -468,6 +468,8 @@ def page_stores(state: ViewState) -> list[dcc.Store]:
                 "equipements-applied",
                 "table-rafraichir",
                 "selection-rafraichir",
+                "equipements-relais-types",
+                "equipements-relais",
             )
         ],
     ]
