@@ -25,20 +25,19 @@ from layers.model import FACILITY_BY_SLUG
 # With no type ticked the server's answers are the page's own state (no points, no list):
 # the browser asks for them only when a type is ticked, or to switch off what was shown
 # (`cafequip.relay`), not at every visit of the map.
-dash.clientside_callback(
-    ClientsideFunction(namespace="cafequip", function_name="relay"),
-    Output("equipements-relais-types", "data"),
-    Input("carte-equipements", "value"),
-    State("equipements-relais-types", "data"),
-)
-dash.clientside_callback(
-    ClientsideFunction(namespace="cafequip", function_name="relay"),
-    Output("equipements-relais", "data"),
-    Input("carte-equipements", "value"),
-    Input("selection-territoire", "data"),
-    Input("filtre", "value"),
-    State("equipements-relais", "data"),
-)
+# One relay for the points (the types only), one for the list (the types and its territory).
+RELAYS = {
+    "equipements-relais-types": (),
+    "equipements-relais": (Input("selection-territoire", "data"), Input("filtre", "value")),
+}
+for _relay, _also in RELAYS.items():
+    dash.clientside_callback(
+        ClientsideFunction(namespace="cafequip", function_name="relay"),
+        Output(_relay, "data"),
+        Input("carte-equipements", "value"),
+        *_also,
+        State(_relay, "data"),
+    )
 
 
 @dash.callback(
