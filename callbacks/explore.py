@@ -271,15 +271,18 @@ def show_metadata(
     return True, ind.title, html.Dl(parts, className="cc-meta")
 
 
-# A new indicator changes the selection's panel only when a territory is selected: the
-# browser asks the server again then (a new `selection-rafraichir`), not after every choice.
+# The selection's panel changes only when a territory is (or was) selected: the browser asks
+# the server then (a new `selection-rafraichir`), not at the page's load without a selection
+# nor after every choice of indicator (the panel's hint is the page's own).
 dash.clientside_callback(
-    "function(_indicator, selected){ return selected && String(selected).includes(':')"
-    " ? Date.now() : window.dash_clientside.no_update; }",
+    "function(selected, _indicator, last){"
+    " const on = !!selected && String(selected).includes(':');"
+    " return on || (last && last.on) ? {on: on, at: Date.now()}"
+    " : window.dash_clientside.no_update; }",
     Output("selection-rafraichir", "data"),
+    Input("selection-territoire", "data"),
     Input("indicateur", "value"),
-    State("selection-territoire", "data"),
-    prevent_initial_call=True,
+    State("selection-rafraichir", "data"),
 )
 
 
@@ -287,10 +290,11 @@ dash.clientside_callback(
     Output("selection", "className"),
     Output("selection-titre", "children"),
     Output("selection-contenu", "children"),
-    Input("selection-territoire", "data"),
+    State("selection-territoire", "data"),
     State("indicateur", "value"),
     Input("selection-fermer", "n_clicks"),
     Input("selection-rafraichir", "data"),
+    prevent_initial_call=True,
 )
 def show_selection(
     selected: str | None, indicator: str, _close: int, _refresh: object = None

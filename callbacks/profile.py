@@ -58,6 +58,8 @@ def update_evolution(ident: str | None, where: dict) -> Figure:
     Input("comparer", "search_value"),
     State("comparer", "value"),
     State("comparer", "options"),
+    # At the page's load nothing is searched nor chosen: the answer would be no_update.
+    prevent_initial_call=True,
 )
 def compare_options(query: str | None, chosen: list[str] | None, options: list | None) -> list:
     """Territories matching the search, after the ones already chosen (kept as options)."""

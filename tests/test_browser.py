@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 from browser_support import hover_lyon, wait_for, webgl_renderer
@@ -214,6 +216,18 @@ window.fetch = function (url, opts) {
 """
 
 
+@contextmanager
+def _counting_from_load(driver, output: str) -> Iterator[None]:
+    """COUNT_CALLS_JS for `output`, installed in every page opened meanwhile before its
+    scripts run (the page's initial callbacks are counted too)."""
+    source = COUNT_CALLS_JS.replace("arguments[0]", repr(output))
+    added = driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": source})
+    try:
+        yield
+    finally:
+        driver.execute_cdp_cmd("Page.removeScriptToEvaluateOnNewDocument", added)
+
+
 def _calls_after_new_indicator(driver, indicator: str) -> int:
     """The counted calls (COUNT_CALLS_JS) that picking `indicator` in the panel sends."""
     driver.execute_script(
@@ -271,10 +285,13 @@ def test_selection_follows_the_indicator_and_is_not_asked_without_one(live_app, 
     wait_for(lambda: first in _selection_note(browser), timeout=30)
     browser.execute_script("window.dash_clientside.set_props('indicateur', {value: 'rsa'})")
     wait_for(lambda: second in _selection_note(browser), timeout=30)
-    # Nothing selected: a new indicator leaves the panel's hint, without asking the server.
-    _open(browser, live_app.url + "/?niveau=departement&indicateur=allocataires")
-    browser.execute_script(COUNT_CALLS_JS, "selection.className")
-    assert _calls_after_new_indicator(browser, "rsa") == 0
+    # Nothing selected: the page's load and a new indicator leave the panel's hint, without
+    # asking the server.
+    with _counting_from_load(browser, "selection.className"):
+        _open(browser, live_app.url + "/?niveau=departement&indicateur=allocataires")
+        time.sleep(1)  # the page's initial callbacks have all been sent by now
+        assert browser.execute_script("return window.__calls") == 0
+        assert _calls_after_new_indicator(browser, "rsa") == 0
     hint = browser.execute_script("return document.getElementById('selection-contenu').textContent")
     assert hint == fr.SELECTION_HINT
 
@@ -284,9 +301,7 @@ def test_a_map_visit_asks_nothing_of_the_facilities_until_a_type_is_ticked(
 ) -> None:
     """With no type ticked the points layer and the list are the page's own state: no
     callback for them at the page's load; ticking one then shows the list."""
-    counter = COUNT_CALLS_JS.replace("arguments[0]", "'equipements-'")
-    added = browser.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": counter})
-    try:
+    with _counting_from_load(browser, "equipements-"):
         _open(browser, live_app.url + "/?niveau=departement&indicateur=allocataires")
         time.sleep(1)  # the page's initial callbacks have all been sent by now
         assert browser.execute_script("return window.__calls") == 0
@@ -294,5 +309,3 @@ def test_a_map_visit_asks_nothing_of_the_facilities_until_a_type_is_ticked(
         wait_for(lambda: browser.find_element(By.ID, "equipements-liste").is_displayed())
         wait_for(lambda: browser.execute_script("return window.cafequip.state.types.length"))
         assert browser.execute_script("return window.__calls") == 2  # the points and the list
-    finally:
-        browser.execute_cdp_cmd("Page.removeScriptToEvaluateOnNewDocument", added)
