@@ -400,6 +400,12 @@
     });
   }
 
+  // Layer visibility without a needless frame: Map.setLayoutProperty triggers a repaint even
+  // when the value is unchanged (the style ignores it, the map still draws again).
+  function setVisibility(map, id, vis) {
+    if (map.getLayoutProperty(id, "visibility") !== vis) map.setLayoutProperty(id, "visibility", vis);
+  }
+
   function showLevel(map, level, withDepBorders) {
     Object.keys(state.levels).forEach(function (name) {
       const vis = name === level ? "visible" : "none";
@@ -1121,9 +1127,11 @@
     if (seq === state.seq) setStatus("");
     // Département borders over communes: added once the communes are drawn, so that their
     // tiling does not delay the first draw (one MapLibre worker handles all GeoJSON sources).
+    // setVisibility: set again on every render, the same value cost a second full frame after
+    // each idle (software WebGL: ~200 ms of the GPU process per recolour).
     if (spec.bordures && seq === state.seq && state.current.niveau === "commune") {
       ensureDepBorders(map, spec);
-      map.setLayoutProperty("bordures-dep", "visibility", "visible");
+      setVisibility(map, "bordures-dep", "visible");
     }
     const timing = {
       niveau: spec.niveau, indicateur: spec.indicateur, start: t0,

@@ -4,6 +4,7 @@ indicator or period recolours in the browser with the server's own classes."""
 
 from __future__ import annotations
 
+import time
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
@@ -208,3 +209,40 @@ def test_hover_outline_comes_with_the_first_hover(live_app, browser) -> None:
     # Its own source (the same tiles): the level's recolours never rewrite its vertices.
     assert got == ["hov-commune", True]
     assert order.index("hover-commune") == order.index("line-commune") + 1
+
+
+# Frames MapLibre draws (its painter's render calls), with their time (performance.now()).
+COUNT_FRAMES_JS = """
+const painter = window.cafmap.map.painter, draw = painter.render;
+window.__frames = [];
+painter.render = function () {
+  window.__frames.push(performance.now());
+  return draw.apply(painter, arguments);
+};
+"""
+
+
+def test_a_recolour_draws_no_frame_after_its_idle(live_app, browser) -> None:
+    """Once a recolour's map is idle nothing asks for another frame: the département borders
+    over communes were shown again after each idle (the same visibility), and MapLibre drew the
+    whole map a second time for it."""
+    browser.get(live_app.url + "/?niveau=commune&indicateur=rsa")
+    wait_for(lambda: _shown(browser, "commune", "rsa"), timeout=60)
+    wait_for(lambda: browser.execute_script("return !!window.cafmap.state.choices"), timeout=30)
+    visible = "return window.cafmap.map.getLayoutProperty('bordures-dep', 'visibility')"
+    assert browser.execute_script(visible) == "visible"
+    wait_for(lambda: browser.execute_script("return window.cafmap.map.loaded()"), timeout=30)
+    browser.execute_script(COUNT_FRAMES_JS)
+    browser.execute_script("window.dash_clientside.set_props('indicateur', {value: 'aah'})")
+    wait_for(lambda: _shown(browser, "commune", "aah"), timeout=30)
+    wait_for(
+        lambda: browser.execute_script("return window.cafmap.state.served.indicateur") == "aah",
+        timeout=30,
+    )
+    time.sleep(1.0)  # a frame asked at the idle would be drawn by now
+    frames, idle_at = browser.execute_script(
+        "return [window.__frames, window.cafmap.state.lastTiming.idle_at];"
+    )
+    assert frames and min(frames) < idle_at  # the recolour itself was drawn
+    assert [t for t in frames if t > idle_at] == []
+    assert browser.execute_script(visible) == "visible"
