@@ -102,7 +102,8 @@ def build(
     log(f"Construction du cache depuis {sources}")
     with steps("lecture des sources"):
         cog = _read_cog(sources, departements)
-        polygons = read_commune_polygons(sources / "geo" / "communes-2018", departements)
+        folder = sources / "geo" / "communes-2018"
+        polygons = read_commune_polygons(folder, departements, sys.stderr)
     with (
         steps(UPPER_LABEL),
         weighing(UPPER_LABEL, list(PARTS_S.values()), sys.stderr, unit="niveaux") as done,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import TextIO
 
 import geopandas as gpd
 import numpy as np
@@ -16,22 +17,28 @@ import shapely
 
 from geodata.caf import MAYOTTE, caf_names, caf_of_communes
 from geodata.cog import Cog, Harmonised, harmonise_codes
+from layers.progress import counting
 
 CRS = "EPSG:4326"
 EQUAL_AREA = "EPSG:6933"  # world cylindrical equal-area: right areas for métropole and overseas
 
 
 def read_commune_polygons(
-    folder: Path, departements: Iterable[str] | None = None
+    folder: Path, departements: Iterable[str] | None = None, bars: TextIO | None = None
 ) -> gpd.GeoDataFrame:
-    """Read the 2018 commune polygons (one GeoJSON per département); optionally only some."""
+    """Read the 2018 commune polygons (one GeoJSON per département); optionally only some.
+    `bars`: where the progress bar goes (none without)."""
     files = sorted(folder.glob("communes-*.geojson"))
     if departements is not None:
         wanted = set(departements)
         files = [f for f in files if f.stem.split("-")[1] in wanted]
     if not files:
         raise FileNotFoundError(f"aucun fichier communes-*.geojson dans {folder}")
-    frames = [gpd.read_file(f, columns=["code", "nom"]) for f in files]
+    frames = []
+    with counting("communes 2018", len(files), bars, unit="départements") as advance:
+        for path in files:
+            frames.append(gpd.read_file(path, columns=["code", "nom"]))
+            advance(1)
     gdf = pd.concat(frames, ignore_index=True)
     return gpd.GeoDataFrame(gdf, geometry="geometry", crs=CRS)
 

@@ -248,7 +248,9 @@ def test_build_falls_back_to_the_samples_and_says_so(
     bars = capsys.readouterr().err
     assert "QPV, IRIS et arrondissements [####################] 4/4 niveaux (100 %)" in bars
     assert re.search(r"QPV, IRIS et arrondissements \[#+-+\] 2/4 niveaux \(6\d %\)", bars)
-    # and the communes' step before it: the communes, then each level dissolved from them
+    # and the steps before it: the polygons read département by département, then the
+    # communes and each level dissolved from them
+    assert "communes 2018 [####################] 2/2 départements (100 %)" in bars
     assert "communes et niveaux supérieurs [####################] 6/6 niveaux (100 %)" in bars
     assert re.search(r"communes et niveaux supérieurs \[#+-+\] 1/6 niveaux \(3\d %\)", bars)
     sample_qpv = gpd.read_file(SOURCES / QPV_SAMPLE)
