@@ -26,7 +26,7 @@ from layers.config import Settings
 from layers.ingest.report import ROW_COLUMNS, ImportResult
 from layers.progress import counting
 from layers.provenance import PROVENANCE_COLUMNS, PROVENANCE_FILE, empty_provenance
-from layers.real_derived import derived_values
+from layers.real_derived import derived_values, in_series
 from layers.real_secrecy import protect_real
 from layers.store import VALUES_FILE, StoreError, write_store
 
@@ -77,17 +77,6 @@ def _in_service(current: Path | None) -> tuple[pd.DataFrame, pd.DataFrame, list[
     return rows, provenance, list(cache.read_manifest(current).get("sources", []))
 
 
-def _stale(old: pd.DataFrame, keys: pd.DataFrame) -> np.ndarray:
-    """Which rows of `old` belong to a series (indicator, level, period) listed in `keys`: the
-    few distinct series are compared, then mapped back to the rows by group number."""
-    if not len(old) or not len(keys):
-        return np.zeros(len(old), dtype=bool)
-    group = old.groupby(SERIES_KEY, observed=True, sort=False).ngroup().to_numpy()
-    series = old[SERIES_KEY].drop_duplicates().astype(str)  # in order of first appearance
-    found = series.merge(keys.astype(str), on=SERIES_KEY, how="left", indicator=True)
-    return found["_merge"].eq("both").to_numpy()[group]
-
-
 def merge_results(
     rows: pd.DataFrame,
     provenance: pd.DataFrame,
@@ -119,7 +108,7 @@ def merge_results(
 
 def _without(frame: pd.DataFrame, keys: pd.DataFrame) -> pd.DataFrame:
     """`frame` without the series in `keys` (itself, not a copy, when it has none of them)."""
-    stale = _stale(frame, keys)
+    stale = in_series(frame, keys)
     return frame[~stale] if stale.any() else frame
 
 
