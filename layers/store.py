@@ -156,8 +156,8 @@ def _sort_keys(table: pa.Table) -> dict[str, tuple[np.ndarray, int]]:
         if not pa.types.is_dictionary(col.type):
             col = col.dictionary_encode()
         words = col.dictionary.to_numpy(zero_copy_only=False)
-        rank = np.empty(len(words), dtype=np.int64)
-        rank[np.argsort(words, kind="stable")] = np.arange(len(words))
+        rank = np.empty(len(words), dtype=np.int32)  # folded into int64 by `_fold`
+        rank[np.argsort(words, kind="stable")] = np.arange(len(words), dtype=np.int32)
         keys[name] = (rank[col.indices.to_numpy(zero_copy_only=False)], len(words))
     return keys
 
@@ -195,6 +195,34 @@ def _write(
             advance(part.num_rows)
 
 
+def _write_sorted(
+    rows: pd.DataFrame, folder: Path, provenance: pd.DataFrame | None, advance: Callable
+) -> None:
+    """The two Parquet files (and the provenance) into `folder`, made here; the table, its
+    sort keys and orders (~600 MB for a synced store) are freed on return, before the cell
+    tables are written."""
+    table = _arrow(rows)
+    keys = _sort_keys(table)
+    if np.prod([float(count) for _, count in keys.values()]) >= 2**62:
+        raise StoreError("trop de valeurs distinctes pour trier l'entrepôt")
+    by_indicator = _sorted_index(keys, VALUES_ORDER)  # refuses repeated cells first
+    folder.mkdir(parents=True)
+    if provenance is not None:
+        check_provenance(provenance).to_parquet(folder / PROVENANCE_FILE, index=False)
+    by_territory = _sorted_index(keys, SERIES_ORDER)
+    del keys
+    # both files at once: Arrow's take and Parquet's writer release the GIL
+    with ThreadPoolExecutor(2) as pool:
+        done = [
+            pool.submit(_write, table, by_indicator, folder / VALUES_FILE, ROW_GROUP, advance),
+            pool.submit(
+                _write, table, by_territory, folder / SERIES_FILE, SERIES_ROW_GROUP, advance
+            ),
+        ]
+        for future in done:
+            future.result()
+
+
 def write_store(
     rows: pd.DataFrame,
     folder: Path,
@@ -209,25 +237,8 @@ def write_store(
     # each cell written three times: by indicator, by territory, the cell tables
     with counting("écriture de l'entrepôt", 3 * len(rows), bars, unit="lignes") as advance:
         rows = check_rows(rows, duplicates=False)
-        table = _arrow(rows)
-        keys = _sort_keys(table)
-        if np.prod([float(count) for _, count in keys.values()]) >= 2**62:
-            raise StoreError("trop de valeurs distinctes pour trier l'entrepôt")
-        by_indicator = _sorted_index(keys, VALUES_ORDER)  # refuses repeated cells first
-        folder.mkdir(parents=True)
-        if provenance is not None:
-            check_provenance(provenance).to_parquet(folder / PROVENANCE_FILE, index=False)
-        by_territory = _sorted_index(keys, SERIES_ORDER)
-        # both files at once: Arrow's take and Parquet's writer release the GIL
-        with ThreadPoolExecutor(2) as pool:
-            done = [
-                pool.submit(_write, table, by_indicator, folder / VALUES_FILE, ROW_GROUP, advance),
-                pool.submit(
-                    _write, table, by_territory, folder / SERIES_FILE, SERIES_ROW_GROUP, advance
-                ),
-            ]
-            for future in done:
-                future.result()
+        _write_sorted(rows, folder, provenance, advance)
+        pa.default_memory_pool().release_unused()  # before the cell tables' DuckDB
         counts = rows["statut"].value_counts().to_dict()
         meta = {
             **meta,
