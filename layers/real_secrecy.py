@@ -23,7 +23,7 @@ stays secret. Idempotent: a second pass hides nothing more.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TextIO
 
@@ -111,8 +111,7 @@ def _frame(rows: pd.DataFrame, provenance: pd.DataFrame) -> pd.DataFrame:
     df["published"] = _is(rows["statut"], PUBLISHED)
     df["hidden"] = _is(rows["statut"], SECRET)
     df.loc[~df["published"], "raw"] = np.nan
-    ids = pd.Series(df["indicateur"].unique())
-    df["nature"] = df["indicateur"].map(dict(zip(ids, ids.map(nature_of), strict=True)))
+    df["nature"] = per_value(df["indicateur"], nature_of)
     # regime and dimension per series (a few thousand), then placed on the rows
     prov = provenance.drop_duplicates(["indicateur", "niveau", "periode"])
     prov = prov.set_index(["indicateur", "niveau", "periode"])
@@ -126,7 +125,8 @@ def _frame(rows: pd.DataFrame, provenance: pd.DataFrame) -> pd.DataFrame:
         dtype=object,
     )
     df["rounded"] = known & rounded[np.where(known, at, 0)] if len(prov) else False
-    df["dimension"] = dims[np.where(known, at, len(prov))]
+    names, codes = np.unique(dims, return_inverse=True)  # as categories: 5 million rows
+    df["dimension"] = pd.Categorical.from_codes(codes[np.where(known, at, len(prov))], names)
     return df
 
 
@@ -137,11 +137,10 @@ def _is(status: pd.Series, value: str) -> np.ndarray:
 
 def _linked(df: pd.DataFrame) -> np.ndarray:
     """Cells to hide with a hidden household count: same stems, and rates of hidden parts."""
-    stems = {i: benefit_stem(i) for i in df["indicateur"].unique()}
     place = ["niveau", "code", "periode"]
-    # dict maps (strings, not tuples): the column may be categorical (a merged real store)
-    key = df["indicateur"].map({i: f"{s[1]}|{s[2]}" for i, s in stems.items() if s})
-    kind = df["indicateur"].map({i: s[0] for i, s in stems.items() if s})
+    stems = {i: benefit_stem(i) for i in pd.Categorical(df["indicateur"]).categories}
+    key = per_value(df["indicateur"], lambda i: "|".join(stems[i][1:]) if stems[i] else None)
+    kind = per_value(df["indicateur"], lambda i: stems[i][0] if stems[i] else None)
     heads = df[df["hidden"] & kind.isin(HEAD_KINDS).to_numpy()]
     hit = pd.Series(False, index=df.index)
     if not heads.empty:
@@ -189,17 +188,21 @@ def _hide(df: pd.DataFrame, mask: np.ndarray) -> int:
     return int(new.sum())
 
 
-def _series_groups(indicators: pd.Series) -> pd.Series:
-    """The series group of each row's indicator (`indfoy_rsa.rsa_type_x`: its stem's group),
-    worked out once per distinct indicator: a synced store holds millions of rows."""
-    cat = pd.Categorical(indicators)
-    groups = [series_id(str(name).partition(".")[0]) for name in cat.categories]
-    # as categories in sorted order: a groupby sorts them as it sorted the text (which, for
-    # millions of rows, took 200 MB more)
-    names = sorted({g for g in groups if g is not None})
+def per_value(column: pd.Series, of: Callable[[str], str | None]) -> pd.Series:
+    """`of` each row's value, worked out once per distinct value, as categories in sorted
+    order (None: missing): a synced store holds millions of rows, and as text each such
+    column took ~100 MB (a groupby sorts these categories as it sorted the text)."""
+    cat = pd.Categorical(column)
+    found = [of(str(value)) for value in cat.categories]
+    names = sorted({f for f in found if f is not None})
     at = {name: n for n, name in enumerate(names)}
-    codes = np.array([*(at.get(g, -1) for g in groups), -1], dtype=np.int32)[cat.codes]
-    return pd.Series(pd.Categorical.from_codes(codes, names), index=indicators.index)
+    codes = np.array([*(at.get(f, -1) for f in found), -1], dtype=np.int32)[cat.codes]
+    return pd.Series(pd.Categorical.from_codes(codes, names), index=column.index)
+
+
+def _series_groups(indicators: pd.Series) -> pd.Series:
+    """The series group of each row's indicator (`indfoy_rsa.rsa_type_x`: its stem's group)."""
+    return per_value(indicators, lambda name: series_id(name.partition(".")[0]))
 
 
 def _tables(rows: pd.DataFrame, group: pd.Series) -> tuple[int, Iterator[pd.DataFrame]]:

@@ -186,11 +186,12 @@ def _sorted_index(keys: dict[str, tuple[np.ndarray, int]], order: list[str]) -> 
 def _write(
     table: pa.Table, index: np.ndarray, path: Path, group: int, advance: Callable[[int], None]
 ) -> None:
-    """`table` in the order of `index` into `path`, row group by row group (each counted)."""
-    rows = table.take(pa.array(index))
-    with pq.ParquetWriter(path, rows.schema, compression="zstd") as writer:
-        for start in range(0, rows.num_rows, group):
-            part = rows.slice(start, group)
+    """`table` in the order of `index` into `path`, row group by row group (each counted),
+    each taken on its own (a sorted copy of the whole table, twice at once, was 260 MB more
+    for a synced store)."""
+    with pq.ParquetWriter(path, table.schema, compression="zstd") as writer:
+        for start in range(0, len(index), group):
+            part = table.take(pa.array(index[start : start + group]))
             writer.write_table(part, row_group_size=group)
             advance(part.num_rows)
 
