@@ -85,6 +85,8 @@ def split_derived(
     provenance = check_provenance(provenance) if len(provenance) else _empty()
     derived_prov = provenance[provenance["champ"].astype(str).str.startswith(DERIVED)]
     hit = in_series(rows, derived_prov.drop_duplicates(KEY))
+    if not hit.any():  # a first sync: no copy of its millions of rows
+        return rows, provenance.drop(derived_prov.index), rows.iloc[:0], derived_prov
     return rows[~hit], provenance.drop(derived_prov.index), rows[hit], derived_prov
 
 
