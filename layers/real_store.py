@@ -24,6 +24,7 @@ from geodata import cache
 from geodata.cog import Cog
 from layers.config import Settings
 from layers.ingest.report import ROW_COLUMNS, ImportResult
+from layers.memory import release
 from layers.progress import counting
 from layers.provenance import PROVENANCE_COLUMNS, PROVENANCE_FILE, empty_provenance
 from layers.real_derived import derived_values, in_series
@@ -147,6 +148,7 @@ def publish_real(
     results = list(results)  # a generator hands them over: freed once merged
     rows, provenance = merge_results(rows, provenance, results, bars)
     del results
+    release()  # the parsed results' pages
     # Secrecy runs on the merged store: a France file and a département file of two datasets
     # form one table; on cells already protected it hides nothing more.
     if min_households is None:  # the setting CAFCARTO_SEUIL_INFRA (callers may pass it)
@@ -154,6 +156,7 @@ def publish_real(
     rows, report = protect_real(
         rows, provenance, cog, threshold=threshold, min_households=min_households, bars=bars
     )
+    release()  # the secrecy's frames: their pages back before the derived values and writing
     if log is not None:
         log(report.resume())
     if report.non_proteges:
@@ -162,6 +165,7 @@ def publish_real(
             "déductibles : entrepôt non publié (signalez ces fichiers)"
         )
     rows, provenance = derived_values(rows, provenance, bars=bars)
+    release()
     portal = read_portal_meta(current)
     if portal_meta:
         portal["jeux"].update(portal_meta.get("jeux", {}))

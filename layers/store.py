@@ -24,6 +24,7 @@ import pyarrow.parquet as pq
 
 from geodata.cog import PLM
 from layers.cell_tables import CellTables, write_cell_tables
+from layers.memory import release
 from layers.model import LEVELS
 from layers.progress import counting
 from layers.provenance import PROVENANCE_FILE, Provenance, check_provenance, lookup
@@ -239,7 +240,7 @@ def write_store(
     with counting("écriture de l'entrepôt", 3 * len(rows), bars, unit="lignes") as advance:
         rows = check_rows(rows, duplicates=False)
         _write_sorted(rows, folder, provenance, advance)
-        pa.default_memory_pool().release_unused()  # before the cell tables' DuckDB
+        release()  # the table and sort keys' pages back before the cell tables' DuckDB
         counts = rows["statut"].value_counts().to_dict()
         meta = {
             **meta,
