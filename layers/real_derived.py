@@ -24,6 +24,7 @@ from typing import TextIO
 
 import numpy as np
 import pandas as pd
+from pandas.api.types import union_categoricals
 
 from layers.catalogue import CURATED
 from layers.ingest.columns import infer_nature  # the importer's rule, one home
@@ -49,21 +50,58 @@ GEO_COLUMNS: list[str] = ["departement", *(lv for lv in SUM_LEVELS if lv != "fra
 SUM_TOLERANCE = 0.5
 
 
+TEXT = ["indicateur", "niveau", "code", "periode", "statut"]
+
+
 def _strings(rows: pd.DataFrame, cols: list[str]) -> pd.DataFrame:
     return rows.astype({c: str for c in cols})
+
+
+def _categories(rows: pd.DataFrame) -> pd.DataFrame:
+    """The store's columns, text as categories: a synced store holds millions of rows, as text
+    they took 860 MB more (only the few rows a sum or a rate reads are made text)."""
+    rows = rows[list(COLUMNS)]
+    text = [c for c in TEXT if not isinstance(rows[c].dtype, pd.CategoricalDtype)]
+    return rows.astype(dict.fromkeys(text, "category")) if text else rows
+
+
+def in_series(rows: pd.DataFrame, keys: pd.DataFrame) -> np.ndarray:
+    """Which rows belong to a series (indicator, level, period) listed in `keys`: the few
+    distinct series are compared as text, then mapped back to the rows by group number."""
+    if not len(rows) or not len(keys):
+        return np.zeros(len(rows), dtype=bool)
+    group = rows.groupby(KEY, observed=True, sort=False).ngroup().to_numpy()
+    series = rows[KEY].drop_duplicates().astype(str)  # in order of first appearance
+    found = series.merge(keys[KEY].astype(str), on=KEY, how="left", indicator=True)
+    return found["_merge"].eq("both").to_numpy()[group]
 
 
 def split_derived(
     rows: pd.DataFrame, provenance: pd.DataFrame
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """(published rows, their provenance, derived rows, their provenance)."""
-    rows = _strings(rows[list(COLUMNS)], ["indicateur", "niveau", "code", "periode", "statut"])
+    """(published rows, their provenance, derived rows, their provenance); the rows' text
+    columns as categories."""
+    rows = _categories(rows)
     provenance = check_provenance(provenance) if len(provenance) else _empty()
     derived_prov = provenance[provenance["champ"].astype(str).str.startswith(DERIVED)]
-    keys = derived_prov[KEY].astype(str)
-    hit = rows[KEY].merge(keys, on=KEY, how="left", indicator=True)["_merge"].eq("both")
-    hit = hit.to_numpy()
+    hit = in_series(rows, derived_prov.drop_duplicates(KEY))
+    if not hit.any():  # a first sync: no copy of its millions of rows
+        return rows, provenance.drop(derived_prov.index), rows.iloc[:0], derived_prov
     return rows[~hit], provenance.drop(derived_prov.index), rows[hit], derived_prov
+
+
+def united(rows: pd.DataFrame, more: pd.DataFrame) -> pd.DataFrame:
+    """`rows` (text as categories) then `more`, text kept as categories with theirs united
+    (a plain concat would turn the millions of rows into text)."""
+    if not len(more):
+        return rows
+    columns = {
+        c: union_categoricals([rows[c], more[c].astype(str).astype("category")]) for c in TEXT
+    }
+    columns["valeur"] = np.concatenate(
+        [rows["valeur"].to_numpy(dtype=float), more["valeur"].to_numpy(dtype=float)]
+    )
+    return pd.DataFrame(columns)[list(COLUMNS)]
 
 
 def _empty() -> pd.DataFrame:
@@ -94,11 +132,12 @@ def derived_values(
         if geography is None:
             geography = geography_in_service()
         sums, sums_prov = derived_sums(rows, provenance, geography)
-        rows = pd.concat([rows, sums], ignore_index=True)
+        rows = united(rows, sums)
+        del sums
         provenance = pd.concat([provenance, sums_prov], ignore_index=True)
         done(PARTS_S[1])
         rates, rates_prov = derived_rates(rows, provenance)
-        rows = pd.concat([rows, rates], ignore_index=True)
+        rows = united(rows, rates)
         provenance = pd.concat([provenance, rates_prov], ignore_index=True)
         done(PARTS_S[2])
     return rows.reset_index(drop=True), provenance.reset_index(drop=True)
@@ -183,6 +222,12 @@ def _published_keys(rows: pd.DataFrame) -> set[tuple[str, str, str]]:
     return set(map(tuple, rows[KEY].drop_duplicates().to_numpy().tolist()))
 
 
+def _department_series(rows: pd.DataFrame) -> dict[tuple[str, str], pd.DataFrame]:
+    """(indicator, period) -> that series' département rows, as text."""
+    deps = _strings(rows[rows["niveau"] == "departement"], TEXT)
+    return dict(tuple(deps.groupby(["indicateur", "periode"])))
+
+
 def _exact_department_series(rows: pd.DataFrame, provenance: pd.DataFrame) -> pd.DataFrame:
     """Provenance rows of the exact, non-rate département series (what may be summed)."""
     prov = provenance[(provenance["niveau"] == "departement") & (provenance["regime"] == EXACT)]
@@ -198,7 +243,7 @@ def derived_sums(
         return pd.DataFrame(columns=list(COLUMNS)), _empty()
     have = _published_keys(rows)
     out_rows, out_prov = [], []
-    grouped = dict(tuple(rows[rows["niveau"] == "departement"].groupby(["indicateur", "periode"])))
+    grouped = _department_series(rows)
     for src in _exact_department_series(rows, provenance).itertuples(index=False):
         deps = grouped.get((src.indicateur, src.periode))
         if deps is None:
@@ -232,8 +277,9 @@ def sum_conflicts(
     if geography is None:
         return []
     found = []
-    grouped = dict(tuple(rows[rows["niveau"] == "departement"].groupby(["indicateur", "periode"])))
-    own = rows[rows["statut"] == PUBLISHED].set_index(KEY + ["code"])["valeur"]
+    grouped = _department_series(rows)
+    totals = rows[(rows["statut"] == PUBLISHED) & rows["niveau"].isin(SUM_LEVELS)]
+    own = _strings(totals, TEXT).set_index(KEY + ["code"])["valeur"]
     for src in _exact_department_series(rows, provenance).itertuples(index=False):
         deps = grouped.get((src.indicateur, src.periode))
         if deps is None:
@@ -296,7 +342,7 @@ def derived_rates(
     prov = provenance.set_index(KEY)
     terms = {t for i in CURATED.indicators for t in (i.computed_from or ())}
     # Only the terms' series are split (a synced store holds millions of other cells).
-    series = dict(tuple(rows[rows["indicateur"].isin(terms)].groupby(KEY)))
+    series = dict(tuple(_strings(rows[rows["indicateur"].isin(terms)], TEXT).groupby(KEY)))
     out_rows, out_prov = [], []
     for ind in CURATED.indicators:
         if not ind.computed_from:

@@ -24,9 +24,10 @@ from geodata import cache
 from geodata.cog import Cog
 from layers.config import Settings
 from layers.ingest.report import ROW_COLUMNS, ImportResult
+from layers.memory import release
 from layers.progress import counting
 from layers.provenance import PROVENANCE_COLUMNS, PROVENANCE_FILE, empty_provenance
-from layers.real_derived import derived_values
+from layers.real_derived import derived_values, in_series
 from layers.real_secrecy import protect_real
 from layers.store import VALUES_FILE, StoreError, write_store
 
@@ -71,21 +72,12 @@ def _in_service(current: Path | None) -> tuple[pd.DataFrame, pd.DataFrame, list[
     """Rows, provenance and sources of the store in service (empty when there is none)."""
     if current is None:
         return _concat([]), empty_provenance(), []
-    rows = compact(pd.read_parquet(current / VALUES_FILE))
+    # codes read as a dictionary: as text, 5 million of them took 110 MB more (categories are
+    # sorted when merged)
+    rows = compact(pd.read_parquet(current / VALUES_FILE, read_dictionary=["code"]))
     path = current / PROVENANCE_FILE
     provenance = pd.read_parquet(path) if path.is_file() else empty_provenance()
     return rows, provenance, list(cache.read_manifest(current).get("sources", []))
-
-
-def _stale(old: pd.DataFrame, keys: pd.DataFrame) -> np.ndarray:
-    """Which rows of `old` belong to a series (indicator, level, period) listed in `keys`: the
-    few distinct series are compared, then mapped back to the rows by group number."""
-    if not len(old) or not len(keys):
-        return np.zeros(len(old), dtype=bool)
-    group = old.groupby(SERIES_KEY, observed=True, sort=False).ngroup().to_numpy()
-    series = old[SERIES_KEY].drop_duplicates().astype(str)  # in order of first appearance
-    found = series.merge(keys.astype(str), on=SERIES_KEY, how="left", indicator=True)
-    return found["_merge"].eq("both").to_numpy()[group]
 
 
 def merge_results(
@@ -119,7 +111,7 @@ def merge_results(
 
 def _without(frame: pd.DataFrame, keys: pd.DataFrame) -> pd.DataFrame:
     """`frame` without the series in `keys` (itself, not a copy, when it has none of them)."""
-    stale = _stale(frame, keys)
+    stale = in_series(frame, keys)
     return frame[~stale] if stale.any() else frame
 
 
@@ -156,6 +148,7 @@ def publish_real(
     results = list(results)  # a generator hands them over: freed once merged
     rows, provenance = merge_results(rows, provenance, results, bars)
     del results
+    release()  # the parsed results' pages
     # Secrecy runs on the merged store: a France file and a département file of two datasets
     # form one table; on cells already protected it hides nothing more.
     if min_households is None:  # the setting CAFCARTO_SEUIL_INFRA (callers may pass it)
@@ -163,6 +156,7 @@ def publish_real(
     rows, report = protect_real(
         rows, provenance, cog, threshold=threshold, min_households=min_households, bars=bars
     )
+    release()  # the secrecy's frames: their pages back before the derived values and writing
     if log is not None:
         log(report.resume())
     if report.non_proteges:
@@ -171,6 +165,7 @@ def publish_real(
             "déductibles : entrepôt non publié (signalez ces fichiers)"
         )
     rows, provenance = derived_values(rows, provenance, bars=bars)
+    release()
     portal = read_portal_meta(current)
     if portal_meta:
         portal["jeux"].update(portal_meta.get("jeux", {}))

@@ -24,6 +24,7 @@ import pyarrow.parquet as pq
 
 from geodata.cog import PLM
 from layers.cell_tables import CellTables, write_cell_tables
+from layers.memory import release
 from layers.model import LEVELS
 from layers.progress import counting
 from layers.provenance import PROVENANCE_FILE, Provenance, check_provenance, lookup
@@ -120,20 +121,45 @@ SCHEMA = pa.schema(
 )
 
 
+def _seen_first(col: pd.Series) -> pa.DictionaryArray:
+    """A categorical column as Arrow would encode the same text: its dictionary in order of
+    first appearance, without unused categories (the store's bytes do not depend on how the
+    caller held its text, and text would cost a synced store hundreds of MB)."""
+    codes = col.cat.codes.to_numpy()
+    seen = pd.unique(codes[codes >= 0])
+    remap = np.zeros(len(col.cat.categories), dtype=np.int32)
+    remap[seen] = np.arange(len(seen), dtype=np.int32)
+    words = pa.array(np.asarray(col.cat.categories, dtype=object)[seen], pa.string())
+    indices = pa.array(remap[np.maximum(codes, 0)], mask=codes < 0)
+    return pa.DictionaryArray.from_arrays(indices, words)
+
+
+def _arrow(rows: pd.DataFrame) -> pa.Table:
+    """The checked rows as a table of SCHEMA, column by column."""
+    columns = []
+    for field in SCHEMA:
+        col = rows[field.name]
+        if isinstance(col.dtype, pd.CategoricalDtype):
+            array = pa.chunked_array([_seen_first(col)])
+        else:
+            array = pa.Table.from_pandas(rows[[field.name]], preserve_index=False).column(0)
+        columns.append(array.cast(field.type))
+    return pa.Table.from_arrays(columns, schema=SCHEMA)
+
+
 def _sort_keys(table: pa.Table) -> dict[str, tuple[np.ndarray, int]]:
     """Each key column as integer ranks in sorted order, with its number of distinct values:
-    sorting by them is an integer sort (a sort of the strings took ~15 s a file nationally)."""
+    sorting by them is an integer sort (a sort of the strings took ~15 s a file nationally).
+    Text is ranked through its dictionary (as Python strings, 5 million codes took 350 MB)."""
     keys = {}
     for name in KEY_COLUMNS:
         col = table.column(name).combine_chunks()
-        if pa.types.is_dictionary(col.type):
-            words = col.dictionary.to_numpy(zero_copy_only=False)
-            rank = np.empty(len(words), dtype=np.int64)
-            rank[np.argsort(words, kind="stable")] = np.arange(len(words))
-            keys[name] = (rank[col.indices.to_numpy(zero_copy_only=False)], len(words))
-        else:
-            codes, uniques = pd.factorize(col.to_numpy(zero_copy_only=False), sort=True)
-            keys[name] = (codes.astype(np.int64), len(uniques))
+        if not pa.types.is_dictionary(col.type):
+            col = col.dictionary_encode()
+        words = col.dictionary.to_numpy(zero_copy_only=False)
+        rank = np.empty(len(words), dtype=np.int32)  # folded into int64 by `_fold`
+        rank[np.argsort(words, kind="stable")] = np.arange(len(words), dtype=np.int32)
+        keys[name] = (rank[col.indices.to_numpy(zero_copy_only=False)], len(words))
     return keys
 
 
@@ -161,13 +187,42 @@ def _sorted_index(keys: dict[str, tuple[np.ndarray, int]], order: list[str]) -> 
 def _write(
     table: pa.Table, index: np.ndarray, path: Path, group: int, advance: Callable[[int], None]
 ) -> None:
-    """`table` in the order of `index` into `path`, row group by row group (each counted)."""
-    rows = table.take(pa.array(index))
-    with pq.ParquetWriter(path, rows.schema, compression="zstd") as writer:
-        for start in range(0, rows.num_rows, group):
-            part = rows.slice(start, group)
+    """`table` in the order of `index` into `path`, row group by row group (each counted),
+    each taken on its own (a sorted copy of the whole table, twice at once, was 260 MB more
+    for a synced store)."""
+    with pq.ParquetWriter(path, table.schema, compression="zstd") as writer:
+        for start in range(0, len(index), group):
+            part = table.take(pa.array(index[start : start + group]))
             writer.write_table(part, row_group_size=group)
             advance(part.num_rows)
+
+
+def _write_sorted(
+    rows: pd.DataFrame, folder: Path, provenance: pd.DataFrame | None, advance: Callable
+) -> None:
+    """The two Parquet files (and the provenance) into `folder`, made here; the table, its
+    sort keys and orders (~600 MB for a synced store) are freed on return, before the cell
+    tables are written."""
+    table = _arrow(rows)
+    keys = _sort_keys(table)
+    if np.prod([float(count) for _, count in keys.values()]) >= 2**62:
+        raise StoreError("trop de valeurs distinctes pour trier l'entrepôt")
+    by_indicator = _sorted_index(keys, VALUES_ORDER)  # refuses repeated cells first
+    folder.mkdir(parents=True)
+    if provenance is not None:
+        check_provenance(provenance).to_parquet(folder / PROVENANCE_FILE, index=False)
+    by_territory = _sorted_index(keys, SERIES_ORDER)
+    del keys
+    # both files at once: Arrow's take and Parquet's writer release the GIL
+    with ThreadPoolExecutor(2) as pool:
+        done = [
+            pool.submit(_write, table, by_indicator, folder / VALUES_FILE, ROW_GROUP, advance),
+            pool.submit(
+                _write, table, by_territory, folder / SERIES_FILE, SERIES_ROW_GROUP, advance
+            ),
+        ]
+        for future in done:
+            future.result()
 
 
 def write_store(
@@ -184,30 +239,13 @@ def write_store(
     # each cell written three times: by indicator, by territory, the cell tables
     with counting("écriture de l'entrepôt", 3 * len(rows), bars, unit="lignes") as advance:
         rows = check_rows(rows, duplicates=False)
-        table = pa.Table.from_pandas(rows, preserve_index=False).cast(SCHEMA)
-        keys = _sort_keys(table)
-        if np.prod([float(count) for _, count in keys.values()]) >= 2**62:
-            raise StoreError("trop de valeurs distinctes pour trier l'entrepôt")
-        by_indicator = _sorted_index(keys, VALUES_ORDER)  # refuses repeated cells first
-        folder.mkdir(parents=True)
-        if provenance is not None:
-            check_provenance(provenance).to_parquet(folder / PROVENANCE_FILE, index=False)
-        by_territory = _sorted_index(keys, SERIES_ORDER)
-        # both files at once: Arrow's take and Parquet's writer release the GIL
-        with ThreadPoolExecutor(2) as pool:
-            done = [
-                pool.submit(_write, table, by_indicator, folder / VALUES_FILE, ROW_GROUP, advance),
-                pool.submit(
-                    _write, table, by_territory, folder / SERIES_FILE, SERIES_ROW_GROUP, advance
-                ),
-            ]
-            for future in done:
-                future.result()
+        _write_sorted(rows, folder, provenance, advance)
+        release()  # the table and sort keys' pages back before the cell tables' DuckDB
         counts = rows["statut"].value_counts().to_dict()
         meta = {
             **meta,
             "cellules": int(len(rows)),
-            "statuts": {k: int(v) for k, v in counts.items()},
+            "statuts": {k: int(v) for k, v in counts.items() if v},  # no unused category
             "octets": (folder / VALUES_FILE).stat().st_size,
         }
         (folder / META_FILE).write_text(json.dumps(meta, ensure_ascii=False, indent=1))

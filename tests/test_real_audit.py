@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from real_store_support import real_settings
@@ -13,7 +14,8 @@ from dashboard.cli import main
 from geodata.cache import active_dir
 from layers.catalogue import activate
 from layers.real_audit import audit_real_store
-from layers.real_derived import derived_values, geography_of
+from layers.real_derived import TEXT, derived_values, geography_of, split_derived, sum_conflicts
+from layers.real_store import compact
 from layers.store import VALUES_FILE
 
 
@@ -96,3 +98,36 @@ def test_cli_audit_runs_on_the_real_store(real, monkeypatch, capsys) -> None:
     assert main(["audit"]) == 0
     out = capsys.readouterr().out
     assert "Audit de l'entrepôt réel" in out and "0 échec(s)" in out
+
+
+def test_derived_values_the_same_from_text_and_categories(real, geography) -> None:
+    # a sync hands its rows over with their text as categories; the audit reads text back
+    folder = active_dir(real.store_import)
+    prov = pd.read_parquet(folder / "provenance.parquet")
+    text = pd.read_parquet(folder / VALUES_FILE).astype(dict.fromkeys(TEXT, str))
+    held = compact(text)
+    base, base_prov, derived, _ = split_derived(text, prov)
+    assert len(derived) and len(base) + len(derived) == len(text)
+    base_c, base_prov_c, derived_c, _ = split_derived(held, prov)
+    assert isinstance(base_c["code"].dtype, pd.CategoricalDtype)
+    for a, b in ((base, base_c), (derived, derived_c)):
+        pd.testing.assert_frame_equal(
+            a.astype(dict.fromkeys(TEXT, str)), b.astype(dict.fromkeys(TEXT, str))
+        )
+    pd.testing.assert_frame_equal(base_prov, base_prov_c)
+    again, again_prov = derived_values(base, base_prov, geography)
+    again_c, again_prov_c = derived_values(base_c, base_prov_c, geography)
+    assert len(again) > len(base)
+    pd.testing.assert_frame_equal(
+        again.astype(dict.fromkeys(TEXT, str)), again_c.astype(dict.fromkeys(TEXT, str))
+    )
+    pd.testing.assert_frame_equal(again_prov, again_prov_c)
+    # the recomputed cells are those of the store, in value and status
+    cells = text.merge(
+        again.astype(dict.fromkeys(TEXT, str)), on=["indicateur", "niveau", "code", "periode"]
+    )
+    assert len(cells) == len(text)
+    assert (cells["statut_x"] == cells["statut_y"]).all()
+    assert np.allclose(cells["valeur_x"], cells["valeur_y"], equal_nan=True)
+    conflicts = sum_conflicts(base, base_prov, geography)
+    assert conflicts and conflicts == sum_conflicts(base_c, base_prov_c, geography)

@@ -13,7 +13,8 @@ from geodata.sources import default_sources_dir
 from layers.ingest.columns import series_id
 from layers.model import COUNT
 from layers.provenance import EXACT, PROVENANCE_COLUMNS, ROUNDED
-from layers.real_secrecy import nature_of, protect_real
+from layers.real_secrecy import _tables, nature_of, per_value, protect_real
+from layers.real_store import compact
 from layers.store import PUBLISHED, SECRET, check_rows
 from tests.attacker import Cells, Relation, attack, recovered
 
@@ -262,3 +263,35 @@ def test_nature_of_series() -> None:
     assert nature_of("tot_offre") == COUNT and nature_of("indmtt_aah") == "montant"
     assert nature_of("part_rsa") == "taux" and nature_of("txcouv_eaje") == "taux"
     assert nature_of("indfoy_inconnu") == COUNT and nature_of("champ_sans_prefixe") == COUNT
+
+
+def test_rows_held_as_categories_hide_the_same_cells(real, protected, cog: Cog) -> None:
+    # a sync hands its millions of rows over with their text as categories
+    rows, prov = real
+    out, report = protected
+    again, again_report = protect_real(compact(rows), prov, cog)
+    assert isinstance(again["code"].dtype, pd.CategoricalDtype)
+    text = ["indicateur", "niveau", "code", "periode", "statut"]
+    pd.testing.assert_frame_equal(again.astype(dict.fromkeys(text, str)), out)
+    assert again_report == report and report.secondaire > 0
+
+
+def test_tables_are_those_of_the_sorted_groupby() -> None:
+    rows = pd.DataFrame(
+        {
+            "indicateur": ["b", "a", "x", "b", "a", "b", "a"],
+            "periode": pd.Categorical(
+                ["2024-12", "2023-12", "2024-12", "2023-12"] + ["2024-12"] * 3
+            ),
+            "raw": np.arange(7.0),
+        },
+        index=[10, 3, 7, 1, 5, 2, 8],
+    )
+    group = per_value(rows["indicateur"], lambda i: None if i == "x" else f"g{i}")
+    assert group.isna().tolist() == [False, False, True, False, False, False, False]
+    count, tables = _tables(rows, group)
+    expected = [sub for _, sub in rows.groupby([group.astype(object), rows["periode"]])]
+    got = list(tables)
+    assert count == len(got) == len(expected) == 4
+    for a, b in zip(got, expected, strict=True):
+        pd.testing.assert_frame_equal(a, b)

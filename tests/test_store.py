@@ -117,3 +117,20 @@ def test_both_files_are_sorted_by_their_keys_whatever_the_input_order(tmp_path: 
         got = pq.read_table(tmp_path / "s" / name).to_pandas()[order].astype(str)
         tuples = list(got.itertuples(index=False))
         assert tuples == sorted(tuples) and len(tuples) == len(rows)
+
+
+def test_text_held_as_categories_writes_the_same_files(tmp_path: Path) -> None:
+    # a synced store holds its text as categories (unsorted, some unused): the files must be
+    # those of the same text, byte for byte (dictionaries in order of first appearance)
+    text = _rows()
+    held = text.copy()
+    for col, extra in (("indicateur", "zzz"), ("niveau", "iris"), ("statut", "manquant")):
+        values = list(dict.fromkeys(text[col]))[::-1] + [extra]
+        held[col] = pd.Categorical(text[col], categories=values)
+    held["code"] = held["code"].astype("category")
+    metas = [write_store(r, tmp_path / n, {}) for n, r in (("a", text), ("b", held))]
+    assert metas[0]["statuts"] == metas[1]["statuts"] == {PUBLISHED: 5, SECRET: 1}
+    files = sorted(p.relative_to(tmp_path / "a") for p in (tmp_path / "a").rglob("*.[np]*"))
+    assert len([f for f in files if f.suffix == ".npy"]) >= 4
+    for name in [f for f in files if f.suffix in (".parquet", ".npy")]:
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name

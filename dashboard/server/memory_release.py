@@ -5,37 +5,16 @@ frames, lists and strings. Once freed, that memory stays in the allocators' free
 mimalloc pool, glibc's arenas, one per thread): each worker kept ~75 MB more after its first
 such answer (the ~150 MB per worker seen after `/api/v1/data?level=commune`). After an answer
 of at least `LARGE_BODY` bytes, Arrow's pool releases its unused pages and glibc trims its
-heaps (`malloc_trim`, ~1–3 ms, only after those answers).
+heaps (`layers.memory.release`, ~1–3 ms, only after those answers).
 """
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
-from collections.abc import Callable
-
-import pyarrow as pa
 from flask import Flask, Response, g
 
+from layers.memory import release
+
 LARGE_BODY = 512 * 1024
-
-
-def _glibc_trim() -> Callable[[int], int] | None:
-    name = ctypes.util.find_library("c")
-    try:
-        return ctypes.CDLL(name).malloc_trim if name else None  # absent outside glibc
-    except (OSError, AttributeError):
-        return None
-
-
-_TRIM = _glibc_trim()
-
-
-def release() -> None:
-    """Return free pages of Arrow's pool and of the C heap to the system."""
-    pa.default_memory_pool().release_unused()
-    if _TRIM is not None:
-        _TRIM(0)
 
 
 def _mark_large(response: Response) -> Response:
