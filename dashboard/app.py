@@ -28,6 +28,7 @@ from dashboard.server import (
     limits,
     memory_release,
     page_answers,
+    sync_views,
     timing,
 )
 from dashboard.server.constant_answers import ConstantAnswers
@@ -154,6 +155,7 @@ def harden(server: flask.Flask, settings: Settings) -> None:
     memory_release.init_app(server)  # after a whole-level answer: its memory back to the system
     compression.init_app(server)  # its hook runs last, after the headers of every other
     timing.init_app(server)  # only with CAFCARTO_SERVER_TIMING=1: after compression too
+    sync_views.init_app(server)  # Flask's per-call coroutine check, once per function
 
 
 def main() -> None:

@@ -28,21 +28,25 @@ class CacheError(RuntimeError):
 # one stat tell whether the build found before is still the one in service (a full look
 # resolves every component of the path: ~0.1 ms, several times per request).
 _known: dict[Path, tuple[str, Path, str]] = {}
+# root -> its `current` link as a string (a Path join per call cost as much as the readlink).
+_links: dict[Path, str] = {}
 
 
 def active_dir(root: Path) -> Path | None:
     """The folder of the build in service (resolved), or None when nothing was built yet."""
-    link = root / "current"
+    link = _links.get(root)
+    if link is None:
+        link = _links[root] = os.fspath(root / "current")
     try:
         target = os.readlink(link)
     except FileNotFoundError:  # nothing built
         return None
     except OSError:  # a folder, not a link: the full look
-        return _look(link)
+        return _look(Path(link))
     known = _known.get(root)
     if known is not None and known[0] == target and os.path.isfile(known[2]):
         return known[1]
-    found = _look(link)
+    found = _look(Path(link))
     if found is not None:
         _known[root] = (target, found, str(found / MANIFEST))
     return found

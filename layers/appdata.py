@@ -166,14 +166,28 @@ def active_dir(root: Path) -> Path | None:
     """The build in service under `root`, the same for the whole request: a build published
     while a request runs must not give it the old geometry and the new store (or the old
     answer under the new build's header). Outside a request, the `current` link now."""
+    return active_dirs((root,))[0]
+
+
+def active_dirs(roots: tuple[Path, ...]) -> list[Path | None]:
+    """active_dir of each root, looking up the request's pins once for all."""
     from flask import g, has_request_context
 
     if not has_request_context():
-        return _active_dir(root)
-    pins = g.setdefault("cafcarto_builds", {})
-    if root not in pins:
-        pins[root] = _active_dir(root)
-    return pins[root]
+        return [_active_dir(root) for root in roots]
+    pins = g.get("cafcarto_builds")
+    if pins is None:
+        pins = g.cafcarto_builds = {}
+    found = []
+    for root in roots:
+        pinned = pins.get(root, _UNSEEN)
+        if pinned is _UNSEEN:
+            pinned = pins[root] = _active_dir(root)
+        found.append(pinned)
+    return found
+
+
+_UNSEEN = object()  # a root not looked up yet in this request (None: nothing built there)
 
 
 EXTENSION = "cafcarto"

@@ -44,8 +44,13 @@ def check_update_request(app: dash.Dash) -> Response | None:
     """The before_request hook: None for a body the renderer could send, else a French 400."""
     if request.method != "POST" or request.path != UPDATE_PATH:
         return None
-    problem = update_problem(request.get_data(cache=True), app.callback_map, component_classes(app))
+    body = parsed_body(request.get_data(cache=True))
+    problem = (
+        ERR_BODY if body is None else body_problem(body, app.callback_map, component_classes(app))
+    )
     if problem is None:
+        if request.is_json:  # Dash's request.get_json() then reuses it instead of parsing again
+            request._cached_json = (body, body)
         return None
     current_app.logger.warning("requête Dash refusée (%s) : %s", request.remote_addr, problem)
     return error_response(problem, 400)
@@ -68,12 +73,27 @@ def update_problem(
 ) -> str | None:
     """Why `raw` is not an update body for one of `callback_map`'s callbacks (its shape, or
     with `classes` the JSON type of its values), or None."""
+    body = parsed_body(raw)
+    return ERR_BODY if body is None else body_problem(body, callback_map, classes)
+
+
+def parsed_body(raw: bytes) -> dict[str, Any] | None:
+    """`raw` parsed as a JSON object of reasonable depth, else None."""
     try:
         body = json.loads(raw)
     except (ValueError, RecursionError):
-        return ERR_BODY
+        return None
     if not isinstance(body, dict) or _depth(body) > MAX_DEPTH:
-        return ERR_BODY
+        return None
+    return body
+
+
+def body_problem(
+    body: dict[str, Any],
+    callback_map: dict[str, dict[str, Any]],
+    classes: dict[str, tuple[str, bool]] | None = None,
+) -> str | None:
+    """update_problem of a body already parsed by parsed_body."""
     output = body.get("output")
     # a clientside callback is registered too, but runs in the browser: never posted
     if not isinstance(output, str) or "callback" not in callback_map.get(output, {}):

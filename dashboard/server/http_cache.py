@@ -17,6 +17,7 @@ import hashlib
 import socket
 from collections.abc import Callable, Mapping
 from functools import wraps
+from pathlib import Path
 
 from flask import Flask, Response, current_app, g, request
 from flask_caching import Cache
@@ -31,7 +32,7 @@ from dashboard.server.encoding import (
 )
 from dashboard.server.limits import OutagePause
 from dashboard.server.shared_answers import FOLDER, Answer, SharedAnswers
-from layers.appdata import active_dir, current_data
+from layers.appdata import active_dirs, current_data
 from layers.config import Settings
 
 DATA_PREFIXES = ("/api/v1/", "/api/carte/")
@@ -77,8 +78,19 @@ def cache_config(settings: Settings) -> dict[str, object]:
 def builds_stamp(settings: Settings) -> str:
     """Which builds are in service (geometry|demonstration|imported store, "-" for none): the
     ones the current request pinned (layers.appdata.active_dir), cheap either way."""
-    roots = (settings.cache, settings.store_demo, settings.store_import)
-    return "|".join(getattr(active_dir(root), "name", "-") for root in roots)
+    return "|".join(folder.name if folder else "-" for folder in active_dirs(_roots(settings)))
+
+
+_known_roots: dict[int, tuple[Settings, tuple[Path, Path, Path]]] = {}
+
+
+def _roots(settings: Settings) -> tuple[Path, Path, Path]:
+    """The three build roots of `settings`, joined once per Settings object (not per request)."""
+    known = _known_roots.get(id(settings))
+    if known is None or known[0] is not settings:
+        roots = (settings.cache, settings.store_demo, settings.store_import)
+        known = _known_roots[id(settings)] = (settings, roots)
+    return known[1]
 
 
 def _request_stamp(settings: Settings) -> str:
