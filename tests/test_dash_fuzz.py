@@ -189,6 +189,24 @@ def test_the_bodies_the_pages_send_are_answered(app, client, dependencies, layou
         assert answer.status_code in (200, 204), (callback["output"], answer.get_data()[:300])
 
 
+def test_a_checked_body_reaches_dash_as_sent_and_only_as_json(
+    app, client, dependencies, layout_components, monkeypatch
+):
+    # The check hands its parsed body to Dash (no second parse); a body Dash would not take
+    # as JSON (another content type) is still refused by Dash, as before the check.
+    callback = server_callbacks(app, dependencies)[0]
+    raw = json.dumps(real_body(callback, layout_components))
+    parses = []
+    real_loads = json.loads
+    monkeypatch.setattr(
+        json, "loads", lambda text, **kw: parses.append(1) or real_loads(text, **kw)
+    )
+    sent = client.post(UPDATE, data=raw, headers={"Content-Type": "application/json"})
+    assert sent.status_code in (200, 204) and len(parses) == 1
+    plain = client.post(UPDATE, data=raw, headers={"Content-Type": "text/plain"})
+    assert plain.status_code == 415
+
+
 def test_a_clientside_callback_is_never_run_by_the_server(app, client, dependencies):
     clientside = [d for d in dependencies if "callback" not in app.callback_map.get(d["output"])]
     assert clientside

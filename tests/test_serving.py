@@ -172,6 +172,23 @@ def test_rate_limit_answers_429_in_french_with_retry_after(settings: Settings) -
     assert all(unlimited.get("/api/v1/catalog").status_code == 200 for _ in range(5))
 
 
+def test_only_the_limited_routes_count_and_name_their_limits(settings: Settings) -> None:
+    # The limiter runs only under /api/ and /export/: other answers neither count against a
+    # client's budget nor carry X-RateLimit headers; each scope keeps its own counter.
+    limited = replace(settings, rate_limit="3/minute", export_rate_limit="1/minute")
+    client = create_app(limited).server.test_client()
+    for url in ("/", "/healthz", "/_dash-layout", "/api/v1/openapi.json", "/nexiste") * 3:
+        assert not any(name.startswith("X-RateLimit") for name, _ in client.get(url).headers)
+    remaining = [client.get("/api/v1/catalog").headers["X-RateLimit-Remaining"] for _ in range(3)]
+    assert remaining == ["2", "1", "0"]
+    refused = client.get("/api/carte-choix")
+    assert refused.status_code == 429 and refused.headers["X-RateLimit-Limit"] == "3"
+    assert 0 < int(refused.headers["Retry-After"]) <= 60
+    pdf = "/export/fiche/commune/00000.pdf"
+    assert client.get(pdf).headers["X-RateLimit-Remaining"] == "0"  # its own counter
+    assert client.get(pdf).status_code == 429
+
+
 def test_unhandled_errors_answer_in_french_without_traceback(settings: Settings) -> None:
     app = create_app(settings)
 
