@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
+from functools import partial
+from typing import Any
 
 from flask import Flask, Response, request
 from flask_limiter import Limiter
@@ -91,18 +94,39 @@ def init_app(server: Flask, settings: Settings) -> Limiter:
 
 
 def _check_limited_paths_only(server: Flask, limiter: Limiter) -> None:
-    """flask-limiter's before_request hook looks for default and application limits on every
-    request (~0.08 ms); there are none here, only the limits wrapped around the views under
-    LIMITED_PREFIXES (counted by their wrapper), so other paths skip it."""
-    hooks = server.before_request_funcs[None]
-    check = limiter._check_request_limit
+    """flask-limiter's hooks run on every request (~0.1 ms in all): before it, a look for
+    default and application limits (there are none here: only the limits wrapped around the
+    views under LIMITED_PREFIXES, counted by their wrapper), after it, the X-RateLimit
+    headers of the limit the request hit and the release of its counters' context. Other
+    paths hit no limit and skip the three."""
     prefixes = tuple(LIMITED_PREFIXES)
+    for hooks in (
+        server.before_request_funcs[None],
+        server.after_request_funcs[None],
+        server.teardown_request_funcs[None],
+    ):
+        for at, hook in enumerate(hooks):
+            if _bound_to(hook, limiter):
+                hooks[at] = _on_limited_paths(hook, prefixes)
 
-    def check_limited_paths() -> None:
+
+def _bound_to(hook: object, limiter: Limiter) -> bool:
+    """A hook the limiter registered: one of its methods, or a partial given the limiter."""
+    return getattr(hook, "__self__", None) is limiter or (
+        isinstance(hook, partial) and hook.args[:1] == (limiter,)
+    )
+
+
+def _on_limited_paths(hook: Callable[..., Any], prefixes: tuple[str, ...]) -> Callable[..., Any]:
+    """`hook` run for the paths under `prefixes`; elsewhere the response (after_request) or
+    the argument it was given comes back unchanged."""
+
+    def limited_paths_only(*args: Any) -> Any:
         if request.path.startswith(prefixes):
-            check()
+            return hook(*args)
+        return args[0] if args else None
 
-    hooks[hooks.index(check)] = check_limited_paths
+    return limited_paths_only
 
 
 def _limit_views(server: Flask, limiter: Limiter, settings: Settings) -> None:
