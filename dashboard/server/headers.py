@@ -15,6 +15,8 @@ import secrets
 from flask import Flask, Response, g, request
 
 EMBED_PATH = "/embed"
+EMBED_DEFAULTS = (("X-Content-Type-Options", "nosniff"), ("Referrer-Policy", "same-origin"))
+DEFAULTS = (*EMBED_DEFAULTS, ("X-Frame-Options", "DENY"))
 _SCRIPT_WITHOUT_SRC = re.compile(r"<script(?![^>]*\bsrc=)(?![^>]*\bnonce=)")
 
 
@@ -62,10 +64,12 @@ def init_app(server: Flask) -> None:
 def add_security_headers(resp: Response) -> Response:
     """The after_request hook."""
     embeddable = is_embed_path(request.path)
-    resp.headers.setdefault("X-Content-Type-Options", "nosniff")
-    resp.headers.setdefault("Referrer-Policy", "same-origin")
-    if not embeddable:
-        resp.headers.setdefault("X-Frame-Options", "DENY")
+    # Added unless the route set its own; one pass over the names (werkzeug's setdefault
+    # raises and catches an exception for each name absent: most answers have none of them).
+    present = {name.lower() for name, _ in resp.headers}
+    for name, value in EMBED_DEFAULTS if embeddable else DEFAULTS:
+        if name.lower() not in present:
+            resp.headers.add(name, value)
     # A document is what a CSP protects; JSON, scripts and images need none, and a CSP on
     # the MapLibre worker script would become the worker's own policy.
     if resp.mimetype == "text/html":
