@@ -288,3 +288,19 @@ def test_a_callback_input_of_a_shape_no_page_sends_is_a_logged_client_error(
 def test_the_json_type_of_a_value_follows_its_component(value, component, prop, multi, refused):
     assert value_problem(value, component, prop, multi) is refused
     assert expected_kinds(None, "unknown_property") >= {"dict", "list", "str"}
+
+
+@pytest.mark.parametrize("leaf", [1, "x", [], {}, [1], {"b": None}])
+def test_the_depth_limit_counts_every_level_down_to_the_values(leaf):
+    from dashboard.server.dash_requests import MAX_DEPTH, parsed_body
+
+    def nested(objects: int) -> bytes:
+        body: Any = leaf
+        for _ in range(objects):
+            body = {"a": body, "n": 1}
+        return json.dumps(body).encode()
+
+    # The leaf is one level below the last object, its own content one more.
+    inner = 2 if leaf in ([1], {"b": None}) else 1
+    assert parsed_body(nested(MAX_DEPTH - inner)) is not None
+    assert parsed_body(nested(MAX_DEPTH - inner + 1)) is None

@@ -191,16 +191,22 @@ def _pattern(dep_id: str) -> dict[str, Any] | None:
 
 
 def _depth(value: Any) -> int:
-    deepest, stack = 0, [(value, 1)]
+    """The nesting depth of a parsed JSON value (a scalar: 1), or some depth past MAX_DEPTH.
+    Only containers go on the stack: a scalar's depth is its parent's plus one."""
+    deepest, stack = 1, [(value, 1)]
     while stack:
         node, depth = stack.pop()
-        deepest = max(deepest, depth)
-        if deepest > MAX_DEPTH:
-            break
         children = (
             node.values() if isinstance(node, dict) else node if isinstance(node, list) else ()
         )
-        stack.extend((child, depth + 1) for child in children)
+        for child in children:
+            if isinstance(child, (dict, list)):
+                stack.append((child, depth + 1))
+            elif depth >= deepest:
+                deepest = depth + 1
+        deepest = max(deepest, depth)
+        if deepest > MAX_DEPTH:
+            break
     return deepest
 
 
