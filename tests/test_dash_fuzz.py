@@ -205,6 +205,8 @@ def test_a_checked_body_reaches_dash_as_sent_and_only_as_json(
     assert sent.status_code in (200, 204) and len(parses) == 1
     plain = client.post(UPDATE, data=raw, headers={"Content-Type": "text/plain"})
     assert plain.status_code == 415
+    assert_french_client_error(plain)  # werkzeug's English page before
+    assert_french_client_error(client.put(UPDATE, data=raw))  # 405, idem
 
 
 def test_a_clientside_callback_is_never_run_by_the_server(app, client, dependencies):

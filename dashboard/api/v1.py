@@ -38,6 +38,7 @@ from dashboard.api.v1_payloads import (
     web_features,
 )
 from dashboard.cache_check import cache_problems
+from dashboard.server import errors
 from dashboard.server.errors import ERR_INTERNAL
 from dashboard.server.redis_health import redis_problem
 from dashboard.server.responses import json_error, json_response
@@ -228,7 +229,7 @@ def healthz() -> Response:
 # Routing errors happen before any view, so a blueprint's own handlers never see them: this
 # one is the app's, and answers in JSON for API paths only.
 @bp.app_errorhandler(405)
-def method_not_allowed(err: HTTPException) -> Response | HTTPException:
+def method_not_allowed(err: HTTPException) -> Response:
     if request.path.startswith(PREFIX) or request.path == "/healthz":
         return json_error(ERR_METHOD, 405)
-    return err
+    return errors.method_not_allowed(err)

@@ -19,6 +19,8 @@ from layers.appdata import current_data
 ERR_INTERNAL = "Erreur interne du serveur. Réessayez plus tard ou signalez le problème."
 ERR_TOO_LARGE = "Requête trop volumineuse : {max} octets au plus."
 ERR_BAD_PATH = "Adresse refusée : elle contient un segment « .. » ou un caractère interdit."
+ERR_METHOD = "Méthode non autorisée à cette adresse ({method})."
+ERR_MEDIA = "Type de contenu refusé : le corps de la requête doit être du JSON (application/json)."
 # Machine routes answer errors in JSON (Dash callbacks included), pages in HTML.
 JSON_PREFIXES = ("/api/", "/_dash", "/export/", "/geo/", "/tuiles/", "/vendor/", "/healthz")
 PAGE = """<!DOCTYPE html>
@@ -53,11 +55,22 @@ def is_unsafe_path(path: str) -> bool:
 
 
 def init_app(server: Flask) -> None:
-    """French 400 (unsafe path), 413 and 500 answers on `server`."""
+    """French 400 (unsafe path), 405, 413, 415 and 500 answers on `server`."""
     server.config["PROPAGATE_EXCEPTIONS"] = False  # a 500 answer in French, never a traceback
     server.before_request(refuse_unsafe_paths)
     server.register_error_handler(413, too_large)
+    server.register_error_handler(415, unsupported_media)
     server.register_error_handler(500, internal_error)
+
+
+def method_not_allowed(_err: HTTPException) -> Response:
+    """A method the address does not answer (the API says it in its own words first)."""
+    return error_response(ERR_METHOD.format(method=request.method[:10]), 405)
+
+
+def unsupported_media(_err: HTTPException) -> Response:
+    """A Dash update whose body is not sent as JSON (Flask refuses to read it)."""
+    return error_response(ERR_MEDIA, 415)
 
 
 def refuse_unsafe_paths() -> Response | None:
