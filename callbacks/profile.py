@@ -11,11 +11,12 @@ from dash import Input, Output, State, html, no_update
 from callbacks.inputs import chosen_values, option_list, territory_ref
 from layers.appdata import current_data
 from layers.catalogue import BY_ID
-from layers.charts import neighbours_chart, series_chart_of
+from layers.charts import neighbours_chart, series_chart
 from layers.comparison import CHOOSE, Comparison, compared, comparison
-from layers.facility_listing import profile_rows
+from layers.facility_listing import nearby_rows
 from layers.options import search_territories, territory_choices
 from layers.profile_figures import Figure
+from layers.views import ViewError
 
 
 @dash.callback(
@@ -38,16 +39,18 @@ def update_neighbours(ident: str | None, where: dict) -> Figure:
     Output("graphe-evolution", "figure"),
     Input("evolution-indicateur", "value"),
     State("fiche-territoire", "data"),
-    # The page opens with its default indicator's chart (dashboard/pages/profile.py).
-    prevent_initial_call=True,
 )
 def update_evolution(ident: str | None, where: dict) -> Figure:
     """The territory's series beside its references for the indicator chosen."""
     level, code = territory_ref(where)
     data = current_data()
-    info = data.store()
-    fig = series_chart_of(info.store if info else None, data.index(), ident, level, code)
-    return no_update if fig is None else fig
+    info, ind = data.store(), BY_ID.get(str(ident))
+    if ind is None or info is None or level not in ind.levels:
+        return no_update
+    try:
+        return series_chart(info.store, data.index(), ind, level, code)
+    except ViewError:
+        return no_update
 
 
 @dash.callback(
@@ -109,12 +112,13 @@ def comparison_table(found: Comparison) -> html.Table:
     Output("equipements-table", "data"),
     Input("equipements-types", "value"),
     State("fiche-territoire", "data"),
-    # The page opens with every type's rows (dashboard/pages/profile.py).
-    prevent_initial_call=True,
 )
 def facilities(types: list[str] | None, where: dict) -> list[dict]:
     """Facilities of the types ticked (labels) in the commune and its neighbours."""
     _level, code = territory_ref(where)
     types = chosen_values(types, "equipements-types.value")
     data = current_data()
-    return profile_rows(data.facilities(), data.index(), code, types)
+    points, index = data.facilities(), data.index()
+    if points is None or index is None:
+        return []
+    return nearby_rows(points.table, index, code, types)

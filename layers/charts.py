@@ -4,13 +4,12 @@ store; no Dash here."""
 
 from __future__ import annotations
 
-from layers.catalogue import BY_ID
 from layers.model import Indicator
 from layers.profile import neighbours
 from layers.profile_figures import Figure, neighbours_figure, series_figure
 from layers.store import Store
 from layers.territory_index import TerritoryIndex
-from layers.views import ViewError, series_with_references
+from layers.views import series_with_references
 
 
 def readable_scale(fig: Figure, ind: Indicator) -> Figure:
@@ -36,17 +35,3 @@ def neighbours_chart(
 ) -> Figure:
     """The territory and its neighbours for one indicator."""
     return neighbours_figure(neighbours(store, index, ind, level, code), code)
-
-
-def series_chart_of(
-    store: Store | None, index: TerritoryIndex | None, ident: str | None, level: str, code: str
-) -> Figure | None:
-    """`series_chart` for an indicator id, or None when there is nothing to draw (no store, an
-    unknown indicator, a level it lacks, an unknown territory)."""
-    ind = BY_ID.get(str(ident))
-    if store is None or index is None or ind is None or level not in ind.levels:
-        return None
-    try:
-        return series_chart(store, index, ind, level, code)
-    except ViewError:
-        return None

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -16,9 +15,6 @@ from layers.options import territory_of
 from layers.store import Store
 from layers.territory_index import TerritoryIndex
 from layers.views import ViewError, series_with_references, value_text
-
-if TYPE_CHECKING:  # appdata reads the stores and builds: only its type here
-    from layers.appdata import FacilitySet
 
 LIST_LIMIT = 200
 CONTEXT_INDICATOR = "taux_couverture_eaje"  # places per 100 children under 3
@@ -109,12 +105,3 @@ def nearby_rows(
     nearest first (the profile's list)."""
     sel = near_facilities(table, index, commune, set(labels), near=True)
     return display_rows(sel, index, LIST_LIMIT)
-
-
-def profile_rows(
-    points: FacilitySet | None, index: TerritoryIndex | None, commune: str, labels: Iterable[str]
-) -> list[dict]:
-    """`nearby_rows` of the facilities in service; none without a file or a build."""
-    if points is None or index is None:
-        return []
-    return nearby_rows(points.table, index, commune, labels)

@@ -107,33 +107,3 @@ def test_facilities_nearby_of_the_types_ticked_nearest_first() -> None:
     assert distances == sorted(distances)
     assert all(r["adresse"] == "adresse fictive" for r in rows)  # demonstration points
     assert profile.facilities([], {"niveau": "commune", "code": "2A004"}) == []
-
-
-def _component(tree, cid: str):
-    """The component of `tree` (a Dash layout, parts of it written as JSON) with id `cid`."""
-    if tree is None or isinstance(tree, str | int | float):
-        return None
-    if isinstance(tree, list | tuple):
-        return next((f for t in tree if (f := _component(t, cid)) is not None), None)
-    if isinstance(tree, dict):
-        props = tree.get("props", {})
-        return tree if props.get("id") == cid else _component(props.get("children"), cid)
-    if getattr(tree, "id", None) == cid:
-        return tree
-    return _component(getattr(tree, "children", None), cid)
-
-
-@pytest.mark.parametrize(("where", "nearby"), [(LYON, True), (AMBIEGNA, False)])
-def test_the_page_opens_with_what_its_callbacks_would_draw(app, where, nearby) -> None:
-    """The evolution chart and the facilities' rows come with the page (no second round trip):
-    the same as their callbacks' answers for the page's defaults."""
-    from dashboard.pages.profile import FACILITY_TYPES, profile_layout
-    from layers.appdata import current_data
-
-    page = profile_layout(current_data(), where["niveau"], where["code"])
-    picker = _component(page, "evolution-indicateur")
-    graph = _component(page, "graphe-evolution")
-    assert picker.value and graph.figure == profile.update_evolution(picker.value, where)
-    table = _component(page, "equipements-table")
-    assert table.data == profile.facilities(FACILITY_TYPES, where)
-    assert bool(table.data) == nearby  # Lyon's crèches; none near Ambiegna in the test cut

@@ -10,8 +10,7 @@ from dash import dash_table, dcc, html
 from dashboard.pages.html_json import Element, element
 from layers import strings_fr as fr
 from layers.appdata import AppData, current_data
-from layers.charts import series_chart_of
-from layers.facility_listing import TABLE_CELL_STYLE, profile_rows, table_columns
+from layers.facility_listing import TABLE_CELL_STYLE, table_columns
 from layers.model import FACILITY_TYPES as TYPES
 from layers.model import singular_name
 from layers.profile import Cell, Identity, Profile, Theme, cached_profile
@@ -209,24 +208,19 @@ def _evolution_default(options: list[dict[str, str]]) -> str | None:
     return EVOLUTION_DEFAULT if EVOLUTION_DEFAULT in values else (values or [None])[0]
 
 
-def _evolution_section(prof: Profile, data: AppData, level: str, code: str) -> html.Div:
-    """The indicator picker and its default's series chart (the next ones drawn by its
-    callback): the page comes whole, without a second round trip."""
+def _evolution_section(prof: Profile) -> html.Div:
+    """The series chart (drawn by its callback) and the indicator picker."""
     options = _indicator_options(prof)
-    default = _evolution_default(options)
-    info = data.store()
-    fig = series_chart_of(info.store if info else None, data.index(), default, level, code)
-    drawn = {} if fig is None else {"figure": fig}
     return html.Div(
         [
             *_titled("Évolution", "Indicateur de l'évolution", "evolution-indicateur"),
             dcc.Dropdown(
                 id="evolution-indicateur",
-                value=default,
+                value=_evolution_default(options),
                 clearable=False,
                 options=options,
             ),
-            dcc.Graph(id="graphe-evolution", config=GRAPH_CONFIG, **drawn),
+            dcc.Graph(id="graphe-evolution", config=GRAPH_CONFIG),
         ],
         className="cc-section",
     )
@@ -248,9 +242,8 @@ def _compare_section() -> html.Div:
     )
 
 
-def _facilities_section(data: AppData, code: str) -> html.Div:
-    """Crèches and LAEP of a commune and its neighbours, every type ticked (a new choice of
-    types refilled by a callback)."""
+def _facilities_section() -> html.Div:
+    """Crèches and LAEP of a commune and its neighbours (rows filled by a callback)."""
     return html.Div(
         [
             element(html.H3, "Accueil du jeune enfant à proximité (la commune et ses voisines)"),
@@ -262,7 +255,6 @@ def _facilities_section(data: AppData, code: str) -> html.Div:
             ),
             dash_table.DataTable(
                 id="equipements-table",
-                data=profile_rows(data.facilities(), data.index(), code, FACILITY_TYPES),
                 page_size=10,
                 sort_action="native",
                 columns=table_columns(with_distance=True),
@@ -298,13 +290,13 @@ def profile_layout(data: AppData, level: str | None = None, code: str | None = N
     sections = [
         *_summary(prof, level, code),
         *_neighbours_section(prof, level, code),
-        _evolution_section(prof, data, level, code),
+        _evolution_section(prof),
         _compare_section(),
         element(html.H3, "Indicateurs par thème"),
         *[theme_table(t) for t in prof.themes],
     ]
     if level == "commune":
-        sections.append(_facilities_section(data, code))
+        sections.append(_facilities_section())
     sections.append(element(html.P, prof.source, className="cc-note"))
     sections += _provenance_section(prof)
     sections.append(dcc.Store(id="fiche-territoire", data={"niveau": level, "code": code}))
