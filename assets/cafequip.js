@@ -167,14 +167,6 @@
 
   window.dash_clientside = Object.assign({}, window.dash_clientside, {
     cafequip: {
-      // (ticked types, whatever else the server's answer depends on, the last relay): a new
-      // relay when a type is ticked, or once more to switch off what was shown.
-      relay: function () {
-        const types = arguments[0] || [];
-        const last = arguments[arguments.length - 1];
-        if (!types.length && !(last && last.on)) return window.dash_clientside.no_update;
-        return { on: types.length > 0, at: Date.now() };
-      },
       apply: function (spec) {
         if (!spec) return window.dash_clientside.no_update;
         apply(spec).then(function (done) {

@@ -197,8 +197,7 @@ def update_spec(*values: object) -> tuple:
 # on a change of the view then (a new `table-rafraichir`), not on every change while the block
 # is closed (three answers of nothing per visit of the map).
 dash.clientside_callback(
-    "function(){ const open = arguments[arguments.length - 1];"
-    " return open ? Date.now() : window.dash_clientside.no_update; }",
+    ClientsideFunction(namespace="cafrelay", function_name="whileOpen"),
     Output("table-rafraichir", "data"),
     *[Input(name, "value") for name in TABLE_INPUTS],
     State("bloc-table", "open"),
@@ -275,10 +274,7 @@ def show_metadata(
 # the server then (a new `selection-rafraichir`), not at the page's load without a selection
 # nor after every choice of indicator (the panel's hint is the page's own).
 dash.clientside_callback(
-    "function(selected, _indicator, last){"
-    " const on = !!selected && String(selected).includes(':');"
-    " return on || (last && last.on) ? {on: on, at: Date.now()}"
-    " : window.dash_clientside.no_update; }",
+    ClientsideFunction(namespace="cafrelay", function_name="whileSome"),
     Output("selection-rafraichir", "data"),
     Input("selection-territoire", "data"),
     Input("indicateur", "value"),

@@ -24,7 +24,7 @@ from layers.model import FACILITY_BY_SLUG
 
 # With no type ticked the server's answers are the page's own state (no points, no list):
 # the browser asks for them only when a type is ticked, or to switch off what was shown
-# (`cafequip.relay`), not at every visit of the map.
+# (`cafrelay.whileSome`), not at every visit of the map.
 # One relay for the points (the types only), one for the list (the types and its territory).
 RELAYS = {
     "equipements-relais-types": (),
@@ -32,7 +32,7 @@ RELAYS = {
 }
 for _relay, _also in RELAYS.items():
     dash.clientside_callback(
-        ClientsideFunction(namespace="cafequip", function_name="relay"),
+        ClientsideFunction(namespace="cafrelay", function_name="whileSome"),
         Output(_relay, "data"),
         Input("carte-equipements", "value"),
         *_also,

@@ -11,6 +11,7 @@ from browser_support import hover_lyon, wait_for, webgl_renderer
 from selenium.webdriver.common.by import By
 
 from layers import strings_fr as fr
+from layers.catalogue import BY_ID
 
 pytestmark = pytest.mark.browser
 
@@ -205,6 +206,8 @@ def test_overseas_quick_view_flies_there(live_app, browser) -> None:
     assert -61.3 < center[0] < -60.7 and 14.3 < center[1] < 14.95
 
 
+# The two indicators the panel switches between, by their titles.
+TITLES = (BY_ID["allocataires"].title, BY_ID["rsa"].title)
 # Counts the Dash callbacks the page asks the server for an output (window.__calls).
 COUNT_CALLS_JS = """
 window.__calls = 0;
@@ -239,18 +242,22 @@ def _calls_after_new_indicator(driver, indicator: str) -> int:
     return driver.execute_script("return window.__calls")
 
 
-def _table_header(driver) -> str:
-    """The data table's header cells, shown or not (a closed block hides them)."""
+def _text(driver, selector: str) -> str:
+    """The text of the elements under `selector`, shown or not (a closed block or panel hides
+    them from Selenium's `.text`)."""
     return driver.execute_script(
-        "return Array.from(document.querySelectorAll('#table-vue th'))"
-        ".map(h => h.textContent).join(' ')"
+        "return Array.from(document.querySelectorAll(arguments[0]))"
+        ".map(e => e.textContent).join(' ')",
+        selector,
     )
 
 
-def test_data_table_follows_the_view_while_open_only(live_app, browser) -> None:
-    from layers.catalogue import BY_ID
+def _table_header(driver) -> str:
+    return _text(driver, "#table-vue th")
 
-    first, second = BY_ID["allocataires"].title, BY_ID["rsa"].title
+
+def test_data_table_follows_the_view_while_open_only(live_app, browser) -> None:
+    first, second = TITLES
     _open(browser, live_app.url + "/?niveau=departement&indicateur=allocataires")
     browser.execute_script(COUNT_CALLS_JS, "table-donnees")
     toggle = browser.find_element(By.CSS_SELECTOR, "#bloc-table summary")
@@ -270,16 +277,11 @@ def test_data_table_follows_the_view_while_open_only(live_app, browser) -> None:
 
 
 def _selection_note(driver) -> str:
-    return driver.execute_script(
-        "const n = document.querySelector('#selection-contenu .cc-note');"
-        "return n ? n.textContent : '';"
-    )
+    return _text(driver, "#selection-contenu .cc-note")
 
 
 def test_selection_follows_the_indicator_and_is_not_asked_without_one(live_app, browser) -> None:
-    from layers.catalogue import BY_ID
-
-    first, second = BY_ID["allocataires"].title, BY_ID["rsa"].title
+    first, second = TITLES
     url = live_app.url + "/?niveau=commune&indicateur=allocataires&territoire=commune%3A69123"
     _open(browser, url, "commune")
     wait_for(lambda: first in _selection_note(browser), timeout=30)
@@ -292,8 +294,7 @@ def test_selection_follows_the_indicator_and_is_not_asked_without_one(live_app, 
         time.sleep(1)  # the page's initial callbacks have all been sent by now
         assert browser.execute_script("return window.__calls") == 0
         assert _calls_after_new_indicator(browser, "rsa") == 0
-    hint = browser.execute_script("return document.getElementById('selection-contenu').textContent")
-    assert hint == fr.SELECTION_HINT
+    assert _text(browser, "#selection-contenu") == fr.SELECTION_HINT
 
 
 def test_a_map_visit_asks_nothing_of_the_facilities_until_a_type_is_ticked(
